@@ -1,0 +1,3 @@
+"""Loads the drill vocabulary for every feature under features/."""
+
+pytest_plugins = ["steps.drill_steps"]

@@ -1,0 +1,265 @@
+"""A drill: verified state, fault, confirmation, recovery, and the return to the verified state.
+
+Everything a drill does is recorded on its timeline and sent to its evidence; every fault is
+journalled before it is injected and undone when the drill ends, whatever happened in between.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from stackdrill.evidence import Evidence, Timeline
+from stackdrill.fault import Fault, FaultError
+from stackdrill.hosts.ssh import CommandResult, HostError
+from stackdrill.hosts.target import Target, Targets
+from stackdrill.journal import Journal, JournalEntry
+from stackdrill.probe import Probe, take_snapshot
+from stackdrill.registry import Registries
+from stackdrill.runbook import RecoveryFailed, RunbookRecord, StepRecord
+from stackdrill.state import Deviation, Rule, Snapshot, Tolerance, compare, render_diff
+from stackdrill.waiting import WaitTimeout, poll
+
+
+class DrillError(Exception):
+    """The drill cannot go on; one line for the operator."""
+
+
+class FaultNotConfirmed(DrillError):
+    pass
+
+
+class BudgetExceeded(DrillError):
+    pass
+
+
+@dataclass
+class ActiveFault:
+    fault: Fault
+    entry: JournalEntry
+    facts: dict[str, Any]
+    injected_at: float
+    confirmed_at: float | None = None
+    evidence: str | None = None
+    undone: bool = False
+
+
+@dataclass
+class DrillResult:
+    name: str
+    time_to_recover: float | None = None
+    budget: float | None = None
+    recoveries: list[RunbookRecord] = field(default_factory=list)
+
+
+class Drill:
+    def __init__(self, name: str, targets: Targets, registries: Registries, journal: Journal,
+                 evidence: Evidence | None = None, rules: list[Rule] | None = None) -> None:
+        self.name = name
+        self.targets = targets
+        self.registries = registries
+        self.journal = journal
+        self.evidence = evidence or Evidence()
+        self.timeline = Timeline()
+        self.probes: list[Probe] = [registries.probes.get(n)() for n in registries.probes]
+        default_rules = [rule for probe in self.probes for rule in probe.tolerance_rules()]
+        self.tolerance = Tolerance(default_rules).extended(rules or [])
+        self.baseline: Snapshot | None = None
+        self.faults: list[ActiveFault] = []
+        self.result = DrillResult(name)
+        self._step: StepRecord | None = None
+        targets.listeners.append(self._on_command)
+
+    def _on_command(self, result: CommandResult) -> None:
+        if self._step is not None:
+            self._step.commands.append(result)
+        self.evidence.attach_text(f"$ {result.command[:60]} [{result.host}]", result.render())
+
+    # -- verified state ---------------------------------------------------------------------
+    def snapshot(self, label: str, health: dict[str, str] | None = None) -> Snapshot:
+        snap = take_snapshot(self.targets, self.probes, health)
+        self.evidence.attach_json(f"snapshot: {label}", snap.to_json())
+        return snap
+
+    def record_baseline(self) -> Snapshot:
+        health: dict[str, str] = {}
+        snap = self.snapshot("verified state", health)
+        if snap.errors:
+            key, message = sorted(snap.errors.items())[0]
+            raise DrillError(f"cannot record the verified state: {key}: {message}")
+        if health:
+            key, problem = sorted(health.items())[0]
+            raise DrillError(f"not starting from a healthy cloud: {key}: {problem}")
+        self.baseline = snap
+        self.timeline.add("baseline", f"verified state recorded ({len(snap.values)} values)")
+        return snap
+
+    def deviations(self, label: str) -> list[Deviation]:
+        if self.baseline is None:
+            raise DrillError("no verified state recorded yet")
+        found = compare(self.baseline, self.snapshot(label), self.tolerance)
+        self.evidence.attach_text(f"state difference: {label}", render_diff(found))
+        return found
+
+    # -- faults -----------------------------------------------------------------------------
+    def inject(self, fault_name: str, target: Target, raw_params: Mapping[str, str]) -> ActiveFault:
+        fault = self.registries.faults.get(fault_name)(target, raw_params)
+        self.evidence.attach_text("fault plan", "\n".join(fault.plan()))
+        facts = fault.prepare()
+        entry = self.journal.arm(fault_name, target.name, dict(raw_params), facts)
+        try:
+            fault.inject(facts)
+        except (HostError, FaultError) as exc:
+            active = ActiveFault(fault, entry, facts, time.time())
+            self.faults.append(active)
+            raise DrillError(f"fault {fault_name} on {target.name} failed to inject: {exc}") \
+                from exc
+        active = ActiveFault(fault, entry, facts, time.time())
+        self.faults.append(active)
+        self.timeline.add("fault-injected", f"{fault_name} on {target.name}",
+                          at=active.injected_at)
+        return active
+
+    def confirm(self, active: ActiveFault, timeout: float) -> str:
+        def check() -> str | None:
+            return active.fault.confirm(active.facts)
+
+        try:
+            evidence, record = poll(check, timeout=timeout, interval=0.2, max_interval=1.0,
+                                    description=f"fault {active.fault.name} confirmed",
+                                    ignore=(HostError,))
+        except WaitTimeout as exc:
+            self.evidence.attach_text("confirmation attempts", exc.record.render())
+            raise FaultNotConfirmed(f"fault not confirmed: {exc}") from exc
+        active.confirmed_at = time.time()
+        active.evidence = evidence
+        self.evidence.attach_text("fault confirmed", f"{evidence}\n\n{record.render()}")
+        self.timeline.add("effect-detected", evidence, at=active.confirmed_at)
+        return evidence
+
+    @property
+    def last_fault(self) -> ActiveFault:
+        if not self.faults:
+            raise DrillError("no fault has been injected in this drill")
+        return self.faults[-1]
+
+    # -- recovery ---------------------------------------------------------------------------
+    def recover(self, recovery_name: str, target: Target,
+                raw_params: Mapping[str, str]) -> RunbookRecord:
+        recovery = self.registries.recoveries.get(recovery_name)(target, raw_params)
+        record = RunbookRecord(recovery_name, target.name)
+        self.result.recoveries.append(record)
+        self.timeline.add("recovery-start", f"{recovery_name} on {target.name}")
+        try:
+            for step in recovery.runbook():
+                self._step = StepRecord(step.title, started=time.time())
+                record.steps.append(self._step)
+                with self.evidence.step(step.title):
+                    clock = time.monotonic()
+                    try:
+                        step.action()
+                        self._step.ok = True
+                    except (HostError, RecoveryFailed, FaultError) as exc:
+                        self._step.error = str(exc)
+                        raise RecoveryFailed(f"recovery {recovery_name}, step "
+                                             f"{step.title!r}: {exc}") from exc
+                    finally:
+                        self._step.duration = time.monotonic() - clock
+                        self.timeline.add("recovery-step", step.title)
+        finally:
+            self._step = None
+            self.evidence.attach_text(f"runbook: {recovery_name}", record.render())
+        return record
+
+    def wait_verified(self, budget: float) -> float:
+        """Poll until the state matches the verified state; return the time to recover."""
+        start = self.faults[0].injected_at if self.faults else time.time()
+        remaining = max(0.0, start + budget - time.time())
+        last: list[Deviation] = []
+        snaps: list[Snapshot] = []
+
+        def verified() -> bool:
+            nonlocal last
+            assert self.baseline is not None
+            snap = take_snapshot(self.targets, self.probes)
+            snaps.append(snap)
+            last = compare(self.baseline, snap, self.tolerance)
+            return not last
+
+        if self.baseline is None:
+            raise DrillError("no verified state recorded yet")
+        try:
+            _, record = poll(verified, timeout=remaining, interval=0.25, max_interval=1.0,
+                             description="back to the verified state", ignore=(HostError,))
+        except WaitTimeout as exc:
+            self.evidence.attach_text("state difference at the deadline", render_diff(last))
+            self.evidence.attach_text("verification attempts", exc.record.render())
+            self.result.budget = budget
+            raise BudgetExceeded(f"not back to the verified state within {budget:g}s: "
+                                 f"{len(last)} deviation(s), first: "
+                                 f"{last[0] if last else 'none'}") from exc
+        ttr = snaps[-1].taken_at - start
+        self.result.time_to_recover = ttr
+        self.result.budget = budget
+        self.timeline.add("verified", f"verified state restored, time to recover {ttr:.2f}s "
+                                      f"(budget {budget:g}s)", at=snaps[-1].taken_at)
+        self.evidence.attach_text("verification attempts", record.render())
+        self.evidence.attach_json("snapshot: verified again", snaps[-1].to_json())
+        return ttr
+
+    # -- cleanup ----------------------------------------------------------------------------
+    def undo_all(self) -> list[str]:
+        """Undo every fault still armed, newest first; return the errors, never raise."""
+        errors = []
+        for active in reversed(self.faults):
+            if active.undone:
+                continue
+            try:
+                active.fault.undo(active.facts)
+            except (HostError, FaultError) as exc:
+                detail = f"undo of {active.fault.name} on {active.fault.target.name} failed: {exc}"
+                self.journal.mark_undone(active.entry.id, ok=False, detail=str(exc))
+                self.timeline.add("undo-failed", detail)
+                errors.append(detail)
+                continue
+            active.undone = True
+            self.journal.mark_undone(active.entry.id)
+            self.timeline.add("undone", f"{active.fault.name} on {active.fault.target.name}")
+        return errors
+
+    def close(self) -> None:
+        if self._on_command in self.targets.listeners:
+            self.targets.listeners.remove(self._on_command)
+
+
+def _matches(pattern: str, path: str) -> bool:
+    return fnmatch.fnmatchcase(path, pattern)
+
+
+def check_deviates(drill: Drill, patterns: list[str]) -> list[Deviation]:
+    """The current state must deviate from the verified state at every pattern."""
+    found = drill.deviations("during the fault")
+    missing = [p for p in patterns if not any(_matches(p, d.path) for d in found)]
+    if missing:
+        raise DrillError(f"expected a deviation at {', '.join(missing)}; "
+                         f"observed: {render_diff(found)}")
+    drill.timeline.add("deviation", f"{len(found)} deviation(s) from the verified state",
+                       render_diff(found))
+    return found
+
+
+def check_unchanged(drill: Drill, patterns: list[str]) -> None:
+    """The current state must still match the verified state at every pattern (which must
+    name at least one observed path, so the check cannot pass vacuously)."""
+    if drill.baseline is None:
+        raise DrillError("no verified state recorded yet")
+    found = drill.deviations("unchanged paths")
+    for pattern in patterns:
+        if not any(_matches(pattern, path) for path in drill.baseline.values):
+            raise DrillError(f"{pattern}: no such path in the verified state")
+        changed = [d for d in found if _matches(pattern, d.path)]
+        if changed:
+            raise DrillError(f"{pattern}: changed: {changed[0]}")

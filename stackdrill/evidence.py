@@ -1,0 +1,77 @@
+"""Where a drill's evidence goes: a timeline, attachments, and nested steps, with secrets removed.
+
+The drill engine only talks to :class:`Evidence`; the pytest plugin supplies one that writes
+Allure attachments inside the current Gherkin step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+class Redactor:
+    """Replaces every registered secret value with ``***`` in text bound for reports or logs."""
+
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
+
+    def add(self, secret: str | None) -> None:
+        if secret and len(secret) >= 4:
+            self._secrets.add(secret)
+
+    def __call__(self, text: str) -> str:
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return text
+
+
+@dataclass(frozen=True)
+class Event:
+    at: float
+    offset: float
+    kind: str
+    title: str
+    detail: str = ""
+
+
+@dataclass
+class Timeline:
+    started: float = field(default_factory=time.time)
+    events: list[Event] = field(default_factory=list)
+
+    def add(self, kind: str, title: str, detail: str = "", at: float | None = None) -> Event:
+        moment = time.time() if at is None else at
+        event = Event(at=moment, offset=moment - self.started, kind=kind, title=title,
+                      detail=detail)
+        self.events.append(event)
+        return event
+
+    def render(self) -> str:
+        return "\n".join(f"+{e.offset:8.2f}s  {e.kind:<16} {e.title}" for e in self.events)
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [asdict(e) for e in self.events]
+
+
+class Evidence:
+    """Collects attachments; subclasses forward them to a report. Text is always redacted."""
+
+    def __init__(self, redactor: Redactor | None = None) -> None:
+        self.redact = redactor or Redactor()
+        self.attachments: list[tuple[str, str]] = []
+
+    def attach_text(self, name: str, text: str) -> None:
+        self.attachments.append((name, self.redact(text)))
+
+    def attach_json(self, name: str, data: Any) -> None:
+        text = json.dumps(data, indent=2, sort_keys=True, default=str)
+        self.attachments.append((name, self.redact(text)))
+
+    @contextlib.contextmanager
+    def step(self, title: str) -> Iterator[None]:
+        yield

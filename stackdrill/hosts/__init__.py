@@ -1,0 +1,26 @@
+"""How stackdrill reaches hosts: pooled SSH connections with a testinfra ``host`` API on top."""
+
+from stackdrill.hosts.ssh import (
+    CommandResult,
+    HostAuthError,
+    HostError,
+    HostKeyError,
+    HostTimeout,
+    HostUnreachable,
+    SshConnection,
+    SshPool,
+)
+from stackdrill.hosts.target import Target, Targets
+
+__all__ = [
+    "CommandResult",
+    "HostAuthError",
+    "HostError",
+    "HostKeyError",
+    "HostTimeout",
+    "HostUnreachable",
+    "SshConnection",
+    "SshPool",
+    "Target",
+    "Targets",
+]

@@ -1,0 +1,182 @@
+"""Bring the lab up, tear it down, and say what is up.
+
+``up`` copes with whatever a killed run left behind (mounts, loop devices, namespaces, processes):
+it tears that down first, then builds every host afresh.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from stackdrill.lab import network, rootfs
+from stackdrill.lab.power import LabPower
+from stackdrill.lab.system import LabError, sh
+from stackdrill.lab.topology import HOSTS, LabHost, LabPaths
+from stackdrill.waiting import poll
+
+BOOT_TIMEOUT = 60.0
+REQUIRED_TOOLS = ("systemd-nspawn", "mkfs.xfs", "ip", "ssh-keygen", "nsenter", "losetup")
+
+CANARY_DOMAIN = """\
+<domain type='{virt_type}'>
+  <name>{name}</name>
+  <memory unit='MiB'>32</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
+  <on_poweroff>destroy</on_poweroff>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <serial type='pty'/>
+    <console type='pty'/>
+  </devices>
+</domain>
+"""
+
+
+@dataclass(frozen=True)
+class HostStatus:
+    name: str
+    address: str
+    roles: tuple[str, ...]
+    powered: bool
+    init_pid: int | None
+    ssh: bool
+
+    def line(self) -> str:
+        power = f"on (init pid {self.init_pid})" if self.powered else "off"
+        ssh = "ssh up" if self.ssh else "ssh down"
+        return f"{self.name:<11} {self.address:<14} {','.join(self.roles):<11} {power:<22} {ssh}"
+
+
+def _tcp_open(address: str, port: int = 22, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=timeout) as conn:
+            conn.settimeout(timeout)
+            return conn.recv(4).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
+class Lab:
+    def __init__(self, paths: LabPaths | None = None) -> None:
+        self.paths = paths or LabPaths.default()
+        self.power = LabPower(self.paths)
+
+    def in_host(self, name: str, command: str, *, check: bool = True,
+                timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        """Run a shell command inside a lab host, without going through SSH."""
+        pid = self.power.init_pid(name)
+        if pid is None:
+            raise LabError(f"lab host {name}: powered off")
+        return sh(["nsenter", "-t", str(pid), "-a", "/bin/sh", "-c", command],
+                  check=check, timeout=timeout)
+
+    def _preflight(self) -> None:
+        if os.geteuid() != 0:
+            raise LabError("the lab needs root (it creates namespaces, mounts and containers)")
+        missing = [tool for tool in REQUIRED_TOOLS
+                   if sh(["sh", "-c", f"command -v {tool}"], check=False).returncode != 0]
+        if missing:
+            raise LabError(f"missing tools: {', '.join(missing)} (run scripts/setup)")
+
+    def down(self) -> None:
+        self.power.kill_all()
+        rootfs.unmount_state(self.paths)
+        network.remove_all()
+        for host in HOSTS:
+            run = self.paths.host_run(host.name)
+            for name in ("supervisor.pid", "nspawn.pid"):
+                (run / name).unlink(missing_ok=True)
+
+    def up(self) -> Path:
+        self._preflight()
+        self.down()
+        self.paths.root.mkdir(parents=True, exist_ok=True)
+        self.paths.root.chmod(0o700)
+        if not self.paths.ssh_key.exists():
+            sh(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "stackdrill-lab",
+                "-f", str(self.paths.ssh_key)])
+        authorized = self.paths.ssh_key.with_suffix(".pub").read_text()
+        rootfs.mount_state(self.paths)
+        network.ensure_bridge()
+        known_hosts = []
+        for host in HOSTS:
+            network.create_host_network(host)
+            rootfs.create_overlay(self.paths, host)
+            known_hosts.append(rootfs.configure_host(self.paths, host, authorized))
+        self.paths.known_hosts.write_text("".join(known_hosts))
+        for host in HOSTS:
+            self.power.power_on(host.name)
+        for host in HOSTS:
+            self.wait_booted(host)
+        for host in HOSTS:
+            if "compute" in host.roles:
+                self.start_canary_domain(host)
+        self.write_inventory()
+        return self.paths.inventory
+
+    def is_up(self) -> bool:
+        return self.paths.inventory.exists() and all(h.powered and h.ssh for h in self.status())
+
+    def ensure_up(self) -> Path:
+        """The lab's inventory, bringing the lab up first unless every host already answers."""
+        return self.paths.inventory if self.is_up() else self.up()
+
+    def wait_booted(self, host: LabHost, timeout: float = BOOT_TIMEOUT) -> None:
+        def booted() -> bool:
+            state = self.in_host(host.name, "systemctl is-system-running", check=False)
+            return state.stdout.strip() in ("running", "degraded") and _tcp_open(host.address)
+
+        poll(booted, timeout=timeout, description=f"lab host {host.name}: booted with sshd",
+             ignore=(LabError,))
+
+    def start_canary_domain(self, host: LabHost) -> None:
+        kvm = self.in_host(host.name, "test -w /dev/kvm && echo yes", check=False)
+        virt_type = "kvm" if kvm.stdout.strip() == "yes" else "qemu"
+        name = f"canary-{host.name}"
+        xml = CANARY_DOMAIN.format(virt_type=virt_type, name=name)
+        (self.paths.merged(host.name) / "etc/stackdrill-canary.xml").write_text(xml)
+        self.in_host(host.name, f"virsh define /etc/stackdrill-canary.xml >/dev/null && "
+                                f"virsh start {name} >/dev/null")
+
+    def write_inventory(self) -> None:
+        inventory = {
+            "cloud": "stackdrill-lab",
+            "production": False,
+            "deployment": "packages",
+            "defaults": {
+                "ssh": {
+                    "user": "root",
+                    "key": str(self.paths.ssh_key),
+                    "known_hosts": str(self.paths.known_hosts),
+                    "connect_timeout": 5,
+                    "command_timeout": 60,
+                },
+                "power": {"driver": "lab", "lab_dir": str(self.paths.root)},
+            },
+            "hosts": {
+                host.name: {"address": host.address, "roles": list(host.roles)}
+                for host in HOSTS
+            },
+            "services": {"libvirtd": {"unit": "libvirtd"}, "dbus": {"unit": "dbus"}},
+        }
+        self.paths.inventory.write_text(
+            "# Generated by `stackdrill lab up`.\n" + yaml.safe_dump(inventory, sort_keys=False)
+        )
+
+    def status(self) -> list[HostStatus]:
+        result = []
+        for host in HOSTS:
+            powered = self.power.is_on(host.name)
+            result.append(HostStatus(
+                name=host.name, address=host.address, roles=host.roles, powered=powered,
+                init_pid=self.power.init_pid(host.name) if powered else None,
+                ssh=powered and _tcp_open(host.address, timeout=0.5),
+            ))
+        return result

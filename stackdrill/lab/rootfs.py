@@ -1,0 +1,135 @@
+"""Each host's root filesystem: an overlay of the machine's own root, written on a loop-mounted disk.
+
+overlayfs refuses an upper directory inside ``lowerdir=/``, so every host's writable layer lives
+on one XFS filesystem in a loop-mounted image under the lab directory.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from stackdrill.lab.system import LabError, sh
+from stackdrill.lab.topology import HOSTS, LabHost, LabPaths
+
+IMAGE_SIZE = "8G"
+
+# Units a lab host keeps from the machine's enabled set; every other enabled unit is masked so a
+# host boots only what its role needs.
+KEEP_UNITS = {"ssh.service", "ssh.socket"}
+ROLE_UNITS = {
+    "compute": {
+        "libvirtd.service", "libvirtd.socket", "libvirtd-ro.socket", "libvirtd-admin.socket",
+        "virtlogd.socket", "virtlogd-admin.socket", "virtlockd.socket", "virtlockd-admin.socket",
+    },
+}
+ALWAYS_MASK = ("console-getty.service", "getty@.service", "systemd-timesyncd.service")
+
+QEMU_CONF = """\
+# A lab compute host is a container: qemu may not create cgroups or relabel devices here.
+cgroup_controllers = [ ]
+user = "root"
+group = "root"
+dynamic_ownership = 0
+remember_owner = 0
+security_driver = "none"
+"""
+
+SSHD_CONF = """\
+HostKey /etc/ssh/stackdrill_host_ed25519_key
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UseDNS no
+"""
+
+
+def mount_state(paths: LabPaths) -> None:
+    paths.root.mkdir(parents=True, exist_ok=True)
+    paths.mountpoint.mkdir(exist_ok=True)
+    if os.path.ismount(paths.mountpoint):
+        return
+    if not paths.image.exists():
+        sh(["truncate", "-s", IMAGE_SIZE, str(paths.image)])
+        sh(["mkfs.xfs", "-q", "-f", str(paths.image)])
+    sh(["mount", "-o", "loop", str(paths.image), str(paths.mountpoint)])
+
+
+def unmount_state(paths: LabPaths) -> None:
+    for line in reversed(Path("/proc/mounts").read_text().splitlines()):
+        target = line.split()[1].replace("\\040", " ")
+        if target.startswith(str(paths.mountpoint) + "/") or target == str(paths.mountpoint):
+            sh(["umount", "-l", target], check=False)
+    if paths.image.exists():
+        for line in sh(["losetup", "-j", str(paths.image)], check=False).stdout.splitlines():
+            sh(["losetup", "-d", line.split(":", 1)[0]], check=False)
+
+
+def create_overlay(paths: LabPaths, host: LabHost) -> Path:
+    base = paths.host_dir(host.name)
+    merged = paths.merged(host.name)
+    if os.path.ismount(merged):
+        sh(["umount", "-l", str(merged)])
+    if base.exists():
+        sh(["rm", "-rf", "--one-file-system", str(base)])
+    for sub in ("upper", "work", "merged"):
+        (base / sub).mkdir(parents=True)
+    sh(["mount", "-t", "overlay", "overlay", "-o",
+        f"lowerdir=/,upperdir={base / 'upper'},workdir={base / 'work'}", str(merged)])
+    return merged
+
+
+def _write(root: Path, rel: str, text: str, mode: int = 0o644) -> None:
+    target = root / rel.lstrip("/")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_symlink() or target.exists():
+        target.unlink()
+    target.write_text(text)
+    target.chmod(mode)
+
+
+def _mask(root: Path, unit: str) -> None:
+    link = root / "etc/systemd/system" / unit
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to("/dev/null")
+
+
+def configure_host(paths: LabPaths, host: LabHost, authorized_key: str) -> str:
+    """Write the host's identity and services into its writable layer; return its host key line."""
+    root = paths.merged(host.name)
+    _write(root, "/etc/hostname", f"{host.name}\n")
+    hosts = "127.0.0.1 localhost\n" + "".join(f"{h.address} {h.name}\n" for h in HOSTS)
+    _write(root, "/etc/hosts", hosts)
+    _write(root, "/etc/machine-id", secrets.token_hex(16) + "\n", 0o444)
+    _write(root, "/root/.ssh/authorized_keys", authorized_key, 0o600)
+    (root / "root/.ssh").chmod(0o700)
+    _write(root, "/etc/ssh/sshd_config.d/stackdrill-lab.conf", SSHD_CONF)
+    key = root / "etc/ssh/stackdrill_host_ed25519_key"
+    for stale in (key, key.with_suffix(".pub")):
+        if stale.exists():
+            stale.unlink()
+    sh(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"root@{host.name}",
+        "-f", str(key)])
+    keep = set(KEEP_UNITS)
+    for role in host.roles:
+        keep |= ROLE_UNITS.get(role, set())
+    enabled = sh(["systemctl", f"--root={root}", "list-unit-files", "--state=enabled",
+                  "--no-legend"]).stdout
+    for line in enabled.splitlines():
+        unit = line.split()[0]
+        if unit not in keep and not unit.endswith(".target"):
+            _mask(root, unit)
+    for unit in ALWAYS_MASK:
+        _mask(root, unit)
+    if "compute" in host.roles:
+        _write(root, "/etc/libvirt/qemu.conf", QEMU_CONF, 0o600)
+    else:
+        for unit in sorted(ROLE_UNITS["compute"]):
+            _mask(root, unit)
+    pub = key.with_suffix(".pub").read_text().split()
+    if len(pub) < 2:
+        raise LabError(f"{key}.pub: not an SSH public key")
+    return f"{host.address} {pub[0]} {pub[1]}\n"

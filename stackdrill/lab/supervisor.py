@@ -1,0 +1,51 @@
+"""Keeps one lab host's systemd-nspawn running across reboots: ``python -m stackdrill.lab.supervisor``.
+
+systemd-nspawn exits with status 133 when the host reboots itself; the supervisor boots it again.
+Any other exit (power off, a killed init) ends the supervisor, and the host stays off.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from stackdrill.lab.topology import LabPaths, host_by_name
+
+REBOOT_STATUS = 133
+
+
+def nspawn_argv(paths: LabPaths, name: str) -> list[str]:
+    host = host_by_name(name)
+    argv = [
+        "systemd-nspawn", "--boot", f"--directory={paths.merged(name)}", f"--machine={name}",
+        "--register=no", "--keep-unit", "--console=passive", f"--hostname={name}",
+        f"--network-namespace-path=/run/netns/{host.netns}", f"--tmpfs={paths.root}",
+    ]
+    if Path("/dev/kvm").exists():
+        argv.append("--bind=/dev/kvm")
+    return argv
+
+
+def main(argv: list[str]) -> int:
+    name, root = argv
+    paths = LabPaths(Path(root))
+    run = paths.host_run(name)
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "supervisor.pid").write_text(f"{os.getpid()}\n")
+    try:
+        while True:
+            proc = subprocess.Popen(nspawn_argv(paths, name), stdin=subprocess.DEVNULL)
+            (run / "nspawn.pid").write_text(f"{proc.pid}\n")
+            status = proc.wait()
+            (run / "last-exit").write_text(f"{status}\n")
+            if status != REBOOT_STATUS or (run / "off").exists():
+                return 0
+    finally:
+        for pidfile in ("nspawn.pid", "supervisor.pid"):
+            (run / pidfile).unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,73 @@
+"""What a state probe is: it observes one host and returns values under stable paths."""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ClassVar
+
+from stackdrill.hosts.ssh import HostError
+from stackdrill.hosts.target import Target, Targets
+from stackdrill.state import Rule, Snapshot
+
+
+class Probe(ABC):
+    """``observe`` returns paths relative to the host (``unit:dbus/active``); the snapshot
+    prefixes them with ``host:<name>/``. ``rules`` are the probe's default tolerance rules."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    roles: ClassVar[tuple[str, ...]] = ()
+    rules: ClassVar[tuple[str, ...]] = ()
+
+    def applies_to(self, target: Target) -> bool:
+        return not self.roles or any(role in target.spec.roles for role in self.roles)
+
+    @abstractmethod
+    def observe(self, target: Target) -> dict[str, Any]: ...
+
+    def problems(self, values: dict[str, Any]) -> list[str]:
+        """What in one host's observed values rules out calling it healthy (for the baseline)."""
+        return []
+
+    @classmethod
+    def tolerance_rules(cls) -> list[Rule]:
+        return [Rule.parse(text) for text in cls.rules]
+
+
+def take_snapshot(targets: Targets | Iterable[Target], probes: Iterable[Probe],
+                  health: dict[str, str] | None = None) -> Snapshot:
+    """Run every applicable probe on every target, hosts in parallel; failures become errors.
+
+    With ``health``, each probe's ``problems`` are added to it, keyed by host and probe.
+    """
+    hosts = list(targets)
+    probe_list = list(probes)
+    started = time.time()
+
+    def observe_host(target: Target) -> tuple[dict[str, Any], dict[str, str]]:
+        values: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for probe in probe_list:
+            if not probe.applies_to(target):
+                continue
+            try:
+                observed = probe.observe(target)
+            except HostError as exc:
+                errors[f"host:{target.name}/probe:{probe.name}"] = str(exc)
+                continue
+            values.update({f"host:{target.name}/{key}": value for key, value in observed.items()})
+            if health is not None:
+                for problem in probe.problems(observed):
+                    health[f"host:{target.name}/probe:{probe.name}"] = problem
+        return values, errors
+
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    with ThreadPoolExecutor(max_workers=max(1, min(16, len(hosts)))) as pool:
+        for host_values, host_errors in pool.map(observe_host, hosts):
+            values.update(host_values)
+            errors.update(host_errors)
+    return Snapshot(taken_at=started, values=values, errors=errors)

@@ -1,0 +1,72 @@
+"""What a recovery is: a runbook of named steps, each timed, each command recorded."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from stackdrill.hosts.ssh import CommandResult
+from stackdrill.hosts.target import Target
+from stackdrill.params import Param, parse_params
+
+
+class RecoveryFailed(Exception):
+    """A runbook step failed; the message names the recovery and the step."""
+
+
+@dataclass(frozen=True)
+class RunbookStep:
+    title: str
+    action: Callable[[], object]
+    commands: tuple[str, ...] = ()
+
+
+@dataclass
+class StepRecord:
+    title: str
+    started: float
+    duration: float = 0.0
+    ok: bool = False
+    error: str | None = None
+    commands: list[CommandResult] = field(default_factory=list)
+
+
+@dataclass
+class RunbookRecord:
+    recovery: str
+    target: str
+    steps: list[StepRecord] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(step.ok for step in self.steps)
+
+    def render(self) -> str:
+        lines = [f"recovery {self.recovery} on {self.target}"]
+        for number, step in enumerate(self.steps, 1):
+            state = "ok" if step.ok else f"FAILED: {step.error}"
+            lines.append(f"{number}. {step.title} ({step.duration:.2f}s) {state}")
+            lines.extend("   " + line for c in step.commands for line in c.render().splitlines())
+        return "\n".join(lines)
+
+
+class Recovery(ABC):
+    """Subclass, set ``name``, ``description`` and ``params``, return the steps from ``runbook``."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    params: ClassVar[Mapping[str, Param]] = {}
+
+    def __init__(self, target: Target, raw_params: Mapping[str, str]) -> None:
+        self.target = target
+        self.values: dict[str, Any] = parse_params(f"recovery {self.name!r}", self.params,
+                                                   raw_params)
+
+    @classmethod
+    def validate(cls, raw_params: Mapping[str, str]) -> None:
+        parse_params(f"recovery {cls.name!r}", cls.params, raw_params)
+
+    @abstractmethod
+    def runbook(self) -> list[RunbookStep]: ...

@@ -1,0 +1,218 @@
+"""Polling with a deadline, keeping a record of every attempt.
+
+Callers that wait for the cloud to reach some state use :func:`poll` (or
+:func:`poll_until`) instead of sleeping for a fixed time.  The returned
+:class:`PollRecord` says how many attempts were needed and what each one saw,
+so a drill report can show how long recovery actually took.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, TypeVar, cast, overload
+
+__all__ = [
+    "SYSTEM_CLOCK",
+    "Attempt",
+    "Clock",
+    "PollRecord",
+    "WaitTimeout",
+    "poll",
+    "poll_until",
+]
+
+T = TypeVar("T")
+
+_DETAIL_LIMIT = 300
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class _SystemClock:
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+SYSTEM_CLOCK: Clock = _SystemClock()
+
+
+def _seconds(value: float) -> str:
+    text = f"{value:.3f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    number: int
+    at: float
+    duration: float
+    ok: bool
+    detail: str
+
+    def render(self) -> str:
+        status = "ok" if self.ok else "not yet"
+        return f"#{self.number} +{self.at:.2f}s ({self.duration:.2f}s) {status}: {self.detail}"
+
+
+@dataclass
+class PollRecord:
+    description: str
+    timeout: float
+    attempts: list[Attempt] = field(default_factory=list)
+    elapsed: float = 0.0
+    succeeded: bool = False
+
+    def render(self) -> str:
+        outcome = "reached" if self.succeeded else "not reached"
+        count = len(self.attempts)
+        noun = "attempt" if count == 1 else "attempts"
+        header = (
+            f"{self.description}: {outcome} after {count} {noun} in {self.elapsed:.2f}s "
+            f"(timeout {_seconds(self.timeout)}s)"
+        )
+        return "\n".join([header, *(f"  {attempt.render()}" for attempt in self.attempts)])
+
+
+class WaitTimeout(Exception):
+    def __init__(self, record: PollRecord) -> None:
+        self.record = record
+        last = record.attempts[-1].detail if record.attempts else "no attempts"
+        super().__init__(
+            f"{record.description}: not reached within {_seconds(record.timeout)}s "
+            f"after {len(record.attempts)} attempts; last: {last}"
+        )
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.splitlines())
+    if len(text) > _DETAIL_LIMIT:
+        return text[: _DETAIL_LIMIT - 3] + "..."
+    return text
+
+
+def _describe_exception(exc: BaseException) -> str:
+    message = str(exc)
+    name = type(exc).__name__
+    return _clip(f"{name}: {message}" if message else name)
+
+
+@overload
+def poll(
+    check: Callable[[], bool],
+    *,
+    timeout: float,
+    description: str,
+    interval: float = 0.5,
+    max_interval: float = 2.0,
+    backoff: float = 1.5,
+    ignore: tuple[type[BaseException], ...] = (),
+    clock: Clock = SYSTEM_CLOCK,
+) -> tuple[Literal[True], PollRecord]: ...
+
+
+@overload
+def poll(
+    check: Callable[[], T | bool | None],
+    *,
+    timeout: float,
+    description: str,
+    interval: float = 0.5,
+    max_interval: float = 2.0,
+    backoff: float = 1.5,
+    ignore: tuple[type[BaseException], ...] = (),
+    clock: Clock = SYSTEM_CLOCK,
+) -> tuple[T, PollRecord]: ...
+
+
+def poll(
+    check: Callable[[], T | bool | None],
+    *,
+    timeout: float,
+    description: str,
+    interval: float = 0.5,
+    max_interval: float = 2.0,
+    backoff: float = 1.5,
+    ignore: tuple[type[BaseException], ...] = (),
+    clock: Clock = SYSTEM_CLOCK,
+) -> tuple[T, PollRecord]:
+    """Call ``check`` until it returns a truthy value or ``timeout`` seconds pass.
+
+    The truthy value is returned together with the record of all attempts.
+    Exceptions listed in ``ignore`` count as failed attempts; any other
+    exception propagates immediately.  The pause between attempts starts at
+    ``interval`` and is multiplied by ``backoff`` after each attempt, capped at
+    ``max_interval``; a pause is shortened so that the final attempt happens at
+    the deadline.  Raises :class:`WaitTimeout` when the deadline passes.
+    """
+    if timeout < 0:
+        raise ValueError(f"{description}: timeout must not be negative, got {timeout}")
+    if interval <= 0:
+        raise ValueError(f"{description}: interval must be positive, got {interval}")
+    if max_interval <= 0:
+        raise ValueError(f"{description}: max_interval must be positive, got {max_interval}")
+    if backoff < 1:
+        raise ValueError(f"{description}: backoff must be at least 1, got {backoff}")
+
+    record = PollRecord(description=description, timeout=timeout)
+    start = clock.monotonic()
+    deadline = start + timeout
+    pause = min(interval, max_interval)
+    number = 0
+    while True:
+        number += 1
+        began = clock.monotonic()
+        try:
+            result = check()
+        except ignore as exc:
+            ok = False
+            detail = _describe_exception(exc)
+        else:
+            ok = bool(result)
+            detail = _clip(repr(result))
+        now = clock.monotonic()
+        record.attempts.append(
+            Attempt(number=number, at=began - start, duration=now - began, ok=ok, detail=detail)
+        )
+        record.elapsed = now - start
+        if ok:
+            record.succeeded = True
+            return cast(T, result), record
+        remaining = deadline - now
+        if remaining <= 0:
+            raise WaitTimeout(record)
+        clock.sleep(min(pause, remaining))
+        pause = min(pause * backoff, max_interval)
+
+
+def poll_until(
+    check: Callable[[], bool],
+    *,
+    timeout: float,
+    description: str,
+    interval: float = 0.5,
+    max_interval: float = 2.0,
+    backoff: float = 1.5,
+    ignore: tuple[type[BaseException], ...] = (),
+    clock: Clock = SYSTEM_CLOCK,
+) -> PollRecord:
+    """Like :func:`poll` for a boolean check; returns only the record."""
+    _, record = poll(
+        check,
+        timeout=timeout,
+        description=description,
+        interval=interval,
+        max_interval=max_interval,
+        backoff=backoff,
+        ignore=ignore,
+        clock=clock,
+    )
+    return record

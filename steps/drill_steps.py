@@ -1,0 +1,87 @@
+"""The drill vocabulary. Each step parses its text and calls :mod:`stackdrill.drill`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pytest
+from pytest_bdd import given, parsers, then, when
+
+from stackdrill.drill import (
+    ActiveFault,
+    Drill,
+    DrillError,
+    check_deviates,
+    check_unchanged,
+)
+from stackdrill.hosts.target import Target, Targets
+from stackdrill.params import table_params
+from stackdrill.registry import UnknownName
+from stackdrill.runbook import RecoveryFailed
+
+T = TypeVar("T")
+
+
+def _column(datatable: list[list[str]]) -> list[str]:
+    return [row[0].strip() for row in datatable if row and row[0].strip() != "path"]
+
+
+def attempt(action: Callable[..., T], *args: Any) -> T:
+    """Run a drill action; a drill error fails the step with its one-line message."""
+    try:
+        return action(*args)
+    except (DrillError, RecoveryFailed, UnknownName) as exc:
+        message = str(exc)
+    pytest.fail(message, pytrace=False)
+
+
+@given(parsers.re(r"an? (?P<role>[\w-]+) host(?: running qemu domains)?"),
+       target_fixture="chosen")
+def choose_host(role: str, targets: Targets) -> dict[str, Target]:
+    hosts = targets.with_role(role)
+    if not hosts:
+        pytest.fail(f"the inventory has no {role} host", pytrace=False)
+    return {role: hosts[0]}
+
+
+@given("the cloud is in its verified state")
+def verified_state(baseline: Any) -> None:
+    """The ``baseline`` fixture records it and refuses an unhealthy start."""
+
+
+@when(parsers.re(r'the fault "(?P<fault>[^"]+)" is injected on the (?P<role>[\w-]+) host:?'),
+      target_fixture="active_fault")
+def inject(drill: Drill, chosen: dict[str, Target], fault: str, role: str,
+           datatable: list[list[str]] | None = None) -> ActiveFault:
+    return attempt(drill.inject, fault, chosen[role], table_params(datatable or []))
+
+
+@then(parsers.re(r"the fault is confirmed within (?P<seconds>\d+(?:\.\d+)?) seconds?"),
+      converters={"seconds": float})
+def confirmed(drill: Drill, active_fault: ActiveFault, seconds: float,
+              budget_scale: float) -> None:
+    attempt(drill.confirm, active_fault, seconds * budget_scale)
+
+
+@then("the state deviates from the verified state at:")
+def deviates(drill: Drill, datatable: list[list[str]]) -> None:
+    attempt(check_deviates, drill, _column(datatable))
+
+
+@then("the state still matches the verified state at:")
+def unchanged(drill: Drill, datatable: list[list[str]]) -> None:
+    attempt(check_unchanged, drill, _column(datatable))
+
+
+@when(parsers.re(r'the recovery "(?P<recovery>[^"]+)" runs on the (?P<role>[\w-]+) host:?'))
+def recover(drill: Drill, chosen: dict[str, Target], recovery: str, role: str,
+            datatable: list[list[str]] | None = None) -> None:
+    attempt(drill.recover, recovery, chosen[role], table_params(datatable or []))
+
+
+@then(parsers.re(r"the cloud is back to its verified state within (?P<seconds>\d+(?:\.\d+)?) "
+                 r"seconds?"), converters={"seconds": float})
+def back_to_verified(drill: Drill, seconds: float, budget_scale: float) -> None:
+    ttr = attempt(drill.wait_verified, seconds * budget_scale)
+    drill.evidence.attach_text("time to recover", f"{ttr:.2f}s (budget {seconds:g}s)")
