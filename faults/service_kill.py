@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from stackdrill.fault import Fault, FaultError
 from stackdrill.params import Param, boolean, signal_name
@@ -15,7 +15,7 @@ class KillService(Fault):
     name = "kill_service"
     description = ("Send a signal to a service's main process. With keep_down, also stop the "
                    "unit's socket activation so nothing brings it back until someone starts it.")
-    params = {
+    params: ClassVar[Mapping[str, Param]] = {
         "service": Param("the service to kill, by its logical name in the inventory"),
         "signal": Param("the signal to send", signal_name, "SIGKILL"),
         "keep_down": Param("stop the unit's sockets so the service stays down", boolean, False),

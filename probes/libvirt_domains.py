@@ -33,7 +33,8 @@ class LibvirtDomains(Probe):
     roles = ("compute",)
 
     def observe(self, target: Target) -> dict[str, Any]:
-        result = target.run(SCRIPT.replace("{unit}", shlex.quote(target.unit("libvirtd"))), record=False)
+        script = SCRIPT.replace("{unit}", shlex.quote(target.unit("libvirtd")))
+        result = target.run(script, record=False)
         if not result.ok:
             raise CommandFailed(result)
         values: dict[str, Any] = {"libvirt/answering": False}

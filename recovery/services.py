@@ -6,6 +6,8 @@ track"): start dbus, then libvirtd. The order is the feature's, not the code's.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from typing import ClassVar
 
 from stackdrill.params import Param, positive_float, word_list
@@ -18,7 +20,7 @@ class StartServices(Recovery):
     name = "start_services"
     description = "systemctl start each service in order; wait until it is active"
     verb: ClassVar[str] = "start"
-    params = {
+    params: ClassVar[Mapping[str, Param]] = {
         "services": Param("services in the order to act on, comma-separated", word_list),
         "timeout": Param("seconds each service may take to become active", positive_float, 30.0),
     }
@@ -29,7 +31,7 @@ class StartServices(Recovery):
             unit = self.target.unit(service)
             steps.append(RunbookStep(
                 title=f"{self.verb.capitalize()} {service} on {self.target.name}",
-                action=lambda unit=unit: self._act(unit),
+                action=functools.partial(self._act, unit),
                 commands=(f"systemctl {self.verb} {unit}", f"systemctl is-active {unit}"),
             ))
         return steps

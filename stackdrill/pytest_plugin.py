@@ -71,7 +71,8 @@ def registries(config: pytest.Config) -> Registries:
 def _scenario_steps(item: pytest.Item) -> tuple[str, list[Any]] | None:
     from pytest_bdd.scenario import scenario_wrapper_template_registry
 
-    template = scenario_wrapper_template_registry.get(getattr(item, "obj", None))
+    function = getattr(item, "obj", None)
+    template = scenario_wrapper_template_registry.get(function) if callable(function) else None
     if template is None:
         return None
     return template.feature.rel_filename, template.steps
@@ -116,8 +117,7 @@ def resolve_inventory(config: pytest.Config) -> Inventory:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    needs_hosts = [item for item in session.items
-                   if item.get_closest_marker("drill") or item.get_closest_marker("lab")]
+    needs_hosts = [item for item in session.items if item.get_closest_marker("drill")]
     if not needs_hosts or session.config.option.collectonly:
         return
     targets = _targets(session.config)

@@ -84,7 +84,8 @@ class _PluginManager(pluggy.PluginManager):
     def parse_hookimpl_opts(self, plugin: object, name: str) -> pluggy.HookimplOpts | None:
         opts = super().parse_hookimpl_opts(plugin, name)
         if opts is None and name.startswith("pytest_stackdrill_"):
-            return {}  # type: ignore[typeddict-item]
+            return pluggy.HookimplOpts(wrapper=False, hookwrapper=False, optionalhook=False,
+                                       tryfirst=False, trylast=False, specname=None)
         return opts
 
 

@@ -1,4 +1,4 @@
-"""Each host's root filesystem: an overlay of the machine's own root, written on a loop-mounted disk.
+"""Each host's root filesystem: an overlay of the machine's own root, on a loop-mounted disk.
 
 overlayfs refuses an upper directory inside ``lowerdir=/``, so every host's writable layer lives
 on one XFS filesystem in a loop-mounted image under the lab directory.

@@ -1,4 +1,6 @@
-"""Keeps one lab host's systemd-nspawn running across reboots: ``python -m stackdrill.lab.supervisor``.
+"""Keeps one lab host's systemd-nspawn running across reboots.
+
+Run as ``python -m stackdrill.lab.supervisor NAME LAB_DIR``.
 
 systemd-nspawn exits with status 133 when the host reboots itself; the supervisor boots it again.
 Any other exit (power off, a killed init) ends the supervisor, and the host stays off.

@@ -1,0 +1,151 @@
+"""The operator's command line: ``stackdrill lab|run|recover``.
+
+Exit codes: 0 every drill passed; 1 a drill failed; 2 bad input (inventory, feature, host access);
+3 a harness error; 130 interrupted (every pending undo has run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_HARNESS = 3
+EXIT_INTERRUPTED = 130
+
+
+class CliError(Exception):
+    """Bad input; printed as one line, exit code 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stackdrill", description=__doc__.splitlines()[0],
+                                     epilog="exit codes: 0 passed, 1 a drill failed, 2 bad "
+                                            "input, 3 harness error, 130 interrupted")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    lab = sub.add_parser("lab", help="the embedded lab cloud on this machine")
+    lab.add_argument("action", choices=("up", "down", "status"))
+
+    run = sub.add_parser("run", help="run drills (features) against a cloud")
+    run.add_argument("paths", nargs="*", default=["features"],
+                     help="feature directories or test modules (default: features)")
+    run.add_argument("--tags", "-m", help="pytest marker expression, e.g. 'compute and not slow'")
+    run.add_argument("--inventory", help="inventory file of the cloud's hosts")
+    run.add_argument("--os-cloud", help="cloud name in clouds.yaml (default: $OS_CLOUD)")
+    run.add_argument("--lab", action="store_true", help="drill the embedded lab")
+    run.add_argument("--journal", help="undo journal file")
+    run.add_argument("--budget-scale", type=float, help="multiply every time budget")
+    run.add_argument("--reports", default="reports", help="directory for Allure results")
+    run.epilog = "arguments after -- go to pytest as they are"
+
+    recover = sub.add_parser("recover", help="undo faults a dead run left in place")
+    recover.add_argument("--pending", action="store_true", required=True,
+                         help="undo every fault the journal still lists as armed")
+    recover.add_argument("--inventory", help="inventory file (default: the lab's)")
+    recover.add_argument("--journal", help="undo journal file")
+    return parser
+
+
+def _lab(action: str) -> int:
+    from stackdrill.lab.lab import Lab
+
+    lab = Lab()
+    if action == "up":
+        inventory = lab.up()
+        for status in lab.status():
+            print(status.line())
+        print(f"inventory: {inventory}")
+    elif action == "down":
+        lab.down()
+        print("lab down")
+    else:
+        statuses = lab.status()
+        for status in statuses:
+            print(status.line())
+        return EXIT_OK if all(s.powered and s.ssh for s in statuses) else EXIT_FAILED
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
+    import pytest
+
+    argv = list(args.paths)
+    if args.tags:
+        argv += ["-m", args.tags]
+    for option in ("inventory", "os_cloud", "journal", "budget_scale"):
+        value = getattr(args, option)
+        if value is not None:
+            argv += [f"--{option.replace('_', '-')}", str(value)]
+    if args.lab:
+        argv.append("--lab")
+    argv += [f"--alluredir={Path(args.reports) / 'allure-results'}",
+             "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+    code = int(pytest.main([*argv, *pytest_args]))
+    return {
+        0: EXIT_OK,
+        1: EXIT_FAILED,
+        2: EXIT_INTERRUPTED,
+        3: EXIT_HARNESS,
+        4: EXIT_BAD_INPUT,
+        5: EXIT_BAD_INPUT,
+    }.get(code, EXIT_HARNESS)
+
+
+def _recover(args: argparse.Namespace) -> int:
+    from stackdrill.hosts.target import Targets
+    from stackdrill.inventory import load_inventory
+    from stackdrill.journal import Journal
+    from stackdrill.lab.topology import LabPaths
+    from stackdrill.pytest_plugin import default_state_dir
+    from stackdrill.recover import undo_pending
+    from stackdrill.registry import load_registries
+
+    inventory = load_inventory(args.inventory or LabPaths.default().inventory)
+    journal = Journal(Path(args.journal) if args.journal
+                      else default_state_dir() / "journal.jsonl")
+    targets = Targets(inventory)
+    try:
+        lines, failures = undo_pending(journal, targets, load_registries())
+    finally:
+        targets.close()
+    for line in lines:
+        print(line)
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from stackdrill.hosts.ssh import HostError
+    from stackdrill.inventory import InventoryError
+    from stackdrill.journal import JournalError
+    from stackdrill.lab.system import LabError
+
+    words = list(sys.argv[1:] if argv is None else argv)
+    passthrough: list[str] = []
+    if "--" in words:
+        cut = words.index("--")
+        words, passthrough = words[:cut], words[cut + 1:]
+    args = _parser().parse_args(words)
+    try:
+        if args.command == "lab":
+            return _lab(args.action)
+        if args.command == "run":
+            return _run(args, passthrough)
+        return _recover(args)
+    except (CliError, InventoryError, JournalError, HostError) as exc:
+        print(f"stackdrill: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except LabError as exc:
+        print(f"stackdrill: lab: {exc}", file=sys.stderr)
+        return EXIT_HARNESS
+    except KeyboardInterrupt:
+        print("stackdrill: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

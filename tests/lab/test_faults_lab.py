@@ -1,0 +1,126 @@
+"""Each built-in fault really breaks the lab (confirm) and is really undone; a killed run's
+faults are restored from the journal by ``stackdrill recover --pending``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stackdrill.drill import Drill
+from stackdrill.hosts.target import Targets
+from stackdrill.inventory import load_inventory
+from stackdrill.journal import Journal
+from stackdrill.lab.lab import Lab
+from stackdrill.registry import load_registries
+from stackdrill.units import unit_status
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def lab_targets(lab: Lab) -> Iterator[Targets]:
+    targets = Targets(load_inventory(lab.ensure_up()))
+    yield targets
+    targets.close()
+
+
+@pytest.fixture
+def drill(lab_targets: Targets, tmp_path: Path) -> Iterator[Drill]:
+    drill = Drill("lab-test", lab_targets, load_registries(), Journal(tmp_path / "j.jsonl"))
+    yield drill
+    assert drill.undo_all() == []
+
+
+def test_dbus_crash_kept_down_takes_libvirtd_with_it_and_is_undone(
+        drill: Drill, lab_targets: Targets) -> None:
+    compute = lab_targets.get("compute2")
+    drill.record_baseline()
+    qemu_before = compute.run("pgrep -x qemu-system-x86", check=True).stdout
+    active = drill.inject("kill_service", compute,
+                          {"service": "dbus", "signal": "SIGSEGV", "keep_down": "yes"})
+    assert drill.journal.pending()[0].undo["main_pid"] == active.facts["main_pid"]
+    evidence = drill.confirm(active, timeout=10)
+    assert "SIGSEGV" in evidence
+    assert unit_status(compute, "dbus").active == "failed"
+    assert unit_status(compute, "dbus.socket").active == "inactive"
+    assert unit_status(compute, "libvirtd").active == "inactive"
+    assert compute.run("pgrep -x qemu-system-x86", check=True).stdout == qemu_before
+    paths = {d.path for d in drill.deviations("fault")}
+    assert "host:compute2/unit:dbus/active" in paths
+    assert "host:compute2/libvirt/answering" in paths
+
+    assert drill.undo_all() == []
+    assert drill.journal.pending() == []
+    assert unit_status(compute, "dbus").active == "active"
+    assert unit_status(compute, "dbus.socket").active == "active"
+    compute.systemctl("start", ["libvirtd"])
+    drill.wait_verified(30)
+
+
+def test_libvirtd_sigkill_spares_the_guests(drill: Drill, lab_targets: Targets) -> None:
+    compute = lab_targets.get("compute1")
+    drill.record_baseline()
+    active = drill.inject("kill_service", compute, {"service": "libvirtd"})
+    old_pid = active.facts["main_pid"]
+    assert "SIGKILL" in drill.confirm(active, timeout=10)
+    assert compute.run(f"test -e /proc/{old_pid}").exit_status != 0
+    assert compute.run("pgrep -x qemu-system-x86").ok
+    drill.wait_verified(30)
+
+
+def test_a_confirm_that_never_sees_damage_times_out(drill: Drill, lab_targets: Targets) -> None:
+    from stackdrill.drill import FaultNotConfirmed
+
+    compute = lab_targets.get("compute1")
+    drill.record_baseline()
+    active = drill.inject("kill_service", compute, {"service": "libvirtd", "signal": "SIGCONT"})
+    with pytest.raises(FaultNotConfirmed, match="not reached within"):
+        drill.confirm(active, timeout=2)
+
+
+KILLED_RUN = """
+import sys
+from pathlib import Path
+from stackdrill.drill import Drill
+from stackdrill.hosts.target import Targets
+from stackdrill.inventory import load_inventory
+from stackdrill.journal import Journal
+from stackdrill.registry import load_registries
+
+targets = Targets(load_inventory(sys.argv[1]))
+drill = Drill("killed", targets, load_registries(), Journal(Path(sys.argv[2])))
+drill.inject("kill_service", targets.get("compute2"),
+             {"service": "dbus", "signal": "SIGKILL", "keep_down": "yes"})
+print("injected", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_recover_pending_restores_what_a_sigkilled_run_left(lab: Lab, lab_targets: Targets,
+                                                           tmp_path: Path) -> None:
+    journal = tmp_path / "journal.jsonl"
+    inventory = str(lab.paths.inventory)
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(KILLED_RUN), inventory,
+                             str(journal)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, cwd=ROOT)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "injected"
+    proc.kill()
+    proc.wait(timeout=10)
+    compute = lab_targets.get("compute2")
+    assert unit_status(compute, "dbus").active != "active"
+    assert len(Journal(journal).pending()) == 1
+
+    result = subprocess.run([sys.executable, "-m", "stackdrill.cli", "recover", "--pending",
+                             "--inventory", inventory, "--journal", str(journal)],
+                            capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("restored kill_service on compute2")
+    assert unit_status(compute, "dbus").active == "active"
+    assert Journal(journal).pending() == []
+    compute.systemctl("start", ["libvirtd"])

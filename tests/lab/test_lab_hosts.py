@@ -1,0 +1,88 @@
+"""The lab's hosts are real: SSH with checked host keys, systemd, libvirt, and a power driver."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from stackdrill.hosts import HostUnreachable
+from stackdrill.hosts.target import Target, Targets
+from stackdrill.inventory import load_inventory
+from stackdrill.lab.lab import Lab
+from stackdrill.lab.topology import host_by_name
+from stackdrill.waiting import poll
+
+
+@pytest.fixture(scope="module")
+def lab_targets(lab: Lab) -> Iterator[Targets]:
+    targets = Targets(load_inventory(lab.ensure_up()))
+    yield targets
+    targets.close()
+
+
+def boot_identity(target: Target) -> str:
+    """The kernel's boot_id plus PID 1's start time: a container reboot changes the second."""
+    result = target.run("cat /proc/sys/kernel/random/boot_id; cut -d' ' -f22 /proc/1/stat",
+                        check=True, record=False)
+    return " ".join(result.stdout.split())
+
+
+def test_every_host_answers_over_ssh_with_its_own_identity(lab_targets: Targets) -> None:
+    names = {}
+    for target in lab_targets:
+        result = target.run("hostname; cat /etc/machine-id; systemctl is-system-running",
+                            check=False)
+        hostname, machine_id, state = result.stdout.split()
+        assert hostname == target.name
+        assert state in ("running", "degraded")
+        names[machine_id] = hostname
+    assert len(names) == 5
+
+
+def test_compute_hosts_run_libvirt_with_a_qemu_domain(lab_targets: Targets) -> None:
+    for target in lab_targets.with_role("compute"):
+        host = target.host
+        assert host.service("dbus").is_running
+        assert host.service("libvirtd").is_running
+        qemu = host.process.filter(comm="qemu-system-x86")
+        assert len(qemu) == 1
+        listing = target.run("virsh list --name", check=True).stdout.split()
+        assert listing == [f"canary-{target.name}"]
+
+
+def test_non_compute_hosts_do_not_run_libvirt(lab_targets: Targets) -> None:
+    for target in lab_targets:
+        if "compute" in target.spec.roles:
+            continue
+        assert not target.host.service("libvirtd").is_running
+
+
+def test_power_off_and_on_is_a_cold_boot(lab: Lab, lab_targets: Targets) -> None:
+    target = lab_targets.get("storage2")
+    before = boot_identity(target)
+    lab.power.power_off("storage2")
+    assert lab.power.init_pid("storage2") is None
+    with pytest.raises(HostUnreachable):
+        target.run("true", timeout=3)
+    lab.power.power_on("storage2")
+    lab.wait_booted(host_by_name("storage2"))
+    target.connection.reconnect(timeout=30)
+    assert boot_identity(target) != before
+
+
+def test_graceful_reboot_from_inside_comes_back(lab: Lab, lab_targets: Targets) -> None:
+    target = lab_targets.get("storage1")
+    before = boot_identity(target)
+    old_init = lab.power.init_pid("storage1")
+    lab.power.reboot("storage1")
+
+    def new_init() -> bool:
+        pid = lab.power.init_pid("storage1")
+        return pid is not None and pid != old_init
+
+    poll(new_init, timeout=60, description="storage1 rebooted")
+    lab.wait_booted(host_by_name("storage1"))
+    target.connection.reconnect(timeout=30)
+    assert boot_identity(target) != before
+    assert lab.power.is_on("storage1")

@@ -1,0 +1,141 @@
+"""The drill engine's ordering guarantees, with fake hosts: journal before injection, undo of
+every fault at the end, and every deviation reported."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from stackdrill.drill import Drill, DrillError, check_deviates, check_unchanged
+from stackdrill.evidence import Evidence, Redactor
+from stackdrill.fault import Fault
+from stackdrill.journal import Journal
+from stackdrill.params import Param
+from stackdrill.probe import Probe
+from stackdrill.registry import Registries
+
+
+class FakeTarget:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.spec = type("Spec", (), {"roles": ("compute",), "name": name})()
+        self.state = {"svc": "active"}
+
+
+class FakeTargets(list[Any]):
+    listeners: ClassVar[list[Any]] = []
+
+
+class StateProbe(Probe):
+    name = "state"
+    description = "fake"
+
+    def observe(self, target: Any) -> dict[str, Any]:
+        return {f"unit:{k}/active": v for k, v in target.state.items()}
+
+
+EVENTS: list[str] = []
+
+
+class BreakService(Fault):
+    name = "break"
+    description = "fake"
+    params: ClassVar[Mapping[str, Param]] = {"fail_undo": Param("x", str, "no")}
+
+    def plan(self) -> list[str]:
+        return ["break it"]
+
+    def prepare(self) -> dict[str, Any]:
+        return {"was": self.target.state["svc"]}
+
+    def inject(self, facts: Mapping[str, Any]) -> None:
+        journal: Journal = self.target.journal
+        EVENTS.append(f"inject, pending={len(journal.pending())}")
+        self.target.state["svc"] = "failed"
+
+    def confirm(self, facts: Mapping[str, Any]) -> str | None:
+        return "broken" if self.target.state["svc"] == "failed" else None
+
+    def undo(self, facts: Mapping[str, Any]) -> None:
+        if self.values["fail_undo"] == "yes":
+            from stackdrill.fault import FaultError
+
+            raise FaultError("cannot")
+        self.target.state["svc"] = facts["was"]
+
+
+@pytest.fixture
+def drill(tmp_path: Path) -> Drill:
+    registries = Registries()
+    registries.faults.register(BreakService)
+    registries.probes.register(StateProbe)
+    target = FakeTarget("c1")
+    journal = Journal(tmp_path / "journal.jsonl")
+    target.journal = journal  # type: ignore[attr-defined]
+    return Drill("t", FakeTargets([target]), registries, journal)  # type: ignore[arg-type]
+
+
+def test_the_journal_holds_the_undo_before_the_fault_is_injected(drill: Drill) -> None:
+    EVENTS.clear()
+    target = drill.targets[0]  # type: ignore[index]
+    drill.record_baseline()
+    active = drill.inject("break", target, {})
+    assert EVENTS == ["inject, pending=1"]
+    assert drill.journal.pending()[0].undo == {"was": "active"}
+    assert drill.confirm(active, timeout=1) == "broken"
+    found = check_deviates(drill, ["host:c1/unit:svc/active"])
+    assert [d.path for d in found] == ["host:c1/unit:svc/active"]
+    with pytest.raises(DrillError, match="changed"):
+        check_unchanged(drill, ["host:c1/unit:*"])
+    with pytest.raises(DrillError, match="no such path"):
+        check_unchanged(drill, ["host:c1/nothing"])
+    assert drill.undo_all() == []
+    assert drill.journal.pending() == []
+    assert target.state["svc"] == "active"
+    kinds = [e.kind for e in drill.timeline.events]
+    assert kinds == ["baseline", "fault-injected", "effect-detected", "deviation", "undone"]
+
+
+def test_a_failed_undo_is_reported_and_stays_pending(drill: Drill) -> None:
+    target = drill.targets[0]  # type: ignore[index]
+    drill.inject("break", target, {"fail_undo": "yes"})
+    errors = drill.undo_all()
+    assert errors == ["undo of break on c1 failed: cannot"]
+    assert len(drill.journal.pending()) == 1
+
+
+def test_an_unhealthy_start_is_refused(drill: Drill) -> None:
+    class Picky(StateProbe):
+        name = "picky"
+
+        def problems(self, values: dict[str, Any]) -> list[str]:
+            return ["not good enough"]
+
+    drill.probes.append(Picky())
+    with pytest.raises(DrillError, match="not starting from a healthy cloud: .*not good enough"):
+        drill.record_baseline()
+
+
+def test_the_budget_is_enforced_with_every_deviation_named(drill: Drill) -> None:
+    target = drill.targets[0]  # type: ignore[index]
+    drill.record_baseline()
+    drill.inject("break", target, {})
+    from stackdrill.drill import BudgetExceeded
+
+    with pytest.raises(BudgetExceeded, match="not back to the verified state within 0.5s: 1 "):
+        drill.wait_verified(0.5)
+    target.state["svc"] = "active"
+    assert drill.wait_verified(5) < 5
+
+
+def test_secrets_never_reach_evidence() -> None:
+    redactor = Redactor()
+    redactor.add("s3cr3t-pass")
+    evidence = Evidence(redactor)
+    evidence.attach_text("cmd", "mysql -psecret -p's3cr3t-pass'")
+    evidence.attach_json("conf", {"password": "s3cr3t-pass"})
+    assert all("s3cr3t-pass" not in text for _, text in evidence.attachments)
+    assert "***" in evidence.attachments[0][1]
