@@ -115,7 +115,7 @@ def test_an_unhealthy_start_is_refused(drill: Drill) -> None:
             return ["not good enough"]
 
     drill.probes.append(Picky())
-    with pytest.raises(DrillError, match="not starting from a healthy cloud: .*not good enough"):
+    with pytest.raises(DrillError, match=r"not starting from a healthy cloud: .*not good enough"):
         drill.record_baseline()
 
 
@@ -125,7 +125,7 @@ def test_the_budget_is_enforced_with_every_deviation_named(drill: Drill) -> None
     drill.inject("break", target, {})
     from stackdrill.drill import BudgetExceeded
 
-    with pytest.raises(BudgetExceeded, match="not back to the verified state within 0.5s: 1 "):
+    with pytest.raises(BudgetExceeded, match=r"not back to the verified state within 0\.5s: 1 "):
         drill.wait_verified(0.5)
     target.state["svc"] = "active"
     assert drill.wait_verified(5) < 5
