@@ -18,6 +18,7 @@ from stackdrill.journal import Journal
 from stackdrill.lab.lab import Lab
 from stackdrill.registry import load_registries
 from stackdrill.units import unit_status
+from stackdrill.waiting import poll_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -122,5 +123,51 @@ def test_recover_pending_restores_what_a_sigkilled_run_left(lab: Lab, lab_target
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("restored kill_service on compute2")
     assert unit_status(compute, "dbus").active == "active"
+    assert Journal(journal).pending() == []
+    compute.systemctl("start", ["libvirtd"])
+
+
+STUCK_DRILL = """\
+@drill
+Feature: a drill that never recovers
+  Scenario: dbus stays down
+    Given a compute host running qemu domains
+    And the cloud is in its verified state
+    When the fault "kill_service" is injected on the compute host:
+      | service   | dbus |
+      | keep_down | yes  |
+    Then the cloud is back to its verified state within 120 seconds
+"""
+
+
+def test_sigterm_during_a_drill_runs_every_pending_undo(lab: Lab, lab_targets: Targets,
+                                                        tmp_path: Path) -> None:
+    features = tmp_path / "features"
+    features.mkdir()
+    (features / "stuck.feature").write_text(STUCK_DRILL)
+    (features / "conftest.py").write_text('pytest_plugins = ["steps.drill_steps"]\n')
+    (features / "test_stuck.py").write_text(
+        "from pytest_bdd import scenarios\n\nscenarios('stuck.feature')\n")
+    journal = tmp_path / "journal.jsonl"
+    compute = lab_targets.get("compute1")
+    # With dbus down, a new SSH login waits for logind; keep this test's connection open.
+    compute.run("true", check=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stackdrill.cli", "run", str(features), "--inventory",
+         str(lab.paths.inventory), "--journal", str(journal), "--reports", str(tmp_path),
+         "--", "-c", "/dev/null", "--rootdir", str(features), "-p", "no:cacheprovider"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def dbus_down() -> bool:
+        return unit_status(compute, "dbus").active != "active"
+
+    try:
+        poll_until(dbus_down, timeout=60, description="the stuck drill broke dbus")
+        assert len(Journal(journal).pending()) == 1
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, output
+    assert unit_status(compute, "dbus").active == "active", output
     assert Journal(journal).pending() == []
     compute.systemctl("start", ["libvirtd"])
