@@ -6,8 +6,11 @@ from stackdrill.registry import Registries
 
 
 def pytest_stackdrill_register(registries: Registries) -> None:
+    from probes.amqp_connections import AmqpConnections
+    from probes.cloud_api import CloudApi
     from probes.libvirt_domains import LibvirtDomains
+    from probes.nova_db import NovaDatabase
     from probes.systemd_units import SystemdUnits
 
-    registries.probes.register(SystemdUnits)
-    registries.probes.register(LibvirtDomains)
+    for probe in (SystemdUnits, LibvirtDomains, AmqpConnections, CloudApi, NovaDatabase):
+        registries.probes.register(probe)

@@ -1,4 +1,9 @@
-"""The state of the services each role must run, read from systemd in one command per host."""
+"""The state of the services each role must run, read from systemd in one command per host.
+
+The base services (dbus, sshd, and libvirtd on computes) are always watched; the OpenStack
+services of a role are watched when the inventory names them in ``services``, which is how a
+deployment says it runs them.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +17,25 @@ from stackdrill.units import unit_statuses
 class SystemdUnits(Probe):
     name = "systemd_units"
     description = "ActiveState of the services each host's roles need"
-    services_by_role: ClassVar[dict[str, tuple[str, ...]]] = {
+    base_services: ClassVar[dict[str, tuple[str, ...]]] = {
         "*": ("dbus", "ssh"),
         "compute": ("libvirtd",),
+    }
+    role_services: ClassVar[dict[str, tuple[str, ...]]] = {
+        "controller": ("mariadb", "rabbitmq", "memcached", "keystone", "placement-api",
+                       "glance-api", "nova-api", "nova-conductor", "nova-scheduler",
+                       "cinder-api", "cinder-scheduler", "neutron-api"),
+        "compute": ("nova-compute",),
     }
     rules = ("host:*/unit:*/main_pid ignore",)
 
     def services(self, target: Target) -> list[str]:
-        wanted = list(self.services_by_role.get("*", ()))
+        wanted = list(self.base_services["*"])
+        declared = target.inventory.services
         for role in target.spec.roles:
-            wanted += [s for s in self.services_by_role.get(role, ()) if s not in wanted]
-        return wanted
+            wanted += self.base_services.get(role, ())
+            wanted += [s for s in self.role_services.get(role, ()) if s in declared]
+        return list(dict.fromkeys(wanted))
 
     def observe(self, target: Target) -> dict[str, Any]:
         services = self.services(target)

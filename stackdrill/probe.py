@@ -6,8 +6,10 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from stackdrill.cloud.access import CloudAccess, CloudError
 from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import Target, Targets
 from stackdrill.state import Rule, Snapshot
@@ -37,14 +39,59 @@ class Probe(ABC):
         return [Rule.parse(text) for text in cls.rules]
 
 
-def take_snapshot(targets: Targets | Iterable[Target], probes: Iterable[Probe],
-                  health: dict[str, str] | None = None) -> Snapshot:
+@dataclass(frozen=True)
+class CloudContext:
+    """What a cloud probe may use: the APIs, the hosts (e.g. to read a DSN), the redactor."""
+
+    access: CloudAccess
+    targets: Targets
+
+
+class CloudProbe(ABC):
+    """Observes the cloud as a whole, once per snapshot; paths are prefixed with ``cloud/``."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    rules: ClassVar[tuple[str, ...]] = ()
+
+    @abstractmethod
+    def observe_cloud(self, context: CloudContext) -> dict[str, Any]: ...
+
+    def problems(self, values: dict[str, Any]) -> list[str]:
+        return []
+
+    @classmethod
+    def tolerance_rules(cls) -> list[Rule]:
+        return [Rule.parse(text) for text in cls.rules]
+
+
+def _observe_cloud(probe: CloudProbe, context: CloudContext, values: dict[str, Any],
+                   errors: dict[str, str], health: dict[str, str] | None) -> None:
+    try:
+        observed = probe.observe_cloud(context)
+    except (CloudError, HostError) as exc:
+        errors[f"cloud/probe:{probe.name}"] = str(exc)
+        return
+    except Exception as exc:  # noqa: BLE001 - an SDK error must not abort the snapshot
+        errors[f"cloud/probe:{probe.name}"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        return
+    values.update({f"cloud/{key}": value for key, value in observed.items()})
+    if health is not None:
+        for problem in probe.problems(observed):
+            health[f"cloud/probe:{probe.name}"] = problem
+
+
+def take_snapshot(targets: Targets | Iterable[Target], probes: Iterable[Probe | CloudProbe],
+                  health: dict[str, str] | None = None,
+                  cloud: CloudContext | None = None) -> Snapshot:
     """Run every applicable probe on every target, hosts in parallel; failures become errors.
 
     With ``health``, each probe's ``problems`` are added to it, keyed by host and probe.
     """
     hosts = list(targets)
-    probe_list = list(probes)
+    everything = list(probes)
+    probe_list = [p for p in everything if isinstance(p, Probe)]
+    cloud_probes = [p for p in everything if isinstance(p, CloudProbe)] if cloud else []
     started = time.time()
 
     def observe_host(target: Target) -> tuple[dict[str, Any], dict[str, str]]:
@@ -66,8 +113,12 @@ def take_snapshot(targets: Targets | Iterable[Target], probes: Iterable[Probe],
 
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    with ThreadPoolExecutor(max_workers=max(1, min(16, len(hosts)))) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(16, len(hosts) + len(cloud_probes)))) as pool:
+        cloud_jobs = [pool.submit(_observe_cloud, probe, cloud, values, errors, health)
+                      for probe in cloud_probes if cloud is not None]
         for host_values, host_errors in pool.map(observe_host, hosts):
             values.update(host_values)
             errors.update(host_errors)
-    return Snapshot(taken_at=started, values=values, errors=errors)
+        for job in cloud_jobs:
+            job.result()
+    return Snapshot(taken_at=started, values=dict(sorted(values.items())), errors=errors)

@@ -19,6 +19,10 @@ IMAGE_SIZE = "8G"
 # host boots only what its role needs.
 KEEP_UNITS = {"ssh.service", "ssh.socket"}
 ROLE_UNITS = {
+    "controller": {
+        "mariadb.service", "rabbitmq-server.service", "memcached.service", "epmd.service",
+        "epmd.socket",
+    },
     "compute": {
         "libvirtd.service", "libvirtd.socket", "libvirtd-ro.socket", "libvirtd-admin.socket",
         "virtlogd.socket", "virtlogd-admin.socket", "virtlockd.socket", "virtlockd-admin.socket",

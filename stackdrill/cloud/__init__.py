@@ -1,0 +1,1 @@
+"""How stackdrill reaches the cloud's APIs and database, and the canary workload it keeps there."""

@@ -1,0 +1,86 @@
+"""The canary workload: user resources the harness creates so drills can prove they survive.
+
+One server on each compute host (pinned with ``nova:<host>``), booted from a small image with
+``networks='none'``. Creation is idempotent: healthy canaries are reused, broken ones replaced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from stackdrill.cloud.access import CloudAccess, CloudError
+from stackdrill.waiting import WaitTimeout, poll
+
+PREFIX = "stackdrill-canary"
+IMAGE = PREFIX
+FLAVOR = f"{PREFIX}.tiny"
+IMAGE_BYTES = b"\0" * (1 << 20)
+
+
+@dataclass(frozen=True)
+class CanaryWorkload:
+    image_id: str
+    flavor_id: str
+    servers: dict[str, str]  # compute host -> server id
+
+    def server_name(self, host: str) -> str:
+        return f"{PREFIX}-{host}"
+
+
+def _image(conn: Any) -> Any:
+    image = conn.image.find_image(IMAGE)
+    if image is not None and image.status == "active":
+        return image
+    if image is not None:
+        conn.image.delete_image(image)
+    return conn.image.create_image(name=IMAGE, data=IMAGE_BYTES, disk_format="raw",
+                                   container_format="bare", wait=True, timeout=120,
+                                   allow_duplicates=True)
+
+
+def _flavor(conn: Any) -> Any:
+    flavor = conn.compute.find_flavor(FLAVOR)
+    if flavor is None:
+        flavor = conn.compute.create_flavor(name=FLAVOR, ram=64, vcpus=1, disk=1)
+    return flavor
+
+
+def _wait_active(conn: Any, server: Any, timeout: float) -> Any:
+    def active() -> Any:
+        current = conn.compute.get_server(server.id)
+        if current.status == "ERROR":
+            fault = (current.fault or {}).get("message", "no fault recorded")
+            raise CloudError(f"canary {current.name} went to ERROR: {fault}")
+        return current if current.status == "ACTIVE" else None
+
+    try:
+        found, _ = poll(active, timeout=timeout, interval=1.0, max_interval=3.0,
+                        description=f"canary {server.name} ACTIVE")
+    except WaitTimeout as exc:
+        raise CloudError(str(exc)) from exc
+    return found
+
+
+def ensure_canaries(access: CloudAccess, compute_hosts: list[str],
+                    timeout: float = 300.0) -> CanaryWorkload:
+    conn = access.connection()
+    image = _image(conn)
+    flavor = _flavor(conn)
+    existing = {s.name: s for s in conn.compute.servers(all_projects=True)
+                if s.name.startswith(PREFIX)}
+    pending = []
+    for host in compute_hosts:
+        name = f"{PREFIX}-{host}"
+        server = existing.get(name)
+        if server is not None and (server.status != "ACTIVE" or server.compute_host != host):
+            conn.compute.delete_server(server)
+            conn.compute.wait_for_delete(server, wait=120)
+            server = None
+        if server is None:
+            server = conn.compute.create_server(
+                name=name, image_id=image.id, flavor_id=flavor.id, networks="none",
+                availability_zone=f"nova:{host}")
+        pending.append((host, server))
+    servers = {host: _wait_active(conn, server, timeout).id for host, server in pending}
+    return CanaryWorkload(image_id=image.id, flavor_id=flavor.id, servers=servers)

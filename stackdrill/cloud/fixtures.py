@@ -1,0 +1,61 @@
+"""pytest fixtures for the cloud: API access, the shared redactor, and the canary workload."""
+
+from __future__ import annotations
+
+import pytest
+
+from stackdrill.cloud.access import CloudAccess, CloudError
+from stackdrill.cloud.canary import CanaryWorkload, ensure_canaries
+from stackdrill.evidence import Redactor
+from stackdrill.hosts.target import Targets
+from stackdrill.inventory import Inventory
+
+
+@pytest.fixture(scope="session")
+def redactor() -> Redactor:
+    """Every secret the harness learns (cloud and database passwords) is registered here."""
+    return Redactor()
+
+
+def _lab_clouds_yaml(config: pytest.Config) -> list[str] | None:
+    if not config.getoption("lab"):
+        return None
+    from stackdrill.lab.topology import LabPaths
+
+    path = LabPaths.default().root / "clouds.yaml"
+    return [str(path)] if path.exists() else []
+
+
+@pytest.fixture(scope="session")
+def cloud_access(pytestconfig: pytest.Config, inventory: Inventory,
+                 redactor: Redactor) -> CloudAccess | None:
+    """The cloud's APIs, or None when the inventory describes hosts without a cloud."""
+    explicit = pytestconfig.getoption("os_cloud")
+    name = explicit or inventory.cloud
+    files = _lab_clouds_yaml(pytestconfig)
+    if not name or files == []:
+        return None
+    access = CloudAccess(name, redactor, config_files=files)
+    try:
+        access.connection()
+    except CloudError as exc:
+        if explicit:
+            pytest.fail(str(exc), pytrace=False)
+        return None
+    return access
+
+
+@pytest.fixture(scope="session")
+def canaries(cloud_access: CloudAccess | None, targets: Targets) -> CanaryWorkload:
+    if cloud_access is None:
+        pytest.fail("the canary workload needs a cloud: no clouds.yaml entry for this "
+                    "inventory", pytrace=False)
+    hosts = [t.name for t in targets.with_role("compute")]
+    try:
+        return ensure_canaries(cloud_access, hosts)
+    except CloudError as exc:
+        message = str(exc)
+    pytest.fail(message, pytrace=False)
+
+
+__all__ = ["canaries", "cloud_access", "redactor"]

@@ -1,0 +1,238 @@
+"""Bring the lab cloud up on freshly booted lab hosts: databases, message queue, identity,
+catalog, schema, then every service, then the computes; and write clouds.yaml."""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stackdrill.lab.cloud import configs
+from stackdrill.lab.cloud.layout import (
+    APIS,
+    CATALOG,
+    CLOUD_NAME,
+    COMPUTE_UNITS,
+    CONTROLLER,
+    CONTROLLER_UNITS,
+    KEYSTONE_URL,
+    REGION,
+    VENV,
+)
+from stackdrill.lab.cloud.secrets import LabSecrets
+from stackdrill.lab.system import LabError
+from stackdrill.lab.topology import HOSTS, LabHost, LabPaths
+from stackdrill.waiting import poll
+
+DATABASES = {"keystone": "keystone", "placement": "placement", "glance": "glance",
+             "nova_api": "nova", "nova": "nova", "nova_cell0": "nova", "cinder": "cinder",
+             "neutron": "neutron"}
+SERVICE_USERS = ("nova", "placement", "glance", "cinder", "neutron")
+PASTE_FILES = ("nova/api-paste.ini", "glance/glance-api-paste.ini", "cinder/api-paste.ini",
+               "neutron/api-paste.ini")
+STATE_DIRS = ("/var/lib/nova/instances", "/var/lib/nova/tmp", "/var/lib/glance/images",
+              "/var/lib/glance/staging", "/var/lib/glance/tasks", "/var/lib/cinder/tmp",
+              "/var/lib/neutron/tmp", "/var/log/keystone")
+
+Log = Callable[[str], None]
+
+
+def write_files(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        target = root / rel.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_symlink():
+            target.unlink()
+        target.write_text(text)
+        target.chmod(0o640 if rel.endswith((".conf", ".ini")) else 0o644)
+
+
+def configure(paths: LabPaths, secrets: LabSecrets) -> None:
+    """Write every host's configuration into its writable layer (before or after boot)."""
+    for host in HOSTS:
+        root = paths.merged(host.name)
+        if "controller" in host.roles:
+            write_files(root, configs.controller_files(host, secrets))
+            for rel in PASTE_FILES:
+                write_files(root, {f"/etc/{rel}": (VENV / "etc" / rel).read_text()})
+        elif "compute" in host.roles:
+            write_files(root, configs.compute_files(host, secrets))
+        for directory in STATE_DIRS:
+            (root / directory.lstrip("/")).mkdir(parents=True, exist_ok=True)
+
+
+class CloudBootstrap:
+    def __init__(self, in_host: Callable[..., Any], paths: LabPaths, secrets: LabSecrets,
+                 log: Log = print) -> None:
+        self.in_host = in_host
+        self.paths = paths
+        self.secrets = secrets
+        self.log = log
+
+    def sh(self, host: str, command: str, timeout: float = 300.0) -> str:
+        result = self.in_host(host, command, check=False, timeout=timeout)
+        if result.returncode != 0:
+            detail = (result.stderr or result.stdout).strip().splitlines()
+            raise LabError(f"{host}: {command[:80]!r} failed: "
+                           f"{detail[-1] if detail else result.returncode}")
+        return str(result.stdout)
+
+    def wait_active(self, host: str, units: tuple[str, ...], timeout: float = 120.0) -> None:
+        def active() -> bool:
+            out = self.in_host(host, "systemctl is-active " + " ".join(units), check=False)
+            return all(line == "active" for line in out.stdout.split())
+
+        poll(active, timeout=timeout, description=f"{host}: {', '.join(units)} active")
+
+    def run(self) -> None:
+        started = time.monotonic()
+        for stage in (self.databases, self.rabbitmq, self.keystone, self.catalog, self.schemas,
+                      self.services, self.wait_computes):
+            clock = time.monotonic()
+            stage()
+            self.log(f"lab cloud: {stage.__name__} done in {time.monotonic() - clock:.1f}s")
+        self.log(f"lab cloud: up in {time.monotonic() - started:.0f}s")
+
+    def services(self) -> None:
+        self.sh("controller", "systemctl enable --now " + " ".join(CONTROLLER_UNITS))
+        self.wait_active("controller", CONTROLLER_UNITS)
+        for host in HOSTS:
+            if "compute" in host.roles:
+                self.sh(host.name, "systemctl enable --now " + " ".join(COMPUTE_UNITS))
+
+    def databases(self) -> None:
+        self.wait_active("controller", ("mariadb",))
+        password = self.secrets["database"]
+        sql = []
+        for db, user in DATABASES.items():
+            sql.append(f"CREATE DATABASE IF NOT EXISTS {db};")
+            sql.append(f"GRANT ALL PRIVILEGES ON {db}.* TO '{user}'@'%' "
+                       f"IDENTIFIED BY '{password}';")
+        self.sh("controller", f"mysql -u root -e {shlex.quote(' '.join(sql))}")
+
+    def rabbitmq(self) -> None:
+        self.wait_active("controller", ("rabbitmq-server",))
+        password = shlex.quote(self.secrets["rabbit"])
+        self.sh("controller", f"rabbitmqctl -q add_user openstack {password} >/dev/null && "
+                              "rabbitmqctl -q set_permissions openstack '.*' '.*' '.*'")
+
+    def keystone(self) -> None:
+        manage = f"{VENV}/bin/keystone-manage"
+        self.sh("controller", f"{manage} db_sync && "
+                              f"{manage} fernet_setup --keystone-user root --keystone-group root "
+                              f"&& {manage} credential_setup --keystone-user root "
+                              f"--keystone-group root")
+        self.sh("controller", f"{manage} bootstrap --bootstrap-password "
+                              f"{shlex.quote(self.secrets['admin'])} "
+                              f"--bootstrap-admin-url {KEYSTONE_URL} "
+                              f"--bootstrap-internal-url {KEYSTONE_URL} "
+                              f"--bootstrap-public-url {KEYSTONE_URL} "
+                              f"--bootstrap-region-id {REGION}")
+        self.sh("controller", "systemctl enable --now keystone memcached")
+
+    def admin_connection(self) -> Any:
+        import openstack
+
+        return openstack.connect(
+            auth_url=KEYSTONE_URL, username="admin", password=self.secrets["admin"],
+            project_name="admin", user_domain_name="Default", project_domain_name="Default",
+            region_name=REGION, identity_api_version="3",
+        )
+
+    def catalog(self) -> None:
+        def answering() -> Any:
+            conn = self.admin_connection()
+            conn.identity.get_token()
+            return conn
+
+        conn, _ = poll(answering, timeout=120, description="keystone answering",
+                       ignore=(Exception,))
+        identity = conn.identity
+        project = identity.find_project("service") or identity.create_project(
+            name="service", domain_id="default", description="OpenStack services")
+        admin_role = identity.find_role("admin")
+        for name in SERVICE_USERS:
+            user = identity.find_user(name, domain_id="default") or identity.create_user(
+                name=name, domain_id="default", password=self.secrets[name])
+            identity.assign_project_role_to_user(project, user, admin_role)
+            identity.assign_project_role_to_user(project, user,
+                                                 identity.find_role("service") or admin_role)
+        for name, kind, url in CATALOG:
+            service = identity.find_service(name) or identity.create_service(name=name,
+                                                                             type=kind)
+            existing = {e.interface for e in identity.endpoints(service_id=service.id)}
+            for interface in ("public", "internal", "admin"):
+                if interface not in existing:
+                    identity.create_endpoint(service_id=service.id, interface=interface,
+                                             url=url, region_id=REGION)
+        conn.close()
+
+    def schemas(self) -> None:
+        bin_dir = f"{VENV}/bin"
+        db_pw = self.secrets["database"]
+        cell0 = f"mysql+pymysql://nova:{db_pw}@{CONTROLLER}/nova_cell0?charset=utf8"
+        nova = (f"{bin_dir}/nova-manage api_db sync && "
+                f"{bin_dir}/nova-manage cell_v2 map_cell0 --database_connection {cell0} && "
+                f"({bin_dir}/nova-manage cell_v2 list_cells | grep -q ' cell1 ' || "
+                f"{bin_dir}/nova-manage cell_v2 create_cell --name cell1) && "
+                f"{bin_dir}/nova-manage db sync")
+        jobs = {
+            "placement": f"{bin_dir}/placement-manage db sync",
+            "glance": f"{bin_dir}/glance-manage db_sync",
+            "nova": nova,
+            "cinder": f"{bin_dir}/cinder-manage db sync",
+            "neutron": f"{bin_dir}/neutron-db-manage --config-file /etc/neutron/neutron.conf "
+                       f"--config-file /etc/neutron/plugins/ml2/ml2_conf.ini upgrade head",
+        }
+        script = " ".join(
+            f"( {cmd} ) >/var/log/stackdrill-schema-{name}.log 2>&1 & pids=\"$pids $!:{name}\";"
+            for name, cmd in jobs.items())
+        script += (' failed=""; for p in $pids; do wait "${p%%:*}" || '
+                   'failed="$failed ${p#*:}"; done; '
+                   'for f in $failed; do echo "$f: $(tail -n 1 /var/log/stackdrill-schema-$f.log)";'
+                   ' done; [ -z "$failed" ]')
+        self.sh("controller", script, timeout=900)
+
+    def wait_computes(self, timeout: float = 180.0) -> None:
+        computes = sorted(h.name for h in HOSTS if "compute" in h.roles)
+        conn = self.admin_connection()
+
+        def registered() -> bool:
+            services = {s.host: s for s in conn.compute.services(binary="nova-compute")}
+            hypervisors = {h.name for h in conn.compute.hypervisors()}
+            return all(name in services and services[name].state == "up"
+                       and name in hypervisors for name in computes)
+
+        try:
+            poll(registered, timeout=timeout, description="nova-compute up on every compute "
+                 "and its hypervisor discovered", ignore=(Exception,))
+        finally:
+            conn.close()
+
+
+def clouds_yaml(secrets: LabSecrets) -> dict[str, Any]:
+    return {"clouds": {CLOUD_NAME: {
+        "auth": {"auth_url": KEYSTONE_URL, "username": "admin", "password": secrets["admin"],
+                 "project_name": "admin", "user_domain_name": "Default",
+                 "project_domain_name": "Default"},
+        "region_name": REGION, "identity_api_version": 3, "interface": "public",
+    }}}
+
+
+def write_clouds_yaml(paths: LabPaths, secrets: LabSecrets) -> Path:
+    path = paths.root / "clouds.yaml"
+    path.touch(mode=0o600)
+    path.write_text(yaml.safe_dump(clouds_yaml(secrets), sort_keys=False))
+    return path
+
+
+def api_ports() -> dict[str, int]:
+    return {name: port for name, (port, _, _) in APIS.items()}
+
+
+def controller_host() -> LabHost:
+    return next(h for h in HOSTS if "controller" in h.roles)

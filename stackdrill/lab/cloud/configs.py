@@ -1,0 +1,252 @@
+"""Configuration files and systemd units of the lab cloud, rendered per host."""
+
+from __future__ import annotations
+
+from stackdrill.lab.cloud.layout import APIS, CONTROLLER, KEYSTONE_URL, REGION, VENV, WSGI_DIR
+from stackdrill.lab.cloud.secrets import LabSecrets
+from stackdrill.lab.topology import LabHost
+
+BIN = VENV / "bin"
+
+
+def _db(secrets: LabSecrets, user: str, name: str) -> str:
+    return f"mysql+pymysql://{user}:{secrets['database']}@{CONTROLLER}/{name}?charset=utf8"
+
+
+def _transport(secrets: LabSecrets) -> str:
+    return f"rabbit://openstack:{secrets['rabbit']}@{CONTROLLER}:5672/"
+
+
+def _auth_section(section: str, user: str, secrets: LabSecrets) -> str:
+    return f"""
+[{section}]
+auth_url = {KEYSTONE_URL}
+auth_type = password
+project_domain_name = Default
+user_domain_name = Default
+project_name = service
+username = {user}
+password = {secrets[user]}
+region_name = {REGION}
+"""
+
+
+def _authtoken(user: str, secrets: LabSecrets) -> str:
+    return _auth_section("keystone_authtoken", user, secrets) + f"""\
+www_authenticate_uri = {KEYSTONE_URL}
+memcached_servers = {CONTROLLER}:11211
+service_token_roles_required = true
+"""
+
+
+def _unit(description: str, exec_start: str, after: str = "network-online.target",
+          environment: str = "") -> str:
+    env = f"Environment={environment}\n" if environment else ""
+    return f"""[Unit]
+Description={description}
+After={after}
+
+[Service]
+Type=simple
+{env}Environment=PYTHONDONTWRITEBYTECODE=1
+ExecStart={exec_start}
+Restart=on-failure
+RestartSec=2
+TimeoutStopSec=20
+KillMode=mixed
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def _wsgi_wrapper(module: str, app: str, argv: list[str]) -> str:
+    return f'''"""gunicorn entry point: oslo.config must not see gunicorn's own arguments."""
+import sys
+
+sys.argv = {argv!r}
+from {module} import {app} as application  # noqa: E402
+'''
+
+
+def nova_conf(host: LabHost, secrets: LabSecrets) -> str:
+    text = f"""[DEFAULT]
+transport_url = {_transport(secrets)}
+my_ip = {host.address}
+host = {host.name}
+state_path = /var/lib/nova
+instances_path = /var/lib/nova/instances
+report_interval = 2
+service_down_time = 10
+periodic_fuzzy_delay = 0
+use_rootwrap_daemon = false
+
+[api]
+auth_strategy = keystone
+
+[api_database]
+connection = {_db(secrets, "nova", "nova_api")}
+
+[database]
+connection = {_db(secrets, "nova", "nova")}
+
+[scheduler]
+discover_hosts_in_cells_interval = 2
+
+[oslo_concurrency]
+lock_path = /var/lib/nova/tmp
+
+[wsgi]
+api_paste_config = /etc/nova/api-paste.ini
+
+[glance]
+region_name = {REGION}
+
+[cinder]
+os_region_name = {REGION}
+
+[vnc]
+enabled = false
+
+[libvirt]
+virt_type = qemu
+cpu_mode = none
+
+[nova_sys_admin]
+helper_command = {BIN}/privsep-helper --config-file /etc/nova/nova.conf
+
+[privsep_osbrick]
+helper_command = {BIN}/privsep-helper --config-file /etc/nova/nova.conf
+"""
+    text += _authtoken("nova", secrets)
+    text += _auth_section("service_user", "nova", secrets) + "send_service_user_token = true\n"
+    text += _auth_section("placement", "placement", secrets)
+    text += _auth_section("neutron", "neutron", secrets)
+    if "compute" in host.roles:
+        text = text.replace("[DEFAULT]\n",
+                            "[DEFAULT]\ncompute_driver = libvirt.LibvirtDriver\n", 1)
+    return text
+
+
+def controller_files(host: LabHost, secrets: LabSecrets) -> dict[str, str]:
+    files: dict[str, str] = {
+        "/etc/mysql/mariadb.conf.d/99-stackdrill.cnf":
+            "[mysqld]\nbind-address = 0.0.0.0\nmax_connections = 1000\n"
+            "skip-name-resolve\n",
+        "/etc/memcached.conf": "-m 64\n-p 11211\n-u memcache\n-l 0.0.0.0\n"
+                               "-P /var/run/memcached/memcached.pid\n",
+        "/etc/keystone/keystone.conf": f"""[database]
+connection = {_db(secrets, "keystone", "keystone")}
+
+[token]
+provider = fernet
+
+[identity]
+password_hash_rounds = 4
+
+[cache]
+enabled = false
+""",
+        "/etc/placement/placement.conf": f"""[api]
+auth_strategy = keystone
+
+[placement_database]
+connection = {_db(secrets, "placement", "placement")}
+""" + _authtoken("placement", secrets),
+        "/etc/glance/glance-api.conf": f"""[DEFAULT]
+enabled_backends = fs:file
+bind_host = 0.0.0.0
+
+[database]
+connection = {_db(secrets, "glance", "glance")}
+
+[paste_deploy]
+flavor = keystone
+
+[glance_store]
+default_backend = fs
+
+[fs]
+filesystem_store_datadir = /var/lib/glance/images
+
+[os_glance_staging_store]
+filesystem_store_datadir = /var/lib/glance/staging
+
+[os_glance_tasks_store]
+filesystem_store_datadir = /var/lib/glance/tasks
+""" + _authtoken("glance", secrets),
+        "/etc/nova/nova.conf": nova_conf(host, secrets),
+        "/etc/cinder/cinder.conf": f"""[DEFAULT]
+transport_url = {_transport(secrets)}
+auth_strategy = keystone
+my_ip = {host.address}
+state_path = /var/lib/cinder
+api_paste_config = /etc/cinder/api-paste.ini
+report_interval = 2
+service_down_time = 10
+
+[database]
+connection = {_db(secrets, "cinder", "cinder")}
+
+[oslo_concurrency]
+lock_path = /var/lib/cinder/tmp
+""" + _authtoken("cinder", secrets),
+        "/etc/neutron/neutron.conf": f"""[DEFAULT]
+core_plugin = ml2
+service_plugins =
+transport_url = {_transport(secrets)}
+auth_strategy = keystone
+notify_nova_on_port_status_changes = false
+notify_nova_on_port_data_changes = false
+api_paste_config = /etc/neutron/api-paste.ini
+
+[database]
+connection = {_db(secrets, "neutron", "neutron")}
+
+[oslo_concurrency]
+lock_path = /var/lib/neutron/tmp
+""" + _authtoken("neutron", secrets) + _auth_section("nova", "nova", secrets),
+        "/etc/neutron/plugins/ml2/ml2_conf.ini": """[ml2]
+type_drivers = flat
+tenant_network_types =
+mechanism_drivers =
+extension_drivers =
+
+[ml2_type_flat]
+flat_networks = *
+""",
+    }
+    wsgi_argv = {
+        "neutron-api": ["neutron-api", "--config-file", "/etc/neutron/neutron.conf",
+                        "--config-file", "/etc/neutron/plugins/ml2/ml2_conf.ini"],
+    }
+    env = {
+        "nova-api": "OS_NOVA_CONFIG_FILES=api-paste.ini;nova.conf",
+    }
+    for name, (port, module, app) in APIS.items():
+        wrapper = "wsgi_" + name.replace("-", "_")
+        files[f"{WSGI_DIR}/{wrapper}.py"] = _wsgi_wrapper(module, app,
+                                                          wsgi_argv.get(name, [name]))
+        files[f"/etc/systemd/system/{name}.service"] = _unit(
+            f"OpenStack {name} (gunicorn)",
+            f"{BIN}/gunicorn --no-control-socket --workers 2 --bind 0.0.0.0:{port} "
+            f"--timeout 120 --chdir {WSGI_DIR} --name {name} {wrapper}:application",
+            after="network-online.target mariadb.service memcached.service",
+            environment=env.get(name, ""),
+        )
+    for name, conf in (("nova-conductor", "/etc/nova/nova.conf"),
+                       ("nova-scheduler", "/etc/nova/nova.conf"),
+                       ("cinder-scheduler", "/etc/cinder/cinder.conf")):
+        files[f"/etc/systemd/system/{name}.service"] = _unit(
+            f"OpenStack {name}", f"{BIN}/{name} --config-file {conf}",
+            after="network-online.target mariadb.service rabbitmq-server.service")
+    return files
+
+
+def compute_files(host: LabHost, secrets: LabSecrets) -> dict[str, str]:
+    return {
+        "/etc/nova/nova.conf": nova_conf(host, secrets),
+        "/etc/systemd/system/nova-compute.service": _unit(
+            "OpenStack nova-compute", f"{BIN}/nova-compute --config-file /etc/nova/nova.conf",
+            after="network-online.target libvirtd.service"),
+    }
