@@ -1,4 +1,4 @@
-"""The operator's command line: ``stackdrill lab|run|recover``.
+"""The operator's command line: ``stackdrill lab|plan|run|recover``.
 
 Exit codes: 0 every drill passed; 1 a drill failed; 2 bad input (inventory, feature, host access);
 3 a harness error; 130 interrupted (every pending undo has run).
@@ -7,6 +7,7 @@ Exit codes: 0 every drill passed; 1 a drill failed; 2 bad input (inventory, feat
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,7 +42,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--journal", help="undo journal file")
     run.add_argument("--budget-scale", type=float, help="multiply every time budget")
     run.add_argument("--reports", default="reports", help="directory for Allure results")
+    run.add_argument("--confirm", metavar="CLOUD",
+                     help="allow faults on a production inventory whose cloud name is CLOUD")
     run.epilog = "arguments after -- go to pytest as they are"
+
+    plan = sub.add_parser("plan", help="dry run: show each drill's faults, recoveries, target "
+                                       "hosts and commands, touching nothing")
+    plan.add_argument("paths", nargs="*", default=["features"],
+                      help="feature directories or test modules (default: features)")
+    plan.add_argument("--tags", "-m", help="pytest marker expression, e.g. 'compute and not slow'")
+    where = plan.add_mutually_exclusive_group()
+    where.add_argument("--inventory", help="inventory file of the cloud's hosts")
+    where.add_argument("--lab", action="store_true", help="the embedded lab's inventory")
+    plan.epilog = "arguments after -- go to pytest as they are"
 
     recover = sub.add_parser("recover", help="undo faults a dead run left in place")
     recover.add_argument("--pending", action="store_true", required=True,
@@ -71,21 +84,43 @@ def _lab(action: str) -> int:
     return EXIT_OK
 
 
-def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
-    import pytest
-
+def _pytest_argv(args: argparse.Namespace, options: Sequence[str]) -> list[str]:
     argv = list(args.paths)
     if args.tags:
         argv += ["-m", args.tags]
-    for option in ("inventory", "os_cloud", "journal", "budget_scale"):
+    for option in options:
         value = getattr(args, option)
         if value is not None:
             argv += [f"--{option.replace('_', '-')}", str(value)]
     if args.lab:
         argv.append("--lab")
+    return argv
+
+
+def _plan(args: argparse.Namespace, pytest_args: list[str]) -> int:
+    import pytest
+
+    argv = [*_pytest_argv(args, ("inventory",)), "--stackdrill-plan", "-qq",
+            "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+    try:
+        return _exit_code(int(pytest.main([*argv, *pytest_args])))
+    except BrokenPipeError:
+        # the reader went away (stackdrill plan | head); nothing was running
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
+    import pytest
+
+    argv = _pytest_argv(args, ("inventory", "os_cloud", "journal", "budget_scale", "confirm"))
     argv += [f"--alluredir={Path(args.reports) / 'allure-results'}",
              "-W", "ignore::pytest.PytestAssertRewriteWarning"]
-    code = int(pytest.main([*argv, *pytest_args]))
+    return _exit_code(int(pytest.main([*argv, *pytest_args])))
+
+
+def _exit_code(code: int) -> int:
+    """pytest's exit code as one of ours."""
     return {
         0: EXIT_OK,
         1: EXIT_FAILED,
@@ -101,6 +136,7 @@ def _recover(args: argparse.Namespace) -> int:
     from stackdrill.inventory import load_inventory
     from stackdrill.journal import Journal
     from stackdrill.lab.topology import LabPaths
+    from stackdrill.lock import lock_for
     from stackdrill.pytest_plugin import default_state_dir
     from stackdrill.recover import undo_pending
     from stackdrill.registry import load_registries
@@ -108,11 +144,16 @@ def _recover(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.inventory or LabPaths.default().inventory)
     journal = Journal(Path(args.journal) if args.journal
                       else default_state_dir() / "journal.jsonl")
+    lock = lock_for(inventory, default_state_dir())
+    note = lock.acquire()
+    if note:
+        print(f"stackdrill: {note}", file=sys.stderr)
     targets = Targets(inventory)
     try:
         lines, failures = undo_pending(journal, targets, load_registries())
     finally:
         targets.close()
+        lock.release()
     for line in lines:
         print(line)
     return EXIT_FAILED if failures else EXIT_OK
@@ -123,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from stackdrill.inventory import InventoryError
     from stackdrill.journal import JournalError
     from stackdrill.lab.system import LabError
+    from stackdrill.lock import LockError
 
     words = list(sys.argv[1:] if argv is None else argv)
     passthrough: list[str] = []
@@ -135,8 +177,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _lab(args.action)
         if args.command == "run":
             return _run(args, passthrough)
+        if args.command == "plan":
+            return _plan(args, passthrough)
         return _recover(args)
-    except (CliError, InventoryError, JournalError, HostError) as exc:
+    except (CliError, InventoryError, JournalError, HostError, LockError) as exc:
         print(f"stackdrill: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except LabError as exc:

@@ -14,6 +14,7 @@ from typing import Any
 
 from stackdrill.evidence import Evidence, Timeline
 from stackdrill.fault import Fault, FaultError
+from stackdrill.guards import Guards
 from stackdrill.hosts.ssh import CommandResult, HostError
 from stackdrill.hosts.target import Target, Targets
 from stackdrill.journal import Journal, JournalEntry
@@ -34,6 +35,10 @@ class FaultNotConfirmed(DrillError):
 
 class BudgetExceeded(DrillError):
     pass
+
+
+class GuardRefused(DrillError):
+    """A blast-radius guard refused a fault or a recovery; nothing was journalled or run."""
 
 
 @dataclass
@@ -57,7 +62,8 @@ class DrillResult:
 
 class Drill:
     def __init__(self, name: str, targets: Targets, registries: Registries, journal: Journal,
-                 evidence: Evidence | None = None, rules: list[Rule] | None = None) -> None:
+                 evidence: Evidence | None = None, rules: list[Rule] | None = None,
+                 guards: Guards | None = None) -> None:
         self.name = name
         self.targets = targets
         self.registries = registries
@@ -70,6 +76,8 @@ class Drill:
         self.baseline: Snapshot | None = None
         self.faults: list[ActiveFault] = []
         self.result = DrillResult(name)
+        self.guards = guards if guards is not None else Guards.for_inventory(
+            getattr(targets, "inventory", None))
         self._step: StepRecord | None = None
         targets.listeners.append(self._on_command)
 
@@ -106,6 +114,11 @@ class Drill:
 
     # -- faults -----------------------------------------------------------------------------
     def inject(self, fault_name: str, target: Target, raw_params: Mapping[str, str]) -> ActiveFault:
+        active_hosts = [a.fault.target.spec for a in self.faults if not a.undone]
+        refusal = self.guards.fault_refusal(fault_name, target.spec, active_hosts)
+        if refusal is not None:
+            self.timeline.add("refused", refusal)
+            raise GuardRefused(refusal)
         fault = self.registries.faults.get(fault_name)(target, raw_params)
         self.evidence.attach_text("fault plan", "\n".join(fault.plan()))
         facts = fault.prepare()
@@ -149,6 +162,10 @@ class Drill:
     # -- recovery ---------------------------------------------------------------------------
     def recover(self, recovery_name: str, target: Target,
                 raw_params: Mapping[str, str]) -> RunbookRecord:
+        refusal = self.guards.recovery_refusal(recovery_name, target.spec)
+        if refusal is not None:
+            self.timeline.add("refused", refusal)
+            raise GuardRefused(refusal)
         recovery = self.registries.recoveries.get(recovery_name)(target, raw_params)
         record = RunbookRecord(recovery_name, target.name)
         self.result.recoveries.append(record)

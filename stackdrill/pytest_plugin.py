@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -13,14 +14,17 @@ import pytest
 
 from stackdrill import allure_bdd, hookspecs
 from stackdrill.drill import Drill, DrillError
+from stackdrill.guards import LIMIT_MARK, LIMIT_TAG_PREFIX, Guards, limits_from_tags
 from stackdrill.hosts.target import Targets
 from stackdrill.inventory import Inventory, InventoryError, load_inventory
 from stackdrill.journal import Journal
-from stackdrill.preflight import check_hosts, check_steps, one_line
+from stackdrill.lock import DrillLock, LockError, lock_for
+from stackdrill.preflight import NAMED, check_hosts, check_steps, one_line
 from stackdrill.registry import Registries, entry_point_plugins
 
 REGISTRIES = pytest.StashKey[Registries]()
 INVENTORY = pytest.StashKey[Inventory]()
+LOCK = pytest.StashKey[DrillLock]()
 LIVE_DRILLS: set[Drill] = set()
 
 
@@ -45,9 +49,37 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="undo journal (default: $XDG_STATE_HOME/stackdrill/journal.jsonl)")
     group.addoption("--budget-scale", type=float, default=1.0,
                     help="multiply every time budget written in the features by this factor")
+    group.addoption("--confirm", metavar="CLOUD", default=None,
+                    help="allow faults on a production inventory; CLOUD must be its cloud name")
+    group.addoption("--stackdrill-plan", action="store_true", default=False,
+                    help="dry run: print each scenario's faults, recoveries, target hosts and "
+                         "commands, and run nothing")
 
 
+def planning(config: pytest.Config) -> bool:
+    return bool(config.getoption("stackdrill_plan", False))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_bdd_apply_tag(tag: str, function: Callable[..., object]) -> object:
+    """``@allow_down_<role>_<n>`` becomes ``allow_down(tag)``: one registered marker, checked
+    at collection, rather than a marker per role and count."""
+    if not tag.startswith(LIMIT_TAG_PREFIX):
+        return None
+    getattr(pytest.mark, LIMIT_MARK)(tag)(function)
+    return True
+
+
+def limit_tags(item: pytest.Item) -> list[str]:
+    return [str(mark.args[0]) for mark in item.iter_markers(LIMIT_MARK) if mark.args]
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{LIMIT_MARK}(tag): a role limit raised by a feature's "
+                                       f"@allow_down_<role>_<n> tag")
+    if planning(config) and getattr(config.option, "allure_report_dir", None):
+        config.option.allure_report_dir = None
     for name, plugin in entry_point_plugins():
         if not config.pluginmanager.is_registered(plugin):
             config.pluginmanager.register(plugin, name=name)
@@ -68,14 +100,28 @@ def registries(config: pytest.Config) -> Registries:
     return config.stash[REGISTRIES]
 
 
-def _scenario_steps(item: pytest.Item) -> tuple[str, list[Any]] | None:
+def _template(item: pytest.Item) -> Any:
     from pytest_bdd.scenario import scenario_wrapper_template_registry
 
     function = getattr(item, "obj", None)
-    template = scenario_wrapper_template_registry.get(function) if callable(function) else None
+    return scenario_wrapper_template_registry.get(function) if callable(function) else None
+
+
+def _scenario_steps(item: pytest.Item) -> tuple[str, list[Any]] | None:
+    template = _template(item)
     if template is None:
         return None
     return template.feature.rel_filename, template.steps
+
+
+def _is_destructive(item: pytest.Item) -> bool:
+    """A drill, or any scenario that names a fault."""
+    if item.get_closest_marker("drill"):
+        return True
+    scenario = _scenario_steps(item)
+    return scenario is not None and any(
+        (m := NAMED.search(step.name)) is not None and m["kind"] == "fault"
+        for step in scenario[1])
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -90,15 +136,43 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             continue
         seen.add(id(scenario[1]))
         problems += check_steps(scenario[0], scenario[1], found)
+    for item in items:
+        try:
+            limits_from_tags(limit_tags(item))
+        except ValueError as exc:
+            scenario = _scenario_steps(item)
+            problem = f"{scenario[0] if scenario else item.nodeid}: {exc}"
+            if problem not in problems:
+                problems.append(problem)
     if problems:
         raise pytest.UsageError(one_line(problems))
+
+
+_COLLECTED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True, specname="pytest_collection_modifyitems")
+def pytest_collection_accepted(session: pytest.Session, config: pytest.Config,
+                               items: list[pytest.Item]) -> Iterator[None]:
+    """Marks a collection every plugin accepted: pytest calls ``pytest_collection_finish`` even
+    after a refusal, and then nothing may be planned, locked or contacted."""
+    result = yield
+    config.stash[_COLLECTED] = True
+    return result
 
 
 def resolve_inventory(config: pytest.Config) -> Inventory:
     if INVENTORY in config.stash:
         return config.stash[INVENTORY]
     path = config.getoption("inventory")
-    if config.getoption("lab"):
+    if config.getoption("lab") and planning(config):
+        from stackdrill.lab.topology import LabPaths
+
+        path = str(LabPaths.default().inventory)
+        if not Path(path).is_file():
+            raise pytest.UsageError(f"lab: no inventory at {path}; the lab is not up "
+                                    f"(stackdrill lab up)")
+    elif config.getoption("lab"):
         from stackdrill.lab.lab import Lab
         from stackdrill.lab.system import LabError
 
@@ -117,13 +191,81 @@ def resolve_inventory(config: pytest.Config) -> Inventory:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    needs_hosts = [item for item in session.items if item.get_closest_marker("drill")]
-    if not needs_hosts or session.config.option.collectonly:
+    config = session.config
+    if not config.stash.get(_COLLECTED, False):
         return
-    targets = _targets(session.config)
-    problems = check_hosts(targets)
-    if problems:
-        raise pytest.UsageError(one_line(problems))
+    if planning(config):
+        _print_plan(session)
+        return
+    needs_hosts = [item for item in session.items if item.get_closest_marker("drill")]
+    destructive = [item for item in session.items if _is_destructive(item)]
+    if config.option.collectonly or not (needs_hosts or destructive):
+        return
+    inventory = resolve_inventory(config)
+    refusal = Guards.for_inventory(inventory, confirm=config.getoption("confirm")) \
+        .production_refusal()
+    if refusal is not None:
+        raise pytest.UsageError(refusal)
+    if needs_hosts:
+        _take_lock(config, inventory)
+        targets = _targets(config)
+        problems = check_hosts(targets)
+        if problems:
+            raise pytest.UsageError(one_line(problems))
+
+
+def _take_lock(config: pytest.Config, inventory: Inventory) -> None:
+    if hasattr(config, "workerinput") or LOCK in config.stash:
+        return
+    lock = lock_for(inventory, default_state_dir())
+    try:
+        note = lock.acquire()
+    except LockError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[LOCK] = lock
+    if note:
+        print(f"stackdrill: {note}", file=sys.stderr, flush=True)
+
+
+def _planned(item: pytest.Item, rootpath: Path) -> Any:
+    from stackdrill.plan import PlannedScenario
+
+    template = _template(item)
+    if template is None:
+        return None
+    callspec = getattr(item, "callspec", None)
+    example = callspec.params.get("_pytest_bdd_example", {}) if callspec is not None else {}
+    scenario = template.render(example or {})
+    filename = Path(template.feature.filename)
+    try:
+        location = str(filename.relative_to(rootpath))
+    except ValueError:
+        location = str(filename)
+    return PlannedScenario(location=f"{location}:{template.line_number}", name=scenario.name,
+                           steps=scenario.steps, limits=limits_from_tags(limit_tags(item)))
+
+
+def _print_plan(session: pytest.Session) -> None:
+    from stackdrill.plan import render_plan
+
+    config = session.config
+    scenarios = [p for p in (_planned(item, config.rootpath) for item in session.items) if p]
+    if not scenarios:
+        return
+    text = render_plan(scenarios, resolve_inventory(config), registries(config),
+                       config.getoption("confirm"))
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> bool | None:
+    """In a dry run nothing runs: the plan was printed when collection finished."""
+    if not planning(session.config):
+        return None
+    if session.testsfailed:
+        raise session.Interrupted(f"{session.testsfailed} errors during collection")
+    return True
 
 
 _TARGETS = pytest.StashKey[dict[str, Targets]]()
@@ -137,9 +279,14 @@ def _targets(config: pytest.Config) -> Targets:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    lock = config.stash.get(LOCK, None)
+    if lock is not None:
+        _undo_live_drills()
     holder = config.stash.get(_TARGETS, {})
     if "targets" in holder:
         holder["targets"].close()
+    if lock is not None:
+        lock.release()
 
 
 def _undo_live_drills() -> None:
@@ -183,7 +330,10 @@ def drill(request: pytest.FixtureRequest, targets: Targets, stackdrill_registrie
           journal: Journal) -> Iterator[Drill]:
     """A drill for one scenario; every fault it injected is undone when the scenario ends."""
     evidence = allure_bdd.AllureEvidence()
-    current = Drill(request.node.name, targets, stackdrill_registries, journal, evidence)
+    guards = Guards.for_inventory(targets.inventory, limits_from_tags(limit_tags(request.node)),
+                                  request.config.getoption("confirm"))
+    current = Drill(request.node.name, targets, stackdrill_registries, journal, evidence,
+                    guards=guards)
     LIVE_DRILLS.add(current)
     try:
         yield current

@@ -1,0 +1,139 @@
+"""Blast-radius guards: which hosts a drill may break, how many at once, and on which cloud.
+
+* A host listed in the inventory's ``protected`` is never touched by a fault or a recovery.
+* Role limits: at most one host of each role (controller, compute, storage, ...) has an active
+  fault at a time. A feature raises a limit explicitly with a tag, ``@allow_down_compute_2``.
+  A quorum (a three-node Galera or RabbitMQ cluster survives one node down) is a role limit.
+* Production: an inventory with ``production: true`` refuses every fault unless the run is
+  confirmed with ``--confirm <cloud>``, where ``<cloud>`` is the inventory's ``cloud`` value.
+
+Every refusal is one line; nothing is journalled or injected after a refusal.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Protocol
+
+from stackdrill.inventory import ROLES, Inventory
+
+__all__ = [
+    "DEFAULT_ROLE_LIMIT",
+    "LIMIT_MARK",
+    "LIMIT_TAG_PREFIX",
+    "Guards",
+    "HostLike",
+    "limits_from_tags",
+    "parse_limit_tag",
+]
+
+DEFAULT_ROLE_LIMIT = 1
+LIMIT_TAG_PREFIX = "allow_down"
+LIMIT_MARK = "allow_down"
+_LIMIT_TAG = re.compile(r"allow_down_(?P<role>[a-z][a-z-]*)_(?P<count>\d+)")
+
+
+class HostLike(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def roles(self) -> tuple[str, ...]: ...
+
+
+def parse_limit_tag(tag: str) -> tuple[str, int] | None:
+    """``allow_down_compute_2`` -> ``("compute", 2)``; None for tags that are not limits.
+
+    Raises ValueError (one line) for a malformed limit tag or an unknown role.
+    """
+    if not tag.startswith(LIMIT_TAG_PREFIX):
+        return None
+    match = _LIMIT_TAG.fullmatch(tag)
+    if match is None:
+        raise ValueError(f"tag @{tag}: expected @allow_down_<role>_<count>, "
+                         f"e.g. @allow_down_compute_2")
+    role, count = match["role"], int(match["count"])
+    if role not in ROLES:
+        raise ValueError(f"tag @{tag}: unknown role {role!r} (known: {', '.join(ROLES)})")
+    if count < 1:
+        raise ValueError(f"tag @{tag}: the count must be at least 1")
+    return role, count
+
+
+def limits_from_tags(tags: Iterable[str]) -> dict[str, int]:
+    """Role limits raised by a scenario's tags (feature and scenario tags together)."""
+    limits: dict[str, int] = {}
+    for tag in tags:
+        parsed = parse_limit_tag(tag)
+        if parsed is not None:
+            role, count = parsed
+            limits[role] = max(count, limits.get(role, 0))
+    return limits
+
+
+def _empty() -> Mapping[str, int]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Guards:
+    protected: frozenset[str] = frozenset()
+    limits: Mapping[str, int] = field(default_factory=_empty)
+    production: bool = False
+    cloud: str | None = None
+    confirm: str | None = None
+    source: str = "the inventory"
+
+    @classmethod
+    def for_inventory(cls, inventory: Inventory | None, limits: Mapping[str, int] | None = None,
+                      confirm: str | None = None) -> Guards:
+        raised = MappingProxyType(dict(limits or {}))
+        if inventory is None:
+            return cls(limits=raised, confirm=confirm)
+        return cls(protected=inventory.protected, limits=raised,
+                   production=inventory.production, cloud=inventory.cloud, confirm=confirm,
+                   source=str(inventory.path))
+
+    def limit(self, role: str) -> int:
+        return self.limits.get(role, DEFAULT_ROLE_LIMIT)
+
+    def production_refusal(self) -> str | None:
+        """Why no fault may be injected into this cloud at all, or None."""
+        if self.confirm is not None and self.confirm != self.cloud:
+            cloud = repr(self.cloud) if self.cloud else "no name"
+            return (f"--confirm {self.confirm!r} does not match the cloud of {self.source} "
+                    f"({cloud}); nothing injected")
+        if not self.production:
+            return None
+        if self.cloud is None:
+            return (f"{self.source} is a production inventory without a cloud name; set "
+                    f"'cloud' to allow confirmed drills; nothing injected")
+        if self.confirm != self.cloud:
+            return (f"production cloud {self.cloud!r} ({self.source}): destructive drills need "
+                    f"--confirm {self.cloud}; nothing injected")
+        return None
+
+    def fault_refusal(self, fault: str, host: HostLike, active: Sequence[HostLike]) -> str | None:
+        """Why ``fault`` may not be injected on ``host`` while faults are active on ``active``
+        (hosts with a fault not yet undone), or None if it may."""
+        reason = self.production_refusal()
+        if reason is not None:
+            return reason
+        if host.name in self.protected:
+            return f"fault {fault} refused: {host.name} is protected in {self.source}"
+        for role in host.roles:
+            down = sorted({h.name for h in active if role in h.roles} | {host.name})
+            limit = self.limit(role)
+            if len(down) > limit:
+                return (f"fault {fault} refused: it would put {len(down)} {role} hosts under "
+                        f"faults at once ({', '.join(down)}), the limit is {limit}; a feature "
+                        f"may raise it with @{LIMIT_TAG_PREFIX}_{role}_{len(down)}")
+        return None
+
+    def recovery_refusal(self, recovery: str, host: HostLike) -> str | None:
+        if host.name in self.protected:
+            return f"recovery {recovery} refused: {host.name} is protected in {self.source}"
+        return None

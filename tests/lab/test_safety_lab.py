@@ -1,0 +1,171 @@
+"""Safe to run on a real cloud: the dry run touches nothing, a production inventory is refused
+without the right confirmation, and a second run against a cloud being drilled is refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stackdrill.hosts.target import Targets
+from stackdrill.inventory import load_inventory
+from stackdrill.journal import Journal
+from stackdrill.lab.lab import Lab
+from stackdrill.units import unit_statuses
+from stackdrill.waiting import poll_until
+from tests.lab.test_bad_input import assert_one_line_error, drill_dir, lab_inventory
+
+ROOT = Path(__file__).resolve().parents[2]
+WATCHED = ["dbus", "libvirtd"]
+
+
+@pytest.fixture
+def lab_targets(lab: Lab) -> Iterator[Targets]:
+    targets = Targets(load_inventory(lab.ensure_up()))
+    yield targets
+    targets.close()
+
+
+def main_pids(targets: Targets) -> dict[str, int]:
+    """Main PIDs of dbus and libvirtd on every compute host; 0 would mean not running."""
+    pids = {}
+    for target in targets.with_role("compute"):
+        for unit, status in unit_statuses(target, WATCHED).items():
+            pids[f"{target.name}/{unit}"] = status.main_pid
+    assert all(pids.values()), pids
+    return pids
+
+
+def stackdrill(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI with its own state directory: its lock and default journal live in tmp_path."""
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    return subprocess.run([sys.executable, "-m", "stackdrill.cli", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def run_args(features: Path, inventory: Path, tmp_path: Path, *extra: str) -> list[str]:
+    return ["run", str(features), "--inventory", str(inventory), "--journal",
+            str(tmp_path / "journal.jsonl"), "--reports", str(tmp_path / "reports"), *extra,
+            "--", "-c", "/dev/null", "--rootdir", str(features), "-q", "-p", "no:cacheprovider"]
+
+
+def test_plan_prints_the_commands_and_touches_no_host(lab_targets: Targets,
+                                                      tmp_path: Path) -> None:
+    before = main_pids(lab_targets)
+    result = stackdrill(tmp_path, "plan", "--lab", "features/compute")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    first = lab_targets.with_role("compute")[0].name
+    for line in (f"  fault kill_service on {first} (compute host, line 14)",
+                 "    $ kill -s SEGV $(systemctl show -p MainPID --value dbus)",
+                 "    $ systemctl stop dbus.socket",
+                 f"  recovery start_services on {first} (compute host, line 27)",
+                 "       $ systemctl start dbus",
+                 "       $ systemctl start libvirtd",
+                 "    $ kill -s KILL $(systemctl show -p MainPID --value libvirtd)",
+                 "       $ systemctl restart libvirtd"):
+        assert line in out.splitlines(), out
+    assert main_pids(lab_targets) == before
+    assert not (tmp_path / "state").exists()  # no journal, no lock
+
+
+HARMLESS = """\
+@drill
+Feature: a drill that breaks nothing
+  Scenario: only the verified state
+    Given a compute host running qemu domains
+    And the cloud is in its verified state
+"""
+
+
+def test_a_production_inventory_needs_the_right_confirmation(lab: Lab, lab_targets: Targets,
+                                                             tmp_path: Path) -> None:
+    inventory = lab_inventory(lab, tmp_path, production=True)
+    features = drill_dir(tmp_path / "features")
+    before = main_pids(lab_targets)
+
+    refused = stackdrill(tmp_path, *run_args(features, inventory, tmp_path))
+    assert_one_line_error(refused, "production cloud 'stackdrill-lab'",
+                          "--confirm stackdrill-lab", "nothing injected")
+    wrong = stackdrill(tmp_path, *run_args(features, inventory, tmp_path,
+                                           "--confirm", "stackdrill-lob"))
+    assert_one_line_error(wrong, "--confirm 'stackdrill-lob' does not match",
+                          "'stackdrill-lab'")
+    assert not Journal(tmp_path / "journal.jsonl").path.exists()
+    assert main_pids(lab_targets) == before
+
+    harmless = tmp_path / "harmless"
+    harmless.mkdir()
+    (harmless / "harmless.feature").write_text(HARMLESS)
+    (harmless / "conftest.py").write_text('pytest_plugins = ["steps.drill_steps"]\n')
+    (harmless / "test_harmless.py").write_text(
+        "from pytest_bdd import scenarios\n\nscenarios('harmless.feature')\n")
+    confirmed = stackdrill(tmp_path, *run_args(harmless, inventory, tmp_path,
+                                               "--confirm", "stackdrill-lab"))
+    assert confirmed.returncode == 0, confirmed.stdout + confirmed.stderr
+
+
+HOLDING = """\
+@drill
+Feature: a drill that holds the cloud
+  Scenario: held until released
+    Given a compute host running qemu domains
+    And the run holds until {release} exists
+"""
+
+HOLDING_STEPS = '''\
+from pathlib import Path
+
+from pytest_bdd import given, parsers
+
+from stackdrill.waiting import poll_until
+
+pytest_plugins = ["steps.drill_steps"]
+
+
+@given(parsers.parse("the run holds until {release} exists"))
+def hold(release: str) -> None:
+    Path(release + ".holding").touch()
+    poll_until(Path(release).exists, timeout=90, interval=0.1, description="released")
+'''
+
+
+def test_a_second_run_against_the_same_cloud_is_refused(lab: Lab, lab_targets: Targets,
+                                                        tmp_path: Path) -> None:
+    holding = tmp_path / "holding"
+    holding.mkdir()
+    release = tmp_path / "release"
+    (holding / "holding.feature").write_text(HOLDING.format(release=release))
+    (holding / "conftest.py").write_text(HOLDING_STEPS)
+    (holding / "test_holding.py").write_text(
+        "from pytest_bdd import scenarios\n\nscenarios('holding.feature')\n")
+    inventory = lab.paths.inventory
+    lock_file = tmp_path / "state" / "stackdrill" / "locks" / "stackdrill-lab.lock"
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    first = subprocess.Popen(
+        [sys.executable, "-m", "stackdrill.cli",
+         *run_args(holding, inventory, tmp_path / "first")],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        poll_until(Path(f"{release}.holding").exists, timeout=60, interval=0.1,
+                   description="the first run is inside its drill")
+        assert json.loads(lock_file.read_text())["pid"] == first.pid
+
+        before = main_pids(lab_targets)
+        second = stackdrill(tmp_path, *run_args(drill_dir(tmp_path / "second"), inventory,
+                                                tmp_path / "second"))
+        assert_one_line_error(second, "another drill run against 'stackdrill-lab' is in "
+                                      f"progress: pid {first.pid} on ")
+        assert not (tmp_path / "second" / "journal.jsonl").exists()
+        assert main_pids(lab_targets) == before
+        assert first.poll() is None
+    finally:
+        release.touch()
+        output, _ = first.communicate(timeout=60)
+    assert first.returncode == 0, output
+    assert lock_file.read_text() == ""  # released, not stale
