@@ -42,14 +42,14 @@ class CloudApi(CloudProbe):
         return values
 
     def problems(self, values: dict[str, Any]) -> list[str]:
+        healthy = {("service", "state"): "up", ("hypervisor", "state"): "up",
+                   ("service", "status"): "enabled", ("hypervisor", "status"): "enabled",
+                   ("server", "status"): "ACTIVE"}
         found = []
         for path, value in sorted(values.items()):
             kind = path.split(":", 1)[0]
-            if path.endswith("/state") and kind in ("service", "hypervisor") and value != "up":
-                found.append(f"{path.rsplit('/', 1)[0]} is {value}")
-            elif path.endswith("/status") and kind == "server" and value != "ACTIVE":
-                found.append(f"{path.rsplit('/', 1)[0]} is {value}")
-            elif path.endswith("/status") and kind in ("service", "hypervisor") \
-                    and value != "enabled":
-                found.append(f"{path.rsplit('/', 1)[0]} is {value}")
+            resource, _, field = path.rpartition("/")
+            expected = healthy.get((kind, field))
+            if expected is not None and value != expected:
+                found.append(f"{resource} is {value}")
         return found

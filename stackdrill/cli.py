@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
 
     lab = sub.add_parser("lab", help="the embedded lab cloud on this machine")
     lab.add_argument("action", choices=("up", "down", "status"))
+    lab.add_argument("--hosts-only", action="store_true",
+                     help="with up: the hosts without the OpenStack cloud")
 
     run = sub.add_parser("run", help="run drills (features) against a cloud")
     run.add_argument("paths", nargs="*", default=["features"],
@@ -64,12 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _lab(action: str) -> int:
+def _lab(action: str, hosts_only: bool = False) -> int:
     from stackdrill.lab.lab import Lab
 
     lab = Lab()
     if action == "up":
-        inventory = lab.up()
+        inventory = lab.up(cloud=not hosts_only)
         for status in lab.status():
             print(status.line())
         print(f"inventory: {inventory}")
@@ -174,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(words)
     try:
         if args.command == "lab":
-            return _lab(args.action)
+            return _lab(args.action, args.hosts_only)
         if args.command == "run":
             return _run(args, passthrough)
         if args.command == "plan":

@@ -12,13 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from stackdrill.cloud.access import CloudAccess
 from stackdrill.evidence import Evidence, Timeline
 from stackdrill.fault import Fault, FaultError
 from stackdrill.guards import Guards
 from stackdrill.hosts.ssh import CommandResult, HostError
 from stackdrill.hosts.target import Target, Targets
 from stackdrill.journal import Journal, JournalEntry
-from stackdrill.probe import Probe, take_snapshot
+from stackdrill.probe import CloudContext, CloudProbe, Probe, take_snapshot
 from stackdrill.registry import Registries
 from stackdrill.runbook import RecoveryFailed, RunbookRecord, StepRecord
 from stackdrill.state import Deviation, Rule, Snapshot, Tolerance, compare, render_diff
@@ -63,14 +64,16 @@ class DrillResult:
 class Drill:
     def __init__(self, name: str, targets: Targets, registries: Registries, journal: Journal,
                  evidence: Evidence | None = None, rules: list[Rule] | None = None,
-                 guards: Guards | None = None) -> None:
+                 guards: Guards | None = None, cloud: CloudAccess | None = None) -> None:
         self.name = name
         self.targets = targets
         self.registries = registries
         self.journal = journal
         self.evidence = evidence or Evidence()
         self.timeline = Timeline()
-        self.probes: list[Probe] = [registries.probes.get(n)() for n in registries.probes]
+        self.probes: list[Probe | CloudProbe] = [registries.probes.get(n)()
+                                                 for n in registries.probes]
+        self.cloud = CloudContext(cloud, targets) if cloud is not None else None
         default_rules = [rule for probe in self.probes for rule in probe.tolerance_rules()]
         self.tolerance = Tolerance(default_rules).extended(rules or [])
         self.baseline: Snapshot | None = None
@@ -88,7 +91,7 @@ class Drill:
 
     # -- verified state ---------------------------------------------------------------------
     def snapshot(self, label: str, health: dict[str, str] | None = None) -> Snapshot:
-        snap = take_snapshot(self.targets, self.probes, health)
+        snap = take_snapshot(self.targets, self.probes, health, self.cloud)
         self.evidence.attach_json(f"snapshot: {label}", snap.to_json())
         return snap
 
@@ -201,7 +204,7 @@ class Drill:
         def verified() -> bool:
             nonlocal last
             assert self.baseline is not None
-            snap = take_snapshot(self.targets, self.probes)
+            snap = take_snapshot(self.targets, self.probes, cloud=self.cloud)
             snaps.append(snap)
             last = compare(self.baseline, snap, self.tolerance)
             return not last
@@ -256,13 +259,24 @@ def _matches(pattern: str, path: str) -> bool:
     return fnmatch.fnmatchcase(path, pattern)
 
 
-def check_deviates(drill: Drill, patterns: list[str]) -> list[Deviation]:
-    """The current state must deviate from the verified state at every pattern."""
-    found = drill.deviations("during the fault")
-    missing = [p for p in patterns if not any(_matches(p, d.path) for d in found)]
-    if missing:
-        raise DrillError(f"expected a deviation at {', '.join(missing)}; "
-                         f"observed: {render_diff(found)}")
+def check_deviates(drill: Drill, patterns: list[str], within: float = 0.0) -> list[Deviation]:
+    """The state must deviate from the verified state at every pattern, at once or within
+    ``within`` seconds (effects such as a service marked down take a report interval)."""
+    found: list[Deviation] = []
+    missing: list[str] = list(patterns)
+
+    def all_seen() -> bool:
+        nonlocal found, missing
+        found = drill.deviations("during the fault")
+        missing = [p for p in patterns if not any(_matches(p, d.path) for d in found)]
+        return not missing
+
+    try:
+        poll(all_seen, timeout=within, interval=0.5, max_interval=2.0,
+             description="the fault's effect observed by the probes")
+    except WaitTimeout:
+        raise DrillError(f"expected a deviation at {', '.join(missing)} within {within:g}s; "
+                         f"observed: {render_diff(found)}") from None
     drill.timeline.add("deviation", f"{len(found)} deviation(s) from the verified state",
                        render_diff(found))
     return found

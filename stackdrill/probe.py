@@ -72,7 +72,7 @@ def _observe_cloud(probe: CloudProbe, context: CloudContext, values: dict[str, A
     except (CloudError, HostError) as exc:
         errors[f"cloud/probe:{probe.name}"] = str(exc)
         return
-    except Exception as exc:  # noqa: BLE001 - an SDK error must not abort the snapshot
+    except Exception as exc:
         errors[f"cloud/probe:{probe.name}"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
         return
     values.update({f"cloud/{key}": value for key, value in observed.items()})

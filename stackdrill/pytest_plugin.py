@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from stackdrill import allure_bdd, hookspecs
+from stackdrill.cloud.access import CloudAccess
 from stackdrill.drill import Drill, DrillError
+from stackdrill.evidence import Redactor
 from stackdrill.guards import LIMIT_MARK, LIMIT_TAG_PREFIX, Guards, limits_from_tags
 from stackdrill.hosts.target import Targets
 from stackdrill.inventory import Inventory, InventoryError, load_inventory
@@ -21,6 +23,8 @@ from stackdrill.journal import Journal
 from stackdrill.lock import DrillLock, LockError, lock_for
 from stackdrill.preflight import NAMED, check_hosts, check_steps, one_line
 from stackdrill.registry import Registries, entry_point_plugins
+
+pytest_plugins = ["stackdrill.cloud.fixtures"]
 
 REGISTRIES = pytest.StashKey[Registries]()
 INVENTORY = pytest.StashKey[Inventory]()
@@ -201,6 +205,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     destructive = [item for item in session.items if _is_destructive(item)]
     if config.option.collectonly or not (needs_hosts or destructive):
         return
+    if needs_hosts and config.getoption("lab"):
+        # before the lab may be rebuilt under another run's drill
+        existing = _existing_lab_inventory()
+        if existing is not None:
+            _take_lock(config, existing)
     inventory = resolve_inventory(config)
     refusal = Guards.for_inventory(inventory, confirm=config.getoption("confirm")) \
         .production_refusal()
@@ -212,6 +221,16 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         problems = check_hosts(targets)
         if problems:
             raise pytest.UsageError(one_line(problems))
+
+
+def _existing_lab_inventory() -> Inventory | None:
+    from stackdrill.lab.topology import LabPaths
+
+    path = LabPaths.default().inventory
+    try:
+        return load_inventory(path) if path.is_file() else None
+    except InventoryError:
+        return None
 
 
 def _take_lock(config: pytest.Config, inventory: Inventory) -> None:
@@ -327,13 +346,14 @@ def journal(pytestconfig: pytest.Config) -> Journal:
 
 @pytest.fixture
 def drill(request: pytest.FixtureRequest, targets: Targets, stackdrill_registries: Registries,
-          journal: Journal) -> Iterator[Drill]:
+          journal: Journal, redactor: Redactor, cloud_access: CloudAccess | None
+          ) -> Iterator[Drill]:
     """A drill for one scenario; every fault it injected is undone when the scenario ends."""
-    evidence = allure_bdd.AllureEvidence()
+    evidence = allure_bdd.AllureEvidence(redactor)
     guards = Guards.for_inventory(targets.inventory, limits_from_tags(limit_tags(request.node)),
                                   request.config.getoption("confirm"))
     current = Drill(request.node.name, targets, stackdrill_registries, journal, evidence,
-                    guards=guards)
+                    guards=guards, cloud=cloud_access)
     LIVE_DRILLS.add(current)
     try:
         yield current

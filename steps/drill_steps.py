@@ -64,9 +64,12 @@ def confirmed(drill: Drill, active_fault: ActiveFault, seconds: float,
     attempt(drill.confirm, active_fault, seconds * budget_scale)
 
 
-@then("the state deviates from the verified state at:")
-def deviates(drill: Drill, datatable: list[list[str]]) -> None:
-    attempt(check_deviates, drill, _column(datatable))
+@then(parsers.re(r"the state deviates from the verified state"
+                 r"(?: within (?P<seconds>\d+(?:\.\d+)?) seconds?)? at:"),
+      converters={"seconds": float})
+def deviates(drill: Drill, datatable: list[list[str]], seconds: float | None = None,
+             budget_scale: float = 1.0) -> None:
+    attempt(check_deviates, drill, _column(datatable), (seconds or 0.0) * budget_scale)
 
 
 @then("the state still matches the verified state at:")

@@ -108,19 +108,31 @@ class LabPower:
                 for pid in (init, nspawn):
                     if pid is not None:
                         os.kill(pid, signal.SIGKILL)
+        poll(lambda: not self._stray_processes(kill=True), timeout=POWER_TIMEOUT,
+             description="every lab process gone")
+
+    def _stray_processes(self, *, kill: bool) -> list[int]:
+        """Processes of the lab (inside a host, or an nspawn of this lab), SIGKILLed if asked."""
         merged_root = str(self.paths.mountpoint) + "/"
+        found = []
         for proc in Path("/proc").iterdir():
             if not proc.name.isdigit():
                 continue
             try:
                 root = os.readlink(proc / "root")
                 cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+                state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
             except OSError:
+                continue
+            if state == "Z":
                 continue
             stray_nspawn = cmdline[0].endswith(b"systemd-nspawn") and (
                 f"--tmpfs={self.paths.root}".encode() in cmdline)
             if root.startswith(merged_root) or stray_nspawn:
-                try:
-                    os.kill(int(proc.name), signal.SIGKILL)
-                except ProcessLookupError:
-                    continue
+                found.append(int(proc.name))
+                if kill:
+                    try:
+                        os.kill(int(proc.name), signal.SIGKILL)
+                    except ProcessLookupError:
+                        continue
+        return found

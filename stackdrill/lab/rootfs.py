@@ -130,6 +130,8 @@ def configure_host(paths: LabPaths, host: LabHost, authorized_key: str) -> str:
         _mask(root, unit)
     if "compute" in host.roles:
         _write(root, "/etc/libvirt/qemu.conf", QEMU_CONF, 0o600)
+        # Debian starts libvirtd with --timeout 120; in the lab it exited under nova-compute.
+        _write(root, "/etc/default/libvirtd", 'LIBVIRTD_ARGS=""\n')
     else:
         for unit in sorted(ROLE_UNITS["compute"]):
             _mask(root, unit)

@@ -23,6 +23,7 @@ def nspawn_argv(paths: LabPaths, name: str) -> list[str]:
     argv = [
         "systemd-nspawn", "--boot", f"--directory={paths.merged(name)}", f"--machine={name}",
         "--register=no", "--keep-unit", "--console=passive", f"--hostname={name}",
+        "--capability=all",
         f"--network-namespace-path=/run/netns/{host.netns}", f"--tmpfs={paths.root}",
     ]
     if Path("/dev/kvm").exists():

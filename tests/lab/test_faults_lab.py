@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from stackdrill.cloud.canary import CanaryWorkload
 from stackdrill.drill import Drill
 from stackdrill.hosts.target import Targets
 from stackdrill.inventory import load_inventory
@@ -24,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def lab_targets(lab: Lab) -> Iterator[Targets]:
+def lab_targets(lab: Lab, canaries: CanaryWorkload) -> Iterator[Targets]:
     targets = Targets(load_inventory(lab.ensure_up()))
     yield targets
     targets.close()
@@ -87,6 +88,7 @@ def test_a_confirm_that_never_sees_damage_times_out(drill: Drill, lab_targets: T
 KILLED_RUN = """
 import sys
 from pathlib import Path
+from stackdrill.cloud.canary import CanaryWorkload
 from stackdrill.drill import Drill
 from stackdrill.hosts.target import Targets
 from stackdrill.inventory import load_inventory

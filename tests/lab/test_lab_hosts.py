@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from stackdrill.cloud.canary import CanaryWorkload
 from stackdrill.hosts import HostUnreachable
 from stackdrill.hosts.target import Target, Targets
 from stackdrill.inventory import load_inventory
@@ -40,15 +41,17 @@ def test_every_host_answers_over_ssh_with_its_own_identity(lab_targets: Targets)
     assert len(names) == 5
 
 
-def test_compute_hosts_run_libvirt_with_a_qemu_domain(lab_targets: Targets) -> None:
+def test_compute_hosts_run_the_canaries_as_qemu_domains(lab_targets: Targets,
+                                                         canaries: CanaryWorkload) -> None:
     for target in lab_targets.with_role("compute"):
         host = target.host
         assert host.service("dbus").is_running
         assert host.service("libvirtd").is_running
+        assert host.service("nova-compute").is_running
         qemu = host.process.filter(comm="qemu-system-x86")
-        assert len(qemu) == 1
-        listing = target.run("virsh list --name", check=True).stdout.split()
-        assert listing == [f"canary-{target.name}"]
+        listing = target.run("virsh list --uuid", check=True).stdout.split()
+        assert canaries.servers[target.name] in listing
+        assert len(qemu) == len(listing)
 
 
 def test_non_compute_hosts_do_not_run_libvirt(lab_targets: Targets) -> None:

@@ -60,13 +60,22 @@ WantedBy=multi-user.target
 """
 
 
-def _wsgi_wrapper(module: str, app: str, argv: list[str]) -> str:
+# neutron-api, without the agents' service plugins loaded, maps its models lazily: load them
+# all and configure the mappers, as the neutron-server process does.
+NEUTRON_MODELS = """
+import neutron.db.migration.models.head  # noqa: E402,F401
+from sqlalchemy import orm  # noqa: E402
+orm.configure_mappers()
+"""
+
+
+def _wsgi_wrapper(module: str, app: str, argv: list[str], after: str = "") -> str:
     return f'''"""gunicorn entry point: oslo.config must not see gunicorn's own arguments."""
 import sys
 
 sys.argv = {argv!r}
 from {module} import {app} as application  # noqa: E402
-'''
+{after}'''
 
 
 def nova_conf(host: LabHost, secrets: LabSecrets) -> str:
@@ -193,7 +202,7 @@ lock_path = /var/lib/cinder/tmp
 """ + _authtoken("cinder", secrets),
         "/etc/neutron/neutron.conf": f"""[DEFAULT]
 core_plugin = ml2
-service_plugins =
+service_plugins = router,port_forwarding
 transport_url = {_transport(secrets)}
 auth_strategy = keystone
 notify_nova_on_port_status_changes = false
@@ -225,8 +234,9 @@ flat_networks = *
     }
     for name, (port, module, app) in APIS.items():
         wrapper = "wsgi_" + name.replace("-", "_")
-        files[f"{WSGI_DIR}/{wrapper}.py"] = _wsgi_wrapper(module, app,
-                                                          wsgi_argv.get(name, [name]))
+        files[f"{WSGI_DIR}/{wrapper}.py"] = _wsgi_wrapper(
+            module, app, wsgi_argv.get(name, [name]),
+            NEUTRON_MODELS if name == "neutron-api" else "")
         files[f"/etc/systemd/system/{name}.service"] = _unit(
             f"OpenStack {name} (gunicorn)",
             f"{BIN}/gunicorn --no-control-socket --workers 2 --bind 0.0.0.0:{port} "
