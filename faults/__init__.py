@@ -6,6 +6,9 @@ from stackdrill.registry import Registries
 
 
 def pytest_stackdrill_register(registries: Registries) -> None:
+    from faults.host_reboot import RebootHost
     from faults.service_kill import KillService
+    from faults.service_stop import StopService
 
-    registries.faults.register(KillService)
+    for fault in (KillService, StopService, RebootHost):
+        registries.faults.register(fault)

@@ -6,7 +6,11 @@ from stackdrill.registry import Registries
 
 
 def pytest_stackdrill_register(registries: Registries) -> None:
+    from recovery.controller import AfterControllerReboot
+    from recovery.database import RestartDatabase
+    from recovery.rabbitmq import RestartRabbitMQ
     from recovery.services import RestartServices, StartServices
 
-    registries.recoveries.register(StartServices)
-    registries.recoveries.register(RestartServices)
+    for recovery in (StartServices, RestartServices, AfterControllerReboot, RestartRabbitMQ,
+                     RestartDatabase):
+        registries.recoveries.register(recovery)

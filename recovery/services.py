@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from stackdrill.params import Param, positive_float, word_list
-from stackdrill.runbook import Recovery, RecoveryFailed, RunbookStep
-from stackdrill.units import unit_status
-from stackdrill.waiting import WaitTimeout, poll
+from stackdrill.runbook import Recovery, RunbookStep
+from stackdrill.units import act_and_wait_active
 
 
 class StartServices(Recovery):
@@ -37,17 +36,7 @@ class StartServices(Recovery):
         return steps
 
     def _act(self, unit: str) -> None:
-        self.target.run(f"systemctl {self.verb} {unit}", check=True)
-
-        def active() -> bool:
-            return unit_status(self.target, unit).active == "active"
-
-        try:
-            poll(active, timeout=self.values["timeout"], description=f"{unit} active")
-        except WaitTimeout as exc:
-            self.target.run(f"systemctl status --no-pager --lines=20 {unit}")
-            raise RecoveryFailed(str(exc)) from exc
-        self.target.run(f"systemctl is-active {unit}")
+        act_and_wait_active(self.target, unit, self.verb, self.values["timeout"])
 
 
 class RestartServices(StartServices):

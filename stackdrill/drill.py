@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from stackdrill.cloud.access import CloudAccess
+from stackdrill.cloud.access import CloudAccess, CloudError
 from stackdrill.evidence import Evidence, Timeline
 from stackdrill.fault import Fault, FaultError
 from stackdrill.guards import Guards
@@ -21,7 +21,7 @@ from stackdrill.hosts.target import Target, Targets
 from stackdrill.journal import Journal, JournalEntry
 from stackdrill.probe import CloudContext, CloudProbe, Probe, take_snapshot
 from stackdrill.registry import Registries
-from stackdrill.runbook import RecoveryFailed, RunbookRecord, StepRecord
+from stackdrill.runbook import RecoveryContext, RecoveryFailed, RunbookRecord, StepRecord
 from stackdrill.state import Deviation, Rule, Snapshot, Tolerance, compare, render_diff
 from stackdrill.waiting import WaitTimeout, poll
 
@@ -169,7 +169,10 @@ class Drill:
         if refusal is not None:
             self.timeline.add("refused", refusal)
             raise GuardRefused(refusal)
-        recovery = self.registries.recoveries.get(recovery_name)(target, raw_params)
+        context = RecoveryContext(
+            targets=self.targets, cloud=self.cloud.access if self.cloud else None,
+            fault_facts=tuple(f.facts for f in self.faults if f.fault.target is target))
+        recovery = self.registries.recoveries.get(recovery_name)(target, raw_params, context)
         record = RunbookRecord(recovery_name, target.name)
         self.result.recoveries.append(record)
         self.timeline.add("recovery-start", f"{recovery_name} on {target.name}")
@@ -182,7 +185,7 @@ class Drill:
                     try:
                         step.action()
                         self._step.ok = True
-                    except (HostError, RecoveryFailed, FaultError) as exc:
+                    except (HostError, RecoveryFailed, FaultError, CloudError) as exc:
                         self._step.error = str(exc)
                         raise RecoveryFailed(f"recovery {recovery_name}, step "
                                              f"{step.title!r}: {exc}") from exc

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from stackdrill.cloud.access import CloudAccess
 from stackdrill.hosts.ssh import CommandResult
-from stackdrill.hosts.target import Target
+from stackdrill.hosts.target import Target, Targets
 from stackdrill.params import Param, parse_params
 
 
@@ -52,6 +54,16 @@ class RunbookRecord:
         return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class RecoveryContext:
+    """What a runbook may use besides its target: every host, the cloud's APIs, and the facts
+    the drill's faults recorded about this target (e.g. its boot identity before a reboot)."""
+
+    targets: Targets | None = None
+    cloud: CloudAccess | None = None
+    fault_facts: tuple[Mapping[str, Any], ...] = ()
+
+
 class Recovery(ABC):
     """Subclass, set ``name``, ``description`` and ``params``, return the steps from ``runbook``."""
 
@@ -59,8 +71,10 @@ class Recovery(ABC):
     description: ClassVar[str]
     params: ClassVar[Mapping[str, Param]] = {}
 
-    def __init__(self, target: Target, raw_params: Mapping[str, str]) -> None:
+    def __init__(self, target: Target, raw_params: Mapping[str, str],
+                 context: RecoveryContext | None = None) -> None:
         self.target = target
+        self.context = context or RecoveryContext()
         self.values: dict[str, Any] = parse_params(f"recovery {self.name!r}", self.params,
                                                    raw_params)
 
@@ -70,3 +84,26 @@ class Recovery(ABC):
 
     @abstractmethod
     def runbook(self) -> list[RunbookStep]: ...
+
+    def cloud(self) -> Any:
+        """The openstacksdk connection; a recovery that needs it fails clearly without it."""
+        if self.context.cloud is None:
+            raise RecoveryFailed(f"recovery {self.name!r} needs the cloud's APIs "
+                                 f"(clouds.yaml / --os-cloud)")
+        return self.context.cloud.connection()
+
+    def api_call(self, label: str, call: Callable[[], list[str]]) -> list[str]:
+        """Run an API call standing in for an operator's CLI command (``label``) and record
+        its result, one line per resource, as the command's output."""
+        started, clock = time.time(), time.monotonic()
+        try:
+            lines = call()
+        except Exception as exc:
+            raise RecoveryFailed(f"{label}: {type(exc).__name__}: {exc}".splitlines()[0]) \
+                from exc
+        result = CommandResult(host="api", command=label, exit_status=0,
+                               stdout="".join(f"{line}\n" for line in lines), stderr="",
+                               started=started, duration=time.monotonic() - clock)
+        for listener in self.context.targets.listeners if self.context.targets else []:
+            listener(result)
+        return lines

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
+from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import CommandFailed, Target
 
 PROPERTIES = ("ActiveState", "SubState", "MainPID", "Result", "NRestarts", "ExecMainStatus")
@@ -51,3 +52,23 @@ def unit_statuses(target: Target, units: list[str]) -> dict[str, UnitStatus]:
 
 def unit_status(target: Target, unit: str) -> UnitStatus:
     return unit_statuses(target, [unit])[unit]
+
+
+def act_and_wait_active(target: Target, unit: str, verb: str = "start",
+                        timeout: float = 60.0) -> None:
+    """``systemctl <verb> <unit>``, then poll until it is active; on timeout, record its status
+    and raise :class:`UnitNotActive`."""
+    from stackdrill.waiting import WaitTimeout, poll
+
+    target.run(f"systemctl {verb} {shlex.quote(unit)}", check=True, timeout=timeout + 30)
+    try:
+        poll(lambda: unit_status(target, unit).active == "active", timeout=timeout,
+             description=f"{unit} active on {target.name}")
+    except WaitTimeout as exc:
+        target.run(f"systemctl status --no-pager --lines=20 {shlex.quote(unit)}")
+        raise UnitNotActive(str(exc)) from exc
+    target.run(f"systemctl is-active {shlex.quote(unit)}")
+
+
+class UnitNotActive(HostError):
+    """A unit did not become active in time; one line."""

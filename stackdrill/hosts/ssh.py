@@ -168,7 +168,7 @@ class SshConnection:
             started = time.time()
             clock = time.monotonic()
             try:
-                channel = transport.open_session(timeout=self.spec.ssh.connect_timeout)
+                channel = transport.open_session(timeout=limit)
             except (paramiko.SSHException, EOFError, OSError) as exc:
                 self._client = None
                 client.close()

@@ -116,6 +116,9 @@ class Lab:
         network.ensure_bridge()
         known_hosts = []
         for host in HOSTS:
+            run = self.paths.host_run(host.name)
+            run.mkdir(parents=True, exist_ok=True)
+            (run / "console.log").write_text("")
             network.create_host_network(host)
             rootfs.create_overlay(self.paths, host)
             known_hosts.append(rootfs.configure_host(self.paths, host, authorized))

@@ -111,6 +111,9 @@ def configure_host(paths: LabPaths, host: LabHost, authorized_key: str) -> str:
     _write(root, "/root/.ssh/authorized_keys", authorized_key, 0o600)
     (root / "root/.ssh").chmod(0o700)
     _write(root, "/etc/ssh/sshd_config.d/stackdrill-lab.conf", SSHD_CONF)
+    # Keep root's user manager running between logins, so each SSH login does not wait for
+    # user@0.service to start and stop again.
+    _write(root, "/var/lib/systemd/linger/root", "")
     key = root / "etc/ssh/stackdrill_host_ed25519_key"
     for stale in (key, key.with_suffix(".pub")):
         if stale.exists():

@@ -22,7 +22,7 @@ def nspawn_argv(paths: LabPaths, name: str) -> list[str]:
     host = host_by_name(name)
     argv = [
         "systemd-nspawn", "--boot", f"--directory={paths.merged(name)}", f"--machine={name}",
-        "--register=no", "--keep-unit", "--console=passive", f"--hostname={name}",
+        "--register=no", "--keep-unit", "--console=pipe", f"--hostname={name}",
         "--capability=all",
         f"--network-namespace-path=/run/netns/{host.netns}", f"--tmpfs={paths.root}",
     ]
