@@ -223,10 +223,22 @@ def clouds_yaml(secrets: LabSecrets) -> dict[str, Any]:
     }}}
 
 
-def write_clouds_yaml(paths: LabPaths, secrets: LabSecrets) -> Path:
+def write_clouds_yaml(paths: LabPaths, secrets: LabSecrets,
+                      system_file: Path = Path("/etc/openstack/clouds.yaml")) -> Path:
+    """The lab's clouds.yaml, also merged into the system-wide one that openstacksdk and the
+    openstack CLI read, so that ``OS_CLOUD=stackdrill-lab openstack server list`` works."""
+    entry = clouds_yaml(secrets)
     path = paths.root / "clouds.yaml"
     path.touch(mode=0o600)
-    path.write_text(yaml.safe_dump(clouds_yaml(secrets), sort_keys=False))
+    path.write_text(yaml.safe_dump(entry, sort_keys=False))
+    merged: dict[str, Any] = {}
+    if system_file.exists():
+        loaded = yaml.safe_load(system_file.read_text())
+        merged = loaded if isinstance(loaded, dict) else {}
+    merged.setdefault("clouds", {}).update(entry["clouds"])
+    system_file.parent.mkdir(parents=True, exist_ok=True)
+    system_file.touch(mode=0o600)
+    system_file.write_text(yaml.safe_dump(merged, sort_keys=False))
     return path
 
 

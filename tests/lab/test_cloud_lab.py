@@ -1,0 +1,73 @@
+"""The lab cloud is a real OpenStack: the openstack CLI works against it, the probes see it,
+and no password or token of it reaches a report."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from stackdrill.cloud.access import CloudAccess
+from stackdrill.cloud.canary import CanaryWorkload
+from stackdrill.hosts.target import Targets
+from stackdrill.lab.cloud.layout import VENV
+from stackdrill.lab.lab import Lab
+from stackdrill.probe import CloudContext, take_snapshot
+from stackdrill.registry import load_registries
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_openstack_cli_lists_the_canaries(lab: Lab, canaries: CanaryWorkload,
+                                              tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    result = subprocess.run([str(VENV / "bin/openstack"), "server", "list", "-f", "json"],
+                            env={**env, "OS_CLOUD": "stackdrill-lab"}, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    servers = {s["ID"]: s["Status"] for s in json.loads(result.stdout)}
+    for server_id in canaries.servers.values():
+        assert servers[server_id] == "ACTIVE"
+
+
+def test_a_snapshot_sees_services_servers_rows_and_agreement(
+        targets: Targets, cloud_access: CloudAccess, canaries: CanaryWorkload) -> None:
+    probes = [cls() for name in load_registries().probes
+              for cls in [load_registries().probes.get(name)]]
+    health: dict[str, str] = {}
+    snap = take_snapshot(targets, probes, health, CloudContext(cloud_access, targets))
+    assert snap.errors == {}
+    assert health == {}
+    values = snap.values
+    for host, server_id in canaries.servers.items():
+        name = f"stackdrill-canary-{host}"
+        assert values[f"cloud/server:{name}/status"] == "ACTIVE"
+        assert values[f"cloud/server:{name}/host"] == host
+        assert values[f"cloud/db:instance:{name}/host"] == host
+        assert values[f"cloud/db:instance:{name}/vm_state"] == "active"
+        assert values[f"cloud/service:nova-compute@{host}/status"] == "enabled"
+        assert values[f"cloud/agreement:{host}/nova_only"] == []
+        assert values[f"host:{host}/amqp:nova-compute/connected"] is True
+        assert server_id
+    assert values["host:controller/unit:nova-api/active"] == "active"
+    assert values["cloud/image:stackdrill-canary/status"] == "active"
+
+
+def test_no_password_or_token_reaches_the_reports(lab: Lab, canaries: CanaryWorkload,
+                                                   tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    result = subprocess.run(
+        [sys.executable, "-m", "stackdrill.cli", "run", "features/control_plane", "--lab",
+         "--reports", str(reports), "--journal", str(tmp_path / "journal.jsonl"), "--",
+         "-k", "database", "-q", "-p", "no:cacheprovider"],
+        cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
+    assert result.returncode == 0, result.stdout[-3000:]
+    secrets = json.loads((lab.paths.root / "secrets.json").read_text())
+    files = list((reports / "allure-results").iterdir())
+    assert any(f.name.endswith("-attachment.txt") for f in files)
+    texts = [f.read_text(errors="replace") for f in files] + [result.stdout, result.stderr]
+    for name, password in secrets.items():
+        assert not any(password in text for text in texts), f"the {name} password leaked"
+    assert not any("gAAAAA" in text for text in texts), "a Fernet token leaked"
