@@ -11,6 +11,7 @@ import yaml
 
 from stackdrill.journal import Journal
 from stackdrill.lab.lab import Lab
+from tests.feature_dirs import write_feature_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,12 +33,7 @@ def stackdrill(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]
 
 
 def drill_dir(tmp_path: Path, fault: str = "kill_service") -> Path:
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    (tmp_path / "drill.feature").write_text(FEATURE.format(fault=fault))
-    (tmp_path / "conftest.py").write_text('pytest_plugins = ["steps.drill_steps"]\n')
-    (tmp_path / "test_drill.py").write_text(
-        "from pytest_bdd import scenarios\n\nscenarios('drill.feature')\n")
-    return tmp_path
+    return write_feature_dir(tmp_path, "drill", FEATURE.format(fault=fault))
 
 
 def run_drill(tmp_path: Path, inventory: Path, fault: str = "kill_service"

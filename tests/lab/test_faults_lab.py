@@ -20,6 +20,7 @@ from stackdrill.lab.lab import Lab
 from stackdrill.registry import load_registries
 from stackdrill.units import unit_status
 from stackdrill.waiting import poll_until
+from tests.feature_dirs import write_feature_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -144,12 +145,7 @@ Feature: a drill that never recovers
 
 def test_sigterm_during_a_drill_runs_every_pending_undo(lab: Lab, lab_targets: Targets,
                                                         tmp_path: Path) -> None:
-    features = tmp_path / "features"
-    features.mkdir()
-    (features / "stuck.feature").write_text(STUCK_DRILL)
-    (features / "conftest.py").write_text('pytest_plugins = ["steps.drill_steps"]\n')
-    (features / "test_stuck.py").write_text(
-        "from pytest_bdd import scenarios\n\nscenarios('stuck.feature')\n")
+    features = write_feature_dir(tmp_path / "features", "stuck", STUCK_DRILL)
     journal = tmp_path / "journal.jsonl"
     compute = lab_targets.get("compute1")
     # With dbus down, a new SSH login waits for logind; keep this test's connection open.

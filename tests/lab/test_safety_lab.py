@@ -18,6 +18,7 @@ from stackdrill.journal import Journal
 from stackdrill.lab.lab import Lab
 from stackdrill.units import unit_statuses
 from stackdrill.waiting import poll_until
+from tests.feature_dirs import write_feature_dir
 from tests.lab.test_bad_input import assert_one_line_error, drill_dir, lab_inventory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,12 +100,7 @@ def test_a_production_inventory_needs_the_right_confirmation(lab: Lab, lab_targe
     assert not Journal(tmp_path / "journal.jsonl").path.exists()
     assert main_pids(lab_targets) == before
 
-    harmless = tmp_path / "harmless"
-    harmless.mkdir()
-    (harmless / "harmless.feature").write_text(HARMLESS)
-    (harmless / "conftest.py").write_text('pytest_plugins = ["steps.drill_steps"]\n')
-    (harmless / "test_harmless.py").write_text(
-        "from pytest_bdd import scenarios\n\nscenarios('harmless.feature')\n")
+    harmless = write_feature_dir(tmp_path / "harmless", "harmless", HARMLESS)
     confirmed = stackdrill(tmp_path, *run_args(harmless, inventory, tmp_path,
                                                "--confirm", "stackdrill-lab"))
     assert confirmed.returncode == 0, confirmed.stdout + confirmed.stderr
@@ -137,13 +133,9 @@ def hold(release: str) -> None:
 
 def test_a_second_run_against_the_same_cloud_is_refused(lab: Lab, lab_targets: Targets,
                                                         tmp_path: Path) -> None:
-    holding = tmp_path / "holding"
-    holding.mkdir()
     release = tmp_path / "release"
-    (holding / "holding.feature").write_text(HOLDING.format(release=release))
-    (holding / "conftest.py").write_text(HOLDING_STEPS)
-    (holding / "test_holding.py").write_text(
-        "from pytest_bdd import scenarios\n\nscenarios('holding.feature')\n")
+    holding = write_feature_dir(tmp_path / "holding", "holding",
+                                HOLDING.format(release=release), HOLDING_STEPS)
     inventory = lab.paths.inventory
     lock_file = tmp_path / "state" / "stackdrill" / "locks" / "stackdrill-lab.lock"
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}

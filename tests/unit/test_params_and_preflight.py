@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import pytest
 
 from stackdrill.params import ParamError, parse_params, signal_name, table_params, word_list
 from stackdrill.preflight import check_steps, one_line
 from stackdrill.registry import load_registries
+from tests.unit.gherkin_fakes import Step, Table
 
 
 def test_params_are_typed_defaulted_and_checked() -> None:
@@ -35,19 +33,6 @@ def test_parsers() -> None:
         table_params([["a", "b", "c"]])
 
 
-@dataclass
-class Table:
-    rows: list[list[str]]
-
-    def raw(self) -> list[list[str]]:
-        return self.rows
-
-
-@dataclass
-class Step:
-    name: str
-    line_number: int
-    datatable: Any = None
 
 
 def test_scenarios_are_checked_for_names_and_parameters_before_they_run() -> None:

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import yaml
 from stackdrill.inventory import parse_inventory
 from stackdrill.plan import PlannedScenario, dry_run_target, render_plan
 from stackdrill.registry import load_registries
+from tests.unit.gherkin_fakes import Step, Table
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,19 +29,6 @@ HOSTS: dict[str, Any] = {
 }
 
 
-@dataclass
-class Table:
-    rows: list[list[str]]
-
-    def raw(self) -> list[list[str]]:
-        return self.rows
-
-
-@dataclass
-class Step:
-    name: str
-    line_number: int
-    datatable: Any = None
 
 
 KILL_DBUS = Step('the fault "kill_service" is injected on the compute host:', 5,
