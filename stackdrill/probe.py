@@ -122,3 +122,12 @@ def take_snapshot(targets: Targets | Iterable[Target], probes: Iterable[Probe | 
         for job in cloud_jobs:
             job.result()
     return Snapshot(taken_at=started, values=dict(sorted(values.items())), errors=errors)
+
+
+def health_problems(targets: Targets | Iterable[Target], probes: Iterable[Probe | CloudProbe],
+                    cloud: CloudContext | None = None) -> dict[str, str]:
+    """Everything that keeps the cloud from being called healthy: probes' problems and the
+    parts that could not be observed. Empty when healthy."""
+    health: dict[str, str] = {}
+    snap = take_snapshot(targets, probes, health, cloud)
+    return {**snap.errors, **health}
