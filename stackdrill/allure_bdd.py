@@ -33,6 +33,11 @@ class AllureEvidence(Evidence):
         allure.attach(self.attachments[-1][1], name=name,
                       attachment_type=allure.attachment_type.JSON)
 
+    def time_to_recover(self, seconds: float, budget: float) -> None:
+        super().time_to_recover(seconds, budget)
+        allure.dynamic.parameter("time to recover", f"{seconds:.1f}s of {budget:g}s",
+                                 excluded=True)
+
     @contextlib.contextmanager
     def step(self, title: str) -> Iterator[None]:
         with allure.step(self.redact(title)):

@@ -72,6 +72,9 @@ class Evidence:
         text = json.dumps(data, indent=2, sort_keys=True, default=str)
         self.attachments.append((name, self.redact(text)))
 
+    def time_to_recover(self, seconds: float, budget: float) -> None:
+        self.attach_text("time to recover", f"{seconds:.2f}s (budget {budget:g}s)")
+
     @contextlib.contextmanager
     def step(self, title: str) -> Iterator[None]:
         yield

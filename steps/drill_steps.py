@@ -87,4 +87,4 @@ def recover(drill: Drill, chosen: dict[str, Target], recovery: str, role: str,
                  r"seconds?"), converters={"seconds": float})
 def back_to_verified(drill: Drill, seconds: float, budget_scale: float) -> None:
     ttr = attempt(drill.wait_verified, seconds * budget_scale)
-    drill.evidence.attach_text("time to recover", f"{ttr:.2f}s (budget {seconds:g}s)")
+    drill.evidence.time_to_recover(ttr, seconds * budget_scale)

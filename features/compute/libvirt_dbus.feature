@@ -36,6 +36,9 @@ Feature: libvirtd and dbus failures on a compute node
       | service | libvirtd |
       | signal  | SIGKILL  |
     Then the fault is confirmed within 10 seconds
+    And the state deviates from the verified state within 30 seconds at:
+      | path                                |
+      | cloud/service:nova-compute@*/status |
     And the state still matches the verified state at:
       | path                     |
       | host:*/domain:*/qemu_pid |

@@ -128,11 +128,12 @@ class Lab:
             ensure_openstack(log)
             secrets = LabSecrets.load_or_create(self.paths.root / "secrets.json")
             configure_cloud(self.paths, secrets)
+        booting = time.monotonic()
         for host in HOSTS:
             self.power.power_on(host.name)
         for host in HOSTS:
             self.wait_booted(host)
-        log(f"lab hosts: booted in {time.monotonic() - started:.0f}s")
+        log(f"lab hosts: booted in {time.monotonic() - booting:.0f}s")
         if secrets is None:
             # Without Nova, each compute gets a bare qemu domain; with Nova, the harness
             # creates canary servers (a domain Nova does not know would stop nova-compute).

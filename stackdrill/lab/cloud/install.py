@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,8 +31,10 @@ def ensure_openstack(log: Callable[[str], None] = print) -> None:
     if stamp.exists() and stamp.read_text().strip() == digest:
         return
     log(f"lab cloud: installing OpenStack from {LOCK.name} into {VENV}")
+    started = time.monotonic()
     uv = _uv()
     sh([uv, "venv", "-q", "--clear", "-p", PYTHON, str(VENV)], timeout=300)
     sh([uv, "pip", "install", "-q", "--compile-bytecode", "--python", str(VENV / "bin/python"),
         "-r", str(LOCK)], timeout=1800)
     stamp.write_text(digest + "\n")
+    log(f"lab cloud: OpenStack installed in {time.monotonic() - started:.0f}s")
