@@ -6,11 +6,12 @@ from stackdrill.registry import Registries
 
 
 def pytest_stackdrill_register(registries: Registries) -> None:
+    from recovery.compute_reboot import AfterComputeReboot
     from recovery.controller import AfterControllerReboot
     from recovery.database import RestartDatabase
     from recovery.rabbitmq import RestartRabbitMQ
     from recovery.services import RestartServices, StartServices
 
     for recovery in (StartServices, RestartServices, AfterControllerReboot, RestartRabbitMQ,
-                     RestartDatabase):
+                     RestartDatabase, AfterComputeReboot):
         registries.recoveries.register(recovery)

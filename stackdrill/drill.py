@@ -108,6 +108,11 @@ class Drill:
         self.timeline.add("baseline", f"verified state recorded ({len(snap.values)} values)")
         return snap
 
+    def tolerate(self, rules: list[Rule]) -> None:
+        """Extra tolerance rules from the feature (the last matching rule wins)."""
+        self.tolerance = self.tolerance.extended(rules)
+        self.evidence.attach_text("tolerance rules", "\n".join(r.text for r in rules))
+
     def deviations(self, label: str) -> list[Deviation]:
         if self.baseline is None:
             raise DrillError("no verified state recorded yet")

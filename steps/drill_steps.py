@@ -19,12 +19,13 @@ from stackdrill.hosts.target import Target, Targets
 from stackdrill.params import table_params
 from stackdrill.registry import UnknownName
 from stackdrill.runbook import RecoveryFailed
+from stackdrill.state import Rule
 
 T = TypeVar("T")
 
 
-def _column(datatable: list[list[str]]) -> list[str]:
-    return [row[0].strip() for row in datatable if row and row[0].strip() != "path"]
+def _column(datatable: list[list[str]], header: str = "path") -> list[str]:
+    return [row[0].strip() for row in datatable if row and row[0].strip() != header]
 
 
 def attempt(action: Callable[..., T], *args: Any) -> T:
@@ -70,6 +71,19 @@ def confirmed(drill: Drill, active_fault: ActiveFault, seconds: float,
 def deviates(drill: Drill, datatable: list[list[str]], seconds: float | None = None,
              budget_scale: float = 1.0) -> None:
     attempt(check_deviates, drill, _column(datatable), (seconds or 0.0) * budget_scale)
+
+
+@given("the verified state tolerates:")
+def tolerates(drill: Drill, datatable: list[list[str]]) -> None:
+    attempt(parse_rules_into, drill, _column(datatable, header="rule"))
+
+
+def parse_rules_into(drill: Drill, texts: list[str]) -> None:
+    try:
+        rules = [Rule.parse(text) for text in texts]
+    except ValueError as exc:
+        raise DrillError(str(exc)) from None
+    drill.tolerate(rules)
 
 
 @then("the state still matches the verified state at:")

@@ -1,0 +1,23 @@
+@drill @lab @compute
+Feature: A compute node reboots
+  The operations guide, "After a Compute Node Reboots": verify it booted, that nova-compute
+  runs and reconnected to the message queue, then start the instances that were on it, none
+  of which are running.
+
+  Background:
+    Given the canary workload is running
+    And a compute host running qemu domains
+    And the cloud is in its verified state
+    And the verified state tolerates:
+      | rule                            |
+      | host:*/domain:*/qemu_pid ignore |
+
+  Scenario: a compute node is reset and its instances are started again
+    When the fault "reboot_host" is injected on the compute host:
+      | mode | hard |
+    Then the fault is confirmed within 30 seconds
+    And the state deviates from the verified state within 90 seconds at:
+      | path                        |
+      | cloud/agreement:*/nova_only |
+    When the recovery "after_compute_reboot" runs on the compute host
+    Then the cloud is back to its verified state within 300 seconds
