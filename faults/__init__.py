@@ -6,9 +6,10 @@ from stackdrill.registry import Registries
 
 
 def pytest_stackdrill_register(registries: Registries) -> None:
+    from faults.file_remove import RemoveFiles
     from faults.host_reboot import RebootHost
     from faults.service_kill import KillService
     from faults.service_stop import StopService
 
-    for fault in (KillService, StopService, RebootHost):
+    for fault in (KillService, StopService, RebootHost, RemoveFiles):
         registries.faults.register(fault)

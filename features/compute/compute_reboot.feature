@@ -21,3 +21,18 @@ Feature: A compute node reboots
       | cloud/agreement:*/nova_only |
     When the recovery "after_compute_reboot" runs on the compute host
     Then the cloud is back to its verified state within 300 seconds
+
+  Scenario: a compute node is reset and an instance's libvirt XML is gone
+    The guide: when the XML in /etc/libvirt/qemu no longer exists, nova reboot --hard
+    re-creates it.
+
+    When the fault "remove_files" is injected on the compute host:
+      | path | /etc/libvirt/qemu/instance-*.xml |
+    And the fault "reboot_host" is injected on the compute host:
+      | mode | hard |
+    Then the fault is confirmed within 30 seconds
+    And the state deviates from the verified state within 90 seconds at:
+      | path                        |
+      | cloud/agreement:*/nova_only |
+    When the recovery "after_compute_reboot" runs on the compute host
+    Then the cloud is back to its verified state within 300 seconds

@@ -184,3 +184,16 @@ def test_sigterm_during_a_drill_runs_every_pending_undo(lab: Lab, lab_targets: T
     assert unit_status(compute, "dbus").active == "active", output
     assert Journal(journal).pending() == []
     compute.systemctl("start", ["libvirtd"])
+
+
+def test_removed_files_are_confirmed_gone_and_restored_by_undo(
+        drill: Drill, lab_targets: Targets) -> None:
+    storage = lab_targets.get("storage1")
+    storage.run("mkdir -p /etc/stackdrill-test && echo keep-me > /etc/stackdrill-test/a.conf",
+                check=True)
+    active = drill.inject("remove_files", storage, {"path": "/etc/stackdrill-test/*.conf"})
+    assert "a.conf" in drill.confirm(active, timeout=5)
+    assert not storage.run("test -e /etc/stackdrill-test/a.conf").ok
+    assert drill.undo_all() == []
+    assert storage.run("cat /etc/stackdrill-test/a.conf", check=True).stdout == "keep-me\n"
+    storage.run("rm -rf /etc/stackdrill-test", check=True)
