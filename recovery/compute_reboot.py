@@ -14,14 +14,13 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from probes.amqp_connections import AmqpConnections
-from recovery.controller import wait
-from stackdrill.hosts.identity import boot_identity
+from recovery.reboot import AfterReboot, wait
 from stackdrill.params import Param, positive_float
-from stackdrill.runbook import Recovery, RecoveryFailed, RunbookStep
+from stackdrill.runbook import RunbookStep
 from stackdrill.units import unit_status
 
 
-class AfterComputeReboot(Recovery):
+class AfterComputeReboot(AfterReboot):
     name = "after_compute_reboot"
     description = ("prove the compute rebooted, check nova-compute and its AMQP connection, "
                    "then start its instances (hard reboot where the libvirt XML is gone)")
@@ -40,19 +39,6 @@ class AfterComputeReboot(Recovery):
             RunbookStep(f"Start each instance on {name} (nova list --host {name})",
                         self.start_instances),
         ]
-
-    def wait_for_host(self) -> None:
-        wait(lambda: boot_identity(self.target, timeout=3), self.values["timeout"],
-             f"{self.target.name} answering over SSH")
-
-    def prove_reboot(self) -> None:
-        before = [f["boot_identity"] for f in self.context.fault_facts if "boot_identity" in f]
-        if not before:
-            raise RecoveryFailed(f"no boot identity of {self.target.name} was recorded before "
-                                 f"the fault; cannot prove a reboot")
-        self.target.run("uptime; cat /proc/sys/kernel/random/boot_id")
-        if boot_identity(self.target) == before[-1]:
-            raise RecoveryFailed(f"{self.target.name} did not reboot: boot identity unchanged")
 
     def nova_compute_running(self) -> None:
         unit = self.target.unit("nova-compute")

@@ -11,26 +11,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from stackdrill.hosts.identity import boot_identity
-from stackdrill.hosts.ssh import HostError
+from recovery.reboot import AfterReboot, wait
 from stackdrill.params import Param, positive_float, word_list
-from stackdrill.runbook import Recovery, RecoveryFailed, RunbookStep
+from stackdrill.runbook import RecoveryFailed, RunbookStep
 from stackdrill.units import act_and_wait_active
 from stackdrill.waiting import WaitTimeout, poll
 
 
-def wait(check: Any, timeout: float, description: str) -> Any:
-    try:
-        value, _ = poll(check, timeout=timeout, interval=1.0, max_interval=3.0,
-                        description=description, ignore=(HostError, RecoveryFailed))
-    except WaitTimeout as exc:
-        raise RecoveryFailed(str(exc)) from exc
-    return value
-
-
-class AfterControllerReboot(Recovery):
+class AfterControllerReboot(AfterReboot):
     name = "after_controller_reboot"
     description = "wait for the controller, prove it rebooted, then the ops guide's checks"
     params: ClassVar[Mapping[str, Param]] = {
@@ -58,20 +48,6 @@ class AfterControllerReboot(Recovery):
             RunbookStep("Restart nova-compute where it did not reconnect",
                         self.reconnect_computes),
         ]
-
-    def wait_for_host(self) -> None:
-        wait(lambda: boot_identity(self.target, timeout=3), self.values["timeout"],
-             f"{self.target.name} answering over SSH")
-
-    def prove_reboot(self) -> None:
-        before = [f["boot_identity"] for f in self.context.fault_facts if "boot_identity" in f]
-        if not before:
-            raise RecoveryFailed(f"no boot identity of {self.target.name} was recorded before "
-                                 f"the fault; cannot prove a reboot")
-        now = boot_identity(self.target)
-        self.target.run("uptime; cat /proc/sys/kernel/random/boot_id")
-        if now == before[-1]:
-            raise RecoveryFailed(f"{self.target.name} did not reboot: boot identity unchanged")
 
     def check_processes(self) -> None:
         def all_running() -> bool:
