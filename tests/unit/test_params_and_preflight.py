@@ -47,8 +47,7 @@ def test_scenarios_are_checked_for_names_and_parameters_before_they_run() -> Non
     ]
     problems = check_steps("compute/x.feature", steps, registries)
     assert problems == [
-        "compute/x.feature:9: unknown fault 'melt' (known: kill_service, reboot_host, "
-        "stop_service)",
+        f"compute/x.feature:9: unknown fault 'melt' (known: {', '.join(registries.faults)})",
         "compute/x.feature:12: recovery 'start_services': unknown parameter 'servces' "
         "(allowed: services, timeout)",
     ]
