@@ -1,4 +1,4 @@
-"""The operator's command line: ``stackdrill lab|plan|run|recover``.
+"""The operator's command line: ``stackdrill lab|plan|run|recover|report``.
 
 Exit codes: 0 every drill passed; 1 a drill failed; 2 bad input (inventory, feature, host access);
 3 a harness error; 130 interrupted (every pending undo has run).
@@ -43,7 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--lab", action="store_true", help="drill the embedded lab")
     run.add_argument("--journal", help="undo journal file")
     run.add_argument("--budget-scale", type=float, help="multiply every time budget")
-    run.add_argument("--reports", default="reports", help="directory for Allure results")
+    run.add_argument("--reports", default="reports",
+                     help="directory for Allure results and junit.xml")
+    run.add_argument("--history", help="drill history file to append each drill's record to "
+                                       "(default: $XDG_STATE_HOME/stackdrill/history.jsonl)")
     run.add_argument("--confirm", metavar="CLOUD",
                      help="allow faults on a production inventory whose cloud name is CLOUD")
     run.epilog = "arguments after -- go to pytest as they are"
@@ -63,6 +66,13 @@ def _parser() -> argparse.ArgumentParser:
                          help="undo every fault the journal still lists as armed")
     recover.add_argument("--inventory", help="inventory file (default: the lab's)")
     recover.add_argument("--journal", help="undo journal file")
+
+    report = sub.add_parser("report", help="render the drill history as one self-contained "
+                                           "HTML file, and flag regressions")
+    report.add_argument("--history", help="drill history file "
+                                          "(default: $XDG_STATE_HOME/stackdrill/history.jsonl)")
+    report.add_argument("--output", default="reports/drills.html", help="the HTML file")
+    report.add_argument("--last", type=int, metavar="N", help="only each drill's N latest runs")
     return parser
 
 
@@ -115,9 +125,12 @@ def _plan(args: argparse.Namespace, pytest_args: list[str]) -> int:
 def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     import pytest
 
-    argv = _pytest_argv(args, ("inventory", "os_cloud", "journal", "budget_scale", "confirm"))
+    argv = _pytest_argv(args, ("inventory", "os_cloud", "journal", "history", "budget_scale",
+                               "confirm"))
     argv += [f"--alluredir={Path(args.reports) / 'allure-results'}",
              "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+    if not any(arg.startswith(("--junitxml", "--junit-xml")) for arg in pytest_args):
+        argv.append(f"--junitxml={Path(args.reports) / 'junit.xml'}")
     return _exit_code(int(pytest.main([*argv, *pytest_args])))
 
 
@@ -161,6 +174,22 @@ def _recover(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failures else EXIT_OK
 
 
+def _report(args: argparse.Namespace) -> int:
+    from stackdrill.pytest_plugin import default_state_dir
+    from stackdrill.reporting.report import ReportError, write_report
+
+    if args.last is not None and args.last < 1:
+        raise CliError("--last: expected a positive number of runs")
+    history = Path(args.history) if args.history else default_state_dir() / "history.jsonl"
+    try:
+        lines = write_report(history, Path(args.output), args.last)
+    except ReportError as exc:
+        raise CliError(str(exc)) from None
+    for line in lines:
+        print(line)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from stackdrill.hosts.ssh import HostError
     from stackdrill.inventory import InventoryError
@@ -181,6 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args, passthrough)
         if args.command == "plan":
             return _plan(args, passthrough)
+        if args.command == "report":
+            return _report(args)
         return _recover(args)
     except (CliError, InventoryError, JournalError, HostError, LockError) as exc:
         print(f"stackdrill: error: {exc}", file=sys.stderr)

@@ -23,8 +23,9 @@ from stackdrill.journal import Journal
 from stackdrill.lock import DrillLock, LockError, lock_for
 from stackdrill.preflight import NAMED, check_hosts, check_steps, one_line
 from stackdrill.registry import Registries, entry_point_plugins
+from stackdrill.reporting.history import record_drill
 
-pytest_plugins = ["stackdrill.cloud.fixtures"]
+pytest_plugins = ["stackdrill.cloud.fixtures", "stackdrill.reporting.outcome"]
 
 REGISTRIES = pytest.StashKey[Registries]()
 INVENTORY = pytest.StashKey[Inventory]()
@@ -51,6 +52,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="drill the embedded lab: bring it up if needed and use its inventory")
     group.addoption("--journal", default=None,
                     help="undo journal (default: $XDG_STATE_HOME/stackdrill/journal.jsonl)")
+    group.addoption("--history", default=None,
+                    help="append one JSON record per drill scenario to this file (default: "
+                         "$XDG_STATE_HOME/stackdrill/history.jsonl)")
     group.addoption("--budget-scale", type=float, default=1.0,
                     help="multiply every time budget written in the features by this factor")
     group.addoption("--confirm", metavar="CLOUD", default=None,
@@ -363,6 +367,9 @@ def drill(request: pytest.FixtureRequest, targets: Targets, stackdrill_registrie
         evidence.attach_text("timeline", current.timeline.render())
         evidence.attach_json("timeline.json", current.timeline.to_json())
         current.close()
+        history = request.config.getoption("history")
+        record_drill(request.node, current, Path(history) if history else
+                     default_state_dir() / "history.jsonl", cloud_access, errors)
         if errors:
             pytest.fail("; ".join(errors), pytrace=False)
 

@@ -1,0 +1,270 @@
+"""Inline SVG charts: a drill run's timeline, its time to recover against the budget, and a
+drill's time to recover across runs. Plain SVG text, no scripts, no external references."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from html import escape
+
+from stackdrill.reporting.history import Run
+from stackdrill.reporting.trend import THRESHOLD, Regression, previous_median
+
+WIDTH = 1100
+HALO = 'stroke="#fff" stroke-width="4" stroke-linejoin="round" paint-order="stroke"'
+CHAR = 6.9  # average glyph width at 12px, to keep labels from overlapping
+COLORS = {"grey": "#6b7280", "red": "#dc2626", "orange": "#ea580c", "amber": "#d97706",
+          "green": "#16a34a", "blue": "#2563eb", "purple": "#7c3aed", "ink": "#1f2937",
+          "rule": "#d1d5db", "track": "#e5e7eb"}
+# timeline event kinds worth a marker: (label, colour); recovery steps are drawn as bars
+KINDS = {
+    "baseline": ("verified state recorded", "grey"),
+    "fault-injected": ("fault injected", "red"),
+    "effect-detected": ("fault confirmed", "orange"),
+    "deviation": ("effect seen by the probes", "amber"),
+    "verified": ("verified again", "green"),
+    "undone": ("fault undone", "grey"),
+    "undo-failed": ("undo failed", "red"),
+    "refused": ("refused by a guard", "purple"),
+}
+
+
+def seconds(value: float) -> str:
+    return f"{value:.1f} s" if value < 100 else f"{value:.0f} s"
+
+
+def tick_step(span: float, most: int = 10) -> float:
+    for step in (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600):
+        if span / step <= most:
+            return float(step)
+    return float(math.ceil(span / most))
+
+
+def ticks(maximum: float, step: float) -> list[float]:
+    return [round(n * step, 6) for n in range(int(maximum / step + 1e-9) + 1)]
+
+
+def _svg(height: float, body: list[str], label: str) -> str:
+    return (f'<svg viewBox="0 0 {WIDTH} {height:.0f}" '
+            f'role="img" aria-label="{escape(label)}" class="chart">'
+            + "".join(body) + "</svg>")
+
+
+def _text(x: float, y: float, text: str, *, color: str = "ink", anchor: str = "start",
+          size: int = 12, weight: str = "normal") -> str:
+    return (f'<text x="{x:.1f}" y="{y:.1f}" fill="{COLORS[color]}" font-size="{size}" '
+            f'text-anchor="{anchor}" font-weight="{weight}">{escape(text)}</text>')
+
+
+@dataclass
+class _Lanes:
+    """Rows of labels: each label goes to the first row where it overlaps nothing, and below
+    the label placed before it when the two overlap, so a cluster reads top to bottom in time."""
+
+    gap: float = 12
+    rows: list[list[tuple[float, float]]] = field(default_factory=list)
+    last: tuple[float, float, int] | None = None
+
+    def place(self, start: float, end: float) -> int:
+        lowest = 0
+        if self.last is not None and start <= self.last[1] + self.gap and end >= self.last[0]:
+            lowest = self.last[2]
+        for number, row in enumerate(self.rows):
+            if number >= lowest and all(end + self.gap < a or start > b + self.gap
+                                        for a, b in row):
+                row.append((start, end))
+                break
+        else:
+            number = len(self.rows)
+            self.rows.append([(start, end)])
+        self.last = (start, end, number)
+        return number
+
+
+@dataclass(frozen=True)
+class _Mark:
+    at: float
+    text: str
+    when: str
+    color: str
+    tooltip: str
+    length: float = 0.0  # a recovery step's duration: drawn as a bar
+
+
+def _marks(run: Run) -> list[_Mark]:
+    marks = []
+    for event in run.events:
+        if event.kind not in KINDS:
+            continue
+        label, color = KINDS[event.kind]
+        text = f"{label}: {event.title}" if event.kind == "fault-injected" else label
+        marks.append(_Mark(event.offset, text[:60], f"{event.offset:.1f} s", color,
+                           f"+{event.offset:.2f} s  {event.kind}: {event.title}"))
+    for number, step in enumerate(run.steps, 1):
+        color = "blue" if step.ok else "red"
+        text = f"step {number}"  # its title is in the steps table, and the tooltip
+        tooltip = f"+{step.offset:.2f} s  {step.title} ({step.duration:.2f} s)" + (
+            "" if step.ok else f" failed: {step.error}")
+        marks.append(_Mark(step.offset, text, seconds(step.duration), color, tooltip,
+                           step.duration))
+    return sorted(marks, key=lambda m: m.at)
+
+
+def timeline(run: Run) -> str:
+    """Markers on a time axis from the drill's start: the verified state, the fault, its
+    confirmation, the recovery steps (bars as long as they ran), verified again, the undo."""
+    marks = _marks(run)
+    end = max([run.duration, 1.0, *(m.at + m.length for m in marks)])
+    left, right = 30.0, WIDTH - 190.0  # room on the right for the last labels
+
+    def x(offset: float) -> float:
+        return left + (right - left) * max(0.0, offset) / end
+
+    body: list[str] = []
+    track = 56
+    fault = next((e.offset for e in run.events if e.kind == "fault-injected"), None)
+    verified = next((e.offset for e in run.events if e.kind == "verified"), None)
+    if fault is not None:
+        stop = verified if verified is not None else end
+        ok = verified is not None
+        color = COLORS["green" if ok else "red"]
+        dash = "" if ok else ' stroke-dasharray="5 4"'
+        body.append(f'<path d="M{x(fault):.1f} 30 v-8 H{x(stop):.1f} v8" fill="none" '
+                    f'stroke="{color}" stroke-width="1.5"{dash}/>')
+        label = (f"time to recover {seconds(run.time_to_recover)}"
+                 if ok and run.time_to_recover is not None else "not recovered")
+        middle = (x(fault) + x(stop)) / 2
+        middle = min(max(middle, left + CHAR * len(label) / 2), right - CHAR * len(label) / 2)
+        body.append(_text(middle, 15, label, color="green" if ok else "red", anchor="middle",
+                          weight="600"))
+    body.append(f'<line x1="{left}" y1="{track}" x2="{x(end):.1f}" y2="{track}" '
+                f'stroke="{COLORS["rule"]}" stroke-width="4" stroke-linecap="round"/>')
+    lanes = _Lanes()
+    labels: list[str] = []
+    first_lane = track + 38
+    for mark in marks:
+        mx = x(mark.at)
+        color = COLORS[mark.color]
+        if mark.length:
+            width = max(3.0, x(mark.at + mark.length) - mx)
+            body.append(f'<rect x="{mx:.1f}" y="{track - 8}" width="{width:.1f}" height="16" '
+                        f'rx="2" fill="{color}" fill-opacity="0.8" stroke="#fff"><title>'
+                        f'{escape(mark.tooltip)}</title></rect>')
+        else:
+            body.append(f'<circle cx="{mx:.1f}" cy="{track}" r="6" fill="{color}" '
+                        f'stroke="#fff" stroke-width="2"><title>{escape(mark.tooltip)}</title>'
+                        f'</circle>')
+        span = CHAR * (len(mark.text) + len(mark.when) + 3)
+        start, anchor = (mx - 4, "start") if mx + span < WIDTH - 10 else (mx + 4, "end")
+        lane = lanes.place(start, start + span) if anchor == "start" else \
+            lanes.place(start - span, start)
+        y = first_lane + 20 * lane
+        body.append(f'<line x1="{mx:.1f}" y1="{track + 9}" x2="{mx:.1f}" y2="{y - 12}" '
+                    f'stroke="{color}" stroke-width="1" stroke-opacity="0.6"/>')
+        labels.append(f'<text x="{start:.1f}" y="{y}" font-size="12" text-anchor="{anchor}" '
+                      f'fill="{COLORS["ink"]}" {HALO}>{escape(mark.text)}<tspan fill="'
+                      f'{COLORS["grey"]}"> · {escape(mark.when)}</tspan><title>'
+                      f'{escape(mark.tooltip)}</title></text>')
+    body += labels
+    axis = first_lane + 20 * max(len(lanes.rows), 1) - 4
+    body.append(f'<line x1="{left}" y1="{axis}" x2="{right}" y2="{axis}" '
+                f'stroke="{COLORS["rule"]}"/>')
+    for tick in ticks(end, tick_step(end)):
+        tx = x(tick)
+        body.append(f'<line x1="{tx:.1f}" y1="{axis}" x2="{tx:.1f}" y2="{axis + 5}" '
+                    f'stroke="{COLORS["grey"]}"/>')
+        body.append(_text(tx, axis + 18, f"{tick:g} s", color="grey", anchor="middle", size=11))
+    return _svg(axis + 26, body, f"timeline of {run.scenario}")
+
+
+def budget_bar(ttr: float | None, budget: float | None) -> str:
+    """The time to recover as a bar against the budget (the grey track, its end marked)."""
+    full = max(budget or 0.0, ttr or 0.0) or 1.0
+    scale = (WIDTH - 2) / full
+    body = [f'<rect x="1" y="6" width="{WIDTH - 2}" height="18" rx="3" '
+            f'fill="{COLORS["track"]}"/>']
+    if ttr is not None:
+        color = COLORS["green" if budget is None or ttr <= budget else "red"]
+        body.append(f'<rect x="1" y="6" width="{max(3.0, ttr * scale):.1f}" height="18" rx="3" '
+                    f'fill="{color}"/>')
+    elif budget is not None:
+        body.append(f'<rect x="1" y="6" width="{WIDTH - 2}" height="18" rx="3" '
+                    f'fill="{COLORS["red"]}" fill-opacity="0.25"/>')
+    if budget is not None:
+        bx = min(WIDTH - 2.0, 1 + budget * scale)
+        body.append(f'<line x1="{bx:.1f}" y1="2" x2="{bx:.1f}" y2="28" '
+                    f'stroke="{COLORS["ink"]}" stroke-width="2"/>')
+    return _svg(30, body, "time to recover against the budget")
+
+
+def trend(runs: Sequence[Run], found: Regression | None) -> str:
+    """Time to recover of each run, oldest to newest; the budget and the regression limit
+    (the median of the previous runs plus 25%) as dashed lines; runs that did not recover as
+    red crosses along the top."""
+    left, right, top, bottom, height = 64.0, WIDTH - 190.0, 24.0, 176.0, 212
+    ttrs = [run.time_to_recover for run in runs]
+    median = previous_median(ttrs)
+    limit = median * THRESHOLD if median is not None else None
+    known = [t for t in ttrs if t is not None]
+    budgets = [run.budget for run in runs if run.budget is not None]
+    budget = budgets[-1] if budgets else None
+    peak = max([*known, limit or 0.0, 0.0])
+    if budget is not None and (not known or budget <= 3 * peak):
+        peak = max(peak, budget)
+    step = tick_step(peak * 1.1 or 1.0, most=5)
+    ymax = step * math.ceil((peak * 1.1 or 1.0) / step)
+
+    def y(value: float) -> float:
+        return bottom - (bottom - top) * value / ymax
+
+    def x(index: int) -> float:
+        return (left + right) / 2 if len(runs) == 1 else \
+            left + (right - left) * index / (len(runs) - 1)
+
+    body: list[str] = []
+    for tick in ticks(ymax, step):
+        body.append(f'<line x1="{left}" y1="{y(tick):.1f}" x2="{right}" y2="{y(tick):.1f}" '
+                    f'stroke="{COLORS["track"]}"/>')
+        body.append(_text(left - 8, y(tick) + 4, f"{tick:g} s", color="grey", anchor="end",
+                          size=11))
+    for value, label, color in ((budget, "budget", "ink"), (limit, "regression limit", "amber")):
+        if value is None or value > ymax:
+            continue
+        body.append(f'<line x1="{left}" y1="{y(value):.1f}" x2="{right}" y2="{y(value):.1f}" '
+                    f'stroke="{COLORS[color]}" stroke-dasharray="6 4"/>')
+        body.append(_text(right + 10, y(value) + 4, f"{label} {seconds(value)}", color=color,
+                          size=11))
+    if budget is not None and budget > ymax:
+        body.append(_text(right + 10, top + 4, f"budget {seconds(budget)} ↑", color="grey",
+                          size=11))
+    points = [(x(i), y(t)) for i, t in enumerate(ttrs) if t is not None]
+    if len(points) > 1:
+        path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
+        body.append(f'<polyline points="{path}" fill="none" stroke="{COLORS["blue"]}" '
+                    f'stroke-width="2"/>')
+    every = math.ceil(len(runs) / 10)
+    for index, run in enumerate(runs):
+        latest = index == len(runs) - 1
+        when = run.started.strftime("%m-%d %H:%M")
+        if run.time_to_recover is None:
+            cx, cy = x(index), top - 12  # above the scale: no time to plot
+            body.append(f'<path d="M{cx - 5:.1f} {cy - 5:.1f} l10 10 m0 -10 l-10 10" '
+                        f'stroke="{COLORS["red"]}" stroke-width="2.5"><title>{escape(when)} '
+                        f'{escape(run.result)}: {escape(run.reason or "")}</title></path>')
+        else:
+            color = COLORS["red" if latest and found else "blue"]
+            body.append(f'<circle cx="{x(index):.1f}" cy="{y(run.time_to_recover):.1f}" '
+                        f'r="{6 if latest else 4}" fill="{color}" stroke="#fff" '
+                        f'stroke-width="1.5"><title>{escape(when)}: '
+                        f'{seconds(run.time_to_recover)}</title></circle>')
+            if latest:
+                body.append(_text(x(index) - 10, y(run.time_to_recover) - 10,
+                                  seconds(run.time_to_recover), color="red" if found else "blue",
+                                  anchor="end", weight="600"))
+        if index % every == 0 or latest:
+            body.append(_text(x(index), bottom + 20, when, color="grey", anchor="middle",
+                              size=11))
+    body.append(f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" '
+                f'stroke="{COLORS["grey"]}"/>')
+    return _svg(height, body, "time to recover across runs")

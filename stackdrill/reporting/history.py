@@ -1,0 +1,229 @@
+"""The drill history: one JSON record per drill run, appended to a JSON Lines file.
+
+A record holds what a report needs without the Allure results: which drill ran against which
+cloud, when, how it ended, the time to recover against the budget, the timeline and the runbook
+steps. Every string in it passes through the drill's redactor first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stackdrill.cloud.access import CloudAccess
+from stackdrill.drill import Drill
+from stackdrill.reporting.outcome import Outcome, one_line, outcome
+
+SCHEMA = 1
+# service types whose endpoints publish their API versions (version discovery, one GET each)
+SERVICES = ("identity", "compute", "placement", "image", "block-storage", "network")
+_API_VERSIONS = pytest.StashKey[dict[str, str]]()
+
+
+def iso(timestamp: float) -> str:
+    moment = dt.datetime.fromtimestamp(timestamp, dt.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def stackdrill_version() -> str | None:
+    try:
+        return importlib.metadata.version("stackdrill")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def api_versions(cloud: CloudAccess) -> dict[str, str]:
+    """The highest API version each service's endpoint offers, as the cloud itself reports it
+    (openstacksdk's version discovery); services it does not answer for are left out."""
+    found: dict[str, str] = {}
+    for service in SERVICES:
+        try:
+            data = getattr(cloud.connection(), service.replace("-", "_")).get_endpoint_data()
+            version = data.max_microversion or data.api_version
+        except Exception:  # noqa: S112 - unknown versions are left out, never invented
+            continue
+        if version:
+            found[service] = ".".join(str(part) for part in version)
+    return found
+
+
+def scenario_of(item: pytest.Item) -> tuple[str, str]:
+    """The feature file (from the rootdir) and the scenario's name (a plain test: its module and
+    name)."""
+    from pytest_bdd.scenario import scenario_wrapper_template_registry
+
+    function = getattr(item, "obj", None)
+    template = scenario_wrapper_template_registry.get(function) if callable(function) else None
+    if template is None:
+        return item.location[0], item.name
+    callspec = getattr(item, "callspec", None)
+    suffix = f" [{callspec.id}]" if callspec is not None else ""
+    try:
+        feature = str(Path(template.feature.filename).relative_to(item.config.rootpath))
+    except ValueError:
+        feature = str(template.feature.rel_filename)
+    return feature, f"{template.name}{suffix}"
+
+
+def redacted(value: Any, redact: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {key: redacted(item, redact) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redacted(item, redact) for item in value]
+    return value
+
+
+def drill_record(drill: Drill, *, feature: str, scenario: str, cloud: str | None,
+                 result: Outcome, ended: float,
+                 openstack: Mapping[str, str] | None = None) -> dict[str, Any]:
+    start = drill.timeline.started
+    ttr = drill.result.time_to_recover
+    record = {
+        "schema": SCHEMA,
+        "drill": f"{feature}: {scenario}",
+        "feature": feature,
+        "scenario": scenario,
+        "cloud": cloud,
+        "stackdrill_version": stackdrill_version(),
+        "openstack_api_versions": dict(openstack) if openstack else None,
+        "started": iso(start),
+        "ended": iso(ended),
+        "time_to_recover": round(ttr, 3) if ttr is not None else None,
+        "budget": drill.result.budget,
+        "result": result.result,
+        "reason": result.reason,
+        "events": [{"offset": round(e.offset, 3), "kind": e.kind, "title": e.title,
+                    "detail": e.detail} for e in drill.timeline.events],
+        "recoveries": [{"recovery": r.recovery, "target": r.target, "ok": r.ok,
+                        "steps": [{"title": s.title, "offset": round(s.started - start, 3),
+                                   "duration": round(s.duration, 3), "ok": s.ok,
+                                   "error": s.error} for s in r.steps]}
+                       for r in drill.result.recoveries],
+    }
+    return dict(redacted(record, drill.evidence.redact))
+
+
+def append_record(path: Path, record: Mapping[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+    with path.open("a", encoding="utf-8") as stream:
+        stream.write(line)
+        stream.flush()
+        os.fsync(stream.fileno())
+
+
+def record_drill(item: pytest.Item, drill: Drill, path: Path, cloud: CloudAccess | None,
+                 undo_errors: list[str]) -> None:
+    """Append the record of a scenario that just ended (from the ``drill`` fixture's teardown).
+
+    The cloud's API versions are asked once per session, after a drill that passed (the cloud
+    is known to answer then); a failed write is reported and does not change the drill's result.
+    """
+    result = outcome(item)
+    if undo_errors:
+        result = Outcome("error", one_line("; ".join(undo_errors)))
+    versions = item.config.stash.get(_API_VERSIONS, None)
+    if versions is None and cloud is not None and result.result == "passed":
+        versions = item.config.stash[_API_VERSIONS] = api_versions(cloud)
+    feature, scenario = scenario_of(item)
+    inventory = getattr(drill.targets, "inventory", None)
+    record = drill_record(drill, feature=feature, scenario=scenario,
+                          cloud=getattr(inventory, "cloud", None), result=result,
+                          ended=time.time(), openstack=versions)
+    try:
+        append_record(path, record)
+    except OSError as exc:
+        print(f"stackdrill: cannot append to the drill history {path}: {exc}", file=sys.stderr)
+
+
+# -- reading ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Step:
+    title: str
+    offset: float
+    duration: float
+    ok: bool
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Marker:
+    offset: float
+    kind: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Run:
+    """One drill run as read back from the history."""
+
+    drill: str
+    feature: str
+    scenario: str
+    cloud: str | None
+    started: dt.datetime
+    ended: dt.datetime
+    result: str
+    reason: str | None
+    time_to_recover: float | None
+    budget: float | None
+    events: tuple[Marker, ...]
+    steps: tuple[Step, ...]
+    stackdrill_version: str | None
+    openstack_api_versions: Mapping[str, str]
+
+    @property
+    def duration(self) -> float:
+        return (self.ended - self.started).total_seconds()
+
+    @classmethod
+    def from_record(cls, data: Mapping[str, Any]) -> Run:
+        def number(value: Any) -> float | None:
+            return float(value) if isinstance(value, int | float) else None
+
+        return cls(
+            drill=str(data["drill"]), feature=str(data.get("feature", "")),
+            scenario=str(data.get("scenario") or data["drill"]), cloud=data.get("cloud"),
+            started=parse_iso(data["started"]), ended=parse_iso(data["ended"]),
+            result=str(data.get("result", "error")), reason=data.get("reason"),
+            time_to_recover=number(data.get("time_to_recover")),
+            budget=number(data.get("budget")),
+            events=tuple(Marker(float(e["offset"]), str(e["kind"]), str(e.get("title", "")))
+                         for e in data.get("events", [])),
+            steps=tuple(Step(str(s["title"]), float(s["offset"]), float(s["duration"]),
+                             bool(s.get("ok")), s.get("error"))
+                        for r in data.get("recoveries", []) for s in r.get("steps", [])),
+            stackdrill_version=data.get("stackdrill_version"),
+            openstack_api_versions=dict(data.get("openstack_api_versions") or {}))
+
+
+def load_runs(path: Path) -> tuple[list[Run], int]:
+    """Every readable run, oldest first, and how many lines could not be read (a line cut short
+    by a killed process, say)."""
+    runs: list[Run] = []
+    unreadable = 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            runs.append(Run.from_record(json.loads(line)))
+        except (ValueError, KeyError, TypeError):
+            unreadable += 1
+    runs.sort(key=lambda run: run.started)
+    return runs, unreadable

@@ -1,0 +1,173 @@
+"""The drill report as one HTML file: inline CSS and SVG, no scripts, nothing fetched."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from html import escape
+
+from stackdrill.reporting import charts
+from stackdrill.reporting.history import Run
+from stackdrill.reporting.report import DrillRuns
+from stackdrill.reporting.trend import previous_median
+
+CSS = """
+:root { --ink:#1f2937; --grey:#6b7280; --rule:#e5e7eb; --red:#dc2626; --green:#16a34a;
+        --amber:#b45309; --bg:#f9fafb; }
+* { box-sizing: border-box; }
+body { margin: 0; background: var(--bg); color: var(--ink);
+       font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+main { max-width: 1180px; margin: 0 auto; padding: 24px 24px 48px; }
+h1 { font-size: 24px; margin: 0 0 4px; }
+h2 { font-size: 19px; margin: 0; }
+h3 { font-size: 13px; text-transform: uppercase; letter-spacing: .04em; color: var(--grey);
+     margin: 18px 0 6px; }
+.meta, .feature { color: var(--grey); margin: 2px 0 0; }
+code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; }
+table { border-collapse: collapse; width: 100%; background: #fff; }
+th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--rule);
+         vertical-align: top; }
+th { font-size: 12px; color: var(--grey); font-weight: 600; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+a { color: inherit; }
+.card { background: #fff; border: 1px solid var(--rule); border-radius: 8px; padding: 16px 20px;
+        margin-top: 20px; }
+.pill { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 12px;
+        font-weight: 600; color: #fff; }
+.passed { background: var(--green); } .failed { background: var(--red); }
+.aborted { background: var(--grey); } .error { background: #7c3aed; }
+.regression { background: #fef2f2; border: 1px solid #fca5a5; color: #991b1b;
+              border-radius: 6px; padding: 8px 12px; margin: 10px 0 0; font-weight: 600; }
+.ok { color: var(--green); font-weight: 600; }
+.flag { color: var(--red); font-weight: 700; }
+.reason { background: #fef2f2; border-left: 4px solid var(--red); padding: 6px 10px;
+          margin: 8px 0 0; }
+svg.chart { display: block; width: 100%; height: auto; }
+details.run { border-top: 1px solid var(--rule); padding: 10px 0 4px; }
+details.run > summary { cursor: pointer; font-weight: 600; }
+details.run > summary .when { font-variant-numeric: tabular-nums; }
+details.run > summary span + span { margin-left: 10px; }
+.ttr { display: flex; align-items: center; gap: 14px; }
+.ttr svg { flex: 1; }
+.ttr .figure { white-space: nowrap; font-weight: 600; min-width: 230px; }
+.small { font-size: 12px; color: var(--grey); }
+.legend b { margin: 0 2px 0 12px; } .legend b:first-child { margin-left: 0; }
+.blue { color: #2563eb; } .red { color: var(--red); } .amber { color: #d97706; }
+"""
+
+LEGEND = ('<p class="small legend"><b class="blue">●</b> time to recover of a run '
+          '<b class="red">✕</b> a run that did not recover <b>- -</b> budget '
+          '<b class="amber">- -</b> regression limit: the median of the previous runs + 25%</p>')
+
+
+def _e(text: object) -> str:
+    return escape(str(text), quote=True)
+
+
+def _when(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _ttr(run: Run) -> str:
+    if run.time_to_recover is None:
+        return "—"
+    return charts.seconds(run.time_to_recover)
+
+
+def _budget_text(run: Run) -> str:
+    ttr, budget = run.time_to_recover, run.budget
+    if ttr is None:
+        return (f"not recovered within {charts.seconds(budget)}" if budget is not None
+                else "not measured: the drill did not reach verification")
+    if budget is None:
+        return charts.seconds(ttr)
+    return f"{charts.seconds(ttr)} of {charts.seconds(budget)} ({ttr / budget:.0%} of the budget)"
+
+
+def _steps(run: Run) -> str:
+    if not run.steps:
+        return '<p class="small">No recovery step ran.</p>'
+    rows = "".join(
+        f'<tr><td class="num">{number}</td><td>{_e(step.title)}</td>'
+        f'<td class="num">+{step.offset:.1f} s</td><td class="num">{step.duration:.2f} s</td>'
+        f'<td>{"ok" if step.ok else "<span class=flag>failed</span> " + _e(step.error or "")}'
+        f"</td></tr>"
+        for number, step in enumerate(run.steps, 1))
+    return ('<table><tr><th class="num">#</th><th>recovery step</th><th class="num">started</th>'
+            f'<th class="num">duration</th><th>result</th></tr>{rows}</table>')
+
+
+def _run(run: Run, is_open: bool) -> str:
+    reason = f'<p class="reason">{_e(run.reason)}</p>' if run.reason else ""
+    versions = ", ".join(f"{_e(k)} {_e(v)}" for k, v in sorted(run.openstack_api_versions.items()))
+    about = [f"{_when(run.started)} to {_when(run.ended)} ({run.duration:.0f} s)",
+             f"cloud {_e(run.cloud or 'unnamed')}",
+             f"stackdrill {_e(run.stackdrill_version or 'unknown')}"]
+    if versions:
+        about.append(f"OpenStack API versions: {versions}")
+    return (f'<details class="run"{" open" if is_open else ""}><summary>'
+            f'<span class="when">{_when(run.started)}</span>'
+            f'<span class="pill {_e(run.result)}">{_e(run.result)}</span>'
+            f"<span>time to recover {_ttr(run)}</span></summary>{reason}"
+            f"<h3>Timeline</h3>{charts.timeline(run)}"
+            f'<h3>Time to recover against the budget</h3><div class="ttr">'
+            f'{charts.budget_bar(run.time_to_recover, run.budget)}'
+            f'<span class="figure">{_e(_budget_text(run))}</span></div>'
+            f"<h3>Recovery steps</h3>{_steps(run)}"
+            f'<p class="small">{" · ".join(about)}</p></details>')
+
+
+def _drill(number: int, item: DrillRuns) -> str:
+    found = item.regression
+    flag = f'<p class="regression">Regression: {_e(found.describe())}</p>' if found else ""
+    where = f" · cloud {_e(item.cloud)}" if item.cloud else ""
+    count = len(item.runs)
+    chart = (charts.trend(item.runs, found) + LEGEND if count > 1
+             else '<p class="small">One run so far: no trend yet.</p>')
+    runs = "".join(_run(run, index == 0) for index, run in enumerate(reversed(item.runs)))
+    return (f'<section class="card" id="drill-{number}"><h2>{_e(item.scenario)}</h2>'
+            f'<p class="feature"><code>{_e(item.feature)}</code>{where} · {count} '
+            f'run{"" if count == 1 else "s"}</p>{flag}'
+            f"<h3>Time to recover across runs</h3>{chart}"
+            f"<h3>Runs, newest first</h3>{runs}</section>")
+
+
+def _summary(groups: Sequence[DrillRuns]) -> str:
+    rows = []
+    for number, item in enumerate(groups, 1):
+        run = item.latest
+        median = previous_median([r.time_to_recover for r in item.runs])
+        found = item.regression
+        trend = (f'<span class="flag">regression</span> ({found.latest / found.median - 1:+.0%})'
+                 if found and found.median else '<span class="flag">regression</span>'
+                 if found else '<span class="ok">ok</span>' if median is not None else "—")
+        rows.append(
+            f'<tr><td><a href="#drill-{number}">{_e(item.scenario)}</a><br>'
+            f'<span class="small">{_e(item.feature)}</span></td>'
+            f"<td>{_e(item.cloud or '')}</td><td class=\"num\">{len(item.runs)}</td>"
+            f'<td><span class="pill {_e(run.result)}">{_e(run.result)}</span></td>'
+            f'<td class="num">{_ttr(run)}</td>'
+            f'<td class="num">{charts.seconds(run.budget) if run.budget is not None else "—"}'
+            f'</td><td class="num">{charts.seconds(median) if median is not None else "—"}</td>'
+            f"<td>{trend}</td></tr>")
+    return ('<table><tr><th>drill</th><th>cloud</th><th class="num">runs</th><th>latest</th>'
+            '<th class="num">time to recover</th><th class="num">budget</th>'
+            '<th class="num">median before</th><th>trend</th></tr>' + "".join(rows) + "</table>")
+
+
+def render(groups: Sequence[DrillRuns], source: str, now: dt.datetime | None = None) -> str:
+    moment = now or dt.datetime.now(dt.UTC)
+    runs = sum(len(g.runs) for g in groups)
+    banners = "".join(f'<p class="regression">Regression in {_e(g.scenario)}: '
+                      f"{_e(found.describe())}</p>"
+                      for g in groups if (found := g.regression) is not None)
+    return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>stackdrill drill report</title><style>{CSS}</style></head><body><main>"
+            f"<h1>Recovery drills</h1><p class=\"meta\">{runs} run{'' if runs == 1 else 's'} "
+            f"of {len(groups)} drill{'' if len(groups) == 1 else 's'} from "
+            f"<code>{_e(source)}</code>, generated {_when(moment)}. A regression: the latest "
+            f"time to recover exceeds the median of the previous runs by more than 25%.</p>"
+            f'{banners}<section class="card">{_summary(groups)}</section>'
+            + "".join(_drill(number, g) for number, g in enumerate(groups, 1))
+            + "</main></body></html>\n")

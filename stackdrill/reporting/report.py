@@ -1,0 +1,84 @@
+"""``stackdrill report``: the history grouped per drill, a regression check, and the HTML file."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from stackdrill.reporting.charts import seconds
+from stackdrill.reporting.history import Run, load_runs
+from stackdrill.reporting.trend import Regression, regression
+
+
+class ReportError(Exception):
+    """No report can be made (no history, nothing in it); one line."""
+
+
+@dataclass(frozen=True)
+class DrillRuns:
+    """The runs of one drill against one cloud, oldest first."""
+
+    drill: str
+    feature: str
+    scenario: str
+    cloud: str | None
+    runs: tuple[Run, ...]
+
+    @property
+    def latest(self) -> Run:
+        return self.runs[-1]
+
+    @property
+    def regression(self) -> Regression | None:
+        return regression([run.time_to_recover for run in self.runs])
+
+    def line(self) -> str:
+        run = self.latest
+        ttr = seconds(run.time_to_recover) if run.time_to_recover is not None else "none"
+        budget = f" of {seconds(run.budget)}" if run.budget is not None else ""
+        count = f"{len(self.runs)} run" + ("" if len(self.runs) == 1 else "s")
+        where = f" on {self.cloud}" if self.cloud else ""
+        return f"{self.drill}{where}: {count}, latest {run.result}, time to recover {ttr}{budget}"
+
+
+def group(runs: Sequence[Run], last: int | None = None) -> list[DrillRuns]:
+    """One entry per drill and cloud, by feature and scenario; ``last`` keeps each drill's N
+    most recent runs."""
+    keyed: dict[tuple[str, str | None], list[Run]] = {}
+    for run in sorted(runs, key=lambda r: r.started):
+        keyed.setdefault((run.drill, run.cloud), []).append(run)
+    groups = [DrillRuns(drill, items[-1].feature, items[-1].scenario, cloud,
+                        tuple(items[-last:] if last else items))
+              for (drill, cloud), items in keyed.items()]
+    return sorted(groups, key=lambda g: (g.feature, g.scenario, g.cloud or ""))
+
+
+def summary(groups: Sequence[DrillRuns]) -> list[str]:
+    lines = [group.line() for group in groups]
+    for item in groups:
+        found = item.regression
+        if found is not None:
+            lines.append(f"REGRESSION: {item.drill}: {found.describe()}")
+    return lines
+
+
+def write_report(history: Path, output: Path, last: int | None = None,
+                 now: dt.datetime | None = None) -> list[str]:
+    """Render the history into ``output``; return the lines for the operator."""
+    from stackdrill.reporting.html import render
+
+    if not history.is_file():
+        raise ReportError(f"no drill history at {history}")
+    runs, unreadable = load_runs(history)
+    if not runs:
+        raise ReportError(f"{history}: no drill runs recorded")
+    groups = group(runs, last)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(render(groups, source=str(history), now=now), encoding="utf-8")
+    lines = summary(groups)
+    if unreadable:
+        lines.append(f"skipped {unreadable} unreadable line(s) in {history}")
+    lines.append(f"report: {output}")
+    return lines

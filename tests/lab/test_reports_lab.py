@@ -1,0 +1,63 @@
+"""A real drill run leaves its record in the history, JUnit XML for CI, and a report naming it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from stackdrill.lab.lab import Lab
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIO = "the database stops on the controller"
+BUSY = "another drill run against"
+
+
+def stackdrill(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "stackdrill.cli", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def run_when_free(*args: str, wait: float = 1800) -> subprocess.CompletedProcess[str]:
+    """The lab is shared: while another run holds its drill lock, wait and try again."""
+    deadline = time.monotonic() + wait
+    while True:
+        result = stackdrill(*args)
+        if BUSY not in result.stderr or time.monotonic() > deadline:
+            return result
+        time.sleep(15)
+
+
+def test_a_drill_run_is_recorded_and_reported(lab: Lab, tmp_path: Path) -> None:
+    history = tmp_path / "history.jsonl"
+    reports = tmp_path / "reports"
+    result = run_when_free("run", "features/control_plane", "--lab", "--history", str(history),
+                           "--reports", str(reports), "--", "-k", "database", "-q",
+                           "-p", "no:cacheprovider")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+
+    records = [json.loads(line) for line in history.read_text().splitlines()]
+    assert len(records) == 1, records
+    record = records[0]
+    assert record["drill"] == f"features/control_plane/controller.feature: {SCENARIO}"
+    assert record["result"] == "passed", record["reason"]
+    assert record["time_to_recover"] > 0
+    assert record["time_to_recover"] <= record["budget"]
+    assert record["cloud"] == "stackdrill-lab"
+    assert record["openstack_api_versions"]["compute"].startswith("2.")
+    kinds = [event["kind"] for event in record["events"]]
+    for kind in ("baseline", "fault-injected", "effect-detected", "recovery-step", "verified"):
+        assert kind in kinds, kinds
+    assert record["recoveries"][0]["recovery"] == "restart_database"
+    assert all(step["duration"] > 0 for step in record["recoveries"][0]["steps"])
+    assert (reports / "junit.xml").is_file()
+
+    html = tmp_path / "d.html"
+    report = stackdrill("report", "--history", str(history), "--output", str(html), timeout=60)
+    assert report.returncode == 0, report.stdout + report.stderr
+    assert SCENARIO in report.stdout
+    assert SCENARIO in html.read_text()
+    assert "<svg" in html.read_text()

@@ -1,0 +1,282 @@
+"""The drill history and its report: the record the ``drill`` fixture appends when a scenario
+ends, the regression rule, and the self-contained HTML, from synthetic history records."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stackdrill import cli
+from stackdrill.reporting.report import write_report
+from stackdrill.reporting.trend import regression
+
+# -- the record written at teardown -------------------------------------------------------------
+CONFTEST = '''
+from types import SimpleNamespace
+
+import pytest
+
+from stackdrill.evidence import Redactor
+from stackdrill.journal import Journal
+
+
+@pytest.fixture(scope="session")
+def targets():
+    inventory = SimpleNamespace(cloud="testcloud", protected=frozenset(), production=False,
+                                path="inventory.yaml")
+    return SimpleNamespace(inventory=inventory, listeners=[])
+
+
+@pytest.fixture(scope="session")
+def journal(tmp_path_factory):
+    return Journal(tmp_path_factory.mktemp("state") / "journal.jsonl")
+
+
+@pytest.fixture(scope="session")
+def cloud_access():
+    return None
+
+
+@pytest.fixture(scope="session")
+def redactor():
+    found = Redactor()
+    found.add("s3cr3t-pw")
+    return found
+'''
+
+FEATURE = '''Feature: synthetic drills
+  Scenario: it recovers
+    Given a drill that recovers
+
+  Scenario: its check fails
+    Given a drill whose check fails
+
+  Scenario: the harness breaks
+    Given a drill that breaks
+
+  Scenario: it is interrupted
+    Given a drill that is interrupted
+'''
+
+STEPS = '''
+import time
+
+import pytest
+from pytest_bdd import given, scenarios
+
+from stackdrill.runbook import RunbookRecord, StepRecord
+
+scenarios("drills.feature")
+
+
+@given("a drill that recovers")
+def recovers(drill):
+    drill.timeline.add("fault-injected", "stop_service on c1")
+    drill.result.recoveries.append(RunbookRecord("restart", "c1", [
+        StepRecord("start the service", started=time.time(), duration=0.5, ok=True)]))
+    drill.result.time_to_recover = 1.25
+    drill.result.budget = 60.0
+    drill.timeline.add("verified", "verified state restored")
+
+
+@given("a drill whose check fails")
+def fails(drill):
+    drill.timeline.add("deviation", "DSN mysql://nova:s3cr3t-pw@db/nova", "detail s3cr3t-pw")
+    pytest.fail("not back within 60s: password s3cr3t-pw\\nsecond line", pytrace=False)
+
+
+@given("a drill that breaks")
+def breaks(drill):
+    raise RuntimeError("boom")
+
+
+@given("a drill that is interrupted")
+def interrupted(drill):
+    raise KeyboardInterrupt
+'''
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any]], str]:
+    """Four scenarios, each ending differently, in a pytest run of their own; their records."""
+    directory = tmp_path_factory.mktemp("drills")
+    (directory / "conftest.py").write_text(CONFTEST)
+    (directory / "drills.feature").write_text(FEATURE)
+    (directory / "test_drills.py").write_text(STEPS)
+    history = directory / "state" / "history.jsonl"
+    result = subprocess.run([sys.executable, "-m", "pytest", "-c", "/dev/null", "--rootdir",
+                             str(directory), "-p", "no:cacheprovider", "--history", str(history),
+                             str(directory)], cwd=directory, capture_output=True, text=True,
+                            timeout=120, check=False)
+    output = result.stdout + result.stderr
+    assert history.is_file(), output
+    return [json.loads(line) for line in history.read_text().splitlines()], output
+
+
+def test_each_scenario_appends_one_record_when_it_ends(
+        synthetic: tuple[list[dict[str, Any]], str]) -> None:
+    found, output = synthetic
+    by_scenario = {record["scenario"]: record for record in found}
+    assert list(by_scenario) == ["it recovers", "its check fails", "the harness breaks",
+                                 "it is interrupted"], output
+
+    passed = by_scenario["it recovers"]
+    assert passed["drill"].endswith("drills.feature: it recovers")
+    assert passed["feature"].endswith("drills.feature")
+    assert passed["cloud"] == "testcloud"
+    assert passed["stackdrill_version"]
+    assert passed["openstack_api_versions"] is None  # no cloud API here: not invented
+    assert passed["started"].endswith("Z") and passed["ended"] >= passed["started"]
+    assert (passed["result"], passed["reason"]) == ("passed", None)
+    assert (passed["time_to_recover"], passed["budget"]) == (1.25, 60.0)
+    assert [e["kind"] for e in passed["events"]] == ["fault-injected", "verified"]
+    assert passed["events"][0]["title"] == "stop_service on c1"
+    step = passed["recoveries"][0]["steps"][0]
+    assert (step["title"], step["duration"], step["ok"]) == ("start the service", 0.5, True)
+    assert step["offset"] >= 0
+
+    failed = by_scenario["its check fails"]
+    assert failed["result"] == "failed"
+    assert failed["reason"] == "not back within 60s: password ***"
+    assert failed["time_to_recover"] is None
+    assert by_scenario["the harness breaks"]["result"] == "error"
+    assert by_scenario["the harness breaks"]["reason"] == "RuntimeError: boom"
+    assert by_scenario["it is interrupted"]["result"] == "aborted"
+
+
+def test_no_secret_reaches_the_history(synthetic: tuple[list[dict[str, Any]], str]) -> None:
+    found, _ = synthetic
+    text = json.dumps(found)
+    assert "s3cr3t-pw" not in text
+    deviation = next(e for r in found for e in r["events"] if e["kind"] == "deviation")
+    assert deviation == {**deviation, "title": "DSN mysql://nova:***@db/nova",
+                         "detail": "detail ***"}
+
+
+# -- the regression rule ------------------------------------------------------------------------
+@pytest.mark.parametrize(("ttrs", "regressed"), [
+    ([3.0, 3.0, 3.0, 3.76], True),   # 25.3% above the median
+    ([3.0, 3.0, 3.0, 3.75], False),  # exactly 25%: not more than
+    ([2.0, 9.0, 3.0, 4.0], True),    # the median (3.0), not the mean (4.67)
+    ([4.0, None, 5.1], True),        # runs that did not recover are not in the median
+    ([4.0, 9.0, None], False),       # the latest did not recover: a failure, not a slower run
+    ([5.0], False),                  # nothing to compare with
+    ([None, 5.0], False),
+])
+def test_regression_rule(ttrs: list[float | None], regressed: bool) -> None:
+    assert (regression(ttrs) is not None) is regressed
+
+
+def test_a_regression_says_by_how_much() -> None:
+    found = regression([3.0, 4.0, 5.0, 6.0])
+    assert found is not None
+    assert (found.median, found.previous) == (4.0, 3)
+    assert found.describe() == ("time to recover 6.0 s is 50% above the median 4.0 s of the "
+                                "3 previous runs (limit +25%)")
+
+
+# -- the HTML report ----------------------------------------------------------------------------
+FEATURE_FILE = "features/control_plane/controller.feature"
+
+
+def record(scenario: str, day: int, ttr: float | None, result: str = "passed",
+           reason: str | None = None) -> dict[str, Any]:
+    return {
+        "schema": 1, "drill": f"{FEATURE_FILE}: {scenario}", "feature": FEATURE_FILE,
+        "scenario": scenario, "cloud": "lab", "stackdrill_version": "0.1.0",
+        "openstack_api_versions": {"compute": "2.104"},
+        "started": f"2025-05-{day:02d}T10:00:00.000Z", "ended": f"2025-05-{day:02d}T10:00:30.000Z",
+        "time_to_recover": ttr, "budget": 240.0, "result": result, "reason": reason,
+        "events": [
+            {"offset": 1.0, "kind": "baseline", "title": "verified state recorded", "detail": ""},
+            {"offset": 2.0, "kind": "fault-injected", "title": "stop_service on controller",
+             "detail": ""},
+            {"offset": 2.5, "kind": "effect-detected", "title": "mariadb inactive", "detail": ""},
+            *([{"offset": 2.0 + ttr, "kind": "verified", "title": "back", "detail": ""}]
+              if ttr is not None else []),
+        ],
+        "recoveries": [{"recovery": "restart_database", "target": "controller", "ok": True,
+                        "steps": [{"title": "start mariadb", "offset": 3.0, "duration": 1.5,
+                                   "ok": True, "error": None}]}],
+    }
+
+
+def write_history(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records) + "{cut short\n")
+    return path
+
+
+STABLE = [record("the database stops", day, ttr) for day, ttr in
+          [(1, 3.1), (2, 3.5), (3, 3.3), (4, 3.4)]]
+SLOWER = [record("RabbitMQ stops", day, ttr) for day, ttr in [(1, 20.0), (2, 22.0), (3, 30.0)]]
+FAILED = [record("the controller reboots", 1, None, "failed",
+                 "not back to the verified state within 300s")]
+
+
+def render(tmp_path: Path, records: list[dict[str, Any]]) -> tuple[str, list[str]]:
+    history = write_history(tmp_path / "history.jsonl", records)
+    lines = write_report(history, tmp_path / "out" / "drills.html")
+    return (tmp_path / "out" / "drills.html").read_text(), lines
+
+
+def test_the_report_is_one_self_contained_file(tmp_path: Path) -> None:
+    html, lines = render(tmp_path, STABLE + SLOWER + FAILED)
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html, re.I)
+    assert "http://" not in html and "https://" not in html
+    assert "<script" not in html.lower()
+    assert "<link" not in html.lower()
+    assert html.count("<svg") >= 3 * len(STABLE + SLOWER + FAILED) // 2
+    for name in ("the database stops", "RabbitMQ stops", "the controller reboots"):
+        assert name in html
+    assert "start mariadb" in html and "not back to the verified state within 300s" in html
+    assert "skipped 1 unreadable line(s)" in lines[-2]
+
+
+def test_a_regression_is_flagged_only_when_there_is_one(tmp_path: Path) -> None:
+    html, lines = render(tmp_path / "a", STABLE + FAILED)
+    assert "Regression" not in html
+    assert not any(line.startswith("REGRESSION") for line in lines)
+
+    html, lines = render(tmp_path / "b", STABLE + SLOWER)
+    assert html.count('class="regression"') == 2  # the banner and the drill's own section
+    assert "time to recover 30.0 s is 43% above the median 21.0 s" in html
+    assert [line for line in lines if line.startswith("REGRESSION")] == [
+        f"REGRESSION: {FEATURE_FILE}: RabbitMQ stops: time to recover 30.0 s is 43% above the "
+        f"median 21.0 s of the 2 previous runs (limit +25%)"]
+
+
+def test_last_keeps_each_drills_latest_runs(tmp_path: Path) -> None:
+    history = write_history(tmp_path / "history.jsonl", SLOWER)
+    write_report(history, tmp_path / "drills.html", last=2)
+    html = (tmp_path / "drills.html").read_text()
+    assert "2 runs" in html and "Regression" in html  # 30.0 against the median 22.0
+
+
+# -- the command line ---------------------------------------------------------------------------
+def test_report_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    history = write_history(tmp_path / "history.jsonl", STABLE + SLOWER)
+    output = tmp_path / "drills.html"
+    assert cli.main(["report", "--history", str(history), "--output", str(output)]) == 0
+    out = capsys.readouterr().out
+    assert "REGRESSION: " in out and f"report: {output}" in out
+    assert output.is_file()
+    assert cli.main(["report", "--history", str(tmp_path / "none.jsonl")]) == cli.EXIT_BAD_INPUT
+    assert "no drill history at" in capsys.readouterr().err
+
+
+def test_run_writes_junit_xml_into_the_reports_directory(monkeypatch: pytest.MonkeyPatch,
+                                                        tmp_path: Path) -> None:
+    seen: list[list[str]] = []
+    monkeypatch.setattr(pytest, "main", lambda argv: seen.append(argv) or 0)
+    assert cli.main(["run", "features", "--reports", str(tmp_path), "--history", "h.jsonl"]) == 0
+    assert f"--junitxml={tmp_path / 'junit.xml'}" in seen[-1]
+    assert seen[-1][seen[-1].index("--history") + 1] == "h.jsonl"
+    cli.main(["run", "features", "--", "--junitxml=elsewhere.xml"])
+    assert [a for a in seen[-1] if a.startswith("--junitxml")] == ["--junitxml=elsewhere.xml"]
