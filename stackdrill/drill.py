@@ -95,15 +95,30 @@ class Drill:
         self.evidence.attach_json(f"snapshot: {label}", snap.to_json())
         return snap
 
-    def record_baseline(self) -> Snapshot:
-        health: dict[str, str] = {}
-        snap = self.snapshot("verified state", health)
-        if snap.errors:
-            key, message = sorted(snap.errors.items())[0]
-            raise DrillError(f"cannot record the verified state: {key}: {message}")
-        if health:
-            key, problem = sorted(health.items())[0]
-            raise DrillError(f"not starting from a healthy cloud: {key}: {problem}")
+    def record_baseline(self, settle: float = 0.0) -> Snapshot:
+        """Record the verified state of a healthy cloud. With ``settle``, wait up to that many
+        seconds for the cloud to become healthy (a previous drill's effects may still be
+        clearing); refuse with the first reason if it does not."""
+        problems: list[str] = []
+
+        def healthy() -> Snapshot | None:
+            health: dict[str, str] = {}
+            snap = take_snapshot(self.targets, self.probes, health, self.cloud)
+            problems[:] = [f"cannot record the verified state: {key}: {message}"
+                           for key, message in sorted(snap.errors.items())]
+            problems.extend(f"not starting from a healthy cloud: {key}: {problem}"
+                            for key, problem in sorted(health.items()))
+            return None if problems else snap
+
+        try:
+            snap, record = poll(healthy, timeout=settle, interval=2.0, max_interval=5.0,
+                                description="a healthy cloud to record the verified state")
+        except WaitTimeout as exc:
+            self.evidence.attach_text("health checks", exc.record.render())
+            raise DrillError(problems[0] if problems else str(exc)) from None
+        if len(record.attempts) > 1:
+            self.evidence.attach_text("health checks", record.render())
+        self.evidence.attach_json("snapshot: verified state", snap.to_json())
         self.baseline = snap
         self.timeline.add("baseline", f"verified state recorded ({len(snap.values)} values)")
         return snap

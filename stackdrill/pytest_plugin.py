@@ -55,6 +55,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--history", default=None,
                     help="append one JSON record per drill scenario to this file (default: "
                          "$XDG_STATE_HOME/stackdrill/history.jsonl)")
+    group.addoption("--settle", type=float, default=180.0,
+                    help="seconds a drill waits for the cloud to be healthy before it records "
+                         "the verified state and refuses to start (default 180)")
     group.addoption("--budget-scale", type=float, default=1.0,
                     help="multiply every time budget written in the features by this factor")
     group.addoption("--confirm", metavar="CLOUD", default=None,
@@ -375,10 +378,10 @@ def drill(request: pytest.FixtureRequest, targets: Targets, stackdrill_registrie
 
 
 @pytest.fixture
-def baseline(drill: Drill) -> Any:
+def baseline(request: pytest.FixtureRequest, drill: Drill) -> Any:
     """The verified state, recorded before anything is broken."""
     try:
-        return drill.record_baseline()
+        return drill.record_baseline(settle=float(request.config.getoption("settle")))
     except DrillError as exc:
         message = str(exc)
     pytest.fail(message, pytrace=False)

@@ -3,6 +3,7 @@ connection that died under us (a host rebooted) is re-established with backoff."
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -204,7 +205,8 @@ class SshConnection:
             raise HostUnreachable(f"{self.label}: connection lost during {command!r}: "
                                   f"{exc}") from exc
         finally:
-            channel.close()
+            with contextlib.suppress(paramiko.SSHException, EOFError, OSError):
+                channel.close()
         return CommandResult(
             host=self.spec.name, command=command, exit_status=status,
             stdout=out.decode("utf-8", "replace"), stderr=err.decode("utf-8", "replace"),

@@ -100,6 +100,8 @@ class Lab:
             run = self.paths.host_run(host.name)
             for name in ("supervisor.pid", "nspawn.pid"):
                 (run / name).unlink(missing_ok=True)
+        self.paths.inventory.unlink(missing_ok=True)
+        (self.paths.root / "clouds.yaml").unlink(missing_ok=True)
 
     def up(self, *, cloud: bool = True, log: Callable[[str], None] = print) -> Path:
         """Build every host afresh; with ``cloud``, install and bootstrap OpenStack on them."""
@@ -147,11 +149,14 @@ class Lab:
         log(f"lab: up in {time.monotonic() - started:.0f}s")
         return self.paths.inventory
 
-    def is_up(self) -> bool:
+    def is_up(self, *, cloud: bool = True) -> bool:
+        if cloud and not (self.paths.root / "clouds.yaml").exists():
+            return False
         return self.paths.inventory.exists() and all(h.powered and h.ssh for h in self.status())
 
     def ensure_up(self) -> Path:
-        """The lab's inventory, bringing the lab up first unless every host already answers."""
+        """The lab cloud's inventory, bringing the lab up first unless every host answers and
+        the cloud was bootstrapped."""
         return self.paths.inventory if self.is_up() else self.up()
 
     def wait_booted(self, host: LabHost, timeout: float = BOOT_TIMEOUT) -> None:
