@@ -23,7 +23,8 @@ from stackdrill.journal import Journal
 from stackdrill.lock import DrillLock, LockError, lock_for
 from stackdrill.preflight import NAMED, check_hosts, check_steps, one_line
 from stackdrill.registry import Registries, entry_point_plugins
-from stackdrill.reporting.history import record_drill
+from stackdrill.reporting.allure_files import write_allure_files
+from stackdrill.reporting.history import API_VERSIONS, record_drill, stackdrill_version
 
 pytest_plugins = ["stackdrill.cloud.fixtures", "stackdrill.reporting.outcome"]
 
@@ -327,6 +328,13 @@ def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> N
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _undo_live_drills()
+    config = session.config
+    directory = getattr(config.option, "allure_report_dir", None)
+    if directory and not planning(config):
+        inventory = config.stash.get(INVENTORY, None)
+        write_allure_files(Path(directory), cloud=inventory.cloud if inventory else None,
+                           stackdrill=stackdrill_version(),
+                           openstack=config.stash.get(API_VERSIONS, None))
 
 
 # -- fixtures ---------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from stackdrill.reporting.outcome import Outcome, one_line, outcome
 SCHEMA = 1
 # service types whose endpoints publish their API versions (version discovery, one GET each)
 SERVICES = ("identity", "compute", "placement", "image", "block-storage", "network")
-_API_VERSIONS = pytest.StashKey[dict[str, str]]()
+API_VERSIONS = pytest.StashKey[dict[str, str]]()
 
 
 def iso(timestamp: float) -> str:
@@ -138,9 +138,9 @@ def record_drill(item: pytest.Item, drill: Drill, path: Path, cloud: CloudAccess
     result = outcome(item)
     if undo_errors:
         result = Outcome("error", one_line("; ".join(undo_errors)))
-    versions = item.config.stash.get(_API_VERSIONS, None)
+    versions = item.config.stash.get(API_VERSIONS, None)
     if versions is None and cloud is not None and result.result == "passed":
-        versions = item.config.stash[_API_VERSIONS] = api_versions(cloud)
+        versions = item.config.stash[API_VERSIONS] = api_versions(cloud)
     feature, scenario = scenario_of(item)
     inventory = getattr(drill.targets, "inventory", None)
     record = drill_record(drill, feature=feature, scenario=scenario,

@@ -280,3 +280,17 @@ def test_run_writes_junit_xml_into_the_reports_directory(monkeypatch: pytest.Mon
     assert seen[-1][seen[-1].index("--history") + 1] == "h.jsonl"
     cli.main(["run", "features", "--", "--junitxml=elsewhere.xml"])
     assert [a for a in seen[-1] if a.startswith("--junitxml")] == ["--junitxml=elsewhere.xml"]
+
+
+def test_allure_environment_and_categories(tmp_path: Path) -> None:
+    from stackdrill.reporting.allure_files import write_allure_files
+
+    write_allure_files(tmp_path, cloud="prod-east", stackdrill="0.1.0",
+                       openstack={"compute": "2.104", "identity": "3.14"})
+    env = (tmp_path / "environment.properties").read_text().splitlines()
+    assert "cloud=prod-east" in env
+    assert "openstack.compute=2.104" in env
+    assert "stackdrill=0.1.0" in env
+    names = [c["name"] for c in json.loads((tmp_path / "categories.json").read_text())]
+    assert names == ["fault not confirmed", "recovery failed", "budget exceeded",
+                     "refused to start", "harness error"]
