@@ -19,6 +19,7 @@ from stackdrill.guards import Guards
 from stackdrill.hosts.ssh import CommandResult, HostError
 from stackdrill.hosts.target import Target, Targets
 from stackdrill.journal import Journal, JournalEntry
+from stackdrill.params import ParamError
 from stackdrill.probe import CloudContext, CloudProbe, Probe, take_snapshot
 from stackdrill.registry import Registries
 from stackdrill.runbook import RecoveryContext, RecoveryFailed, RunbookRecord, StepRecord
@@ -142,19 +143,22 @@ class Drill:
         if refusal is not None:
             self.timeline.add("refused", refusal)
             raise GuardRefused(refusal)
-        fault = self.registries.faults.get(fault_name)(target, raw_params)
-        self.evidence.attach_text("fault plan", "\n".join(fault.plan()))
-        facts = fault.prepare()
+        try:
+            fault = self.registries.faults.get(fault_name)(target, raw_params)
+            self.evidence.attach_text("fault plan", "\n".join(fault.plan()))
+            facts = fault.prepare()
+        except (HostError, FaultError, ParamError) as exc:
+            raise DrillError(f"fault {fault_name} on {target.name} not injected: {exc}") \
+                from exc
         entry = self.journal.arm(fault_name, target.name, dict(raw_params), facts)
+        active = ActiveFault(fault, entry, facts, time.time())
+        self.faults.append(active)
         try:
             fault.inject(facts)
         except (HostError, FaultError) as exc:
-            active = ActiveFault(fault, entry, facts, time.time())
-            self.faults.append(active)
             raise DrillError(f"fault {fault_name} on {target.name} failed to inject: {exc}") \
                 from exc
-        active = ActiveFault(fault, entry, facts, time.time())
-        self.faults.append(active)
+        active.injected_at = time.time()
         self.timeline.add("fault-injected", f"{fault_name} on {target.name}",
                           at=active.injected_at)
         return active

@@ -139,3 +139,20 @@ def test_secrets_never_reach_evidence() -> None:
     evidence.attach_json("conf", {"password": "s3cr3t-pass"})
     assert all("s3cr3t-pass" not in text for _, text in evidence.attachments)
     assert "***" in evidence.attachments[0][1]
+
+
+def test_a_fault_that_cannot_be_prepared_is_refused_before_the_journal(drill: Drill) -> None:
+    from stackdrill.fault import FaultError
+
+    class NothingToBreak(BreakService):
+        name = "nothing_to_break"
+
+        def prepare(self) -> dict[str, Any]:
+            raise FaultError("svc is not running; nothing to break")
+
+    drill.registries.faults.register(NothingToBreak)
+    target = drill.targets[0]  # type: ignore[index]
+    with pytest.raises(DrillError, match="not injected: svc is not running"):
+        drill.inject("nothing_to_break", target, {})
+    assert drill.journal.pending() == []
+    assert drill.faults == []
