@@ -111,6 +111,20 @@ class LabPower:
         poll(lambda: not self._stray_processes(kill=True), timeout=POWER_TIMEOUT,
              description="every lab process gone")
 
+    def _rooted_in_lab(self, proc: Path) -> bool:
+        """A process in a host's own mount namespace (its nspawn may be long dead, so its root
+        no longer reads as a lab path): its root mount is a lab host's overlay."""
+        upper = f"upperdir={self.paths.mountpoint}/"
+        try:
+            with (proc / "mountinfo").open() as mounts:
+                for line in mounts:
+                    fields = line.split()
+                    if len(fields) > 4 and fields[4] == "/":
+                        return upper in line
+        except OSError:
+            return False
+        return False
+
     def _stray_processes(self, *, kill: bool) -> list[int]:
         """Processes of the lab (inside a host, or an nspawn of this lab), SIGKILLed if asked."""
         merged_root = str(self.paths.mountpoint) + "/"
@@ -128,7 +142,7 @@ class LabPower:
                 continue
             stray_nspawn = cmdline[0].endswith(b"systemd-nspawn") and (
                 f"--tmpfs={self.paths.root}".encode() in cmdline)
-            if root.startswith(merged_root) or stray_nspawn:
+            if root.startswith(merged_root) or stray_nspawn or self._rooted_in_lab(proc):
                 found.append(int(proc.name))
                 if kill:
                     try:
