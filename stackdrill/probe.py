@@ -15,28 +15,33 @@ from stackdrill.hosts.target import Target, Targets
 from stackdrill.state import Rule, Snapshot
 
 
-class Probe(ABC):
-    """``observe`` returns paths relative to the host (``unit:dbus/active``); the snapshot
-    prefixes them with ``host:<name>/``. ``rules`` are the probe's default tolerance rules."""
+class _ProbeBase(ABC):
+    """What host and cloud probes share: a name, default tolerance rules, health problems."""
 
     name: ClassVar[str]
     description: ClassVar[str]
-    roles: ClassVar[tuple[str, ...]] = ()
     rules: ClassVar[tuple[str, ...]] = ()
+
+    def problems(self, values: dict[str, Any]) -> list[str]:
+        """What in the observed values rules out calling it healthy (for the baseline)."""
+        return []
+
+    @classmethod
+    def tolerance_rules(cls) -> list[Rule]:
+        return [Rule.parse(text) for text in cls.rules]
+
+
+class Probe(_ProbeBase):
+    """``observe`` returns paths relative to the host (``unit:dbus/active``); the snapshot
+    prefixes them with ``host:<name>/``. ``rules`` are the probe's default tolerance rules."""
+
+    roles: ClassVar[tuple[str, ...]] = ()
 
     def applies_to(self, target: Target) -> bool:
         return not self.roles or any(role in target.spec.roles for role in self.roles)
 
     @abstractmethod
     def observe(self, target: Target) -> dict[str, Any]: ...
-
-    def problems(self, values: dict[str, Any]) -> list[str]:
-        """What in one host's observed values rules out calling it healthy (for the baseline)."""
-        return []
-
-    @classmethod
-    def tolerance_rules(cls) -> list[Rule]:
-        return [Rule.parse(text) for text in cls.rules]
 
 
 @dataclass(frozen=True)
@@ -47,22 +52,11 @@ class CloudContext:
     targets: Targets
 
 
-class CloudProbe(ABC):
+class CloudProbe(_ProbeBase):
     """Observes the cloud as a whole, once per snapshot; paths are prefixed with ``cloud/``."""
-
-    name: ClassVar[str]
-    description: ClassVar[str]
-    rules: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def observe_cloud(self, context: CloudContext) -> dict[str, Any]: ...
-
-    def problems(self, values: dict[str, Any]) -> list[str]:
-        return []
-
-    @classmethod
-    def tolerance_rules(cls) -> list[Rule]:
-        return [Rule.parse(text) for text in cls.rules]
 
 
 def _observe_cloud(probe: CloudProbe, context: CloudContext, values: dict[str, Any],
