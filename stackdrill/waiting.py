@@ -8,8 +8,10 @@ so a drill report can show how long recovery actually took.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, TypeVar, cast, overload
 
@@ -17,8 +19,10 @@ __all__ = [
     "SYSTEM_CLOCK",
     "Attempt",
     "Clock",
+    "PollObserver",
     "PollRecord",
     "WaitTimeout",
+    "observing",
     "poll",
     "poll_until",
 ]
@@ -92,6 +96,24 @@ class WaitTimeout(Exception):
         )
 
 
+PollObserver = Callable[[PollRecord, float], None]
+"""Called before each pause of a wait with the record so far and the seconds left; it may
+report progress, or raise to end the wait (the exception reaches the waiting caller)."""
+
+_OBSERVERS: ContextVar[tuple[PollObserver, ...]] = ContextVar("stackdrill_poll_observers",
+                                                              default=())
+
+
+@contextlib.contextmanager
+def observing(observer: PollObserver) -> Iterator[None]:
+    """Every :func:`poll` in this thread (and context) calls ``observer`` while inside."""
+    token = _OBSERVERS.set((*_OBSERVERS.get(), observer))
+    try:
+        yield
+    finally:
+        _OBSERVERS.reset(token)
+
+
 def _clip(text: str) -> str:
     text = " ".join(text.splitlines())
     if len(text) > _DETAIL_LIMIT:
@@ -151,7 +173,8 @@ def poll(
     exception propagates immediately.  The pause between attempts starts at
     ``interval`` and is multiplied by ``backoff`` after each attempt, capped at
     ``max_interval``; a pause is shortened so that the final attempt happens at
-    the deadline.  Raises :class:`WaitTimeout` when the deadline passes.
+    the deadline.  Raises :class:`WaitTimeout` when the deadline passes.  Before
+    each pause the observers installed with :func:`observing` see the record.
     """
     if timeout < 0:
         raise ValueError(f"{description}: timeout must not be negative, got {timeout}")
@@ -189,6 +212,8 @@ def poll(
         remaining = deadline - now
         if remaining <= 0:
             raise WaitTimeout(record)
+        for observer in _OBSERVERS.get():
+            observer(record, remaining)
         clock.sleep(min(pause, remaining))
         pause = min(pause * backoff, max_interval)
 
