@@ -1,0 +1,32 @@
+"""Nova on the lab's computes: Cinder's iSCSI volumes through qemu's own initiator.
+
+The machine's kernel has no iSCSI initiator, so os-brick (which drives open-iscsi) cannot
+connect. qemu carries its own userspace initiator (libiscsi); libvirt expresses it as a network
+disk, ``<source protocol='iscsi' name='IQN/LUN'><host .../></source>``. This module maps Cinder's
+``iscsi`` connection info to that disk; ``stackdrill_lab_nova_compute`` registers it.
+"""
+
+from __future__ import annotations
+
+from nova.virt.libvirt.volume import volume as libvirt_volume
+
+
+class QemuISCSIVolumeDriver(libvirt_volume.LibvirtBaseVolumeDriver):
+    """iSCSI volumes attached through qemu's initiator: no host block device at all."""
+
+    def __init__(self, host):
+        super().__init__(host, is_block_dev=False)
+
+    def get_config(self, connection_info, disk_info):
+        conf = super().get_config(connection_info, disk_info)
+        data = connection_info["data"]
+        host, _, port = data["target_portal"].rpartition(":")
+        conf.source_type = "network"
+        conf.source_protocol = "iscsi"
+        conf.source_name = f"{data['target_iqn']}/{data.get('target_lun', 0)}"
+        conf.source_hosts = [host]
+        conf.source_ports = [port or "3260"]
+        return conf
+
+    def extend_volume(self, connection_info, instance, requested_size):
+        return requested_size
