@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,12 @@ SCHEMA = 1
 # service types whose endpoints publish their API versions (version discovery, one GET each)
 SERVICES = ("identity", "compute", "placement", "image", "block-storage", "network")
 API_VERSIONS = pytest.StashKey[dict[str, str]]()
+# what a record keeps of the evidence: the recorded commands and each comparison with the
+# verified state, cut to a size a history file of many runs can carry
+MAX_COMMANDS = 200
+MAX_OUTPUT = 4000
+MAX_CHECKS = 50
+MAX_DEVIATIONS = 200
 
 
 def iso(timestamp: float) -> str:
@@ -89,6 +95,31 @@ def redacted(value: Any, redact: Callable[[str], str]) -> Any:
     return value
 
 
+def clip(text: str, limit: int = MAX_OUTPUT) -> str:
+    """The start and the end of a long output, the middle replaced by a note of its size."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n[... {len(text) - 2 * half} characters left out ...]\n{text[-half:]}"
+
+
+def evidence_record(attachments: Sequence[tuple[str, str]]
+                    ) -> tuple[list[str], list[dict[str, Any]]]:
+    """From a drill's (already redacted) attachments: every recorded command with its output,
+    in order, and each comparison with the verified state with its deviations."""
+    commands: list[str] = []
+    checks: list[dict[str, Any]] = []
+    for name, text in attachments:
+        if name.startswith("$ ") and len(commands) < MAX_COMMANDS:
+            commands.append(clip(text))
+        elif name.startswith("state difference") and len(checks) < MAX_CHECKS:
+            label = name.removeprefix("state difference").lstrip(":").strip()
+            lines = [] if text == "no deviations" else text.splitlines()
+            checks.append({"label": label, "deviations": lines[:MAX_DEVIATIONS],
+                           "count": len(lines)})
+    return commands, checks
+
+
 def drill_record(drill: Drill, *, feature: str, scenario: str, cloud: str | None,
                  result: Outcome, ended: float,
                  openstack: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -116,6 +147,7 @@ def drill_record(drill: Drill, *, feature: str, scenario: str, cloud: str | None
                                    "error": s.error} for s in r.steps]}
                        for r in drill.result.recoveries],
     }
+    record["commands"], record["deviations"] = evidence_record(drill.evidence.attachments)
     return dict(redacted(record, drill.evidence.redact))
 
 
@@ -170,6 +202,30 @@ class Marker:
 
 
 @dataclass(frozen=True)
+class Check:
+    """One comparison of the state with the verified state, and what deviated."""
+
+    label: str
+    deviations: tuple[str, ...]
+    count: int
+
+
+def _checks(data: Mapping[str, Any]) -> tuple[Check, ...]:
+    """The record's comparisons; a record without them (written before they were kept) has the
+    deviations the drill expected in its timeline."""
+    if "deviations" in data:
+        return tuple(Check(str(c.get("label", "")), tuple(map(str, c.get("deviations", []))),
+                           int(c.get("count", len(c.get("deviations", [])))))
+                     for c in data["deviations"])
+    found = []
+    for event in data.get("events", []):
+        if event.get("kind") == "deviation":
+            lines = [line for line in str(event.get("detail", "")).splitlines() if line]
+            found.append(Check("during the fault", tuple(lines), len(lines)))
+    return tuple(found)
+
+
+@dataclass(frozen=True)
 class Run:
     """One drill run as read back from the history."""
 
@@ -187,6 +243,8 @@ class Run:
     steps: tuple[Step, ...]
     stackdrill_version: str | None
     openstack_api_versions: Mapping[str, str]
+    checks: tuple[Check, ...] = ()
+    commands: tuple[str, ...] = ()
 
     @property
     def duration(self) -> float:
@@ -210,7 +268,8 @@ class Run:
                              bool(s.get("ok")), s.get("error"))
                         for r in data.get("recoveries", []) for s in r.get("steps", [])),
             stackdrill_version=data.get("stackdrill_version"),
-            openstack_api_versions=dict(data.get("openstack_api_versions") or {}))
+            openstack_api_versions=dict(data.get("openstack_api_versions") or {}),
+            checks=_checks(data), commands=tuple(map(str, data.get("commands", []))))
 
 
 def load_runs(path: Path) -> tuple[list[Run], int]:

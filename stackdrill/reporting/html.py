@@ -53,6 +53,12 @@ details.run > summary span + span { margin-left: 10px; }
 .small { font-size: 12px; color: var(--grey); }
 .legend b { margin: 0 2px 0 12px; } .legend b:first-child { margin-left: 0; }
 .blue { color: #2563eb; } .red { color: var(--red); } .amber { color: #d97706; }
+pre { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, monospace; background: var(--bg);
+      border: 1px solid var(--rule); border-radius: 4px; padding: 8px 10px; margin: 4px 0 8px;
+      white-space: pre-wrap; overflow-wrap: anywhere; max-height: 360px; overflow-y: auto; }
+details.cmd > summary { cursor: pointer; padding: 2px 0; overflow-wrap: anywhere; }
+details.cmd > summary .exit { margin-left: 8px; }
+table.versions { width: auto; min-width: 320px; }
 """
 
 LEGEND = ('<p class="small legend"><b class="blue">●</b> time to recover of a run '
@@ -97,14 +103,51 @@ def _steps(run: Run) -> str:
             f'<th class="num">duration</th><th>result</th></tr>{rows}</table>')
 
 
+def _checks(run: Run) -> str:
+    """Each comparison with the verified state: when, how many deviations, which."""
+    if not run.checks:
+        return '<p class="small">No comparison with the verified state was recorded.</p>'
+    rows = []
+    for number, check in enumerate(run.checks, 1):
+        shown = "\n".join(check.deviations)
+        more = check.count - len(check.deviations)
+        listing = (f"<pre>{_e(shown)}{_e(f'{chr(10)}... {more} more') if more > 0 else ''}"
+                   "</pre>" if check.deviations else '<span class="ok">none</span>')
+        rows.append(f'<tr><td class="num">{number}</td><td>{_e(check.label)}</td>'
+                    f'<td class="num">{check.count}</td><td>{listing}</td></tr>')
+    return ('<table class="checks"><tr><th class="num">#</th><th>compared</th>'
+            '<th class="num">deviations</th><th>path: verified -> observed (rule)</th></tr>'
+            + "".join(rows) + "</table>")
+
+
+def _commands(run: Run) -> str:
+    """Every recorded command (SQL goes through the mysql client) with its output."""
+    if not run.commands:
+        return '<p class="small">No command was recorded.</p>'
+    items = []
+    for text in run.commands:
+        first, _, rest = text.partition("\n")
+        status, _, output = rest.partition("\n")
+        failed = status.startswith("(exit ") and not status.startswith("(exit 0,")
+        items.append(f'<details class="cmd"><summary><code>{_e(first)}</code>'
+                     f'<span class="exit {"flag" if failed else "small"}">{_e(status)}</span>'
+                     f"</summary><pre>{_e(output) or '(no output)'}</pre></details>")
+    return "".join(items)
+
+
+def _versions(run: Run) -> str:
+    rows = [("stackdrill", run.stackdrill_version or "unknown")]
+    rows += [(f"OpenStack {service} API", version)
+             for service, version in sorted(run.openstack_api_versions.items())]
+    return ('<table class="versions"><tr><th>component</th><th>version</th></tr>'
+            + "".join(f"<tr><td>{_e(name)}</td><td>{_e(version)}</td></tr>"
+                      for name, version in rows) + "</table>")
+
+
 def _run(run: Run, is_open: bool) -> str:
     reason = f'<p class="reason">{_e(run.reason)}</p>' if run.reason else ""
-    versions = ", ".join(f"{_e(k)} {_e(v)}" for k, v in sorted(run.openstack_api_versions.items()))
     about = [f"{_when(run.started)} to {_when(run.ended)} ({run.duration:.0f} s)",
-             f"cloud {_e(run.cloud or 'unnamed')}",
-             f"stackdrill {_e(run.stackdrill_version or 'unknown')}"]
-    if versions:
-        about.append(f"OpenStack API versions: {versions}")
+             f"cloud {_e(run.cloud or 'unnamed')}"]
     return (f'<details class="run"{" open" if is_open else ""}><summary>'
             f'<span class="when">{_when(run.started)}</span>'
             f'<span class="pill {_e(run.result)}">{_e(run.result)}</span>'
@@ -114,6 +157,9 @@ def _run(run: Run, is_open: bool) -> str:
             f'{charts.budget_bar(run.time_to_recover, run.budget)}'
             f'<span class="figure">{_e(_budget_text(run))}</span></div>'
             f"<h3>Recovery steps</h3>{_steps(run)}"
+            f"<h3>Deviations from the verified state</h3>{_checks(run)}"
+            f"<h3>Commands and SQL, with their output</h3>{_commands(run)}"
+            f"<h3>Versions</h3>{_versions(run)}"
             f'<p class="small">{" · ".join(about)}</p></details>')
 
 

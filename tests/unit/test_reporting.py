@@ -70,6 +70,7 @@ import time
 import pytest
 from pytest_bdd import given, scenarios
 
+from stackdrill.hosts.ssh import CommandResult
 from stackdrill.runbook import RunbookRecord, StepRecord
 
 scenarios("drills.feature")
@@ -77,6 +78,12 @@ scenarios("drills.feature")
 
 @given("a drill that recovers")
 def recovers(drill):
+    for listener in drill.targets.listeners:  # as a host target reports each command it ran
+        listener(CommandResult("c1", 'mysql -e "SELECT 1"', 0, "1\\n" + "x" * 9000, "", 0.0, 0.1))
+        listener(CommandResult("c1", "systemctl start db", 1, "", "pw s3cr3t-pw", 0.0, 0.2))
+    drill.evidence.attach_text("state difference: during the fault",
+                               "host:c1/unit:db/active: 'active' -> 'inactive' (exact)")
+    drill.evidence.attach_text("state difference: unchanged paths", "no deviations")
     drill.timeline.add("fault-injected", "stop_service on c1")
     drill.result.recoveries.append(RunbookRecord("restart", "c1", [
         StepRecord("start the service", started=time.time(), duration=0.5, ok=True)]))
@@ -140,6 +147,14 @@ def test_each_scenario_appends_one_record_when_it_ends(
     step = passed["recoveries"][0]["steps"][0]
     assert (step["title"], step["duration"], step["ok"]) == ("start the service", 0.5, True)
     assert step["offset"] >= 0
+    first, second = passed["commands"]
+    assert first.startswith('[c1] $ mysql -e "SELECT 1"\n(exit 0, 0.10s)\n1\n')
+    assert "characters left out" in first and len(first) < 4100
+    assert second == "[c1] $ systemctl start db\n(exit 1, 0.20s)\nstderr:\npw ***"
+    assert passed["deviations"] == [
+        {"label": "during the fault", "count": 1,
+         "deviations": ["host:c1/unit:db/active: 'active' -> 'inactive' (exact)"]},
+        {"label": "unchanged paths", "count": 0, "deviations": []}]
 
     failed = by_scenario["its check fails"]
     assert failed["result"] == "failed"
@@ -294,3 +309,32 @@ def test_allure_environment_and_categories(tmp_path: Path) -> None:
     names = [c["name"] for c in json.loads((tmp_path / "categories.json").read_text())]
     assert names == ["fault not confirmed", "recovery failed", "budget exceeded",
                      "refused to start", "harness error"]
+
+
+def test_a_run_shows_its_commands_and_each_comparison(tmp_path: Path) -> None:
+    run = record("the database stops", 5, 3.0)
+    run["commands"] = ['[controller] $ mysql -e "SELECT COUNT(*) FROM nova.instances"\n'
+                       "(exit 0, 0.05s)\n2\n", "[controller] $ systemctl start mariadb\n"
+                       "(exit 1, 0.30s)\nstderr:\nJob failed <see journal>\n"]
+    run["deviations"] = [{"label": "during the fault", "count": 3,
+                          "deviations": ["host:controller/unit:mariadb/active: 'active' -> "
+                                         "'inactive' (exact)"]}]
+    html, _ = render(tmp_path, [run])
+    assert ('<summary><code>[controller] $ mysql -e &quot;SELECT COUNT(*) FROM nova.instances'
+            '&quot;</code><span class="exit small">(exit 0, 0.05s)</span></summary>'
+            '<pre>2\n</pre>') in html
+    assert '<span class="exit flag">(exit 1, 0.30s)</span>' in html
+    assert "Job failed &lt;see journal&gt;" in html
+    assert ("<td>during the fault</td><td class=\"num\">3</td><td><pre>host:controller/unit:"
+            "mariadb/active: &#x27;active&#x27; -&gt; &#x27;inactive&#x27; (exact)\n... 2 more"
+            "</pre>") in html
+
+
+def test_an_older_record_shows_the_deviations_of_its_timeline(tmp_path: Path) -> None:
+    run = record("the database stops", 5, 3.0)
+    run["events"].append({"offset": 2.6, "kind": "deviation", "title": "2 deviation(s)",
+                          "detail": "a: 1 -> 2 (exact)\nb: 1 -> <absent> (exact)"})
+    html, _ = render(tmp_path, [run])
+    assert "No command was recorded." in html
+    assert ("<td>during the fault</td><td class=\"num\">2</td><td><pre>a: 1 -&gt; 2 (exact)\n"
+            "b: 1 -&gt; &lt;absent&gt; (exact)</pre>") in html
