@@ -24,12 +24,14 @@ from jsonschema.exceptions import ValidationError
 __all__ = [
     "DEFAULT_DEPLOYMENT",
     "DEFAULT_KNOWN_HOSTS",
+    "DEFAULT_PROFILE",
     "INVENTORY_SCHEMA",
     "ROLES",
     "RUNTIMES",
     "HostSpec",
     "Inventory",
     "InventoryError",
+    "ProfileSpec",
     "ServiceSpec",
     "SshSpec",
     "load_inventory",
@@ -48,6 +50,7 @@ ROLES: tuple[str, ...] = (
 )
 RUNTIMES: tuple[str, ...] = ("docker", "podman", "lxc")
 DEFAULT_DEPLOYMENT = "packages"
+DEFAULT_PROFILE = "packages"
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 
 _SSH_DEFAULTS: Mapping[str, Any] = MappingProxyType(
@@ -80,6 +83,7 @@ INVENTORY_SCHEMA: dict[str, Any] = {
         "cloud": {"type": ["string", "null"], "minLength": 1},
         "production": {"type": "boolean"},
         "deployment": _NAME_SCHEMA,
+        "profile": {"$ref": "#/$defs/profile"},
         "defaults": {
             "type": "object",
             "additionalProperties": False,
@@ -102,6 +106,26 @@ INVENTORY_SCHEMA: dict[str, Any] = {
         "protected": {"type": "array", "items": _NAME_SCHEMA},
     },
     "$defs": {
+        "profile": {
+            "if": {"type": "string"},
+            "then": {"$ref": "#/$defs/profile_name"},
+            "else": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name"],
+                "properties": {
+                    "name": {"$ref": "#/$defs/profile_name"},
+                    "variant": _NAME_SCHEMA,
+                    "runtime": {"enum": ["docker", "podman"]},
+                    "dirs": {"type": "array", "items": _NAME_SCHEMA},
+                },
+            },
+        },
+        "profile_name": {
+            "type": "string",
+            "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+            "x-expected": "profile name (letters, digits and _.-)",
+        },
         "ssh": {
             "type": "object",
             "additionalProperties": False,
@@ -232,6 +256,21 @@ class ServiceSpec:
 
 
 @dataclass(frozen=True)
+class ProfileSpec:
+    """The deployment profile the inventory selects (see :mod:`stackdrill.profiles`).
+
+    ``declared`` is False when the inventory does not name one: services the inventory does not
+    list are then systemd units of the same name, as before profiles existed.
+    """
+
+    name: str = DEFAULT_PROFILE
+    variant: str | None = None
+    runtime: str | None = None
+    dirs: tuple[Path, ...] = ()
+    declared: bool = False
+
+
+@dataclass(frozen=True)
 class Inventory:
     path: Path
     cloud: str | None
@@ -240,6 +279,12 @@ class Inventory:
     hosts: Mapping[str, HostSpec]
     services: Mapping[str, ServiceSpec]
     protected: frozenset[str]
+    profile_spec: ProfileSpec = ProfileSpec()
+
+    @property
+    def profile(self) -> str:
+        """The deployment profile's name (``packages`` unless the inventory names one)."""
+        return self.profile_spec.name
 
     def with_role(self, role: str) -> list[HostSpec]:
         """Hosts carrying ``role``, sorted by name."""
@@ -559,6 +604,38 @@ class _Builder:
             )
         return result
 
+    def profile(self) -> ProfileSpec:
+        raw = self.data.get("profile")
+        if raw is None:
+            return ProfileSpec()
+        if isinstance(raw, str):
+            named = ProfileSpec(name=raw, declared=True)
+            self.check_profile(named, ("profile",))
+            return named
+        spec = cast(Mapping[str, Any], raw)
+        dirs: list[Path] = []
+        for index, entry in enumerate(cast(list[str], spec.get("dirs", []))):
+            resolved = _expand(entry, self.base)
+            if resolved is None:
+                self.report(("profile", "dirs", index),
+                            f"cannot expand '~' in {entry!r}: home directory unknown")
+                continue
+            dirs.append(resolved)
+        result = ProfileSpec(name=cast(str, spec["name"]), variant=spec.get("variant"),
+                             runtime=spec.get("runtime"), dirs=tuple(dirs), declared=True)
+        self.check_profile(result, ("profile", "name"))
+        return result
+
+    def check_profile(self, spec: ProfileSpec, where: _KeyPath) -> None:
+        from stackdrill.profiles import ProfileError, load_profile
+
+        try:
+            profile = load_profile(spec.name, spec.dirs)
+            if spec.variant is not None:
+                profile.variant(name=spec.variant)
+        except ProfileError as exc:
+            self.report(where, str(exc))
+
     def protected(self) -> frozenset[str]:
         names = cast(list[str], self.data.get("protected") or [])
         for index, name in enumerate(names):
@@ -576,6 +653,7 @@ class _Builder:
         hosts = {name: self.host(name, raw, jumps[name]) for name, raw in self.raw_hosts.items()}
         services = self.services()
         protected = self.protected()
+        profile = self.profile()
         if self.problems:
             raise _fail(self.file, self.data, self.problems)
         return Inventory(
@@ -586,6 +664,7 @@ class _Builder:
             hosts=MappingProxyType(hosts),
             services=MappingProxyType(services),
             protected=protected,
+            profile_spec=profile,
         )
 
 

@@ -1,0 +1,444 @@
+"""Deployment profiles: how a deployment (DevStack, distribution packages, Kolla-Ansible,
+OpenStack-Ansible) runs each of stackdrill's logical services, and the exact commands that read
+and change a service's state there.
+
+A profile is a YAML data file. The shipped ones live beside this module; an inventory can name
+directories of its own (``profile: {name: mine, dirs: [profiles]}``) and a Python package can
+ship one through the ``stackdrill.profiles`` entry point group (the entry point loads to the
+path of the YAML file, or to the profile's data as a mapping).
+
+A service entry is either a systemd unit name (``nova-compute: devstack@n-cpu``), a container
+(``{container: nova_compute}``, run by the profile's or the inventory's container runtime) or a
+systemd unit inside an OpenStack-Ansible LXC container (``{lxc: galera_container, unit:
+mariadb}``, where ``galera_container`` is the container group of
+``<host>_galera_container-<8 hex>``). A profile with ``variants`` picks one by the host's
+``/etc/os-release`` (``ID``, then ``ID_LIKE``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import yaml
+from jsonschema import Draft202012Validator
+
+__all__ = [
+    "ACTIONS",
+    "BUILTIN_DIR",
+    "ENTRY_POINT_GROUP",
+    "ContainerState",
+    "LxcContainer",
+    "Placement",
+    "Profile",
+    "ProfileError",
+    "ServiceState",
+    "available_profiles",
+    "command",
+    "find_lxc_container",
+    "lxc_list_command",
+    "load_profile",
+    "parse_container_ps",
+    "parse_lxc_ls",
+    "parse_os_release",
+    "parse_status",
+    "parse_systemctl_show",
+]
+
+BUILTIN_DIR = Path(__file__).parent
+ENTRY_POINT_GROUP = "stackdrill.profiles"
+ACTIONS: tuple[str, ...] = ("status", "start", "stop", "restart", "kill")
+CONTAINER_RUNTIMES: tuple[str, ...] = ("docker", "podman")
+SHOW_PROPERTIES = ("ActiveState", "SubState", "MainPID")
+
+Kind = Literal["systemd", "container", "lxc"]
+
+_UNIT = {"type": "string", "pattern": r"^[A-Za-z0-9:_.@-]+$"}
+_CONTAINER = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"}
+_SERVICES = {
+    "type": "object",
+    "propertyNames": {"type": "string", "minLength": 1},
+    "additionalProperties": {
+        "oneOf": [
+            _UNIT,
+            {"type": "object", "additionalProperties": False, "required": ["unit"],
+             "properties": {"unit": _UNIT}},
+            {"type": "object", "additionalProperties": False, "required": ["container"],
+             "properties": {"container": _CONTAINER, "runtime": {"enum": CONTAINER_RUNTIMES}}},
+            {"type": "object", "additionalProperties": False, "required": ["lxc", "unit"],
+             "properties": {"lxc": _CONTAINER, "unit": _UNIT}},
+        ],
+    },
+}
+PROFILE_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name"],
+    "properties": {
+        "name": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"},
+        "description": {"type": "string"},
+        "runtime": {"enum": CONTAINER_RUNTIMES},
+        "services": _SERVICES,
+        "variants": {
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["os_release_ids", "services"],
+                "properties": {
+                    "os_release_ids": {"type": "array", "minItems": 1,
+                                       "items": {"type": "string", "minLength": 1}},
+                    "services": _SERVICES,
+                },
+            },
+        },
+    },
+}
+_VALIDATOR = Draft202012Validator(PROFILE_SCHEMA)
+
+
+class ProfileError(Exception):
+    """A profile cannot be found or read, or does not describe a service; one line."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one service runs: a systemd unit, a container, or a unit inside an LXC container.
+
+    For ``lxc``, ``container`` is the OpenStack-Ansible container group (``galera_container``);
+    the container's full name is found on the host with ``lxc-ls``.
+    """
+
+    service: str
+    kind: Kind
+    unit: str | None = None
+    container: str | None = None
+    runtime: str | None = None
+
+    def describe(self) -> str:
+        if self.kind == "systemd":
+            return f"unit {self.unit}"
+        if self.kind == "container":
+            return f"{self.runtime} container {self.container}"
+        return f"unit {self.unit} in LXC container {self.container}"
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """A service's state as its status command reports it."""
+
+    active: bool
+    state: str
+    main_pid: int = 0
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    name: str
+    state: str
+    pid: int = 0
+
+
+@dataclass(frozen=True)
+class LxcContainer:
+    name: str
+    state: str
+    ipv4: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Variant:
+    os_release_ids: tuple[str, ...]
+    services: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    source: str
+    runtime: str
+    services: Mapping[str, Any]
+    variants: Mapping[str, _Variant] = field(default_factory=dict)
+
+    @property
+    def needs_os_release(self) -> bool:
+        return bool(self.variants)
+
+    def variant(self, os_release: Mapping[str, str] | None = None,
+                name: str | None = None) -> str | None:
+        """The variant for a host: ``name`` if given, else the first whose ids hold the
+        os-release ``ID``, else the first matching an ``ID_LIKE`` entry."""
+        if not self.variants:
+            return None
+        if name is not None:
+            if name not in self.variants:
+                known = ", ".join(self.variants)
+                raise ProfileError(f"profile {self.name}: no variant {name!r} (known: {known})")
+            return name
+        if os_release is None:
+            raise ProfileError(f"profile {self.name}: its variant depends on the host's "
+                               f"/etc/os-release")
+        wanted = [os_release.get("ID", "").lower(), *os_release.get("ID_LIKE", "").lower().split()]
+        for candidate in wanted:
+            for variant, spec in self.variants.items():
+                if candidate and candidate in spec.os_release_ids:
+                    return variant
+        shown = os_release.get("ID", "?")
+        known = ", ".join(self.variants)
+        raise ProfileError(f"profile {self.name}: no variant for os-release ID {shown!r} "
+                           f"(known: {known})")
+
+    def services_of(self, variant: str | None) -> dict[str, Any]:
+        merged = dict(self.services)
+        if variant is not None:
+            merged.update(self.variants[variant].services)
+        return merged
+
+    def placement(self, service: str, *, os_release: Mapping[str, str] | None = None,
+                  variant: str | None = None, runtime: str | None = None) -> Placement:
+        """How ``service`` runs under this profile. Services the profile does not list are
+        systemd units of the same name."""
+        chosen = self.variant(os_release, variant)
+        entry = self.services_of(chosen).get(service, service)
+        if isinstance(entry, str):
+            return Placement(service, "systemd", unit=entry)
+        entry = cast(Mapping[str, str], entry)
+        if "container" in entry:
+            return Placement(service, "container", container=entry["container"],
+                             runtime=runtime or entry.get("runtime") or self.runtime)
+        if "lxc" in entry:
+            return Placement(service, "lxc", unit=entry["unit"], container=entry["lxc"])
+        return Placement(service, "systemd", unit=entry["unit"])
+
+
+def _schema_error(data: object, source: str) -> str | None:
+    error = next(iter(sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(e.path))), None)
+    if error is None:
+        return None
+    where = ".".join(str(part) for part in error.absolute_path) or "(top)"
+    return f"{source}: {where}: {' '.join(error.message.split())[:160]}"
+
+
+def profile_from_data(data: object, source: str) -> Profile:
+    """A profile from already-loaded data; ``source`` names it in messages."""
+    problem = _schema_error(data, source)
+    if problem is not None:
+        raise ProfileError(problem)
+    raw = cast(Mapping[str, Any], data)
+    variants = {
+        name: _Variant(tuple(i.lower() for i in spec["os_release_ids"]), dict(spec["services"]))
+        for name, spec in cast(Mapping[str, Mapping[str, Any]], raw.get("variants", {})).items()
+    }
+    return Profile(name=str(raw["name"]), description=str(raw.get("description", "")),
+                   source=source, runtime=str(raw.get("runtime", "docker")),
+                   services=dict(raw.get("services", {})), variants=variants)
+
+
+def _read_file(path: Path) -> Profile:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise ProfileError(f"{path}: {where}invalid YAML") from None
+    profile = profile_from_data(data, str(path))
+    if profile.name != path.stem:
+        raise ProfileError(f"{path}: name: {profile.name!r} differs from the file name "
+                           f"{path.stem!r}")
+    return profile
+
+
+def _entry_points() -> dict[str, metadata.EntryPoint]:
+    return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def _from_entry_point(entry: metadata.EntryPoint) -> Profile:
+    try:
+        loaded = entry.load()
+    except Exception as exc:
+        raise ProfileError(f"profile {entry.name}: entry point {entry.value} does not load: "
+                           f"{type(exc).__name__}: {exc}") from None
+    if isinstance(loaded, str | Path):
+        return _read_file(Path(loaded))
+    if isinstance(loaded, Mapping):
+        return profile_from_data(loaded, f"entry point {entry.value}")
+    raise ProfileError(f"profile {entry.name}: entry point {entry.value} gives "
+                       f"{type(loaded).__name__}, expected a YAML path or a mapping")
+
+
+def available_profiles(dirs: Iterable[Path] = ()) -> list[str]:
+    """Names of every profile found: the inventory's directories, entry points, built-ins."""
+    names = {p.stem for d in (*dirs, BUILTIN_DIR) if d.is_dir() for p in d.glob("*.yaml")}
+    return sorted(names | set(_entry_points()))
+
+
+def load_profile(name: str, dirs: Sequence[Path] = ()) -> Profile:
+    """The profile ``name``, looked up in ``dirs`` first, then entry points, then built-ins."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise ProfileError(f"profile name {name!r}: expected letters, digits and _.-")
+    for directory in dirs:
+        candidate = directory / f"{name}.yaml"
+        if candidate.is_file():
+            return _read_file(candidate)
+    entry = _entry_points().get(name)
+    if entry is not None:
+        return _from_entry_point(entry)
+    builtin = BUILTIN_DIR / f"{name}.yaml"
+    if builtin.is_file():
+        return _read_file(builtin)
+    raise ProfileError(f"unknown profile {name!r} (known: {', '.join(available_profiles(dirs))})")
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    """``/etc/os-release`` as a mapping (shell-style quoting removed)."""
+    result: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        try:
+            words = shlex.split(value)
+        except ValueError:
+            words = [value.strip("\"'")]
+        result[key.strip()] = " ".join(words)
+    return result
+
+
+def _systemctl(unit: str, action: str, signal: str) -> list[str]:
+    if action == "status":
+        return ["systemctl", "show", "-p", ",".join(SHOW_PROPERTIES), unit]
+    if action == "kill":
+        return ["systemctl", "kill", "--kill-who=main", f"--signal={signal}", unit]
+    return ["systemctl", action, unit]
+
+
+def command(placement: Placement, action: str, *, signal: str = "SIGKILL",
+            lxc_name: str | None = None) -> str:
+    """The exact shell command that performs ``action`` on the service.
+
+    ``status`` output is read with :func:`parse_status`. For an LXC placement, ``lxc_name`` is
+    the container's full name (see :func:`find_lxc_container`); without it the command names
+    the container group in angle brackets, as a dry run shows it.
+    """
+    if action not in ACTIONS:
+        raise ProfileError(f"unknown action {action!r} (known: {', '.join(ACTIONS)})")
+    if not re.fullmatch(r"SIG[A-Z0-9+]+", signal):
+        raise ProfileError(f"signal {signal!r}: expected a name such as SIGKILL")
+    if placement.kind == "systemd":
+        return shlex.join(_systemctl(cast(str, placement.unit), action, signal))
+    if placement.kind == "container":
+        runtime = cast(str, placement.runtime)
+        name = cast(str, placement.container)
+        if action == "status":
+            return shlex.join([runtime, "ps", "--all", "--no-trunc", "--format", "json"])
+        if action == "kill":
+            return shlex.join([runtime, "kill", "--signal", signal, name])
+        return shlex.join([runtime, action, name])
+    inner = _systemctl(cast(str, placement.unit), action, signal)
+    if lxc_name is None:
+        return f"lxc-attach -n <{placement.container}> -- {shlex.join(inner)}"
+    return shlex.join(["lxc-attach", "-n", lxc_name, "--", *inner])
+
+
+def lxc_list_command() -> str:
+    """The command whose output :func:`parse_lxc_ls` reads."""
+    return "lxc-ls --fancy"
+
+
+def parse_systemctl_show(text: str, count: int = 1) -> list[dict[str, str]]:
+    """The property blocks of ``systemctl show`` for ``count`` units, in order."""
+    blocks = text.strip().split("\n\n") if text.strip() else []
+    parsed = [dict(line.split("=", 1) for line in b.splitlines() if "=" in line) for b in blocks]
+    if len(parsed) != count:
+        raise ProfileError(f"systemctl show: expected {count} block(s), got {len(parsed)}")
+    return parsed
+
+
+def _int(value: object) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0
+
+
+def parse_container_ps(text: str) -> list[ContainerState]:
+    """``docker ps --format json`` (one object per line) or ``podman ps --format json`` (one
+    array) as container states."""
+    stripped = text.strip()
+    if not stripped:
+        return []
+    try:
+        if stripped.startswith("["):
+            items = cast(list[Mapping[str, Any]], json.loads(stripped))
+        else:
+            items = [cast(Mapping[str, Any], json.loads(line))
+                     for line in stripped.splitlines() if line.strip()]
+    except json.JSONDecodeError as exc:
+        raise ProfileError(f"container list: not JSON: {exc.msg} at line {exc.lineno}") from None
+    result = []
+    for item in items:
+        names = item.get("Names", [])
+        if isinstance(names, str):
+            names = names.split(",")
+        for name in cast(list[str], names):
+            result.append(ContainerState(name=name.lstrip("/"), state=str(item.get("State", "")),
+                                         pid=_int(item.get("Pid", 0))))
+    return result
+
+
+def parse_lxc_ls(text: str) -> list[LxcContainer]:
+    """``lxc-ls --fancy`` (``lxc-ls -f``): NAME STATE AUTOSTART GROUPS IPV4 IPV6 UNPRIVILEGED,
+    columns aligned under the header; empty cells are ``-``."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return []
+    header = lines[0]
+    columns = [(m.group(), m.start()) for m in re.finditer(r"\S+", header)]
+    if not columns or columns[0][0] != "NAME":
+        raise ProfileError("lxc-ls --fancy: expected a header starting with NAME")
+    result = []
+    for line in lines[1:]:
+        cells: dict[str, str] = {}
+        for index, (title, start) in enumerate(columns):
+            end = columns[index + 1][1] if index + 1 < len(columns) else len(line)
+            cells[title] = line[start:end].strip()
+        ipv4 = tuple(a.strip() for a in cells.get("IPV4", "-").split(",") if a.strip() != "-")
+        result.append(LxcContainer(name=cells["NAME"], state=cells.get("STATE", ""),
+                                   ipv4=tuple(a for a in ipv4 if a)))
+    return result
+
+
+def find_lxc_container(containers: Iterable[LxcContainer], group: str) -> str:
+    """The one container of OpenStack-Ansible group ``group`` (``<host>_<group>-<hex>``)."""
+    pattern = re.compile(rf"^(?:.+_)?{re.escape(group)}-[0-9a-f]{{8}}$")
+    found = sorted(c.name for c in containers if pattern.match(c.name))
+    if len(found) != 1:
+        what = "no container" if not found else f"{len(found)} containers ({', '.join(found)})"
+        raise ProfileError(f"LXC container group {group}: {what} on this host")
+    return found[0]
+
+
+def parse_status(placement: Placement, output: str) -> ServiceState:
+    """The service's state from the output of its ``status`` command."""
+    if placement.kind in ("systemd", "lxc"):
+        fields = parse_systemctl_show(output)[0]
+        state = fields.get("ActiveState", "unknown")
+        return ServiceState(active=state == "active", state=state,
+                            main_pid=_int(fields.get("MainPID", "0")))
+    for container in parse_container_ps(output):
+        if container.name == placement.container:
+            return ServiceState(active=container.state == "running", state=container.state,
+                                main_pid=container.pid)
+    return ServiceState(active=False, state="absent")
