@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import CommandFailed, Target
+from stackdrill.profiles import ServiceState
 
 PROPERTIES = ("ActiveState", "SubState", "MainPID", "Result", "NRestarts", "ExecMainStatus")
 
@@ -29,15 +30,13 @@ def _int(text: str) -> int:
         return 0
 
 
-def unit_statuses(target: Target, units: list[str]) -> dict[str, UnitStatus]:
-    if not units:
-        return {}
-    props = ",".join(PROPERTIES)
-    quoted = " ".join(shlex.quote(u) for u in units)
-    result = target.run(f"systemctl show -p {props} {quoted}", record=False)
-    if not result.ok:
-        raise CommandFailed(result)
-    blocks = result.stdout.strip().split("\n\n")
+def show_command(units: list[str]) -> str:
+    """The one ``systemctl show`` command that reads every unit's state."""
+    return f"systemctl show -p {','.join(PROPERTIES)} {' '.join(shlex.quote(u) for u in units)}"
+
+
+def parse_show(units: list[str], stdout: str) -> dict[str, UnitStatus]:
+    blocks = stdout.strip().split("\n\n")
     statuses = {}
     for unit, block in zip(units, blocks, strict=False):
         fields = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
@@ -48,6 +47,15 @@ def unit_statuses(target: Target, units: list[str]) -> dict[str, UnitStatus]:
             exit_status=_int(fields.get("ExecMainStatus", "0")),
         )
     return statuses
+
+
+def unit_statuses(target: Target, units: list[str]) -> dict[str, UnitStatus]:
+    if not units:
+        return {}
+    result = target.run(show_command(units), record=False)
+    if not result.ok:
+        raise CommandFailed(result)
+    return parse_show(units, result.stdout)
 
 
 def unit_status(target: Target, unit: str) -> UnitStatus:
@@ -72,3 +80,35 @@ def act_and_wait_active(target: Target, unit: str, verb: str = "start",
 
 class UnitNotActive(HostError):
     """A unit did not become active in time; one line."""
+
+
+def service_state(target: Target, service: str) -> ServiceState:
+    """A service's state as the host runs it (systemd unit, container or LXC container),
+    through the deployment profile's status command."""
+    from stackdrill.profiles import ProfileError, parse_status
+
+    result = target.run(target.service_command(service, "status"), record=False)
+    if not result.ok:
+        raise CommandFailed(result)
+    try:
+        return parse_status(target.placement(service), result.stdout)
+    except ProfileError as exc:
+        raise HostError(f"{target.name}: {service}: {exc}") from None
+
+
+def act_on_service(target: Target, service: str, action: str, *, signal: str = "SIGKILL",
+                   timeout: float = 60.0) -> None:
+    """Start, stop, restart or kill ``service`` with the deployment profile's command; wait
+    (polling) until its state says it is running (start, restart) or not (stop)."""
+    from stackdrill.waiting import WaitTimeout, poll
+
+    target.run(target.service_command(service, action, signal=signal), check=True,
+               timeout=timeout + 30)
+    if action not in ("start", "restart", "stop"):
+        return
+    wanted = action != "stop"
+    try:
+        poll(lambda: service_state(target, service).active is wanted, timeout=timeout,
+             description=f"{service} {'running' if wanted else 'stopped'} on {target.name}")
+    except WaitTimeout as exc:
+        raise UnitNotActive(str(exc)) from exc
