@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from stackdrill.hosts.target import CommandFailed, Target
-from stackdrill.probe import Probe
+from stackdrill.hosts.target import Target
+from stackdrill.probe import Probe, ProbeOutput
 
 AMQP_PORT = 5672
 
@@ -22,13 +22,12 @@ class AmqpConnections(Probe):
     def applies_to(self, target: Target) -> bool:
         return super().applies_to(target) and "nova-compute" in target.inventory.services
 
-    def observe(self, target: Target) -> dict[str, Any]:
-        result = target.run(f"ss -Htnp state established '( dport = :{AMQP_PORT} )'",
-                            record=False)
-        if not result.ok:
-            raise CommandFailed(result)
+    def command(self, target: Target) -> str:
+        return f"ss -Htnp state established '( dport = :{AMQP_PORT} )'"
+
+    def parse(self, target: Target, output: ProbeOutput) -> dict[str, Any]:
         connected = any("nova-compute" in line or "nova" in line
-                        for line in result.stdout.splitlines())
+                        for line in output.require_ok().splitlines())
         return {"amqp:nova-compute/connected": connected}
 
     def problems(self, values: dict[str, Any]) -> list[str]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from stackdrill.hosts.target import CommandFailed, Target
-from stackdrill.probe import Probe
+from stackdrill.hosts.target import Target
+from stackdrill.probe import Probe, ProbeOutput
 
 SCRIPT = r"""
 for f in /run/libvirt/qemu/*.pid; do
@@ -32,13 +32,13 @@ class LibvirtDomains(Probe):
     description = "libvirt domains, their state, and their qemu process ids"
     roles = ("compute",)
 
-    def observe(self, target: Target) -> dict[str, Any]:
-        script = SCRIPT.replace("{unit}", shlex.quote(target.unit("libvirtd")))
-        result = target.run(script, record=False)
-        if not result.ok:
-            raise CommandFailed(result)
+    def command(self, target: Target) -> str:
+        return SCRIPT.replace("{unit}", shlex.quote(target.unit("libvirtd")))
+
+    def parse(self, target: Target, output: ProbeOutput) -> dict[str, Any]:
+        result = output.require_ok()
         values: dict[str, Any] = {"libvirt/answering": False}
-        for line in result.stdout.splitlines():
+        for line in result.splitlines():
             fields = line.split()
             if fields[:1] == ["pid"] and len(fields) == 4:
                 _, name, pid, alive = fields

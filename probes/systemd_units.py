@@ -1,4 +1,4 @@
-"""The state of the services each role must run, read from systemd in one command per host.
+"""The state of the services each role must run: one ``systemctl show`` in the host's batch.
 
 The base services (dbus, sshd, and libvirtd on computes) are always watched; the OpenStack
 services of a role are watched when the inventory names them in ``services``, which is how a
@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from stackdrill.hosts.target import Target
-from stackdrill.probe import Probe
-from stackdrill.units import unit_statuses
+from stackdrill.probe import Probe, ProbeFailed, ProbeOutput
+from stackdrill.units import parse_show, show_command
 
 
 class SystemdUnits(Probe):
@@ -37,13 +37,18 @@ class SystemdUnits(Probe):
             wanted += [s for s in self.role_services.get(role, ()) if s in declared]
         return list(dict.fromkeys(wanted))
 
-    def observe(self, target: Target) -> dict[str, Any]:
+    def command(self, target: Target) -> str:
+        return show_command([target.unit(s) for s in self.services(target)])
+
+    def parse(self, target: Target, output: ProbeOutput) -> dict[str, Any]:
         services = self.services(target)
         units = [target.unit(s) for s in services]
-        statuses = unit_statuses(target, units)
+        statuses = parse_show(units, output.require_ok())
         values: dict[str, Any] = {}
         for service, unit in zip(services, units, strict=True):
-            status = statuses[unit]
+            status = statuses.get(unit)
+            if status is None:
+                raise ProbeFailed(f"{target.name}: systemctl show said nothing of {unit}")
             values[f"unit:{service}/active"] = status.active
             values[f"unit:{service}/main_pid"] = status.main_pid
         return values

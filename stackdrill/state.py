@@ -23,6 +23,8 @@ __all__ = [
     "Snapshot",
     "Tolerance",
     "compare",
+    "covers",
+    "host_wide_source",
     "render_diff",
 ]
 
@@ -49,11 +51,65 @@ def _format_number(value: float) -> str:
     return repr(value)
 
 
+def host_wide_source(host: str) -> str:
+    """The error key of a host that could not be observed at all (and the focus on all of it)."""
+    return f"host:{host}/ssh"
+
+
+def _host_of(source: str) -> str | None:
+    if not source.startswith("host:"):
+        return None
+    return source[len("host:"):].split("/", 1)[0]
+
+
+def covers(focus: frozenset[str], source: str) -> bool:
+    """Whether a focus (a set of sources) includes ``source``."""
+    if source in focus:
+        return True
+    host = _host_of(source)
+    return host is not None and host_wide_source(host) in focus
+
+
 @dataclass(frozen=True)
 class Snapshot:
+    """``sources`` says which probe observed each path (``host:c1/probe:systemd_units``,
+    ``cloud/probe:cloud_api``); it is known only for snapshots taken in this process."""
+
     taken_at: float
     values: Mapping[str, Any]
     errors: Mapping[str, str] = field(default_factory=dict)
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def focus_on(self, deviations: Iterable[Deviation],
+                 baseline: Snapshot) -> frozenset[str] | None:
+        """The sources to observe again to see whether ``deviations`` are gone; ``None`` when
+        some deviation's source is not known (then only a full snapshot will do)."""
+        focus: set[str] = set()
+        for deviation in deviations:
+            if deviation.kind == "unobserved":
+                focus.add(deviation.path)
+                continue
+            source = self.sources.get(deviation.path) or baseline.sources.get(deviation.path)
+            if source is None:
+                return None
+            focus.add(source)
+        return frozenset(focus)
+
+    def merged(self, partial: Snapshot, focus: frozenset[str]) -> Snapshot:
+        """This snapshot with everything ``focus`` covers replaced by ``partial``'s observation
+        of it (taken at ``partial``'s time)."""
+        def kept(key: str, source: str | None) -> bool:
+            return source is None or not covers(focus, source)
+
+        values = {path: value for path, value in self.values.items()
+                  if kept(path, self.sources.get(path))}
+        errors = {key: message for key, message in self.errors.items() if kept(key, key)}
+        sources = {path: source for path, source in self.sources.items() if path in values}
+        values.update(partial.values)
+        errors.update(partial.errors)
+        sources.update(partial.sources)
+        return Snapshot(partial.taken_at, dict(sorted(values.items())),
+                        dict(sorted(errors.items())), sources)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,248 @@
+"""Host snapshots: one batched command per host, bounded fan-out, and slow or dead hosts recorded
+as such without stalling the snapshot. The fake connections run the batch in a local ``sh``."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from stackdrill.hosts.ssh import CommandResult, HostTimeout, HostUnreachable
+from stackdrill.hosts.target import Target
+from stackdrill.probe import (
+    Probe,
+    ProbeOutput,
+    SnapshotSettings,
+    batch_script,
+    health_problems,
+    split_batch,
+    take_snapshot,
+)
+from stackdrill.state import Rule, Snapshot, Tolerance, compare
+
+
+class Spec:
+    def __init__(self, name: str, roles: tuple[str, ...] = ("compute",)) -> None:
+        self.name = name
+        self.roles = roles
+
+
+class LocalConnection:
+    """Runs commands in a local shell; counts them, and how many ran at once."""
+
+    def __init__(self, name: str, shared: Shared) -> None:
+        self.name = name
+        self.shared = shared
+        self.commands: list[str] = []
+        self.timeout = 60.0
+
+    def run(self, command: str, *, timeout: float | None = None) -> CommandResult:
+        self.commands.append(command)
+        self.timeout = timeout or 60.0
+        with self.shared.lock:
+            self.shared.active += 1
+            self.shared.most = max(self.shared.most, self.shared.active)
+        try:
+            self.before()
+            done = subprocess.run(command, shell=True, capture_output=True, text=True,
+                                  timeout=10, check=False)
+        finally:
+            with self.shared.lock:
+                self.shared.active -= 1
+        return CommandResult(self.name, command, done.returncode, done.stdout, done.stderr,
+                             time.time(), 0.0)
+
+    def before(self) -> None:
+        if self.shared.barrier is not None:
+            self.shared.barrier.wait(timeout=5)
+
+
+class Shared:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.active = 0
+        self.most = 0
+        self.barrier: threading.Barrier | None = None
+        self.release = threading.Event()
+
+
+class SlowConnection(LocalConnection):
+    """Answers nothing until the command's own timeout, as a hung host does."""
+
+    def before(self) -> None:
+        self.shared.release.wait(self.timeout)
+        raise HostTimeout(f"{self.name}: no answer within the timeout")
+
+
+class StuckConnection(LocalConnection):
+    """Ignores its timeout altogether (a connect stuck in the kernel)."""
+
+    def before(self) -> None:
+        self.shared.release.wait(30)
+
+
+class DeadConnection(LocalConnection):
+    def run(self, command: str, *, timeout: float | None = None) -> CommandResult:
+        self.commands.append(command)
+        raise HostUnreachable(f"{self.name} (192.0.2.9:22): unreachable: Connection refused")
+
+
+def target(conn: LocalConnection, roles: tuple[str, ...] = ("compute",)) -> Target:
+    return Target(Spec(conn.name, roles), conn, None, [])  # type: ignore[arg-type]
+
+
+class Hostname(Probe):
+    name = "hostname"
+    description = "the host's name as the fake sees it"
+
+    def command(self, target: Target) -> str:
+        return f"echo {target.name}; echo to-stderr >&2"
+
+    def parse(self, target: Target, output: ProbeOutput) -> dict[str, Any]:
+        assert output.stderr == "to-stderr\n"
+        return {"name": output.require_ok().strip()}
+
+
+class Lines(Probe):
+    name = "lines"
+    description = "multi-line output without a final newline, and a local exit"
+
+    def command(self, target: Target) -> str:
+        return "printf 'a\\nb\\nc'; exit 0"
+
+    def parse(self, target: Target, output: ProbeOutput) -> dict[str, Any]:
+        return {"lines": output.require_ok().split("\n")}
+
+
+class Failing(Probe):
+    name = "failing"
+    description = "exits 3"
+    roles = ("compute",)
+
+    def command(self, target: Target) -> str:
+        return "echo broken >&2; exit 3"
+
+    def parse(self, target: Target, output: ProbeOutput) -> dict[str, Any]:
+        output.require_ok()
+        return {}
+
+
+class Legacy(Probe):
+    """The contract before batching: ``observe`` only."""
+
+    name = "legacy"
+    description = "observe-only probe"
+
+    def observe(self, target: Target) -> dict[str, Any]:
+        return {"legacy": target.run("echo old").stdout.strip()}
+
+
+@pytest.fixture
+def shared() -> Iterator[Shared]:
+    state = Shared()
+    yield state
+    state.release.set()
+
+
+def test_every_probe_of_a_host_runs_in_one_command(shared: Shared) -> None:
+    conns = [LocalConnection(f"c{i}", shared) for i in range(3)]
+    health: dict[str, str] = {}
+    snap = take_snapshot([target(c) for c in conns], [Hostname(), Lines(), Failing()], health)
+    assert [len(c.commands) for c in conns] == [1, 1, 1]
+    for conn in conns:
+        assert snap.values[f"host:{conn.name}/name"] == conn.name
+        assert snap.values[f"host:{conn.name}/lines"] == ["a", "b", "c"]
+        assert snap.errors[f"host:{conn.name}/probe:failing"] == f"{conn.name}: exited 3: broken"
+        assert snap.sources[f"host:{conn.name}/name"] == f"host:{conn.name}/probe:hostname"
+    assert health == {}
+
+
+def test_roles_choose_the_fragments_and_observe_only_probes_still_work(shared: Shared) -> None:
+    conn = LocalConnection("ctl", shared)
+    snap = take_snapshot([target(conn, ("controller",))], [Hostname(), Failing(), Legacy()])
+    assert snap.values == {"host:ctl/name": "ctl", "host:ctl/legacy": "old"}
+    assert snap.errors == {}
+    assert len(conn.commands) == 2
+    assert "exit 3" not in conn.commands[0]
+
+
+def test_a_dead_host_is_one_unreachable_fact_that_health_reports(shared: Shared) -> None:
+    alive, dead = LocalConnection("c1", shared), DeadConnection("c2", shared)
+    targets = [target(alive), target(dead)]
+    snap = take_snapshot(targets, [Hostname(), Lines()])
+    assert snap.values["host:c1/name"] == "c1"
+    assert not any(path.startswith("host:c2/") for path in snap.values)
+    assert snap.errors == {"host:c2/ssh": "unreachable: c2 (192.0.2.9:22): unreachable: "
+                                          "Connection refused"}
+    assert "host:c2/ssh" in health_problems(targets, [Hostname()])
+    baseline = Snapshot(0, {**snap.values, "host:c2/name": "c2"}, {})
+    kinds = {(d.path, d.kind) for d in compare(baseline, snap, Tolerance())}
+    assert kinds == {("host:c2/name", "missing"), ("host:c2/ssh", "unobserved")}
+
+
+def test_a_slow_host_times_out_alone_and_does_not_stall_the_snapshot(shared: Shared) -> None:
+    slow = SlowConnection("slow", shared)
+    fast = [LocalConnection(f"c{i}", shared) for i in range(5)]
+    clock = time.monotonic()
+    snap = take_snapshot([target(slow), *map(target, fast)], [Hostname()],
+                         settings=SnapshotSettings(workers=4, host_timeout=0.6))
+    assert time.monotonic() - clock < 2.0
+    assert snap.errors == {"host:slow/ssh": "timeout: slow: no answer within 0.6s"}
+    assert {p for p in snap.values} == {f"host:c{i}/name" for i in range(5)}
+
+
+def test_a_host_that_ignores_its_timeout_is_left_behind(shared: Shared) -> None:
+    stuck = StuckConnection("stuck", shared)
+    fast = LocalConnection("c1", shared)
+    clock = time.monotonic()
+    snap = take_snapshot([target(stuck), target(fast)], [Hostname()],
+                         settings=SnapshotSettings(workers=2, host_timeout=0.5))
+    elapsed = time.monotonic() - clock
+    assert elapsed < 2.5, f"the snapshot waited {elapsed:.1f}s for a stuck host"
+    assert snap.errors == {"host:stuck/ssh": "timeout: stuck: no answer within 0.5s"}
+    assert snap.values == {"host:c1/name": "c1"}
+
+
+def test_fan_out_is_bounded_by_the_worker_count(shared: Shared) -> None:
+    shared.barrier = threading.Barrier(3)
+    conns = [LocalConnection(f"c{i:02}", shared) for i in range(12)]
+    snap = take_snapshot([target(c) for c in conns], [Hostname()],
+                         settings=SnapshotSettings(workers=3, host_timeout=10))
+    assert snap.errors == {}
+    assert len(snap.values) == 12
+    assert shared.most == 3
+
+
+def test_focus_observes_only_the_named_sources(shared: Shared) -> None:
+    conns = [LocalConnection(f"c{i}", shared) for i in range(3)]
+    targets = [target(c) for c in conns]
+    snap = take_snapshot(targets, [Hostname(), Lines()],
+                         focus=frozenset({"host:c1/probe:lines", "host:c2/ssh"}))
+    assert [len(c.commands) for c in conns] == [0, 1, 1]
+    assert set(snap.values) == {"host:c1/lines", "host:c2/name", "host:c2/lines"}
+
+
+def test_batch_output_cut_short_is_an_error_of_the_probes_that_lost_their_section() -> None:
+    script = batch_script(["echo one", "echo two"], "@@m")
+    done = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True)
+    cut = done.stdout[: done.stdout.index("two")]
+    whole = split_batch(done.stdout, done.stderr, 2, "@@m")
+    assert [o.stdout if o else None for o in whole] == ["one\n", "two\n"]
+    assert [o.stdout if o else None for o in split_batch(cut, "", 2, "@@m")] == ["one\n", None]
+
+
+def test_settings_refuse_nonsense() -> None:
+    with pytest.raises(ValueError, match="workers must be at least 1"):
+        SnapshotSettings(workers=0)
+    with pytest.raises(ValueError, match="host timeout must be positive"):
+        SnapshotSettings(host_timeout=0)
+
+
+def test_tolerance_rules_of_migrated_probes_still_parse() -> None:
+    from probes.systemd_units import SystemdUnits
+
+    assert SystemdUnits.tolerance_rules() == [Rule.parse("host:*/unit:*/main_pid ignore")]
