@@ -13,6 +13,8 @@ from stackdrill.inventory import HostSpec, Inventory, ServiceSpec
 if TYPE_CHECKING:
     import testinfra.host
 
+    from stackdrill.profiles import Placement, Profile
+
 CommandListener = Callable[[CommandResult], None]
 
 
@@ -31,6 +33,7 @@ class Target:
         self.connection = connection
         self.inventory = inventory
         self._listeners = listeners
+        self._os_release: dict[str, str] | None = None
 
     @property
     def name(self) -> str:
@@ -58,11 +61,76 @@ class Target:
         return self.run(f"systemctl {verb} {units}", check=check, timeout=timeout)
 
     def unit(self, service: str) -> str:
-        spec = self.service(service)
-        if spec.unit is None:
-            raise HostError(f"{self.name}: service {service!r} runs as a container, "
-                            f"not a systemd unit")
-        return spec.unit
+        placement = self.placement(service)
+        if placement.kind != "systemd" or placement.unit is None:
+            raise HostError(f"{self.name}: service {service!r} runs as "
+                            f"{placement.describe()}, not a systemd unit on the host")
+        return placement.unit
+
+    def placement(self, service: str) -> Placement:
+        """How ``service`` runs here: the inventory's ``services`` entry; else, when the inventory
+        names a profile, the profile's; else a systemd unit of the same name."""
+        from stackdrill.profiles import Placement, ProfileError
+
+        explicit = self.inventory.services.get(service)
+        if explicit is not None:
+            if explicit.container is None:
+                return Placement(service, "systemd", unit=explicit.unit)
+            if explicit.runtime == "lxc":
+                return Placement(service, "lxc", unit=service, container=explicit.container)
+            return Placement(service, "container", container=explicit.container,
+                             runtime=explicit.runtime)
+        chosen = self.inventory.profile_spec
+        if not chosen.declared:
+            return Placement(service, "systemd", unit=service)
+        try:
+            release = (self.os_release() if self.profile.needs_os_release
+                       and chosen.variant is None else None)
+            return self.profile.placement(service, os_release=release, variant=chosen.variant,
+                                          runtime=chosen.runtime)
+        except ProfileError as exc:
+            raise HostError(f"{self.name}: {exc}") from None
+
+    @cached_property
+    def profile(self) -> Profile:
+        from stackdrill.profiles import ProfileError, load_profile
+
+        try:
+            return load_profile(self.inventory.profile, self.inventory.profile_spec.dirs)
+        except ProfileError as exc:
+            raise HostError(f"{self.inventory.path}: profile: {exc}") from None
+
+    def os_release(self) -> dict[str, str]:
+        """This host's ``/etc/os-release``, read once."""
+        if self._os_release is None:
+            from stackdrill.profiles import parse_os_release
+
+            result = self.run("cat /etc/os-release", record=False)
+            if not result.ok:
+                raise CommandFailed(result)
+            self._os_release = parse_os_release(result.stdout)
+        return self._os_release
+
+    def service_command(self, service: str, action: str, *, signal: str = "SIGKILL") -> str:
+        """The exact command that performs ``action`` (status, start, stop, restart, kill) on
+        ``service`` as this host runs it; an LXC container's name is looked up on the host."""
+        from stackdrill.profiles import ProfileError, command
+
+        placement = self.placement(service)
+        try:
+            name = self.lxc_container(placement.container) if placement.kind == "lxc" else None
+            return command(placement, action, signal=signal, lxc_name=name)
+        except ProfileError as exc:
+            raise HostError(f"{self.name}: {service}: {exc}") from None
+
+    def lxc_container(self, group: str | None) -> str:
+        """The full name of this host's LXC container ``group`` (or of that exact name)."""
+        from stackdrill.profiles import find_lxc_container, lxc_list_command, parse_lxc_ls
+
+        result = self.run(lxc_list_command(), record=False)
+        if not result.ok:
+            raise CommandFailed(result)
+        return find_lxc_container(parse_lxc_ls(result.stdout), str(group))
 
     @cached_property
     def host(self) -> testinfra.host.Host:

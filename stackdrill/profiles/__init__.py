@@ -42,8 +42,8 @@ __all__ = [
     "available_profiles",
     "command",
     "find_lxc_container",
-    "lxc_list_command",
     "load_profile",
+    "lxc_list_command",
     "parse_container_ps",
     "parse_lxc_ls",
     "parse_os_release",
@@ -303,8 +303,8 @@ def load_profile(name: str, dirs: Sequence[Path] = ()) -> Profile:
 def parse_os_release(text: str) -> dict[str, str]:
     """``/etc/os-release`` as a mapping (shell-style quoting removed)."""
     result: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
+    for raw in text.splitlines():
+        line = raw.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
         key, _, value = line.partition("=")
@@ -421,7 +421,11 @@ def parse_lxc_ls(text: str) -> list[LxcContainer]:
 
 
 def find_lxc_container(containers: Iterable[LxcContainer], group: str) -> str:
-    """The one container of OpenStack-Ansible group ``group`` (``<host>_<group>-<hex>``)."""
+    """The one container of OpenStack-Ansible group ``group`` (``<host>_<group>-<hex>``), or
+    the container named exactly ``group``."""
+    containers = list(containers)
+    if any(c.name == group for c in containers):
+        return group
     pattern = re.compile(rf"^(?:.+_)?{re.escape(group)}-[0-9a-f]{{8}}$")
     found = sorted(c.name for c in containers if pattern.match(c.name))
     if len(found) != 1:
