@@ -249,7 +249,7 @@ def test_profile_from_an_entry_point(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_inventory_refuses_an_unknown_profile(tmp_path: Path) -> None:
     with pytest.raises(InventoryError, match=r"profile: unknown profile 'devstak' \(known: "):
         inventory_with(tmp_path, "profile: devstak\n")
-    with pytest.raises(InventoryError, match="profile.name: profile packages: no variant 'suse'"):
+    with pytest.raises(InventoryError, match=r"profile\.name: profile packages: no variant 'suse'"):
         inventory_with(tmp_path, "profile: {name: packages, variant: suse}\n")
 
 
