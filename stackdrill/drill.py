@@ -20,10 +20,11 @@ from stackdrill.hosts.ssh import CommandResult, HostError
 from stackdrill.hosts.target import Target, Targets
 from stackdrill.journal import Journal, JournalEntry
 from stackdrill.params import ParamError
-from stackdrill.probe import CloudContext, CloudProbe, Probe, take_snapshot
+from stackdrill.probe import CloudContext, CloudProbe, Probe, SnapshotSettings, take_snapshot
 from stackdrill.registry import Registries
 from stackdrill.runbook import RecoveryContext, RecoveryFailed, RunbookRecord, StepRecord
 from stackdrill.state import Deviation, Rule, Snapshot, Tolerance, compare, render_diff
+from stackdrill.verify import RecoveryWatch
 from stackdrill.waiting import WaitTimeout, poll
 
 
@@ -91,8 +92,19 @@ class Drill:
         self.evidence.attach_text(f"$ {result.command[:60]} [{result.host}]", result.render())
 
     # -- verified state ---------------------------------------------------------------------
+    #: How snapshots fan out over the hosts (workers, per-host timeout).
+    snapshot_settings: SnapshotSettings = SnapshotSettings()
+    #: The latest snapshot compared during the drill; the wait for recovery starts from it.
+    _latest: Snapshot | None = None
+
+    def _take(self, focus: frozenset[str] | None = None,
+              health: dict[str, str] | None = None) -> Snapshot:
+        return take_snapshot(self.targets, self.probes, health, self.cloud,
+                             self.snapshot_settings, focus)
+
     def snapshot(self, label: str, health: dict[str, str] | None = None) -> Snapshot:
-        snap = take_snapshot(self.targets, self.probes, health, self.cloud)
+        snap = self._take(health=health)
+        self._latest = snap
         self.evidence.attach_json(f"snapshot: {label}", snap.to_json())
         return snap
 
@@ -104,7 +116,7 @@ class Drill:
 
         def healthy() -> Snapshot | None:
             health: dict[str, str] = {}
-            snap = take_snapshot(self.targets, self.probes, health, self.cloud)
+            snap = self._take(health=health)
             problems[:] = [f"cannot record the verified state: {key}: {message}"
                            for key, message in sorted(snap.errors.items())]
             problems.extend(f"not starting from a healthy cloud: {key}: {problem}"
@@ -225,36 +237,28 @@ class Drill:
         """Poll until the state matches the verified state; return the time to recover."""
         start = self.faults[0].injected_at if self.faults else time.time()
         remaining = max(0.0, start + budget - time.time())
-        last: list[Deviation] = []
-        snaps: list[Snapshot] = []
-
-        def verified() -> bool:
-            nonlocal last
-            assert self.baseline is not None
-            snap = take_snapshot(self.targets, self.probes, cloud=self.cloud)
-            snaps.append(snap)
-            last = compare(self.baseline, snap, self.tolerance)
-            return not last
-
         if self.baseline is None:
             raise DrillError("no verified state recorded yet")
+        latest = self._latest if self.faults and self._latest is not None \
+            and self._latest.taken_at >= self.faults[0].injected_at else None
+        watch = RecoveryWatch(self.baseline, self.tolerance, self._take, current=latest)
         try:
-            _, record = poll(verified, timeout=remaining, interval=0.25, max_interval=1.0,
-                             description="back to the verified state", ignore=(HostError,))
+            restored, record = watch.wait(remaining, ignore=(HostError,))
         except WaitTimeout as exc:
+            last = watch.last
             self.evidence.attach_text("state difference at the deadline", render_diff(last))
             self.evidence.attach_text("verification attempts", exc.record.render())
             self.result.budget = budget
             raise BudgetExceeded(f"not back to the verified state within {budget:g}s: "
                                  f"{len(last)} deviation(s), first: "
                                  f"{last[0] if last else 'none'}") from exc
-        ttr = snaps[-1].taken_at - start
+        ttr = restored.restored_at - start
         self.result.time_to_recover = ttr
         self.result.budget = budget
         self.timeline.add("verified", f"verified state restored, time to recover {ttr:.2f}s "
-                                      f"(budget {budget:g}s)", at=snaps[-1].taken_at)
+                                      f"(budget {budget:g}s)", at=restored.restored_at)
         self.evidence.attach_text("verification attempts", record.render())
-        self.evidence.attach_json("snapshot: verified again", snaps[-1].to_json())
+        self.evidence.attach_json("snapshot: verified again", restored.confirmed.to_json())
         return ttr
 
     # -- cleanup ----------------------------------------------------------------------------

@@ -83,7 +83,28 @@ class PollRecord:
             f"{self.description}: {outcome} after {count} {noun} in {self.elapsed:.2f}s "
             f"(timeout {_seconds(self.timeout)}s)"
         )
-        return "\n".join([header, *(f"  {attempt.render()}" for attempt in self.attempts)])
+        return "\n".join([header, *(f"  {line}" for line in self._lines())])
+
+    def _lines(self) -> list[str]:
+        """One line per attempt; a run of four or more alike (same outcome, same detail) shows
+        its first and last attempts around a count, so a long wait stays readable."""
+        lines: list[str] = []
+        run: list[Attempt] = []
+
+        def flush() -> None:
+            if len(run) >= 4:
+                lines.extend([run[0].render(), f"... {len(run) - 2} more alike",
+                              run[-1].render()])
+            else:
+                lines.extend(attempt.render() for attempt in run)
+            run.clear()
+
+        for attempt in self.attempts:
+            if run and (attempt.ok, attempt.detail) != (run[0].ok, run[0].detail):
+                flush()
+            run.append(attempt)
+        flush()
+        return lines
 
 
 class WaitTimeout(Exception):
@@ -138,6 +159,7 @@ def poll(
     backoff: float = 1.5,
     ignore: tuple[type[BaseException], ...] = (),
     clock: Clock = SYSTEM_CLOCK,
+    pacing: Callable[[Attempt], float] | None = None,
 ) -> tuple[Literal[True], PollRecord]: ...
 
 
@@ -152,6 +174,7 @@ def poll(
     backoff: float = 1.5,
     ignore: tuple[type[BaseException], ...] = (),
     clock: Clock = SYSTEM_CLOCK,
+    pacing: Callable[[Attempt], float] | None = None,
 ) -> tuple[T, PollRecord]: ...
 
 
@@ -165,6 +188,7 @@ def poll(
     backoff: float = 1.5,
     ignore: tuple[type[BaseException], ...] = (),
     clock: Clock = SYSTEM_CLOCK,
+    pacing: Callable[[Attempt], float] | None = None,
 ) -> tuple[T, PollRecord]:
     """Call ``check`` until it returns a truthy value or ``timeout`` seconds pass.
 
@@ -173,6 +197,8 @@ def poll(
     exception propagates immediately.  The pause between attempts starts at
     ``interval`` and is multiplied by ``backoff`` after each attempt, capped at
     ``max_interval``; a pause is shortened so that the final attempt happens at
+    the deadline.  With ``pacing``, the pause after a failed attempt is instead
+    whatever it returns for that attempt (e.g. from its duration), still cut at
     the deadline.  Raises :class:`WaitTimeout` when the deadline passes.  Before
     each pause the observers installed with :func:`observing` see the record.
     """
@@ -214,6 +240,9 @@ def poll(
             raise WaitTimeout(record)
         for observer in _OBSERVERS.get():
             observer(record, remaining)
+        if pacing is not None:
+            clock.sleep(max(0.0, min(pacing(record.attempts[-1]), remaining)))
+            continue
         clock.sleep(min(pause, remaining))
         pause = min(pause * backoff, max_interval)
 
