@@ -1,13 +1,21 @@
 """The cloud as its APIs report it: compute services, hypervisors, servers, volumes, images.
 
-Each resource kind is one list call (paged by the SDK), never one GET per resource.
+Each resource kind is one list call, paged by the SDK at the services' maximum page size (never
+one GET per resource); the kinds are listed concurrently.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from stackdrill.probe import CloudContext, CloudProbe
+from stackdrill.cloud.access import CloudAccess
+from stackdrill.probe import CloudContext, CloudProbe, run_calls
+
+#: The page size asked of every list call: the services' default maximum (Nova's and Cinder's
+#: ``max_limit``/``osapi_max_limit``, Glance's ``api_limit_max``), so 10,000 servers are 10 pages.
+PAGE = 1000
 
 
 class CloudApi(CloudProbe):
@@ -16,29 +24,15 @@ class CloudApi(CloudProbe):
     rules = ("cloud/service:*/updated ignore",)
 
     def observe_cloud(self, context: CloudContext) -> dict[str, Any]:
-        conn = context.access.connection()
+        access = context.access
+        calls: dict[str, Callable[[], dict[str, Any]]] = {
+            "services": partial(_services, access), "hypervisors": partial(_hypervisors, access),
+            "servers": partial(_servers, access), "images": partial(_images, access)}
+        if access.connection().has_service("volumev3"):
+            calls["volumes"] = partial(_volumes, access)
         values: dict[str, Any] = {}
-        for service in conn.compute.services():
-            key = f"service:{service.binary}@{service.host}"
-            values[f"{key}/state"] = service.state
-            values[f"{key}/status"] = service.status
-            values[f"{key}/disabled_reason"] = service.disabled_reason
-        for hypervisor in conn.compute.hypervisors():
-            values[f"hypervisor:{hypervisor.name}/state"] = hypervisor.state
-            values[f"hypervisor:{hypervisor.name}/status"] = hypervisor.status
-        for server in conn.compute.servers(all_projects=True):
-            key = f"server:{server.name}"
-            values[f"{key}/status"] = server.status
-            values[f"{key}/host"] = server.compute_host
-            values[f"{key}/power_state"] = server.power_state
-        if conn.has_service("volumev3"):
-            for volume in conn.block_storage.volumes(all_projects=True):
-                key = f"volume:{volume.name or volume.id}"
-                values[f"{key}/status"] = volume.status
-                values[f"{key}/attached_to"] = sorted(
-                    a.get("server_id", "") for a in volume.attachments or [])
-        for image in conn.image.images():
-            values[f"image:{image.name}/status"] = image.status
+        for part in run_calls(calls).values():
+            values.update(part)
         return values
 
     def problems(self, values: dict[str, Any]) -> list[str]:
@@ -53,3 +47,50 @@ class CloudApi(CloudProbe):
             if expected is not None and value != expected:
                 found.append(f"{resource} is {value}")
         return found
+
+
+# Each list runs on its own worker thread, with that thread's connection.
+
+def _services(access: CloudAccess) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for service in access.connection().compute.services():
+        key = f"service:{service.binary}@{service.host}"
+        values[f"{key}/state"] = service.state
+        values[f"{key}/status"] = service.status
+        values[f"{key}/disabled_reason"] = service.disabled_reason
+    return values
+
+
+def _hypervisors(access: CloudAccess) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for hypervisor in access.connection().compute.hypervisors(details=False):
+        values[f"hypervisor:{hypervisor.name}/state"] = hypervisor.state
+        values[f"hypervisor:{hypervisor.name}/status"] = hypervisor.status
+    return values
+
+
+def _servers(access: CloudAccess) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for server in access.connection().compute.servers(details=True, all_projects=True,
+                                                       limit=PAGE):
+        key = f"server:{server.name}"
+        values[f"{key}/status"] = server.status
+        values[f"{key}/host"] = server.compute_host
+        values[f"{key}/power_state"] = server.power_state
+    return values
+
+
+def _volumes(access: CloudAccess) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for volume in access.connection().block_storage.volumes(details=True, all_projects=True,
+                                                             limit=PAGE):
+        key = f"volume:{volume.name or volume.id}"
+        values[f"{key}/status"] = volume.status
+        values[f"{key}/attached_to"] = sorted(
+            a.get("server_id", "") for a in volume.attachments or [])
+    return values
+
+
+def _images(access: CloudAccess) -> dict[str, Any]:
+    return {f"image:{image.name}/status": image.status
+            for image in access.connection().image.images(limit=PAGE)}

@@ -246,3 +246,63 @@ def test_tolerance_rules_of_migrated_probes_still_parse() -> None:
     from probes.systemd_units import SystemdUnits
 
     assert SystemdUnits.tolerance_rules() == [Rule.parse("host:*/unit:*/main_pid ignore")]
+
+
+class FakeCompute:
+    def __init__(self, calls: list[tuple[str, dict[str, Any]]]) -> None:
+        self.calls = calls
+
+    def services(self, **query: Any) -> list[Any]:
+        self.calls.append(("services", query))
+        return [type("S", (), {"binary": "nova-compute", "host": "c1", "state": "up",
+                               "status": "enabled", "disabled_reason": None})()]
+
+    def hypervisors(self, **query: Any) -> list[Any]:
+        self.calls.append(("hypervisors", query))
+        return [type("H", (), {"name": "c1", "state": "up", "status": "enabled"})()]
+
+    def servers(self, **query: Any) -> list[Any]:
+        self.calls.append(("servers", query))
+        return [type("V", (), {"name": "vm1", "status": "ACTIVE", "compute_host": "c1",
+                               "power_state": 1})()]
+
+
+class FakeConnection:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.compute = FakeCompute(self.calls)
+        self.image = self
+        self.block_storage = self
+
+    def has_service(self, name: str) -> bool:
+        return True
+
+    def images(self, **query: Any) -> list[Any]:
+        self.calls.append(("images", query))
+        return [type("I", (), {"name": "cirros", "status": "active"})()]
+
+    def volumes(self, **query: Any) -> list[Any]:
+        self.calls.append(("volumes", query))
+        return [type("Vol", (), {"name": "v1", "id": "x", "status": "in-use",
+                                 "attachments": [{"server_id": "s1"}]})()]
+
+
+def test_the_cloud_probe_lists_each_kind_once_with_full_pages() -> None:
+    from probes.cloud_api import PAGE, CloudApi
+    from stackdrill.probe import CloudContext
+
+    conn = FakeConnection()
+    access = type("Access", (), {"connection": lambda self: conn})()
+    values = CloudApi().observe_cloud(CloudContext(access, []))  # type: ignore[arg-type]
+    assert values == {
+        "service:nova-compute@c1/state": "up", "service:nova-compute@c1/status": "enabled",
+        "service:nova-compute@c1/disabled_reason": None,
+        "hypervisor:c1/state": "up", "hypervisor:c1/status": "enabled",
+        "server:vm1/status": "ACTIVE", "server:vm1/host": "c1", "server:vm1/power_state": 1,
+        "volume:v1/status": "in-use", "volume:v1/attached_to": ["s1"],
+        "image:cirros/status": "active"}
+    kinds = sorted(kind for kind, _ in conn.calls)
+    assert kinds == ["hypervisors", "images", "servers", "services", "volumes"]
+    queries = dict(conn.calls)
+    assert queries["servers"]["limit"] == PAGE and queries["servers"]["all_projects"]
+    assert queries["volumes"]["limit"] == PAGE and queries["images"]["limit"] == PAGE
