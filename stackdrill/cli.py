@@ -17,6 +17,7 @@ EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_HARNESS = 3
 EXIT_INTERRUPTED = 130
+EXIT_MAX_DURATION = 124  # stackdrill.schedule: stopped at --max-duration, faults undone
 
 
 class CliError(Exception):
@@ -24,6 +25,8 @@ class CliError(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
+    from stackdrill.run_options import add_run_arguments
+
     parser = argparse.ArgumentParser(prog="stackdrill", description=__doc__.splitlines()[0],
                                      epilog="exit codes: 0 passed, 1 a drill failed, 2 bad "
                                             "input, 3 harness error, 130 interrupted")
@@ -49,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
                                        "(default: $XDG_STATE_HOME/stackdrill/history.jsonl)")
     run.add_argument("--confirm", metavar="CLOUD",
                      help="allow faults on a production inventory whose cloud name is CLOUD")
+    add_run_arguments(run)
     run.epilog = "arguments after -- go to pytest as they are"
 
     plan = sub.add_parser("plan", help="dry run: show each drill's faults, recoveries, target "
@@ -125,6 +129,12 @@ def _plan(args: argparse.Namespace, pytest_args: list[str]) -> int:
 def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     import pytest
 
+    from stackdrill.run_options import scheduled_run
+
+    scheduled = scheduled_run(args)
+    if scheduled is None:  # outside the drill window
+        return EXIT_OK
+    pytest_args = [*scheduled, *pytest_args]
     argv = _pytest_argv(args, ("inventory", "os_cloud", "journal", "history", "budget_scale",
                                "confirm"))
     argv += [f"--alluredir={Path(args.reports) / 'allure-results'}",
@@ -143,6 +153,7 @@ def _exit_code(code: int) -> int:
         3: EXIT_HARNESS,
         4: EXIT_BAD_INPUT,
         5: EXIT_BAD_INPUT,
+        EXIT_MAX_DURATION: EXIT_MAX_DURATION,  # stopped cleanly at --max-duration
     }.get(code, EXIT_HARNESS)
 
 

@@ -26,7 +26,8 @@ from stackdrill.registry import Registries, entry_point_plugins
 from stackdrill.reporting.allure_files import write_allure_files
 from stackdrill.reporting.history import API_VERSIONS, record_drill, stackdrill_version
 
-pytest_plugins = ["stackdrill.cloud.fixtures", "stackdrill.reporting.outcome"]
+pytest_plugins = ["stackdrill.cloud.fixtures", "stackdrill.reporting.outcome",
+                  "stackdrill.schedule", "stackdrill.notify"]
 
 REGISTRIES = pytest.StashKey[Registries]()
 INVENTORY = pytest.StashKey[Inventory]()

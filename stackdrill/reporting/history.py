@@ -28,6 +28,7 @@ SCHEMA = 1
 # service types whose endpoints publish their API versions (version discovery, one GET each)
 SERVICES = ("identity", "compute", "placement", "image", "block-storage", "network")
 API_VERSIONS = pytest.StashKey[dict[str, str]]()
+RUN_RECORDS = pytest.StashKey[list[dict[str, Any]]]()  # this run's records, for its notification
 # what a record keeps of the evidence: the recorded commands and each comparison with the
 # verified state, cut to a size a history file of many runs can carry
 MAX_COMMANDS = 200
@@ -178,6 +179,7 @@ def record_drill(item: pytest.Item, drill: Drill, path: Path, cloud: CloudAccess
     record = drill_record(drill, feature=feature, scenario=scenario,
                           cloud=getattr(inventory, "cloud", None), result=result,
                           ended=time.time(), openstack=versions)
+    item.config.stash.setdefault(RUN_RECORDS, []).append(record)
     try:
         append_record(path, record)
     except OSError as exc:
