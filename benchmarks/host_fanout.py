@@ -24,12 +24,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import paramiko  # noqa: E402
-import scale_lab  # noqa: E402
+import paramiko
+import scale_lab
 
-from stackdrill.hosts.target import Target, Targets  # noqa: E402
-from stackdrill.inventory import load_inventory  # noqa: E402
-from stackdrill.probe import Probe, ProbeOutput, SnapshotSettings, take_snapshot  # noqa: E402
+from stackdrill.hosts.target import Target, Targets
+from stackdrill.inventory import load_inventory
+from stackdrill.probe import Probe, ProbeOutput, SnapshotSettings, take_snapshot
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CHECKS = {

@@ -20,13 +20,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from stackdrill.waiting import WaitTimeout, poll  # noqa: E402
+from stackdrill.waiting import WaitTimeout, poll
 
 BRIDGE = "sdbench0"
 SUBNET = ipaddress.ip_network("172.31.80.0/22")
 GATEWAY = "172.31.80.1/22"
 PREFIX = "sdbench-"
-WORK = Path("/tmp/sdbench-lab")
+WORK = Path("/run/sdbench-lab")
 SSHD = "/usr/sbin/sshd"
 
 SSHD_CONFIG = """\
@@ -131,7 +131,7 @@ def _start_sshd(host: BenchHost) -> str:
     sshd = (f"for f in /root/.bashrc /root/.profile; do [ -e $f ] && mount --bind "
             f"{WORK}/empty $f; done; exec {SSHD} -D -e -f {WORK}/sshd_config -h {key} "
             f"-o ListenAddress={host.address}")
-    subprocess.Popen(  # noqa: S603
+    subprocess.Popen(
         ["ip", "netns", "exec", host.name, "unshare", "--pid", "--fork", "--kill-child",
          "--mount", "--propagation", "private", "--mount-proc", "sh", "-c", sshd],
         stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
