@@ -6,10 +6,14 @@ from stackdrill.registry import Registries
 
 
 def pytest_stackdrill_register(registries: Registries) -> None:
+    from faults.disk_io_errors import DiskIoErrors
     from faults.file_remove import RemoveFiles
     from faults.host_reboot import RebootHost
+    from faults.power_off import PowerOffHost
+    from faults.pull_disk import PullDisk
     from faults.service_kill import KillService
     from faults.service_stop import StopService
 
-    for fault in (KillService, StopService, RebootHost, RemoveFiles):
+    for fault in (KillService, StopService, RebootHost, RemoveFiles, PowerOffHost, PullDisk,
+                  DiskIoErrors):
         registries.faults.register(fault)

@@ -10,7 +10,11 @@ def pytest_stackdrill_register(registries: Registries) -> None:
     from probes.cloud_api import CloudApi
     from probes.libvirt_domains import LibvirtDomains
     from probes.nova_db import NovaDatabase
+    from probes.swift_disks import SwiftDisks
+    from probes.swift_objects import SwiftObjects
+    from probes.swift_replicas import SwiftReplicas
     from probes.systemd_units import SystemdUnits
 
-    for probe in (SystemdUnits, LibvirtDomains, AmqpConnections, CloudApi, NovaDatabase):
+    for probe in (SystemdUnits, LibvirtDomains, AmqpConnections, CloudApi, NovaDatabase,
+                  SwiftDisks, SwiftObjects, SwiftReplicas):
         registries.probes.register(probe)

@@ -11,7 +11,10 @@ def pytest_stackdrill_register(registries: Registries) -> None:
     from recovery.database import RestartDatabase
     from recovery.rabbitmq import RestartRabbitMQ
     from recovery.services import RestartServices, StartServices
+    from recovery.swift_disk import ReplaceSwiftDisk
+    from recovery.swift_rings import AddStorageNodeToRings, RemoveStorageNodeFromRings
 
     for recovery in (StartServices, RestartServices, AfterControllerReboot, RestartRabbitMQ,
-                     RestartDatabase, AfterComputeReboot):
+                     RestartDatabase, AfterComputeReboot, ReplaceSwiftDisk,
+                     RemoveStorageNodeFromRings, AddStorageNodeToRings):
         registries.recoveries.register(recovery)

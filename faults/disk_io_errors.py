@@ -1,0 +1,198 @@
+"""A Swift disk that fails every I/O with EIO, as a dying drive does: its XFS shuts down, Swift's
+object server and auditors get EIO, and the disk must be replaced.
+
+Two ways to make a real block device fail, chosen in ``prepare``:
+
+- ``lab``: the disk's backing file sits on the lab's FUSE filesystem, switched to EIO through a
+  control file the host sees at ``/var/lib/stackdrill/disk-faults/<disk>``;
+- ``dmsetup``: the disk is a device-mapper device; its table is swapped for the ``error`` target
+  (every I/O fails) or ``flakey`` (fails 5 s out of every 10; only over a one-segment linear
+  table), and the original table is loaded back on undo.
+
+Confirmed by writing to the disk and syncing it: the filesystem must then refuse to be read
+(XFS "Filesystem has been shut down"); the kernel's XFS lines for the device are the evidence.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from faults.pull_disk import current_mount, disk_name, mountpoint, remount_command
+from stackdrill.fault import Fault, FaultError
+from stackdrill.params import Param
+
+CONTROL_DIR = "/var/lib/stackdrill/disk-faults"
+PROBE_FILE = ".stackdrill-io-check"
+FLAKEY_UP, FLAKEY_DOWN = 5, 5
+
+
+def _method(text: str) -> str:
+    if text not in ("auto", "lab", "dmsetup"):
+        raise ValueError(f"expected auto, lab or dmsetup, got {text!r}")
+    return text
+
+
+def _mode(text: str) -> str:
+    if text not in ("error", "flakey"):
+        raise ValueError(f"expected error or flakey, got {text!r}")
+    return text
+
+
+def dm_name_of(kernel_name: str, info: str) -> str | None:
+    """The device-mapper name of a block device (``dm-3``) from
+    ``dmsetup info -c --noheadings --separator ' ' -o name,blkdevname``."""
+    for line in info.splitlines():
+        fields = line.split()
+        if len(fields) == 2 and fields[1] == kernel_name:
+            return fields[0]
+    return None
+
+
+def table_sectors(table: str) -> int:
+    """The size in sectors that a ``dmsetup table`` covers (start + length of its last line)."""
+    end = 0
+    for line in table.splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and fields[0].isdigit() and fields[1].isdigit():
+            end = max(end, int(fields[0]) + int(fields[1]))
+    if end == 0:
+        raise ValueError(f"not a device-mapper table: {table.strip()!r}")
+    return end
+
+
+def failing_table(table: str, mode: str) -> str:
+    """The table that makes the device fail: ``error`` over its whole size, or ``flakey`` over
+    the same backing device as a one-segment linear table."""
+    sectors = table_sectors(table)
+    if mode == "error":
+        return f"0 {sectors} error"
+    lines = [line.split() for line in table.strip().splitlines()]
+    if len(lines) != 1 or len(lines[0]) != 5 or lines[0][2] != "linear":
+        raise ValueError("flakey needs a one-segment linear table, got "
+                         f"{table.strip()!r}")
+    _, length, _, device, offset = lines[0]
+    return f"0 {length} flakey {device} {offset} {FLAKEY_UP} {FLAKEY_DOWN}"
+
+
+def swap_table_command(name: str, table: str) -> str:
+    quoted = shlex.quote(name)
+    return (f"dmsetup load {quoted} --table {shlex.quote(table)} && "
+            f"dmsetup suspend --noflush --nolockfs {quoted} && dmsetup resume {quoted}")
+
+
+def io_check_command(path: str, device: str) -> str:
+    """Write and sync on the disk (XFS notices a dead device on its next log write), then say
+    whether its root can still be read, then the kernel's XFS lines for the device."""
+    quoted = shlex.quote(path)
+    return (f"touch {quoted}/{PROBE_FILE} 2>&1; sync -f {quoted} 2>&1; "
+            f"rm -f {quoted}/{PROBE_FILE} 2>/dev/null; "
+            f"if ls {quoted} >/dev/null 2>&1; then echo READABLE; else echo UNREADABLE; fi; "
+            f"k=$(basename \"$(readlink -f {shlex.quote(device)})\"); "
+            f"dmesg 2>/dev/null | grep -F \"XFS ($k)\" | tail -n 3; true")
+
+
+def restore_command(facts: Mapping[str, Any]) -> str:
+    """What gives the host a working device again (the lab's stand-in for a new drive)."""
+    if facts["method"] == "lab":
+        return f"echo ok > {shlex.quote(facts['control'])}"
+    return swap_table_command(facts["dm_name"], facts["table"])
+
+
+class DiskIoErrors(Fault):
+    name = "disk_io_errors"
+    description = ("Make a Swift disk fail every I/O with EIO (the lab's FUSE switch, or a "
+                   "device-mapper error/flakey table); its XFS shuts down. Undo restores the "
+                   "device and remounts the filesystem if it is still shut down")
+    params: ClassVar[Mapping[str, Param]] = {
+        "disk": Param("the Swift device name (its mount point is /srv/node/<disk>)", disk_name),
+        "method": Param("auto, lab (FUSE control file) or dmsetup", _method, "auto"),
+        "mode": Param("dmsetup only: error (every I/O fails) or flakey", _mode, "error"),
+    }
+
+    @property
+    def path(self) -> str:
+        return mountpoint(self.values["disk"])
+
+    @property
+    def control(self) -> str:
+        return f"{CONTROL_DIR}/{self.values['disk']}"
+
+    def plan(self) -> list[str]:
+        method = self.values["method"]
+        lab = [f"echo eio > {self.control}"]
+        dm = [f"dmsetup load <dm device of {self.path}> --table '0 <sectors> "
+              f"{self.values['mode']} ...'", "dmsetup suspend --noflush --nolockfs <dm device>",
+              "dmsetup resume <dm device>"]
+        if method == "lab":
+            return lab
+        if method == "dmsetup":
+            return dm
+        return [f"if {self.control} exists: {lab[0]}", "else: " + "; ".join(dm)]
+
+    def prepare(self) -> dict[str, Any]:
+        mount = current_mount(self.target, self.path)
+        if mount is None:
+            raise FaultError(f"{self.target.name}: {self.path} is not mounted")
+        facts: dict[str, Any] = {"mountpoint": self.path, "source": mount.source,
+                                 "fstype": mount.fstype}
+        method = self.values["method"]
+        if method in ("auto", "lab"):
+            has_control = self.target.run(f"test -w {shlex.quote(self.control)}",
+                                          record=False).ok
+            if has_control:
+                return {**facts, "method": "lab", "control": self.control}
+            if method == "lab":
+                raise FaultError(f"{self.target.name}: no I/O-error control at {self.control}")
+        return {**facts, **self._prepare_dm(mount.source)}
+
+    def _prepare_dm(self, source: str) -> dict[str, Any]:
+        result = self.target.run(
+            f"readlink -f {shlex.quote(source)} && "
+            "dmsetup info -c --noheadings --separator ' ' -o name,blkdevname", record=False)
+        lines = result.stdout.splitlines()
+        if not result.ok or not lines:
+            raise FaultError(f"{self.target.name}: {self.path} ({source}): device-mapper not "
+                             f"available and no lab control at {self.control}: "
+                             f"{(result.stderr or result.stdout).strip()[:120]}")
+        kernel_name = lines[0].rsplit("/", 1)[-1]
+        name = dm_name_of(kernel_name, "\n".join(lines[1:]))
+        if name is None:
+            raise FaultError(f"{self.target.name}: {self.path} is on {source}, not a "
+                             f"device-mapper device: cannot make it fail with dmsetup")
+        table = self.target.run(f"dmsetup table {shlex.quote(name)}", record=False,
+                                check=True).stdout
+        try:
+            failing = failing_table(table, self.values["mode"])
+        except ValueError as exc:
+            raise FaultError(f"{self.target.name}: {name}: {exc}") from exc
+        return {"method": "dmsetup", "dm_name": name, "table": table.strip(),
+                "failing_table": failing}
+
+    def inject(self, facts: Mapping[str, Any]) -> None:
+        if facts["method"] == "lab":
+            self.target.run(f"echo eio > {shlex.quote(facts['control'])}", check=True)
+        else:
+            self.target.run(swap_table_command(facts["dm_name"], facts["failing_table"]),
+                            check=True, timeout=60)
+
+    def confirm(self, facts: Mapping[str, Any]) -> str | None:
+        result = self.target.run(io_check_command(facts["mountpoint"], facts["source"]),
+                                 timeout=60)
+        lines = result.stdout.splitlines()
+        if "UNREADABLE" not in lines:
+            return None
+        kernel = [line for line in lines if "XFS" in line]
+        return (f"{facts['mountpoint']} ({facts['source']}) on {self.target.name} fails with "
+                f"I/O errors; kernel: {kernel[-1].strip() if kernel else 'no XFS message'}")
+
+    def undo(self, facts: Mapping[str, Any]) -> None:
+        self.target.run(restore_command(facts), check=True, timeout=60)
+        path = shlex.quote(facts["mountpoint"])
+        # A filesystem that shut down stays down until it is mounted again; one already
+        # replaced by the recovery reads fine and is left alone.
+        self.target.run(f"if mountpoint -q {path} && ! ls {path} >/dev/null 2>&1; then "
+                        f"umount {path} || umount -l {path}; fi; "
+                        + remount_command(facts["mountpoint"], facts["source"], facts["fstype"]),
+                        check=True, timeout=120)

@@ -1,0 +1,159 @@
+"""Every object storage canary (account, container, objects) has a replica on each device the
+ring names for it, found as an operator finds them: ``swift-get-nodes`` on a host holding the
+rings, then a direct HEAD to each primary's storage server (from that host: storage networks
+are often not reachable from outside).
+
+Two commands on one host per snapshot: the ring listing plus ``swift-get-nodes`` for every
+canary, then every HEAD. A cloud without object storage, or without a host holding
+``/etc/swift/object.ring.gz``, yields nothing.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from stackdrill.cloud.swift_canary import (
+    CONTAINER,
+    EXPECTED_ETAGS,
+    account_of,
+    has_object_store,
+)
+from stackdrill.cloud.swift_ring import (
+    SWIFT_DIR,
+    HeadResult,
+    NodeLocation,
+    head_command,
+    parse_get_nodes,
+    parse_heads,
+    parse_ring,
+)
+from stackdrill.hosts.ssh import HostError
+from stackdrill.hosts.target import Target, Targets
+from stackdrill.probe import CloudContext, CloudProbe
+
+SECTION = "### "
+
+
+@dataclass(frozen=True)
+class Canary:
+    """One thing whose replicas are counted: its state path, ring and get-nodes arguments."""
+
+    path: str
+    ring: str
+    args: tuple[str, ...]
+    etag: str | None = None  # objects must answer with this ETag
+
+
+def canaries(account: str) -> list[Canary]:
+    items = [Canary("swift_account", "account", (account,)),
+             Canary(f"swift_container:{CONTAINER}", "container", (account, CONTAINER))]
+    items += [Canary(f"swift_object:{name}", "object", (account, CONTAINER, name), etag)
+              for name, etag in sorted(EXPECTED_ETAGS.items())]
+    return items
+
+
+def locate_command(items: list[Canary], swift_dir: str = SWIFT_DIR) -> str:
+    """The object ring's device table, then ``swift-get-nodes`` for each canary, each output
+    after a section marker."""
+    parts = [f"echo '{SECTION}ring'; swift-ring-builder {swift_dir}/object.ring.gz"]
+    parts += [f"echo '{SECTION}{item.path}'; swift-get-nodes {swift_dir}/{item.ring}.ring.gz "
+              + " ".join(shlex.quote(a) for a in item.args) for item in items]
+    return "; ".join(parts)
+
+
+def split_sections(text: str) -> dict[str, str]:
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        if line.startswith(SECTION):
+            current = sections.setdefault(line[len(SECTION):].strip(), [])
+        elif current is not None:
+            current.append(line)
+    return {name: "\n".join(lines) for name, lines in sections.items()}
+
+
+def count_replicas(item: Canary, primaries: list[NodeLocation],
+                   heads: dict[str, HeadResult]) -> int:
+    """How many of the ring's primaries hold the item (and, for objects, the right ETag)."""
+    count = 0
+    for location in primaries:
+        answer = heads.get(location.url)
+        if answer is None or answer.status is None or not 200 <= answer.status < 300:
+            continue
+        if item.etag is not None and answer.etag != item.etag:
+            continue
+        count += 1
+    return count
+
+
+def replica_values(items: list[Canary], located: dict[str, str],
+                   heads: dict[str, HeadResult]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if "ring" in located:
+        ring = parse_ring(located["ring"])
+        values["swift_ring:object/devices"] = sorted(d.label for d in ring.devices)
+    for item in items:
+        primaries = [loc for loc in parse_get_nodes(located.get(item.path, ""))
+                     if not loc.handoff]
+        values[f"{item.path}/replicas"] = count_replicas(item, primaries, heads)
+        values[f"{item.path}/primaries"] = len(primaries)
+    return values
+
+
+def ring_host(targets: Targets, roles: tuple[str, ...] = ("controller", "storage")) -> \
+        Target | None:
+    """The first host (controllers first) that holds the object ring and answers."""
+    for role in roles:
+        for target in targets.with_role(role):
+            try:
+                result = target.run(f"test -r {SWIFT_DIR}/object.ring.gz", record=False,
+                                    timeout=10)
+            except HostError:
+                continue
+            if result.ok:
+                return target
+    return None
+
+
+def observe_replicas(target: Target, account: str) -> dict[str, Any]:
+    items = canaries(account)
+    located = target.run(locate_command(items), record=False, timeout=60)
+    if not located.ok:
+        detail = (located.stderr or located.stdout).strip().splitlines()
+        raise HostError(f"{target.name}: swift-get-nodes failed: "
+                        f"{detail[-1] if detail else located.exit_status}")
+    sections = split_sections(located.stdout)
+    urls = sorted({loc.url for item in items
+                   for loc in parse_get_nodes(sections.get(item.path, "")) if not loc.handoff})
+    answered = target.run(head_command(urls), record=False, timeout=60) if urls else None
+    heads = parse_heads(answered.stdout) if answered is not None else {}
+    return replica_values(items, sections, heads)
+
+
+class SwiftReplicas(CloudProbe):
+    name = "swift_replicas"
+    description = ("each canary account, container and object present on every device the "
+                   "ring names for it (swift-get-nodes, direct HEADs to the storage servers)")
+    roles: ClassVar[tuple[str, ...]] = ("controller", "storage")
+
+    def observe_cloud(self, context: CloudContext) -> dict[str, Any]:
+        conn = context.access.connection()
+        if not has_object_store(conn):
+            return {}
+        target = ring_host(context.targets, self.roles)
+        if target is None:
+            return {}
+        return observe_replicas(target, account_of(conn))
+
+    def problems(self, values: dict[str, Any]) -> list[str]:
+        found = []
+        for path, value in sorted(values.items()):
+            if not path.endswith("/replicas"):
+                continue
+            resource = path.rsplit("/", 1)[0]
+            expected = values.get(f"{resource}/primaries", 0)
+            if value < expected:
+                found.append(f"{resource} has {value} of its {expected} replicas")
+        return found

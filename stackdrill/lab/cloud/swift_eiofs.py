@@ -1,0 +1,193 @@
+"""A FUSE filesystem of disk images that can be switched to fail every I/O with EIO.
+
+Run on the lab machine as
+``python -m stackdrill.lab.cloud.swift_eiofs BACKING MOUNTPOINT HOST/DISK...``:
+
+- ``MOUNTPOINT/images/<host>-<disk>.img`` passes reads and writes through to
+  ``BACKING/<host>-<disk>.img``; a loop device over it is the host's disk;
+- ``MOUNTPOINT/control/<host>/<disk>`` reads ``ok`` or ``eio``; writing ``eio`` makes every
+  read, write and flush of that image fail with EIO (as a dying drive does, so XFS above the
+  loop device shuts down), writing ``ok`` brings it back. The lab binds ``control/<host>`` into
+  the storage host.
+
+``direct_io`` keeps the kernel from answering reads from its page cache once the disk fails.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import sys
+import threading
+import time
+from typing import Any
+
+STATES = ("ok", "eio")
+
+
+def parse_state(data: bytes) -> str:
+    """The state written to a control file: ``ok`` or ``eio`` (whitespace ignored)."""
+    text = data.decode(errors="replace").strip().lower()
+    if text not in STATES:
+        raise ValueError(f"expected one of {', '.join(STATES)}, got {text!r}")
+    return text
+
+
+class EioImages:
+    """The filesystem's logic, independent of the FUSE binding: paths, states, I/O."""
+
+    def __init__(self, backing: str, disks: list[tuple[str, str]]) -> None:
+        self.backing = backing
+        self.disks = disks
+        self.state = dict.fromkeys(disks, "ok")
+        self.lock = threading.Lock()
+        self.started = time.time()
+
+    def image_of(self, path: str) -> tuple[str, str] | None:
+        parts = path.strip("/").split("/")
+        if len(parts) == 2 and parts[0] == "images":
+            for host, disk in self.disks:
+                if parts[1] == f"{host}-{disk}.img":
+                    return host, disk
+        return None
+
+    def control_of(self, path: str) -> tuple[str, str] | None:
+        parts = path.strip("/").split("/")
+        if len(parts) == 3 and parts[0] == "control" and (parts[1], parts[2]) in self.state:
+            return parts[1], parts[2]
+        return None
+
+    def directories(self) -> dict[str, list[str]]:
+        hosts = sorted({host for host, _ in self.disks})
+        tree = {"/": ["images", "control"],
+                "/images": [f"{h}-{d}.img" for h, d in self.disks],
+                "/control": hosts}
+        for host in hosts:
+            tree[f"/control/{host}"] = [d for h, d in self.disks if h == host]
+        return tree
+
+    def backing_file(self, key: tuple[str, str]) -> str:
+        return os.path.join(self.backing, f"{key[0]}-{key[1]}.img")
+
+    def check(self, key: tuple[str, str]) -> None:
+        if self.state[key] == "eio":
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    def control_text(self, key: tuple[str, str]) -> bytes:
+        return f"{self.state[key]}\n".encode()
+
+    def set_state(self, key: tuple[str, str], data: bytes) -> None:
+        self.state[key] = parse_state(data)
+
+
+def _operations(images: EioImages) -> Any:
+    from fuse import FuseOSError, Operations  # type: ignore[import-untyped]
+
+    def fail(code: int) -> Exception:
+        return FuseOSError(code)  # type: ignore[no-any-return]
+
+    class Ops(Operations):  # type: ignore[misc]
+        def getattr(self, path: str, fh: Any = None) -> dict[str, Any]:
+            now = images.started
+            if path in images.directories():
+                return {"st_mode": stat.S_IFDIR | 0o755, "st_nlink": 2, "st_ctime": now,
+                        "st_mtime": now, "st_atime": now}
+            image = images.image_of(path)
+            if image is not None:
+                st = os.lstat(images.backing_file(image))
+                return {key: getattr(st, key) for key in ("st_mode", "st_nlink", "st_size",
+                        "st_ctime", "st_mtime", "st_atime", "st_uid", "st_gid")}
+            control = images.control_of(path)
+            if control is not None:
+                return {"st_mode": stat.S_IFREG | 0o644, "st_nlink": 1,
+                        "st_size": len(images.control_text(control)), "st_ctime": now,
+                        "st_mtime": now, "st_atime": now}
+            raise fail(errno.ENOENT)
+
+        def readdir(self, path: str, fh: Any) -> list[str]:
+            return [".", "..", *images.directories().get(path, [])]
+
+        def open(self, path: str, flags: int) -> int:
+            image = images.image_of(path)
+            if image is not None:
+                return os.open(images.backing_file(image), flags & ~os.O_CREAT)
+            if images.control_of(path) is not None:
+                return 0
+            raise fail(errno.ENOENT)
+
+        def read(self, path: str, size: int, offset: int, fh: int) -> bytes:
+            control = images.control_of(path)
+            if control is not None:
+                return images.control_text(control)[offset:offset + size]
+            image = images.image_of(path)
+            if image is None:
+                raise fail(errno.ENOENT)
+            try:
+                images.check(image)
+            except OSError:
+                raise fail(errno.EIO) from None
+            return os.pread(fh, size, offset)
+
+        def write(self, path: str, data: bytes, offset: int, fh: int) -> int:
+            control = images.control_of(path)
+            if control is not None:
+                try:
+                    images.set_state(control, data)
+                except ValueError:
+                    raise fail(errno.EINVAL) from None
+                return len(data)
+            image = images.image_of(path)
+            if image is None:
+                raise fail(errno.ENOENT)
+            try:
+                images.check(image)
+            except OSError:
+                raise fail(errno.EIO) from None
+            return os.pwrite(fh, data, offset)
+
+        def truncate(self, path: str, length: int, fh: Any = None) -> None:
+            image = images.image_of(path)
+            if image is not None:
+                os.truncate(images.backing_file(image), length)
+
+        def fsync(self, path: str, datasync: int, fh: int) -> None:
+            image = images.image_of(path)
+            if image is not None:
+                try:
+                    images.check(image)
+                except OSError:
+                    raise fail(errno.EIO) from None
+                os.fsync(fh)
+
+        def flush(self, path: str, fh: int) -> None:
+            return None
+
+        def release(self, path: str, fh: int) -> None:
+            if images.image_of(path) is not None:
+                os.close(fh)
+
+    return Ops()
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 3:
+        print("usage: swift_eiofs BACKING MOUNTPOINT HOST/DISK...", file=sys.stderr)
+        return 2
+    backing, mountpoint, *specs = argv
+    disks = []
+    for spec in specs:
+        host, _, disk = spec.partition("/")
+        if not host or not disk:
+            print(f"swift_eiofs: expected HOST/DISK, got {spec!r}", file=sys.stderr)
+            return 2
+        disks.append((host, disk))
+    from fuse import FUSE
+
+    FUSE(_operations(EioImages(backing, disks)), mountpoint, foreground=True, nothreads=False,
+         direct_io=True, allow_other=True, fsname="stackdrill-eiofs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
