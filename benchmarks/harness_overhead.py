@@ -1,0 +1,114 @@
+"""Harness overhead per drill, from the drills' JSON records (stackdrill's history.jsonl).
+
+A drill's wall time is split into the intentional waits (the cloud doing what is drilled: the
+fault's confirmation, the runbook's steps, the wait for the verified state) and the rest, which
+is stackdrill's own time: setup and the verified state, preparing and journalling the fault,
+observing the deviation, undoing and recording. The overhead is that rest, as seconds and as a
+fraction of the wall time. "Deviation observed" also holds the wait for the cloud to show the
+effect (Nova takes tens of seconds to mark a reset host's services down), so the overhead is an
+upper bound; the summary gives it both ways.
+
+    python benchmarks/harness_overhead.py [HISTORY.jsonl]
+
+Writes benchmarks/results/harness_overhead.json and .md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DEFAULT = Path.home() / ".local/state/stackdrill/history.jsonl"
+PHASES = ("before the verified state", "fault prepared and injected",
+          "deviation observed", "undo and record")
+
+
+def _time(text: str) -> float:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _first(events: list[dict[str, Any]], kind: str) -> float | None:
+    return next((float(e["offset"]) for e in events if e["kind"] == kind), None)
+
+
+def analyse(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The split of one completed drill; None for a drill that did not get to the verified
+    state (its timeline has no complete recovery to measure against)."""
+    events = record.get("events") or []
+    found = {kind: _first(events, kind) for kind in
+             ("baseline", "fault-injected", "effect-detected", "deviation", "recovery-start",
+              "verified")}
+    if record.get("result") != "passed":
+        return None
+    marks = {kind: at for kind, at in found.items() if at is not None}
+    if len(marks) < len(found):
+        return None
+    wall = _time(record["ended"]) - _time(record["started"])
+    steps = [s for r in record.get("recoveries", []) for s in r["steps"]]
+    runbook = sum(s["duration"] for s in steps)
+    steps_end = max((s["offset"] + s["duration"] for s in steps), default=marks["recovery-start"])
+    confirm = marks["effect-detected"] - marks["fault-injected"]
+    verify = max(0.0, marks["verified"] - steps_end)
+    waits = confirm + runbook + verify
+    phases = {
+        PHASES[0]: marks["baseline"],
+        PHASES[1]: marks["fault-injected"] - marks["baseline"],
+        PHASES[2]: marks["deviation"] - marks["effect-detected"],
+        PHASES[3]: wall - marks["verified"],
+    }
+    overhead = wall - waits
+    return {"drill": record["drill"], "wall": wall, "waits": waits, "overhead": overhead,
+            "fraction": overhead / wall if wall > 0 else 0.0, "phases": phases,
+            "time_to_recover": record.get("time_to_recover")}
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| drill | wall | intentional waits | overhead | fraction | " +
+             " | ".join(PHASES) + " |", "|---" * (5 + len(PHASES)) + "|"]
+    for row in rows:
+        phases = " | ".join(f"{row['phases'][p]:.1f} s" for p in PHASES)
+        lines.append(f"| {row['drill'].split(': ', 1)[-1]} | {row['wall']:.1f} s "
+                     f"| {row['waits']:.1f} s | {row['overhead']:.1f} s "
+                     f"| {100 * row['fraction']:.0f}% | {phases} |")
+    if rows:
+        bare = [(r["overhead"] - r["phases"][PHASES[2]]) / r["wall"] for r in rows]
+        lines += ["", f"Median overhead {statistics.median(r['overhead'] for r in rows):.1f} s "
+                      f"per drill, {100 * statistics.median(r['fraction'] for r in rows):.0f}% "
+                      f"of wall time, over {len(rows)} completed drills; "
+                      f"{100 * statistics.median(bare):.0f}% when the wait for the deviation to "
+                      f"show (part of which is the cloud's own reporting delay) is counted as a "
+                      f"wait."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    path = Path(argv[0]) if argv else DEFAULT
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        print(f"harness_overhead: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    rows = []
+    for number, line in enumerate(lines, 1):
+        try:
+            row = analyse(json.loads(line))
+        except (ValueError, KeyError, TypeError) as exc:
+            print(f"harness_overhead: {path}:{number}: not a drill record: {exc}",
+                  file=sys.stderr)
+            return 2
+        if row is not None:
+            rows.append(row)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "harness_overhead.json").write_text(json.dumps(rows, indent=2) + "\n")
+    (RESULTS / "harness_overhead.md").write_text(table(rows))
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
