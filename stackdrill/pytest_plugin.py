@@ -27,7 +27,7 @@ from stackdrill.reporting.allure_files import write_allure_files
 from stackdrill.reporting.history import API_VERSIONS, record_drill, stackdrill_version
 
 pytest_plugins = ["stackdrill.cloud.fixtures", "stackdrill.reporting.outcome",
-                  "stackdrill.schedule", "stackdrill.notify"]
+                  "stackdrill.schedule", "stackdrill.notify", "stackdrill.upgrade"]
 
 REGISTRIES = pytest.StashKey[Registries]()
 INVENTORY = pytest.StashKey[Inventory]()

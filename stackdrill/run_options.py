@@ -1,4 +1,4 @@
-"""``stackdrill run`` options for scheduled runs, turned into pytest options.
+"""``stackdrill run`` options for scheduled and upgrade runs, turned into pytest options.
 
 The drill window is decided here, before pytest starts: outside it nothing runs (exit 0, one
 line); inside it the run's maximum duration is cut to the window's close.
@@ -10,6 +10,8 @@ import argparse
 import datetime as dt
 
 from stackdrill.schedule import RunLimit, ScheduleError, Window, parse_duration
+
+PHASES = ("pre-upgrade", "post-upgrade")
 
 
 def add_run_arguments(run: argparse.ArgumentParser) -> None:
@@ -23,6 +25,9 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
                      help="when the run ends, run COMMAND with the run's JSON record on stdin")
     run.add_argument("--notify-url", metavar="URL",
                      help="when the run ends, POST the run's JSON record to this webhook")
+    run.add_argument("--phase", choices=PHASES,
+                     help="pre-upgrade: record the canaries, the verified state and the "
+                          "versions; post-upgrade: check the cloud against that record")
 
 
 def scheduled_run(args: argparse.Namespace, now: dt.datetime | None = None) -> list[str] | None:
@@ -47,7 +52,7 @@ def scheduled_run(args: argparse.Namespace, now: dt.datetime | None = None) -> l
     if limit.seconds is not None:
         argv.append(f"--max-duration={limit.seconds:.0f}s" if limit.seconds >= 1
                     else "--max-duration=1s")
-    for option in ("notify", "notify_url"):
+    for option in ("notify", "notify_url", "phase"):
         value = getattr(args, option, None)
         if value:
             argv.append(f"--{option.replace('_', '-')}={value}")

@@ -35,6 +35,7 @@ MAX_COMMANDS = 200
 MAX_OUTPUT = 4000
 MAX_CHECKS = 50
 MAX_DEVIATIONS = 200
+UPGRADE_CHANGES = "changed since the pre-upgrade record"  # the attachment's name
 
 
 def iso(timestamp: float) -> str:
@@ -104,13 +105,16 @@ def clip(text: str, limit: int = MAX_OUTPUT) -> str:
     return f"{text[:half]}\n[... {len(text) - 2 * half} characters left out ...]\n{text[-half:]}"
 
 
-def evidence_record(attachments: Sequence[tuple[str, str]]
-                    ) -> tuple[list[str], list[dict[str, Any]]]:
+def evidence_record(attachments: Sequence[tuple[str, str]]) -> dict[str, Any]:
     """From a drill's (already redacted) attachments: every recorded command with its output,
-    in order, and each comparison with the verified state with its deviations."""
+    in order, each comparison with the verified state with its deviations, and (after an
+    upgrade) what changed since the pre-upgrade record."""
     commands: list[str] = []
     checks: list[dict[str, Any]] = []
+    found: dict[str, Any] = {"commands": commands, "deviations": checks}
     for name, text in attachments:
+        if name == UPGRADE_CHANGES:
+            found["changes"] = [line for line in text.splitlines() if line]
         if name.startswith("$ ") and len(commands) < MAX_COMMANDS:
             commands.append(clip(text))
         elif name.startswith("state difference") and len(checks) < MAX_CHECKS:
@@ -118,7 +122,7 @@ def evidence_record(attachments: Sequence[tuple[str, str]]
             lines = [] if text == "no deviations" else text.splitlines()
             checks.append({"label": label, "deviations": lines[:MAX_DEVIATIONS],
                            "count": len(lines)})
-    return commands, checks
+    return found
 
 
 def drill_record(drill: Drill, *, feature: str, scenario: str, cloud: str | None,
@@ -148,7 +152,7 @@ def drill_record(drill: Drill, *, feature: str, scenario: str, cloud: str | None
                                    "error": s.error} for s in r.steps]}
                        for r in drill.result.recoveries],
     }
-    record["commands"], record["deviations"] = evidence_record(drill.evidence.attachments)
+    record.update(evidence_record(drill.evidence.attachments))
     return dict(redacted(record, drill.evidence.redact))
 
 
@@ -247,6 +251,7 @@ class Run:
     openstack_api_versions: Mapping[str, str]
     checks: tuple[Check, ...] = ()
     commands: tuple[str, ...] = ()
+    changes: tuple[str, ...] | None = None  # since the pre-upgrade record, in a post-upgrade run
 
     @property
     def duration(self) -> float:
@@ -271,7 +276,8 @@ class Run:
                         for r in data.get("recoveries", []) for s in r.get("steps", [])),
             stackdrill_version=data.get("stackdrill_version"),
             openstack_api_versions=dict(data.get("openstack_api_versions") or {}),
-            checks=_checks(data), commands=tuple(map(str, data.get("commands", []))))
+            checks=_checks(data), commands=tuple(map(str, data.get("commands", []))),
+            changes=tuple(map(str, data["changes"])) if "changes" in data else None)
 
 
 def load_runs(path: Path) -> tuple[list[Run], int]:

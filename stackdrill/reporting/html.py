@@ -120,6 +120,16 @@ def _checks(run: Run) -> str:
             + "".join(rows) + "</table>")
 
 
+def _changes(run: Run) -> str:
+    """After an upgrade: what changed as an upgrade may (service versions)."""
+    if run.changes is None:
+        return ""
+    items = "".join(f"<li>{_e(line)}</li>" for line in run.changes)
+    return ("<h3>Changed since the pre-upgrade record</h3>"
+            + (f'<ul class="changes">{items}</ul>' if items
+               else '<p class="small">No service version changed.</p>'))
+
+
 def _commands(run: Run) -> str:
     """Every recorded command (SQL goes through the mysql client) with its output."""
     if not run.commands:
@@ -157,6 +167,7 @@ def _run(run: Run, is_open: bool) -> str:
             f'{charts.budget_bar(run.time_to_recover, run.budget)}'
             f'<span class="figure">{_e(_budget_text(run))}</span></div>'
             f"<h3>Recovery steps</h3>{_steps(run)}"
+            f"{_changes(run)}"
             f"<h3>Deviations from the verified state</h3>{_checks(run)}"
             f"<h3>Commands and SQL, with their output</h3>{_commands(run)}"
             f"<h3>Versions</h3>{_versions(run)}"

@@ -307,7 +307,8 @@ def test_allure_environment_and_categories(tmp_path: Path) -> None:
     assert "openstack.compute=2.104" in env
     assert "stackdrill=0.1.0" in env
     names = [c["name"] for c in json.loads((tmp_path / "categories.json").read_text())]
-    assert names == ["fault not confirmed", "recovery failed", "budget exceeded",
+    assert names == ["aborted by safeguard", "fault not confirmed", "recovery failed",
+                     "budget exceeded",
                      "refused to start", "harness error"]
 
 
@@ -338,3 +339,21 @@ def test_an_older_record_shows_the_deviations_of_its_timeline(tmp_path: Path) ->
     assert "No command was recorded." in html
     assert ("<td>during the fault</td><td class=\"num\">2</td><td><pre>a: 1 -&gt; 2 (exact)\n"
             "b: 1 -&gt; &lt;absent&gt; (exact)</pre>") in html
+
+
+def test_a_post_upgrade_run_shows_what_changed(tmp_path: Path) -> None:
+    from stackdrill.reporting.history import UPGRADE_CHANGES, evidence_record
+
+    found = evidence_record([(UPGRADE_CHANGES, "compute API 2.95 -> 2.96\n"),
+                             ("state difference: against the pre-upgrade state",
+                              "canary on compute1 (server 5e1f) is gone")])
+    assert found == {"commands": [], "changes": ["compute API 2.95 -> 2.96"], "deviations": [
+        {"label": "against the pre-upgrade state", "count": 1,
+         "deviations": ["canary on compute1 (server 5e1f) is gone"]}]}
+    run = {**record("the cloud matches its pre-upgrade state", 6, None, "failed"), **found}
+    html, _ = render(tmp_path, [run])
+    assert ('<h3>Changed since the pre-upgrade record</h3><ul class="changes"><li>compute API '
+            '2.95 -&gt; 2.96</li></ul>') in html
+    assert "<td>against the pre-upgrade state</td>" in html
+    html, _ = render(tmp_path / "plain", [record("the database stops", 6, 3.0)])
+    assert "pre-upgrade" not in html
