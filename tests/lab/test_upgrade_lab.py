@@ -1,0 +1,107 @@
+"""Pre-upgrade and post-upgrade phases on the lab. The "upgrade" restarts every OpenStack service;
+the cloud must then match its pre-upgrade record. A canary server deleted between the phases
+makes the post-upgrade phase fail, naming it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stackdrill.cloud.access import CloudAccess
+from stackdrill.cloud.canary import ensure_canaries
+from stackdrill.hosts.target import Targets
+from stackdrill.inventory import load_inventory
+from stackdrill.lab.cloud.layout import COMPUTE_UNITS, CONTROLLER_UNITS
+from stackdrill.lab.lab import Lab
+from stackdrill.lab.topology import LabPaths
+from stackdrill.upgrade import load, record_path
+
+ROOT = Path(__file__).resolve().parents[2]
+CLOUD = "stackdrill-lab"
+OPENSTACK_UNITS = [u for u in CONTROLLER_UNITS
+                   if u not in ("mariadb", "rabbitmq-server", "memcached")]
+
+
+@pytest.fixture
+def lab_targets(lab: Lab) -> Iterator[Targets]:
+    targets = Targets(load_inventory(lab.ensure_up()))
+    yield targets
+    targets.close()
+
+
+@pytest.fixture
+def access(lab: Lab) -> Iterator[CloudAccess]:
+    found = CloudAccess(CLOUD, config_files=[str(LabPaths.default().root / "clouds.yaml")])
+    yield found
+    found.close()
+
+
+def phase(tmp_path: Path, name: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    return subprocess.run(
+        [sys.executable, "-m", "stackdrill.cli", "run", "features/upgrade", "--lab",
+         "--phase", name, "--reports", str(tmp_path / "reports" / name), "--history",
+         str(tmp_path / "history.jsonl"), "--", "-p", "no:cacheprovider"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
+
+
+def upgrade(targets: Targets) -> None:
+    """What an upgrade does to the services, short of new packages: restart each of them."""
+    for target in targets.with_role("controller"):
+        target.run("systemctl restart " + " ".join(OPENSTACK_UNITS), check=True, timeout=300)
+    for target in targets.with_role("compute"):
+        target.run("systemctl restart " + " ".join(COMPUTE_UNITS), check=True, timeout=300)
+
+
+def test_the_cloud_matches_its_pre_upgrade_state_after_the_services_restart(
+        lab_targets: Targets, access: CloudAccess, tmp_path: Path) -> None:
+    pre = phase(tmp_path, "pre-upgrade")
+    assert pre.returncode == 0, pre.stdout + pre.stderr
+    record = load(record_path(tmp_path / "state" / "stackdrill", CLOUD), CLOUD)
+    assert sorted(record.canaries) == sorted(t.name for t in lab_targets.with_role("compute"))
+    assert record.versions["compute"].startswith("2.")
+    assert any(path.startswith("cloud/server:stackdrill-canary-") for path in
+               record.snapshot.values)
+
+    upgrade(lab_targets)
+    post = phase(tmp_path, "post-upgrade")
+    output = post.stdout + post.stderr
+    assert post.returncode == 0, output
+    assert "changed since the pre-upgrade record" in output
+    assert "changed: no service version changed" in output
+    assert "DEVIATION" not in output
+
+    records = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text()
+               .splitlines()]
+    assert [r["result"] for r in records] == ["passed", "passed"]
+    assert records[-1]["changes"] == []
+
+
+def test_a_canary_deleted_between_the_phases_fails_post_upgrade(
+        lab_targets: Targets, access: CloudAccess, tmp_path: Path) -> None:
+    pre = phase(tmp_path, "pre-upgrade")
+    assert pre.returncode == 0, pre.stdout + pre.stderr
+    record = load(record_path(tmp_path / "state" / "stackdrill", CLOUD), CLOUD)
+    host, server_id = sorted(record.canaries.items())[0]
+    conn = access.connection()
+    try:
+        conn.compute.delete_server(server_id)
+        conn.compute.wait_for_delete(conn.compute.get_server(server_id), wait=120)
+        post = phase(tmp_path, "post-upgrade")
+        output = post.stdout + post.stderr
+        assert post.returncode == 1, output
+        gone = f"canary on {host} (server {server_id}) is gone"
+        assert gone in output
+        assert f"DEVIATION: {gone}" in output  # the terminal summary
+        last = json.loads((tmp_path / "history.jsonl").read_text().splitlines()[-1])
+        assert last["result"] == "failed"
+        assert gone in last["reason"]
+        assert gone in last["deviations"][-1]["deviations"]
+    finally:
+        ensure_canaries(access, [t.name for t in lab_targets.with_role("compute")])
