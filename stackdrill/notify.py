@@ -11,6 +11,7 @@ one line; it never changes the run's result or exit status.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -114,8 +115,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--notify", default=None, metavar="COMMAND",
                     help="when the run ends, run COMMAND with the run's JSON record on its "
                          "standard input (no shell: use sh -c '...' for one)")
-    group.addoption("--notify-url", default=None, metavar="URL",
-                    help="when the run ends, POST the run's JSON record to this webhook")
+    group.addoption("--notify-url", default=os.environ.get("STACKDRILL_NOTIFY_URL"),
+                    metavar="URL", help="when the run ends, POST the run's JSON record to this "
+                                        "webhook (env STACKDRILL_NOTIFY_URL, which keeps a "
+                                        "webhook's token out of the process list)")
 
 
 def pytest_configure(config: pytest.Config) -> None:

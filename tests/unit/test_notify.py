@@ -208,3 +208,12 @@ def test_a_bad_webhook_url_is_refused_before_the_run(tmp_path: Path) -> None:
     assert result.returncode == 4
     assert "--notify-url: expected an http:// or https:// URL" in result.stderr
     assert not (tmp_path / "h.jsonl").exists()
+
+
+def test_the_webhook_may_come_from_the_environment(tmp_path: Path, webhook: Webhook,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STACKDRILL_NOTIFY_URL", f"{webhook.url}/hooks/T0K3N")
+    result = run_drills(tmp_path, "-k", "recovers")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [(path, body["outcome"]) for path, _, body in webhook.received] == [
+        ("/hooks/T0K3N", "passed")]
