@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from stackdrill.notify import NotifyError, check_url, notify_command, notify_url, run_message
+from tests.unit.drill_fakes import CONFTEST
 
 RECORD = {"drill": "f.feature: it recovers", "result": "passed", "cloud": "lab",
           "time_to_recover": 3.2, "commands": ["[c1] $ systemctl start db\n(exit 0, 0.1s)\n"]}
@@ -114,38 +115,6 @@ def test_only_http_urls(url: str) -> None:
 
 
 # -- at the end of a real run ---------------------------------------------------------------------
-CONFTEST = '''
-from types import SimpleNamespace
-
-import pytest
-
-from stackdrill.evidence import Redactor
-from stackdrill.journal import Journal
-
-
-@pytest.fixture(scope="session")
-def targets():
-    inventory = SimpleNamespace(cloud="testcloud", protected=frozenset(), production=False,
-                                path="inventory.yaml")
-    return SimpleNamespace(inventory=inventory, listeners=[])
-
-
-@pytest.fixture(scope="session")
-def journal(tmp_path_factory):
-    return Journal(tmp_path_factory.mktemp("state") / "journal.jsonl")
-
-
-@pytest.fixture(scope="session")
-def cloud_access():
-    return None
-
-
-@pytest.fixture(scope="session")
-def redactor():
-    found = Redactor()
-    found.add("s3cr3t-pw")
-    return found
-'''
 
 TESTS = '''
 import pytest

@@ -15,40 +15,9 @@ import pytest
 from stackdrill import cli
 from stackdrill.reporting.report import write_report
 from stackdrill.reporting.trend import regression
+from tests.unit.drill_fakes import CONFTEST
 
 # -- the record written at teardown -------------------------------------------------------------
-CONFTEST = '''
-from types import SimpleNamespace
-
-import pytest
-
-from stackdrill.evidence import Redactor
-from stackdrill.journal import Journal
-
-
-@pytest.fixture(scope="session")
-def targets():
-    inventory = SimpleNamespace(cloud="testcloud", protected=frozenset(), production=False,
-                                path="inventory.yaml")
-    return SimpleNamespace(inventory=inventory, listeners=[])
-
-
-@pytest.fixture(scope="session")
-def journal(tmp_path_factory):
-    return Journal(tmp_path_factory.mktemp("state") / "journal.jsonl")
-
-
-@pytest.fixture(scope="session")
-def cloud_access():
-    return None
-
-
-@pytest.fixture(scope="session")
-def redactor():
-    found = Redactor()
-    found.add("s3cr3t-pw")
-    return found
-'''
 
 FEATURE = '''Feature: synthetic drills
   Scenario: it recovers
