@@ -1,12 +1,13 @@
 """Power drivers: how a fault cuts a host's power or resets it, out of band.
 
 The inventory names a host's driver (``power: {driver: lab, ...}``); drivers register in
-:data:`DRIVERS`. The lab's driver kills the host's init from outside.
+:data:`DRIVERS`. The lab's driver kills the host's init from outside; ``ipmi``, ``redfish`` and
+``libvirt`` (in :mod:`stackdrill.power_drivers`) drive servers' BMCs and virtual machines.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -49,9 +50,44 @@ class LabPowerDriver:
         return self._power.is_on(self._name)
 
 
+def _ipmi(host: HostSpec, options: Mapping[str, Any]) -> PowerDriver:
+    from stackdrill.power_drivers.ipmi import IpmiPowerDriver
+
+    return IpmiPowerDriver(host, options)
+
+
+def _redfish(host: HostSpec, options: Mapping[str, Any]) -> PowerDriver:
+    from stackdrill.power_drivers.redfish import RedfishPowerDriver
+
+    return RedfishPowerDriver(host, options)
+
+
+def _libvirt(host: HostSpec, options: Mapping[str, Any]) -> PowerDriver:
+    from stackdrill.power_drivers.libvirt import LibvirtPowerDriver
+
+    return LibvirtPowerDriver(host, options)
+
+
 DRIVERS: dict[str, Callable[[HostSpec, Mapping[str, Any]], PowerDriver]] = {
     "lab": LabPowerDriver,
+    "ipmi": _ipmi,
+    "redfish": _redfish,
+    "libvirt": _libvirt,
 }
+
+def power_secrets(hosts: Iterable[HostSpec]) -> list[str]:
+    """Every power password the hosts' options give or point to, for the report redactor."""
+    from stackdrill.power_drivers import credentials
+
+    secrets: list[str] = []
+    for host in hosts:
+        options = host.power or {}
+        if any(key in options for key in ("password", "password_env", "password_file")):
+            try:
+                secrets.append(credentials(host, options).password)
+            except PowerError:
+                continue
+    return secrets
 
 
 def power_driver(host: HostSpec) -> PowerDriver:

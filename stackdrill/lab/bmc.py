@@ -1,0 +1,381 @@
+"""A virtual BMC: IPMI over LAN (UDP) and Redfish (HTTP) for a set of hosts, whose power actions
+call a pluggable backend.
+
+The power drivers for real servers (``stackdrill.power_drivers``) speak these protocols; a
+virtual BMC lets them be exercised end to end on loopback, and lets the lab be driven through
+the same drivers as production: back it with :class:`LabPowerBackend` and every host of the lab
+gets a BMC. Tests back it with :class:`MemoryPowerBackend`.
+
+IPMI is pyghmi's BMC server (one UDP socket per host). pyghmi's server answers RMCP+ with cipher
+suite 3 only (HMAC-SHA1) whatever the client asked for; :class:`_Suite3Session` refuses other
+suites with RMCP+ status 0x11 ("no matching cipher suite"), as a BMC limited to suite 3 does, so
+clients (ipmitool, pyghmi) fall back to suite 3. Redfish is a small responder of our own: the
+service root, the systems collection, one ComputerSystem per host with its PowerState and the
+``ComputerSystem.Reset`` action, behind HTTP basic authentication.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import socket
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol
+
+import pyghmi.ipmi.bmc as pyghmi_bmc  # type: ignore[import-untyped]
+import pyghmi.ipmi.private.serversession as pyghmi_server  # type: ignore[import-untyped]
+import pyghmi.ipmi.private.session as pyghmi_session  # type: ignore[import-untyped]
+
+__all__ = [
+    "LabPowerBackend",
+    "MemoryPowerBackend",
+    "PowerBackend",
+    "RedfishResponder",
+    "VirtualBmc",
+    "VirtualIpmi",
+]
+
+RESET_TYPES = ("On", "ForceOff", "GracefulShutdown", "ForceRestart", "GracefulRestart",
+               "PowerCycle")
+_RMCP_NO_CIPHER_MATCH = 0x11
+_RETIRED_SOCKETS: list[socket.socket] = []
+_HMAC_SHA1 = 1
+
+
+class PowerBackend(Protocol):
+    """What a BMC's power actions do to the host ``name``."""
+
+    def is_on(self, name: str) -> bool: ...
+
+    def power_on(self, name: str) -> None: ...
+
+    def power_off(self, name: str) -> None: ...
+
+    def reset(self, name: str) -> None: ...
+
+    def shutdown(self, name: str) -> None: ...
+
+
+@dataclass
+class MemoryPowerBackend:
+    """Power states in memory, with a record of every action (for tests)."""
+
+    states: dict[str, bool] = field(default_factory=dict)
+    actions: list[tuple[str, str]] = field(default_factory=list)
+    boots: dict[str, int] = field(default_factory=dict)
+
+    def _record(self, name: str, action: str) -> None:
+        self.actions.append((name, action))
+
+    def is_on(self, name: str) -> bool:
+        return self.states.get(name, False)
+
+    def power_on(self, name: str) -> None:
+        self._record(name, "power_on")
+        if not self.is_on(name):
+            self.boots[name] = self.boots.get(name, 0) + 1
+        self.states[name] = True
+
+    def power_off(self, name: str) -> None:
+        self._record(name, "power_off")
+        self.states[name] = False
+
+    def reset(self, name: str) -> None:
+        self._record(name, "reset")
+        self.boots[name] = self.boots.get(name, 0) + 1
+        self.states[name] = True
+
+    def shutdown(self, name: str) -> None:
+        self._record(name, "shutdown")
+        self.states[name] = False
+
+
+class LabPowerBackend:
+    """The embedded lab's hosts behind a virtual BMC."""
+
+    def __init__(self, root: str | None = None) -> None:
+        from pathlib import Path
+
+        from stackdrill.lab.power import LabPower
+        from stackdrill.lab.topology import LabPaths
+
+        self._power = LabPower(LabPaths(Path(root)) if root else LabPaths.default())
+
+    def is_on(self, name: str) -> bool:
+        return self._power.is_on(name)
+
+    def power_on(self, name: str) -> None:
+        self._power.power_on(name)
+
+    def power_off(self, name: str) -> None:
+        self._power.power_off(name)
+
+    def reset(self, name: str) -> None:
+        self._power.reboot(name, graceful=False)
+
+    def shutdown(self, name: str) -> None:
+        self._power.power_off(name, graceful=True)
+
+
+def _free_port(kind: int) -> int:
+    with socket.socket(socket.AF_INET, kind) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# --- IPMI ----------------------------------------------------------------------------------------
+
+
+class _Suite3Session(pyghmi_server.ServerSession):  # type: ignore[misc]
+    def create_open_session_response(self, request: bytearray) -> bytearray:
+        # request: tag, role, 2 reserved, console session id (4), then the authentication
+        # payload (type, 2 reserved, length, algorithm, ...)
+        if request[12] != _HMAC_SHA1:
+            self.clientsessionid = request[4:8]
+            return bytearray([request[0], _RMCP_NO_CIPHER_MATCH, 0, 0]) + request[4:8]
+        return bytearray(super().create_open_session_response(request))
+
+
+class _HostBmc(pyghmi_bmc.Bmc):  # type: ignore[misc]
+    """One host's IPMI BMC; chassis control calls the backend."""
+
+    def __init__(self, name: str, backend: PowerBackend, users: Mapping[str, str],
+                 port: int) -> None:
+        super().__init__(dict(users), port=port, address="127.0.0.1")
+        self.host_name = name
+        self.backend = backend
+
+    def sessionless_data(self, data: bytes, sockaddr: Any) -> None:
+        packet = bytearray(data)
+        opens_session = (len(packet) >= 22 and packet[0] == 6 and packet[2:4] == b"\xff\x07"
+                         and packet[4] == 6 and packet[5] == 0x10)
+        if opens_session:
+            _Suite3Session(self.authdata, self.kg, sockaddr, self.serversocket, packet[16:],
+                           self.uuid, bmc=self)
+            return
+        super().sessionless_data(data, sockaddr)
+
+    def get_power_state(self) -> str:
+        return "on" if self.backend.is_on(self.host_name) else "off"
+
+    def power_on(self) -> None:
+        self.backend.power_on(self.host_name)
+
+    def power_off(self) -> None:
+        self.backend.power_off(self.host_name)
+
+    def power_reset(self) -> None:
+        self.backend.reset(self.host_name)
+
+    def power_cycle(self) -> None:
+        self.backend.power_off(self.host_name)
+        self.backend.power_on(self.host_name)
+
+    def power_shutdown(self) -> None:
+        self.backend.shutdown(self.host_name)
+
+
+class VirtualIpmi:
+    """IPMI BMCs on 127.0.0.1, one UDP port per host, served by one thread."""
+
+    def __init__(self, backend: PowerBackend, hosts: Iterable[str], users: Mapping[str, str],
+                 ports: Mapping[str, int] | None = None) -> None:
+        self.backend = backend
+        self.users = dict(users)
+        self.ports = {name: (ports or {}).get(name) or _free_port(socket.SOCK_DGRAM)
+                      for name in hosts}
+        self._bmcs: list[_HostBmc] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if not pyghmi_session.iosockets:
+            # pyghmi wakes its I/O thread through its first socket: let that be one of its own
+            # client sockets, never a BMC socket that stop() takes away
+            pyghmi_session.Session._assignsocket()
+        self._bmcs = [_HostBmc(name, self.backend, self.users, port)
+                      for name, port in self.ports.items()]
+        self._thread = threading.Thread(target=self._serve, name="virtual-ipmi", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            pyghmi_session.Session.wait_for_rsp(timeout=0.2)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        for bmc in self._bmcs:
+            sock = bmc.serversocket
+            pyghmi_session.Session.bmc_handlers.pop(sock, None)
+            if sock in pyghmi_session.iosockets:
+                pyghmi_session.iosockets.remove(sock)
+            # not closed: pyghmi's I/O thread may be about to select() on it, and a closed
+            # descriptor there ends that thread for the whole process
+            _RETIRED_SOCKETS.append(sock)
+        self._bmcs = []
+
+
+# --- Redfish -------------------------------------------------------------------------------------
+
+
+class RedfishResponder:
+    """A Redfish service on 127.0.0.1: one ComputerSystem per host, power through the backend."""
+
+    def __init__(self, backend: PowerBackend, hosts: Iterable[str], users: Mapping[str, str],
+                 port: int = 0) -> None:
+        self.backend = backend
+        self.hosts = list(hosts)
+        self.users = dict(users)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self.server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.server.serve_forever, name="virtual-redfish",
+                                        kwargs={"poll_interval": 0.2}, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def authorized(self, header: str | None) -> bool:
+        if not header or not header.startswith("Basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return False
+        expected = self.users.get(user)
+        return expected is not None and hmac.compare_digest(expected, password)
+
+    def resource(self, path: str) -> dict[str, Any] | None:
+        path = path.rstrip("/") or "/"
+        if path == "/redfish/v1":
+            return {"@odata.id": "/redfish/v1/", "@odata.type": "#ServiceRoot.v1_5_0.ServiceRoot",
+                    "Id": "RootService", "Name": "stackdrill virtual BMC",
+                    "RedfishVersion": "1.6.0", "UUID": "5a4d6b2c-1f0e-4d3c-9b8a-7f6e5d4c3b2a",
+                    "Systems": {"@odata.id": "/redfish/v1/Systems"}}
+        if path == "/redfish/v1/Systems":
+            return {"@odata.id": path,
+                    "@odata.type": "#ComputerSystemCollection.ComputerSystemCollection",
+                    "Name": "Computer System Collection", "Members@odata.count": len(self.hosts),
+                    "Members": [{"@odata.id": f"{path}/{name}"} for name in self.hosts]}
+        prefix = "/redfish/v1/Systems/"
+        name = path[len(prefix):] if path.startswith(prefix) else ""
+        if name in self.hosts:
+            return {"@odata.id": path, "@odata.type": "#ComputerSystem.v1_10_0.ComputerSystem",
+                    "Id": name, "Name": name, "SystemType": "Physical",
+                    "PowerState": "On" if self.backend.is_on(name) else "Off",
+                    "Actions": {"#ComputerSystem.Reset": {
+                        "target": f"{path}/Actions/ComputerSystem.Reset",
+                        "ResetType@Redfish.AllowableValues": list(RESET_TYPES)}}}
+        return None
+
+    def reset(self, path: str, body: Mapping[str, Any]) -> HTTPStatus:
+        prefix, suffix = "/redfish/v1/Systems/", "/Actions/ComputerSystem.Reset"
+        name = path[len(prefix):-len(suffix)] if path.startswith(prefix) and path.endswith(
+            suffix) else ""
+        if name not in self.hosts:
+            return HTTPStatus.NOT_FOUND
+        kind = body.get("ResetType")
+        actions = {"On": self.backend.power_on, "ForceOff": self.backend.power_off,
+                   "GracefulShutdown": self.backend.shutdown, "ForceRestart": self.backend.reset,
+                   "GracefulRestart": self.backend.reset, "PowerCycle": self.backend.reset}
+        action = actions.get(str(kind))
+        if action is None:
+            return HTTPStatus.BAD_REQUEST
+        action(name)
+        return HTTPStatus.NO_CONTENT
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        responder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def _send(self, status: HTTPStatus, body: Mapping[str, Any] | None = None) -> None:
+                data = json.dumps(body).encode() if body is not None else b""
+                self.send_response(status)
+                if status == HTTPStatus.UNAUTHORIZED:
+                    self.send_header("WWW-Authenticate", 'Basic realm="redfish"')
+                if data:
+                    self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("OData-Version", "4.0")
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _error(self, status: HTTPStatus) -> None:
+                self._send(status, {"error": {"code": "Base.1.0.GeneralError",
+                                              "message": status.phrase}})
+
+            def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0]
+                if path.rstrip("/") != "/redfish/v1" and not responder.authorized(
+                        self.headers.get("Authorization")):
+                    return self._error(HTTPStatus.UNAUTHORIZED)
+                body = responder.resource(path)
+                if body is None:
+                    return self._error(HTTPStatus.NOT_FOUND)
+                return self._send(HTTPStatus.OK, body)
+
+            def do_POST(self) -> None:
+                if not responder.authorized(self.headers.get("Authorization")):
+                    return self._error(HTTPStatus.UNAUTHORIZED)
+                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                except json.JSONDecodeError:
+                    return self._error(HTTPStatus.BAD_REQUEST)
+                status = responder.reset(self.path.split("?", 1)[0], body)
+                if status != HTTPStatus.NO_CONTENT:
+                    return self._error(status)
+                return self._send(status)
+
+        return Handler
+
+
+class VirtualBmc:
+    """IPMI and Redfish BMCs for ``hosts`` on loopback, backed by ``backend``; a context manager."""
+
+    def __init__(self, backend: PowerBackend, hosts: Iterable[str], users: Mapping[str, str],
+                 *, ipmi: bool = True, redfish: bool = True) -> None:
+        names = list(hosts)
+        self.backend = backend
+        self.ipmi = VirtualIpmi(backend, names, users) if ipmi else None
+        self.redfish = RedfishResponder(backend, names, users) if redfish else None
+
+    def __enter__(self) -> VirtualBmc:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        if self.ipmi is not None:
+            self.ipmi.start()
+        if self.redfish is not None:
+            self.redfish.start()
+
+    def stop(self) -> None:
+        if self.ipmi is not None:
+            self.ipmi.stop()
+        if self.redfish is not None:
+            self.redfish.stop()

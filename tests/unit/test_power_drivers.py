@@ -1,0 +1,263 @@
+"""Power drivers against real protocol peers on loopback: the IPMI driver against pyghmi's BMC
+server over UDP, the Redfish driver against the virtual BMC's Redfish service over HTTP, both
+backed by an in-memory power backend; the libvirt driver against a recorded ``virsh``."""
+
+from __future__ import annotations
+
+import logging
+import stat
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stackdrill.inventory import HostSpec, parse_inventory
+from stackdrill.lab.bmc import MemoryPowerBackend, VirtualBmc
+from stackdrill.power import DRIVERS, PowerError, power_driver, power_secrets
+
+USERS = {"admin": "s3cret-bmc-pass"}
+HOSTS = ("compute1", "compute2")
+
+
+@pytest.fixture
+def backend() -> MemoryPowerBackend:
+    return MemoryPowerBackend(states={"compute1": True, "compute2": True})
+
+
+@pytest.fixture
+def bmc(backend: MemoryPowerBackend) -> Iterator[VirtualBmc]:
+    with VirtualBmc(backend, HOSTS, USERS) as running:
+        yield running
+
+
+def host(name: str, power: dict[str, Any], tmp_path: Path) -> HostSpec:
+    data = {"hosts": {name: {"address": "192.0.2.11", "roles": ["compute"], "power": power}}}
+    return parse_inventory(data, tmp_path / "inventory.yaml").host(name)
+
+
+def ipmi_host(bmc: VirtualBmc, name: str, tmp_path: Path, **extra: Any) -> HostSpec:
+    assert bmc.ipmi is not None
+    power = {"driver": "ipmi", "address": "127.0.0.1", "port": bmc.ipmi.ports[name],
+             "username": "admin", "password": USERS["admin"], "timeout": 10, **extra}
+    return host(name, power, tmp_path)
+
+
+def redfish_host(bmc: VirtualBmc, name: str, tmp_path: Path, **extra: Any) -> HostSpec:
+    assert bmc.redfish is not None
+    power = {"driver": "redfish", "url": bmc.redfish.url, "system": name, "username": "admin",
+             "password_env": "STACKDRILL_TEST_BMC_PASSWORD", "timeout": 10, **extra}
+    return host(name, power, tmp_path)
+
+
+def test_registered_drivers() -> None:
+    assert {"lab", "ipmi", "redfish", "libvirt"} <= set(DRIVERS)
+
+
+# --- IPMI ------------------------------------------------------------------------------------
+
+
+def test_ipmi_round_trip(bmc: VirtualBmc, backend: MemoryPowerBackend, tmp_path: Path) -> None:
+    driver = power_driver(ipmi_host(bmc, "compute1", tmp_path))
+    assert driver.is_on()
+
+    driver.power_off()
+    assert backend.states == {"compute1": False, "compute2": True}
+    assert not driver.is_on()
+
+    driver.power_on()
+    assert backend.states["compute1"] is True
+    assert driver.is_on()
+
+    driver.reset()
+    assert backend.actions == [("compute1", "power_off"), ("compute1", "power_on"),
+                               ("compute1", "reset")]
+    assert backend.boots["compute1"] == 2
+
+
+def test_ipmi_each_host_has_its_own_bmc(bmc: VirtualBmc, backend: MemoryPowerBackend,
+                                        tmp_path: Path) -> None:
+    power_driver(ipmi_host(bmc, "compute2", tmp_path)).power_off()
+    assert backend.states == {"compute1": True, "compute2": False}
+
+
+def test_ipmi_wrong_password_is_one_line_without_secrets(
+        bmc: VirtualBmc, backend: MemoryPowerBackend, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
+    caplog.set_level(logging.DEBUG)
+    driver = power_driver(ipmi_host(bmc, "compute1", tmp_path, password="wrong-password-1"))
+    with pytest.raises(PowerError) as info:
+        driver.power_off()
+    message = str(info.value)
+    assert message.startswith("compute1: ipmi 127.0.0.1:")
+    assert "password" in message.lower()
+    assert "wrong-password-1" not in message
+    assert "\n" not in message
+    assert backend.actions == []
+    captured = capsys.readouterr()
+    for text in (caplog.text, captured.out, captured.err, repr(driver)):
+        assert "wrong-password-1" not in text
+        assert USERS["admin"] not in text
+
+
+# --- Redfish ---------------------------------------------------------------------------------
+
+
+def test_redfish_round_trip(bmc: VirtualBmc, backend: MemoryPowerBackend, tmp_path: Path,
+                            monkeypatch: pytest.MonkeyPatch,
+                            caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("STACKDRILL_TEST_BMC_PASSWORD", USERS["admin"])
+    driver = power_driver(redfish_host(bmc, "compute2", tmp_path))
+    assert driver.is_on()
+
+    driver.power_off()
+    assert backend.states == {"compute1": True, "compute2": False}
+    assert not driver.is_on()
+
+    driver.power_on()
+    assert driver.is_on()
+    driver.reset()
+    assert backend.actions == [("compute2", "power_off"), ("compute2", "power_on"),
+                               ("compute2", "reset")]
+    assert USERS["admin"] not in caplog.text
+
+
+def test_redfish_wrong_password(bmc: VirtualBmc, backend: MemoryPowerBackend, tmp_path: Path,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STACKDRILL_TEST_BMC_PASSWORD", "not-the-password")
+    driver = power_driver(redfish_host(bmc, "compute1", tmp_path))
+    with pytest.raises(PowerError) as info:
+        driver.power_off()
+    assert str(info.value).startswith(f"compute1: redfish {bmc.redfish.url}: reset ForceOff: ")  # type: ignore[union-attr]
+    assert "not-the-password" not in str(info.value)
+    assert backend.actions == []
+
+
+def test_redfish_needs_a_system_when_the_bmc_has_several(
+        bmc: VirtualBmc, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STACKDRILL_TEST_BMC_PASSWORD", USERS["admin"])
+    spec = redfish_host(bmc, "compute1", tmp_path)
+    options = {k: v for k, v in dict(spec.power or {}).items() if k != "system"}
+    driver = DRIVERS["redfish"](spec, options)
+    with pytest.raises(PowerError, match=r"2 systems .*name one with the 'system' option"):
+        driver.is_on()
+
+
+def test_redfish_unknown_system(bmc: VirtualBmc, tmp_path: Path,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STACKDRILL_TEST_BMC_PASSWORD", USERS["admin"])
+    spec = redfish_host(bmc, "compute1", tmp_path)
+    driver = DRIVERS["redfish"](spec, {**dict(spec.power or {}), "system": "compute9"})
+    with pytest.raises(PowerError, match=r"compute1: redfish .*: power state: "):
+        driver.is_on()
+
+
+# --- credentials -----------------------------------------------------------------------------
+
+
+def test_password_from_a_file_and_secrets_listed(tmp_path: Path) -> None:
+    secret_file = tmp_path / "bmc-password"
+    secret_file.write_text("from-the-file\n")
+    spec = host("c1", {"driver": "ipmi", "address": "192.0.2.99", "username": "admin",
+                       "password_file": str(secret_file)}, tmp_path)
+    driver = power_driver(spec)
+    assert "from-the-file" not in repr(driver)
+    assert power_secrets([spec]) == ["from-the-file"]
+
+
+@pytest.mark.parametrize(("power", "message"), [
+    ({"driver": "ipmi", "username": "admin", "password": "x"}, "missing option 'address'"),
+    ({"driver": "ipmi", "address": "h", "password": "x"}, "missing option 'username'"),
+    ({"driver": "ipmi", "address": "h", "username": "a"}, "exactly one of password"),
+    ({"driver": "ipmi", "address": "h", "username": "a", "password": "x", "port": "623"},
+     "option 'port': expected int, got str"),
+    ({"driver": "redfish", "url": "https://h", "username": "a",
+      "password_env": "STACKDRILL_UNSET_VARIABLE"}, "STACKDRILL_UNSET_VARIABLE is not set"),
+    ({"driver": "redfish", "url": "https://h", "username": "a", "password": "x", "verify": 1},
+     "option 'verify'"),
+    ({"driver": "ipmi", "address": "h", "username": "a", "password_file": "/nonexistent/pw"},
+     "password_file /nonexistent/pw: No such file"),
+])
+def test_bad_options_are_one_line(power: dict[str, Any], message: str, tmp_path: Path,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STACKDRILL_UNSET_VARIABLE", raising=False)
+    with pytest.raises(PowerError, match=message) as info:
+        power_driver(host("c1", power, tmp_path))
+    assert str(info.value).startswith("c1: power driver ")
+    assert "\n" not in str(info.value)
+
+
+# --- libvirt ---------------------------------------------------------------------------------
+
+FAKE_VIRSH = """\
+#!{python}
+# Records each call; keeps the domain's state in a file, answering as virsh does.
+import sys
+from pathlib import Path
+here = Path(__file__).parent
+args = sys.argv[1:]
+with open(here / "calls", "a") as calls:
+    calls.write(" ".join(args) + "\\n")
+assert args[:3] == ["--quiet", "-c", "qemu+ssh://root@hv1/system"], args
+verb, domain = args[3], args[4]
+state_file = here / "state"
+if domain != "devstack1":
+    sys.stderr.write("error: failed to get domain '%s'\\n" % domain)
+    sys.exit(1)
+state = state_file.read_text() if state_file.exists() else "running"
+if verb == "domstate":
+    print(state)
+elif verb == "destroy":
+    state_file.write_text("shut off")
+    print("Domain '%s' destroyed" % domain)
+elif verb == "start":
+    if state == "running":
+        sys.stderr.write("error: Requested operation is not valid: domain is already active\\n")
+        sys.exit(1)
+    state_file.write_text("running")
+elif verb == "reset":
+    print("Domain '%s' was reset" % domain)
+"""
+
+
+@pytest.fixture
+def virsh(tmp_path: Path) -> Path:
+    script = tmp_path / "virsh"
+    script.write_text(textwrap.dedent(FAKE_VIRSH).replace("{python}", sys.executable))
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return script
+
+
+def libvirt_host(tmp_path: Path, virsh: Path, domain: str = "devstack1") -> HostSpec:
+    return host("devstack1", {"driver": "libvirt", "uri": "qemu+ssh://root@hv1/system",
+                              "domain": domain, "virsh": str(virsh), "timeout": 10}, tmp_path)
+
+
+def test_libvirt_driver(tmp_path: Path, virsh: Path) -> None:
+    driver = power_driver(libvirt_host(tmp_path, virsh))
+    assert driver.is_on()
+    driver.power_off()
+    assert (tmp_path / "state").read_text() == "shut off"
+    assert not driver.is_on()
+    driver.power_on()
+    assert driver.is_on()
+    driver.reset()
+    verbs = [line.split()[3] for line in (tmp_path / "calls").read_text().splitlines()]
+    assert [v for v in verbs if v != "domstate"] == ["destroy", "start", "reset"]
+
+
+def test_libvirt_unknown_domain(tmp_path: Path, virsh: Path) -> None:
+    driver = power_driver(libvirt_host(tmp_path, virsh, domain="nope"))
+    with pytest.raises(PowerError, match="devstack1: libvirt qemu\\+ssh://root@hv1/system domain "
+                                         "nope: virsh domstate: error: failed to get domain"):
+        driver.is_on()
+
+
+@pytest.mark.skipif(not Path("/usr/bin/virsh").exists(), reason="virsh not installed")
+def test_libvirt_driver_reads_libvirts_test_driver(tmp_path: Path) -> None:
+    # libvirt's built-in test hypervisor: a domain "test", running, in every new connection
+    spec = host("test", {"driver": "libvirt", "uri": "test:///default"}, tmp_path)
+    assert power_driver(spec).is_on()
