@@ -1,4 +1,4 @@
-"""The operator's command line: ``stackdrill lab|plan|run|recover|report``.
+"""The operator's command line: ``stackdrill lab|plan|run|recover|report|inventory``.
 
 Exit codes: 0 every drill passed; 1 a drill failed; 2 bad input (inventory, feature, host access);
 3 a harness error; 130 interrupted (every pending undo has run).
@@ -77,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
                                           "(default: $XDG_STATE_HOME/stackdrill/history.jsonl)")
     report.add_argument("--output", default="reports/drills.html", help="the HTML file")
     report.add_argument("--last", type=int, metavar="N", help="only each drill's N latest runs")
+
+    from stackdrill import inventory_import
+    inventory_import.add_parser(sub)
     return parser
 
 
@@ -223,6 +226,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _plan(args, passthrough)
         if args.command == "report":
             return _report(args)
+        if args.command == "inventory":
+            from stackdrill import inventory_import
+            return inventory_import.run(args)
         return _recover(args)
     except (CliError, InventoryError, JournalError, HostError, LockError) as exc:
         print(f"stackdrill: error: {exc}", file=sys.stderr)
