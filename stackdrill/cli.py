@@ -1,7 +1,10 @@
 """The operator's command line: ``stackdrill lab|plan|run|recover|report|inventory``.
 
-Exit codes: 0 every drill passed; 1 a drill failed; 2 bad input (inventory, feature, host access);
-3 a harness error; 130 interrupted (every pending undo has run).
+Exit codes: 0 every drill passed; 1 a drill failed (or the harness broke: the lab would not
+start, an internal error; the reason is on stderr and the report calls it a harness error);
+2 bad input (arguments, inventory, feature, host access), refused before anything is injected;
+3 a drill was aborted by a safeguard (its faults were undone, and the run stopped there);
+130 interrupted (every pending undo has run).
 """
 
 from __future__ import annotations
@@ -11,25 +14,37 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
-EXIT_HARNESS = 3
+EXIT_ABORTED = 3
 EXIT_INTERRUPTED = 130
 EXIT_MAX_DURATION = 124  # stackdrill.schedule: stopped at --max-duration, faults undone
+EXIT_HARNESS = EXIT_FAILED  # a run that broke did not pass; stderr and the report say why
+
+EXIT_CODES = ("exit codes: 0 every drill passed; 1 a drill failed, or the harness broke (the "
+              "reason on stderr); 2 bad input, refused before anything was injected; 3 a drill "
+              "was aborted by a safeguard (its faults undone, the run stopped); 130 interrupted")
 
 
 class CliError(Exception):
     """Bad input; printed as one line, exit code 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument errors are one line (no usage block), raised as :class:`CliError`."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CliError(f"{message} (see {self.prog} --help)")
+
+
 def _parser() -> argparse.ArgumentParser:
     from stackdrill.run_options import add_run_arguments
 
-    parser = argparse.ArgumentParser(prog="stackdrill", description=__doc__.splitlines()[0],
-                                     epilog="exit codes: 0 passed, 1 a drill failed, 2 bad "
-                                            "input, 3 harness error, 130 interrupted")
+    parser = _Parser(prog="stackdrill", description=__doc__.splitlines()[0],
+                     epilog=EXIT_CODES)
     sub = parser.add_subparsers(dest="command", required=True)
 
     lab = sub.add_parser("lab", help="the embedded lab cloud on this machine")
@@ -132,6 +147,7 @@ def _plan(args: argparse.Namespace, pytest_args: list[str]) -> int:
 def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     import pytest
 
+    from stackdrill.pytest_plugin import aborted_drills
     from stackdrill.run_options import scheduled_run
 
     scheduled = scheduled_run(args)
@@ -144,11 +160,16 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
              "-W", "ignore::pytest.PytestAssertRewriteWarning"]
     if not any(arg.startswith(("--junitxml", "--junit-xml")) for arg in pytest_args):
         argv.append(f"--junitxml={Path(args.reports) / 'junit.xml'}")
-    return _exit_code(int(pytest.main([*argv, *pytest_args])))
+    code = _exit_code(int(pytest.main([*argv, *pytest_args])))
+    aborted = aborted_drills()
+    if aborted:  # the session stopped after the abort: pytest calls that interrupted
+        print(f"stackdrill: aborted by safeguard: {aborted[0]}", file=sys.stderr)
+        return EXIT_ABORTED
+    return code
 
 
 def _exit_code(code: int) -> int:
-    """pytest's exit code as one of ours."""
+    """pytest's exit code as one of ours (pytest's 3 is an internal error: the harness)."""
     return {
         0: EXIT_OK,
         1: EXIT_FAILED,
@@ -216,8 +237,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--" in words:
         cut = words.index("--")
         words, passthrough = words[:cut], words[cut + 1:]
-    args = _parser().parse_args(words)
     try:
+        args = _parser().parse_args(words)
+        if passthrough and args.command not in ("run", "plan"):
+            raise CliError(f"{args.command}: arguments after -- are for pytest, which only run "
+                           f"and plan call")
         if args.command == "lab":
             return _lab(args.action, args.hosts_only)
         if args.command == "run":

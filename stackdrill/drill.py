@@ -2,13 +2,16 @@
 
 Everything a drill does is recorded on its timeline and sent to its evidence; every fault is
 journalled before it is injected and undone when the drill ends, whatever happened in between.
+Safeguards declared by the feature are watched from the first injection on; when one trips, the
+drill's current action stops at its next wait and the drill ends as aborted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,9 +26,15 @@ from stackdrill.params import ParamError
 from stackdrill.probe import CloudContext, CloudProbe, Probe, SnapshotSettings, take_snapshot
 from stackdrill.registry import Registries
 from stackdrill.runbook import RecoveryContext, RecoveryFailed, RunbookRecord, StepRecord
+from stackdrill.safeguards import (
+    DEFAULT_INTERVAL,
+    Safeguard,
+    SafeguardMonitor,
+    SafeguardTripped,
+)
 from stackdrill.state import Deviation, Rule, Snapshot, Tolerance, compare, render_diff
 from stackdrill.verify import RecoveryWatch
-from stackdrill.waiting import WaitTimeout, poll
+from stackdrill.waiting import PollRecord, WaitTimeout, observing, poll
 
 
 class DrillError(Exception):
@@ -42,6 +51,13 @@ class BudgetExceeded(DrillError):
 
 class GuardRefused(DrillError):
     """A blast-radius guard refused a fault or a recovery; nothing was journalled or run."""
+
+
+ABORT_PREFIX = "aborted by safeguard: "
+
+
+class SafeguardAborted(DrillError):
+    """A safeguard tripped; the drill stops here and its faults are undone."""
 
 
 @dataclass
@@ -66,7 +82,8 @@ class DrillResult:
 class Drill:
     def __init__(self, name: str, targets: Targets, registries: Registries, journal: Journal,
                  evidence: Evidence | None = None, rules: list[Rule] | None = None,
-                 guards: Guards | None = None, cloud: CloudAccess | None = None) -> None:
+                 guards: Guards | None = None, cloud: CloudAccess | None = None,
+                 safeguard_interval: float = DEFAULT_INTERVAL) -> None:
         self.name = name
         self.targets = targets
         self.registries = registries
@@ -84,6 +101,10 @@ class Drill:
         self.guards = guards if guards is not None else Guards.for_inventory(
             getattr(targets, "inventory", None))
         self._step: StepRecord | None = None
+        self.safeguards: list[Safeguard] = []
+        self.safeguard_interval = safeguard_interval
+        self.monitor: SafeguardMonitor | None = None
+        self.aborted: str | None = None
         targets.listeners.append(self._on_command)
 
     def _on_command(self, result: CommandResult) -> None:
@@ -150,11 +171,17 @@ class Drill:
 
     # -- faults -----------------------------------------------------------------------------
     def inject(self, fault_name: str, target: Target, raw_params: Mapping[str, str]) -> ActiveFault:
+        with self.watched():
+            return self._inject(fault_name, target, raw_params)
+
+    def _inject(self, fault_name: str, target: Target, raw_params: Mapping[str, str]
+                ) -> ActiveFault:
         active_hosts = [a.fault.target.spec for a in self.faults if not a.undone]
         refusal = self.guards.fault_refusal(fault_name, target.spec, active_hosts)
         if refusal is not None:
             self.timeline.add("refused", refusal)
             raise GuardRefused(refusal)
+        monitor = self._safeguard_monitor()
         try:
             fault = self.registries.faults.get(fault_name)(target, raw_params)
             self.evidence.attach_text("fault plan", "\n".join(fault.plan()))
@@ -170,12 +197,21 @@ class Drill:
         except (HostError, FaultError) as exc:
             raise DrillError(f"fault {fault_name} on {target.name} failed to inject: {exc}") \
                 from exc
+        finally:
+            if monitor is not None:
+                self.monitor = monitor
+                self.timeline.add("safeguards", f"{len(self.safeguards)} safeguard(s) watched")
+                monitor.start()
         active.injected_at = time.time()
         self.timeline.add("fault-injected", f"{fault_name} on {target.name}",
                           at=active.injected_at)
         return active
 
     def confirm(self, active: ActiveFault, timeout: float) -> str:
+        with self.watched():
+            return self._confirm(active, timeout)
+
+    def _confirm(self, active: ActiveFault, timeout: float) -> str:
         def check() -> str | None:
             return active.fault.confirm(active.facts)
 
@@ -201,6 +237,11 @@ class Drill:
     # -- recovery ---------------------------------------------------------------------------
     def recover(self, recovery_name: str, target: Target,
                 raw_params: Mapping[str, str]) -> RunbookRecord:
+        with self.watched():
+            return self._recover(recovery_name, target, raw_params)
+
+    def _recover(self, recovery_name: str, target: Target,
+                 raw_params: Mapping[str, str]) -> RunbookRecord:
         refusal = self.guards.recovery_refusal(recovery_name, target.spec)
         if refusal is not None:
             self.timeline.add("refused", refusal)
@@ -214,6 +255,7 @@ class Drill:
         self.timeline.add("recovery-start", f"{recovery_name} on {target.name}")
         try:
             for step in recovery.runbook():
+                self.check_safeguards()
                 self._step = StepRecord(step.title, started=time.time())
                 record.steps.append(self._step)
                 with self.evidence.step(step.title):
@@ -225,6 +267,9 @@ class Drill:
                         self._step.error = str(exc)
                         raise RecoveryFailed(f"recovery {recovery_name}, step "
                                              f"{step.title!r}: {exc}") from exc
+                    except SafeguardAborted as exc:
+                        self._step.error = str(exc)
+                        raise
                     finally:
                         self._step.duration = time.monotonic() - clock
                         self.timeline.add("recovery-step", step.title)
@@ -235,6 +280,10 @@ class Drill:
 
     def wait_verified(self, budget: float) -> float:
         """Poll until the state matches the verified state; return the time to recover."""
+        with self.watched():
+            return self._wait_verified(budget)
+
+    def _wait_verified(self, budget: float) -> float:
         start = self.faults[0].injected_at if self.faults else time.time()
         remaining = max(0.0, start + budget - time.time())
         if self.baseline is None:
@@ -261,9 +310,77 @@ class Drill:
         self.evidence.attach_json("snapshot: verified again", restored.confirmed.to_json())
         return ttr
 
+    # -- safeguards -------------------------------------------------------------------------
+    def guard_with(self, safeguards: list[Safeguard]) -> None:
+        """Safeguards watched from the first injection to the end of the drill."""
+        if self.monitor is not None:
+            raise DrillError("safeguards must be declared before the first fault")
+        self.safeguards.extend(safeguards)
+        self.evidence.attach_text("safeguards", "\n".join(s.text for s in safeguards))
+
+    def _safeguard_monitor(self) -> SafeguardMonitor | None:
+        """The monitor to start with the first fault (None without safeguards or once it runs);
+        refuses safeguards that guard nothing, before anything is journalled."""
+        if not self.safeguards or self.monitor is not None:
+            return None
+        if self.baseline is None:
+            raise DrillError("safeguards need the verified state: record it before the fault")
+        monitor = SafeguardMonitor(self.safeguards, self.baseline,
+                                   self._safeguard_observer(self.baseline),
+                                   interval=self.safeguard_interval)
+        unguarded = monitor.unguarded()
+        if unguarded:
+            raise DrillError(f"safeguard {unguarded[0].rule.pattern}: no such path in the "
+                             f"verified state; nothing injected")
+        return monitor
+
+    def _safeguard_observer(self, baseline: Snapshot) -> Callable[[], Snapshot]:
+        """A snapshot of only what the safeguards guard: the hosts they name, and the cloud
+        only if a ``cloud/`` path is guarded."""
+        paths = [p for s in self.safeguards for p in s.guarded_paths(baseline)]
+        hosts = {p.split("/", 1)[0].removeprefix("host:") for p in paths
+                 if p.startswith("host:")}
+        targets = [t for t in self.targets if t.name in hosts]
+        cloud = self.cloud if any(p.startswith("cloud/") for p in paths) else None
+        return lambda: take_snapshot(targets, self.probes, cloud=cloud)
+
+    def check_safeguards(self) -> None:
+        """Raise :class:`SafeguardAborted` if a safeguard has tripped."""
+        if self.monitor is None:
+            return
+        try:
+            self.monitor.check()
+        except SafeguardTripped as exc:
+            reason = str(exc)
+        else:
+            return
+        if self.aborted is None:
+            self.aborted = reason
+            self.timeline.add("aborted", f"{ABORT_PREFIX}{reason}")
+            self.evidence.attach_text("aborted by safeguard", reason)
+        raise SafeguardAborted(f"{ABORT_PREFIX}{self.aborted}")
+
+    def _on_wait(self, record: PollRecord, remaining: float) -> None:
+        self.check_safeguards()
+
+    @contextlib.contextmanager
+    def watched(self) -> Iterator[None]:
+        """Around each drill action: stop before it if a safeguard has tripped, and at every
+        wait inside it (the drill's own and the runbooks')."""
+        self.check_safeguards()
+        with observing(self._on_wait):
+            yield
+        self.check_safeguards()
+
+    def stop_safeguards(self) -> None:
+        if self.monitor is not None:
+            self.monitor.stop()
+
     # -- cleanup ----------------------------------------------------------------------------
     def undo_all(self) -> list[str]:
-        """Undo every fault still armed, newest first; return the errors, never raise."""
+        """Undo every fault still armed, newest first; return the errors, never raise. The
+        safeguards stop first: nothing interrupts an undo."""
+        self.stop_safeguards()
         errors = []
         for active in reversed(self.faults):
             if active.undone:
@@ -303,8 +420,9 @@ def check_deviates(drill: Drill, patterns: list[str], within: float = 0.0) -> li
         return not missing
 
     try:
-        poll(all_seen, timeout=within, interval=0.5, max_interval=2.0,
-             description="the fault's effect observed by the probes")
+        with drill.watched():
+            poll(all_seen, timeout=within, interval=0.5, max_interval=2.0,
+                 description="the fault's effect observed by the probes")
     except WaitTimeout:
         raise DrillError(f"expected a deviation at {', '.join(missing)} within {within:g}s; "
                          f"observed: {render_diff(found)}") from None
@@ -318,6 +436,7 @@ def check_unchanged(drill: Drill, patterns: list[str]) -> None:
     name at least one observed path, so the check cannot pass vacuously)."""
     if drill.baseline is None:
         raise DrillError("no verified state recorded yet")
+    drill.check_safeguards()
     found = drill.deviations("unchanged paths")
     for pattern in patterns:
         if not any(_matches(pattern, path) for path in drill.baseline.values):

@@ -11,14 +11,27 @@ from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import Targets
 from stackdrill.params import ParamError, table_params
 from stackdrill.registry import Registries, UnknownName
+from stackdrill.safeguards import SAFEGUARD_STEP, parse_safeguards
 
 NAMED = re.compile(r'\b(?P<kind>fault|recovery) "(?P<name>[^"]+)"')
 
 
+def _table(step: Any) -> list[list[str]]:
+    rows = step.datatable.raw() if step.datatable is not None else []
+    return [[str(cell) for cell in row] for row in rows]
+
+
 def check_steps(location: str, steps: Iterable[Any], registries: Registries) -> list[str]:
-    """Every fault or recovery a scenario names must be registered and take its parameters."""
+    """Every fault or recovery a scenario names must be registered and take its parameters;
+    a safeguards table must parse."""
     problems = []
     for step in steps:
+        if step.name.strip() == SAFEGUARD_STEP:
+            try:
+                parse_safeguards(_table(step))
+            except ValueError as exc:
+                problems.append(f"{location}:{step.line_number}: {exc}")
+            continue
         match = NAMED.search(step.name)
         if match is None:
             continue
@@ -26,9 +39,7 @@ def check_steps(location: str, steps: Iterable[Any], registries: Registries) -> 
         registry = registries.faults if kind == "fault" else registries.recoveries
         where = f"{location}:{step.line_number}"
         try:
-            cls = registry.get(name)
-            rows = step.datatable.raw() if step.datatable is not None else []
-            cls.validate(table_params([[str(c) for c in row] for row in rows]))
+            registry.get(name).validate(table_params(_table(step)))
         except (UnknownName, ParamError) as exc:
             problems.append(f"{where}: {exc}")
     return problems

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -22,9 +23,12 @@ from stackdrill.inventory import Inventory, InventoryError, load_inventory
 from stackdrill.journal import Journal
 from stackdrill.lock import DrillLock, LockError, lock_for
 from stackdrill.preflight import NAMED, check_hosts, check_steps, one_line
+from stackdrill.progress import WaitProgress
 from stackdrill.registry import Registries, entry_point_plugins
 from stackdrill.reporting.allure_files import write_allure_files
 from stackdrill.reporting.history import API_VERSIONS, record_drill, stackdrill_version
+from stackdrill.reporting.outcome import SAFEGUARD_ABORT
+from stackdrill.waiting import observing
 
 pytest_plugins = ["stackdrill.cloud.fixtures", "stackdrill.reporting.outcome",
                   "stackdrill.schedule", "stackdrill.notify", "stackdrill.upgrade"]
@@ -33,6 +37,8 @@ REGISTRIES = pytest.StashKey[Registries]()
 INVENTORY = pytest.StashKey[Inventory]()
 LOCK = pytest.StashKey[DrillLock]()
 LIVE_DRILLS: set[Drill] = set()
+ABORTED: list[str] = []
+"""Every drill a safeguard aborted in the current session, as ``<test id>: <reason>``."""
 
 
 def default_state_dir() -> Path:
@@ -62,6 +68,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "the verified state and refuses to start (default 180)")
     group.addoption("--budget-scale", type=float, default=1.0,
                     help="multiply every time budget written in the features by this factor")
+    group.addoption("--safeguard-interval", type=float, default=2.0,
+                    help="seconds between two observations of a drill's safeguards (default 2)")
     group.addoption("--confirm", metavar="CLOUD", default=None,
                     help="allow faults on a production inventory; CLOUD must be its cloud name")
     group.addoption("--stackdrill-plan", action="store_true", default=False,
@@ -89,6 +97,7 @@ def limit_tags(item: pytest.Item) -> list[str]:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    ABORTED.clear()
     config.addinivalue_line("markers", f"{LIMIT_MARK}(tag): a role limit raised by a feature's "
                                        f"@allow_down_<role>_<n> tag")
     if planning(config) and getattr(config.option, "allure_report_dir", None):
@@ -338,6 +347,44 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                            openstack=config.stash.get(API_VERSIONS, None))
 
 
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
+                            config: pytest.Config) -> None:
+    if ABORTED:
+        terminalreporter.section("aborted by safeguard", red=True)
+        for line in ABORTED:
+            terminalreporter.write_line(line)
+
+
+def aborted_drills() -> list[str]:
+    """The drills a safeguard aborted in the last session (``stackdrill run`` exits 3 if any)."""
+    return list(ABORTED)
+
+
+def terminal_line(config: pytest.Config) -> Callable[[str], None]:
+    """Writes one line to the terminal, past pytest's output capture (progress, not evidence)."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    reporter = config.pluginmanager.getplugin("terminalreporter")
+
+    def write(line: str) -> None:
+        if reporter is None:
+            return
+        uncaptured = capture.global_and_fixture_disabled() if capture is not None \
+            else contextlib.nullcontext()
+        with uncaptured:
+            reporter.write_line(line)
+
+    return write
+
+
+def _ended_by_safeguard(request: pytest.FixtureRequest, drill: Drill) -> None:
+    """An aborted drill is its own outcome, and no further drill runs in this session."""
+    if drill.aborted is None:
+        return
+    request.node.stash[SAFEGUARD_ABORT] = drill.aborted
+    ABORTED.append(f"{request.node.nodeid}: {drill.aborted}")
+    request.session.shouldstop = f"aborted by safeguard: {drill.aborted}"
+
+
 # -- fixtures ---------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def stackdrill_registries(pytestconfig: pytest.Config) -> Registries:
@@ -369,13 +416,17 @@ def drill(request: pytest.FixtureRequest, targets: Targets, stackdrill_registrie
     guards = Guards.for_inventory(targets.inventory, limits_from_tags(limit_tags(request.node)),
                                   request.config.getoption("confirm"))
     current = Drill(request.node.name, targets, stackdrill_registries, journal, evidence,
-                    guards=guards, cloud=cloud_access)
+                    guards=guards, cloud=cloud_access,
+                    safeguard_interval=float(request.config.getoption("safeguard_interval")))
     LIVE_DRILLS.add(current)
+    progress = WaitProgress(terminal_line(request.config), redact=redactor)
     try:
-        yield current
+        with observing(progress):
+            yield current
     finally:
         errors = current.undo_all()
         LIVE_DRILLS.discard(current)
+        _ended_by_safeguard(request, current)
         evidence.attach_text("timeline", current.timeline.render())
         evidence.attach_json("timeline.json", current.timeline.to_json())
         current.close()

@@ -19,6 +19,7 @@ from stackdrill.hosts.target import Target, Targets
 from stackdrill.params import table_params
 from stackdrill.registry import UnknownName
 from stackdrill.runbook import RecoveryFailed
+from stackdrill.safeguards import SAFEGUARD_STEP, parse_safeguards
 from stackdrill.state import Rule
 
 T = TypeVar("T")
@@ -84,6 +85,21 @@ def parse_rules_into(drill: Drill, texts: list[str]) -> None:
     except ValueError as exc:
         raise DrillError(str(exc)) from None
     drill.tolerate(rules)
+
+
+@given(SAFEGUARD_STEP)
+def safeguards(drill: Drill, datatable: list[list[str]]) -> None:
+    """Checks watched from the first fault to the end; one that fails beyond its grace aborts
+    the drill (see :mod:`stackdrill.safeguards`)."""
+    attempt(guard_from_table, drill, datatable)
+
+
+def guard_from_table(drill: Drill, datatable: list[list[str]]) -> None:
+    try:
+        found = parse_safeguards(datatable)
+    except ValueError as exc:
+        raise DrillError(str(exc)) from None
+    drill.guard_with(found)
 
 
 @then("the state still matches the verified state at:")

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 CATEGORIES = [
+    {"name": "aborted by safeguard", "matchedStatuses": ["failed", "broken"],
+     "messageRegex": ".*aborted by safeguard: .*"},
     {"name": "fault not confirmed", "matchedStatuses": ["failed"],
      "messageRegex": ".*fault not confirmed.*"},
     {"name": "recovery failed", "matchedStatuses": ["failed"],

@@ -1,7 +1,8 @@
 """How a drill scenario ended, from pytest's own reports of its phases.
 
 A ``pytest_runtest_makereport`` wrapper keeps each phase's outcome on the item, so the ``drill``
-fixture can read it in its teardown.
+fixture can read it in its teardown. A drill a safeguard stopped is ``aborted``, with the
+safeguard's reason, whatever its steps reported.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class Outcome:
 
 
 _PHASES = pytest.StashKey[dict[str, Phase]]()
+SAFEGUARD_ABORT = pytest.StashKey[str]()
+"""Set on the item by the ``drill`` fixture when a safeguard aborted the drill: the reason."""
 _DRILL_FAILURES = (AssertionError, pytest.fail.Exception, DrillError, RecoveryFailed)
 
 
@@ -58,6 +61,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
 
 def outcome(item: pytest.Item) -> Outcome:
     """The scenario's result so far (called from teardown, so setup and call are known)."""
+    aborted = item.stash.get(SAFEGUARD_ABORT, None)
+    if aborted is not None:
+        return Outcome("aborted", one_line(aborted))
     phases = item.stash.get(_PHASES, {})
     setup, call = phases.get("setup"), phases.get("call")
     if setup is not None and setup.outcome == "failed":

@@ -276,7 +276,8 @@ def test_allure_environment_and_categories(tmp_path: Path) -> None:
     assert "openstack.compute=2.104" in env
     assert "stackdrill=0.1.0" in env
     names = [c["name"] for c in json.loads((tmp_path / "categories.json").read_text())]
-    assert names == ["fault not confirmed", "recovery failed", "budget exceeded",
+    assert names == ["aborted by safeguard", "fault not confirmed", "recovery failed",
+                     "budget exceeded",
                      "refused to start", "harness error"]
 
 
