@@ -12,7 +12,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple, cast
@@ -104,6 +104,16 @@ INVENTORY_SCHEMA: dict[str, Any] = {
             "additionalProperties": {"$ref": "#/$defs/service"},
         },
         "protected": {"type": "array", "items": _NAME_SCHEMA},
+        "clusters": {
+            "type": "object",
+            "propertyNames": _NAME_SCHEMA,
+            "additionalProperties": {
+                "type": "array",
+                "minItems": 1,
+                "uniqueItems": True,
+                "items": _NAME_SCHEMA,
+            },
+        },
     },
     "$defs": {
         "profile": {
@@ -280,6 +290,8 @@ class Inventory:
     services: Mapping[str, ServiceSpec]
     protected: frozenset[str]
     profile_spec: ProfileSpec = ProfileSpec()
+    # clustered service -> its member hosts (quorum: never half or more of them under faults)
+    clusters: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def profile(self) -> str:
@@ -643,6 +655,14 @@ class _Builder:
                 self.report(("protected", index), self.no_host(name))
         return frozenset(names)
 
+    def clusters(self) -> Mapping[str, tuple[str, ...]]:
+        raw = cast(Mapping[str, list[str]], self.data.get("clusters") or {})
+        for cluster, members in raw.items():
+            for index, name in enumerate(members):
+                if name not in self.raw_hosts:
+                    self.report(("clusters", cluster, index), self.no_host(name))
+        return MappingProxyType({cluster: tuple(members) for cluster, members in raw.items()})
+
     def build(self) -> Inventory:
         self.check_timeouts(self.default_ssh, ("defaults", "ssh"))
         for name, raw in self.raw_hosts.items():
@@ -654,6 +674,7 @@ class _Builder:
         services = self.services()
         protected = self.protected()
         profile = self.profile()
+        clusters = self.clusters()
         if self.problems:
             raise _fail(self.file, self.data, self.problems)
         return Inventory(
@@ -665,6 +686,7 @@ class _Builder:
             services=MappingProxyType(services),
             protected=protected,
             profile_spec=profile,
+            clusters=clusters,
         )
 
 
