@@ -1,0 +1,87 @@
+"""Deployment profiles and the virtual BMC against the lab: the packages profile finds the lab's
+Debian units by os-release and drives them; IPMI and Redfish drivers power-cycle a lab host
+through the virtual BMC backed by the lab's own power."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stackdrill.hosts.identity import boot_identity
+from stackdrill.hosts.target import Targets
+from stackdrill.inventory import load_inventory
+from stackdrill.lab.bmc import LabPowerBackend, VirtualBmc
+from stackdrill.lab.lab import Lab
+from stackdrill.power import power_driver
+from stackdrill.units import act_on_service, service_state
+from stackdrill.waiting import poll_until
+
+
+@pytest.fixture
+def packages_targets(lab: Lab, tmp_path: Path) -> Iterator[Targets]:
+    """The lab's hosts with its services list removed and the packages profile declared, so
+    every unit name comes from the profile."""
+    data = yaml.safe_load(Path(lab.ensure_up()).read_text())
+    data.pop("services", None)
+    data["profile"] = "packages"
+    path = tmp_path / "inventory.yaml"
+    path.write_text(yaml.safe_dump(data))
+    targets = Targets(load_inventory(path))
+    yield targets
+    targets.close()
+
+
+def test_packages_profile_names_the_lab_units(packages_targets: Targets) -> None:
+    controller = packages_targets.get("controller")
+    assert controller.os_release()["ID"] == "debian"
+    assert controller.unit("rabbitmq") == "rabbitmq-server"
+    assert service_state(controller, "rabbitmq").active
+    assert service_state(controller, "memcached").active
+    compute = packages_targets.get("compute1")
+    assert compute.unit("nova-compute") == "nova-compute"
+    assert service_state(compute, "nova-compute").active
+
+
+def test_packages_profile_restarts_a_service(packages_targets: Targets) -> None:
+    controller = packages_targets.get("controller")
+    before = service_state(controller, "memcached").main_pid
+    act_on_service(controller, "memcached", "restart", timeout=30)
+    after = service_state(controller, "memcached")
+    assert after.active
+    assert after.main_pid not in (0, before)
+
+
+@pytest.mark.parametrize("protocol", ["ipmi", "redfish"])
+def test_virtual_bmc_resets_a_lab_host(lab: Lab, tmp_path: Path, protocol: str,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    inventory_path = Path(lab.ensure_up())
+    password = secrets.token_urlsafe(12)
+    monkeypatch.setenv("STACKDRILL_LAB_BMC_PASSWORD", password)
+    targets = Targets(load_inventory(inventory_path))
+    compute = targets.get("compute2")
+    try:
+        before = boot_identity(compute)
+        with VirtualBmc(LabPowerBackend(str(lab.paths.root)), ["compute2"],
+                        {"admin": password}) as bmc:
+            assert bmc.ipmi is not None and bmc.redfish is not None
+            power = ({"driver": "ipmi", "address": "127.0.0.1", "port": bmc.ipmi.ports["compute2"]}
+                     if protocol == "ipmi" else
+                     {"driver": "redfish", "url": bmc.redfish.url, "system": "compute2"})
+            data = yaml.safe_load(inventory_path.read_text())
+            data["hosts"]["compute2"]["power"] = {**power, "username": "admin",
+                                                  "password_env": "STACKDRILL_LAB_BMC_PASSWORD"}
+            data["defaults"].pop("power", None)
+            path = tmp_path / "inventory.yaml"
+            path.write_text(yaml.safe_dump(data))
+            driver = power_driver(load_inventory(path).host("compute2"))
+            assert driver.is_on()
+            driver.reset()
+            poll_until(lambda: boot_identity(compute) != before, timeout=120, interval=2.0,
+                       description="compute2 booted again after the reset", ignore=(Exception,))
+            assert driver.is_on()
+    finally:
+        targets.close()
