@@ -3,7 +3,10 @@
 * A host listed in the inventory's ``protected`` is never touched by a fault or a recovery.
 * Role limits: at most one host of each role (controller, compute, storage, ...) has an active
   fault at a time. A feature raises a limit explicitly with a tag, ``@allow_down_compute_2``.
-  A quorum (a three-node Galera or RabbitMQ cluster survives one node down) is a role limit.
+* Quorum: the inventory's ``clusters`` name each clustered service's member hosts (Galera,
+  RabbitMQ, ...). Faults may be active on fewer than half of a cluster's members at once (one of
+  three, two of five; none of two), so it keeps its quorum. A feature that means to break the
+  quorum says so with the same tag and the cluster's name, ``@allow_down_galera_2``.
 * Production: an inventory with ``production: true`` refuses every fault unless the run is
   confirmed with ``--confirm <cloud>``, where ``<cloud>`` is the inventory's ``cloud`` value.
 
@@ -28,12 +31,13 @@ __all__ = [
     "HostLike",
     "limits_from_tags",
     "parse_limit_tag",
+    "unknown_limit_names",
 ]
 
 DEFAULT_ROLE_LIMIT = 1
 LIMIT_TAG_PREFIX = "allow_down"
 LIMIT_MARK = "allow_down"
-_LIMIT_TAG = re.compile(r"allow_down_(?P<role>[a-z][a-z-]*)_(?P<count>\d+)")
+_LIMIT_TAG = re.compile(r"allow_down_(?P<name>[A-Za-z][\w.-]*)_(?P<count>\d+)")
 
 
 class HostLike(Protocol):
@@ -45,19 +49,18 @@ class HostLike(Protocol):
 
 
 def parse_limit_tag(tag: str) -> tuple[str, int] | None:
-    """``allow_down_compute_2`` -> ``("compute", 2)``; None for tags that are not limits.
+    """``allow_down_compute_2`` -> ``("compute", 2)``; None for tags that are not limits. The
+    name is a role or a cluster of the inventory (:func:`unknown_limit_names` checks which).
 
-    Raises ValueError (one line) for a malformed limit tag or an unknown role.
+    Raises ValueError (one line) for a malformed limit tag.
     """
     if not tag.startswith(LIMIT_TAG_PREFIX):
         return None
     match = _LIMIT_TAG.fullmatch(tag)
     if match is None:
-        raise ValueError(f"tag @{tag}: expected @allow_down_<role>_<count>, "
-                         f"e.g. @allow_down_compute_2")
-    role, count = match["role"], int(match["count"])
-    if role not in ROLES:
-        raise ValueError(f"tag @{tag}: unknown role {role!r} (known: {', '.join(ROLES)})")
+        raise ValueError(f"tag @{tag}: expected @allow_down_<role>_<count> or "
+                         f"@allow_down_<cluster>_<count>, e.g. @allow_down_compute_2")
+    role, count = match["name"], int(match["count"])
     if count < 1:
         raise ValueError(f"tag @{tag}: the count must be at least 1")
     return role, count
@@ -74,7 +77,22 @@ def limits_from_tags(tags: Iterable[str]) -> dict[str, int]:
     return limits
 
 
+def unknown_limit_names(limits: Mapping[str, int], inventory: Inventory) -> str | None:
+    """Why a raised limit names neither a role nor a cluster of ``inventory``, or None."""
+    for name in sorted(limits):
+        if name not in ROLES and name not in inventory.clusters:
+            clusters = ", ".join(sorted(inventory.clusters)) or "none"
+            return (f"tag @{LIMIT_TAG_PREFIX}_{name}_{limits[name]}: no role or cluster named "
+                    f"{name!r} (roles: {', '.join(ROLES)}; clusters in {inventory.path}: "
+                    f"{clusters})")
+    return None
+
+
 def _empty() -> Mapping[str, int]:
+    return MappingProxyType({})
+
+
+def _no_clusters() -> Mapping[str, frozenset[str]]:
     return MappingProxyType({})
 
 
@@ -86,6 +104,7 @@ class Guards:
     cloud: str | None = None
     confirm: str | None = None
     source: str = "the inventory"
+    clusters: Mapping[str, frozenset[str]] = field(default_factory=_no_clusters)
 
     @classmethod
     def for_inventory(cls, inventory: Inventory | None, limits: Mapping[str, int] | None = None,
@@ -93,12 +112,18 @@ class Guards:
         raised = MappingProxyType(dict(limits or {}))
         if inventory is None:
             return cls(limits=raised, confirm=confirm)
+        clusters = MappingProxyType({name: frozenset(members)
+                                     for name, members in inventory.clusters.items()})
         return cls(protected=inventory.protected, limits=raised,
                    production=inventory.production, cloud=inventory.cloud, confirm=confirm,
-                   source=str(inventory.path))
+                   source=str(inventory.path), clusters=clusters)
 
     def limit(self, role: str) -> int:
         return self.limits.get(role, DEFAULT_ROLE_LIMIT)
+
+    def cluster_limit(self, cluster: str) -> int:
+        """Members that may be under faults at once: fewer than half, unless raised."""
+        return self.limits.get(cluster, (len(self.clusters[cluster]) - 1) // 2)
 
     def production_refusal(self) -> str | None:
         """Why no fault may be injected into this cloud at all, or None."""
@@ -131,6 +156,21 @@ class Guards:
                 return (f"fault {fault} refused: it would put {len(down)} {role} hosts under "
                         f"faults at once ({', '.join(down)}), the limit is {limit}; a feature "
                         f"may raise it with @{LIMIT_TAG_PREFIX}_{role}_{len(down)}")
+        return self._quorum_refusal(fault, host, active)
+
+    def _quorum_refusal(self, fault: str, host: HostLike, active: Sequence[HostLike]
+                        ) -> str | None:
+        for cluster, members in sorted(self.clusters.items()):
+            if host.name not in members:
+                continue
+            down = sorted({h.name for h in active if h.name in members} | {host.name})
+            limit = self.cluster_limit(cluster)
+            if len(down) > limit:
+                return (f"fault {fault} refused: it would put {len(down)} of the {len(members)} "
+                        f"members of cluster {cluster} under faults at once "
+                        f"({', '.join(down)}), the limit is {limit} (fewer than half keeps its "
+                        f"quorum); a feature that means to break it says "
+                        f"@{LIMIT_TAG_PREFIX}_{cluster}_{len(down)}")
         return None
 
     def recovery_refusal(self, recovery: str, host: HostLike) -> str | None:

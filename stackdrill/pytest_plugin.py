@@ -17,7 +17,13 @@ from stackdrill import allure_bdd, hookspecs
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.drill import Drill, DrillError
 from stackdrill.evidence import Redactor
-from stackdrill.guards import LIMIT_MARK, LIMIT_TAG_PREFIX, Guards, limits_from_tags
+from stackdrill.guards import (
+    LIMIT_MARK,
+    LIMIT_TAG_PREFIX,
+    Guards,
+    limits_from_tags,
+    unknown_limit_names,
+)
 from stackdrill.hosts.target import Targets
 from stackdrill.inventory import Inventory, InventoryError, load_inventory
 from stackdrill.journal import Journal
@@ -217,6 +223,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if not config.stash.get(_COLLECTED, False):
         return
     if planning(config):
+        _check_limit_names(session)
         _print_plan(session)
         return
     needs_hosts = [item for item in session.items if item.get_closest_marker("drill")]
@@ -229,6 +236,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         if existing is not None:
             _take_lock(config, existing)
     inventory = resolve_inventory(config)
+    _check_limit_names(session)
     refusal = Guards.for_inventory(inventory, confirm=config.getoption("confirm")) \
         .production_refusal()
     if refusal is not None:
@@ -239,6 +247,19 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         problems = check_hosts(targets)
         if problems:
             raise pytest.UsageError(one_line(problems))
+
+
+def _check_limit_names(session: pytest.Session) -> None:
+    """Every raised limit names a role or one of the inventory's clusters."""
+    raised = [limits for limits in (limits_from_tags(limit_tags(item)) for item in session.items)
+              if limits]
+    if not raised:
+        return
+    inventory = resolve_inventory(session.config)
+    for limits in raised:
+        problem = unknown_limit_names(limits, inventory)
+        if problem is not None:
+            raise pytest.UsageError(problem)
 
 
 def _existing_lab_inventory() -> Inventory | None:

@@ -11,7 +11,7 @@ import pytest
 
 from stackdrill.drill import Drill, DrillError, GuardRefused
 from stackdrill.fault import Fault
-from stackdrill.guards import Guards, limits_from_tags, parse_limit_tag
+from stackdrill.guards import Guards, limits_from_tags, parse_limit_tag, unknown_limit_names
 from stackdrill.inventory import Inventory, parse_inventory
 from stackdrill.journal import Journal
 from stackdrill.registry import Registries
@@ -144,10 +144,9 @@ def test_limit_tags_are_checked() -> None:
     assert parse_limit_tag("compute") is None
     assert parse_limit_tag("allow_down_object-storage_3") == ("object-storage", 3)
     with pytest.raises(ValueError, match=r"tag @allow_down_compute: expected "
-                                         r"@allow_down_<role>_<count>"):
+                                         r"@allow_down_<role>_<count> or @allow_down_<cluster>_<count>"):
         parse_limit_tag("allow_down_compute")
-    with pytest.raises(ValueError, match=r"unknown role 'computer' \(known: controller, "):
-        parse_limit_tag("allow_down_computer_2")
+    assert parse_limit_tag("allow_down_rabbitmq_cluster_2") == ("rabbitmq_cluster", 2)
     with pytest.raises(ValueError, match="at least 1"):
         parse_limit_tag("allow_down_compute_0")
     assert limits_from_tags(["allow_down_compute_2", "allow_down_compute_3"]) == {"compute": 3}
@@ -194,3 +193,90 @@ def test_a_mismatched_confirmation_is_refused_even_outside_production(tmp_path: 
     assert Guards.for_inventory(inv, confirm="prod-eu").production_refusal() is None
     refusal = Guards.for_inventory(inv, confirm="staging").production_refusal()
     assert refusal is not None and refusal.startswith("--confirm 'staging' does not match")
+
+
+# -- quorum ------------------------------------------------------------------------------------
+CLUSTERED: dict[str, Any] = {
+    "cloud": "prod-eu",
+    "hosts": {
+        "ctl1": {"address": "192.0.2.10", "roles": ["controller"]},
+        "ctl2": {"address": "192.0.2.11", "roles": ["controller"]},
+        "ctl3": {"address": "192.0.2.12", "roles": ["controller"]},
+        "mq1": {"address": "192.0.2.21", "roles": ["messaging"]},
+        "mq2": {"address": "192.0.2.22", "roles": ["messaging"]},
+        "db1": {"address": "192.0.2.31", "roles": ["database"]},
+        "db2": {"address": "192.0.2.32", "roles": ["database"]},
+        "db3": {"address": "192.0.2.33", "roles": ["database"]},
+        "db4": {"address": "192.0.2.34", "roles": ["database"]},
+        "db5": {"address": "192.0.2.35", "roles": ["database"]},
+    },
+    "clusters": {"galera": ["ctl1", "ctl2", "ctl3"], "rabbitmq": ["mq1", "mq2"],
+                 "big": ["db1", "db2", "db3", "db4", "db5"]},
+}
+
+
+def clustered(tmp_path: Path) -> Inventory:
+    return parse_inventory(CLUSTERED, tmp_path / "inventory.yaml")
+
+
+def test_a_cluster_keeps_its_quorum_even_when_the_role_limit_is_raised(tmp_path: Path) -> None:
+    inv = clustered(tmp_path)
+    assert inv.clusters["galera"] == ("ctl1", "ctl2", "ctl3")
+    drill = make_drill(tmp_path, inv, Guards.for_inventory(inv, {"controller": 3}))
+    drill.inject("touch", drill.targets.get("ctl1"), {})  # one of three keeps the quorum
+    with pytest.raises(GuardRefused) as refused:
+        drill.inject("touch", drill.targets.get("ctl2"), {})
+    assert str(refused.value) == (
+        "fault touch refused: it would put 2 of the 3 members of cluster galera under faults at "
+        "once (ctl1, ctl2), the limit is 1 (fewer than half keeps its quorum); a feature that "
+        "means to break it says @allow_down_galera_2")
+    assert EVENTS == ["prepare ctl1", "inject ctl1"]
+    assert len(drill.journal.pending()) == 1
+
+
+def test_half_of_a_two_member_cluster_is_already_too_many(tmp_path: Path) -> None:
+    inv = clustered(tmp_path)
+    guards = Guards.for_inventory(inv)
+    refusal = guards.fault_refusal("touch", inv.host("mq1"), [])
+    assert refusal is not None and "1 of the 2 members of cluster rabbitmq" in refusal
+    assert refusal.endswith("@allow_down_rabbitmq_1")
+    declared = Guards.for_inventory(inv, limits_from_tags(["allow_down_rabbitmq_1"]))
+    assert declared.fault_refusal("touch", inv.host("mq1"), []) is None
+
+
+def test_five_members_tolerate_two_down_and_a_declared_drill_may_take_more(tmp_path: Path
+                                                                          ) -> None:
+    inv = clustered(tmp_path)
+    db = [inv.host(f"db{n}") for n in range(1, 6)]
+    guards = Guards.for_inventory(inv, {"database": 5})
+    assert guards.fault_refusal("touch", db[1], db[:1]) is None
+    refusal = guards.fault_refusal("touch", db[2], db[:2])
+    assert refusal is not None and "3 of the 5 members of cluster big" in refusal
+    declared = Guards.for_inventory(inv, {"database": 5, "big": 3})
+    assert declared.fault_refusal("touch", db[2], db[:2]) is None
+    assert declared.fault_refusal("touch", db[3], db[:3]) is not None  # 4 > 3
+    # hosts outside the cluster do not count against it
+    assert guards.fault_refusal("touch", db[0], [inv.host("ctl1"), inv.host("mq1")]) is None
+
+
+def test_a_raised_limit_must_name_a_role_or_a_cluster(tmp_path: Path) -> None:
+    inv = clustered(tmp_path)
+    assert unknown_limit_names({"compute": 2, "galera": 2}, inv) is None
+    problem = unknown_limit_names({"galera": 2, "galera-typo": 2}, inv)
+    assert problem == (f"tag @allow_down_galera-typo_2: no role or cluster named 'galera-typo' "
+                       f"(roles: controller, compute, storage, network, database, messaging, "
+                       f"object-storage, block-storage; clusters in {inv.path}: big, galera, "
+                       f"rabbitmq)")
+
+
+def test_cluster_members_must_be_hosts_of_the_inventory(tmp_path: Path) -> None:
+    from stackdrill.inventory import InventoryError
+
+    with pytest.raises(InventoryError) as error:
+        parse_inventory({**CLUSTERED, "clusters": {"galera": ["ctl1", "ctl9"]}},
+                        tmp_path / "inventory.yaml")
+    assert str(error.value) == (f"{tmp_path / 'inventory.yaml'}: clusters.galera[1]: no host "
+                                f"named 'ctl9' (known: ctl1, ctl2, ctl3, db1, db2, db3, db4, "
+                                f"db5, mq1, mq2)")
+    with pytest.raises(InventoryError, match=r"clusters\.galera: expected non-empty list"):
+        parse_inventory({**CLUSTERED, "clusters": {"galera": []}}, tmp_path / "inventory.yaml")
