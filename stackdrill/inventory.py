@@ -757,7 +757,10 @@ def load_inventory(path: str | Path) -> Inventory:
         raise InventoryError(
             f"{file}: not valid UTF-8 text (bad byte at offset {exc.start})"
         ) from None
-    loader = _StrictLoader(text)
+    try:
+        loader = _StrictLoader(text)  # the reader already rejects control characters
+    except yaml.YAMLError as exc:
+        raise InventoryError(f"{file}: {_yaml_message(exc)}") from None
     try:
         data = loader.get_single_data()
     except yaml.YAMLError as exc:
