@@ -9,11 +9,12 @@ def pytest_stackdrill_register(registries: Registries) -> None:
     from faults.disk_io_errors import DiskIoErrors
     from faults.file_remove import RemoveFiles
     from faults.host_reboot import RebootHost
+    from faults.iscsi_sessions import DropIscsiSessions
     from faults.power_off import PowerOffHost
     from faults.pull_disk import PullDisk
     from faults.service_kill import KillService
     from faults.service_stop import StopService
 
     for fault in (KillService, StopService, RebootHost, RemoveFiles, PowerOffHost, PullDisk,
-                  DiskIoErrors):
+                  DiskIoErrors, DropIscsiSessions):
         registries.faults.register(fault)

@@ -8,6 +8,8 @@ from stackdrill.registry import Registries
 def pytest_stackdrill_register(registries: Registries) -> None:
     from probes.amqp_connections import AmqpConnections
     from probes.cloud_api import CloudApi
+    from probes.iscsi_paths import IscsiPaths
+    from probes.iscsi_targets import IscsiTargets
     from probes.libvirt_domains import LibvirtDomains
     from probes.nova_db import NovaDatabase
     from probes.swift_disks import SwiftDisks
@@ -16,5 +18,5 @@ def pytest_stackdrill_register(registries: Registries) -> None:
     from probes.systemd_units import SystemdUnits
 
     for probe in (SystemdUnits, LibvirtDomains, AmqpConnections, CloudApi, NovaDatabase,
-                  SwiftDisks, SwiftObjects, SwiftReplicas):
+                  SwiftDisks, SwiftObjects, SwiftReplicas, IscsiTargets, IscsiPaths):
         registries.probes.register(probe)

@@ -9,6 +9,7 @@ def pytest_stackdrill_register(registries: Registries) -> None:
     from recovery.compute_reboot import AfterComputeReboot
     from recovery.controller import AfterControllerReboot
     from recovery.database import RestartDatabase
+    from recovery.iscsi import RestoreIscsiSessions
     from recovery.rabbitmq import RestartRabbitMQ
     from recovery.services import RestartServices, StartServices
     from recovery.swift_disk import ReplaceSwiftDisk
@@ -16,5 +17,5 @@ def pytest_stackdrill_register(registries: Registries) -> None:
 
     for recovery in (StartServices, RestartServices, AfterControllerReboot, RestartRabbitMQ,
                      RestartDatabase, AfterComputeReboot, ReplaceSwiftDisk,
-                     RemoveStorageNodeFromRings, AddStorageNodeToRings):
+                     RemoveStorageNodeFromRings, AddStorageNodeToRings, RestoreIscsiSessions):
         registries.recoveries.register(recovery)

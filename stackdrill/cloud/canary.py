@@ -1,12 +1,13 @@
 """The canary workload: user resources the harness creates so drills can prove they survive.
 
 One server on each compute host (pinned with ``nova:<host>``), booted from a small image with
-``networks='none'``. Creation is idempotent: healthy canaries are reused, broken ones replaced.
+``networks='none'``; where the cloud has block storage, each server also has a 1 GiB volume
+attached. Creation is idempotent: healthy canaries are reused, broken ones replaced.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from stackdrill.cloud.access import CloudAccess, CloudError
@@ -16,6 +17,7 @@ PREFIX = "stackdrill-canary"
 IMAGE = PREFIX
 FLAVOR = f"{PREFIX}.tiny"
 IMAGE_BYTES = b"\0" * (1 << 20)
+VOLUME_GIB = 1
 
 
 @dataclass(frozen=True)
@@ -23,9 +25,14 @@ class CanaryWorkload:
     image_id: str
     flavor_id: str
     servers: dict[str, str]  # compute host -> server id
+    volumes: dict[str, str] = field(default_factory=dict)  # compute host -> volume id
 
     def server_name(self, host: str) -> str:
         return f"{PREFIX}-{host}"
+
+
+def volume_name(host: str) -> str:
+    return f"{PREFIX}-{host}-vol"
 
 
 def _image(conn: Any) -> Any:
@@ -83,4 +90,49 @@ def ensure_canaries(access: CloudAccess, compute_hosts: list[str],
                 availability_zone=f"nova:{host}")
         pending.append((host, server))
     servers = {host: _wait_active(conn, server, timeout).id for host, server in pending}
-    return CanaryWorkload(image_id=image.id, flavor_id=flavor.id, servers=servers)
+    volumes: dict[str, str] = {}
+    if conn.has_service("block-storage"):
+        volumes = {host: _attached_volume(conn, host, server_id, timeout)
+                   for host, server_id in servers.items()}
+    return CanaryWorkload(image_id=image.id, flavor_id=flavor.id, servers=servers,
+                          volumes=volumes)
+
+
+def _volume_status(conn: Any, volume_id: str, wanted: str, timeout: float) -> Any:
+    def reached() -> Any:
+        volume = conn.block_storage.get_volume(volume_id)
+        if volume.status in ("error", "error_attaching", "error_detaching"):
+            raise CloudError(f"canary volume {volume.name} went to {volume.status}")
+        return volume if volume.status == wanted else None
+
+    try:
+        found, _ = poll(reached, timeout=timeout, interval=1.0, max_interval=3.0,
+                        description=f"canary volume {volume_id} {wanted}")
+    except WaitTimeout as exc:
+        raise CloudError(str(exc)) from exc
+    return found
+
+
+def _attached_volume(conn: Any, host: str, server_id: str, timeout: float) -> str:
+    """The id of the canary volume of ``host``, created and attached to its server if needed."""
+    name = volume_name(host)
+    volume = conn.block_storage.find_volume(name, ignore_missing=True, all_projects=True)
+    if volume is not None:
+        attached_to = {a.get("server_id") for a in volume.attachments or []}
+        if volume.status == "in-use" and attached_to == {server_id}:
+            return str(volume.id)
+        if volume.status not in ("available",):
+            if volume.status == "in-use":
+                for other in attached_to - {None}:
+                    conn.compute.delete_volume_attachment(volume.id, other)
+                _volume_status(conn, volume.id, "available", timeout)
+            else:
+                conn.block_storage.delete_volume(volume, force=True)
+                conn.block_storage.wait_for_delete(volume, wait=int(timeout))
+                volume = None
+    if volume is None:
+        volume = conn.block_storage.create_volume(name=name, size=VOLUME_GIB)
+        _volume_status(conn, volume.id, "available", timeout)
+    conn.compute.create_volume_attachment(server_id, volume_id=volume.id)
+    _volume_status(conn, volume.id, "in-use", timeout)
+    return str(volume.id)

@@ -20,7 +20,7 @@ from stackdrill.lab import network, rootfs
 from stackdrill.lab.cloud.bootstrap import CloudBootstrap, write_clouds_yaml
 from stackdrill.lab.cloud.bootstrap import configure as configure_cloud
 from stackdrill.lab.cloud.install import ensure_openstack
-from stackdrill.lab.cloud.layout import COMPUTE_UNITS, CONTROLLER_UNITS
+from stackdrill.lab.cloud.layout import BLOCK_STORAGE_UNITS, COMPUTE_UNITS, CONTROLLER_UNITS
 from stackdrill.lab.cloud.secrets import LabSecrets
 from stackdrill.lab.power import LabPower
 from stackdrill.lab.system import LabError, sh
@@ -180,9 +180,10 @@ class Lab:
         services: dict[str, dict[str, str]] = {
             "libvirtd": {"unit": "libvirtd"}, "dbus": {"unit": "dbus"}}
         if cloud:
-            services.update({unit: {"unit": unit} for unit in (*CONTROLLER_UNITS,
-                                                                *COMPUTE_UNITS)})
+            services.update({unit: {"unit": unit} for unit in (
+                *CONTROLLER_UNITS, *COMPUTE_UNITS, *BLOCK_STORAGE_UNITS)})
             services["rabbitmq"] = {"unit": "rabbitmq-server"}
+            services["tgtd"] = {"unit": "tgt"}
         inventory = {
             "cloud": "stackdrill-lab",
             "production": False,

@@ -23,6 +23,7 @@ ROLE_UNITS = {
         "mariadb.service", "rabbitmq-server.service", "memcached.service", "epmd.service",
         "epmd.socket",
     },
+    "storage": {"tgt.service"},
     "compute": {
         "libvirtd.service", "libvirtd.socket", "libvirtd-ro.socket", "libvirtd-admin.socket",
         "virtlogd.socket", "virtlogd-admin.socket", "virtlockd.socket", "virtlockd-admin.socket",

@@ -14,6 +14,8 @@ import yaml
 from stackdrill.lab.cloud import configs
 from stackdrill.lab.cloud.layout import (
     APIS,
+    BLOCK_STORAGE_HOST,
+    BLOCK_STORAGE_UNITS,
     CATALOG,
     CLOUD_NAME,
     COMPUTE_UNITS,
@@ -36,6 +38,7 @@ PASTE_FILES = ("nova/api-paste.ini", "glance/glance-api-paste.ini", "cinder/api-
                "neutron/api-paste.ini")
 STATE_DIRS = ("/var/lib/nova/instances", "/var/lib/nova/tmp", "/var/lib/glance/images",
               "/var/lib/glance/staging", "/var/lib/glance/tasks", "/var/lib/cinder/tmp",
+              "/var/lib/cinder/volumes",
               "/var/lib/neutron/tmp", "/var/log/keystone")
 
 Log = Callable[[str], None]
@@ -61,6 +64,8 @@ def configure(paths: LabPaths, secrets: LabSecrets) -> None:
                 write_files(root, {f"/etc/{rel}": (VENV / "etc" / rel).read_text()})
         elif "compute" in host.roles:
             write_files(root, configs.compute_files(host, secrets))
+        elif host.name == BLOCK_STORAGE_HOST:
+            write_files(root, configs.block_storage_files(host, secrets))
         for directory in STATE_DIRS:
             (root / directory.lstrip("/")).mkdir(parents=True, exist_ok=True)
 
@@ -103,6 +108,7 @@ class CloudBootstrap:
         for host in HOSTS:
             if "compute" in host.roles:
                 self.sh(host.name, "systemctl enable --now " + " ".join(COMPUTE_UNITS))
+        self.sh(BLOCK_STORAGE_HOST, "systemctl enable --now " + " ".join(BLOCK_STORAGE_UNITS))
 
     def databases(self) -> None:
         self.wait_active("controller", ("mariadb",))
@@ -204,12 +210,15 @@ class CloudBootstrap:
         def registered() -> bool:
             services = {s.host: s for s in conn.compute.services(binary="nova-compute")}
             hypervisors = {h.name for h in conn.compute.hypervisors()}
-            return all(name in services and services[name].state == "up"
-                       and name in hypervisors for name in computes)
+            volume_up = any(s.binary == "cinder-volume" and s.state == "up"
+                            and s.host.startswith(BLOCK_STORAGE_HOST + "@")
+                            for s in conn.block_storage.services())
+            return volume_up and all(name in services and services[name].state == "up"
+                                     and name in hypervisors for name in computes)
 
         try:
-            poll(registered, timeout=timeout, description="nova-compute up on every compute "
-                 "and its hypervisor discovered", ignore=(Exception,))
+            poll(registered, timeout=timeout, description="nova-compute up on every compute, "
+                 "its hypervisor discovered, and cinder-volume up", ignore=(Exception,))
         finally:
             conn.close()
 

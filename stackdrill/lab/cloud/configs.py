@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from stackdrill.lab.cloud.layout import APIS, CONTROLLER, KEYSTONE_URL, REGION, VENV, WSGI_DIR
+from pathlib import Path
+
+from stackdrill.lab.cloud.layout import (
+    APIS,
+    BLOCK_BACKEND,
+    CONTROLLER,
+    INHOST_DIR,
+    KEYSTONE_URL,
+    REGION,
+    VENV,
+    WSGI_DIR,
+)
 from stackdrill.lab.cloud.secrets import LabSecrets
 from stackdrill.lab.topology import LabHost
 
 BIN = VENV / "bin"
+INHOST_SOURCES = Path(__file__).with_name("inhost")
 
 
 def _db(secrets: LabSecrets, user: str, name: str) -> str:
@@ -137,6 +149,49 @@ helper_command = {BIN}/privsep-helper --config-file /etc/nova/nova.conf
     return text
 
 
+def cinder_conf(host: LabHost, secrets: LabSecrets) -> str:
+    text = f"""[DEFAULT]
+transport_url = {_transport(secrets)}
+auth_strategy = keystone
+my_ip = {host.address}
+host = {host.name}
+state_path = /var/lib/cinder
+api_paste_config = /etc/cinder/api-paste.ini
+report_interval = 2
+service_down_time = 10
+
+[database]
+connection = {_db(secrets, "cinder", "cinder")}
+
+[oslo_concurrency]
+lock_path = /var/lib/cinder/tmp
+
+[cinder_sys_admin]
+helper_command = {BIN}/privsep-helper --config-file /etc/cinder/cinder.conf
+
+[privsep_osbrick]
+helper_command = {BIN}/privsep-helper --config-file /etc/cinder/cinder.conf
+""" + _authtoken("cinder", secrets)
+    if "storage" in host.roles:
+        text = text.replace("[DEFAULT]\n", f"[DEFAULT]\nenabled_backends = {BLOCK_BACKEND}\n", 1)
+        text += f"""
+[{BLOCK_BACKEND}]
+volume_driver = stackdrill_lab_cinder.FileISCSIDriver
+volume_backend_name = {BLOCK_BACKEND}
+target_helper = tgtadm
+target_protocol = iscsi
+target_ip_address = {host.address}
+volumes_dir = /var/lib/cinder/volumes
+lab_volumes_dir = /var/lib/stackdrill-lab-volumes
+"""
+    return text
+
+
+def inhost_modules() -> dict[str, str]:
+    return {f"{INHOST_DIR}/{source.name}": source.read_text()
+            for source in sorted(INHOST_SOURCES.glob("*.py"))}
+
+
 def controller_files(host: LabHost, secrets: LabSecrets) -> dict[str, str]:
     files: dict[str, str] = {
         "/etc/mysql/mariadb.conf.d/99-stackdrill.cnf":
@@ -185,21 +240,7 @@ filesystem_store_datadir = /var/lib/glance/staging
 filesystem_store_datadir = /var/lib/glance/tasks
 """ + _authtoken("glance", secrets),
         "/etc/nova/nova.conf": nova_conf(host, secrets),
-        "/etc/cinder/cinder.conf": f"""[DEFAULT]
-transport_url = {_transport(secrets)}
-auth_strategy = keystone
-my_ip = {host.address}
-state_path = /var/lib/cinder
-api_paste_config = /etc/cinder/api-paste.ini
-report_interval = 2
-service_down_time = 10
-
-[database]
-connection = {_db(secrets, "cinder", "cinder")}
-
-[oslo_concurrency]
-lock_path = /var/lib/cinder/tmp
-""" + _authtoken("cinder", secrets),
+        "/etc/cinder/cinder.conf": cinder_conf(host, secrets),
         "/etc/neutron/neutron.conf": f"""[DEFAULT]
 core_plugin = ml2
 service_plugins = router,port_forwarding
@@ -255,8 +296,27 @@ flat_networks = *
 
 def compute_files(host: LabHost, secrets: LabSecrets) -> dict[str, str]:
     return {
+        **inhost_modules(),
+        # os-brick reports this name in the connector Cinder exports volumes to.
+        "/etc/iscsi/initiatorname.iscsi":
+            f"InitiatorName=iqn.2026-11.org.stackdrill.lab:{host.name}\n",
         "/etc/nova/nova.conf": nova_conf(host, secrets),
         "/etc/systemd/system/nova-compute.service": _unit(
-            "OpenStack nova-compute", f"{BIN}/nova-compute --config-file /etc/nova/nova.conf",
-            after="network-online.target libvirtd.service"),
+            "OpenStack nova-compute (iSCSI volumes through qemu's initiator)",
+            f"{BIN}/python -m stackdrill_lab_nova_compute --config-file /etc/nova/nova.conf",
+            after="network-online.target libvirtd.service",
+            environment=f"PYTHONPATH={INHOST_DIR}"),
+    }
+
+
+def block_storage_files(host: LabHost, secrets: LabSecrets) -> dict[str, str]:
+    return {
+        **inhost_modules(),
+        "/etc/cinder/cinder.conf": cinder_conf(host, secrets),
+        "/etc/tgt/conf.d/cinder.conf": "include /var/lib/cinder/volumes/*\n",
+        "/etc/systemd/system/cinder-volume.service": _unit(
+            "OpenStack cinder-volume (file-backed LUNs exported by tgtd)",
+            f"{BIN}/cinder-volume --config-file /etc/cinder/cinder.conf",
+            after="network-online.target tgt.service",
+            environment=f"PYTHONPATH={INHOST_DIR}"),
     }

@@ -35,3 +35,9 @@ CATALOG: tuple[tuple[str, str, str], ...] = (
 CONTROLLER_UNITS = ("mariadb", "rabbitmq-server", "memcached", *APIS, "nova-conductor",
                     "nova-scheduler", "cinder-scheduler")
 COMPUTE_UNITS = ("nova-compute",)
+# Block storage: cinder-volume with the lab's file-backed driver, exported by tgtd.
+BLOCK_STORAGE_HOST = "storage1"
+BLOCK_STORAGE_UNITS = ("tgt", "cinder-volume")
+BLOCK_BACKEND = "lab-file"
+# Modules the lab's OpenStack services import (stackdrill/lab/cloud/inhost), on every host.
+INHOST_DIR = "/etc/stackdrill-lab/python"

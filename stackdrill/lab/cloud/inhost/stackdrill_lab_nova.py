@@ -17,6 +17,24 @@ class QemuISCSIVolumeDriver(libvirt_volume.LibvirtBaseVolumeDriver):
     def __init__(self, host):
         super().__init__(host, is_block_dev=False)
 
+    def _chap_secret(self, data):
+        """The libvirt secret holding the target's CHAP password, defined if missing."""
+        iqn = data["target_iqn"]
+        secret = self.host.find_secret("iscsi", iqn)
+        if secret is None:
+            secret = self.host.create_secret("iscsi", iqn, password=data["auth_password"])
+        return secret
+
+    def connect_volume(self, connection_info, instance):
+        data = connection_info["data"]
+        if data.get("auth_method") == "CHAP":
+            self._chap_secret(data).setValue(data["auth_password"])
+
+    def disconnect_volume(self, connection_info, instance, force=False):
+        data = connection_info["data"]
+        if data.get("auth_method") == "CHAP":
+            self.host.delete_secret("iscsi", data["target_iqn"])
+
     def get_config(self, connection_info, disk_info):
         conf = super().get_config(connection_info, disk_info)
         data = connection_info["data"]
@@ -26,6 +44,11 @@ class QemuISCSIVolumeDriver(libvirt_volume.LibvirtBaseVolumeDriver):
         conf.source_name = f"{data['target_iqn']}/{data.get('target_lun', 0)}"
         conf.source_hosts = [host]
         conf.source_ports = [port or "3260"]
+        # Cinder's target helpers export with CHAP: qemu logs in with the same credentials.
+        if data.get("auth_method") == "CHAP":
+            conf.auth_username = data["auth_username"]
+            conf.auth_secret_type = "iscsi"
+            conf.auth_secret_uuid = self._chap_secret(data).UUIDString()
         return conf
 
     def extend_volume(self, connection_info, instance, requested_size):

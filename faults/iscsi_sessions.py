@@ -1,0 +1,188 @@
+"""Drop iSCSI sessions, the way the host at hand allows.
+
+- ``initiator``: open-iscsi on a compute node, ``iscsiadm -m session -u -r N`` for each matching
+  session (the operations guide's way to reproduce a power loss); undo logs in again.
+- ``target``: tgtd (``tgtadm --mode conn --op delete``) or LIO (``targetcli .../tpg1 disable``)
+  on the storage host. With ``hold``, the target's ACL is emptied first so initiators stay out
+  until undo binds it back; without it, initiators reconnect at once.
+- ``network``: iptables on the storage host drops the portal's traffic (from ``initiators``, or
+  from everyone) until undo deletes the rule.
+
+``method: auto`` picks ``initiator`` where iscsiadm lists sessions, else ``target`` where tgtadm
+or targetcli exists, else ``network``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from stackdrill import iscsi
+from stackdrill.fault import Fault, FaultError
+from stackdrill.params import Param, boolean, word_list
+
+METHODS = ("auto", "initiator", "target", "network")
+RULE_TAG = "stackdrill-drop-iscsi"
+DETECT = ("command -v iscsiadm >/dev/null 2>&1 && iscsiadm -m session 2>/dev/null "
+          "| grep -q . && echo initiator; command -v tgtadm >/dev/null 2>&1 && echo tgt; "
+          "command -v targetcli >/dev/null 2>&1 && echo lio; exit 0")
+
+
+def _method(text: str) -> str:
+    value = text.strip().lower()
+    if value not in METHODS:
+        raise ValueError(f"expected one of {', '.join(METHODS)}, got {text!r}")
+    return value
+
+
+class DropIscsiSessions(Fault):
+    name = "drop_iscsi_sessions"
+    description = ("Drop the iSCSI sessions of the matching targets: from the initiator "
+                   "(iscsiadm), the target (tgtadm, targetcli) or the network (iptables)")
+    params: ClassVar[Mapping[str, Param]] = {
+        "method": Param("auto, initiator, target or network", _method, "auto"),
+        "targets": Param("shell pattern of the target IQNs", str, "*"),
+        "hold": Param("target method: keep initiators out until undo", boolean, False),
+        "initiators": Param("network method: initiator addresses to cut off (default all)",
+                            word_list, []),
+    }
+
+    def plan(self) -> list[str]:
+        pattern = self.values["targets"]
+        method = self.values["method"]
+        plans = {
+            "initiator": [f"iscsiadm -m session -u -r <N>  (each session of {pattern})"],
+            "target": [*(["tgtadm ... --mode target --op unbind --initiator-address <acl>"]
+                         if self.values["hold"] else []),
+                       f"tgtadm --lld iscsi --mode conn --op delete --tid <tid of {pattern}> "
+                       "--sid <sid> --cid <cid>  (or: targetcli /iscsi/<iqn>/tpg1 disable)"],
+            "network": [f"iptables -I {rule}"
+                        for rule in iscsi.iptables_rule(self.values["initiators"], RULE_TAG)],
+        }
+        if method == "auto":
+            return [f"{name}: {line}" for name in METHODS[1:] for line in plans[name]]
+        return plans[method]
+
+    def _detect(self) -> str:
+        found = self.target.run(DETECT, record=False).stdout.split()
+        if self.values["method"] != "auto":
+            return str(self.values["method"])
+        if "initiator" in found:
+            return "initiator"
+        return "target" if {"tgt", "lio"} & set(found) else "network"
+
+    def prepare(self) -> dict[str, Any]:
+        method = self._detect()
+        pattern = self.values["targets"]
+        if method == "initiator":
+            listing = self.target.run("iscsiadm -m session", record=False)
+            sessions = [s for s in iscsi.parse_iscsiadm_sessions(listing.stdout)
+                        if iscsi.matches(s.iqn, pattern)]
+            if not sessions:
+                raise FaultError(f"{self.target.name}: no iSCSI session matches {pattern}")
+            return {"method": method, "sessions": [
+                {"sid": s.sid, "iqn": s.iqn, "portal": s.portal} for s in sessions]}
+        if method == "network":
+            facts: dict[str, Any] = {
+                "method": method, "rules": iscsi.iptables_rule(self.values["initiators"],
+                                                               RULE_TAG)}
+            if self.target.run("command -v tgtadm", record=False).ok:
+                shown = iscsi.parse_tgt_targets(self.target.run(iscsi.TGT_SHOW,
+                                                                record=False).stdout)
+                facts["initiators"] = {iqn: t.initiators for iqn, t in shown.items()
+                                       if iscsi.matches(iqn, pattern) and t.initiators}
+            return facts
+        if self.target.run("command -v tgtadm", record=False).ok:
+            shown = iscsi.parse_tgt_targets(self.target.run(iscsi.TGT_SHOW, record=False).stdout)
+            chosen = {iqn: iscsi.as_facts(t) for iqn, t in shown.items()
+                      if iscsi.matches(iqn, pattern)}
+            if not chosen:
+                raise FaultError(f"{self.target.name}: no tgtd target matches {pattern}")
+            return {"method": method, "tool": "tgtadm", "hold": self.values["hold"],
+                    "targets": chosen,
+                    "initiators": {iqn: shown[iqn].initiators for iqn in chosen}}
+        lio = self.target.run("targetcli ls /iscsi 1", record=False).stdout
+        iqns = [word for word in lio.split() if word.startswith("iqn.")]
+        chosen_lio = [iqn for iqn in iqns if iscsi.matches(iqn, pattern)]
+        if not chosen_lio:
+            raise FaultError(f"{self.target.name}: no LIO target matches {pattern}")
+        return {"method": method, "tool": "targetcli", "targets": chosen_lio}
+
+    def inject(self, facts: Mapping[str, Any]) -> None:
+        method = facts["method"]
+        if method == "initiator":
+            for session in facts["sessions"]:
+                self.target.run(iscsi.iscsiadm_logout(session["sid"]), check=True)
+        elif method == "network":
+            for rule in facts["rules"]:
+                self.target.run(f"iptables -C {rule} 2>/dev/null || iptables -I {rule}",
+                                check=True)
+        elif facts["tool"] == "targetcli":
+            for iqn in facts["targets"]:
+                self.target.run(iscsi.lio_tpg(iqn, "disable"), check=True)
+        else:
+            for target in facts["targets"].values():
+                if facts["hold"]:
+                    for address in target["acl"]:
+                        self.target.run(iscsi.tgt_acl("unbind", target["tid"], address),
+                                        check=True)
+                self._delete_connections(target["tid"])
+
+    def _delete_connections(self, tid: int) -> None:
+        shown = self.target.run(iscsi.tgt_conn_show(tid), check=True).stdout
+        for sid, cid in iscsi.parse_tgt_connections(shown):
+            self.target.run(iscsi.tgt_conn_delete(tid, sid, cid), check=True)
+
+    def confirm(self, facts: Mapping[str, Any]) -> str | None:
+        method = facts["method"]
+        if method == "initiator":
+            listing = self.target.run("iscsiadm -m session", record=False).stdout
+            live = {s.sid for s in iscsi.parse_iscsiadm_sessions(listing)}
+            gone = [s["sid"] for s in facts["sessions"] if s["sid"] not in live]
+            if len(gone) < len(facts["sessions"]):
+                return None
+            return f"{self.target.name}: sessions {', '.join(map(str, gone))} logged out"
+        if method == "network":
+            for rule in facts["rules"]:
+                if not self.target.run(f"iptables -C {rule}", record=False).ok:
+                    return None
+            return f"{self.target.name}: iSCSI portal traffic dropped by iptables"
+        if facts["tool"] == "targetcli":
+            return f"{self.target.name}: LIO portal groups disabled: {', '.join(facts['targets'])}"
+        shown = iscsi.parse_tgt_targets(self.target.run(iscsi.TGT_SHOW, record=False).stdout)
+        if facts["hold"]:
+            still = [iqn for iqn in facts["targets"] if shown.get(iqn) and shown[iqn].sessions]
+            if still:
+                return None
+            return f"{self.target.name}: no initiator logged in to {len(facts['targets'])} " \
+                   "target(s), and their ACLs are empty"
+        return f"{self.target.name}: connections of {len(facts['targets'])} target(s) deleted"
+
+    def undo(self, facts: Mapping[str, Any]) -> None:
+        method = facts["method"]
+        if method == "initiator":
+            listing = self.target.run("iscsiadm -m session", record=False).stdout
+            live = {s.iqn for s in iscsi.parse_iscsiadm_sessions(listing)}
+            for session in facts["sessions"]:
+                if session["iqn"] not in live:
+                    self.target.run(iscsi.iscsiadm_login(session["iqn"], session["portal"]),
+                                    check=True)
+        elif method == "network":
+            for rule in facts["rules"]:
+                self.target.run(f"while iptables -C {rule} 2>/dev/null; do "
+                                f"iptables -D {rule}; done", check=True)
+        elif facts["tool"] == "targetcli":
+            for iqn in facts["targets"]:
+                self.target.run(iscsi.lio_tpg(iqn, "enable"), check=True)
+        elif facts["hold"]:
+            shown = iscsi.parse_tgt_targets(self.target.run(iscsi.TGT_SHOW, record=False).stdout)
+            for iqn, target in facts["targets"].items():
+                current = shown.get(iqn)
+                if current is None:
+                    continue
+                for address in target["acl"]:
+                    if address not in current.acl:
+                        self.target.run(iscsi.tgt_acl("bind", current.tid, address),
+                                        check=True)
+
+

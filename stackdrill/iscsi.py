@@ -1,0 +1,138 @@
+"""iSCSI as operators see it, for faults and probes: the target side (tgtd's ``tgtadm``, LIO's
+``targetcli``) and the initiator side (open-iscsi's ``iscsiadm``). Parsing and commands only;
+nothing here talks to a host.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+TGT_SHOW = "tgtadm --lld iscsi --mode target --op show"
+ISCSI_PORT = 3260
+
+
+@dataclass
+class TgtTarget:
+    tid: int
+    iqn: str
+    initiators: list[str] = field(default_factory=list)
+    sessions: int = 0
+    luns: int = 0
+    acl: list[str] = field(default_factory=list)
+    backing: list[str] = field(default_factory=list)
+
+
+def parse_tgt_targets(text: str) -> dict[str, TgtTarget]:
+    """``tgtadm --mode target --op show`` -> {IQN: target}. CHAP account lines are skipped."""
+    targets: dict[str, TgtTarget] = {}
+    current: TgtTarget | None = None
+    section = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if raw.startswith("Target ") and ": " in raw:
+            tid, _, iqn = raw[len("Target "):].partition(": ")
+            current = TgtTarget(tid=int(tid), iqn=iqn.strip())
+            targets[current.iqn] = current
+            section = ""
+        elif current is None or not line:
+            continue
+        elif line.endswith("information:"):
+            section = line
+        elif line.startswith("I_T nexus:"):
+            current.sessions += 1
+        elif line.startswith("Initiator:"):
+            name = line.split()[1]
+            if name not in current.initiators:
+                current.initiators.append(name)
+        elif line.startswith("LUN:") and line != "LUN: 0":
+            current.luns += 1
+        elif line.startswith("Backing store path:") and not line.endswith("None"):
+            current.backing.append(line.split(":", 1)[1].strip())
+        elif section == "ACL information:":
+            current.acl.append(line)
+    for target in targets.values():
+        target.initiators.sort()
+    return targets
+
+
+def parse_tgt_connections(text: str) -> list[tuple[int, int]]:
+    """``tgtadm --mode conn --op show --tid T`` -> [(session id, connection id)]."""
+    found = []
+    session: int | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("Session:"):
+            session = int(line.split()[1])
+        elif line.startswith("Connection:") and session is not None:
+            found.append((session, int(line.split()[1])))
+    return found
+
+
+@dataclass(frozen=True)
+class IscsiSession:
+    """One open-iscsi session, from ``iscsiadm -m session``."""
+
+    sid: int
+    portal: str
+    iqn: str
+
+
+def parse_iscsiadm_sessions(text: str) -> list[IscsiSession]:
+    """Lines such as ``tcp: [3] 10.0.0.5:3260,1 iqn.2010-10.org.openstack:volume-x (non-flash)``.
+
+    ``iscsiadm: No active sessions.`` (exit status 21) yields an empty list.
+    """
+    sessions = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 4 and fields[1].startswith("[") and fields[1].endswith("]"):
+            portal = fields[2].split(",", 1)[0]
+            sessions.append(IscsiSession(int(fields[1][1:-1]), portal, fields[3]))
+    return sessions
+
+
+def matches(name: str, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(name, pattern)
+
+
+# Commands, each exactly as an operator types it.
+
+def tgt_conn_show(tid: int) -> str:
+    return f"tgtadm --lld iscsi --mode conn --op show --tid {tid}"
+
+
+def tgt_conn_delete(tid: int, sid: int, cid: int) -> str:
+    return f"tgtadm --lld iscsi --mode conn --op delete --tid {tid} --sid {sid} --cid {cid}"
+
+
+def tgt_acl(op: str, tid: int, address: str) -> str:
+    return (f"tgtadm --lld iscsi --mode target --op {op} --tid {tid} "
+            f"--initiator-address {shlex.quote(address)}")
+
+
+def lio_tpg(iqn: str, action: str) -> str:
+    return f"targetcli /iscsi/{shlex.quote(iqn)}/tpg1 {action}"
+
+
+def iscsiadm_logout(sid: int) -> str:
+    # The operations guide: "Do not forget the -r option. Otherwise, all sessions close."
+    return f"iscsiadm -m session -u -r {sid}"
+
+
+def iscsiadm_login(iqn: str, portal: str) -> str:
+    return f"iscsiadm -m node --target-name {shlex.quote(iqn)} -p {shlex.quote(portal)} -l"
+
+
+def iptables_rule(sources: list[str], tag: str) -> list[str]:
+    """The INPUT rules that cut initiators off a target's portal (all initiators if none)."""
+    base = f"INPUT -p tcp --dport {ISCSI_PORT} -m comment --comment {shlex.quote(tag)} -j DROP"
+    if not sources:
+        return [base]
+    return [f"INPUT -s {shlex.quote(source)} {base[len('INPUT '):]}" for source in sources]
+
+
+def as_facts(target: TgtTarget) -> dict[str, Any]:
+    return {"tid": target.tid, "acl": list(target.acl)}
