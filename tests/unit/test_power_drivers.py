@@ -16,7 +16,7 @@ import pytest
 
 from stackdrill.inventory import HostSpec, parse_inventory
 from stackdrill.lab.bmc import MemoryPowerBackend, VirtualBmc
-from stackdrill.power import DRIVERS, PowerError, power_driver, power_secrets
+from stackdrill.power import DRIVERS, PowerDriver, PowerError, power_driver, power_secrets
 
 USERS = {"admin": "s3cret-bmc-pass"}
 HOSTS = ("compute1", "compute2")
@@ -59,22 +59,27 @@ def test_registered_drivers() -> None:
 # --- IPMI ------------------------------------------------------------------------------------
 
 
-def test_ipmi_round_trip(bmc: VirtualBmc, backend: MemoryPowerBackend, tmp_path: Path) -> None:
-    driver = power_driver(ipmi_host(bmc, "compute1", tmp_path))
+def round_trip(driver: PowerDriver, backend: MemoryPowerBackend, name: str) -> None:
+    """Off, on and reset through the protocol: the backend's state follows each action, and
+    the driver reads it back through the protocol."""
+    other = next(host for host in HOSTS if host != name)
     assert driver.is_on()
 
     driver.power_off()
-    assert backend.states == {"compute1": False, "compute2": True}
+    assert backend.states == {name: False, other: True}
     assert not driver.is_on()
 
     driver.power_on()
-    assert backend.states["compute1"] is True
+    assert backend.states[name] is True
     assert driver.is_on()
 
     driver.reset()
-    assert backend.actions == [("compute1", "power_off"), ("compute1", "power_on"),
-                               ("compute1", "reset")]
-    assert backend.boots["compute1"] == 2
+    assert backend.actions == [(name, "power_off"), (name, "power_on"), (name, "reset")]
+    assert backend.boots[name] == 2
+
+
+def test_ipmi_round_trip(bmc: VirtualBmc, backend: MemoryPowerBackend, tmp_path: Path) -> None:
+    round_trip(power_driver(ipmi_host(bmc, "compute1", tmp_path)), backend, "compute1")
 
 
 def test_ipmi_each_host_has_its_own_bmc(bmc: VirtualBmc, backend: MemoryPowerBackend,
@@ -110,18 +115,7 @@ def test_redfish_round_trip(bmc: VirtualBmc, backend: MemoryPowerBackend, tmp_pa
                             caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("STACKDRILL_TEST_BMC_PASSWORD", USERS["admin"])
-    driver = power_driver(redfish_host(bmc, "compute2", tmp_path))
-    assert driver.is_on()
-
-    driver.power_off()
-    assert backend.states == {"compute1": True, "compute2": False}
-    assert not driver.is_on()
-
-    driver.power_on()
-    assert driver.is_on()
-    driver.reset()
-    assert backend.actions == [("compute2", "power_off"), ("compute2", "power_on"),
-                               ("compute2", "reset")]
+    round_trip(power_driver(redfish_host(bmc, "compute2", tmp_path)), backend, "compute2")
     assert USERS["admin"] not in caplog.text
 
 
