@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -228,6 +228,17 @@ class Drill:
         self.timeline.add("effect-detected", evidence, at=active.confirmed_at)
         return evidence
 
+    def inject_each(self, fault_name: str, targets: Sequence[Target],
+                    raw_params: Mapping[str, str]) -> list[ActiveFault]:
+        """The same fault on several hosts, one after the other (a power outage)."""
+        return [self.inject(fault_name, target, raw_params) for target in targets]
+
+    def confirm_all(self, timeout: float) -> list[str]:
+        """Confirm every active fault not confirmed yet, all within one deadline."""
+        deadline = time.monotonic() + timeout
+        return [self.confirm(active, max(0.0, deadline - time.monotonic()))
+                for active in self.faults if not active.undone and active.confirmed_at is None]
+
     @property
     def last_fault(self) -> ActiveFault:
         if not self.faults:
@@ -381,22 +392,33 @@ class Drill:
         """Undo every fault still armed, newest first; return the errors, never raise. The
         safeguards stop first: nothing interrupts an undo."""
         self.stop_safeguards()
-        errors = []
-        for active in reversed(self.faults):
-            if active.undone:
-                continue
-            try:
-                active.fault.undo(active.facts)
-            except (HostError, FaultError) as exc:
-                detail = f"undo of {active.fault.name} on {active.fault.target.name} failed: {exc}"
-                self.journal.mark_undone(active.entry.id, ok=False, detail=str(exc))
-                self.timeline.add("undo-failed", detail)
-                errors.append(detail)
-                continue
-            active.undone = True
-            self.journal.mark_undone(active.entry.id)
-            self.timeline.add("undone", f"{active.fault.name} on {active.fault.target.name}")
-        return errors
+        errors = [self._undo(active) for active in reversed(self.faults) if not active.undone]
+        return [error for error in errors if error]
+
+    def _undo(self, active: ActiveFault, kind: str = "undone") -> str | None:
+        try:
+            active.fault.undo(active.facts)
+        except (HostError, FaultError) as exc:
+            detail = f"undo of {active.fault.name} on {active.fault.target.name} failed: {exc}"
+            self.journal.mark_undone(active.entry.id, ok=False, detail=str(exc))
+            self.timeline.add("undo-failed", detail)
+            return detail
+        active.undone = True
+        self.journal.mark_undone(active.entry.id)
+        self.timeline.add(kind, f"{active.fault.name} on {active.fault.target.name}")
+        return None
+
+    def end_faults(self, fault_name: str) -> list[ActiveFault]:
+        """End every active fault of this kind as the scenario says (power returns, the link
+        comes back): its undo runs now, before the recovery, in the order they were injected."""
+        ending = [a for a in self.faults if a.fault.name == fault_name and not a.undone]
+        if not ending:
+            raise DrillError(f"no active {fault_name} fault to end")
+        errors = [self._undo(active, kind="fault-ended") for active in ending]
+        failed = [error for error in errors if error]
+        if failed:
+            raise DrillError(failed[0])
+        return ending
 
     def close(self) -> None:
         if self._on_command in self.targets.listeners:

@@ -66,6 +66,26 @@ def confirmed(drill: Drill, active_fault: ActiveFault, seconds: float,
     attempt(drill.confirm, active_fault, seconds * budget_scale)
 
 
+@when(parsers.re(r'the fault "(?P<fault>[^"]+)" is injected on every (?:(?P<role>[\w-]+) )?host:?'),
+      target_fixture="active_faults")
+def inject_everywhere(drill: Drill, targets: Targets, fault: str, role: str | None = None,
+                      datatable: list[list[str]] | None = None) -> list[ActiveFault]:
+    chosen = targets.with_role(role) if role else list(targets)
+    return attempt(drill.inject_each, fault, chosen, table_params(datatable or []))
+
+
+@then(parsers.re(r"the faults are confirmed within (?P<seconds>\d+(?:\.\d+)?) seconds?"),
+      converters={"seconds": float})
+def all_confirmed(drill: Drill, seconds: float, budget_scale: float) -> None:
+    attempt(drill.confirm_all, seconds * budget_scale)
+
+
+@when(parsers.re(r'the fault "(?P<fault>[^"]+)" ends'))
+def fault_ends(drill: Drill, fault: str) -> None:
+    """The scenario ends the fault itself (power returns): its undo runs before recovery."""
+    attempt(drill.end_faults, fault)
+
+
 @then(parsers.re(r"the state deviates from the verified state"
                  r"(?: within (?P<seconds>\d+(?:\.\d+)?) seconds?)? at:"),
       converters={"seconds": float})

@@ -47,7 +47,7 @@ class QemuISCSIVolumeDriver(libvirt_volume.LibvirtBaseVolumeDriver):
         # Cinder's target helpers export with CHAP: qemu logs in with the same credentials.
         if data.get("auth_method") == "CHAP":
             conf.auth_username = data["auth_username"]
-            conf.auth_secret_type = "iscsi"
+            conf.auth_secret_type = "iscsi"  # noqa: S105 (a libvirt secret type, not a secret)
             conf.auth_secret_uuid = self._chap_secret(data).UUIDString()
         return conf
 
