@@ -19,7 +19,13 @@ import shlex
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from faults.pull_disk import current_mount, disk_name, mountpoint, remount_command
+from faults.pull_disk import (
+    current_mount,
+    disk_name,
+    mounted_test,
+    mountpoint,
+    remount_command,
+)
 from stackdrill.fault import Fault, FaultError
 from stackdrill.params import Param
 
@@ -184,6 +190,7 @@ class DiskIoErrors(Fault):
         if "UNREADABLE" not in lines:
             return None
         kernel = [line for line in lines if "XFS" in line]
+        kernel = [line for line in kernel if "shut down" in line] or kernel
         return (f"{facts['mountpoint']} ({facts['source']}) on {self.target.name} fails with "
                 f"I/O errors; kernel: {kernel[-1].strip() if kernel else 'no XFS message'}")
 
@@ -192,7 +199,8 @@ class DiskIoErrors(Fault):
         path = shlex.quote(facts["mountpoint"])
         # A filesystem that shut down stays down until it is mounted again; one already
         # replaced by the recovery reads fine and is left alone.
-        self.target.run(f"if mountpoint -q {path} && ! ls {path} >/dev/null 2>&1; then "
+        self.target.run(f"if {mounted_test(facts['mountpoint'])} && ! ls {path} >/dev/null 2>&1; "
+                        f"then "
                         f"umount {path} || umount -l {path}; fi; "
                         + remount_command(facts["mountpoint"], facts["source"], facts["fstype"]),
                         check=True, timeout=120)

@@ -55,10 +55,16 @@ def current_mount(target: Target, path: str) -> Mount | None:
     return found[-1] if found else None
 
 
+def mounted_test(path: str) -> str:
+    """A shell test that ``path`` is a mount point, from /proc/mounts: ``mountpoint -q`` stats
+    the directory, which fails with EIO on a filesystem that has shut down."""
+    return f"awk -v m={shlex.quote(path)} '$2 == m {{f=1}} END {{exit !f}}' /proc/mounts"
+
+
 def remount_command(path: str, source: str, fstype: str) -> str:
     """Mount ``path`` again: from fstab where it is listed, else from the recorded source."""
     quoted = shlex.quote(path)
-    return (f"mountpoint -q {quoted} || mount {quoted} 2>/dev/null || "
+    return (f"{mounted_test(path)} || mount {quoted} 2>/dev/null || "
             f"mount -t {shlex.quote(fstype)} {shlex.quote(source)} {quoted}")
 
 

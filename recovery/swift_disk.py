@@ -14,12 +14,13 @@ the new drive; otherwise the runbook waits, up to its timeout, for the device to
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from faults.disk_io_errors import restore_command
-from faults.pull_disk import disk_name, mountpoint
+from faults.pull_disk import disk_name, mounted_test, mountpoint
 from recovery.reboot import wait
 from recovery.swift_rings import SwiftRingRecovery
 from stackdrill.params import Param, positive_float
@@ -28,6 +29,16 @@ from stackdrill.runbook import RecoveryFailed, RunbookStep
 
 def fstab_source_command(path: str) -> str:
     return f"findmnt --fstab -n -o SOURCE {shlex.quote(path)}"
+
+
+def parse_units(text: str) -> dict[str, str]:
+    """``ps -o pid=,unit=`` output: pid -> systemd unit (``-`` for none)."""
+    units = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) == 2 and fields[0].isdigit():
+            units[fields[0]] = fields[1]
+    return units
 
 
 class ReplaceSwiftDisk(SwiftRingRecovery):
@@ -70,7 +81,7 @@ class ReplaceSwiftDisk(SwiftRingRecovery):
     def unmount(self) -> None:
         path = shlex.quote(self.path)
         # A shut-down XFS may refuse a plain umount while Swift's daemons hold files on it.
-        self.target.run(f"if mountpoint -q {path}; then umount {path} || umount -l {path}; "
+        self.target.run(f"if {mounted_test(self.path)}; then umount {path} || umount -l {path}; "
                         f"else echo '{self.path}: not mounted'; fi", check=True)
 
     def _restore_facts(self) -> list[Mapping[str, Any]]:
@@ -90,11 +101,30 @@ class ReplaceSwiftDisk(SwiftRingRecovery):
         self.target.run("dmesg 2>&1 | tail")
 
     def format(self) -> None:
-        device = shlex.quote(self.device())
-        # Until the last file of a lazily unmounted filesystem is closed, the kernel keeps the
-        # device open and mkfs.xfs finds it busy.
-        wait(lambda: self.target.run(f"mkfs.xfs -f {device}").ok, self.values["timeout"],
+        device = self.device()
+        quoted = shlex.quote(device)
+        if self.target.run(f"mkfs.xfs -f {quoted}").ok:
+            return
+        # A lazily unmounted filesystem lives on while a daemon holds a file on it (Swift's
+        # account-reaper keeps its account database open); the kernel keeps the device busy.
+        self.release(device)
+        wait(lambda: self.target.run(f"mkfs.xfs -f {quoted}").ok, self.values["timeout"],
              f"mkfs.xfs of {device} (the old filesystem released)")
+
+    def release(self, device: str) -> None:
+        """Restart the services still holding files on the old filesystem (``fuser -m``)."""
+        users = self.target.run(f"fuser -m {shlex.quote(device)} 2>/dev/null; true")
+        pids = re.findall(r"\d+", users.stdout)
+        if not pids:
+            return
+        units = self.target.run(f"ps -o pid=,unit= -p {','.join(pids)}", check=True).stdout
+        holders = parse_units(units)
+        orphans = [pid for pid, unit in holders.items() if not unit.endswith(".service")]
+        if orphans:
+            raise RecoveryFailed(f"processes {', '.join(orphans)} hold files on the old "
+                                 f"filesystem of {device} and belong to no service: stop them")
+        services = sorted(set(holders.values()))
+        self.target.run("systemctl restart " + " ".join(services), check=True, timeout=120)
 
     def mount(self) -> None:
         path = shlex.quote(self.path)
