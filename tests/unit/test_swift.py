@@ -196,7 +196,7 @@ def test_an_object_with_the_wrong_etag_is_not_a_replica() -> None:
 
 
 def test_canary_etags_are_the_md5_of_their_content() -> None:
-    assert EXPECTED_ETAGS == {name: etag(data) for name, data in OBJECTS.items()}
+    assert {name: etag(data) for name, data in OBJECTS.items()} == EXPECTED_ETAGS
     assert EXPECTED_ETAGS["canary-1"] == "efb3eaff1ba691cc24200bef06c8d9a1"
 
 
