@@ -112,8 +112,9 @@ class Guards:
         raised = MappingProxyType(dict(limits or {}))
         if inventory is None:
             return cls(limits=raised, confirm=confirm)
+        declared: Mapping[str, tuple[str, ...]] = getattr(inventory, "clusters", {})
         clusters = MappingProxyType({name: frozenset(members)
-                                     for name, members in inventory.clusters.items()})
+                                     for name, members in declared.items()})
         return cls(protected=inventory.protected, limits=raised,
                    production=inventory.production, cloud=inventory.cloud, confirm=confirm,
                    source=str(inventory.path), clusters=clusters)

@@ -6,7 +6,7 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -152,11 +152,68 @@ def _is_destructive(item: pytest.Item) -> bool:
         for step in scenario[1])
 
 
+_COLLECT_ERRORS = pytest.StashKey[list[str]]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector
+                               ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    """A module that cannot be collected (a malformed feature file, a missing one, broken step
+    code) is bad input: remembered here, refused with one line once collection ends."""
+    report = yield
+    call = getattr(report, "call", None)
+    if report.failed and call is not None and call.excinfo is not None:
+        problem = collect_problem(collector, call.excinfo)
+        collector.config.stash.setdefault(_COLLECT_ERRORS, []).append(problem)
+        report.longrepr = problem  # no traceback: the line says what to fix
+    return report
+
+
+def collect_problem(collector: pytest.Collector, excinfo: pytest.ExceptionInfo[BaseException]
+                    ) -> str:
+    """One line: a Gherkin error as ``file:line: message: the line``; anything else with the
+    feature file being read, or the module, and the exception's first line."""
+    from pytest_bdd.exceptions import GherkinParseError
+
+    error = excinfo.value
+    if isinstance(error, GherkinParseError):
+        message = " ".join(error.message.split()).removeprefix("Unknown parsing error: ")
+        return (f"{error.filename}:{error.line}: {message.rstrip('.')}: "
+                f"{error.line_content.strip()!r}")
+    where = str(collector.path)
+    for entry in excinfo.traceback:
+        feature = entry.locals.get("abs_filename")
+        if isinstance(feature, str):
+            where = feature
+    text = excinfo.exconly().strip().splitlines()
+    return f"{where}: {text[0] if text else type(error).__name__}"
+
+
+def _undefined_steps(item: pytest.Item, location: str) -> list[str]:
+    """Steps no step definition matches, found now rather than in the middle of a drill."""
+    from pytest_bdd.scenario import find_fixturedefs_for_step
+
+    template = _template(item)
+    manager = getattr(item.session, "_fixturemanager", None)
+    if template is None or manager is None:
+        return []
+    callspec = getattr(item, "callspec", None)
+    example = callspec.params.get("_pytest_bdd_example", {}) if callspec is not None else {}
+    steps = template.render(example or {}).steps
+    if not steps:
+        return [f"{location}:{template.line_number}: scenario {template.name!r} has no steps"]
+    return [f"{location}:{step.line_number}: no step definition matches "
+            f"'{step.keyword.strip()} {step.name}'"
+            for step in steps
+            if not any(True for _ in find_fixturedefs_for_step(step, manager, item))]
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
                                   items: list[pytest.Item]) -> None:
     found = registries(config)
-    problems: list[str] = []
+    collect_errors: list[str] = config.stash.get(_COLLECT_ERRORS, [])
+    problems = list(collect_errors)
     seen: set[int] = set()
     for item in items:
         scenario = _scenario_steps(item)
@@ -164,6 +221,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             continue
         seen.add(id(scenario[1]))
         problems += check_steps(scenario[0], scenario[1], found)
+        problems += [p for p in _undefined_steps(item, scenario[0]) if p not in problems]
     for item in items:
         try:
             limits_from_tags(limit_tags(item))

@@ -143,8 +143,8 @@ def test_a_tag_raises_a_role_limit(tmp_path: Path) -> None:
 def test_limit_tags_are_checked() -> None:
     assert parse_limit_tag("compute") is None
     assert parse_limit_tag("allow_down_object-storage_3") == ("object-storage", 3)
-    with pytest.raises(ValueError, match=r"tag @allow_down_compute: expected "
-                                         r"@allow_down_<role>_<count> or @allow_down_<cluster>_<count>"):
+    with pytest.raises(ValueError, match=r"tag @allow_down_compute: expected @allow_down_<role>_"
+                                         r"<count> or @allow_down_<cluster>_<count>"):
         parse_limit_tag("allow_down_compute")
     assert parse_limit_tag("allow_down_rabbitmq_cluster_2") == ("rabbitmq_cluster", 2)
     with pytest.raises(ValueError, match="at least 1"):
