@@ -1,4 +1,4 @@
-"""The operator's command line: ``stackdrill lab|plan|run|recover|report|inventory``.
+"""The operator's command line: ``stackdrill lab|plan|run|recover|report|inventory|discover``.
 
 Exit codes: 0 every drill passed; 1 a drill failed (or the harness broke: the lab would not
 start, an internal error; the reason is on stderr and the report calls it a harness error);
@@ -92,6 +92,14 @@ def _parser() -> argparse.ArgumentParser:
                                           "(default: $XDG_STATE_HOME/stackdrill/history.jsonl)")
     report.add_argument("--output", default="reports/drills.html", help="the HTML file")
     report.add_argument("--last", type=int, metavar="N", help="only each drill's N latest runs")
+
+    discover = sub.add_parser("discover", help="write a first inventory from the cloud's APIs "
+                                               "(Keystone endpoints, Nova and Cinder services) "
+                                               "for you to edit")
+    discover.add_argument("--os-cloud", default=os.environ.get("OS_CLOUD"),
+                          help="cloud name in clouds.yaml (default: $OS_CLOUD)")
+    discover.add_argument("--output", "-o", help="write the inventory here (default: stdout); "
+                                                 "an existing file is not overwritten")
 
     from stackdrill import inventory_import
     inventory_import.add_parser(sub)
@@ -225,6 +233,24 @@ def _report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _discover(args: argparse.Namespace) -> int:
+    from stackdrill.discover import DiscoverError, run_discovery
+
+    output = Path(args.output) if args.output else None
+    if output is not None and output.exists():
+        raise CliError(f"{output}: exists; discover does not overwrite an inventory")
+    try:
+        text = run_discovery(args.os_cloud)
+    except DiscoverError as exc:
+        raise CliError(str(exc)) from None
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+        print(f"inventory: {output}")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from stackdrill.hosts.ssh import HostError
     from stackdrill.inventory import InventoryError
@@ -250,6 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _plan(args, passthrough)
         if args.command == "report":
             return _report(args)
+        if args.command == "discover":
+            return _discover(args)
         if args.command == "inventory":
             from stackdrill import inventory_import
             return inventory_import.run(args)
