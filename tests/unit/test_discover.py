@@ -141,12 +141,18 @@ def discover_cli(argv: list[str]) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def test_an_unknown_or_unreachable_cloud_is_exit_2(tmp_path: Path) -> None:
-    clouds = tmp_path / "clouds.yaml"
+def unreachable_clouds(directory: Path) -> Path:
+    """A clouds.yaml whose cloud 'down' authenticates against a closed port."""
+    clouds = directory / "clouds.yaml"
     clouds.write_text(yaml.safe_dump({"clouds": {"down": {"auth": {
         "auth_url": "http://127.0.0.1:9/v3", "username": "u", "password": "s3cr3t-pw",
         "project_name": "p", "user_domain_name": "Default",
         "project_domain_name": "Default"}}}}))
+    return clouds
+
+
+def test_an_unknown_or_unreachable_cloud_is_exit_2(tmp_path: Path) -> None:
+    clouds = unreachable_clouds(tmp_path)
     with environment(OS_CLIENT_CONFIG_FILE=str(clouds)):
         code, out, err = discover_cli(["discover", "--os-cloud", "nosuch"])
         assert (code, out) == (cli.EXIT_BAD_INPUT, "")
@@ -182,11 +188,7 @@ def test_a_real_process_says_an_unreachable_cloud_in_one_line(tmp_path: Path) ->
     import subprocess
     import sys
 
-    clouds = tmp_path / "clouds.yaml"
-    clouds.write_text(yaml.safe_dump({"clouds": {"down": {"auth": {
-        "auth_url": "http://127.0.0.1:9/v3", "username": "u", "password": "s3cr3t-pw",
-        "project_name": "p", "user_domain_name": "Default",
-        "project_domain_name": "Default"}}}}))
+    clouds = unreachable_clouds(tmp_path)
     result = subprocess.run([sys.executable, "-m", "stackdrill.cli", "discover"],
                             env={**os.environ, "OS_CLIENT_CONFIG_FILE": str(clouds),
                                  "OS_CLOUD": "down"},

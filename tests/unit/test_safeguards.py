@@ -19,7 +19,6 @@ from stackdrill import cli
 from stackdrill.drill import Drill, DrillError, SafeguardAborted, check_deviates
 from stackdrill.fault import Fault
 from stackdrill.journal import Journal
-from stackdrill.probe import Probe
 from stackdrill.registry import Registries
 from stackdrill.reporting.allure_files import CATEGORIES
 from stackdrill.runbook import Recovery, RunbookStep
@@ -27,6 +26,7 @@ from stackdrill.safeguards import Safeguard, SafeguardMonitor, SafeguardTripped,
 from stackdrill.state import Rule, Snapshot
 from stackdrill.waiting import PollRecord, WaitTimeout, observing, poll
 from tests.unit.fake_cloud import events, fake_project, run_args
+from tests.unit.test_drill import FakeTarget, FakeTargets, StateProbe
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -176,25 +176,6 @@ def test_an_observer_sees_every_pause_and_may_end_the_wait() -> None:
 
 
 # -- the drill ---------------------------------------------------------------------------------
-class FakeTarget:
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.spec = type("Spec", (), {"roles": ("compute",), "name": name})()
-        self.state = {"canary": "running", "other": "running"}
-
-
-class FakeTargets(list[Any]):
-    listeners: ClassVar[list[Any]] = []
-
-
-class StateProbe(Probe):
-    name = "state"
-    description = "fake"
-
-    def observe(self, target: Any) -> dict[str, Any]:
-        return {f"svc:{key}": value for key, value in target.state.items()}
-
-
 UNDONE: list[str] = []
 
 
@@ -210,14 +191,14 @@ class Stop(Fault):
         return {}
 
     def inject(self, facts: Mapping[str, Any]) -> None:
-        self.target.state["canary"] = "stopped"
+        self.target.state["canary"] = "failed"
 
     def confirm(self, facts: Mapping[str, Any]) -> str | None:
         return "stopped"
 
     def undo(self, facts: Mapping[str, Any]) -> None:
         UNDONE.append(self.target.name)
-        self.target.state["canary"] = "running"
+        self.target.state["canary"] = "active"
 
 
 class WaitForever(Recovery):
@@ -238,12 +219,15 @@ def drill(tmp_path: Path) -> Drill:
     registries.faults.register(Stop)
     registries.probes.register(StateProbe)
     registries.recoveries.register(WaitForever)
-    return Drill("t", FakeTargets([FakeTarget("c1"), FakeTarget("c2")]),  # type: ignore[arg-type]
-                 registries, Journal(tmp_path / "journal.jsonl"), safeguard_interval=0.01)
+    targets = FakeTargets([FakeTarget("c1"), FakeTarget("c2")])
+    for target in targets:
+        target.state = {"canary": "active", "other": "active"}
+    return Drill("t", targets, registries,  # type: ignore[arg-type]
+                 Journal(tmp_path / "journal.jsonl"), safeguard_interval=0.01)
 
 
 def canary_guard(grace: str = "0") -> list[Safeguard]:
-    return parse_safeguards([HEADER, ["host:c1/svc:canary", "exact", grace]])
+    return parse_safeguards([HEADER, ["host:c1/unit:canary/active", "exact", grace]])
 
 
 def test_a_tripped_safeguard_stops_the_wait_and_every_fault_is_undone(drill: Drill) -> None:
@@ -256,8 +240,9 @@ def test_a_tripped_safeguard_stops_the_wait_and_every_fault_is_undone(drill: Dri
     with pytest.raises(SafeguardAborted) as aborted:
         drill.wait_verified(60)
     assert time.monotonic() - started < 10  # stopped at a poll, long before the budget
-    assert str(aborted.value).startswith("aborted by safeguard: safeguard host:c1/svc:canary "
-                                         "exact (grace 0.5s) failed for ")
+    assert str(aborted.value).startswith("aborted by safeguard: safeguard "
+                                         "host:c1/unit:canary/active exact (grace 0.5s) failed "
+                                         "for ")
     assert drill.aborted is not None and drill.aborted in str(aborted.value)
     assert drill.result.time_to_recover is None
     # every later action stops at once, before doing anything
@@ -267,7 +252,7 @@ def test_a_tripped_safeguard_stops_the_wait_and_every_fault_is_undone(drill: Dri
     assert drill.undo_all() == []
     assert UNDONE == ["c1"]
     assert drill.journal.pending() == []
-    assert target.state["canary"] == "running"
+    assert target.state["canary"] == "active"
     assert not drill.monitor.running
     kinds = [event.kind for event in drill.timeline.events]
     assert kinds == ["baseline", "safeguards", "fault-injected", "aborted", "undone"]
@@ -294,7 +279,7 @@ def test_an_abort_interrupts_the_wait_for_the_fault_s_effect(drill: Drill) -> No
     drill.guard_with(canary_guard())
     drill.inject("stop", drill.targets[0], {})  # type: ignore[index]
     with pytest.raises(SafeguardAborted):
-        check_deviates(drill, ["host:c2/svc:*"], within=60)
+        check_deviates(drill, ["host:c2/unit:*"], within=60)
 
 
 def test_a_safeguard_within_its_grace_lets_the_drill_recover(drill: Drill) -> None:
@@ -305,7 +290,7 @@ def test_a_safeguard_within_its_grace_lets_the_drill_recover(drill: Drill) -> No
     monitor = drill.monitor
     assert monitor is not None
     poll(lambda: monitor.ticks >= 3, timeout=5, interval=0.01, description="observed")
-    target.state["canary"] = "running"
+    target.state["canary"] = "active"
     assert drill.wait_verified(30) < 30
     assert drill.aborted is None
     assert drill.undo_all() == []
@@ -316,13 +301,13 @@ def test_safeguards_that_guard_nothing_refuse_the_fault_before_the_journal(drill
     with pytest.raises(DrillError, match="safeguards need the verified state"):
         drill.inject("stop", drill.targets[0], {})  # type: ignore[index]
     drill.record_baseline()
-    drill.safeguards[:] = parse_safeguards([HEADER, ["host:*/svc:typo", "exact", "0"]])
-    with pytest.raises(DrillError, match=r"^safeguard host:\*/svc:typo: no such path in the "
-                                         r"verified state; nothing injected$"):
+    drill.safeguards[:] = parse_safeguards([HEADER, ["host:*/unit:typo/active", "exact", "0"]])
+    with pytest.raises(DrillError, match=r"^safeguard host:\*/unit:typo/active: no such path in "
+                                         r"the verified state; nothing injected$"):
         drill.inject("stop", drill.targets[0], {})  # type: ignore[index]
     assert drill.journal.pending() == []
     assert drill.monitor is None
-    assert drill.targets[0].state["canary"] == "running"  # type: ignore[index]
+    assert drill.targets[0].state["canary"] == "active"  # type: ignore[index]
 
 
 def test_safeguards_come_before_the_first_fault(drill: Drill) -> None:
