@@ -10,6 +10,7 @@ def pytest_stackdrill_register(registries: Registries) -> None:
     from recovery.controller import AfterControllerReboot
     from recovery.database import RestartDatabase
     from recovery.iscsi import RestoreIscsiSessions
+    from recovery.power_loss import RecoverAfterPowerLoss
     from recovery.rabbitmq import RestartRabbitMQ
     from recovery.services import RestartServices, StartServices
     from recovery.swift_disk import ReplaceSwiftDisk
@@ -17,5 +18,6 @@ def pytest_stackdrill_register(registries: Registries) -> None:
 
     for recovery in (StartServices, RestartServices, AfterControllerReboot, RestartRabbitMQ,
                      RestartDatabase, AfterComputeReboot, ReplaceSwiftDisk,
-                     RemoveStorageNodeFromRings, AddStorageNodeToRings, RestoreIscsiSessions):
+                     RemoveStorageNodeFromRings, AddStorageNodeToRings, RestoreIscsiSessions,
+                     RecoverAfterPowerLoss):
         registries.recoveries.register(recovery)

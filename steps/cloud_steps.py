@@ -7,7 +7,12 @@ from pytest_bdd import given, then
 
 from stackdrill.cloud.access import CloudAccess, CloudError
 from stackdrill.cloud.canary import CanaryWorkload
-from stackdrill.cloud.volume_data import WrittenData, verify_patterns, write_patterns
+from stackdrill.cloud.volume_data import (
+    Readback,
+    WrittenData,
+    verify_patterns,
+    write_patterns,
+)
 from stackdrill.drill import Drill
 from stackdrill.hosts.target import Targets
 
@@ -27,10 +32,13 @@ def _volumes(canaries: CanaryWorkload) -> list[str]:
 @given("each canary volume holds a known pattern", target_fixture="written_data")
 def known_pattern(canaries: CanaryWorkload, cloud_access: CloudAccess, targets: Targets,
                   drill: Drill) -> WrittenData:
+    written: WrittenData | None = None
     try:
         written = write_patterns(cloud_access, targets, _volumes(canaries))
     except CloudError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        message = str(exc)
+    if written is None:
+        pytest.fail(message, pytrace=False)
     drill.evidence.attach_text("data written to the canary volumes", written.render())
     return written
 
@@ -38,12 +46,15 @@ def known_pattern(canaries: CanaryWorkload, cloud_access: CloudAccess, targets: 
 @then("each canary volume reads back its pattern through its guest's disk")
 def reads_back(written_data: WrittenData, cloud_access: CloudAccess, targets: Targets,
                drill: Drill) -> None:
+    results: list[Readback] | None = None
     try:
         results = verify_patterns(cloud_access, targets, written_data)
     except CloudError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    report = "\n".join(r.render() for r in results)
-    drill.evidence.attach_text("data read back from the canary volumes", report)
+        message = str(exc)
+    if results is None:
+        pytest.fail(message, pytrace=False)
+    drill.evidence.attach_text("data read back from the canary volumes",
+                               "\n".join(r.render() for r in results))
     failed = [r.render() for r in results if not r.ok]
     if failed:
         pytest.fail("; ".join(failed), pytrace=False)

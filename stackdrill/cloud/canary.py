@@ -18,6 +18,7 @@ IMAGE = PREFIX
 FLAVOR = f"{PREFIX}.tiny"
 IMAGE_BYTES = b"\0" * (1 << 20)
 VOLUME_GIB = 1
+RUNNING = 1  # Nova's power_state for a running guest
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,8 @@ def _wait_active(conn: Any, server: Any, timeout: float) -> Any:
         if current.status == "ERROR":
             fault = (current.fault or {}).get("message", "no fault recorded")
             raise CloudError(f"canary {current.name} went to ERROR: {fault}")
-        return current if current.status == "ACTIVE" else None
+        return current if current.status == "ACTIVE" and current.power_state == RUNNING \
+            and not current.task_state else None
 
     try:
         found, _ = poll(active, timeout=timeout, interval=1.0, max_interval=3.0,
@@ -80,10 +82,18 @@ def ensure_canaries(access: CloudAccess, compute_hosts: list[str],
     for host in compute_hosts:
         name = f"{PREFIX}-{host}"
         server = existing.get(name)
-        if server is not None and (server.status != "ACTIVE" or server.compute_host != host):
+        if server is not None and server.status == "SHUTOFF" and server.compute_host == host:
+            # Stopped (after a power loss, say): started again, volume and all.
+            conn.compute.start_server(server)
+        elif server is not None and (server.status != "ACTIVE"
+                                     or server.compute_host != host):
             conn.compute.delete_server(server)
             conn.compute.wait_for_delete(server, wait=120)
             server = None
+        elif server is not None and server.power_state != RUNNING and not server.task_state:
+            # ACTIVE but not running (left so by an interrupted drill): start it again the
+            # way an operator would, rather than replacing it and its volume.
+            conn.compute.reboot_server(server, "HARD")
         if server is None:
             server = conn.compute.create_server(
                 name=name, image_id=image.id, flavor_id=flavor.id, networks="none",
