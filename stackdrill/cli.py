@@ -111,7 +111,13 @@ def _lab(action: str, hosts_only: bool = False) -> int:
 
     lab = Lab()
     if action == "up":
-        inventory = lab.up(cloud=not hosts_only)
+        from stackdrill.lab.system import LabError
+        from stackdrill.waiting import WaitTimeout
+
+        try:
+            inventory = lab.up(cloud=not hosts_only)
+        except WaitTimeout as exc:
+            raise LabError(f"{exc} (stackdrill lab up starts afresh when run again)") from exc
         for status in lab.status():
             print(status.line())
         print(f"inventory: {inventory}")
