@@ -147,6 +147,8 @@ class CloudBootstrap:
             auth_url=KEYSTONE_URL, username="admin", password=self.secrets["admin"],
             project_name="admin", user_domain_name="Default", project_domain_name="Default",
             region_name=REGION, identity_api_version="3",
+            # Never a clouds.yaml entry: a stale lab's (with old passwords) would win.
+            load_yaml_config=False, load_envvars=False,
         )
 
     def catalog(self) -> None:
