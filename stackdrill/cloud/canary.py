@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stackdrill.cloud.access import CloudAccess, CloudError
+from stackdrill.cloud.swift_canary import ensure_swift_canary
 from stackdrill.waiting import WaitTimeout, poll
 
 PREFIX = "stackdrill-canary"
@@ -100,6 +101,7 @@ def ensure_canaries(access: CloudAccess, compute_hosts: list[str],
                 availability_zone=f"nova:{host}")
         pending.append((host, server))
     servers = {host: _wait_active(conn, server, timeout).id for host, server in pending}
+    ensure_swift_canary(access)
     volumes: dict[str, str] = {}
     if conn.has_service("block-storage"):
         volumes = {host: _attached_volume(conn, host, server_id, timeout)

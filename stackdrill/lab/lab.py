@@ -17,12 +17,14 @@ from pathlib import Path
 import yaml
 
 from stackdrill.lab import network, rootfs
+from stackdrill.lab.cloud import swift
 from stackdrill.lab.cloud.bootstrap import CloudBootstrap, write_clouds_yaml
 from stackdrill.lab.cloud.bootstrap import configure as configure_cloud
 from stackdrill.lab.cloud.install import ensure_openstack
 from stackdrill.lab.cloud.layout import BLOCK_STORAGE_UNITS, COMPUTE_UNITS, CONTROLLER_UNITS
 from stackdrill.lab.cloud.secrets import LabSecrets
 from stackdrill.lab.power import LabPower
+from stackdrill.lab.supervisor import DEVICES_FILE, write_extra_binds
 from stackdrill.lab.system import LabError, sh
 from stackdrill.lab.topology import HOSTS, LabHost, LabPaths
 from stackdrill.waiting import poll
@@ -94,11 +96,12 @@ class Lab:
 
     def down(self) -> None:
         self.power.kill_all()
+        swift.remove_disks(self.paths)
         rootfs.unmount_state(self.paths)
         network.remove_all()
         for host in HOSTS:
             run = self.paths.host_run(host.name)
-            for name in ("supervisor.pid", "nspawn.pid"):
+            for name in ("supervisor.pid", "nspawn.pid", DEVICES_FILE):
                 (run / name).unlink(missing_ok=True)
         self.paths.inventory.unlink(missing_ok=True)
         (self.paths.root / "clouds.yaml").unlink(missing_ok=True)
@@ -126,10 +129,17 @@ class Lab:
             known_hosts.append(rootfs.configure_host(self.paths, host, authorized))
         self.paths.known_hosts.write_text("".join(known_hosts))
         secrets = None
+        disks: dict[str, list[tuple[str, str]]] = {}
         if cloud:
             ensure_openstack(log)
             secrets = LabSecrets.load_or_create(self.paths.root / "secrets.json")
             configure_cloud(self.paths, secrets)
+            disks = swift.create_disks(self.paths)
+            for name, host_disks in disks.items():
+                binds = [(str(swift.control_dir(self.paths, name)), swift.DISK_CONTROL_DIR)
+                         for host, _ in swift.EIO_DISKS if host == name]
+                write_extra_binds(self.paths, name, [dev for _, dev in host_disks],
+                                  sorted(set(binds)))
         booting = time.monotonic()
         for host in HOSTS:
             self.power.power_on(host.name)
@@ -144,6 +154,7 @@ class Lab:
                     self.start_canary_domain(host)
         else:
             CloudBootstrap(self.in_host, self.paths, secrets, log).run()
+            swift.SwiftBootstrap(self.in_host, self.paths, secrets, disks, log).run()
             write_clouds_yaml(self.paths, secrets)
         self.write_inventory(cloud=secrets is not None)
         log(f"lab: up in {time.monotonic() - started:.0f}s")
@@ -184,6 +195,8 @@ class Lab:
                 *CONTROLLER_UNITS, *COMPUTE_UNITS, *BLOCK_STORAGE_UNITS)})
             services["rabbitmq"] = {"unit": "rabbitmq-server"}
             services["tgtd"] = {"unit": "tgt"}
+            services.update({unit: {"unit": unit}
+                             for unit in (*swift.STORAGE_UNITS, *swift.PROXY_UNITS)})
         inventory = {
             "cloud": "stackdrill-lab",
             "production": False,

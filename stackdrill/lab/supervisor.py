@@ -8,6 +8,7 @@ Any other exit (power off, a killed init) ends the supervisor, and the host stay
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -28,7 +29,28 @@ def nspawn_argv(paths: LabPaths, name: str) -> list[str]:
     ]
     if Path("/dev/kvm").exists():
         argv.append("--bind=/dev/kvm")
-    return argv
+    return argv + extra_binds(paths, name)
+
+
+DEVICES_FILE = "devices.json"
+
+
+def write_extra_binds(paths: LabPaths, name: str, devices: list[str],
+                      binds: list[tuple[str, str]]) -> None:
+    """Hardware of one host beyond its root (disks, fault switches), read at each boot."""
+    run = paths.host_run(name)
+    run.mkdir(parents=True, exist_ok=True)
+    (run / DEVICES_FILE).write_text(json.dumps({"devices": devices,
+                                                "binds": [list(b) for b in binds]}))
+
+
+def extra_binds(paths: LabPaths, name: str) -> list[str]:
+    spec = paths.host_run(name) / DEVICES_FILE
+    if not spec.exists():
+        return []
+    data = json.loads(spec.read_text())
+    return ([f"--bind={device}" for device in data.get("devices", [])]
+            + [f"--bind={source}:{target}" for source, target in data.get("binds", [])])
 
 
 def main(argv: list[str]) -> int:

@@ -95,7 +95,7 @@ def test_storage_files_mount_each_disk_from_fstab_and_run_every_daemon() -> None
         "/dev/loop8 /srv/node/d2 xfs noatime,nofail 0 0"]
     units = {path.rsplit("/", 1)[1].removesuffix(".service") for path in files
              if path.startswith("/etc/systemd/system/")}
-    assert units == set(swift.STORAGE_UNITS)
+    assert units == {swift.MOUNT_UNIT, *swift.STORAGE_UNITS}
     assert "swift-object-replicator" in units and "swift-account-reaper" in units
     replicator = files["/etc/systemd/system/swift-object-replicator.service"]
     assert ("ExecStart=/opt/stackdrill-lab/openstack/bin/swift-object-replicator "

@@ -65,6 +65,7 @@ STORAGE_DAEMONS = tuple(
     for role in ("server", "replicator", "auditor",
                  *(("updater",) if kind != "account" else ("reaper",))))
 STORAGE_UNITS = (*(f"swift-{d}" for d in STORAGE_DAEMONS), "swift-rsyncd")
+MOUNT_UNIT = "stackdrill-swift-disks"
 PROXY_UNITS = ("swift-proxy-server",)
 
 EIOFS_MOUNT = "eiofs"
@@ -261,6 +262,22 @@ def storage_units() -> dict[str, str]:
     units["/etc/systemd/system/swift-rsyncd.service"] = _unit(
         "rsync daemon for Swift replication", "/usr/bin/rsync --daemon --no-detach "
         "--config=/etc/rsyncd.conf")
+    # systemd's fstab generator does not mount block devices inside a container, so a lab
+    # storage host mounts its disks at boot as the guide does by hand: mount -a.
+    units[f"/etc/systemd/system/{MOUNT_UNIT}.service"] = """[Unit]
+Description=Mount the Swift disks listed in /etc/fstab
+DefaultDependencies=no
+After=local-fs-pre.target
+Before=local-fs.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/mount -a -t xfs
+
+[Install]
+WantedBy=local-fs.target
+"""
     return units
 
 
@@ -371,7 +388,7 @@ class SwiftBootstrap:
     def services(self) -> None:
         for node in self.nodes:
             self.sh(node.name, "systemctl daemon-reload && systemctl enable --now "
-                    + " ".join(STORAGE_UNITS))
+                    + " ".join((MOUNT_UNIT, *STORAGE_UNITS)))
         self.sh(CONTROLLER_HOST, "systemctl daemon-reload && systemctl enable --now "
                 + " ".join(PROXY_UNITS))
 
