@@ -1,4 +1,5 @@
-"""The cloud as its APIs report it: compute services, hypervisors, servers, volumes, images.
+"""The cloud as its APIs report it: compute and volume services, hypervisors, servers, volumes,
+images.
 
 Each resource kind is one list call, paged by the SDK at the services' maximum page size (never
 one GET per resource); the kinds are listed concurrently.
@@ -28,8 +29,9 @@ class CloudApi(CloudProbe):
         calls: dict[str, Callable[[], dict[str, Any]]] = {
             "services": partial(_services, access), "hypervisors": partial(_hypervisors, access),
             "servers": partial(_servers, access), "images": partial(_images, access)}
-        if access.connection().has_service("volumev3"):
+        if access.connection().has_service("block-storage"):
             calls["volumes"] = partial(_volumes, access)
+            calls["volume services"] = partial(_volume_services, access)
         values: dict[str, Any] = {}
         for part in run_calls(calls).values():
             values.update(part)
@@ -44,7 +46,9 @@ class CloudApi(CloudProbe):
             kind = path.split(":", 1)[0]
             resource, _, field = path.rpartition("/")
             expected = healthy.get((kind, field))
-            if expected is not None and value != expected:
+            broken_volume = (kind, field) == ("volume", "status") and \
+                str(value).startswith("error")
+            if broken_volume or (expected is not None and value != expected):
                 found.append(f"{resource} is {value}")
         return found
 
@@ -88,6 +92,15 @@ def _volumes(access: CloudAccess) -> dict[str, Any]:
         values[f"{key}/status"] = volume.status
         values[f"{key}/attached_to"] = sorted(
             a.get("server_id", "") for a in volume.attachments or [])
+    return values
+
+
+def _volume_services(access: CloudAccess) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for service in access.connection().block_storage.services():
+        key = f"service:{service.binary}@{service.host}"
+        values[f"{key}/state"] = service.state
+        values[f"{key}/status"] = service.status
     return values
 
 

@@ -12,12 +12,13 @@ from typing import ClassVar
 
 from stackdrill.params import Param, positive_float, word_list
 from stackdrill.runbook import Recovery, RunbookStep
-from stackdrill.units import act_and_wait_active
+from stackdrill.units import act_on_service
 
 
 class StartServices(Recovery):
     name = "start_services"
-    description = "systemctl start each service in order; wait until it is active"
+    description = ("start each service in order, as the deployment runs it (systemd, container, "
+                   "LXC); wait until it runs")
     verb: ClassVar[str] = "start"
     params: ClassVar[Mapping[str, Param]] = {
         "services": Param("services in the order to act on, comma-separated", word_list),
@@ -27,19 +28,20 @@ class StartServices(Recovery):
     def runbook(self) -> list[RunbookStep]:
         steps = []
         for service in self.values["services"]:
-            unit = self.target.unit(service)
             steps.append(RunbookStep(
                 title=f"{self.verb.capitalize()} {service} on {self.target.name}",
-                action=functools.partial(self._act, unit),
-                commands=(f"systemctl {self.verb} {unit}", f"systemctl is-active {unit}"),
+                action=functools.partial(self._act, service),
+                commands=(self.target.service_command(service, self.verb),
+                          self.target.service_command(service, "status")),
             ))
         return steps
 
-    def _act(self, unit: str) -> None:
-        act_and_wait_active(self.target, unit, self.verb, self.values["timeout"])
+    def _act(self, service: str) -> None:
+        act_on_service(self.target, service, self.verb, timeout=self.values["timeout"])
 
 
 class RestartServices(StartServices):
     name = "restart_services"
-    description = "systemctl restart each service in order; wait until it is active"
+    description = ("restart each service in order, as the deployment runs it; wait until it "
+                   "runs")
     verb = "restart"

@@ -25,6 +25,10 @@ from stackdrill.state import Rule
 T = TypeVar("T")
 
 
+def optional_seconds(text: str | None) -> float | None:
+    return None if text is None else float(text)
+
+
 def _column(datatable: list[list[str]], header: str = "path") -> list[str]:
     return [row[0].strip() for row in datatable if row and row[0].strip() != header]
 
@@ -88,7 +92,7 @@ def fault_ends(drill: Drill, fault: str) -> None:
 
 @then(parsers.re(r"the state deviates from the verified state"
                  r"(?: within (?P<seconds>\d+(?:\.\d+)?) seconds?)? at:"),
-      converters={"seconds": float})
+      converters={"seconds": optional_seconds})
 def deviates(drill: Drill, datatable: list[list[str]], seconds: float | None = None,
              budget_scale: float = 1.0) -> None:
     attempt(check_deviates, drill, _column(datatable), (seconds or 0.0) * budget_scale)

@@ -55,10 +55,10 @@ def test_the_plan_names_hosts_and_exact_commands(tmp_path: Path) -> None:
           recovery start_services on compute1 (compute host, line 9)
             1. Start dbus on compute1
                $ systemctl start dbus
-               $ systemctl is-active dbus
+               $ systemctl show -p ActiveState,SubState,MainPID dbus
             2. Start libvirtd on compute1
                $ systemctl start libvirtd
-               $ systemctl is-active libvirtd
+               $ systemctl show -p ActiveState,SubState,MainPID libvirtd
         """)
 
 
