@@ -281,6 +281,11 @@ class FakeConnection:
         self.calls.append(("images", query))
         return [type("I", (), {"name": "cirros", "status": "active"})()]
 
+    def services(self, **query: Any) -> list[Any]:
+        self.calls.append(("volume services", query))
+        return [type("S", (), {"binary": "cinder-volume", "host": "st1@file", "state": "up",
+                               "status": "enabled"})()]
+
     def volumes(self, **query: Any) -> list[Any]:
         self.calls.append(("volumes", query))
         return [type("Vol", (), {"name": "v1", "id": "x", "status": "in-use",
@@ -300,9 +305,12 @@ def test_the_cloud_probe_lists_each_kind_once_with_full_pages() -> None:
         "hypervisor:c1/state": "up", "hypervisor:c1/status": "enabled",
         "server:vm1/status": "ACTIVE", "server:vm1/host": "c1", "server:vm1/power_state": 1,
         "volume:v1/status": "in-use", "volume:v1/attached_to": ["s1"],
+        "service:cinder-volume@st1@file/state": "up",
+        "service:cinder-volume@st1@file/status": "enabled",
         "image:cirros/status": "active"}
     kinds = sorted(kind for kind, _ in conn.calls)
-    assert kinds == ["hypervisors", "images", "servers", "services", "volumes"]
+    assert kinds == ["hypervisors", "images", "servers", "services", "volume services",
+                     "volumes"]
     queries = dict(conn.calls)
     assert queries["servers"]["limit"] == PAGE and queries["servers"]["all_projects"]
     assert queries["volumes"]["limit"] == PAGE and queries["images"]["limit"] == PAGE
