@@ -55,18 +55,47 @@ def _flavor(conn: Any) -> Any:
     return flavor
 
 
+def _wait_compute_up(conn: Any, host: str, timeout: float) -> None:
+    """A stopped canary is started only once its compute's nova-compute is up again."""
+    def up() -> bool:
+        return any(s.state == "up" for s in conn.compute.services(binary="nova-compute",
+                                                                  host=host))
+
+    try:
+        poll(up, timeout=timeout, interval=1.0, max_interval=3.0,
+             description=f"nova-compute up on {host}")
+    except WaitTimeout as exc:
+        raise CloudError(str(exc)) from exc
+
+
 def _wait_active(conn: Any, server: Any, timeout: float) -> Any:
+    """Wait until the canary is ACTIVE and running. A canary found stopped (after a power loss
+    or a reset, Nova may show it SHUTOFF, or ACTIVE but shut down) is started the way an
+    operator would, once for each state it is found in, rather than replaced with its volume."""
+    acted: set[tuple[str, int]] = set()
+
     def active() -> Any:
         current = conn.compute.get_server(server.id)
         if current.status == "ERROR":
             fault = (current.fault or {}).get("message", "no fault recorded")
             raise CloudError(f"canary {current.name} went to ERROR: {fault}")
-        return current if current.status == "ACTIVE" and current.power_state == RUNNING \
-            and not current.task_state else None
+        if current.task_state:
+            return None
+        state = (current.status, current.power_state)
+        if current.status == "ACTIVE" and current.power_state == RUNNING:
+            return current
+        if state not in acted and current.status in ("SHUTOFF", "ACTIVE"):
+            acted.add(state)
+            _wait_compute_up(conn, current.compute_host, timeout)
+            if current.status == "SHUTOFF":
+                conn.compute.start_server(current)
+            else:
+                conn.compute.reboot_server(current, "HARD")
+        return None
 
     try:
         found, _ = poll(active, timeout=timeout, interval=1.0, max_interval=3.0,
-                        description=f"canary {server.name} ACTIVE")
+                        description=f"canary {server.name} ACTIVE and running")
     except WaitTimeout as exc:
         raise CloudError(str(exc)) from exc
     return found
@@ -83,18 +112,11 @@ def ensure_canaries(access: CloudAccess, compute_hosts: list[str],
     for host in compute_hosts:
         name = f"{PREFIX}-{host}"
         server = existing.get(name)
-        if server is not None and server.status == "SHUTOFF" and server.compute_host == host:
-            # Stopped (after a power loss, say): started again, volume and all.
-            conn.compute.start_server(server)
-        elif server is not None and (server.status != "ACTIVE"
-                                     or server.compute_host != host):
+        if server is not None and (server.compute_host != host
+                                   or server.status not in ("ACTIVE", "SHUTOFF")):
             conn.compute.delete_server(server)
             conn.compute.wait_for_delete(server, wait=120)
             server = None
-        elif server is not None and server.power_state != RUNNING and not server.task_state:
-            # ACTIVE but not running (left so by an interrupted drill): start it again the
-            # way an operator would, rather than replacing it and its volume.
-            conn.compute.reboot_server(server, "HARD")
         if server is None:
             server = conn.compute.create_server(
                 name=name, image_id=image.id, flavor_id=flavor.id, networks="none",

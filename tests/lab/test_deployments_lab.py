@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from stackdrill.cloud.access import CloudAccess
+from stackdrill.cloud.canary import ensure_canaries
 from stackdrill.hosts.identity import boot_identity
 from stackdrill.hosts.target import Targets
 from stackdrill.inventory import load_inventory
@@ -57,7 +59,8 @@ def test_packages_profile_restarts_a_service(packages_targets: Targets) -> None:
 
 @pytest.mark.parametrize("protocol", ["ipmi", "redfish"])
 def test_virtual_bmc_resets_a_lab_host(lab: Lab, tmp_path: Path, protocol: str,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+                                       monkeypatch: pytest.MonkeyPatch,
+                                       cloud_access: CloudAccess) -> None:
     inventory_path = Path(lab.ensure_up())
     password = secrets.token_urlsafe(12)
     monkeypatch.setenv("STACKDRILL_LAB_BMC_PASSWORD", password)
@@ -85,3 +88,5 @@ def test_virtual_bmc_resets_a_lab_host(lab: Lab, tmp_path: Path, protocol: str,
             assert driver.is_on()
     finally:
         targets.close()
+        # The reset stopped compute2's canary; the next test starts from a running one.
+        ensure_canaries(cloud_access, ["compute1", "compute2"])

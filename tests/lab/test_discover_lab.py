@@ -30,7 +30,9 @@ def test_discover_finds_the_lab_hosts(lab: Lab, tmp_path: Path) -> None:
     assert found.production is True
     by_address = {host.address: host for host in expected.hosts.values()}
     for host in found.hosts.values():
-        lab_host = by_address.get(host.address)
+        # Cinder reports hosts by name only; this machine has no DNS for the lab's names, so
+        # such a host keeps its name as its address.
+        lab_host = by_address.get(host.address) or expected.hosts.get(host.address)
         assert lab_host is not None, f"{host.name} ({host.address}) is not a lab host"
         assert set(host.roles) <= set(lab_host.roles), (host.name, host.roles, lab_host.roles)
     found_addresses = {host.address for host in found.hosts.values()}
