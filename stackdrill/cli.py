@@ -175,11 +175,32 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     if not any(arg.startswith(("--junitxml", "--junit-xml")) for arg in pytest_args):
         argv.append(f"--junitxml={Path(args.reports) / 'junit.xml'}")
     code = _exit_code(int(pytest.main([*argv, *pytest_args])))
+    _drill_report(args)
     aborted = aborted_drills()
     if aborted:  # the session stopped after the abort: pytest calls that interrupted
         print(f"stackdrill: aborted by safeguard: {aborted[0]}", file=sys.stderr)
         return EXIT_ABORTED
     return code
+
+
+def _drill_report(args: argparse.Namespace) -> None:
+    """After every run, the HTML drill report from the history, beside the Allure results."""
+    from stackdrill.pytest_plugin import default_state_dir
+    from stackdrill.reporting.report import ReportError, write_report
+
+    history = Path(args.history) if args.history else default_state_dir() / "history.jsonl"
+    if not history.exists():
+        return
+    output = Path(args.reports) / "drills.html"
+    try:
+        lines = write_report(history, output)
+    except ReportError as exc:
+        print(f"stackdrill: drill report not written: {exc}", file=sys.stderr)
+        return
+    for line in lines:
+        if line.startswith("REGRESSION"):
+            print(f"stackdrill: {line}")
+    print(f"stackdrill: drill report: {output}")
 
 
 def _exit_code(code: int) -> int:
