@@ -55,14 +55,15 @@ class CloudApi(CloudProbe):
 
 # Each list runs on its own worker thread, with that thread's connection.
 
+def _service_values(services: Any, *fields: str) -> dict[str, Any]:
+    """``service:<binary>@<host>/<field>`` for each service, Nova's and Cinder's alike."""
+    return {f"service:{s.binary}@{s.host}/{name}": getattr(s, name)
+            for s in services for name in fields}
+
+
 def _services(access: CloudAccess) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for service in access.connection().compute.services():
-        key = f"service:{service.binary}@{service.host}"
-        values[f"{key}/state"] = service.state
-        values[f"{key}/status"] = service.status
-        values[f"{key}/disabled_reason"] = service.disabled_reason
-    return values
+    return _service_values(access.connection().compute.services(),
+                           "state", "status", "disabled_reason")
 
 
 def _hypervisors(access: CloudAccess) -> dict[str, Any]:
@@ -96,12 +97,7 @@ def _volumes(access: CloudAccess) -> dict[str, Any]:
 
 
 def _volume_services(access: CloudAccess) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for service in access.connection().block_storage.services():
-        key = f"service:{service.binary}@{service.host}"
-        values[f"{key}/state"] = service.state
-        values[f"{key}/status"] = service.status
-    return values
+    return _service_values(access.connection().block_storage.services(), "state", "status")
 
 
 def _images(access: CloudAccess) -> dict[str, Any]:
