@@ -315,6 +315,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LabError as exc:
         print(f"stackdrill: lab: {exc}", file=sys.stderr)
         return EXIT_HARNESS
+    except OSError as exc:
+        print(f"stackdrill: error: {exc}", file=sys.stderr)
+        return EXIT_HARNESS
     except KeyboardInterrupt:
         print("stackdrill: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

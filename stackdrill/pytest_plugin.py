@@ -264,7 +264,7 @@ def resolve_inventory(config: pytest.Config) -> Inventory:
 
         try:
             path = str(Lab().ensure_up())
-        except LabError as exc:
+        except (LabError, OSError) as exc:
             raise pytest.UsageError(f"lab: {exc}") from None
     if not path:
         raise pytest.UsageError("drills need an inventory: pass --inventory FILE or --lab")

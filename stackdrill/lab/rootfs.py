@@ -6,11 +6,10 @@ on one XFS filesystem in a loop-mounted image under the lab directory.
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
-from stackdrill.lab.system import LabError, sh
+from stackdrill.lab.system import LabError, mounted, sh, unmount_under
 from stackdrill.lab.topology import HOSTS, LabHost, LabPaths
 
 IMAGE_SIZE = "8G"
@@ -53,7 +52,7 @@ UseDNS no
 def mount_state(paths: LabPaths) -> None:
     paths.root.mkdir(parents=True, exist_ok=True)
     paths.mountpoint.mkdir(exist_ok=True)
-    if os.path.ismount(paths.mountpoint):
+    if mounted(paths.mountpoint):
         return
     if not paths.image.exists():
         sh(["truncate", "-s", IMAGE_SIZE, str(paths.image)])
@@ -62,10 +61,7 @@ def mount_state(paths: LabPaths) -> None:
 
 
 def unmount_state(paths: LabPaths) -> None:
-    for line in reversed(Path("/proc/mounts").read_text().splitlines()):
-        target = line.split()[1].replace("\\040", " ")
-        if target.startswith(str(paths.mountpoint) + "/") or target == str(paths.mountpoint):
-            sh(["umount", "-l", target], check=False)
+    unmount_under(paths.mountpoint)
     if paths.image.exists():
         for line in sh(["losetup", "-j", str(paths.image)], check=False).stdout.splitlines():
             sh(["losetup", "-d", line.split(":", 1)[0]], check=False)
@@ -74,8 +70,7 @@ def unmount_state(paths: LabPaths) -> None:
 def create_overlay(paths: LabPaths, host: LabHost) -> Path:
     base = paths.host_dir(host.name)
     merged = paths.merged(host.name)
-    if os.path.ismount(merged):
-        sh(["umount", "-l", str(merged)])
+    unmount_under(merged)
     if base.exists():
         sh(["rm", "-rf", "--one-file-system", str(base)])
     for sub in ("upper", "work", "merged"):

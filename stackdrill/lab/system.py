@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Sequence
+from pathlib import Path
 
 
 class LabError(Exception):
@@ -26,3 +27,26 @@ def sh(argv: Sequence[str], *, check: bool = True, timeout: float = 120.0,
         last = detail[-1] if detail else f"exit status {proc.returncode}"
         raise LabError(f"{' '.join(argv)}: {last}")
     return proc
+
+
+def mount_points() -> list[str]:
+    """Every mount point in this mount namespace, from the kernel's table. A FUSE mount whose
+    daemon died answers stat() with ENOTCONN, so ``os.path.ismount`` cannot see it."""
+    points = []
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        fields = line.split()
+        if len(fields) > 1:
+            points.append(fields[1].replace("\\040", " ").replace("\\011", "\t"))
+    return points
+
+
+def mounted(path: Path) -> bool:
+    return str(path) in mount_points()
+
+
+def unmount_under(path: Path) -> None:
+    """Lazily unmount ``path`` and everything mounted below it, deepest first."""
+    prefix = str(path).rstrip("/") + "/"
+    for target in reversed(mount_points()):
+        if target == str(path) or target.startswith(prefix):
+            sh(["umount", "-l", target], check=False)

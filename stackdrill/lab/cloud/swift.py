@@ -34,7 +34,7 @@ from stackdrill.cloud.swift_ring import (
 from stackdrill.lab.cloud.configs import BIN, _unit
 from stackdrill.lab.cloud.layout import CONTROLLER, KEYSTONE_URL, REGION
 from stackdrill.lab.cloud.secrets import LabSecrets
-from stackdrill.lab.system import LabError, sh
+from stackdrill.lab.system import LabError, mounted, sh, unmount_under
 from stackdrill.lab.topology import HOSTS, LabPaths
 from stackdrill.waiting import poll
 
@@ -491,9 +491,11 @@ def start_eiofs(paths: LabPaths, timeout: float = 20.0) -> None:
     mnt = eiofs_mountpoint(paths)
     backing = disk_dir(paths) / "eiofs-backing"
     backing.mkdir(parents=True, exist_ok=True)
+    if mounted(mnt):
+        if _answers(mnt):
+            return
+        unmount_under(mnt)  # its daemon died: the mount only answers ENOTCONN
     mnt.mkdir(parents=True, exist_ok=True)
-    if os.path.ismount(mnt):
-        return
     for host, disk in EIO_DISKS:
         image = backing / f"{host}-{disk}.img"
         if not image.exists():
@@ -503,8 +505,16 @@ def start_eiofs(paths: LabPaths, timeout: float = 20.0) -> None:
         [sys.executable, "-m", "stackdrill.lab.cloud.swift_eiofs", str(backing), str(mnt),
          *(f"{host}/{disk}" for host, disk in EIO_DISKS)],
         stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-    poll(lambda: os.path.ismount(mnt), timeout=timeout,
+    poll(lambda: mounted(mnt) and _answers(mnt), timeout=timeout,
          description=f"FUSE filesystem mounted at {mnt}")
+
+
+def _answers(mnt: Path) -> bool:
+    try:
+        os.stat(mnt)
+    except OSError:
+        return False
+    return True
 
 
 def create_disks(paths: LabPaths) -> dict[str, list[tuple[str, str]]]:
@@ -536,7 +546,5 @@ def remove_disks(paths: LabPaths) -> None:
         parts = line.split(None, 1)
         if len(parts) == 2 and parts[1].strip().startswith(str(root)):
             sh(["losetup", "-d", parts[0]], check=False)
-    mnt = eiofs_mountpoint(paths)
-    if os.path.ismount(mnt):
-        sh(["umount", "-l", str(mnt)], check=False)
+    unmount_under(root)
     sh(["rm", "-rf", "--one-file-system", str(root)], check=False)
