@@ -14,7 +14,8 @@ def pytest_stackdrill_register(registries: Registries) -> None:
     from faults.pull_disk import PullDisk
     from faults.service_kill import KillService
     from faults.service_stop import StopService
+    from faults.table_drop import DropTable
 
     for fault in (KillService, StopService, RebootHost, RemoveFiles, PowerOffHost, PullDisk,
-                  DiskIoErrors, DropIscsiSessions):
+                  DiskIoErrors, DropIscsiSessions, DropTable):
         registries.faults.register(fault)

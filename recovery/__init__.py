@@ -6,6 +6,13 @@ from stackdrill.registry import Registries
 
 
 def pytest_stackdrill_register(registries: Registries) -> None:
+    from recovery.backup import BackUpControlPlane, RestoreControlPlane
+    from recovery.compute_failure import (
+        EvacuateInstances,
+        MoveInstancesInDatabase,
+        RemoveStaleDomains,
+    )
+    from recovery.compute_maintenance import PlannedComputeMaintenance
     from recovery.compute_reboot import AfterComputeReboot
     from recovery.controller import AfterControllerReboot
     from recovery.database import RestartDatabase
@@ -19,5 +26,7 @@ def pytest_stackdrill_register(registries: Registries) -> None:
     for recovery in (StartServices, RestartServices, AfterControllerReboot, RestartRabbitMQ,
                      RestartDatabase, AfterComputeReboot, ReplaceSwiftDisk,
                      RemoveStorageNodeFromRings, AddStorageNodeToRings, RestoreIscsiSessions,
-                     RecoverAfterPowerLoss):
+                     RecoverAfterPowerLoss, EvacuateInstances, MoveInstancesInDatabase,
+                     RemoveStaleDomains, PlannedComputeMaintenance, BackUpControlPlane,
+                     RestoreControlPlane):
         registries.recoveries.register(recovery)

@@ -27,6 +27,7 @@ from stackdrill.runbook import RecoveryFailed
 __all__ = ["DryRunConnection", "PlannedScenario", "dry_run_target", "render_plan"]
 
 TARGET_ROLE = re.compile(r"\bon the (?P<role>[\w-]+) host\b")
+EVERY_HOST = re.compile(r"\bon every (?:(?P<role>[\w-]+) )?host\b")
 
 
 class DryRunConnection(SshConnection):
@@ -71,6 +72,22 @@ def _first_host(inventory: Inventory, role: str) -> HostSpec | str:
     return hosts[0] if hosts else f"the inventory has no {role} host"
 
 
+def _untargeted_fault(kind: str, name: str, rest: str, inventory: Inventory,
+                      where: str) -> str | None:
+    """The line for a fault's end, or a fault injected on every host; None for other steps."""
+    if kind != "fault":
+        return None
+    if rest.strip() == "ends":
+        return f"  fault {name} ends ({where}): its undo runs on each host it was injected on"
+    every = EVERY_HOST.search(rest)
+    if every is None:
+        return None
+    role = every["role"]
+    hosts = sorted(h.name for h in inventory.hosts.values() if role is None or role in h.roles)
+    return (f"  fault {name} on every {role + ' ' if role else ''}host ({where}): "
+            f"{', '.join(hosts) or 'none'}")
+
+
 def plan_scenario(scenario: PlannedScenario, inventory: Inventory, registries: Registries,
                   guards: Guards) -> list[str]:
     """The scenario's faults and recoveries, one block each; ``guards`` without the production
@@ -87,6 +104,10 @@ def plan_scenario(scenario: PlannedScenario, inventory: Inventory, registries: R
         kind, name = match["kind"], match["name"]
         where = f"line {step.line_number}"
         role_match = TARGET_ROLE.search(step.name, match.end())
+        untargeted = _untargeted_fault(kind, name, step.name[match.end():], inventory, where)
+        if untargeted is not None:
+            lines.append(untargeted)
+            continue
         if role_match is None:
             lines.append(f"  {kind} {name} ({where}): the step names no '<role> host' target")
             continue

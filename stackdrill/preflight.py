@@ -13,7 +13,8 @@ from stackdrill.params import ParamError, table_params
 from stackdrill.registry import Registries, UnknownName
 from stackdrill.safeguards import SAFEGUARD_STEP, parse_safeguards
 
-NAMED = re.compile(r'\b(?P<kind>fault|recovery) "(?P<name>[^"]+)"')
+# A procedure (a backup, planned maintenance) is a runbook like a recovery, in the same registry.
+NAMED = re.compile(r'\b(?P<kind>fault|recovery|procedure) "(?P<name>[^"]+)"')
 
 
 def _table(step: Any) -> list[list[str]]:

@@ -99,6 +99,7 @@ def deviates(drill: Drill, datatable: list[list[str]], seconds: float | None = N
 
 
 @given("the verified state tolerates:")
+@when("the verified state from now on tolerates:")
 def tolerates(drill: Drill, datatable: list[list[str]]) -> None:
     attempt(parse_rules_into, drill, _column(datatable, header="rule"))
 
@@ -131,7 +132,8 @@ def unchanged(drill: Drill, datatable: list[list[str]]) -> None:
     attempt(check_unchanged, drill, _column(datatable))
 
 
-@when(parsers.re(r'the recovery "(?P<recovery>[^"]+)" runs on the (?P<role>[\w-]+) host:?'))
+@when(parsers.re(r'the (?:recovery|procedure) "(?P<recovery>[^"]+)" runs on the '
+                 r'(?P<role>[\w-]+) host:?'))
 def recover(drill: Drill, chosen: dict[str, Target], recovery: str, role: str,
             datatable: list[list[str]] | None = None) -> None:
     attempt(drill.recover, recovery, chosen[role], table_params(datatable or []))

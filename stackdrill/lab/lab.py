@@ -135,10 +135,14 @@ class Lab:
             secrets = LabSecrets.load_or_create(self.paths.root / "secrets.json")
             configure_cloud(self.paths, secrets)
             disks = swift.create_disks(self.paths)
-            for name, host_disks in disks.items():
-                binds = [(str(swift.control_dir(self.paths, name)), swift.DISK_CONTROL_DIR)
-                         for host, _ in swift.EIO_DISKS if host == name]
-                write_extra_binds(self.paths, name, [dev for _, dev in host_disks],
+            shared = self._shared_instances()
+            for host in HOSTS:
+                binds = [(str(swift.control_dir(self.paths, host.name)), swift.DISK_CONTROL_DIR)
+                         for name, _ in swift.EIO_DISKS if name == host.name]
+                if "compute" in host.roles:
+                    binds.append((str(shared), "/var/lib/nova/instances"))
+                write_extra_binds(self.paths, host.name,
+                                  [dev for _, dev in disks.get(host.name, [])],
                                   sorted(set(binds)))
         booting = time.monotonic()
         for host in HOSTS:
@@ -159,6 +163,14 @@ class Lab:
         self.write_inventory(cloud=secrets is not None)
         log(f"lab: up in {time.monotonic() - started:.0f}s")
         return self.paths.inventory
+
+    def _shared_instances(self) -> Path:
+        """An empty directory every compute mounts as its instances path."""
+        shared = self.paths.nova_instances
+        if shared.exists():
+            sh(["rm", "-rf", "--one-file-system", str(shared)])
+        shared.mkdir(parents=True)
+        return shared
 
     def is_up(self, *, cloud: bool = True) -> bool:
         if cloud and not (self.paths.root / "clouds.yaml").exists():

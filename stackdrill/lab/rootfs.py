@@ -97,6 +97,21 @@ def _mask(root: Path, unit: str) -> None:
     link.symlink_to("/dev/null")
 
 
+def _enable(root: Path, unit: str, wanted_by: str) -> None:
+    link = root / "etc/systemd/system" / f"{wanted_by}.wants" / unit
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(f"/lib/systemd/system/{unit}")
+
+
+# Live migration between the computes: libvirtd answers on TCP without authentication, which
+# only the lab's private bridge can reach.
+LIBVIRTD_CONF = """\
+auth_tcp = "none"
+"""
+
+
 def configure_host(paths: LabPaths, host: LabHost, authorized_key: str) -> str:
     """Write the host's identity and services into its writable layer; return its host key line."""
     root = paths.merged(host.name)
@@ -131,6 +146,8 @@ def configure_host(paths: LabPaths, host: LabHost, authorized_key: str) -> str:
         _write(root, "/etc/libvirt/qemu.conf", QEMU_CONF, 0o600)
         # Debian starts libvirtd with --timeout 120; in the lab it exited under nova-compute.
         _write(root, "/etc/default/libvirtd", 'LIBVIRTD_ARGS=""\n')
+        _write(root, "/etc/libvirt/libvirtd.conf", LIBVIRTD_CONF, 0o600)
+        _enable(root, "libvirtd-tcp.socket", "sockets.target")
     else:
         for unit in sorted(ROLE_UNITS["compute"]):
             _mask(root, unit)

@@ -83,6 +83,12 @@ class LabPaths:
     def known_hosts(self) -> Path:
         return self.root / "known_hosts"
 
+    @property
+    def nova_instances(self) -> Path:
+        """The computes' shared ``/var/lib/nova/instances`` (the shared file system the
+        operations guide's evacuation and manual recovery of a failed compute assume)."""
+        return self.mountpoint / "shared" / "nova-instances"
+
     def host_dir(self, name: str) -> Path:
         return self.mountpoint / name
 

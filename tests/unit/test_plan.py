@@ -272,3 +272,26 @@ def test_tags_and_inventory_reach_the_drill_fixture(tmp_path: Path) -> None:
             "put 2 compute hosts under faults at once (compute1, compute2), the limit is 1") in out
     assert "test_the_protected_controller - Failed: fault touch refused: controller is " \
            "protected in" in out
+
+
+def test_the_plan_shows_faults_on_every_host_their_end_and_procedures(tmp_path: Path) -> None:
+    inventory = parse_inventory({"cloud": "unit", "hosts": HOSTS}, tmp_path / "inventory.yaml")
+    scenario = PlannedScenario("features/y.feature:3", "a backup, then power loss", [
+        Step("a controller host", 4),
+        Step('the procedure "back_up_control_plane" runs on the controller host:', 5,
+             Table([["configs", "glance"]])),
+        Step('the fault "power_off_host" is injected on every compute host', 6),
+        Step('the fault "power_off_host" ends', 7),
+    ])
+    block = render_plan([scenario], inventory, load_registries()).split("\n\n", 1)[1]
+    assert block.splitlines()[1:] == [
+        "  procedure back_up_control_plane on controller (controller host, line 5)",
+        "    1. Dump every database (mysqldump --opt --all-databases)",
+        "       $ mysqldump --opt --all-databases > /var/backups/openstack/openstack.sql",
+        "    2. Dump each OpenStack database on its own",
+        "       $ mysqldump --opt <database> > /var/backups/openstack/<database>.sql",
+        "    3. Copy the configuration directories of every host",
+        "       $ cp -a /etc/glance /var/backups/openstack/etc/",
+        "  fault power_off_host on every compute host (line 6): compute1, compute2, zeta",
+        "  fault power_off_host ends (line 7): its undo runs on each host it was injected on",
+    ]

@@ -146,6 +146,8 @@ helper_command = {BIN}/privsep-helper --config-file /etc/nova/nova.conf
     if "compute" in host.roles:
         text = text.replace("[DEFAULT]\n",
                             "[DEFAULT]\ncompute_driver = libvirt.LibvirtDriver\n", 1)
+        text = text.replace("[libvirt]\n", "[libvirt]\nlive_migration_scheme = tcp\n"
+                            f"live_migration_inbound_addr = {host.address}\n", 1)
     return text
 
 
