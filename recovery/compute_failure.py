@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 from recovery.reboot import wait
 from stackdrill.hosts.target import Target
 from stackdrill.params import Param, boolean, positive_float
-from stackdrill.runbook import Recovery, RecoveryFailed, RunbookStep
+from stackdrill.runbook import Recovery, RecoveryFailed, ResourceFailed, RunbookStep
 
 RUNNING = 1  # Nova's power_state of a running guest
 
@@ -160,7 +160,7 @@ class FailedComputeRecovery(Recovery):
         server = self.cloud().compute.get_server(server_id)
         if server.status == "ERROR":
             fault = (server.fault or {}).get("message", "no fault recorded")
-            raise RecoveryFailed(f"instance {server.name} went to ERROR: {fault}")
+            raise ResourceFailed(f"instance {server.name} went to ERROR: {fault}")
         if server.task_state or server.compute_host == self.failed:
             return False
         if server.status == "SHUTOFF":
@@ -185,7 +185,7 @@ class FailedComputeRecovery(Recovery):
         server = conn.compute.get_server(server_id)
         volume = conn.block_storage.get_volume(volume_id)
         if volume.status.startswith("error"):
-            raise RecoveryFailed(f"volume {volume_id} went to {volume.status}")
+            raise ResourceFailed(f"volume {volume_id} went to {volume.status}")
         return volume.status == "in-use" and any(
             a.get("server_id") == server_id and a.get("host_name") == server.compute_host
             for a in volume.attachments or [])
@@ -404,7 +404,7 @@ class MoveInstancesInDatabase(FailedComputeRecovery):
     def _volume_status(self, volume_id: str, wanted: str) -> bool:
         volume = self.cloud().block_storage.get_volume(volume_id)
         if volume.status.startswith("error"):
-            raise RecoveryFailed(f"volume {volume_id} went to {volume.status}")
+            raise ResourceFailed(f"volume {volume_id} went to {volume.status}")
         return bool(volume.status == wanted)
 
     def _detach(self, conn: Any, row: VolumeRow) -> None:

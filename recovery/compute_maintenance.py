@@ -24,7 +24,7 @@ from recovery.reboot import wait
 from stackdrill.hosts.identity import boot_identity
 from stackdrill.hosts.ssh import HostError
 from stackdrill.params import Param, positive_float
-from stackdrill.runbook import Recovery, RecoveryFailed, RunbookStep
+from stackdrill.runbook import Recovery, RecoveryFailed, ResourceFailed, RunbookStep
 from stackdrill.units import unit_status
 
 RUNNING = 1
@@ -79,6 +79,21 @@ class PlannedComputeMaintenance(Recovery):
                         ("openstack server list --all-projects --long",)),
         ]
 
+    def rollback(self) -> list[str]:
+        """A maintenance window that failed must not leave the compute disabled or its
+        nova-compute stopped; instances already moved stay where they run."""
+        done = []
+        unit = self.target.unit("nova-compute")
+        if self.target.run(f"systemctl is-active -q {unit}").exit_status != 0:
+            self.target.run(f"systemctl start {unit}", check=True)
+            done.append(f"started {unit} on {self.target.name}")
+        conn = self.cloud()
+        for service in conn.compute.services(binary="nova-compute", host=self.target.name):
+            if service.status == "disabled" and service.disabled_reason == REASON:
+                conn.compute.enable_service(service)
+                done.append(f"enabled nova-compute@{self.target.name} again")
+        return done
+
     def _placement_now(self) -> dict[str, str]:
         conn = self.cloud()
         return {s.id: s.compute_host for s in conn.compute.servers(all_projects=True)}
@@ -123,11 +138,25 @@ class PlannedComputeMaintenance(Recovery):
         return [f"{server_id} {self.values['migration']} migration to {host or 'the scheduler'}"
                 f"'s choice requested"]
 
+    def _request(self, server_id: str, host: str | None) -> bool:
+        """Ask for the migration; a host just enabled may not be schedulable yet (Nova updates
+        its placement trait asynchronously), so "No valid host" is asked again."""
+        label = (f"nova live-migration {server_id} {host or ''}".strip()
+                 if self.values["migration"] == "live" else
+                 f"openstack server migrate {server_id}{' --host ' + host if host else ''}")
+        try:
+            self.api_call(label, functools.partial(self._migrate, server_id, host))
+        except RecoveryFailed as exc:
+            if "No valid host" in str(exc):
+                return False
+            raise ResourceFailed(str(exc)) from exc
+        return True
+
     def _arrived(self, server_id: str, where: Any) -> bool:
         conn = self.cloud()
         server = conn.compute.get_server(server_id)
         if server.status == "ERROR":
-            raise RecoveryFailed(f"instance {server.name} went to ERROR during migration")
+            raise ResourceFailed(f"instance {server.name} went to ERROR during migration")
         if server.status == "VERIFY_RESIZE":
             conn.compute.confirm_server_resize(server)
             return False
@@ -137,11 +166,8 @@ class PlannedComputeMaintenance(Recovery):
     def _move_all(self, host: str | None) -> None:
         away = self.target.name
         for server_id in self.moved:
-            self.api_call(f"nova live-migration {server_id} {host or ''}".strip()
-                          if self.values["migration"] == "live" else
-                          f"openstack server migrate {server_id}"
-                          f"{' --host ' + host if host else ''}",
-                          functools.partial(self._migrate, server_id, host))
+            wait(functools.partial(self._request, server_id, host), self.values["timeout"],
+                 f"the scheduler accepting the migration of {server_id}")
             where = (lambda h: h == host) if host else (lambda h: h != away)
             wait(functools.partial(self._arrived, server_id, where), self.values["timeout"],
                  f"instance {server_id} ACTIVE on {host or 'a host other than ' + away}")
@@ -155,7 +181,8 @@ class PlannedComputeMaintenance(Recovery):
     def stop_compute(self) -> None:
         unit = self.target.unit("nova-compute")
         self.target.run(f"systemctl stop {unit}", check=True)
-        wait(lambda: unit_status(self.target, unit).active == "inactive",
+        # nova-compute may outlast its stop timeout and be killed: "failed" is stopped too.
+        wait(lambda: unit_status(self.target, unit).active in ("inactive", "failed"),
              self.values["timeout"], f"{unit} stopped")
 
     def reboot(self) -> None:

@@ -32,7 +32,7 @@ from openstack.exceptions import SDKException
 
 from recovery.reboot import wait
 from stackdrill.params import Param, positive_float
-from stackdrill.runbook import Recovery, RecoveryFailed, RunbookStep
+from stackdrill.runbook import Recovery, ResourceFailed, RunbookStep
 
 ACTIVE_POWER = 1
 
@@ -150,7 +150,7 @@ class RecoverAfterPowerLoss(Recovery):
     def _server_up(self, server_id: str) -> bool:
         server = self.cloud().compute.get_server(server_id)
         if server.status == "ERROR":
-            raise RecoveryFailed(f"instance {server.name} went to ERROR")
+            raise ResourceFailed(f"instance {server.name} went to ERROR")
         return bool(server.status == "ACTIVE" and server.power_state == ACTIVE_POWER
                     and not server.task_state)
 
@@ -192,7 +192,7 @@ class RecoverAfterPowerLoss(Recovery):
             def attached(a: Attachment = attachment) -> bool:
                 volume = conn.block_storage.get_volume(a.volume)
                 if volume.status.startswith("error"):
-                    raise RecoveryFailed(f"volume {a.volume} went to {volume.status}")
+                    raise ResourceFailed(f"volume {a.volume} went to {volume.status}")
                 return bool(volume.status == "in-use")
 
             wait(attached, self.values["timeout"], f"volume {attachment.volume} in-use")

@@ -7,17 +7,30 @@ from typing import Any
 
 from stackdrill.hosts.identity import boot_identity
 from stackdrill.hosts.ssh import HostError
-from stackdrill.runbook import Recovery, RecoveryFailed
+from stackdrill.runbook import Recovery, RecoveryFailed, ResourceFailed
 from stackdrill.waiting import WaitTimeout, poll
 
 
 def wait(check: Any, timeout: float, description: str) -> Any:
-    """Poll ``check`` until it returns something true; a timeout fails the runbook step."""
+    """Poll ``check`` until it returns something true; a timeout fails the runbook step. A
+    host that does not answer and a failed API call are retried; a resource in an error state
+    (:class:`ResourceFailed`) fails the step at once."""
+    failed: list[ResourceFailed] = []
+
+    def attempt() -> Any:
+        try:
+            return check()
+        except ResourceFailed as exc:
+            failed.append(exc)
+            return True
+
     try:
-        value, _ = poll(check, timeout=timeout, interval=1.0, max_interval=3.0,
+        value, _ = poll(attempt, timeout=timeout, interval=1.0, max_interval=3.0,
                         description=description, ignore=(HostError, RecoveryFailed))
     except WaitTimeout as exc:
         raise RecoveryFailed(str(exc)) from exc
+    if failed:
+        raise RecoveryFailed(f"{description}: {failed[0]}") from failed[0]
     return value
 
 

@@ -25,7 +25,13 @@ from stackdrill.journal import Journal, JournalEntry
 from stackdrill.params import ParamError
 from stackdrill.probe import CloudContext, CloudProbe, Probe, SnapshotSettings, take_snapshot
 from stackdrill.registry import Registries
-from stackdrill.runbook import RecoveryContext, RecoveryFailed, RunbookRecord, StepRecord
+from stackdrill.runbook import (
+    Recovery,
+    RecoveryContext,
+    RecoveryFailed,
+    RunbookRecord,
+    StepRecord,
+)
 from stackdrill.safeguards import (
     DEFAULT_INTERVAL,
     Safeguard,
@@ -276,6 +282,7 @@ class Drill:
                         self._step.ok = True
                     except (HostError, RecoveryFailed, FaultError, CloudError) as exc:
                         self._step.error = str(exc)
+                        self._roll_back(recovery)
                         raise RecoveryFailed(f"recovery {recovery_name}, step "
                                              f"{step.title!r}: {exc}") from exc
                     except SafeguardAborted as exc:
@@ -288,6 +295,17 @@ class Drill:
             self._step = None
             self.evidence.attach_text(f"runbook: {recovery_name}", record.render())
         return record
+
+    def _roll_back(self, recovery: Recovery) -> None:
+        """A failed runbook puts back what it changed on purpose (a disabled service, say);
+        what the rollback could not do is reported beside the failure, not instead of it."""
+        try:
+            done = recovery.rollback()
+        except (HostError, RecoveryFailed, FaultError, CloudError) as exc:
+            done = [f"rollback failed: {exc}"]
+        if done:
+            self.timeline.add("recovery-rollback", "; ".join(done))
+            self.evidence.attach_text(f"rollback: {recovery.name}", "\n".join(done))
 
     def wait_verified(self, budget: float) -> float:
         """Poll until the state matches the verified state; return the time to recover."""

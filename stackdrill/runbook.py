@@ -18,6 +18,11 @@ class RecoveryFailed(Exception):
     """A runbook step failed; the message names the recovery and the step."""
 
 
+class ResourceFailed(RecoveryFailed):
+    """A resource the runbook waits on went to an error state, or a request was refused for
+    good: waiting longer cannot help."""
+
+
 @dataclass(frozen=True)
 class RunbookStep:
     title: str
@@ -84,6 +89,11 @@ class Recovery(ABC):
 
     @abstractmethod
     def runbook(self) -> list[RunbookStep]: ...
+
+    def rollback(self) -> list[str]:
+        """After a failed step: undo what the runbook changed on purpose and that must not
+        outlast it (a service it disabled); return what was done. Most runbooks have none."""
+        return []
 
     def cloud(self) -> Any:
         """The openstacksdk connection; a recovery that needs it fails clearly without it."""

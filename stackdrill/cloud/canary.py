@@ -7,6 +7,7 @@ attached. Creation is idempotent: healthy canaries are reused, broken ones repla
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,10 +69,16 @@ def _wait_compute_up(conn: Any, host: str, timeout: float) -> None:
         raise CloudError(str(exc)) from exc
 
 
-def _wait_active(conn: Any, server: Any, timeout: float) -> Any:
+DomainRunning = Callable[[str, str], bool]  # (compute host, libvirt domain) -> running there?
+
+
+def _wait_active(conn: Any, server: Any, timeout: float,
+                 domain_running: DomainRunning | None = None) -> Any:
     """Wait until the canary is ACTIVE and running. A canary found stopped (after a power loss
     or a reset, Nova may show it SHUTOFF, or ACTIVE but shut down) is started the way an
-    operator would, once for each state it is found in, rather than replaced with its volume."""
+    operator would, once for each state it is found in, rather than replaced with its volume.
+    With ``domain_running``, the hypervisor is asked too: until Nova next syncs power states
+    (every ten minutes by default), it still calls a guest killed by a reset running."""
     acted: set[tuple[str, int]] = set()
 
     def active() -> Any:
@@ -83,7 +90,10 @@ def _wait_active(conn: Any, server: Any, timeout: float) -> Any:
             return None
         state = (current.status, current.power_state)
         if current.status == "ACTIVE" and current.power_state == RUNNING:
-            return current
+            if domain_running is None or domain_running(current.compute_host,
+                                                        current.instance_name):
+                return current
+            state = (current.status, -1)  # Nova's view is stale: the guest is not running
         if state not in acted and current.status in ("SHUTOFF", "ACTIVE"):
             acted.add(state)
             _wait_compute_up(conn, current.compute_host, timeout)
@@ -102,7 +112,8 @@ def _wait_active(conn: Any, server: Any, timeout: float) -> Any:
 
 
 def ensure_canaries(access: CloudAccess, compute_hosts: list[str],
-                    timeout: float = 300.0) -> CanaryWorkload:
+                    timeout: float = 300.0,
+                    domain_running: DomainRunning | None = None) -> CanaryWorkload:
     conn = access.connection()
     image = _image(conn)
     flavor = _flavor(conn)
@@ -122,7 +133,8 @@ def ensure_canaries(access: CloudAccess, compute_hosts: list[str],
                 name=name, image_id=image.id, flavor_id=flavor.id, networks="none",
                 availability_zone=f"nova:{host}")
         pending.append((host, server))
-    servers = {host: _wait_active(conn, server, timeout).id for host, server in pending}
+    servers = {host: _wait_active(conn, server, timeout, domain_running).id
+               for host, server in pending}
     ensure_swift_canary(access)
     volumes: dict[str, str] = {}
     if conn.has_service("block-storage"):

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Callable
+
 import pytest
 
 from stackdrill.cloud.access import CloudAccess, CloudError
 from stackdrill.cloud.canary import CanaryWorkload, ensure_canaries
 from stackdrill.evidence import Redactor
+from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import Targets
-from stackdrill.inventory import Inventory
+from stackdrill.inventory import Inventory, InventoryError
 
 
 @pytest.fixture(scope="session")
@@ -45,14 +49,29 @@ def cloud_access(pytestconfig: pytest.Config, inventory: Inventory,
     return access
 
 
-@pytest.fixture(scope="session")
+def domain_runner(targets: Targets) -> Callable[[str, str], bool]:
+    """Whether a libvirt domain runs on a compute, as ``virsh domstate`` there says."""
+    def running(host: str, domain: str) -> bool:
+        try:
+            result = targets.get(host).run(f"virsh domstate {shlex.quote(domain)}",
+                                           record=False, timeout=30)
+        except (HostError, InventoryError):
+            return False
+        return result.ok and result.stdout.strip() == "running"
+
+    return running
+
+
+@pytest.fixture
 def canaries(cloud_access: CloudAccess | None, targets: Targets) -> CanaryWorkload:
+    """Checked before each scenario: a drill may have moved, stopped or replaced a canary.
+    Healthy canaries are reused, so this costs a few API calls and one virsh per compute."""
     if cloud_access is None:
         pytest.fail("the canary workload needs a cloud: no clouds.yaml entry for this "
                     "inventory", pytrace=False)
     hosts = [t.name for t in targets.with_role("compute")]
     try:
-        return ensure_canaries(cloud_access, hosts)
+        return ensure_canaries(cloud_access, hosts, domain_running=domain_runner(targets))
     except CloudError as exc:
         message = str(exc)
     pytest.fail(message, pytrace=False)

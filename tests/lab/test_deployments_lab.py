@@ -13,6 +13,7 @@ import yaml
 
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.cloud.canary import ensure_canaries
+from stackdrill.cloud.fixtures import domain_runner
 from stackdrill.hosts.identity import boot_identity
 from stackdrill.hosts.target import Targets
 from stackdrill.inventory import load_inventory
@@ -91,6 +92,8 @@ def test_virtual_bmc_resets_a_lab_host(lab: Lab, tmp_path: Path, protocol: str,
                        description="compute2 booted again after the reset", ignore=(Exception,))
             assert driver.is_on()
     finally:
+        # The reset stopped compute2's canary (Nova may not know yet); the next test starts
+        # from a running one.
+        ensure_canaries(cloud_access, ["compute1", "compute2"],
+                        domain_running=domain_runner(targets))
         targets.close()
-        # The reset stopped compute2's canary; the next test starts from a running one.
-        ensure_canaries(cloud_access, ["compute1", "compute2"])

@@ -113,7 +113,10 @@ class FileISCSIDriver(driver.VolumeDriver):
         return self.target_driver.validate_connector(connector)
 
     def terminate_connection(self, volume, connector, **kwargs):
+        # As Cinder's LVM driver: one export per volume, kept while another attachment uses
+        # it (a live migration holds the source's and the destination's at once).
         self.target_driver.terminate_connection(volume, connector, **kwargs)
+        return len(volume.volume_attachment) > 1
 
     def _update_volume_stats(self):
         stat = os.statvfs(self._dir)

@@ -8,6 +8,8 @@ disk, ``<source protocol='iscsi' name='IQN/LUN'><host .../></source>``. This mod
 
 from __future__ import annotations
 
+import uuid
+
 from nova.virt.libvirt.volume import volume as libvirt_volume
 
 
@@ -18,11 +20,18 @@ class QemuISCSIVolumeDriver(libvirt_volume.LibvirtBaseVolumeDriver):
         super().__init__(host, is_block_dev=False)
 
     def _chap_secret(self, data):
-        """The libvirt secret holding the target's CHAP password, defined if missing."""
+        """The libvirt secret holding the target's CHAP password, defined if missing. Its UUID
+        is derived from the target, so it is the same on every compute: a live migration
+        sends the source's disk XML, secret UUID included, to the destination."""
         iqn = data["target_iqn"]
+        wanted = str(uuid.uuid5(uuid.NAMESPACE_URL, f"stackdrill-lab:iscsi:{iqn}"))
         secret = self.host.find_secret("iscsi", iqn)
+        if secret is not None and secret.UUIDString() != wanted:
+            secret.undefine()
+            secret = None
         if secret is None:
-            secret = self.host.create_secret("iscsi", iqn, password=data["auth_password"])
+            secret = self.host.create_secret("iscsi", iqn, password=data["auth_password"],
+                                             uuid=wanted)
         return secret
 
     def connect_volume(self, connection_info, instance):
