@@ -40,6 +40,7 @@ Feature: A compute node fails for good
       | cloud/server:*/host ignore      |
       | cloud/db:instance:*/host ignore |
       | host:*/domain:* ignore          |
+      | host:*/iscsi_portal:* ignore    |
     And the fault "power_off_host" ends
     Then the cloud is back to its verified state within 300 seconds
 
@@ -70,6 +71,7 @@ Feature: A compute node fails for good
       | cloud/server:*/host ignore      |
       | cloud/db:instance:*/host ignore |
       | host:*/domain:* ignore          |
+      | host:*/iscsi_portal:* ignore    |
     And the fault "power_off_host" ends
     And the recovery "remove_stale_domains" runs on the compute host
     Then the cloud is back to its verified state within 300 seconds
