@@ -156,3 +156,32 @@ def test_a_fault_that_cannot_be_prepared_is_refused_before_the_journal(drill: Dr
         drill.inject("nothing_to_break", target, {})
     assert drill.journal.pending() == []
     assert drill.faults == []
+
+
+def test_a_failed_runbook_rolls_back_what_it_changed_on_purpose(drill: Drill) -> None:
+    from stackdrill.runbook import Recovery, RecoveryFailed, RunbookStep
+
+    class DisableThenFail(Recovery):
+        name = "disable_then_fail"
+        description = "fake"
+
+        def runbook(self) -> list[RunbookStep]:
+            return [RunbookStep("disable", self.disable), RunbookStep("fail", self.fail)]
+
+        def disable(self) -> None:
+            self.target.state["enabled"] = "no"
+
+        def fail(self) -> None:
+            raise RecoveryFailed("the migration was refused")
+
+        def rollback(self) -> list[str]:
+            self.target.state["enabled"] = "yes"
+            return ["enabled c1 again"]
+
+    drill.registries.recoveries.register(DisableThenFail)
+    target = drill.targets[0]  # type: ignore[index]
+    with pytest.raises(RecoveryFailed, match="step 'fail': the migration was refused"):
+        drill.recover("disable_then_fail", target, {})
+    assert target.state["enabled"] == "yes"
+    rollbacks = [e for e in drill.timeline.events if e.kind == "recovery-rollback"]
+    assert [e.title for e in rollbacks] == ["enabled c1 again"]
