@@ -6,6 +6,7 @@ from stackdrill.registry import Registries
 
 
 def pytest_stackdrill_register(registries: Registries) -> None:
+    from faults.boot_hold import HoldServicesAtBoot
     from faults.disk_io_errors import DiskIoErrors
     from faults.file_remove import RemoveFiles
     from faults.host_reboot import RebootHost
@@ -17,5 +18,6 @@ def pytest_stackdrill_register(registries: Registries) -> None:
     from faults.table_drop import DropTable
 
     for fault in (KillService, StopService, RebootHost, RemoveFiles, PowerOffHost, PullDisk,
-                  DiskIoErrors, DropIscsiSessions, DropTable):
+                  DiskIoErrors, DropIscsiSessions, DropTable,
+                  HoldServicesAtBoot):
         registries.faults.register(fault)

@@ -18,6 +18,7 @@ def pytest_stackdrill_register(registries: Registries) -> None:
     from recovery.database import RestartDatabase
     from recovery.iscsi import RestoreIscsiSessions
     from recovery.power_loss import RecoverAfterPowerLoss
+    from recovery.priority_order import RestoreInPriorityOrder
     from recovery.rabbitmq import RestartRabbitMQ
     from recovery.services import RestartServices, StartServices
     from recovery.swift_disk import ReplaceSwiftDisk
@@ -28,5 +29,5 @@ def pytest_stackdrill_register(registries: Registries) -> None:
                      RemoveStorageNodeFromRings, AddStorageNodeToRings, RestoreIscsiSessions,
                      RecoverAfterPowerLoss, EvacuateInstances, MoveInstancesInDatabase,
                      RemoveStaleDomains, PlannedComputeMaintenance, BackUpControlPlane,
-                     RestoreControlPlane):
+                     RestoreControlPlane, RestoreInPriorityOrder):
         registries.recoveries.register(recovery)

@@ -1,0 +1,60 @@
+"""Keep services from starting at boot, as a data centre does before it brings a cloud back in
+priority order after a complete failure: every service of a priority list that is enabled on
+the host is disabled (``systemctl disable``, nothing stopped). Undo enables them again."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from stackdrill.fault import Fault, FaultError
+from stackdrill.hosts.ssh import HostError
+from stackdrill.params import Param
+from stackdrill.priorities import priority_list
+
+
+class HoldServicesAtBoot(Fault):
+    name = "hold_services_at_boot"
+    description = ("disable at boot every service a restoration priority list names that is "
+                   "enabled on the host (nothing is stopped); undo enables them again")
+    params: ClassVar[Mapping[str, Param]] = {
+        "order": Param("a priority list: a built-in name or a YAML file",
+                       priority_list, "ops-guide-table-11-1"),
+    }
+
+    def _units(self) -> list[str]:
+        try:
+            return [self.target.unit(service) for service in self.values["order"].services()]
+        except HostError as exc:
+            raise FaultError(str(exc)) from exc
+
+    def plan(self) -> list[str]:
+        return [f"systemctl disable <each of {', '.join(self._units())} enabled here>"]
+
+    def _enabled(self, units: list[str]) -> list[str]:
+        quoted = " ".join(shlex.quote(u) for u in units)
+        result = self.target.run(f"for u in {quoted}; do echo \"$u $(systemctl is-enabled "
+                                 f"\"$u\" 2>/dev/null)\"; done", record=False)
+        if not result.ok:
+            raise FaultError(f"{self.target.name}: cannot read the units' boot state")
+        return [line.split()[0] for line in result.stdout.splitlines()
+                if line.split()[1:] == ["enabled"]]
+
+    def prepare(self) -> dict[str, Any]:
+        return {"units": self._enabled(self._units())}
+
+    def inject(self, facts: Mapping[str, Any]) -> None:
+        if facts["units"]:
+            self.target.run("systemctl disable " + " ".join(facts["units"]), check=True)
+
+    def confirm(self, facts: Mapping[str, Any]) -> str | None:
+        if not facts["units"]:
+            return f"{self.target.name} runs none of the listed services at boot"
+        if self._enabled(facts["units"]):
+            return None
+        return f"held at boot on {self.target.name}: {', '.join(facts['units'])}"
+
+    def undo(self, facts: Mapping[str, Any]) -> None:
+        if facts["units"]:
+            self.target.run("systemctl enable " + " ".join(facts["units"]), check=True)
