@@ -62,7 +62,9 @@ def test_dbus_crash_kept_down_takes_libvirtd_with_it_and_is_undone(
     assert drill.journal.pending()[0].undo["main_pid"] == active.facts["main_pid"]
     evidence = drill.confirm(active, timeout=10)
     assert "SIGSEGV" in evidence
-    assert unit_status(compute, "dbus").active == "failed"
+    # Stopping dbus.socket stops dbus.service too: "failed" or "inactive", whichever systemd
+    # records first; never running.
+    assert unit_status(compute, "dbus").active in ("failed", "inactive")
     assert unit_status(compute, "dbus.socket").active == "inactive"
     assert unit_status(compute, "libvirtd").active == "inactive"
     assert compute.run("pgrep -x qemu-system-x86", check=True).stdout == qemu_before
