@@ -6,14 +6,19 @@ password_env: BMC_PASSWORD, timeout: 60}``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast
 
 from pyghmi.exceptions import IpmiException  # type: ignore[import-untyped]
 from pyghmi.ipmi import command as ipmi_command  # type: ignore[import-untyped]
 
 from stackdrill.inventory import HostSpec
+from stackdrill.power import PowerError
 from stackdrill.power_drivers import Credentials, DriverBase, credentials, option
+
+T = TypeVar("T")
+DEADLINE_MARGIN = 15.0  # beyond the driver's own timeout, for a wait=timeout power change
 
 
 class IpmiPowerDriver(DriverBase):
@@ -38,8 +43,32 @@ class IpmiPowerDriver(DriverBase):
                                     password=self._credentials.password.encode(),
                                     port=self.port, keepalive=False)
 
+    def _bounded(self, action: str, function: Callable[[], T]) -> T:
+        """Run a pyghmi call with a hard deadline. pyghmi can wait forever (a BMC that stops
+        answering mid-session, a stale cached session); the caller must never hang with it."""
+        outcome: list[Any] = []
+
+        def run() -> None:
+            try:
+                outcome.append((True, function()))
+            except BaseException as exc:  # re-raised in the caller's thread
+                outcome.append((False, exc))
+
+        worker = threading.Thread(target=run, name=f"ipmi {self.address}", daemon=True)
+        worker.start()
+        worker.join(self.timeout + DEADLINE_MARGIN)
+        if not outcome:
+            raise PowerError(self._redact(
+                f"{self.host.name}: ipmi {self.label}: {action}: no answer within "
+                f"{self.timeout + DEADLINE_MARGIN:.0f}s"))
+        ok, value = outcome[0]
+        if not ok:
+            raise value
+        return cast(T, value)
+
     def _set_power(self, state: str, wait: float | bool) -> None:
-        self.call(f"power {state}", lambda: self._session().set_power(state, wait=wait))
+        self.call(f"power {state}", lambda: self._bounded(
+            f"power {state}", lambda: self._session().set_power(state, wait=wait)))
 
     def power_off(self) -> None:
         self._set_power("off", self.timeout)
@@ -51,5 +80,5 @@ class IpmiPowerDriver(DriverBase):
         self._set_power("reset", False)
 
     def is_on(self) -> bool:
-        return self.call("power status",
-                         lambda: bool(self._session().get_power()["powerstate"] == "on"))
+        return self.call("power status", lambda: self._bounded(
+            "power status", lambda: bool(self._session().get_power()["powerstate"] == "on")))

@@ -255,3 +255,30 @@ def test_libvirt_driver_reads_libvirts_test_driver(tmp_path: Path) -> None:
     # libvirt's built-in test hypervisor: a domain "test", running, in every new connection
     spec = host("test", {"driver": "libvirt", "uri": "test:///default"}, tmp_path)
     assert power_driver(spec).is_on()
+
+
+def test_ipmi_gives_up_on_a_bmc_that_never_answers(tmp_path: Path) -> None:
+    """A BMC that swallows every packet: the driver fails with one line in its deadline,
+    instead of waiting with pyghmi forever."""
+    import socket
+    import time
+
+    from stackdrill.power_drivers import ipmi
+
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 0))
+    port = sink.getsockname()[1]
+    try:
+        host = parse_inventory({"hosts": {"compute1": {
+            "address": "192.0.2.11", "roles": ["compute"],
+            "power": {"driver": "ipmi", "address": "127.0.0.1", "port": port,
+                      "username": "admin", "password": "x-secret-x", "timeout": 1}}}},
+            tmp_path / "inventory.yaml").host("compute1")
+        started = time.monotonic()
+        with pytest.raises(PowerError) as info:
+            power_driver(host).is_on()
+        assert time.monotonic() - started < 1 + ipmi.DEADLINE_MARGIN + 5
+        assert "\n" not in str(info.value)
+        assert "x-secret-x" not in str(info.value)
+    finally:
+        sink.close()
