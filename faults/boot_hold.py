@@ -1,6 +1,7 @@
 """Keep services from starting at boot, as a data centre does before it brings a cloud back in
 priority order after a complete failure: every service of a priority list that is enabled on
-the host is disabled (``systemctl disable``, nothing stopped). Undo enables them again."""
+the host is disabled (``systemctl disable``, nothing stopped). Undo enables and starts them
+again (a host that booted while they were held has them stopped)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from stackdrill.priorities import priority_list
 class HoldServicesAtBoot(Fault):
     name = "hold_services_at_boot"
     description = ("disable at boot every service a restoration priority list names that is "
-                   "enabled on the host (nothing is stopped); undo enables them again")
+                   "enabled on the host (nothing is stopped); undo enables and starts them")
     params: ClassVar[Mapping[str, Param]] = {
         "order": Param("a priority list: a built-in name or a YAML file",
                        priority_list, "ops-guide-table-11-1"),
@@ -56,5 +57,7 @@ class HoldServicesAtBoot(Fault):
         return f"held at boot on {self.target.name}: {', '.join(facts['units'])}"
 
     def undo(self, facts: Mapping[str, Any]) -> None:
+        # --now: a host that booted while they were held has them stopped; they ran before.
         if facts["units"]:
-            self.target.run("systemctl enable " + " ".join(facts["units"]), check=True)
+            self.target.run("systemctl enable --now " + " ".join(facts["units"]), check=True,
+                            timeout=300)

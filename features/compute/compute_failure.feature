@@ -1,4 +1,4 @@
-@drill @lab @compute
+@drill @lab @compute @long
 Feature: A compute node fails for good
   The operations guide, "Total Compute Node Failure": "If a compute node fails and won't be fixed
   for a few hours (or at all), you can relaunch all instances that are hosted on the failed node

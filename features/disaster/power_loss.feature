@@ -1,4 +1,4 @@
-@drill @lab @disaster @allow_down_compute_2 @allow_down_storage_2
+@drill @lab @disaster @long @allow_down_compute_2 @allow_down_storage_2
 Feature: The whole cloud loses power
   The admin guide, "Recover cloud after disaster": after a power loss the iSCSI sessions are
   gone, the instances have stopped, and the databases still say every volume is attached. The

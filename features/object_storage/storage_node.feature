@@ -27,6 +27,7 @@ Feature: A Swift storage node goes down
       | cloud/swift_object:*/readable |
     Then the cloud is back to its verified state within 240 seconds
 
+  @long
   Scenario: a storage node is down for long, taken out of the rings, and added back
     With two storage nodes of two disks and three replicas, the two devices left cannot hold
     three replicas: the runbook lowers the replica count to two while the node is out, and
