@@ -440,7 +440,8 @@ class RemoveStaleDomains(Recovery):
 
     name = "remove_stale_domains"
     description = ("On a returned compute, undefine the libvirt domains of instances Nova "
-                   "places on another host, then wait for its nova-compute to be up")
+                   "places on another host (domains Nova does not know are left alone), then "
+                   "wait for its nova-compute to be up")
     params: ClassVar[Mapping[str, Param]] = {
         "timeout": Param("seconds for the host, then for nova-compute", positive_float, 300.0),
     }
@@ -468,8 +469,11 @@ class RemoveStaleDomains(Recovery):
         conn = self.cloud()
         for domain in self._domains():
             server = conn.compute.find_server(domain, ignore_missing=True, all_projects=True)
-            where = server.compute_host if server is not None else None
-            if where == self.target.name:
+            if server is None:
+                # Not an instance Nova knows: not this runbook's to remove.
+                self.target.run(f"virsh dominfo {domain} | head -3")
+                continue
+            if server.compute_host == self.target.name:
                 continue
             state = self.target.run(f"virsh domstate {domain}", check=True).stdout.strip()
             if state == "running":

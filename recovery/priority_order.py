@@ -116,8 +116,13 @@ class RestoreInPriorityOrder(Recovery):
         for host in self._computes():
             listed = host.run("virsh list --inactive --name", check=True).stdout.split()
             for domain in (d for d in listed if d.startswith("instance-")):
-                host.run(f"virsh start {shlex.quote(domain)}", check=True)
-                self._record(f"instance domain {domain} started on {host.name}")
+                # On shared storage a domain Nova has moved elsewhere may still be defined
+                # here: qemu's image lock refuses to run its disk twice, and Nova settles
+                # which host owns it once it is back (hypervisors_match_database).
+                result = host.run(f"virsh start {shlex.quote(domain)}")
+                outcome = "started" if result.ok else \
+                    f"not started ({(result.stderr or result.stdout).strip()[:120]})"
+                self._record(f"instance domain {domain} {outcome} on {host.name}")
 
     def database_integrity(self) -> None:
         for host in self._hosts():
