@@ -41,6 +41,15 @@ def parse_units(text: str) -> dict[str, str]:
     return units
 
 
+def holder_pids(stdout: str, stderr: str) -> list[str]:
+    """The PIDs ``fuser -m`` names, and those whose files it could not stat: on an XFS that
+    shut itself down every stat of an open file fails with EIO, so fuser reports the holders
+    of a failed disk only as "Cannot stat file /proc/PID/fd/N"."""
+    found = re.findall(r"\d+", stdout)
+    found += re.findall(r"Cannot stat file /proc/(\d+)/", stderr)
+    return sorted(set(found), key=int)
+
+
 class ReplaceSwiftDisk(SwiftRingRecovery):
     name = "replace_swift_disk"
     description = ("umount the failed disk, put a working one in its place, mkfs.xfs it, "
@@ -113,8 +122,8 @@ class ReplaceSwiftDisk(SwiftRingRecovery):
 
     def release(self, device: str) -> None:
         """Restart the services still holding files on the old filesystem (``fuser -m``)."""
-        users = self.target.run(f"fuser -m {shlex.quote(device)} 2>/dev/null; true")
-        pids = re.findall(r"\d+", users.stdout)
+        users = self.target.run(f"fuser -m {shlex.quote(device)}")
+        pids = holder_pids(users.stdout, users.stderr)
         if not pids:
             return
         units = self.target.run(f"ps -o pid=,unit= -p {','.join(pids)}", check=True).stdout

@@ -281,3 +281,14 @@ def test_undo_loads_the_original_table_back() -> None:
 def test_services_holding_the_old_filesystem_found_by_unit() -> None:
     assert parse_units("  4242 swift-account-reaper.service\n  77 -\n") == {
         "4242": "swift-account-reaper.service", "77": "-"}
+
+
+def test_holders_of_a_shut_down_xfs_are_found_from_fusers_stat_errors() -> None:
+    from recovery.swift_disk import holder_pids
+
+    stderr = ("Cannot stat file /proc/45/fd/21: Input/output error\n"
+              "Cannot stat file /proc/46/fd/4: Input/output error\n"
+              "Cannot stat file /proc/46/fd/6: Input/output error\n")
+    assert holder_pids("", stderr) == ["45", "46"]
+    assert holder_pids("  1203m  97", "/dev/loop2:") == ["97", "1203"]
+    assert holder_pids("", "") == []
