@@ -14,16 +14,14 @@ configuration aside and copy the backup in ("mv /etc/nova{,.orig}; cp -a /root/b
 
 from __future__ import annotations
 
-import functools
 import shlex
 from collections.abc import Mapping
 from typing import ClassVar
 
 from faults.table_drop import identifier
-from recovery.reboot import wait
 from stackdrill.params import Param, positive_float, word_list
 from stackdrill.runbook import Recovery, RecoveryFailed, RunbookStep
-from stackdrill.units import unit_status
+from stackdrill.units import act_on_service
 
 BACKUP_DIR = "/var/backups/openstack"
 CONFIGS = ("nova", "glance", "keystone", "cinder", "swift")
@@ -130,15 +128,9 @@ class RestoreControlPlane(Recovery):
                                  (f"systemctl start {' '.join(services)}",)))
         return steps
 
-    def _state_in(self, service: str, states: tuple[str, ...]) -> bool:
-        return unit_status(self.target, self.target.unit(service)).active in states
-
     def stop(self) -> None:
         for service in self.values["services"]:
-            self.target.run(f"systemctl stop {shlex.quote(self.target.unit(service))}",
-                            check=True, timeout=self.values["timeout"])
-            wait(functools.partial(self._state_in, service, ("inactive", "failed")),
-                 self.values["timeout"], f"{service} stopped")
+            act_on_service(self.target, service, "stop", timeout=self.values["timeout"])
 
     def load_databases(self) -> None:
         backup = self.values["dir"]
@@ -161,9 +153,6 @@ class RestoreControlPlane(Recovery):
 
     def start(self) -> None:
         for service in self.values["services"]:
-            unit = self.target.unit(service)
-            self.target.run(f"systemctl reset-failed {shlex.quote(unit)}; "
-                            f"systemctl start {shlex.quote(unit)}", check=True,
-                            timeout=self.values["timeout"])
-            wait(functools.partial(self._state_in, service, ("active",)),
-                 self.values["timeout"], f"{service} active")
+            # A service that failed without its configuration may have hit its start limit.
+            self.target.run(f"systemctl reset-failed {shlex.quote(self.target.unit(service))}")
+            act_on_service(self.target, service, "start", timeout=self.values["timeout"])

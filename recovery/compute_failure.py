@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from recovery.reboot import wait
+from stackdrill.cloud.canary import wait_compute_up, wait_volume_status
 from stackdrill.hosts.target import Target
 from stackdrill.params import Param, boolean, positive_float
 from stackdrill.runbook import Recovery, RecoveryFailed, ResourceFailed, RunbookStep
@@ -380,8 +381,7 @@ class MoveInstancesInDatabase(FailedComputeRecovery):
                 self.api_call(f"openstack server add volume {row.instance} {row.volume} "
                               f"--device {row.mountpoint}",
                               functools.partial(self._attach, conn, row))
-                wait(functools.partial(self._volume_status, row.volume, "in-use"),
-                     self.values["timeout"], f"volume {row.volume} in-use")
+                wait_volume_status(conn, row.volume, "in-use", self.values["timeout"])
             if offline:
                 self._power(server_id, "start", "ACTIVE")
 
@@ -401,20 +401,13 @@ class MoveInstancesInDatabase(FailedComputeRecovery):
 
         wait(reached, self.values["timeout"], f"instance {server_id} {wanted}")
 
-    def _volume_status(self, volume_id: str, wanted: str) -> bool:
-        volume = self.cloud().block_storage.get_volume(volume_id)
-        if volume.status.startswith("error"):
-            raise ResourceFailed(f"volume {volume_id} went to {volume.status}")
-        return bool(volume.status == wanted)
-
     def _detach(self, conn: Any, row: VolumeRow) -> None:
         def request() -> list[str]:
             conn.compute.delete_volume_attachment(row.instance, row.volume)
             return [f"{row.volume} detach from {row.instance} requested"]
 
         self.api_call(f"openstack server remove volume {row.instance} {row.volume}", request)
-        wait(functools.partial(self._volume_status, row.volume, "available"),
-             self.values["timeout"], f"volume {row.volume} available")
+        wait_volume_status(conn, row.volume, "available", self.values["timeout"])
 
     def _in_domain(self, server: Any, volume_id: str) -> bool:
         """The volume is a disk of the instance's running domain on its new host."""
@@ -481,7 +474,4 @@ class RemoveStaleDomains(Recovery):
             self.target.run(f"virsh undefine {domain}", check=True)
 
     def wait_compute_up(self) -> None:
-        conn = self.cloud()
-        wait(lambda: any(s.state == "up" for s in conn.compute.services(
-            binary="nova-compute", host=self.target.name)), self.values["timeout"],
-            f"nova-compute on {self.target.name} up")
+        wait_compute_up(self.cloud(), self.target.name, self.values["timeout"])

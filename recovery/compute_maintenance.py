@@ -21,11 +21,12 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from recovery.reboot import wait
+from stackdrill.cloud.canary import wait_compute_up
 from stackdrill.hosts.identity import boot_identity
 from stackdrill.hosts.ssh import HostError
 from stackdrill.params import Param, positive_float
 from stackdrill.runbook import Recovery, RecoveryFailed, ResourceFailed, RunbookStep
-from stackdrill.units import unit_status
+from stackdrill.units import act_on_service
 
 RUNNING = 1
 REASON = "stackdrill: planned maintenance"
@@ -179,11 +180,8 @@ class PlannedComputeMaintenance(Recovery):
         self._move_all(self.target.name)
 
     def stop_compute(self) -> None:
-        unit = self.target.unit("nova-compute")
-        self.target.run(f"systemctl stop {unit}", check=True)
         # nova-compute may outlast its stop timeout and be killed: "failed" is stopped too.
-        wait(lambda: unit_status(self.target, unit).active in ("inactive", "failed"),
-             self.values["timeout"], f"{unit} stopped")
+        act_on_service(self.target, "nova-compute", "stop", timeout=self.values["timeout"])
 
     def reboot(self) -> None:
         self.boot = boot_identity(self.target)
@@ -194,12 +192,8 @@ class PlannedComputeMaintenance(Recovery):
         self.target.run("uptime; cat /proc/sys/kernel/random/boot_id")
 
     def start_compute(self) -> None:
-        unit = self.target.unit("nova-compute")
-        self.target.run(f"systemctl start {unit}", check=True)
-        conn = self.cloud()
-        wait(lambda: any(s.state == "up" for s in conn.compute.services(
-            binary="nova-compute", host=self.target.name)), self.values["timeout"],
-            f"nova-compute on {self.target.name} up")
+        act_on_service(self.target, "nova-compute", "start", timeout=self.values["timeout"])
+        wait_compute_up(self.cloud(), self.target.name, self.values["timeout"])
 
     def check_placement(self) -> None:
         now = self._placement_now()

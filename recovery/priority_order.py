@@ -35,7 +35,7 @@ from stackdrill.hosts.target import Target
 from stackdrill.params import Param, positive_float
 from stackdrill.priorities import PriorityList, Tier, priority_list
 from stackdrill.runbook import Recovery, RecoveryFailed, RunbookStep
-from stackdrill.units import unit_status
+from stackdrill.units import act_on_service
 
 RUNNING = 1
 
@@ -84,7 +84,8 @@ class RestoreInPriorityOrder(Recovery):
             for host in self._hosts():
                 unit = host.unit(service)
                 if self._has_unit(host, unit):
-                    self._start(number, tier, host, unit)
+                    act_on_service(host, service, "start", timeout=self.values["timeout"])
+                    self._record(f"{number}. {tier.name}: {unit} active on {host.name}")
         for check in tier.checks:
             self.CHECKS[check](self)
         if not tier.services and not tier.checks:
@@ -94,13 +95,6 @@ class RestoreInPriorityOrder(Recovery):
         stamped = f"{time.strftime('%H:%M:%S')} {line}"
         self.followed.append(stamped)
         self.api_call("restoration order", functools.partial(list, [stamped]))
-
-    def _start(self, number: int, tier: Tier, host: Target, unit: str) -> None:
-        host.run(f"systemctl start {shlex.quote(unit)}", check=True,
-                 timeout=self.values["timeout"])
-        wait(functools.partial(_active, host, unit), self.values["timeout"],
-             f"{unit} active on {host.name}")
-        self._record(f"{number}. {tier.name}: {unit} active on {host.name}")
 
     def hosts_answer(self) -> None:
         for host in self._hosts():
@@ -169,10 +163,6 @@ class RestoreInPriorityOrder(Recovery):
         "database_integrity": database_integrity,
         "hypervisors_match_database": hypervisors_match_database,
     }
-
-
-def _active(host: Target, unit: str) -> bool:
-    return unit_status(host, unit).active == "active"
 
 
 def _lines(result: CommandResult) -> list[str]:

@@ -56,7 +56,7 @@ def _flavor(conn: Any) -> Any:
     return flavor
 
 
-def _wait_compute_up(conn: Any, host: str, timeout: float) -> None:
+def wait_compute_up(conn: Any, host: str, timeout: float) -> None:
     """A stopped canary is started only once its compute's nova-compute is up again."""
     def up() -> bool:
         return any(s.state == "up" for s in conn.compute.services(binary="nova-compute",
@@ -96,7 +96,7 @@ def _wait_active(conn: Any, server: Any, timeout: float,
             state = (current.status, -1)  # Nova's view is stale: the guest is not running
         if state not in acted and current.status in ("SHUTOFF", "ACTIVE"):
             acted.add(state)
-            _wait_compute_up(conn, current.compute_host, timeout)
+            wait_compute_up(conn, current.compute_host, timeout)
             if current.status == "SHUTOFF":
                 conn.compute.start_server(current)
             else:
@@ -144,7 +144,7 @@ def ensure_canaries(access: CloudAccess, compute_hosts: list[str],
                           volumes=volumes)
 
 
-def _volume_status(conn: Any, volume_id: str, wanted: str, timeout: float) -> Any:
+def wait_volume_status(conn: Any, volume_id: str, wanted: str, timeout: float) -> Any:
     def reached() -> Any:
         volume = conn.block_storage.get_volume(volume_id)
         if volume.status in ("error", "error_attaching", "error_detaching"):
@@ -171,14 +171,14 @@ def _attached_volume(conn: Any, host: str, server_id: str, timeout: float) -> st
             if volume.status == "in-use":
                 for other in attached_to - {None}:
                     conn.compute.delete_volume_attachment(volume.id, other)
-                _volume_status(conn, volume.id, "available", timeout)
+                wait_volume_status(conn, volume.id, "available", timeout)
             else:
                 conn.block_storage.delete_volume(volume, force=True)
                 conn.block_storage.wait_for_delete(volume, wait=int(timeout))
                 volume = None
     if volume is None:
         volume = conn.block_storage.create_volume(name=name, size=VOLUME_GIB)
-        _volume_status(conn, volume.id, "available", timeout)
+        wait_volume_status(conn, volume.id, "available", timeout)
     conn.compute.create_volume_attachment(server_id, volume_id=volume.id)
-    _volume_status(conn, volume.id, "in-use", timeout)
+    wait_volume_status(conn, volume.id, "in-use", timeout)
     return str(volume.id)
