@@ -8,33 +8,31 @@ from typing import Any, ClassVar
 
 from stackdrill.fault import Fault, FaultError
 from stackdrill.params import Param, boolean, signal_name
-from stackdrill.units import unit_status
+from stackdrill.units import SOCKETS_PLACEHOLDER, reactivating_sockets, start_sockets, unit_status
 
 
 class KillService(Fault):
     name = "kill_service"
     description = ("Send a signal to a service's main process. With keep_down, also stop the "
-                   "unit's socket activation so nothing brings it back until someone starts it.")
+                   "sockets that would start it again (its own and its dependents'), so nothing "
+                   "brings it back until someone starts it.")
     params: ClassVar[Mapping[str, Param]] = {
         "service": Param("the service to kill, by its logical name in the inventory"),
         "signal": Param("the signal to send", signal_name, "SIGKILL"),
-        "keep_down": Param("stop the unit's sockets so the service stays down", boolean, False),
+        "keep_down": Param("stop the sockets that would start it again, so it stays down",
+                           boolean, False),
     }
 
     @property
     def unit(self) -> str:
         return self.target.unit(self.values["service"])
 
-    def _socket(self) -> str:
-        base = self.unit.removesuffix(".service")
-        return f"{base}.socket"
-
     def plan(self) -> list[str]:
         unit = shlex.quote(self.unit)
         commands = [f"kill -s {self.values['signal'][3:]} $(systemctl show -p MainPID "
                     f"--value {unit})"]
         if self.values["keep_down"]:
-            commands.append(f"systemctl stop {shlex.quote(self._socket())}")
+            commands.append(f"systemctl stop <{SOCKETS_PLACEHOLDER} {unit} again>")
         return commands
 
     def prepare(self) -> dict[str, Any]:
@@ -42,13 +40,13 @@ class KillService(Fault):
         if status.active != "active" or status.main_pid <= 0:
             raise FaultError(f"{self.target.name}: {self.unit} is {status.active}, not running; "
                              f"nothing to kill")
-        return {"unit": self.unit, "main_pid": status.main_pid,
-                "socket": self._socket() if self.values["keep_down"] else None}
+        sockets = reactivating_sockets(self.target, self.unit) if self.values["keep_down"] else []
+        return {"unit": self.unit, "main_pid": status.main_pid, "sockets": sockets}
 
     def inject(self, facts: Mapping[str, Any]) -> None:
         command = f"kill -s {self.values['signal'][3:]} {int(facts['main_pid'])}"
-        if facts.get("socket"):
-            command += f" && systemctl stop {shlex.quote(facts['socket'])}"
+        if facts["sockets"]:
+            command += " && systemctl stop " + " ".join(shlex.quote(s) for s in facts["sockets"])
         self.target.run(command, check=True)
 
     def confirm(self, facts: Mapping[str, Any]) -> str | None:
@@ -62,9 +60,8 @@ class KillService(Fault):
                 f"main pid {status.main_pid or 'none'}, restarts {status.restarts})")
 
     def undo(self, facts: Mapping[str, Any]) -> None:
-        units = [facts["unit"]]
-        if facts.get("socket"):
-            units.insert(0, facts["socket"])
-        self.target.run("systemctl start " + " ".join(shlex.quote(u) for u in units), check=True)
+        legacy = [facts["socket"]] if facts.get("socket") else []  # older journals
+        start_sockets(self.target, facts.get("sockets", legacy))
+        self.target.run(f"systemctl start {shlex.quote(facts['unit'])}", check=True)
         if unit_status(self.target, facts["unit"]).active != "active":
             raise FaultError(f"{self.target.name}: {facts['unit']} did not start again")

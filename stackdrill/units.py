@@ -9,6 +9,7 @@ from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import CommandFailed, Target
 from stackdrill.profiles import ServiceState
 
+SOCKETS_PLACEHOLDER = "the active sockets that would start"
 PROPERTIES = ("ActiveState", "SubState", "MainPID", "Result", "NRestarts", "ExecMainStatus")
 
 
@@ -60,6 +61,52 @@ def unit_statuses(target: Target, units: list[str]) -> dict[str, UnitStatus]:
 
 def unit_status(target: Target, unit: str) -> UnitStatus:
     return unit_statuses(target, [unit])[unit]
+
+
+def reactivating_sockets(target: Target, unit: str) -> list[str]:
+    """The active socket units that would bring ``unit`` back on their next connection: those
+    that trigger it (``TriggeredBy``), and those that trigger a service depending on it. A
+    socket-activated libvirtd, woken by nova-compute, pulls dbus back in through
+    systemd-machined; stopping dbus.socket alone does not keep dbus down."""
+    quoted = shlex.quote(unit)
+    script = (f"systemctl show -p Id,TriggeredBy {quoted} "
+              f"$(systemctl list-dependencies --reverse --plain --all {quoted} "
+              f"$(systemctl show -p TriggeredBy --value {quoted}) | grep -o '[^ ]*[.]service$' "
+              f"| sort -u)")
+    result = target.run(script, record=False)
+    if not result.ok:
+        raise CommandFailed(result)
+    sockets: list[str] = []
+    for line in result.stdout.splitlines():
+        if line.startswith("TriggeredBy="):
+            sockets += [name for name in line.split("=", 1)[1].split()
+                        if name.endswith(".socket") and name not in sockets]
+    statuses = unit_statuses(target, sockets)
+    return [name for name in sockets if statuses[name].active == "active"]
+
+
+def start_sockets(target: Target, sockets: list[str]) -> None:
+    """Start ``sockets`` again. systemd refuses to start a socket whose service already runs
+    (started by hand while the socket was stopped), so such a service is stopped first and
+    started again together with its sockets."""
+    if not sockets:
+        return
+    statuses = unit_statuses(target, sockets)
+    stopped = [name for name in sockets if statuses[name].active != "active"]
+    if not stopped:
+        return
+    quoted = " ".join(shlex.quote(name) for name in stopped)
+    result = target.run(f"systemctl show -p Triggers --value {quoted}", record=False)
+    if not result.ok:
+        raise CommandFailed(result)
+    services = sorted({name for name in result.stdout.split() if name.endswith(".service")})
+    running = [name for name, status in unit_statuses(target, services).items()
+               if status.active == "active"]
+    if running:
+        target.run("systemctl stop " + " ".join(shlex.quote(name) for name in running),
+                   check=True, timeout=120)
+    units = " ".join(shlex.quote(name) for name in [*stopped, *running])
+    target.run(f"systemctl start {units}", check=True, timeout=120)
 
 
 def act_and_wait_active(target: Target, unit: str, verb: str = "start",

@@ -51,7 +51,7 @@ def test_the_plan_names_hosts_and_exact_commands(tmp_path: Path) -> None:
         features/x.feature:3: dbus crashes
           fault kill_service on compute1 (compute host, line 5)
             $ kill -s SEGV $(systemctl show -p MainPID --value dbus)
-            $ systemctl stop dbus.socket
+            $ systemctl stop <the active sockets that would start dbus again>
           recovery start_services on compute1 (compute host, line 9)
             1. Start dbus on compute1
                $ systemctl start dbus
@@ -295,3 +295,18 @@ def test_the_plan_shows_faults_on_every_host_their_end_and_procedures(tmp_path: 
         "  fault power_off_host on every compute host (line 6): compute1, compute2, zeta",
         "  fault power_off_host ends (line 7): its undo runs on each host it was injected on",
     ]
+
+
+def test_stopping_a_systemd_service_plans_to_stop_the_sockets_that_would_restart_it(
+        tmp_path: Path) -> None:
+    stop = Step('the fault "stop_service" is injected on the compute host:', 5,
+                Table([["service", "libvirtd"]]))
+    scenario = [PlannedScenario("f.feature:1", "libvirtd down", [stop])]
+    systemd = parse_inventory({"hosts": HOSTS}, tmp_path / "inventory.yaml")
+    text = render_plan(scenario, systemd, load_registries())
+    assert "$ systemctl stop <the active sockets that would start libvirtd again>\n" in text
+    assert "$ systemctl stop libvirtd\n" in text
+    kolla = parse_inventory({"hosts": HOSTS, "profile": "kolla"}, tmp_path / "kolla.yaml")
+    text = render_plan(scenario, kolla, load_registries())
+    assert "TriggeredBy" not in text
+    assert "$ docker stop nova_libvirt" in text
