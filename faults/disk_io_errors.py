@@ -27,7 +27,10 @@ from faults.pull_disk import (
     remount_command,
 )
 from stackdrill.fault import Fault, FaultError
+from stackdrill.holders import release_holders
+from stackdrill.hosts.ssh import HostError
 from stackdrill.params import Param
+from stackdrill.waiting import WaitTimeout, poll_until
 
 CONTROL_DIR = "/var/lib/stackdrill/disk-faults"
 PROBE_FILE = ".stackdrill-io-check"
@@ -196,11 +199,31 @@ class DiskIoErrors(Fault):
 
     def undo(self, facts: Mapping[str, Any]) -> None:
         self.target.run(restore_command(facts), check=True, timeout=60)
-        path = shlex.quote(facts["mountpoint"])
-        # A filesystem that shut down stays down until it is mounted again; one already
-        # replaced by the recovery reads fine and is left alone.
-        self.target.run(f"if {mounted_test(facts['mountpoint'])} && ! ls {path} >/dev/null 2>&1; "
-                        f"then "
-                        f"umount {path} || umount -l {path}; fi; "
-                        + remount_command(facts["mountpoint"], facts["source"], facts["fstype"]),
-                        check=True, timeout=120)
+        path = facts["mountpoint"]
+        quoted = shlex.quote(path)
+        readable = f"{mounted_test(path)} && ls {quoted} >/dev/null 2>&1"
+        # One already replaced by the recovery reads fine and is left alone. A filesystem that
+        # shut down stays down until it is mounted again, and mounting its device again hands
+        # back the same dead filesystem while a daemon still holds a file on it.
+        if self.target.run(readable).ok:
+            return
+        unmount = f"if {mounted_test(path)}; then umount {quoted} || umount -l {quoted}; fi"
+        self.target.run(unmount, check=True, timeout=60)
+        try:
+            release_holders(self.target, facts["source"])
+        except HostError as exc:
+            raise FaultError(str(exc)) from exc
+
+        def remounted() -> bool:
+            self.target.run(remount_command(path, facts["source"], facts["fstype"]),
+                            check=True, timeout=120)
+            if self.target.run(readable).ok:
+                return True
+            self.target.run(unmount, check=True, timeout=60)
+            return False
+
+        try:
+            poll_until(remounted, timeout=60, interval=1.0,
+                       description=f"{path} mounted and readable again")
+        except WaitTimeout as exc:
+            raise FaultError(f"{self.target.name}: {exc}") from exc

@@ -14,7 +14,6 @@ the new drive; otherwise the runbook waits, up to its timeout, for the device to
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -23,31 +22,13 @@ from faults.disk_io_errors import restore_command
 from faults.pull_disk import disk_name, mounted_test, mountpoint
 from recovery.reboot import wait
 from recovery.swift_rings import SwiftRingRecovery
+from stackdrill.holders import HoldersNotReleased, release_holders
 from stackdrill.params import Param, positive_float
 from stackdrill.runbook import RecoveryFailed, RunbookStep
 
 
 def fstab_source_command(path: str) -> str:
     return f"findmnt --fstab -n -o SOURCE {shlex.quote(path)}"
-
-
-def parse_units(text: str) -> dict[str, str]:
-    """``ps -o pid=,unit=`` output: pid -> systemd unit (``-`` for none)."""
-    units = {}
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) == 2 and fields[0].isdigit():
-            units[fields[0]] = fields[1]
-    return units
-
-
-def holder_pids(stdout: str, stderr: str) -> list[str]:
-    """The PIDs ``fuser -m`` names, and those whose files it could not stat: on an XFS that
-    shut itself down every stat of an open file fails with EIO, so fuser reports the holders
-    of a failed disk only as "Cannot stat file /proc/PID/fd/N"."""
-    found = re.findall(r"\d+", stdout)
-    found += re.findall(r"Cannot stat file /proc/(\d+)/", stderr)
-    return sorted(set(found), key=int)
 
 
 class ReplaceSwiftDisk(SwiftRingRecovery):
@@ -122,18 +103,10 @@ class ReplaceSwiftDisk(SwiftRingRecovery):
 
     def release(self, device: str) -> None:
         """Restart the services still holding files on the old filesystem (``fuser -m``)."""
-        users = self.target.run(f"fuser -m {shlex.quote(device)}")
-        pids = holder_pids(users.stdout, users.stderr)
-        if not pids:
-            return
-        units = self.target.run(f"ps -o pid=,unit= -p {','.join(pids)}", check=True).stdout
-        holders = parse_units(units)
-        orphans = [pid for pid, unit in holders.items() if not unit.endswith(".service")]
-        if orphans:
-            raise RecoveryFailed(f"processes {', '.join(orphans)} hold files on the old "
-                                 f"filesystem of {device} and belong to no service: stop them")
-        services = sorted(set(holders.values()))
-        self.target.run("systemctl restart " + " ".join(services), check=True, timeout=120)
+        try:
+            release_holders(self.target, device)
+        except HoldersNotReleased as exc:
+            raise RecoveryFailed(str(exc)) from exc
 
     def mount(self) -> None:
         path = shlex.quote(self.path)

@@ -21,7 +21,6 @@ from faults.disk_io_errors import (
 from faults.pull_disk import PullDisk, parse_mounts
 from probes.swift_disks import SwiftDisks, parse_disks
 from probes.swift_replicas import SwiftReplicas, canaries, replica_values, split_sections
-from recovery.swift_disk import parse_units
 from stackdrill.cloud.swift_canary import EXPECTED_ETAGS, OBJECTS, etag
 from stackdrill.cloud.swift_ring import (
     RingDevice,
@@ -30,6 +29,7 @@ from stackdrill.cloud.swift_ring import (
     parse_ring,
     remove_commands,
 )
+from stackdrill.holders import holder_pids, parse_units
 from stackdrill.lab.cloud import swift
 from stackdrill.lab.cloud.secrets import NAMES, LabSecrets
 from stackdrill.params import ParamError
@@ -284,8 +284,6 @@ def test_services_holding_the_old_filesystem_found_by_unit() -> None:
 
 
 def test_holders_of_a_shut_down_xfs_are_found_from_fusers_stat_errors() -> None:
-    from recovery.swift_disk import holder_pids
-
     stderr = ("Cannot stat file /proc/45/fd/21: Input/output error\n"
               "Cannot stat file /proc/46/fd/4: Input/output error\n"
               "Cannot stat file /proc/46/fd/6: Input/output error\n")
