@@ -1,0 +1,148 @@
+"""A run SIGKILLed at each stage of a drill, for each fault type: right after the injection, and
+in the middle of its recovery. ``stackdrill recover --pending`` must then bring the lab back to
+the verified state recorded before the run, and say what it restored.
+
+These cases take about 25 minutes together, so they are marked ``long``; run them with
+``scripts/test -m long tests/lab/test_killed_runs_lab.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from stackdrill.cloud.access import CloudAccess
+from stackdrill.cloud.canary import CanaryWorkload
+from stackdrill.drill import Drill
+from stackdrill.hosts.target import Targets
+from stackdrill.inventory import load_inventory
+from stackdrill.journal import Journal
+from stackdrill.lab.lab import Lab
+from stackdrill.registry import load_registries
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.long
+
+# The dying run: it injects, says so, optionally starts a recovery and says so before its
+# first step; the test SIGKILLs it on either word.
+DYING_RUN = """
+import json, sys
+from pathlib import Path
+from stackdrill.cloud.access import CloudAccess
+from stackdrill.drill import Drill
+from stackdrill.evidence import Redactor
+from stackdrill.hosts.target import Targets
+from stackdrill.inventory import load_inventory
+from stackdrill.journal import Journal
+from stackdrill.registry import load_registries
+
+inventory, journal, clouds, case = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+loaded = load_inventory(inventory)
+targets = Targets(loaded)
+cloud = CloudAccess(loaded.cloud, Redactor(), config_files=[clouds])
+drill = Drill("killed", targets, load_registries(), Journal(Path(journal)), cloud=cloud)
+drill.inject(case["fault"], targets.get(case["host"]), case["params"])
+print("injected", flush=True)
+if case["recovery"]:
+    drill.confirm(drill.last_fault, timeout=60)
+    print("recovering", flush=True)
+    drill.recover(case["recovery"], targets.get(case["host"]), case["recovery_params"])
+    print("recovered", flush=True)
+sys.stdin.readline()
+"""
+
+
+@dataclass(frozen=True)
+class Case:
+    fault: str
+    host: str
+    params: dict[str, str] = field(default_factory=dict)
+    recovery: str = ""
+    recovery_params: dict[str, str] = field(default_factory=dict)
+    budget: float = 300.0
+
+
+CASES = {
+    "kill_service": Case("kill_service", "compute2",
+                         {"service": "dbus", "signal": "SIGSEGV", "keep_down": "yes"},
+                         "start_services", {"services": "dbus, libvirtd"}),
+    "stop_service": Case("stop_service", "controller", {"service": "rabbitmq-server"},
+                         "restart_rabbitmq"),
+    "drop_iscsi_sessions": Case("drop_iscsi_sessions", "storage1",
+                                {"method": "target", "hold": "yes",
+                                 "targets": "iqn.2010-10.org.openstack:volume-*"},
+                                "restore_iscsi_sessions"),
+    "pull_disk": Case("pull_disk", "storage1", {"disk": "d1"}, "replace_swift_disk",
+                      {"disk": "d1"}, budget=600),
+    "disk_io_errors": Case("disk_io_errors", "storage1", {"disk": "d2"}, "replace_swift_disk",
+                           {"disk": "d2"}, budget=600),
+    "drop_table": Case("drop_table", "controller", {"database": "glance", "table": "images"}),
+    "remove_files": Case("remove_files", "controller", {"path": "/etc/glance/glance-api.conf"}),
+    "hold_services_at_boot": Case("hold_services_at_boot", "compute1",
+                                  {"order": "ops-guide-table-11-1"}),
+    # a storage node without iSCSI targets: it serves again as soon as it is back up, while a
+    # compute's guests would need the recovery, not only the undo, to run again
+    "power_off_host": Case("power_off_host", "storage2"),
+    "reboot_host": Case("reboot_host", "storage2", {"mode": "hard"}),
+}
+STAGES = [(name, "injected") for name in CASES] + [
+    (name, "recovering") for name, case in CASES.items() if case.recovery]
+
+
+@pytest.fixture
+def lab_targets(lab: Lab) -> Iterator[Targets]:
+    targets = Targets(load_inventory(lab.ensure_up()))
+    yield targets
+    targets.close()
+
+
+def test_every_fault_type_is_covered() -> None:
+    assert set(CASES) == set(load_registries().faults)
+
+
+@pytest.mark.parametrize(("name", "stage"), STAGES, ids=[f"{n}-{s}" for n, s in STAGES])
+def test_recover_pending_after_a_sigkill_restores_the_verified_state(
+        name: str, stage: str, lab: Lab, lab_targets: Targets, canaries: CanaryWorkload,
+        cloud_access: CloudAccess, tmp_path: Path) -> None:
+    case = CASES[name]
+    journal = tmp_path / "journal.jsonl"
+    verifier = Drill("verifier", lab_targets, load_registries(), Journal(tmp_path / "v.jsonl"),
+                     cloud=cloud_access)
+    verifier.record_baseline(settle=180)
+    clouds = str(lab.paths.root / "clouds.yaml")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", DYING_RUN, str(lab.paths.inventory), str(journal), clouds,
+         json.dumps(case.__dict__)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert proc.stdout is not None
+    words: list[str] = []
+    try:
+        while stage not in words:
+            line = proc.stdout.readline()
+            assert line, f"the run ended before {stage!r}: {words}"
+            words.append(line.strip())
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+        if stage not in words:  # leave no fault behind for the next case
+            recover_pending(lab, journal)
+    assert len(Journal(journal).pending()) == 1
+
+    result = recover_pending(lab, journal)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith(f"restored {case.fault} on {case.host}"), result.stdout
+    assert Journal(journal).pending() == []
+    verifier.wait_verified(case.budget)
+
+
+def recover_pending(lab: Lab, journal: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "stackdrill.cli", "recover", "--pending",
+                           "--inventory", str(lab.paths.inventory), "--journal", str(journal)],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT, check=False)
