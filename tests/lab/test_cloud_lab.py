@@ -60,13 +60,16 @@ def test_no_password_or_token_reaches_the_reports(lab: Lab, canaries: CanaryWork
     reports = tmp_path / "reports"
     result = subprocess.run(
         [sys.executable, "-m", "stackdrill.cli", "run", "features/control_plane", "--lab",
-         "--reports", str(reports), "--journal", str(tmp_path / "journal.jsonl"), "--",
+         "--reports", str(reports), "--journal", str(tmp_path / "journal.jsonl"),
+         "--history", str(tmp_path / "history.jsonl"), "--",
          "-k", "database", "-q", "-p", "no:cacheprovider"],
         cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
     assert result.returncode == 0, result.stdout[-3000:]
     secrets = json.loads((lab.paths.root / "secrets.json").read_text())
-    files = list((reports / "allure-results").iterdir())
+    # every file the run wrote: Allure results and attachments, JUnit, the drill report, history
+    files = [f for f in reports.rglob("*") if f.is_file()] + [tmp_path / "history.jsonl"]
     assert any(f.name.endswith("-attachment.txt") for f in files)
+    assert {"junit.xml", "drills.html", "history.jsonl"} <= {f.name for f in files}
     texts = [f.read_text(errors="replace") for f in files] + [result.stdout, result.stderr]
     for name, password in secrets.items():
         assert not any(password in text for text in texts), f"the {name} password leaked"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from stackdrill.lab.lab import Lab
+from stackdrill.waiting import WaitTimeout, poll_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = "the database stops on the controller"
@@ -21,13 +22,17 @@ def stackdrill(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[
 
 
 def run_when_free(*args: str, wait: float = 1800) -> subprocess.CompletedProcess[str]:
-    """The lab is shared: while another run holds its drill lock, wait and try again."""
-    deadline = time.monotonic() + wait
-    while True:
-        result = stackdrill(*args)
-        if BUSY not in result.stderr or time.monotonic() > deadline:
-            return result
-        time.sleep(15)
+    """The lab is shared: while another run holds its drill lock, try again until the deadline."""
+    results: list[subprocess.CompletedProcess[str]] = []
+
+    def ran() -> bool:
+        results.append(stackdrill(*args))
+        return BUSY not in results[-1].stderr
+
+    with contextlib.suppress(WaitTimeout):
+        poll_until(ran, timeout=wait, interval=15, max_interval=15,
+                   description="the lab's drill lock free")
+    return results[-1]
 
 
 def test_a_drill_run_is_recorded_and_reported(lab: Lab, tmp_path: Path) -> None:
