@@ -21,7 +21,8 @@ import hmac
 import json
 import socket
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -142,13 +143,22 @@ class _Suite3Session(pyghmi_server.ServerSession):  # type: ignore[misc]
 
 
 class _HostBmc(pyghmi_bmc.Bmc):  # type: ignore[misc]
-    """One host's IPMI BMC; chassis control calls the backend."""
+    """One host's IPMI BMC; chassis control calls the backend.
+
+    As a real BMC does, it acknowledges a chassis control command at once and carries out the
+    power action afterwards, one at a time: pyghmi's server answers from the I/O loop it shares
+    with every pyghmi client in the process, and a lab reset takes seconds, during which no
+    client reply could be read."""
 
     def __init__(self, name: str, backend: PowerBackend, users: Mapping[str, str],
-                 port: int) -> None:
+                 port: int, actions: ThreadPoolExecutor) -> None:
         super().__init__(dict(users), port=port, address="127.0.0.1")
         self.host_name = name
         self.backend = backend
+        self.actions = actions
+
+    def _later(self, action: Callable[[str], None]) -> None:
+        self.actions.submit(action, self.host_name)
 
     def sessionless_data(self, data: bytes, sockaddr: Any) -> None:
         packet = bytearray(data)
@@ -164,20 +174,20 @@ class _HostBmc(pyghmi_bmc.Bmc):  # type: ignore[misc]
         return "on" if self.backend.is_on(self.host_name) else "off"
 
     def power_on(self) -> None:
-        self.backend.power_on(self.host_name)
+        self._later(self.backend.power_on)
 
     def power_off(self) -> None:
-        self.backend.power_off(self.host_name)
+        self._later(self.backend.power_off)
 
     def power_reset(self) -> None:
-        self.backend.reset(self.host_name)
+        self._later(self.backend.reset)
 
     def power_cycle(self) -> None:
-        self.backend.power_off(self.host_name)
-        self.backend.power_on(self.host_name)
+        self._later(self.backend.power_off)
+        self._later(self.backend.power_on)
 
     def power_shutdown(self) -> None:
-        self.backend.shutdown(self.host_name)
+        self._later(self.backend.shutdown)
 
 
 class VirtualIpmi:
@@ -190,6 +200,7 @@ class VirtualIpmi:
         self.ports = {name: (ports or {}).get(name) or _free_port(socket.SOCK_DGRAM)
                       for name in hosts}
         self._bmcs: list[_HostBmc] = []
+        self._actions = ThreadPoolExecutor(max_workers=1, thread_name_prefix="virtual-ipmi-power")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -198,7 +209,7 @@ class VirtualIpmi:
             # pyghmi wakes its I/O thread through its first socket: let that be one of its own
             # client sockets, never a BMC socket that stop() takes away
             pyghmi_session.Session._assignsocket()
-        self._bmcs = [_HostBmc(name, self.backend, self.users, port)
+        self._bmcs = [_HostBmc(name, self.backend, self.users, port, self._actions)
                       for name, port in self.ports.items()]
         self._thread = threading.Thread(target=self._serve, name="virtual-ipmi", daemon=True)
         self._thread.start()
@@ -208,6 +219,7 @@ class VirtualIpmi:
             pyghmi_session.Session.wait_for_rsp(timeout=0.2)
 
     def stop(self) -> None:
+        self._actions.shutdown(wait=True)  # a power action under way is finished, not cut
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)

@@ -58,11 +58,7 @@ def test_packages_profile_restarts_a_service(packages_targets: Targets) -> None:
     assert after.main_pid not in (0, before)
 
 
-@pytest.mark.parametrize("protocol", [
-    pytest.param("ipmi", marks=pytest.mark.skip(
-        reason="hung on the lab once (the virtual BMC answers only after the lab's power "
-               "action); the IPMI round trip is proven on loopback in the unit tests")),
-    "redfish"])
+@pytest.mark.parametrize("protocol", ["ipmi", "redfish"])
 def test_virtual_bmc_resets_a_lab_host(lab: Lab, tmp_path: Path, protocol: str,
                                        monkeypatch: pytest.MonkeyPatch,
                                        cloud_access: CloudAccess) -> None:

@@ -17,6 +17,7 @@ import pytest
 from stackdrill.inventory import HostSpec, parse_inventory
 from stackdrill.lab.bmc import MemoryPowerBackend, VirtualBmc
 from stackdrill.power import DRIVERS, PowerDriver, PowerError, power_driver, power_secrets
+from stackdrill.waiting import poll_until
 
 USERS = {"admin": "s3cret-bmc-pass"}
 HOSTS = ("compute1", "compute2")
@@ -74,6 +75,8 @@ def round_trip(driver: PowerDriver, backend: MemoryPowerBackend, name: str) -> N
     assert driver.is_on()
 
     driver.reset()
+    # a BMC acknowledges a reset before it carries it out
+    poll_until(lambda: len(backend.actions) == 3, timeout=10, description="the reset done")
     assert backend.actions == [(name, "power_off"), (name, "power_on"), (name, "reset")]
     assert backend.boots[name] == 2
 
