@@ -175,7 +175,8 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     if not any(arg.startswith(("--junitxml", "--junit-xml")) for arg in pytest_args):
         argv.append(f"--junitxml={Path(args.reports) / 'junit.xml'}")
     code = _exit_code(int(pytest.main([*argv, *pytest_args])))
-    _drill_report(args)
+    if code != EXIT_BAD_INPUT:  # bad input ran no drill: its one line is all there is to say
+        _drill_report(args)
     aborted = aborted_drills()
     if aborted:  # the session stopped after the abort: pytest calls that interrupted
         print(f"stackdrill: aborted by safeguard: {aborted[0]}", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,8 +28,11 @@ Feature: bad input
 """
 
 
-def stackdrill(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "stackdrill.cli", *args], cwd=cwd,
+def stackdrill(*args: str, cwd: Path = ROOT,
+               state: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI; with ``state``, its lock, journal and history live there, not in the user's."""
+    env = {**os.environ, "XDG_STATE_HOME": str(state)} if state else None
+    return subprocess.run([sys.executable, "-m", "stackdrill.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -43,7 +47,7 @@ def run_drill(tmp_path: Path, inventory: Path, fault: str = "kill_service"
     result = stackdrill("run", str(directory), "--inventory", str(inventory),
                         "--journal", str(journal), "--reports", str(tmp_path / "reports"),
                         "--", "-c", "/dev/null", "--rootdir", str(directory), "-q",
-                        "-p", "no:cacheprovider")
+                        "-p", "no:cacheprovider", state=tmp_path / "state")
     return result, Journal(journal)
 
 

@@ -59,9 +59,9 @@ def test_packages_profile_restarts_a_service(packages_targets: Targets) -> None:
 
 
 @pytest.mark.parametrize("protocol", ["ipmi", "redfish"])
-def test_virtual_bmc_resets_a_lab_host(lab: Lab, tmp_path: Path, protocol: str,
-                                       monkeypatch: pytest.MonkeyPatch,
-                                       cloud_access: CloudAccess) -> None:
+def test_virtual_bmc_powers_a_lab_host_off_and_on_and_resets_it(
+        lab: Lab, tmp_path: Path, protocol: str, monkeypatch: pytest.MonkeyPatch,
+        cloud_access: CloudAccess) -> None:
     inventory_path = Path(lab.ensure_up())
     password = secrets.token_urlsafe(12)
     monkeypatch.setenv("STACKDRILL_LAB_BMC_PASSWORD", password)
@@ -83,8 +83,16 @@ def test_virtual_bmc_resets_a_lab_host(lab: Lab, tmp_path: Path, protocol: str,
             path.write_text(yaml.safe_dump(data))
             driver = power_driver(load_inventory(path).host("compute2"))
             assert driver.is_on()
-            driver.reset()
+            driver.power_off()
+            assert not driver.is_on()
+            assert not LabPowerBackend(str(lab.paths.root)).is_on("compute2")
+            driver.power_on()
             poll_until(lambda: boot_identity(compute) != before, timeout=120, interval=2.0,
+                       description="compute2 booted after power on", ignore=(Exception,))
+            assert driver.is_on()
+            booted = boot_identity(compute)
+            driver.reset()
+            poll_until(lambda: boot_identity(compute) != booted, timeout=120, interval=2.0,
                        description="compute2 booted again after the reset", ignore=(Exception,))
             assert driver.is_on()
     finally:
