@@ -8,7 +8,13 @@ from typing import Any, ClassVar
 
 from stackdrill.fault import Fault, FaultError
 from stackdrill.params import Param, boolean, signal_name
-from stackdrill.units import SOCKETS_PLACEHOLDER, reactivating_sockets, start_sockets, unit_status
+from stackdrill.units import (
+    SOCKETS_PLACEHOLDER,
+    reactivating_sockets,
+    start_sockets,
+    systemctl_command,
+    unit_status,
+)
 
 
 class KillService(Fault):
@@ -46,7 +52,7 @@ class KillService(Fault):
     def inject(self, facts: Mapping[str, Any]) -> None:
         command = f"kill -s {self.values['signal'][3:]} {int(facts['main_pid'])}"
         if facts["sockets"]:
-            command += " && systemctl stop " + " ".join(shlex.quote(s) for s in facts["sockets"])
+            command += " && " + systemctl_command("stop", facts["sockets"])
         self.target.run(command, check=True)
 
     def confirm(self, facts: Mapping[str, Any]) -> str | None:
@@ -62,6 +68,6 @@ class KillService(Fault):
     def undo(self, facts: Mapping[str, Any]) -> None:
         legacy = [facts["socket"]] if facts.get("socket") else []  # older journals
         start_sockets(self.target, facts.get("sockets", legacy))
-        self.target.run(f"systemctl start {shlex.quote(facts['unit'])}", check=True)
+        self.target.run(systemctl_command("start", [facts["unit"]]), check=True)
         if unit_status(self.target, facts["unit"]).active != "active":
             raise FaultError(f"{self.target.name}: {facts['unit']} did not start again")

@@ -17,7 +17,13 @@ from typing import Any, ClassVar
 
 from stackdrill.fault import Fault, FaultError
 from stackdrill.params import Param, boolean
-from stackdrill.units import SOCKETS_PLACEHOLDER, reactivating_sockets, service_state, start_sockets
+from stackdrill.units import (
+    SOCKETS_PLACEHOLDER,
+    reactivating_sockets,
+    service_state,
+    start_sockets,
+    systemctl_command,
+)
 
 
 class StopService(Fault):
@@ -61,8 +67,7 @@ class StopService(Fault):
     def inject(self, facts: Mapping[str, Any]) -> None:
         sockets = facts.get("sockets") or []
         if sockets:
-            self.target.run("systemctl stop " + " ".join(shlex.quote(s) for s in sockets),
-                            check=True, timeout=120)
+            self.target.run(systemctl_command("stop", sockets), check=True, timeout=120)
         self.target.run(facts["stop"], check=True, timeout=120)
 
     def confirm(self, facts: Mapping[str, Any]) -> str | None:

@@ -12,6 +12,7 @@ import shlex
 
 from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import Target
+from stackdrill.units import systemctl_command
 
 
 class HoldersNotReleased(HostError):
@@ -52,6 +53,5 @@ def release_holders(target: Target, device: str) -> list[str]:
                                  f"the old filesystem of {device} and belong to no service: "
                                  f"stop them")
     services = sorted(set(holders.values()))
-    target.run("systemctl restart " + " ".join(shlex.quote(s) for s in services), check=True,
-               timeout=120)
+    target.run(systemctl_command("restart", services), check=True, timeout=120)
     return services

@@ -31,6 +31,11 @@ def _int(text: str) -> int:
         return 0
 
 
+def systemctl_command(verb: str, units: list[str]) -> str:
+    """``systemctl <verb>`` for each of ``units``, quoted, in one command."""
+    return f"systemctl {verb} " + " ".join(shlex.quote(unit) for unit in units)
+
+
 def show_command(units: list[str]) -> str:
     """The one ``systemctl show`` command that reads every unit's state."""
     return f"systemctl show -p {','.join(PROPERTIES)} {' '.join(shlex.quote(u) for u in units)}"
@@ -95,18 +100,15 @@ def start_sockets(target: Target, sockets: list[str]) -> None:
     stopped = [name for name in sockets if statuses[name].active != "active"]
     if not stopped:
         return
-    quoted = " ".join(shlex.quote(name) for name in stopped)
-    result = target.run(f"systemctl show -p Triggers --value {quoted}", record=False)
+    result = target.run(systemctl_command("show -p Triggers --value", stopped), record=False)
     if not result.ok:
         raise CommandFailed(result)
     services = sorted({name for name in result.stdout.split() if name.endswith(".service")})
     running = [name for name, status in unit_statuses(target, services).items()
                if status.active == "active"]
     if running:
-        target.run("systemctl stop " + " ".join(shlex.quote(name) for name in running),
-                   check=True, timeout=120)
-    units = " ".join(shlex.quote(name) for name in [*stopped, *running])
-    target.run(f"systemctl start {units}", check=True, timeout=120)
+        target.run(systemctl_command("stop", running), check=True, timeout=120)
+    target.run(systemctl_command("start", [*stopped, *running]), check=True, timeout=120)
 
 
 def act_and_wait_active(target: Target, unit: str, verb: str = "start",
