@@ -4,7 +4,11 @@ call a pluggable backend.
 The power drivers for real servers (``stackdrill.power_drivers``) speak these protocols; a
 virtual BMC lets them be exercised end to end on loopback, and lets the lab be driven through
 the same drivers as production: back it with :class:`LabPowerBackend` and every host of the lab
-gets a BMC. Tests back it with :class:`MemoryPowerBackend`.
+gets a BMC. Tests back it with :class:`MemoryPowerBackend` or :class:`FilePowerBackend`.
+
+:class:`BmcProcess` runs the BMCs in a process of their own (``python -m stackdrill.lab.bmc``), as
+a BMC is a separate machine: pyghmi's clients and its server otherwise share one I/O loop per
+process, and a client can miss its reply while the server holds that loop.
 
 IPMI is pyghmi's BMC server (one UDP socket per host). pyghmi's server answers RMCP+ with cipher
 suite 3 only (HMAC-SHA1) whatever the client asked for; :class:`_Suite3Session` refuses other
@@ -16,23 +20,33 @@ service root, the systems collection, one ComputerSystem per host with its Power
 
 from __future__ import annotations
 
+import argparse
 import base64
+import fcntl
 import hmac
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
+from pathlib import Path
+from typing import IO, Any, Protocol
 
 import pyghmi.ipmi.bmc as pyghmi_bmc  # type: ignore[import-untyped]
 import pyghmi.ipmi.private.serversession as pyghmi_server  # type: ignore[import-untyped]
 import pyghmi.ipmi.private.session as pyghmi_session  # type: ignore[import-untyped]
 
 __all__ = [
+    "BmcError",
+    "BmcProcess",
+    "FilePowerBackend",
     "LabPowerBackend",
     "MemoryPowerBackend",
     "PowerBackend",
@@ -94,6 +108,67 @@ class MemoryPowerBackend:
     def shutdown(self, name: str) -> None:
         self._record(name, "shutdown")
         self.states[name] = False
+
+
+class FilePowerBackend:
+    """:class:`MemoryPowerBackend`'s states, actions and boots kept in a JSON file, so that a
+    BMC in another process and the test that drives it see the same host."""
+
+    def __init__(self, path: Path, states: Mapping[str, bool] | None = None) -> None:
+        self.path = path
+        if states is not None:
+            self._write(MemoryPowerBackend(states=dict(states)))
+
+    def _write(self, memory: MemoryPowerBackend) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"states": memory.states, "actions": memory.actions,
+                                   "boots": memory.boots}))
+        tmp.replace(self.path)
+
+    def _read(self) -> MemoryPowerBackend:
+        data = json.loads(self.path.read_text())
+        return MemoryPowerBackend(states=data["states"],
+                                  actions=[tuple(a) for a in data["actions"]],
+                                  boots=data["boots"])
+
+    @contextmanager
+    def _locked(self) -> Iterator[MemoryPowerBackend]:
+        with open(self.path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            memory = self._read()
+            yield memory
+            self._write(memory)
+
+    @property
+    def states(self) -> dict[str, bool]:
+        return self._read().states
+
+    @property
+    def actions(self) -> list[tuple[str, str]]:
+        return self._read().actions
+
+    @property
+    def boots(self) -> dict[str, int]:
+        return self._read().boots
+
+    def is_on(self, name: str) -> bool:
+        return self._read().is_on(name)
+
+    def power_on(self, name: str) -> None:
+        with self._locked() as memory:
+            memory.power_on(name)
+
+    def power_off(self, name: str) -> None:
+        with self._locked() as memory:
+            memory.power_off(name)
+
+    def reset(self, name: str) -> None:
+        with self._locked() as memory:
+            memory.reset(name)
+
+    def shutdown(self, name: str) -> None:
+        with self._locked() as memory:
+            memory.shutdown(name)
 
 
 class LabPowerBackend:
@@ -391,3 +466,104 @@ class VirtualBmc:
             self.ipmi.stop()
         if self.redfish is not None:
             self.redfish.stop()
+
+
+# --- a BMC process -------------------------------------------------------------------------------
+
+USERS_ENV = "STACKDRILL_BMC_USERS"  # JSON {user: password}: kept off the command line
+START_TIMEOUT = 30.0
+
+
+class BmcError(RuntimeError):
+    pass
+
+
+class BmcProcess:
+    """IPMI and Redfish BMCs for ``hosts`` in a child process; a context manager.
+
+    ``backend`` is ``file:PATH`` (a :class:`FilePowerBackend`) or ``lab:ROOT`` (the lab's own
+    power). The child reports its ports on one line once it serves, and stops when its stdin
+    closes, so it never outlives the process that started it."""
+
+    def __init__(self, backend: str, hosts: Iterable[str], users: Mapping[str, str]) -> None:
+        self.backend = backend
+        self.hosts = list(hosts)
+        self.users = dict(users)
+        self.ipmi_ports: dict[str, int] = {}
+        self.redfish_url = ""
+        self._process: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> BmcProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        env = {**os.environ, USERS_ENV: json.dumps(self.users)}
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "stackdrill.lab.bmc", "--backend", self.backend,
+             "--hosts", ",".join(self.hosts)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        assert self._process.stdout is not None
+        ready = _read_line(self._process.stdout, START_TIMEOUT)
+        if not ready:
+            self.stop()
+            raise BmcError(f"virtual BMC did not start within {START_TIMEOUT:.0f}s")
+        data = json.loads(ready)
+        self.ipmi_ports = {name: int(port) for name, port in data["ipmi"].items()}
+        self.redfish_url = str(data["redfish"])
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.stdin is not None:
+            process.stdin.close()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def _read_line(stream: IO[str], timeout: float) -> str:
+    line: list[str] = []
+    reader = threading.Thread(target=lambda: line.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return line[0].strip() if line else ""
+
+
+def _backend(spec: str) -> PowerBackend:
+    kind, _, where = spec.partition(":")
+    if kind == "file":
+        return FilePowerBackend(Path(where))
+    if kind == "lab":
+        return LabPowerBackend(where or None)
+    raise SystemExit(f"stackdrill.lab.bmc: unknown backend {spec!r} (file:PATH or lab:ROOT)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stackdrill.lab.bmc",
+                                     description="Serve virtual IPMI and Redfish BMCs until "
+                                                 "stdin closes.")
+    parser.add_argument("--backend", required=True, help="file:PATH or lab:ROOT")
+    parser.add_argument("--hosts", required=True, help="comma-separated host names")
+    args = parser.parse_args(argv)
+    users = json.loads(os.environ.get(USERS_ENV) or "{}")
+    if not users:
+        raise SystemExit(f"stackdrill.lab.bmc: {USERS_ENV} names no user")
+    bmc = VirtualBmc(_backend(args.backend), args.hosts.split(","), users)
+    with bmc:
+        assert bmc.ipmi is not None and bmc.redfish is not None
+        print(json.dumps({"ipmi": bmc.ipmi.ports, "redfish": bmc.redfish.url}), flush=True)
+        sys.stdin.read()  # until the parent closes it, or dies
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

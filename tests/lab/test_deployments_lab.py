@@ -17,7 +17,7 @@ from stackdrill.cloud.fixtures import domain_runner
 from stackdrill.hosts.identity import boot_identity
 from stackdrill.hosts.target import Targets
 from stackdrill.inventory import load_inventory
-from stackdrill.lab.bmc import LabPowerBackend, VirtualBmc
+from stackdrill.lab.bmc import BmcProcess, LabPowerBackend
 from stackdrill.lab.lab import Lab
 from stackdrill.power import power_driver
 from stackdrill.units import act_on_service, service_state
@@ -69,12 +69,10 @@ def test_virtual_bmc_powers_a_lab_host_off_and_on_and_resets_it(
     compute = targets.get("compute2")
     try:
         before = boot_identity(compute)
-        with VirtualBmc(LabPowerBackend(str(lab.paths.root)), ["compute2"],
-                        {"admin": password}) as bmc:
-            assert bmc.ipmi is not None and bmc.redfish is not None
-            power = ({"driver": "ipmi", "address": "127.0.0.1", "port": bmc.ipmi.ports["compute2"]}
+        with BmcProcess(f"lab:{lab.paths.root}", ["compute2"], {"admin": password}) as bmc:
+            power = ({"driver": "ipmi", "address": "127.0.0.1", "port": bmc.ipmi_ports["compute2"]}
                      if protocol == "ipmi" else
-                     {"driver": "redfish", "url": bmc.redfish.url, "system": "compute2"})
+                     {"driver": "redfish", "url": bmc.redfish_url, "system": "compute2"})
             data = yaml.safe_load(inventory_path.read_text())
             data["hosts"]["compute2"]["power"] = {**power, "username": "admin",
                                                   "password_env": "STACKDRILL_LAB_BMC_PASSWORD"}

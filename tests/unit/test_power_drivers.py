@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from stackdrill.inventory import HostSpec, parse_inventory
-from stackdrill.lab.bmc import MemoryPowerBackend, VirtualBmc
+from stackdrill.lab.bmc import BmcProcess, FilePowerBackend
 from stackdrill.power import DRIVERS, PowerDriver, PowerError, power_driver, power_secrets
 from stackdrill.waiting import poll_until
 
@@ -24,13 +24,14 @@ HOSTS = ("compute1", "compute2")
 
 
 @pytest.fixture
-def backend() -> MemoryPowerBackend:
-    return MemoryPowerBackend(states={"compute1": True, "compute2": True})
+def backend(tmp_path: Path) -> FilePowerBackend:
+    return FilePowerBackend(tmp_path / "power.json", states={"compute1": True, "compute2": True})
 
 
 @pytest.fixture
-def bmc(backend: MemoryPowerBackend) -> Iterator[VirtualBmc]:
-    with VirtualBmc(backend, HOSTS, USERS) as running:
+def bmc(backend: FilePowerBackend) -> Iterator[BmcProcess]:
+    """The BMCs in a process of their own, as on a separate machine."""
+    with BmcProcess(f"file:{backend.path}", HOSTS, USERS) as running:
         yield running
 
 
@@ -39,16 +40,14 @@ def host(name: str, power: dict[str, Any], tmp_path: Path) -> HostSpec:
     return parse_inventory(data, tmp_path / "inventory.yaml").host(name)
 
 
-def ipmi_host(bmc: VirtualBmc, name: str, tmp_path: Path, **extra: Any) -> HostSpec:
-    assert bmc.ipmi is not None
-    power = {"driver": "ipmi", "address": "127.0.0.1", "port": bmc.ipmi.ports[name],
+def ipmi_host(bmc: BmcProcess, name: str, tmp_path: Path, **extra: Any) -> HostSpec:
+    power = {"driver": "ipmi", "address": "127.0.0.1", "port": bmc.ipmi_ports[name],
              "username": "admin", "password": USERS["admin"], "timeout": 10, **extra}
     return host(name, power, tmp_path)
 
 
-def redfish_host(bmc: VirtualBmc, name: str, tmp_path: Path, **extra: Any) -> HostSpec:
-    assert bmc.redfish is not None
-    power = {"driver": "redfish", "url": bmc.redfish.url, "system": name, "username": "admin",
+def redfish_host(bmc: BmcProcess, name: str, tmp_path: Path, **extra: Any) -> HostSpec:
+    power = {"driver": "redfish", "url": bmc.redfish_url, "system": name, "username": "admin",
              "password_env": "STACKDRILL_TEST_BMC_PASSWORD", "timeout": 10, **extra}
     return host(name, power, tmp_path)
 
@@ -60,7 +59,7 @@ def test_registered_drivers() -> None:
 # --- IPMI ------------------------------------------------------------------------------------
 
 
-def round_trip(driver: PowerDriver, backend: MemoryPowerBackend, name: str) -> None:
+def round_trip(driver: PowerDriver, backend: FilePowerBackend, name: str) -> None:
     """Off, on and reset through the protocol: the backend's state follows each action, and
     the driver reads it back through the protocol."""
     other = next(host for host in HOSTS if host != name)
@@ -81,18 +80,18 @@ def round_trip(driver: PowerDriver, backend: MemoryPowerBackend, name: str) -> N
     assert backend.boots[name] == 2
 
 
-def test_ipmi_round_trip(bmc: VirtualBmc, backend: MemoryPowerBackend, tmp_path: Path) -> None:
+def test_ipmi_round_trip(bmc: BmcProcess, backend: FilePowerBackend, tmp_path: Path) -> None:
     round_trip(power_driver(ipmi_host(bmc, "compute1", tmp_path)), backend, "compute1")
 
 
-def test_ipmi_each_host_has_its_own_bmc(bmc: VirtualBmc, backend: MemoryPowerBackend,
+def test_ipmi_each_host_has_its_own_bmc(bmc: BmcProcess, backend: FilePowerBackend,
                                         tmp_path: Path) -> None:
     power_driver(ipmi_host(bmc, "compute2", tmp_path)).power_off()
     assert backend.states == {"compute1": True, "compute2": False}
 
 
 def test_ipmi_wrong_password_is_one_line_without_secrets(
-        bmc: VirtualBmc, backend: MemoryPowerBackend, tmp_path: Path,
+        bmc: BmcProcess, backend: FilePowerBackend, tmp_path: Path,
         caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
     caplog.set_level(logging.DEBUG)
     driver = power_driver(ipmi_host(bmc, "compute1", tmp_path, password="wrong-password-1"))
@@ -113,7 +112,7 @@ def test_ipmi_wrong_password_is_one_line_without_secrets(
 # --- Redfish ---------------------------------------------------------------------------------
 
 
-def test_redfish_round_trip(bmc: VirtualBmc, backend: MemoryPowerBackend, tmp_path: Path,
+def test_redfish_round_trip(bmc: BmcProcess, backend: FilePowerBackend, tmp_path: Path,
                             monkeypatch: pytest.MonkeyPatch,
                             caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
@@ -122,19 +121,19 @@ def test_redfish_round_trip(bmc: VirtualBmc, backend: MemoryPowerBackend, tmp_pa
     assert USERS["admin"] not in caplog.text
 
 
-def test_redfish_wrong_password(bmc: VirtualBmc, backend: MemoryPowerBackend, tmp_path: Path,
+def test_redfish_wrong_password(bmc: BmcProcess, backend: FilePowerBackend, tmp_path: Path,
                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STACKDRILL_TEST_BMC_PASSWORD", "not-the-password")
     driver = power_driver(redfish_host(bmc, "compute1", tmp_path))
     with pytest.raises(PowerError) as info:
         driver.power_off()
-    assert str(info.value).startswith(f"compute1: redfish {bmc.redfish.url}: reset ForceOff: ")  # type: ignore[union-attr]
+    assert str(info.value).startswith(f"compute1: redfish {bmc.redfish_url}: reset ForceOff: ")
     assert "not-the-password" not in str(info.value)
     assert backend.actions == []
 
 
 def test_redfish_needs_a_system_when_the_bmc_has_several(
-        bmc: VirtualBmc, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        bmc: BmcProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STACKDRILL_TEST_BMC_PASSWORD", USERS["admin"])
     spec = redfish_host(bmc, "compute1", tmp_path)
     options = {k: v for k, v in dict(spec.power or {}).items() if k != "system"}
@@ -143,7 +142,7 @@ def test_redfish_needs_a_system_when_the_bmc_has_several(
         driver.is_on()
 
 
-def test_redfish_unknown_system(bmc: VirtualBmc, tmp_path: Path,
+def test_redfish_unknown_system(bmc: BmcProcess, tmp_path: Path,
                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STACKDRILL_TEST_BMC_PASSWORD", USERS["admin"])
     spec = redfish_host(bmc, "compute1", tmp_path)
