@@ -10,6 +10,7 @@ def pytest_stackdrill_register(registries: Registries) -> None:
     from faults.disk_io_errors import DiskIoErrors
     from faults.file_remove import RemoveFiles
     from faults.host_reboot import RebootHost
+    from faults.id_mismatch import IdMismatch
     from faults.iscsi_sessions import DropIscsiSessions
     from faults.power_off import PowerOffHost
     from faults.pull_disk import PullDisk
@@ -19,5 +20,5 @@ def pytest_stackdrill_register(registries: Registries) -> None:
 
     for fault in (KillService, StopService, RebootHost, RemoveFiles, PowerOffHost, PullDisk,
                   DiskIoErrors, DropIscsiSessions, DropTable,
-                  HoldServicesAtBoot):
+                  HoldServicesAtBoot, IdMismatch):
         registries.faults.register(fault)

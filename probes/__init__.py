@@ -6,6 +6,7 @@ from stackdrill.registry import Registries
 
 
 def pytest_stackdrill_register(registries: Registries) -> None:
+    from probes.account_ids import AccountIds
     from probes.amqp_connections import AmqpConnections
     from probes.cloud_api import CloudApi
     from probes.iscsi_paths import IscsiPaths
@@ -18,5 +19,5 @@ def pytest_stackdrill_register(registries: Registries) -> None:
     from probes.systemd_units import SystemdUnits
 
     for probe in (SystemdUnits, LibvirtDomains, AmqpConnections, CloudApi, NovaDatabase,
-                  SwiftDisks, SwiftObjects, SwiftReplicas, IscsiTargets, IscsiPaths):
+                  SwiftDisks, SwiftObjects, SwiftReplicas, IscsiTargets, IscsiPaths, AccountIds):
         registries.probes.register(probe)

@@ -16,6 +16,7 @@ def pytest_stackdrill_register(registries: Registries) -> None:
     from recovery.compute_reboot import AfterComputeReboot
     from recovery.controller import AfterControllerReboot
     from recovery.database import RestartDatabase
+    from recovery.id_alignment import AlignIds
     from recovery.iscsi import RestoreIscsiSessions
     from recovery.power_loss import RecoverAfterPowerLoss
     from recovery.priority_order import RestoreInPriorityOrder
@@ -29,5 +30,5 @@ def pytest_stackdrill_register(registries: Registries) -> None:
                      RemoveStorageNodeFromRings, AddStorageNodeToRings, RestoreIscsiSessions,
                      RecoverAfterPowerLoss, EvacuateInstances, MoveInstancesInDatabase,
                      RemoveStaleDomains, PlannedComputeMaintenance, BackUpControlPlane,
-                     RestoreControlPlane, RestoreInPriorityOrder):
+                     RestoreControlPlane, RestoreInPriorityOrder, AlignIds):
         registries.recoveries.register(recovery)

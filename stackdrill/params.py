@@ -86,3 +86,10 @@ def table_params(rows: list[list[str]]) -> dict[str, str]:
             raise ParamError(f"expected two columns (| name | value |), got {len(row)}: {row}")
         params[row[0].strip()] = row[1].strip()
     return params
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError(f"expected a positive whole number, got {text!r}")
+    return value

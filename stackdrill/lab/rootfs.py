@@ -31,11 +31,12 @@ ROLE_UNITS = {
 ALWAYS_MASK = ("console-getty.service", "getty@.service", "systemd-timesyncd.service")
 
 QEMU_CONF = """\
-# A lab compute host is a container: qemu may not create cgroups or relabel devices here.
+# A lab compute host is a container: qemu may not create cgroups here. qemu runs as
+# libvirt-qemu:kvm, as on a packaged compute node; libvirt hands each disk to that user.
 cgroup_controllers = [ ]
-user = "root"
-group = "root"
-dynamic_ownership = 0
+user = "libvirt-qemu"
+group = "kvm"
+dynamic_ownership = 1
 remember_owner = 0
 security_driver = "none"
 """

@@ -85,6 +85,8 @@ CASES = {
                            {"disk": "d2"}, budget=600),
     "drop_table": Case("drop_table", "controller", {"database": "glance", "table": "images"}),
     "remove_files": Case("remove_files", "controller", {"path": "/etc/glance/glance-api.conf"}),
+    "id_mismatch": Case("id_mismatch", "compute2", {"users": "libvirt-qemu", "groups": "kvm"},
+                        "align_ids"),
     "hold_services_at_boot": Case("hold_services_at_boot", "compute1",
                                   {"order": "ops-guide-table-11-1"}),
     # a storage node without iSCSI targets: it serves again as soon as it is back up, while a

@@ -1,0 +1,47 @@
+"""The numeric IDs of the users and groups a compute node's files belong to, and how many of
+those files belong to no one: the admin guide's UID/GID mismatch, seen from each host.
+
+The IDs are kept per host, so a host whose IDs change shows as a deviation from the verified
+state; files left with an ID no user or group has any more are a problem in themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from stackdrill.accounts import lookup_command, parse_lookup, unowned_command
+from stackdrill.hosts.target import Target
+from stackdrill.probe import Probe, ProbeFailed, ProbeOutput
+
+MARK = "unowned "
+
+
+class AccountIds(Probe):
+    name = "account_ids"
+    description = ("UIDs and GIDs of nova and libvirt-qemu, and the files under their "
+                   "directories that belong to no user or group")
+    roles = ("compute",)
+    users: ClassVar[tuple[str, ...]] = ("nova", "libvirt-qemu")
+    groups: ClassVar[tuple[str, ...]] = ("nova", "libvirt", "kvm")
+    paths: ClassVar[tuple[str, ...]] = ("/var/lib/nova", "/var/lib/libvirt", "/etc/nova",
+                                        "/etc/libvirt", "/var/log/nova", "/var/log/libvirt")
+
+    def command(self, target: Target) -> str:
+        return (f"{lookup_command(self.users, self.groups)}; "
+                f"printf '{MARK}%s\\n' \"$({unowned_command(self.paths)})\"")
+
+    def parse(self, target: Target, output: ProbeOutput) -> dict[str, Any]:
+        text = output.require_ok()
+        ids = parse_lookup(text)
+        counts = [line[len(MARK):] for line in text.splitlines() if line.startswith(MARK)]
+        if len(counts) != 1 or not counts[0].strip().isdigit():
+            raise ProbeFailed(f"{output.host}: no count of unowned files in {text!r}")
+        values: dict[str, Any] = {f"user:{name}/uid": uid for name, uid in ids.users.items()}
+        values |= {f"group:{name}/gid": gid for name, gid in ids.groups.items()}
+        values["files/unowned"] = int(counts[0])
+        return values
+
+    def problems(self, values: dict[str, Any]) -> list[str]:
+        count = values.get("files/unowned", 0)
+        return [f"{count} files under {', '.join(self.paths)} belong to no user or group"
+                ] if count else []

@@ -1,0 +1,118 @@
+"""Users' and groups' numeric IDs on a host: read with ``getent``, changed in /etc/passwd and
+/etc/group as the admin guide's "Recover from a UID/GID mismatch" does, and the files that still
+carry an old ID handed to the right owner with ``find``.
+
+Changing an ID here touches no file: that is how a mismatch arises (a host reinstalled, its
+packages picking other IDs, its data or a shared file system keeping the old ones), and it works
+while processes of the user still run, where ``usermod`` refuses.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from stackdrill.hosts.target import Target
+from stackdrill.params import word_list
+
+__all__ = ["Ids", "account_name", "account_names", "chown_command", "lookup_command",
+           "owned_command", "parse_lookup", "read_ids", "set_ids_command", "unowned_command"]
+
+# Where find does not go: kernel and runtime file systems, whose entries are not files to own.
+PRUNED = ("/proc", "/sys", "/dev", "/run")
+
+
+def account_name(text: str) -> str:
+    """A user or group name as useradd accepts it (a parameter parser)."""
+    name = text.strip()
+    if not name or not all(ch.isalnum() or ch in "._-" for ch in name) or name[0] == "-":
+        raise ValueError(f"{text!r} is not a user or group name")
+    return name
+
+
+def account_names(text: str) -> list[str]:
+    """Comma-separated user or group names (a parameter parser)."""
+    return [account_name(name) for name in word_list(text)]
+
+
+@dataclass(frozen=True)
+class Ids:
+    """The numeric IDs of the named users and groups that exist on a host."""
+
+    users: dict[str, int] = field(default_factory=dict)
+    groups: dict[str, int] = field(default_factory=dict)
+
+
+def read_ids(target: Target, users: Iterable[str], groups: Iterable[str]) -> Ids:
+    result = target.run(lookup_command(users, groups), record=False, check=True)
+    return parse_lookup(result.stdout)
+
+
+def lookup_command(users: Iterable[str], groups: Iterable[str]) -> str:
+    """getent for each name; missing names print nothing. Lines: ``u name:x:uid:...``."""
+    parts = [f"getent passwd {shlex.quote(name)} | sed 's/^/u /'" for name in users]
+    parts += [f"getent group {shlex.quote(name)} | sed 's/^/g /'" for name in groups]
+    return "; ".join([*parts, "true"])
+
+
+def parse_lookup(text: str) -> Ids:
+    ids = Ids()
+    for line in text.splitlines():
+        kind, _, entry = line.partition(" ")
+        fields = entry.split(":")
+        if len(fields) < 3 or not fields[2].isdigit():
+            continue
+        if kind == "u":
+            ids.users[fields[0]] = int(fields[2])
+        elif kind == "g":
+            ids.groups[fields[0]] = int(fields[2])
+    return ids
+
+
+def _rewrite(path: str, program: str) -> str:
+    # cat > keeps the file's inode, owner and mode
+    tmp = shlex.quote(f"{path}.stackdrill")
+    return (f"awk -F: -v OFS=: {shlex.quote(program)} {path} > {tmp} && cat {tmp} > {path} "
+            f"&& rm -f {tmp}")
+
+
+def set_ids_command(users: Mapping[str, int | str],
+                    groups: Mapping[str, tuple[int | str, int | str]]) -> str:
+    """Set each user's UID, and each group's GID (``{name: (old, new)}``): /etc/group, and the
+    primary group of the users in /etc/passwd that had the old GID. (Strings are placeholders,
+    for a plan.)"""
+    passwd = [f'$1=="{name}"{{$3={uid}}}' for name, uid in users.items()]
+    passwd += [f'$4=="{old}"{{$4={new}}}' for old, new in groups.values() if old != new]
+    group = [f'$1=="{name}"{{$3={new}}}' for name, (_, new) in groups.items()]
+    commands = []
+    if passwd:
+        commands.append(_rewrite("/etc/passwd", " ".join([*passwd, "{print}"])))
+    if group:
+        commands.append(_rewrite("/etc/group", " ".join([*group, "{print}"])))
+    return " && ".join(commands) or "true"
+
+
+def _find(tests: str, action: str = "-print") -> str:
+    pruned = " -o ".join(f"-path {path}" for path in PRUNED)
+    return f"find / \\( {pruned} \\) -prune -o {tests} {action}"
+
+
+def chown_command(kind: str, old: int, owner: str | int) -> str:
+    """The guide's ``find / -uid 108 -exec chown nova {} \\;`` (``kind`` uid) or ``find / -gid
+    120 -exec chgrp nova {} \\;`` (gid), leaving /proc, /sys, /dev and /run alone."""
+    tool = {"uid": "chown", "gid": "chgrp"}[kind]
+    return _find(f"-{kind} {int(old)}", f"-exec {tool} -h {shlex.quote(str(owner))} {{}} +")
+
+
+def owned_command(kind: str, number: int) -> str:
+    """List the files still owned by the ``uid`` or ``gid`` ``number`` (the guide's check)."""
+    if kind not in ("uid", "gid"):
+        raise ValueError(f"kind {kind!r}: expected uid or gid")
+    return _find(f"-{kind} {int(number)}")
+
+
+def unowned_command(paths: Iterable[str]) -> str:
+    """Count the files under ``paths`` whose owner or group no longer exists."""
+    quoted = " ".join(shlex.quote(path) for path in paths)
+    return (f"find {quoted} \\( -nouser -o -nogroup \\) -print 2>/dev/null | wc -l")
