@@ -21,7 +21,7 @@ from typing import ClassVar
 from faults.table_drop import identifier
 from stackdrill.params import Param, positive_float, word_list
 from stackdrill.runbook import Recovery, RecoveryFailed, RunbookStep
-from stackdrill.units import act_on_service
+from stackdrill.units import act_on_service, start_stopped
 
 BACKUP_DIR = "/var/backups/openstack"
 CONFIGS = ("nova", "glance", "keystone", "cinder", "swift")
@@ -114,7 +114,7 @@ class RestoreControlPlane(Recovery):
     def runbook(self) -> list[RunbookStep]:
         backup, services = self.values["dir"], self.values["services"]
         steps = [RunbookStep(f"Stop {', '.join(services)}", self.stop,
-                             (f"systemctl stop {' '.join(services)}",))]
+                             tuple(self.target.service_command(s, "stop") for s in services))]
         if self.values["databases"]:
             steps.append(RunbookStep(
                 "Load each database from its dump", self.load_databases,
@@ -125,8 +125,14 @@ class RestoreControlPlane(Recovery):
                 tuple(f"mv /etc/{name} /etc/{name}.orig; cp -a {backup}/etc/{name} /etc/"
                       for name in self.values["configs"])))
         steps.append(RunbookStep(f"Start {', '.join(services)}", self.start,
-                                 (f"systemctl start {' '.join(services)}",)))
+                                 tuple(self.target.service_command(s, "start")
+                                       for s in services)))
         return steps
+
+    def rollback(self) -> list[str]:
+        """Failed or interrupted with the services stopped: start them again (a service whose
+        configuration is still missing says so, and stays down)."""
+        return start_stopped(self.target, self.values["services"], self.values["timeout"])
 
     def stop(self) -> None:
         for service in self.values["services"]:

@@ -30,7 +30,7 @@ from stackdrill.accounts import (
 from stackdrill.hosts.target import Target
 from stackdrill.params import Param, positive_float, word_list
 from stackdrill.runbook import Recovery, RecoveryFailed, RunbookStep
-from stackdrill.units import act_on_service
+from stackdrill.units import act_on_service, start_stopped
 
 FIND_TIMEOUT = 900.0
 
@@ -121,6 +121,12 @@ class AlignIds(Recovery):
                                  f"{', '.join(clashes)}")
         self.target.run(set_ids_command({name: new for name, (_, new) in users.items()},
                                         groups), check=True)
+
+    def rollback(self) -> list[str]:
+        """Interrupted after the services stopped: start them again. The IDs stay as set
+        (the fault's undo, if any, puts back its own)."""
+        return start_stopped(self.target, list(reversed(self.values["services"])),
+                             self.values["timeout"])
 
     def _act(self, service: str, verb: str) -> None:
         act_on_service(self.target, service, verb, timeout=self.values["timeout"])

@@ -51,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("action", choices=("up", "down", "status"))
     lab.add_argument("--hosts-only", action="store_true",
                      help="with up: the hosts without the OpenStack cloud")
+    lab.add_argument("--units", choices=("packages", "devstack"),
+                     help="with up: name the OpenStack units as distribution packages do "
+                          "(nova-compute, the default) or as DevStack does (devstack@n-cpu); "
+                          "default: $STACKDRILL_LAB_UNITS or packages")
 
     run = sub.add_parser("run", help="run drills (features) against a cloud")
     run.add_argument("paths", nargs="*", default=["features"],
@@ -82,9 +86,12 @@ def _parser() -> argparse.ArgumentParser:
 
     recover = sub.add_parser("recover", help="undo faults a dead run left in place")
     recover.add_argument("--pending", action="store_true", required=True,
-                         help="undo every fault the journal still lists as armed")
+                         help="undo every fault the journal still lists as armed, and roll "
+                              "back every recovery a dead run left half done")
     recover.add_argument("--inventory", help="inventory file (default: the lab's)")
     recover.add_argument("--journal", help="undo journal file")
+    recover.add_argument("--os-cloud", help="cloud name in clouds.yaml, for rollbacks that "
+                                            "use the APIs (default: $OS_CLOUD)")
 
     report = sub.add_parser("report", help="render the drill history as one self-contained "
                                            "HTML file, and flag regressions")
@@ -106,10 +113,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _lab(action: str, hosts_only: bool = False) -> int:
+def _lab(action: str, hosts_only: bool = False, units: str | None = None) -> int:
+    from stackdrill.lab.cloud.naming import NamingError, lab_naming
     from stackdrill.lab.lab import Lab
 
-    lab = Lab()
+    try:
+        naming = lab_naming(units)
+    except NamingError as exc:
+        raise CliError(str(exc)) from None
+    lab = Lab(naming=naming)
     if action == "up":
         from stackdrill.lab.system import LabError
         from stackdrill.waiting import WaitTimeout
@@ -218,6 +230,8 @@ def _exit_code(code: int) -> int:
 
 
 def _recover(args: argparse.Namespace) -> int:
+    from stackdrill.cloud.access import CloudAccess
+    from stackdrill.evidence import Redactor
     from stackdrill.hosts.target import Targets
     from stackdrill.inventory import load_inventory
     from stackdrill.journal import Journal
@@ -235,9 +249,13 @@ def _recover(args: argparse.Namespace) -> int:
     if note:
         print(f"stackdrill: {note}", file=sys.stderr)
     targets = Targets(inventory)
+    cloud_name = args.os_cloud or os.environ.get("OS_CLOUD")
+    cloud = CloudAccess(cloud_name, Redactor()) if cloud_name else None
     try:
-        lines, failures = undo_pending(journal, targets, load_registries())
+        lines, failures = undo_pending(journal, targets, load_registries(), cloud)
     finally:
+        if cloud is not None:
+            cloud.close()
         targets.close()
         lock.release()
     for line in lines:
@@ -297,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise CliError(f"{args.command}: arguments after -- are for pytest, which only run "
                            f"and plan call")
         if args.command == "lab":
-            return _lab(args.action, args.hosts_only)
+            return _lab(args.action, args.hosts_only, args.units)
         if args.command == "run":
             return _run(args, passthrough)
         if args.command == "plan":

@@ -269,7 +269,11 @@ class Drill:
         recovery = self.registries.recoveries.get(recovery_name)(target, raw_params, context)
         record = RunbookRecord(recovery_name, target.name)
         self.result.recoveries.append(record)
+        # journalled, so that a run killed half way through (a service the runbook stopped
+        # still down) is rolled back by `stackdrill recover --pending`
+        entry = self.journal.arm(recovery_name, target.name, raw_params, {}, kind="recovery")
         self.timeline.add("recovery-start", f"{recovery_name} on {target.name}")
+        ended = rolled_back = False
         try:
             for step in recovery.runbook():
                 self.check_safeguards()
@@ -282,7 +286,8 @@ class Drill:
                         self._step.ok = True
                     except (HostError, RecoveryFailed, FaultError, CloudError) as exc:
                         self._step.error = str(exc)
-                        self._roll_back(recovery)
+                        rolled_back = True
+                        ended = self._roll_back(recovery)
                         raise RecoveryFailed(f"recovery {recovery_name}, step "
                                              f"{step.title!r}: {exc}") from exc
                     except SafeguardAborted as exc:
@@ -291,21 +296,31 @@ class Drill:
                     finally:
                         self._step.duration = time.monotonic() - clock
                         self.timeline.add("recovery-step", step.title)
+            ended = True
+        except BaseException:
+            if not rolled_back:  # Ctrl-C, SIGTERM, a safeguard's abort
+                ended = self._roll_back(recovery)
+            raise
         finally:
+            if ended:
+                self.journal.mark_undone(entry.id, detail="recovery ended")
             self._step = None
             self.evidence.attach_text(f"runbook: {recovery_name}", record.render())
         return record
 
-    def _roll_back(self, recovery: Recovery) -> None:
-        """A failed runbook puts back what it changed on purpose (a disabled service, say);
-        what the rollback could not do is reported beside the failure, not instead of it."""
+    def _roll_back(self, recovery: Recovery) -> bool:
+        """A runbook that failed or was stopped puts back what it changed on purpose (a
+        disabled service, say); what the rollback could not do is reported beside the failure,
+        not instead of it. Returns whether the rollback ran through."""
+        ok = True
         try:
             done = recovery.rollback()
         except (HostError, RecoveryFailed, FaultError, CloudError) as exc:
-            done = [f"rollback failed: {exc}"]
+            done, ok = [f"rollback failed: {exc}"], False
         if done:
             self.timeline.add("recovery-rollback", "; ".join(done))
             self.evidence.attach_text(f"rollback: {recovery.name}", "\n".join(done))
+        return ok
 
     def wait_verified(self, budget: float) -> float:
         """Poll until the state matches the verified state; return the time to recover."""

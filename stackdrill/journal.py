@@ -34,8 +34,16 @@ class JournalError(Exception):
     """A journal could not be read or written; the message names the file."""
 
 
+KINDS = ("fault", "recovery")
+
+
 @dataclass(frozen=True)
 class JournalEntry:
+    """An armed fault (``fault`` is its name, ``undo`` its facts), or a recovery under way
+    (``kind`` ``recovery``, ``fault`` the recovery's name): a recovery killed half way is rolled
+    back before the faults are undone, so that what its runbook stopped on purpose starts
+    again."""
+
     id: str
     fault: str
     target: str
@@ -44,6 +52,7 @@ class JournalEntry:
     armed_at: float
     run: str
     pid: int
+    kind: str = "fault"
 
 
 def _is_number(value: object) -> bool:
@@ -67,6 +76,9 @@ def _entry_from(record: Mapping[str, Any]) -> JournalEntry:
     at = _require(record, "at", (int, float))
     if not _is_number(at):
         raise _Corrupt("field 'at' is not a finite number")
+    kind = record.get("kind", "fault")
+    if kind not in KINDS:
+        raise _Corrupt(f"unknown kind {kind!r}")
     return JournalEntry(
         id=_require(record, "id", str),
         fault=_require(record, "fault", str),
@@ -76,6 +88,7 @@ def _entry_from(record: Mapping[str, Any]) -> JournalEntry:
         armed_at=float(at),
         run=_require(record, "run", str),
         pid=_require(record, "pid", int),
+        kind=kind,
     )
 
 
@@ -108,10 +121,15 @@ class Journal:
         target: str,
         params: Mapping[str, Any],
         undo: Mapping[str, Any],
+        kind: str = "fault",
     ) -> JournalEntry:
-        """Record a fault that is about to be injected; returns the stored entry."""
+        """Record a fault that is about to be injected (or a recovery about to start, with
+        ``kind`` ``recovery``); returns the stored entry."""
+        if kind not in KINDS:
+            raise ValueError(f"journal entry kind {kind!r}")
         record: dict[str, Any] = {
             "event": "armed",
+            **({"kind": kind} if kind != "fault" else {}),
             "id": uuid.uuid4().hex,
             "at": time.time(),
             "fault": fault,

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from stackdrill.cloud.access import CloudAccess, CloudError
 from stackdrill.fault import FaultError
 from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import Targets
 from stackdrill.inventory import InventoryError
-from stackdrill.journal import Journal
+from stackdrill.journal import Journal, JournalEntry
 from stackdrill.params import ParamError
 from stackdrill.registry import Registries, UnknownName
+from stackdrill.runbook import RecoveryContext, RecoveryFailed
+
+ERRORS = (UnknownName, ParamError, InventoryError, HostError, FaultError, RecoveryFailed,
+          CloudError)
 
 
-def undo_pending(journal: Journal, targets: Targets,
-                 registries: Registries) -> tuple[list[str], int]:
-    """Undo every armed fault, newest first; return one line per fault and the failure count."""
+def undo_pending(journal: Journal, targets: Targets, registries: Registries,
+                 cloud: CloudAccess | None = None) -> tuple[list[str], int]:
+    """Undo every armed fault and roll back every recovery a run left half done, newest first;
+    return one line per entry and the failure count."""
     lines: list[str] = []
     failures = 0
     pending = journal.pending()
@@ -22,13 +28,23 @@ def undo_pending(journal: Journal, targets: Targets,
     for entry in reversed(pending):
         label = f"{entry.fault} on {entry.target} (armed by pid {entry.pid}, run {entry.run[:8]})"
         try:
-            fault = registries.faults.get(entry.fault)(targets.get(entry.target), entry.params)
-            fault.undo(entry.undo)
-        except (UnknownName, ParamError, InventoryError, HostError, FaultError) as exc:
+            done = _restore(entry, targets, registries, cloud)
+        except ERRORS as exc:
             journal.mark_undone(entry.id, ok=False, detail=str(exc))
             lines.append(f"FAILED {label}: {exc}")
             failures += 1
             continue
         journal.mark_undone(entry.id, detail="restored by stackdrill recover --pending")
-        lines.append(f"restored {label}")
+        lines.append(f"{done} {label}")
     return lines, failures
+
+
+def _restore(entry: JournalEntry, targets: Targets, registries: Registries,
+             cloud: CloudAccess | None) -> str:
+    target = targets.get(entry.target)
+    if entry.kind == "recovery":
+        context = RecoveryContext(targets=targets, cloud=cloud)
+        done = registries.recoveries.get(entry.fault)(target, entry.params, context).rollback()
+        return f"rolled back the interrupted recovery ({'; '.join(done) or 'nothing to do'})"
+    registries.faults.get(entry.fault)(target, entry.params).undo(entry.undo)
+    return "restored"

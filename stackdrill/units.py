@@ -161,3 +161,20 @@ def act_on_service(target: Target, service: str, action: str, *, signal: str = "
              description=f"{service} {'running' if wanted else 'stopped'} on {target.name}")
     except WaitTimeout as exc:
         raise UnitNotActive(str(exc)) from exc
+
+
+def start_stopped(target: Target, services: list[str], timeout: float = 60.0) -> list[str]:
+    """Start, in order, each of ``services`` that is not running (what a runbook stopped before
+    it was interrupted); return what was started, and what could not be, one line each."""
+    done = []
+    for service in services:
+        if service_state(target, service).active:
+            continue
+        try:
+            target.run(f"systemctl reset-failed {shlex.quote(target.unit(service))}")
+            act_on_service(target, service, "start", timeout=timeout)
+        except HostError as exc:
+            done.append(f"could not start {service} on {target.name}: {exc}")
+            continue
+        done.append(f"started {service} on {target.name}")
+    return done

@@ -23,34 +23,49 @@ from stackdrill.power import power_driver
 from stackdrill.units import act_on_service, service_state
 from stackdrill.waiting import poll_until
 
+LAB_UNITS = {  # the units the lab's two namings give these services
+    "packages": {"nova-compute": "nova-compute", "cinder-volume": "cinder-volume",
+                 "glance-api": "glance-api"},
+    "devstack": {"nova-compute": "devstack@n-cpu", "cinder-volume": "devstack@c-vol",
+                 "glance-api": "devstack@g-api"},
+}
+
 
 @pytest.fixture
-def packages_targets(lab: Lab, tmp_path: Path) -> Iterator[Targets]:
-    """The lab's hosts with its services list removed and the packages profile declared, so
-    every unit name comes from the profile."""
+def profile_targets(lab: Lab, tmp_path: Path) -> Iterator[tuple[str, Targets]]:
+    """The lab's hosts with its services list removed and the profile of the lab's unit naming
+    declared (packages or devstack), so every unit name comes from the profile's data file."""
     data = yaml.safe_load(Path(lab.ensure_up()).read_text())
     data.pop("services", None)
-    data["profile"] = "packages"
+    profile = data.get("profile") or "packages"
+    data["profile"] = profile
     path = tmp_path / "inventory.yaml"
     path.write_text(yaml.safe_dump(data))
     targets = Targets(load_inventory(path))
-    yield targets
+    yield profile, targets
     targets.close()
 
 
-def test_packages_profile_names_the_lab_units(packages_targets: Targets) -> None:
-    controller = packages_targets.get("controller")
+def test_the_profile_names_the_lab_units(profile_targets: tuple[str, Targets]) -> None:
+    profile, targets = profile_targets
+    controller = targets.get("controller")
     assert controller.os_release()["ID"] == "debian"
     assert controller.unit("rabbitmq") == "rabbitmq-server"
     assert service_state(controller, "rabbitmq").active
     assert service_state(controller, "memcached").active
-    compute = packages_targets.get("compute1")
-    assert compute.unit("nova-compute") == "nova-compute"
+    assert controller.unit("glance-api") == LAB_UNITS[profile]["glance-api"]
+    assert service_state(controller, "glance-api").active
+    compute = targets.get("compute1")
+    assert compute.unit("nova-compute") == LAB_UNITS[profile]["nova-compute"]
     assert service_state(compute, "nova-compute").active
+    storage = targets.get("storage1")
+    assert storage.unit("cinder-volume") == LAB_UNITS[profile]["cinder-volume"]
+    assert service_state(storage, "cinder-volume").active
 
 
-def test_packages_profile_restarts_a_service(packages_targets: Targets) -> None:
-    controller = packages_targets.get("controller")
+def test_the_profile_restarts_a_service(profile_targets: tuple[str, Targets]) -> None:
+    _, targets = profile_targets
+    controller = targets.get("controller")
     before = service_state(controller, "memcached").main_pid
     act_on_service(controller, "memcached", "restart", timeout=30)
     after = service_state(controller, "memcached")

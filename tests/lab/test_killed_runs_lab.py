@@ -30,8 +30,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.long
 
-# The dying run: it injects, says so, optionally starts a recovery and says so before its
-# first step; the test SIGKILLs it on either word.
+# The dying run: it injects and says so; with a recovery, it stops after the runbook's
+# ``hold_after`` first steps and says "recovering". The test SIGKILLs it on either word: after
+# the injection, or in the middle of the recovery (journalled by then, with the fault).
 DYING_RUN = """
 import json, sys
 from pathlib import Path
@@ -52,7 +53,18 @@ drill.inject(case["fault"], targets.get(case["host"]), case["params"])
 print("injected", flush=True)
 if case["recovery"]:
     drill.confirm(drill.last_fault, timeout=60)
-    print("recovering", flush=True)
+    add = drill.timeline.add
+    steps = []
+
+    def add_then_hold(kind, *args, **kwargs):
+        add(kind, *args, **kwargs)
+        if kind == "recovery-step":
+            steps.append(kind)
+            if len(steps) == case["hold_after"]:
+                print("recovering", flush=True)
+                sys.stdin.readline()  # held here until killed
+
+    drill.timeline.add = add_then_hold
     drill.recover(case["recovery"], targets.get(case["host"]), case["recovery_params"])
     print("recovered", flush=True)
 sys.stdin.readline()
@@ -67,6 +79,7 @@ class Case:
     recovery: str = ""
     recovery_params: dict[str, str] = field(default_factory=dict)
     budget: float = 300.0
+    hold_after: int = 1  # runbook steps done when the run is killed "recovering"
 
 
 CASES = {
@@ -85,8 +98,9 @@ CASES = {
                            {"disk": "d2"}, budget=600),
     "drop_table": Case("drop_table", "controller", {"database": "glance", "table": "images"}),
     "remove_files": Case("remove_files", "controller", {"path": "/etc/glance/glance-api.conf"}),
+    # killed with nova-compute and libvirtd stopped by the runbook: its rollback starts them
     "id_mismatch": Case("id_mismatch", "compute2", {"users": "libvirt-qemu", "groups": "kvm"},
-                        "align_ids"),
+                        "align_ids", hold_after=4),
     "hold_services_at_boot": Case("hold_services_at_boot", "compute1",
                                   {"order": "ops-guide-table-11-1"}),
     # a storage node without iSCSI targets: it serves again as soon as it is back up, while a
@@ -135,11 +149,20 @@ def test_recover_pending_after_a_sigkill_restores_the_verified_state(
         proc.wait(timeout=30)
         if stage not in words:  # leave no fault behind for the next case
             recover_pending(lab, journal)
-    assert len(Journal(journal).pending()) == 1
+    pending = Journal(journal).pending()
+    assert [(e.kind, e.fault) for e in pending] == [("fault", case.fault)] + (
+        [("recovery", case.recovery)] if stage == "recovering" else [])
 
     result = recover_pending(lab, journal)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.startswith(f"restored {case.fault} on {case.host}"), result.stdout
+    lines = result.stdout.splitlines()
+    if stage == "recovering":  # newest first: the recovery, then the fault
+        assert lines[0].startswith("rolled back the interrupted recovery"), result.stdout
+        assert f" {case.recovery} on {case.host} " in lines[0], result.stdout
+        if name == "id_mismatch":  # killed with the services its runbook stopped
+            assert "started nova-compute on compute2" in lines[0], result.stdout
+        lines = lines[1:]
+    assert lines[0].startswith(f"restored {case.fault} on {case.host}"), result.stdout
     assert Journal(journal).pending() == []
     verifier.wait_verified(case.budget)
 

@@ -47,7 +47,7 @@ def test_compute_hosts_run_the_canaries_as_qemu_domains(lab_targets: Targets,
         host = target.host
         assert host.service("dbus").is_running
         assert host.service("libvirtd").is_running
-        assert host.service("nova-compute").is_running
+        assert host.service(target.unit("nova-compute")).is_running
         qemu = host.process.filter(comm="qemu-system-x86")
         listing = target.run("virsh list --uuid", check=True).stdout.split()
         assert canaries.servers[target.name] in listing

@@ -24,8 +24,8 @@ from stackdrill.upgrade import load, record_path
 
 ROOT = Path(__file__).resolve().parents[2]
 CLOUD = "stackdrill-lab"
-OPENSTACK_UNITS = [u for u in CONTROLLER_UNITS
-                   if u not in ("mariadb", "rabbitmq-server", "memcached")]
+OPENSTACK_SERVICES = [s for s in CONTROLLER_UNITS
+                      if s not in ("mariadb", "rabbitmq-server", "memcached")]
 
 
 @pytest.fixture
@@ -54,9 +54,9 @@ def phase(tmp_path: Path, name: str) -> subprocess.CompletedProcess[str]:
 def upgrade(targets: Targets) -> None:
     """What an upgrade does to the services, short of new packages: restart each of them."""
     for target in targets.with_role("controller"):
-        target.run("systemctl restart " + " ".join(OPENSTACK_UNITS), check=True, timeout=300)
+        target.systemctl("restart", OPENSTACK_SERVICES, timeout=300)
     for target in targets.with_role("compute"):
-        target.run("systemctl restart " + " ".join(COMPUTE_UNITS), check=True, timeout=300)
+        target.systemctl("restart", COMPUTE_UNITS, timeout=300)
 
 
 def test_the_cloud_matches_its_pre_upgrade_state_after_the_services_restart(

@@ -3,7 +3,8 @@ every fault at the end, and every deviation reported."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -16,6 +17,7 @@ from stackdrill.journal import Journal
 from stackdrill.params import Param
 from stackdrill.probe import Probe
 from stackdrill.registry import Registries
+from stackdrill.runbook import Recovery, RecoveryFailed, RunbookStep
 
 
 class FakeTarget:
@@ -159,8 +161,6 @@ def test_a_fault_that_cannot_be_prepared_is_refused_before_the_journal(drill: Dr
 
 
 def test_a_failed_runbook_rolls_back_what_it_changed_on_purpose(drill: Drill) -> None:
-    from stackdrill.runbook import Recovery, RecoveryFailed, RunbookStep
-
     class DisableThenFail(Recovery):
         name = "disable_then_fail"
         description = "fake"
@@ -185,3 +185,86 @@ def test_a_failed_runbook_rolls_back_what_it_changed_on_purpose(drill: Drill) ->
     assert target.state["enabled"] == "yes"
     rollbacks = [e for e in drill.timeline.events if e.kind == "recovery-rollback"]
     assert [e.title for e in rollbacks] == ["enabled c1 again"]
+
+
+class StopThenStep(Recovery):
+    """Stops a service, then runs a second step the test makes fail or interrupt."""
+
+    name = "stop_then_step"
+    description = "fake"
+    second: ClassVar[BaseException | None] = None
+    rollback_fails: ClassVar[bool] = False
+    during_second: ClassVar[list[Callable[[], None]]] = []
+
+    def runbook(self) -> list[RunbookStep]:
+        return [RunbookStep("stop", self.stop), RunbookStep("second", self.step)]
+
+    def stop(self) -> None:
+        self.target.state["svc"] = "inactive"
+
+    def step(self) -> None:
+        for hook in self.during_second:
+            hook()
+        if self.second is not None:
+            raise self.second
+
+    def rollback(self) -> list[str]:
+        if self.rollback_fails:
+            raise RecoveryFailed("host gone")
+        if self.target.state["svc"] == "active":
+            return []
+        self.target.state["svc"] = "active"
+        return ["started svc on c1"]
+
+
+@pytest.fixture
+def stop_then_step(drill: Drill) -> Iterator[type[StopThenStep]]:
+    drill.registries.recoveries.register(StopThenStep)
+    yield StopThenStep
+    StopThenStep.second, StopThenStep.rollback_fails = None, False
+    StopThenStep.during_second = []
+
+
+def test_a_recovery_is_journalled_while_it_runs(drill: Drill,
+                                                stop_then_step: type[StopThenStep]) -> None:
+    seen: list[list[tuple[str, str]]] = []
+    stop_then_step.during_second = [lambda: seen.append(
+        [(e.kind, e.fault) for e in drill.journal.pending()])]
+    drill.recover("stop_then_step", drill.targets[0], {})  # type: ignore[index]
+    assert seen == [[("recovery", "stop_then_step")]]
+    assert drill.journal.pending() == []
+
+
+@pytest.mark.parametrize("interruption", [KeyboardInterrupt(), SystemExit(143)])
+def test_an_interrupted_recovery_rolls_back_and_leaves_nothing_pending(
+        drill: Drill, stop_then_step: type[StopThenStep], interruption: BaseException) -> None:
+    stop_then_step.second = interruption
+    target = drill.targets[0]  # type: ignore[index]
+    with pytest.raises(type(interruption)):
+        drill.recover("stop_then_step", target, {})
+    assert target.state["svc"] == "active"
+    assert [e.title for e in drill.timeline.events if e.kind == "recovery-rollback"] == [
+        "started svc on c1"]
+    assert drill.journal.pending() == []
+
+
+def test_a_recovery_whose_rollback_failed_stays_pending_for_recover(
+        drill: Drill, stop_then_step: type[StopThenStep], tmp_path: Path) -> None:
+    from stackdrill.recover import undo_pending
+
+    stop_then_step.second = RecoveryFailed("refused")
+    stop_then_step.rollback_fails = True
+    target = drill.targets[0]  # type: ignore[index]
+    with pytest.raises(RecoveryFailed):
+        drill.recover("stop_then_step", target, {})
+    assert target.state["svc"] == "inactive"
+    assert [(e.kind, e.fault) for e in drill.journal.pending()] == [("recovery", "stop_then_step")]
+
+    stop_then_step.rollback_fails = False
+    targets = type("T", (), {"get": staticmethod(lambda name: target)})()
+    lines, failures = undo_pending(drill.journal, targets, drill.registries)
+    assert failures == 0
+    assert lines == ["rolled back the interrupted recovery (started svc on c1) stop_then_step "
+                     f"on c1 (armed by pid {os.getpid()}, run {drill.journal.run_id[:8]})"]
+    assert target.state["svc"] == "active"
+    assert drill.journal.pending() == []

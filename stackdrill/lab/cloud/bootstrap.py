@@ -25,6 +25,7 @@ from stackdrill.lab.cloud.layout import (
     REGION,
     VENV,
 )
+from stackdrill.lab.cloud.naming import PACKAGES, LabNaming
 from stackdrill.lab.cloud.secrets import LabSecrets
 from stackdrill.lab.system import LabError
 from stackdrill.lab.topology import HOSTS, LabHost, LabPaths
@@ -54,26 +55,27 @@ def write_files(root: Path, files: dict[str, str]) -> None:
         target.chmod(0o640 if rel.endswith((".conf", ".ini")) else 0o644)
 
 
-def configure(paths: LabPaths, secrets: LabSecrets) -> None:
+def configure(paths: LabPaths, secrets: LabSecrets, naming: LabNaming = PACKAGES) -> None:
     """Write every host's configuration into its writable layer (before or after boot)."""
     for host in HOSTS:
         root = paths.merged(host.name)
         if "controller" in host.roles:
-            write_files(root, configs.controller_files(host, secrets))
+            write_files(root, configs.controller_files(host, secrets, naming))
             for rel in PASTE_FILES:
                 write_files(root, {f"/etc/{rel}": (VENV / "etc" / rel).read_text()})
         elif "compute" in host.roles:
-            write_files(root, configs.compute_files(host, secrets))
+            write_files(root, configs.compute_files(host, secrets, naming))
         elif host.name == BLOCK_STORAGE_HOST:
-            write_files(root, configs.block_storage_files(host, secrets))
+            write_files(root, configs.block_storage_files(host, secrets, naming))
         for directory in STATE_DIRS:
             (root / directory.lstrip("/")).mkdir(parents=True, exist_ok=True)
 
 
 class CloudBootstrap:
     def __init__(self, in_host: Callable[..., Any], paths: LabPaths, secrets: LabSecrets,
-                 log: Log = print) -> None:
+                 log: Log = print, naming: LabNaming = PACKAGES) -> None:
         self.in_host = in_host
+        self.naming = naming
         self.paths = paths
         self.secrets = secrets
         self.log = log
@@ -103,12 +105,15 @@ class CloudBootstrap:
         self.log(f"lab cloud: up in {time.monotonic() - started:.0f}s")
 
     def services(self) -> None:
-        self.sh("controller", "systemctl enable --now " + " ".join(CONTROLLER_UNITS))
-        self.wait_active("controller", CONTROLLER_UNITS)
+        controller = tuple(map(self.naming.unit, CONTROLLER_UNITS))
+        self.sh("controller", "systemctl enable --now " + " ".join(controller))
+        self.wait_active("controller", controller)
         for host in HOSTS:
             if "compute" in host.roles:
-                self.sh(host.name, "systemctl enable --now " + " ".join(COMPUTE_UNITS))
-        self.sh(BLOCK_STORAGE_HOST, "systemctl enable --now " + " ".join(BLOCK_STORAGE_UNITS))
+                self.sh(host.name, "systemctl enable --now "
+                        + " ".join(map(self.naming.unit, COMPUTE_UNITS)))
+        self.sh(BLOCK_STORAGE_HOST, "systemctl enable --now "
+                + " ".join(map(self.naming.unit, BLOCK_STORAGE_UNITS)))
 
     def databases(self) -> None:
         self.wait_active("controller", ("mariadb",))
@@ -138,7 +143,7 @@ class CloudBootstrap:
                               f"--bootstrap-internal-url {KEYSTONE_URL} "
                               f"--bootstrap-public-url {KEYSTONE_URL} "
                               f"--bootstrap-region-id {REGION}")
-        self.sh("controller", "systemctl enable --now keystone memcached")
+        self.sh("controller", f"systemctl enable --now {self.naming.unit('keystone')} memcached")
 
     def admin_connection(self) -> Any:
         import openstack

@@ -14,6 +14,7 @@ from stackdrill.lab.cloud.layout import (
     VENV,
     WSGI_DIR,
 )
+from stackdrill.lab.cloud.naming import PACKAGES, LabNaming
 from stackdrill.lab.cloud.secrets import LabSecrets
 from stackdrill.lab.topology import LabHost
 
@@ -194,7 +195,8 @@ def inhost_modules() -> dict[str, str]:
             for source in sorted(INHOST_SOURCES.glob("*.py"))}
 
 
-def controller_files(host: LabHost, secrets: LabSecrets) -> dict[str, str]:
+def controller_files(host: LabHost, secrets: LabSecrets,
+                     naming: LabNaming = PACKAGES) -> dict[str, str]:
     files: dict[str, str] = {
         "/etc/mysql/mariadb.conf.d/99-stackdrill.cnf":
             "[mysqld]\nbind-address = 0.0.0.0\nmax_connections = 1000\n"
@@ -280,7 +282,7 @@ flat_networks = *
         files[f"{WSGI_DIR}/{wrapper}.py"] = _wsgi_wrapper(
             module, app, wsgi_argv.get(name, [name]),
             NEUTRON_MODELS if name == "neutron-api" else "")
-        files[f"/etc/systemd/system/{name}.service"] = _unit(
+        files[naming.service_file(name)] = _unit(
             f"OpenStack {name} (gunicorn)",
             f"{BIN}/gunicorn --no-control-socket --workers 2 --bind 0.0.0.0:{port} "
             f"--timeout 120 --chdir {WSGI_DIR} --name {name} {wrapper}:application",
@@ -290,20 +292,21 @@ flat_networks = *
     for name, conf in (("nova-conductor", "/etc/nova/nova.conf"),
                        ("nova-scheduler", "/etc/nova/nova.conf"),
                        ("cinder-scheduler", "/etc/cinder/cinder.conf")):
-        files[f"/etc/systemd/system/{name}.service"] = _unit(
+        files[naming.service_file(name)] = _unit(
             f"OpenStack {name}", f"{BIN}/{name} --config-file {conf}",
             after="network-online.target mariadb.service rabbitmq-server.service")
     return files
 
 
-def compute_files(host: LabHost, secrets: LabSecrets) -> dict[str, str]:
+def compute_files(host: LabHost, secrets: LabSecrets,
+                  naming: LabNaming = PACKAGES) -> dict[str, str]:
     return {
         **inhost_modules(),
         # os-brick reports this name in the connector Cinder exports volumes to.
         "/etc/iscsi/initiatorname.iscsi":
             f"InitiatorName=iqn.2026-11.org.stackdrill.lab:{host.name}\n",
         "/etc/nova/nova.conf": nova_conf(host, secrets),
-        "/etc/systemd/system/nova-compute.service": _unit(
+        naming.service_file("nova-compute"): _unit(
             "OpenStack nova-compute (iSCSI volumes through qemu's initiator)",
             f"{BIN}/python -m stackdrill_lab_nova_compute --config-file /etc/nova/nova.conf",
             after="network-online.target libvirtd.service",
@@ -311,12 +314,13 @@ def compute_files(host: LabHost, secrets: LabSecrets) -> dict[str, str]:
     }
 
 
-def block_storage_files(host: LabHost, secrets: LabSecrets) -> dict[str, str]:
+def block_storage_files(host: LabHost, secrets: LabSecrets,
+                        naming: LabNaming = PACKAGES) -> dict[str, str]:
     return {
         **inhost_modules(),
         "/etc/cinder/cinder.conf": cinder_conf(host, secrets),
         "/etc/tgt/conf.d/cinder.conf": "include /var/lib/cinder/volumes/*\n",
-        "/etc/systemd/system/cinder-volume.service": _unit(
+        naming.service_file("cinder-volume"): _unit(
             "OpenStack cinder-volume (file-backed LUNs exported by tgtd)",
             f"{BIN}/cinder-volume --config-file /etc/cinder/cinder.conf",
             after="network-online.target tgt.service",

@@ -33,6 +33,7 @@ from stackdrill.cloud.swift_ring import (
 )
 from stackdrill.lab.cloud.configs import BIN, _unit
 from stackdrill.lab.cloud.layout import CONTROLLER, KEYSTONE_URL, REGION
+from stackdrill.lab.cloud.naming import PACKAGES, LabNaming
 from stackdrill.lab.cloud.secrets import LabSecrets
 from stackdrill.lab.system import LabError, mounted, sh, unmount_under
 from stackdrill.lab.topology import HOSTS, LabPaths
@@ -251,9 +252,9 @@ def fstab(disks: Sequence[tuple[str, str]]) -> str:
                    for disk, device in disks)
 
 
-def storage_units() -> dict[str, str]:
+def storage_units(naming: LabNaming = PACKAGES) -> dict[str, str]:
     units = {
-        f"/etc/systemd/system/swift-{daemon}.service": _unit(
+        naming.service_file(f"swift-{daemon}"): _unit(
             f"OpenStack Swift {daemon}",
             f"{BIN}/swift-{daemon} {SWIFT_DIR}/{daemon.split('-')[0]}-server.conf",
             after="network-online.target local-fs.target swift-rsyncd.service")
@@ -281,11 +282,11 @@ WantedBy=local-fs.target
     return units
 
 
-def proxy_files(secrets: LabSecrets) -> dict[str, str]:
+def proxy_files(secrets: LabSecrets, naming: LabNaming = PACKAGES) -> dict[str, str]:
     return {
         f"{SWIFT_DIR}/swift.conf": swift_conf(secrets),
         f"{SWIFT_DIR}/proxy-server.conf": proxy_server_conf(secrets),
-        "/etc/systemd/system/swift-proxy-server.service": _unit(
+        naming.service_file("swift-proxy-server"): _unit(
             "OpenStack Swift proxy-server",
             f"{BIN}/swift-proxy-server {SWIFT_DIR}/proxy-server.conf",
             after="network-online.target memcached.service"),
@@ -293,13 +294,14 @@ def proxy_files(secrets: LabSecrets) -> dict[str, str]:
 
 
 def storage_files(node: StorageNode, secrets: LabSecrets,
-                  disks: Sequence[tuple[str, str]]) -> dict[str, str]:
+                  disks: Sequence[tuple[str, str]],
+                  naming: LabNaming = PACKAGES) -> dict[str, str]:
     """Everything a storage host needs but its rings; ``disks`` is [(disk, /dev/loopN)]."""
     files = {
         f"{SWIFT_DIR}/swift.conf": swift_conf(secrets),
         **storage_server_confs(node),
         "/etc/rsyncd.conf": rsyncd_conf(node),
-        **storage_units(),
+        **storage_units(naming),
     }
     if disks:
         files["/etc/fstab"] = fstab(disks)
@@ -336,8 +338,10 @@ class SwiftBootstrap:
     the daemons and wait for the proxy to answer."""
 
     def __init__(self, in_host: InHost, paths: LabPaths, secrets: LabSecrets,
-                 disks: dict[str, list[tuple[str, str]]], log: Log = print) -> None:
+                 disks: dict[str, list[tuple[str, str]]], log: Log = print,
+                 naming: LabNaming = PACKAGES) -> None:
         self.in_host = in_host
+        self.naming = naming
         self.paths = paths
         self.secrets = secrets
         self.disks = disks
@@ -356,12 +360,13 @@ class SwiftBootstrap:
         """Write every host's Swift files into its writable layer (before or after boot)."""
         from stackdrill.lab.cloud.bootstrap import write_files
 
-        write_files(self.paths.merged(CONTROLLER_HOST), proxy_files(self.secrets))
+        write_files(self.paths.merged(CONTROLLER_HOST), proxy_files(self.secrets, self.naming))
         for host in (CONTROLLER_HOST, *(node.name for node in self.nodes)):
             link_tools(self.paths.merged(host))
         for node in self.nodes:
             root = self.paths.merged(node.name)
-            write_files(root, storage_files(node, self.secrets, self.disks.get(node.name, [])))
+            write_files(root, storage_files(node, self.secrets, self.disks.get(node.name, []),
+                                            self.naming))
             for sub in (*(f"{DEVICES}/{d}" for d in node.disks), "/var/cache/swift"):
                 (root / sub.lstrip("/")).mkdir(parents=True, exist_ok=True)
 
@@ -388,9 +393,9 @@ class SwiftBootstrap:
     def services(self) -> None:
         for node in self.nodes:
             self.sh(node.name, "systemctl daemon-reload && systemctl enable --now "
-                    + " ".join((MOUNT_UNIT, *STORAGE_UNITS)))
+                    + " ".join((MOUNT_UNIT, *map(self.naming.unit, STORAGE_UNITS))))
         self.sh(CONTROLLER_HOST, "systemctl daemon-reload && systemctl enable --now "
-                + " ".join(PROXY_UNITS))
+                + " ".join(map(self.naming.unit, PROXY_UNITS)))
 
     def identity(self) -> None:
         from stackdrill.lab.cloud.bootstrap import CloudBootstrap
