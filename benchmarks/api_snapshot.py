@@ -1,22 +1,26 @@
 """API snapshot at scale: stackdrill's cloud probes against the openstack CLI, on a cloud with
-1,000 and 10,000 servers and volumes (the main lab with a fake-driver compute).
+1,000 and 10,000 servers and volumes (the main lab with a scale-only fake-driver compute).
 
-    python benchmarks/api_snapshot.py --cloud stackdrill-lab --populate 1000
-    python benchmarks/api_snapshot.py --cloud stackdrill-lab            # measure only
-    python benchmarks/api_snapshot.py --cloud stackdrill-lab --cleanup  # delete sdbench-*
+    python benchmarks/api_snapshot.py --populate 1000     # ensure 1,000 of each, then measure
+    python benchmarks/api_snapshot.py                     # measure only
+    python benchmarks/api_snapshot.py --cleanup           # delete sdbench-* and the fake compute
 
-``--populate N`` creates servers (``sdbench-*``, in batches with min/max count) and volumes up
-to N each; nothing else is created or deleted. Each side is timed over three runs:
-stackdrill's ``cloud_api`` probe (the lists in pages of 1000, concurrently) and ``nova_db``
-probe (one query per table), against ``openstack server list --all-projects --long`` plus
-``openstack volume list --all-projects --long``. Writes benchmarks/results/api_snapshot.json and
-.md.
+``--populate N`` starts a scale-only nova-compute with Nova's fake driver on the lab's
+controller (host ``sdbench-fake``, a transient systemd unit; Nova's own ``fake.FakeDriver``,
+which keeps instances in memory), lifts the project's compute and volume quotas, and creates
+servers (``sdbench-*``, in batches with min/max count, placed on the fake host) and 1 GiB
+volumes (the lab's own Cinder backend: sparse files) up to N each. The lab's real computes and
+canaries are left alone. Each side is timed over three runs: stackdrill's ``cloud_api`` probe
+(the lists in pages of 1000, concurrently) and ``nova_db`` probe (one query per table), against
+``openstack server list --all-projects --long`` plus ``openstack volume list --all-projects
+--long``. Writes benchmarks/results/api_snapshot_<N>.json and .md.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -30,14 +34,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from probes.cloud_api import CloudApi
 from probes.nova_db import NovaDatabase
 from stackdrill.cloud.access import CloudAccess, CloudError
-from stackdrill.hosts.target import Targets
+from stackdrill.cloud.canary import image_and_flavor
+from stackdrill.hosts.target import Target, Targets
 from stackdrill.inventory import InventoryError, load_inventory
 from stackdrill.probe import CloudContext, take_snapshot
+from stackdrill.waiting import WaitTimeout, poll
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PREFIX = "sdbench-"
+FAKE_HOST = "sdbench-fake"
+FAKE_UNIT = "sdbench-fake-compute"
+FAKE_CONF = "/etc/nova/nova-sdbench.conf"
+NOVA_BIN = "/opt/stackdrill-lab/openstack/bin"
+OPENSTACK = shutil.which("openstack") or f"{NOVA_BIN}/openstack"
 BATCH = 100
 RUNS = 3
+# Nova's fake driver reports 1000 vCPUs, 800 GB of RAM and 600 TB of disk; 16:1 on the vCPUs
+# leaves room for 10,000 single-vCPU servers of 64 MB.
+FAKE_CONF_TEXT = f"""[DEFAULT]
+host = {FAKE_HOST}
+compute_driver = fake.FakeDriver
+initial_cpu_allocation_ratio = 16.0
+state_path = /var/lib/nova-sdbench
+
+[oslo_concurrency]
+lock_path = /var/lib/nova-sdbench/tmp
+"""
 
 
 def _timed(call: Callable[[], Any]) -> list[float]:
@@ -49,31 +71,84 @@ def _timed(call: Callable[[], Any]) -> list[float]:
     return times
 
 
-def populate(access: CloudAccess, count: int, flavor: str, image: str, network: str) -> None:
-    conn = access.connection()
-    have = sum(1 for _ in conn.compute.servers(all_projects=False, name=f"^{PREFIX}"))
+def _fake_services(conn: Any) -> list[Any]:
+    return list(conn.compute.services(binary="nova-compute", host=FAKE_HOST))
+
+
+def start_fake_compute(conn: Any, controller: Target) -> None:
+    """The scale-only compute: Nova's fake driver beside the controller's services."""
+    controller.run(f"mkdir -p /var/lib/nova-sdbench/tmp && cat > {FAKE_CONF} <<'EOF'\n"
+                   f"{FAKE_CONF_TEXT}EOF\n"
+                   f"systemctl is-active -q {FAKE_UNIT} || systemd-run --unit={FAKE_UNIT} "
+                   f"{NOVA_BIN}/nova-compute --config-file /etc/nova/nova.conf "
+                   f"--config-file {FAKE_CONF}", check=True)
+
+    def registered() -> bool:
+        services = _fake_services(conn)
+        if not services or services[0].state != "up":
+            return False
+        controller.run(f"{NOVA_BIN}/nova-manage cell_v2 discover_hosts", check=True,
+                       timeout=120)
+        return any(h.name == FAKE_HOST for h in conn.compute.hypervisors())
+
+    poll(registered, timeout=180, interval=3.0, description=f"{FAKE_HOST} up and discovered",
+         ignore=(CloudError,))
+
+
+def stop_fake_compute(conn: Any, controller: Target) -> None:
+    controller.run(f"systemctl stop {FAKE_UNIT}; systemctl reset-failed {FAKE_UNIT}; "
+                   f"rm -f {FAKE_CONF}; rm -rf /var/lib/nova-sdbench")
+    for service in _fake_services(conn):
+        conn.compute.delete_service(service)
+
+
+def lift_quotas(conn: Any) -> None:
+    project = conn.current_project_id
+    conn.set_compute_quotas(project, instances=-1, cores=-1, ram=-1)
+    conn.set_volume_quotas(project, volumes=-1, gigabytes=-1)
+
+
+def populate(conn: Any, count: int) -> None:
+    image, flavor = image_and_flavor(conn)
+    have = sum(1 for _ in conn.compute.servers(name=f"^{PREFIX}"))
     while have < count:
         batch = min(BATCH, count - have)
-        conn.compute.create_server(name=f"{PREFIX}{have}", flavor_id=conn.compute.find_flavor(
-            flavor, ignore_missing=False).id, image_id=conn.image.find_image(
-            image, ignore_missing=False).id, networks=[{"uuid": conn.network.find_network(
-                network, ignore_missing=False).id}], min_count=batch, max_count=batch)
+        conn.compute.create_server(name=f"{PREFIX}{have}", flavor_id=flavor.id,
+                                   image_id=image.id, networks="none", min_count=batch,
+                                   max_count=batch, availability_zone=f"nova:{FAKE_HOST}")
         have += batch
         print(f"servers requested: {have}/{count}", flush=True)
     volumes = sum(1 for v in conn.block_storage.volumes() if (v.name or "").startswith(PREFIX))
     for index in range(volumes, count):
         conn.block_storage.create_volume(name=f"{PREFIX}{index}", size=1)
-        if index % BATCH == 0:
-            print(f"volumes requested: {index}/{count}", flush=True)
+        if (index + 1) % BATCH == 0:
+            print(f"volumes requested: {index + 1}/{count}", flush=True)
+
+    def settled() -> bool:
+        servers = [s.status for s in conn.compute.servers(name=f"^{PREFIX}")]
+        volumes = [v.status for v in conn.block_storage.volumes()
+                   if (v.name or "").startswith(PREFIX)]
+        busy = sum(1 for st in servers if st not in ("ACTIVE", "ERROR")) + sum(
+            1 for st in volumes if st not in ("available", "error"))
+        print(f"still building: {busy}", flush=True)
+        return busy == 0
+
+    poll(settled, timeout=3600, interval=10.0, max_interval=30.0,
+         description="every sdbench server ACTIVE and volume available")
 
 
-def cleanup(access: CloudAccess) -> None:
-    conn = access.connection()
+def cleanup(conn: Any) -> None:
     for server in conn.compute.servers(name=f"^{PREFIX}"):
         conn.compute.delete_server(server)
     for volume in conn.block_storage.volumes():
         if (volume.name or "").startswith(PREFIX):
             conn.block_storage.delete_volume(volume)
+    poll(lambda: not any(True for _ in conn.compute.servers(name=f"^{PREFIX}")) and not any(
+        (v.name or "").startswith(PREFIX) for v in conn.block_storage.volumes()),
+        timeout=3600, interval=10.0, description="every sdbench server and volume deleted")
+    project = conn.current_project_id
+    conn.delete_compute_quotas(project)
+    conn.delete_volume_quotas(project)
 
 
 def measure(access: CloudAccess, targets: Targets, cloud: str) -> dict[str, Any]:
@@ -93,7 +168,7 @@ def measure(access: CloudAccess, targets: Targets, cloud: str) -> dict[str, Any]
 
     def cli() -> None:
         for args in (["server", "list"], ["volume", "list"]):
-            subprocess.run(["openstack", "--os-cloud", cloud, *args, "--all-projects", "--long",
+            subprocess.run([OPENSTACK, "--os-cloud", cloud, *args, "--all-projects", "--long",
                             "-f", "value"], check=True, capture_output=True)
 
     results["openstack_cli"] = _timed(cli)
@@ -111,26 +186,34 @@ def table(results: dict[str, Any]) -> str:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cloud", required=True, help="cloud name in clouds.yaml")
-    parser.add_argument("--inventory", required=True, help="the cloud's stackdrill inventory")
+    parser.add_argument("--cloud", default="stackdrill-lab", help="cloud name in clouds.yaml")
+    parser.add_argument("--inventory", default="/var/lib/stackdrill-lab/inventory.yaml",
+                        help="the cloud's stackdrill inventory")
     parser.add_argument("--populate", type=int, metavar="N", help="ensure N servers and volumes")
-    parser.add_argument("--cleanup", action="store_true", help="delete the sdbench-* resources")
-    parser.add_argument("--flavor", default="m1.tiny")
-    parser.add_argument("--image", default="cirros")
-    parser.add_argument("--network", default="private")
+    parser.add_argument("--cleanup", action="store_true",
+                        help="delete the sdbench-* resources and the fake compute")
     args = parser.parse_args(argv)
+    targets = None
     try:
         access = CloudAccess(args.cloud)
+        conn = access.connection()
+        targets = Targets(load_inventory(args.inventory))
+        controller = targets.with_role("controller")[0]
         if args.cleanup:
-            cleanup(access)
+            cleanup(conn)
+            stop_fake_compute(conn, controller)
             return 0
         if args.populate:
-            populate(access, args.populate, args.flavor, args.image, args.network)
-        targets = Targets(load_inventory(args.inventory))
+            start_fake_compute(conn, controller)
+            lift_quotas(conn)
+            populate(conn, args.populate)
         results = measure(access, targets, args.cloud)
-    except (CloudError, InventoryError, subprocess.CalledProcessError) as exc:
+    except (CloudError, InventoryError, WaitTimeout, subprocess.CalledProcessError) as exc:
         print(f"api_snapshot: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
+    finally:
+        if targets is not None:
+            targets.close()
     RESULTS.mkdir(exist_ok=True)
     name = f"api_snapshot_{results['servers']}"
     (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")

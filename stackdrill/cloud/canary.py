@@ -56,6 +56,11 @@ def _flavor(conn: Any) -> Any:
     return flavor
 
 
+def image_and_flavor(conn: Any) -> tuple[Any, Any]:
+    """The canary image and flavor, created if missing (benchmarks boot servers of them)."""
+    return _image(conn), _flavor(conn)
+
+
 def wait_compute_up(conn: Any, host: str, timeout: float) -> None:
     """A stopped canary is started only once its compute's nova-compute is up again."""
     def up() -> bool:

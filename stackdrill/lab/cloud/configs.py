@@ -285,7 +285,10 @@ flat_networks = *
         files[naming.service_file(name)] = _unit(
             f"OpenStack {name} (gunicorn)",
             f"{BIN}/gunicorn --no-control-socket --workers 2 --bind 0.0.0.0:{port} "
-            f"--timeout 120 --chdir {WSGI_DIR} --name {name} {wrapper}:application",
+            # no request-line limit: Nova asks Neutron for the ports of a page of servers in
+            # one query string, longer than gunicorn's default 4094 bytes at 1,000 servers
+            f"--timeout 120 --limit-request-line 0 --chdir {WSGI_DIR} --name {name} "
+            f"{wrapper}:application",
             after="network-online.target mariadb.service memcached.service",
             environment=env.get(name, ""),
         )
