@@ -11,7 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from stackdrill.accounts import account_names, chown_command, read_ids, set_ids_command
+from stackdrill.accounts import (
+    account_names,
+    chown_command,
+    ids_in_use,
+    read_ids,
+    set_ids_command,
+)
 from stackdrill.fault import Fault, FaultError
 from stackdrill.params import Param, positive_int
 
@@ -45,12 +51,11 @@ class IdMismatch(Fault):
             n for n in groups if n not in ids.groups]
         if missing:
             raise FaultError(f"{self.target.name}: no such user or group: {', '.join(missing)}")
-        taken = read_ids(self.target, [str(self._new(uid)) for uid in ids.users.values()],
-                         [str(self._new(gid)) for gid in ids.groups.values()])
-        if taken.users or taken.groups:
+        taken = ids_in_use(self.target, map(self._new, ids.users.values()),
+                           map(self._new, ids.groups.values()))
+        if taken:
             raise FaultError(f"{self.target.name}: the shifted IDs are in use "
-                             f"({', '.join(sorted({*taken.users, *taken.groups}))}); choose "
-                             f"another shift")
+                             f"({', '.join(taken)}); choose another shift")
         return {"users": {name: [uid, self._new(uid)] for name, uid in ids.users.items()},
                 "groups": {name: [gid, self._new(gid)] for name, gid in ids.groups.items()}}
 

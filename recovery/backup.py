@@ -14,14 +14,13 @@ configuration aside and copy the backup in ("mv /etc/nova{,.orig}; cp -a /root/b
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Mapping
 from typing import ClassVar
 
 from faults.table_drop import identifier
 from stackdrill.params import Param, positive_float, word_list
 from stackdrill.runbook import Recovery, RecoveryFailed, RunbookStep
-from stackdrill.units import act_on_service, start_stopped
+from stackdrill.units import act_on_service, start_again, start_stopped
 
 BACKUP_DIR = "/var/backups/openstack"
 CONFIGS = ("nova", "glance", "keystone", "cinder", "swift")
@@ -159,6 +158,5 @@ class RestoreControlPlane(Recovery):
 
     def start(self) -> None:
         for service in self.values["services"]:
-            # A service that failed without its configuration may have hit its start limit.
-            self.target.run(f"systemctl reset-failed {shlex.quote(self.target.unit(service))}")
-            act_on_service(self.target, service, "start", timeout=self.values["timeout"])
+            # a service that failed without its configuration may have hit its start limit
+            start_again(self.target, service, self.values["timeout"])

@@ -23,6 +23,7 @@ from stackdrill.accounts import (
     account_name,
     account_names,
     chown_command,
+    ids_in_use,
     owned_command,
     read_ids,
     set_ids_command,
@@ -113,9 +114,8 @@ class AlignIds(Recovery):
 
     def set_ids(self) -> None:
         users, groups = self._changes()
-        taken = read_ids(self.target, [str(new) for _, new in users.values()],
-                         [str(new) for _, new in groups.values()])
-        clashes = sorted({*taken.users, *taken.groups})
+        clashes = ids_in_use(self.target, [new for _, new in users.values()],
+                             [new for _, new in groups.values()])
         if clashes:  # the guide: "Choose UIDs or GIDs that are not in use"
             raise RecoveryFailed(f"{self.target.name}: the cloud's IDs are taken here by "
                                  f"{', '.join(clashes)}")

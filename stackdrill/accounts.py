@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from stackdrill.hosts.target import Target
 from stackdrill.params import word_list
 
-__all__ = ["Ids", "account_name", "account_names", "chown_command", "lookup_command",
+__all__ = ["Ids", "account_name", "account_names", "chown_command", "ids_in_use", "lookup_command",
            "owned_command", "parse_lookup", "read_ids", "set_ids_command", "unowned_command"]
 
 # Where find does not go: kernel and runtime file systems, whose entries are not files to own.
@@ -47,6 +47,13 @@ class Ids:
 def read_ids(target: Target, users: Iterable[str], groups: Iterable[str]) -> Ids:
     result = target.run(lookup_command(users, groups), record=False, check=True)
     return parse_lookup(result.stdout)
+
+
+def ids_in_use(target: Target, uids: Iterable[int], gids: Iterable[int]) -> list[str]:
+    """The users and groups that already hold any of ``uids`` and ``gids`` on the host (the
+    guide: "Choose UIDs or GIDs that are not in use for other users or groups")."""
+    taken = read_ids(target, [str(uid) for uid in uids], [str(gid) for gid in gids])
+    return sorted({*taken.users, *taken.groups})
 
 
 def lookup_command(users: Iterable[str], groups: Iterable[str]) -> str:

@@ -163,6 +163,13 @@ def act_on_service(target: Target, service: str, action: str, *, signal: str = "
         raise UnitNotActive(str(exc)) from exc
 
 
+def start_again(target: Target, service: str, timeout: float = 60.0) -> None:
+    """Start a service that was stopped or failed; a unit that failed may have hit its start
+    limit, which ``reset-failed`` clears."""
+    target.run(f"systemctl reset-failed {shlex.quote(target.unit(service))}")
+    act_on_service(target, service, "start", timeout=timeout)
+
+
 def start_stopped(target: Target, services: list[str], timeout: float = 60.0) -> list[str]:
     """Start, in order, each of ``services`` that is not running (what a runbook stopped before
     it was interrupted); return what was started, and what could not be, one line each."""
@@ -171,8 +178,7 @@ def start_stopped(target: Target, services: list[str], timeout: float = 60.0) ->
         if service_state(target, service).active:
             continue
         try:
-            target.run(f"systemctl reset-failed {shlex.quote(target.unit(service))}")
-            act_on_service(target, service, "start", timeout=timeout)
+            start_again(target, service, timeout)
         except HostError as exc:
             done.append(f"could not start {service} on {target.name}: {exc}")
             continue
