@@ -20,7 +20,13 @@ from faults.disk_io_errors import (
 )
 from faults.pull_disk import PullDisk, parse_mounts
 from probes.swift_disks import SwiftDisks, parse_disks
-from probes.swift_replicas import SwiftReplicas, canaries, replica_values, split_sections
+from probes.swift_replicas import (
+    SwiftReplicas,
+    canaries,
+    observe_replicas,
+    replica_values,
+    split_sections,
+)
 from stackdrill.cloud.swift_canary import EXPECTED_ETAGS, OBJECTS, etag
 from stackdrill.cloud.swift_ring import (
     RingDevice,
@@ -30,6 +36,7 @@ from stackdrill.cloud.swift_ring import (
     remove_commands,
 )
 from stackdrill.holders import holder_pids, parse_units
+from stackdrill.hosts.ssh import CommandResult
 from stackdrill.lab.cloud import swift
 from stackdrill.lab.cloud.secrets import NAMES, LabSecrets
 from stackdrill.params import ParamError
@@ -174,6 +181,44 @@ def test_canary_objects_counted_on_every_primary_from_recorded_heads() -> None:
     assert values["swift_account/replicas"] == 3
     assert values["swift_ring:object/devices"][0] == "172.31.79.21:6200/d1"
     assert SwiftReplicas().problems(values) == []
+
+
+class RingHost:
+    """A ring host answering with recorded outputs; its rings' checksums can change."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.checksum = "aaaa"
+        self.heads = fixture("heads.txt")
+        self.commands: list[str] = []
+
+    def run(self, command: str, **_: Any) -> CommandResult:
+        self.commands.append(command)
+        out = ""
+        if "md5sum" in command:
+            out += "### checksums\n" + "".join(
+                f"{self.checksum}  /etc/swift/{ring}.ring.gz\n"
+                for ring in ("account", "container", "object"))
+        if "swift-get-nodes" in command:
+            out += fixture("locate.txt")
+        if "curl" in command:
+            out += "### heads\n" + self.heads
+        return CommandResult(self.name, command, 0, out, "", 0.0, 0.0)
+
+
+def test_locations_are_reused_until_a_ring_changes() -> None:
+    host = RingHost("ring-host-cache-test")
+    first = observe_replicas(host, ACCOUNT)  # type: ignore[arg-type]
+    assert sum("swift-get-nodes" in c for c in host.commands) == 1
+    host.heads = fixture("heads-d1-pulled.txt")
+    second = observe_replicas(host, ACCOUNT)  # type: ignore[arg-type]
+    assert sum("swift-get-nodes" in c for c in host.commands) == 1
+    assert first["swift_object:canary-1/replicas"] == 3
+    assert second["swift_object:canary-1/replicas"] == 2
+    assert second["swift_ring:object/devices"] == first["swift_ring:object/devices"]
+    host.checksum = "bbbb"
+    observe_replicas(host, ACCOUNT)  # type: ignore[arg-type]
+    assert sum("swift-get-nodes" in c for c in host.commands) == 2
 
 
 def test_a_pulled_disk_answers_507_and_its_replicas_are_missing() -> None:
