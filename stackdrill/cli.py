@@ -133,6 +133,7 @@ def _lab(action: str, hosts_only: bool = False, units: str | None = None) -> int
         for status in lab.status():
             print(status.line())
         print(f"inventory: {inventory}")
+        _forget_old_lab(inventory)
     elif action == "down":
         lab.down()
         print("lab down")
@@ -142,6 +143,22 @@ def _lab(action: str, hosts_only: bool = False, units: str | None = None) -> int
             print(status.line())
         return EXIT_OK if all(s.powered and s.ssh for s in statuses) else EXIT_FAILED
     return EXIT_OK
+
+
+def _forget_old_lab(inventory_path: Path) -> None:
+    """The lab was built afresh: what dead runs left pending on the old one is gone with it."""
+    from stackdrill.inventory import load_inventory
+    from stackdrill.journal import Journal
+    from stackdrill.lock import lock_name
+    from stackdrill.pytest_plugin import default_state_dir
+
+    inventory = load_inventory(inventory_path)
+    journal = Journal(default_state_dir() / "journal.jsonl")
+    left = journal.left_behind(lock_name(inventory), inventory.hosts)
+    for entry in left:
+        journal.mark_undone(entry.id, detail="the lab was rebuilt by stackdrill lab up")
+    if left:
+        print(f"journal: {len(left)} entries a dead run left on the old lab closed")
 
 
 def _pytest_argv(args: argparse.Namespace, options: Sequence[str]) -> list[str]:
@@ -236,20 +253,20 @@ def _recover(args: argparse.Namespace) -> int:
     from stackdrill.inventory import load_inventory
     from stackdrill.journal import Journal
     from stackdrill.lab.topology import LabPaths
-    from stackdrill.lock import lock_for
+    from stackdrill.lock import lock_for, lock_name
     from stackdrill.pytest_plugin import default_state_dir
     from stackdrill.recover import undo_pending
     from stackdrill.registry import load_registries
 
     inventory = load_inventory(args.inventory or LabPaths.default().inventory)
     journal = Journal(Path(args.journal) if args.journal
-                      else default_state_dir() / "journal.jsonl")
+                      else default_state_dir() / "journal.jsonl", cloud=lock_name(inventory))
     lock = lock_for(inventory, default_state_dir())
     note = lock.acquire()
     if note:
         print(f"stackdrill: {note}", file=sys.stderr)
     targets = Targets(inventory)
-    cloud_name = args.os_cloud or os.environ.get("OS_CLOUD")
+    cloud_name = args.os_cloud or os.environ.get("OS_CLOUD") or inventory.cloud
     cloud = CloudAccess(cloud_name, Redactor()) if cloud_name else None
     try:
         lines, failures = undo_pending(journal, targets, load_registries(), cloud)

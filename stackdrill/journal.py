@@ -19,7 +19,7 @@ import math
 import os
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,12 @@ class JournalEntry:
     run: str
     pid: int
     kind: str = "fault"
+    cloud: str | None = None  # the cloud (or inventory) the run drilled; None in old journals
+
+    def belongs_to(self, cloud: str, hosts: Collection[str]) -> bool:
+        """Whether the entry was armed against this cloud (an entry from an older journal,
+        which names no cloud, by its host's name)."""
+        return self.cloud == cloud if self.cloud is not None else self.target in hosts
 
 
 def _is_number(value: object) -> bool:
@@ -72,6 +78,10 @@ def _require(record: Mapping[str, Any], key: str, kind: type | tuple[type, ...])
     return value
 
 
+def _optional(record: Mapping[str, Any], key: str, kind: type) -> Any:
+    return _require(record, key, kind) if key in record else None
+
+
 def _entry_from(record: Mapping[str, Any]) -> JournalEntry:
     at = _require(record, "at", (int, float))
     if not _is_number(at):
@@ -89,6 +99,7 @@ def _entry_from(record: Mapping[str, Any]) -> JournalEntry:
         run=_require(record, "run", str),
         pid=_require(record, "pid", int),
         kind=kind,
+        cloud=_optional(record, "cloud", str),
     )
 
 
@@ -105,9 +116,10 @@ def _parse_line(raw: bytes) -> dict[str, Any]:
 class Journal:
     """Append-only journal of armed faults and their undo actions."""
 
-    def __init__(self, path: Path, run_id: str | None = None) -> None:
+    def __init__(self, path: Path, run_id: str | None = None, cloud: str | None = None) -> None:
         self.path = Path(path)
         self.run_id = run_id if run_id is not None else uuid.uuid4().hex
+        self.cloud = cloud
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r}, run_id={self.run_id!r})"
@@ -138,6 +150,7 @@ class Journal:
             "undo": dict(undo),
             "run": self.run_id,
             "pid": os.getpid(),
+            **({"cloud": self.cloud} if self.cloud is not None else {}),
         }
         line = self._encode(record, f"cannot record {fault} on {target}")
         self._append(line)
@@ -183,6 +196,12 @@ class Journal:
         if run is not None:
             entries = [entry for entry in entries if entry.run == run]
         return entries
+
+    def left_behind(self, cloud: str, hosts: Collection[str]) -> list[JournalEntry]:
+        """What runs against this cloud that are no longer alive left pending: faults still in
+        place, or recoveries stopped half way."""
+        return [entry for entry in self.pending() if entry.belongs_to(cloud, hosts)
+                and entry.pid != os.getpid() and not process_alive(entry.pid)]
 
     def _encode(self, record: Mapping[str, Any], what: str) -> bytes:
         try:
@@ -276,3 +295,14 @@ class Journal:
             pass
         finally:
             os.close(fd)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this ID runs on this machine (one we may not signal does)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

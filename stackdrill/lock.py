@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stackdrill.inventory import Inventory
+from stackdrill.journal import process_alive
 from stackdrill.waiting import WaitTimeout, poll
 
 __all__ = ["DrillLock", "Holder", "LockError", "LockHeld", "lock_for"]
@@ -69,16 +70,6 @@ class Holder:
 
 def _iso(at: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _parent(pid: int) -> int | None:
@@ -157,7 +148,7 @@ class DrillLock:
         self._fd = fd
         if stale is None:
             return None
-        state = "gone" if stale.host == socket.gethostname() and not _alive(stale.pid) \
+        state = "gone" if stale.host == socket.gethostname() and not process_alive(stale.pid) \
             else "no longer holding it"
         return (f"stale lock from pid {stale.pid} removed ({stale.describe()}, {state}); "
                 f"if that run was killed, `stackdrill recover --pending` undoes what it left")
@@ -205,7 +196,7 @@ class DrillLock:
             who = "another process (no holder recorded)"
         else:
             who = holder.describe()
-            if holder.host == socket.gethostname() and not _alive(holder.pid):
+            if holder.host == socket.gethostname() and not process_alive(holder.pid):
                 who += " (gone; a process it started still holds the lock)"
         return (f"another drill run against {self.name!r} is in progress: {who}; "
                 f"lock file {self.path}")

@@ -26,8 +26,8 @@ from stackdrill.guards import (
 )
 from stackdrill.hosts.target import Targets
 from stackdrill.inventory import Inventory, InventoryError, load_inventory
-from stackdrill.journal import Journal
-from stackdrill.lock import DrillLock, LockError, lock_for
+from stackdrill.journal import Journal, JournalError
+from stackdrill.lock import DrillLock, LockError, lock_for, lock_name
 from stackdrill.preflight import NAMED, check_hosts, check_steps, one_line
 from stackdrill.progress import WaitProgress
 from stackdrill.registry import Registries, entry_point_plugins
@@ -301,10 +301,31 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         raise pytest.UsageError(refusal)
     if needs_hosts:
         _take_lock(config, inventory)
+        _refuse_leftovers(config, inventory)
         targets = _targets(config)
         problems = check_hosts(targets)
         if problems:
             raise pytest.UsageError(one_line(problems))
+
+
+def _journal_path(config: pytest.Config) -> Path:
+    path = config.getoption("journal")
+    return Path(path) if path else default_state_dir() / "journal.jsonl"
+
+
+def _refuse_leftovers(config: pytest.Config, inventory: Inventory) -> None:
+    """Nothing is drilled on a cloud that a dead run left broken: the guards count only the
+    faults of the live run, so a second controller could go down."""
+    try:
+        left = Journal(_journal_path(config)).left_behind(lock_name(inventory), inventory.hosts)
+    except JournalError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if left:
+        first = left[0]
+        raise pytest.UsageError(
+            f"{len(left)} {'entry' if len(left) == 1 else 'entries'} left pending on this cloud "
+            f"by a run that is gone (first: {first.kind} {first.fault} on {first.target}, "
+            f"pid {first.pid}): run `stackdrill recover --pending` first")
 
 
 def _check_limit_names(session: pytest.Session) -> None:
@@ -481,9 +502,8 @@ def targets(pytestconfig: pytest.Config) -> Targets:
 
 
 @pytest.fixture(scope="session")
-def journal(pytestconfig: pytest.Config) -> Journal:
-    path = pytestconfig.getoption("journal")
-    return Journal(Path(path) if path else default_state_dir() / "journal.jsonl")
+def journal(pytestconfig: pytest.Config, inventory: Inventory) -> Journal:
+    return Journal(_journal_path(pytestconfig), cloud=lock_name(inventory))
 
 
 @pytest.fixture

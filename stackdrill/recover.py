@@ -23,8 +23,11 @@ def undo_pending(journal: Journal, targets: Targets, registries: Registries,
     lines: list[str] = []
     failures = 0
     pending = journal.pending()
+    if journal.cloud is not None:
+        pending = [entry for entry in pending
+                   if entry.belongs_to(journal.cloud, targets.inventory.hosts)]
     if not pending:
-        return [f"nothing pending in {journal.path}"], 0
+        return [f"nothing pending for {journal.cloud or 'this inventory'} in {journal.path}"], 0
     for entry in reversed(pending):
         label = f"{entry.fault} on {entry.target} (armed by pid {entry.pid}, run {entry.run[:8]})"
         try:

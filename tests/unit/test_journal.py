@@ -288,3 +288,21 @@ def test_concurrent_processes_do_not_interleave(path: Path) -> None:
     for n in range(4):
         mine = [entry for entry in entries if entry.run == f"run-{n}"]
         assert [entry.undo["n"] for entry in mine] == list(range(20))
+
+
+def test_left_behind_names_only_dead_runs_against_this_cloud(path: Path) -> None:
+    dead = multiprocessing.get_context("fork").Process(target=lambda: None)
+    dead.start()
+    dead.join()
+    mine = Journal(path, cloud="prod").arm("stop_service", "c1", {}, {})
+    other = Journal(path, cloud="staging").arm("stop_service", "c1", {}, {})
+    lines = path.read_bytes().splitlines()
+    for entry in (mine, other):
+        lines = [line.replace(f'"pid":{os.getpid()}'.encode(), f'"pid":{dead.pid}'.encode())
+                 if entry.id.encode() in line else line for line in lines]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    live = Journal(path, cloud="prod").arm("kill_service", "c2", {}, {})
+    left = Journal(path).left_behind("prod", {"c1", "c2"})
+    assert [entry.id for entry in left] == [mine.id]
+    assert live.cloud == "prod"
+    assert other.id not in {entry.id for entry in left}
