@@ -133,7 +133,12 @@ def _lab(action: str, hosts_only: bool = False, units: str | None = None) -> int
         for status in lab.status():
             print(status.line())
         print(f"inventory: {inventory}")
-        _forget_old_lab(inventory)
+        from stackdrill.pytest_plugin import default_state_dir
+        from stackdrill.recover import close_replaced_lab
+
+        closed = close_replaced_lab(inventory, default_state_dir() / "journal.jsonl")
+        if closed:
+            print(f"journal: {closed} entries a dead run left on the old lab closed")
     elif action == "down":
         lab.down()
         print("lab down")
@@ -143,22 +148,6 @@ def _lab(action: str, hosts_only: bool = False, units: str | None = None) -> int
             print(status.line())
         return EXIT_OK if all(s.powered and s.ssh for s in statuses) else EXIT_FAILED
     return EXIT_OK
-
-
-def _forget_old_lab(inventory_path: Path) -> None:
-    """The lab was built afresh: what dead runs left pending on the old one is gone with it."""
-    from stackdrill.inventory import load_inventory
-    from stackdrill.journal import Journal
-    from stackdrill.lock import lock_name
-    from stackdrill.pytest_plugin import default_state_dir
-
-    inventory = load_inventory(inventory_path)
-    journal = Journal(default_state_dir() / "journal.jsonl")
-    left = journal.left_behind(lock_name(inventory), inventory.hosts)
-    for entry in left:
-        journal.mark_undone(entry.id, detail="the lab was rebuilt by stackdrill lab up")
-    if left:
-        print(f"journal: {len(left)} entries a dead run left on the old lab closed")
 
 
 def _pytest_argv(args: argparse.Namespace, options: Sequence[str]) -> list[str]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from stackdrill.cloud.access import CloudAccess, CloudError
 from stackdrill.fault import FaultError
 from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import Targets
-from stackdrill.inventory import InventoryError
+from stackdrill.inventory import InventoryError, load_inventory
 from stackdrill.journal import Journal, JournalEntry
+from stackdrill.lock import lock_name
 from stackdrill.params import ParamError
 from stackdrill.registry import Registries, UnknownName
 from stackdrill.runbook import RecoveryContext, RecoveryFailed
@@ -51,3 +54,14 @@ def _restore(entry: JournalEntry, targets: Targets, registries: Registries,
         return f"rolled back the interrupted recovery ({'; '.join(done) or 'nothing to do'})"
     registries.faults.get(entry.fault)(target, entry.params).undo(entry.undo)
     return "restored"
+
+
+def close_replaced_lab(inventory_path: Path, journal_path: Path) -> int:
+    """The lab was built afresh: what dead runs left pending on the old one went with it.
+    Returns how many entries were closed."""
+    inventory = load_inventory(inventory_path)
+    journal = Journal(journal_path)
+    left = journal.left_behind(lock_name(inventory), inventory.hosts)
+    for entry in left:
+        journal.mark_undone(entry.id, detail="the lab was rebuilt")
+    return len(left)

@@ -306,3 +306,18 @@ def test_left_behind_names_only_dead_runs_against_this_cloud(path: Path) -> None
     assert [entry.id for entry in left] == [mine.id]
     assert live.cloud == "prod"
     assert other.id not in {entry.id for entry in left}
+
+
+def test_a_rebuilt_lab_closes_what_dead_runs_left_on_the_old_one(tmp_path: Path) -> None:
+    from stackdrill.recover import close_replaced_lab
+
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text("cloud: lab\nhosts:\n  controller:\n    address: 10.0.0.1\n"
+                         "    roles: [controller]\n")
+    journal = tmp_path / "journal.jsonl"
+    entry = Journal(journal, cloud="lab").arm("stop_service", "controller", {}, {})
+    text = journal.read_text().replace(f'"pid":{os.getpid()}', '"pid":999999999')
+    journal.write_text(text)
+    assert close_replaced_lab(inventory, journal) == 1
+    assert Journal(journal).pending() == []
+    assert entry.cloud == "lab"
