@@ -124,21 +124,17 @@ def _lab(action: str, hosts_only: bool = False, units: str | None = None) -> int
     lab = Lab(naming=naming)
     if action == "up":
         from stackdrill.lab.system import LabError
+        from stackdrill.pytest_plugin import default_state_dir
         from stackdrill.waiting import WaitTimeout
 
         try:
-            inventory = lab.up(cloud=not hosts_only)
+            inventory = lab.up(cloud=not hosts_only,
+                               journal=default_state_dir() / "journal.jsonl")
         except WaitTimeout as exc:
             raise LabError(f"{exc} (stackdrill lab up starts afresh when run again)") from exc
         for status in lab.status():
             print(status.line())
         print(f"inventory: {inventory}")
-        from stackdrill.pytest_plugin import default_state_dir
-        from stackdrill.recover import close_replaced_lab
-
-        closed = close_replaced_lab(inventory, default_state_dir() / "journal.jsonl")
-        if closed:
-            print(f"journal: {closed} entries a dead run left on the old lab closed")
     elif action == "down":
         lab.down()
         print("lab down")

@@ -261,14 +261,9 @@ def resolve_inventory(config: pytest.Config) -> Inventory:
     elif config.getoption("lab"):
         from stackdrill.lab.lab import Lab
         from stackdrill.lab.system import LabError
-        from stackdrill.recover import close_replaced_lab
 
-        lab = Lab()
         try:
-            built = not lab.is_up()
-            path = str(lab.up() if built else lab.paths.inventory)
-            if built:
-                close_replaced_lab(Path(path), _journal_path(config))
+            path = str(Lab().ensure_up(journal=_journal_path(config)))
         except (LabError, OSError, JournalError) as exc:
             raise pytest.UsageError(f"lab: {exc}") from None
     if not path:

@@ -108,8 +108,11 @@ class Lab:
         self.paths.inventory.unlink(missing_ok=True)
         (self.paths.root / "clouds.yaml").unlink(missing_ok=True)
 
-    def up(self, *, cloud: bool = True, log: Callable[[str], None] = print) -> Path:
-        """Build every host afresh; with ``cloud``, install and bootstrap OpenStack on them."""
+    def up(self, *, cloud: bool = True, log: Callable[[str], None] = print,
+           journal: Path | None = None) -> Path:
+        """Build every host afresh; with ``cloud``, install and bootstrap OpenStack on them.
+        With ``journal``, what dead runs left pending there on the old lab is closed: it went
+        with the old lab."""
         self._preflight()
         started = time.monotonic()
         self.down()
@@ -165,6 +168,12 @@ class Lab:
             write_clouds_yaml(self.paths, secrets)
         self.write_inventory(cloud=secrets is not None)
         log(f"lab: up in {time.monotonic() - started:.0f}s")
+        if journal is not None:
+            from stackdrill.recover import close_replaced_lab
+
+            closed = close_replaced_lab(self.paths.inventory, journal)
+            if closed:
+                log(f"journal: {closed} entries a dead run left on the old lab closed")
         return self.paths.inventory
 
     def _shared_instances(self) -> Path:
@@ -180,10 +189,10 @@ class Lab:
             return False
         return self.paths.inventory.exists() and all(h.powered and h.ssh for h in self.status())
 
-    def ensure_up(self) -> Path:
+    def ensure_up(self, journal: Path | None = None) -> Path:
         """The lab cloud's inventory, bringing the lab up first unless every host answers and
         the cloud was bootstrapped."""
-        return self.paths.inventory if self.is_up() else self.up()
+        return self.paths.inventory if self.is_up() else self.up(journal=journal)
 
     def wait_booted(self, host: LabHost, timeout: float = BOOT_TIMEOUT) -> None:
         def booted() -> bool:
