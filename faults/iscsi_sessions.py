@@ -6,7 +6,8 @@
   on the storage host. With ``hold``, the target's ACL is emptied first so initiators stay out
   until undo binds it back; without it, initiators reconnect at once.
 - ``network``: iptables on the storage host drops the portal's traffic (from ``initiators``, or
-  from everyone) until undo deletes the rule.
+  from everyone) until undo deletes the rule. The rule carries a ``stackdrill-drop-iscsi``
+  comment, so undo and recovery delete it and nothing else.
 
 ``method: auto`` picks ``initiator`` where iscsiadm lists sessions, else ``target`` where tgtadm
 or targetcli exists, else ``network``.
@@ -22,7 +23,6 @@ from stackdrill.fault import Fault, FaultError
 from stackdrill.params import Param, boolean, word_list
 
 METHODS = ("auto", "initiator", "target", "network")
-RULE_TAG = "stackdrill-drop-iscsi"
 DETECT = ("command -v iscsiadm >/dev/null 2>&1 && iscsiadm -m session 2>/dev/null "
           "| grep -q . && echo initiator; command -v tgtadm >/dev/null 2>&1 && echo tgt; "
           "command -v targetcli >/dev/null 2>&1 && echo lio; exit 0")
@@ -56,8 +56,8 @@ class DropIscsiSessions(Fault):
                          if self.values["hold"] else []),
                        f"tgtadm --lld iscsi --mode conn --op delete --tid <tid of {pattern}> "
                        "--sid <sid> --cid <cid>  (or: targetcli /iscsi/<iqn>/tpg1 disable)"],
-            "network": [f"iptables -I {rule}"
-                        for rule in iscsi.iptables_rule(self.values["initiators"], RULE_TAG)],
+            "network": [f"iptables -I {rule}" for rule in
+                        iscsi.iptables_rule(self.values["initiators"], iscsi.DROP_RULE_TAG)],
         }
         if method == "auto":
             return [f"{name}: {line}" for name in METHODS[1:] for line in plans[name]]
@@ -85,7 +85,7 @@ class DropIscsiSessions(Fault):
         if method == "network":
             facts: dict[str, Any] = {
                 "method": method, "rules": iscsi.iptables_rule(self.values["initiators"],
-                                                               RULE_TAG)}
+                                                               iscsi.DROP_RULE_TAG)}
             if self.target.run("command -v tgtadm", record=False).ok:
                 shown = iscsi.parse_tgt_targets(self.target.run(iscsi.TGT_SHOW,
                                                                 record=False).stdout)

@@ -1,11 +1,12 @@
 """Bring iSCSI sessions back, the storage operator's way.
 
-On the target host: open the portal (delete iptables rules that drop port 3260), give every
-matching target whose access list is empty its access back (``tgtadm --op bind``, or enable a
-disabled LIO portal group), and log initiators back in where open-iscsi runs (the admin guide:
-``iscsiadm -m discovery -t st -p $SAN_IP`` then ``iscsiadm -m node --target-name $IQN -p
-$SAN_IP -l``). Then wait until every initiator that was logged in before the fault (as the fault
-recorded) is logged in again.
+On the target host: open the portal (delete the iptables rules tagged
+``stackdrill-drop-iscsi`` that drop port 3260; any other rule that drops the portal is the
+site's own, and is shown but kept), give every matching target whose access list is empty its
+access back (``tgtadm --op bind``, or enable a disabled LIO portal group), and log initiators
+back in where open-iscsi runs (the admin guide: ``iscsiadm -m discovery -t st -p $SAN_IP`` then
+``iscsiadm -m node --target-name $IQN -p $SAN_IP -l``). Then wait until every session and every
+initiator that was logged in before the fault (as the fault recorded) is logged in again.
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ from recovery.reboot import wait
 from stackdrill import iscsi
 from stackdrill.params import Param, positive_float
 from stackdrill.runbook import Recovery, RecoveryFailed, RunbookStep
-
-DROP_RULES = (f"iptables -S INPUT | grep -e '--dport {iscsi.ISCSI_PORT} ' | grep -e '-j DROP' "
-              "| sed 's/^-A //'")
 
 
 class RestoreIscsiSessions(Recovery):
@@ -39,7 +37,8 @@ class RestoreIscsiSessions(Recovery):
     def runbook(self) -> list[RunbookStep]:
         steps = [
             RunbookStep(f"Open the iSCSI portal on {self.target.name}", self.open_portal,
-                        (DROP_RULES, "iptables -D <rule>")),
+                        (iscsi.TAGGED_DROP_RULES, "iptables -D <rule>",
+                         iscsi.OTHER_DROP_RULES)),
             RunbookStep(f"Restore the targets' access lists on {self.target.name}",
                         self.restore_access,
                         (iscsi.TGT_SHOW, "tgtadm --lld iscsi --mode target --op bind --tid <tid> "
@@ -60,9 +59,10 @@ class RestoreIscsiSessions(Recovery):
     def open_portal(self) -> None:
         if not self.target.run("command -v iptables", record=False).ok:
             return
-        for rule in self.target.run(DROP_RULES).stdout.splitlines():
+        for rule in self.target.run(iscsi.TAGGED_DROP_RULES).stdout.splitlines():
             if rule.strip():
                 self.target.run(f"iptables -D {rule}", check=True)
+        self.target.run(iscsi.OTHER_DROP_RULES)
 
     def restore_access(self) -> None:
         if self.target.run("command -v tgtadm", record=False).ok:
@@ -88,6 +88,12 @@ class RestoreIscsiSessions(Recovery):
     def wait_logged_in(self) -> None:
         expected = {iqn: set(names) for f in self._facts()
                     for iqn, names in (f.get("initiators") or {}).items()}
+        sessions = {s["iqn"] for f in self._facts() if f["method"] == "initiator"
+                    for s in f.get("sessions", [])}
+        if sessions:
+            wait(lambda: sessions <= self._logged_in(), self.values["timeout"],
+                 f"{len(sessions)} iSCSI session(s) listed again by iscsiadm on "
+                 f"{self.target.name}")
         if not expected:
             return
         if not self.target.run("command -v tgtadm", record=False).ok:
@@ -102,3 +108,7 @@ class RestoreIscsiSessions(Recovery):
         wait(back, self.values["timeout"],
              f"{sum(map(len, expected.values()))} initiator(s) logged in again on "
              f"{self.target.name}")
+
+    def _logged_in(self) -> set[str]:
+        listing = self.target.run("iscsiadm -m session", record=False).stdout
+        return {s.iqn for s in iscsi.parse_iscsiadm_sessions(listing)}

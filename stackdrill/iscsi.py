@@ -12,6 +12,14 @@ from typing import Any
 
 TGT_SHOW = "tgtadm --lld iscsi --mode target --op show"
 ISCSI_PORT = 3260
+DROP_RULE_TAG = "stackdrill-drop-iscsi"
+# The INPUT rules stackdrill added to cut the portal off, as ``iptables -D`` takes them; rules
+# that carry no stackdrill tag are never listed here, so nothing of the site's own firewall goes.
+TAGGED_DROP_RULES = (f"iptables -S INPUT | grep -F -e '--comment {DROP_RULE_TAG} ' "
+                     "| sed 's/^-A //'")
+# Every other rule that drops the portal's traffic: shown in the evidence, never deleted.
+OTHER_DROP_RULES = (f"iptables -S INPUT | grep -e '--dport {ISCSI_PORT} ' | grep -e '-j DROP' "
+                    f"| grep -v -F -e '--comment {DROP_RULE_TAG} ' || true")
 
 
 @dataclass

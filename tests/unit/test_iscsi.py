@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from faults.iscsi_sessions import DropIscsiSessions
+from recovery.iscsi import RestoreIscsiSessions
 from stackdrill import iscsi
 from stackdrill.cloud.volume_data import guest_disk
 from stackdrill.fault import FaultError
 from stackdrill.hosts.ssh import CommandResult
+from stackdrill.runbook import RecoveryContext, RecoveryFailed
 
 RECORDED = Path(__file__).parents[1] / "fixtures" / "iscsi"
 VOL1 = "iqn.2010-10.org.openstack:volume-ef2771b8-ef7d-417f-bdd9-2959f1588686"
@@ -142,3 +146,84 @@ DOMAIN_XML = """<domain><devices>
 def test_guest_disk_found_by_serial() -> None:
     found: Any = guest_disk(DOMAIN_XML.format(iqn=VOL1), "ef2771b8")
     assert found == ("vdb", "libvirt-4-format", VOL1, "172.31.77.21")
+
+
+class ShellHost:
+    """A target host whose commands run in a local shell, with ``iptables`` answered by a script
+    that prints a recorded ``iptables -S INPUT`` and logs every other call."""
+
+    name = "storage1"
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.bin = tmp_path / "bin"
+        self.bin.mkdir()
+        self.calls = tmp_path / "iptables.log"
+        script = self.bin / "iptables"
+        script.write_text("#!/bin/sh\n"
+                          f'if [ "$1" = -S ]; then cat {RECORDED / "iptables-S-INPUT.txt"}; '
+                          f'else echo "$*" >> {self.calls}; fi\n')
+        script.chmod(0o755)
+
+    def run(self, command: str, *, check: bool = False, timeout: float | None = None,
+            record: bool = True) -> CommandResult:
+        done = subprocess.run(["bash", "-c", command], capture_output=True, text=True,
+                              env={**os.environ, "PATH": f"{self.bin}:{os.environ['PATH']}"},
+                              check=False)
+        if check and done.returncode:
+            raise AssertionError(f"{command} failed: {done.stderr}")
+        return CommandResult("storage1", command, done.returncode, done.stdout, done.stderr,
+                             0.0, 0.0)
+
+
+def test_opening_the_portal_deletes_only_the_rules_stackdrill_tagged(tmp_path: Path) -> None:
+    host = ShellHost(tmp_path)
+    recovery = RestoreIscsiSessions(host, {})  # type: ignore[arg-type]
+    recovery.open_portal()
+    deleted = host.calls.read_text().splitlines()
+    assert deleted == [f"-D {line[len('-A '):]}"
+                       for line in recorded("iptables-S-INPUT.txt").splitlines()
+                       if "--comment stackdrill-drop-iscsi " in line]
+    assert len(deleted) == 2
+    shown = host.run(iscsi.OTHER_DROP_RULES).stdout.splitlines()
+    assert shown and all("stackdrill" not in line and "--dport 3260" in line for line in shown)
+
+
+class LoggingInHost(RecordedHost):
+    """An open-iscsi host with no session until the runbook's ``iscsiadm ... -l`` ran."""
+
+    def run(self, command: str, *, check: bool = False, timeout: float | None = None,
+            record: bool = True) -> CommandResult:
+        if command.endswith(" -l"):
+            self.answers["iscsiadm -m session"] = (0, recorded("iscsiadm-session.txt"))
+        return super().run(command, check=check, timeout=timeout, record=record)
+
+
+def _initiator_recovery(host: RecordedHost) -> RestoreIscsiSessions:
+    fault = _fault(host, method="initiator", targets="iqn.2010-10.org.openstack:*")
+    facts = fault.prepare()
+    host.answers["iscsiadm -m session"] = (21, "iscsiadm: No active sessions.\n")
+    return RestoreIscsiSessions(host, {"timeout": "2"},  # type: ignore[arg-type]
+                                RecoveryContext(fault_facts=(facts,)))
+
+
+def test_the_initiator_runbook_logs_in_then_waits_for_the_sessions() -> None:
+    host = LoggingInHost({"command -v iscsiadm": (0, "initiator\n"), "command -v tgtadm": (1, ""),
+                          "command -v iptables": (1, ""), "command -v targetcli": (1, ""),
+                          "iscsiadm -m session": (0, recorded("iscsiadm-session.txt"))})
+    recovery = _initiator_recovery(host)
+    titles = [step.title for step in recovery.runbook()]
+    assert titles[2:] == ["Log 2 session(s) back in on storage1",
+                          "Wait for every initiator to be logged in again"]
+    for step in recovery.runbook():
+        step.action()
+    assert [c for c in host.ran if c.startswith("iscsiadm -m discovery")] == [
+        "iscsiadm -m discovery -t st -p 192.168.24.10:3260"]
+    assert host.ran[-1] == "iscsiadm -m session"
+
+
+def test_the_initiator_runbook_fails_when_the_sessions_stay_away() -> None:
+    host = RecordedHost({"command -v iscsiadm": (0, "initiator\n"),
+                         "iscsiadm -m session": (0, recorded("iscsiadm-session.txt"))})
+    recovery = _initiator_recovery(host)
+    with pytest.raises(RecoveryFailed, match=r"2 iSCSI session\(s\) listed again by iscsiadm"):
+        recovery.wait_logged_in()
