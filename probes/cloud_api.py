@@ -91,8 +91,11 @@ def _volumes(access: CloudAccess) -> dict[str, Any]:
                                                              limit=PAGE):
         key = f"volume:{volume.name or volume.id}"
         values[f"{key}/status"] = volume.status
-        values[f"{key}/attached_to"] = sorted(
-            a.get("server_id", "") for a in volume.attachments or [])
+        attachments = volume.attachments or []
+        values[f"{key}/attached_to"] = sorted(a.get("server_id", "") for a in attachments)
+        # The mountpoint each attachment has in its guest (/dev/vdb): a volume reattached after
+        # a disaster must come back where the guest had it.
+        values[f"{key}/devices"] = sorted(a.get("device") or "" for a in attachments)
     return values
 
 

@@ -236,7 +236,15 @@ class Drill:
 
     def inject_each(self, fault_name: str, targets: Sequence[Target],
                     raw_params: Mapping[str, str]) -> list[ActiveFault]:
-        """The same fault on several hosts, one after the other (a power outage)."""
+        """The same fault on several hosts, one after the other (a power outage). The guards
+        judge the whole set first: if any host of it would be refused, none is touched."""
+        active = [a.fault.target.spec for a in self.faults if not a.undone]
+        for target in targets:
+            refusal = self.guards.fault_refusal(fault_name, target.spec, active)
+            if refusal is not None:
+                self.timeline.add("refused", refusal)
+                raise GuardRefused(f"{refusal}; no host of the {len(targets)} was touched")
+            active.append(target.spec)
         return [self.inject(fault_name, target, raw_params) for target in targets]
 
     def confirm_all(self, timeout: float) -> list[str]:

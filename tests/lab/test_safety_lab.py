@@ -161,3 +161,39 @@ def test_a_second_run_against_the_same_cloud_is_refused(lab: Lab, lab_targets: T
         output, _ = first.communicate(timeout=60)
     assert first.returncode == 0, output
     assert lock_file.read_text() == ""  # released, not stale
+
+
+TWO_CONTROLLERS = """\
+@drill
+Feature: a fault on every controller
+  Scenario: dbus is killed on each controller at once
+    Given a controller host
+    When the fault "kill_service" is injected on every controller host:
+      | service | dbus |
+"""
+
+
+def dbus_pids(targets: Targets, names: list[str]) -> dict[str, int]:
+    pids = {name: unit_statuses(targets.get(name), ["dbus"])["dbus"].main_pid for name in names}
+    assert all(pids.values()), pids
+    return pids
+
+
+def test_a_guard_refuses_a_second_controller(lab: Lab, lab_targets: Targets,
+                                             tmp_path: Path) -> None:
+    """compute2 is given the controller role too: one step would put both controllers under a
+    fault, over the default limit of one. The whole step is refused; neither host is touched."""
+    inventory = lab_inventory(lab, tmp_path, hosts__compute2__roles=["compute", "controller"])
+    features = write_feature_dir(tmp_path / "two", "two", TWO_CONTROLLERS)
+    watched = ["controller", "compute2"]
+    before = dbus_pids(lab_targets, watched)
+    result = stackdrill(tmp_path, *run_args(features, inventory, tmp_path))
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out
+    assert ("fault kill_service refused: it would put 2 controller hosts under faults at once "
+            "(compute2, controller), the limit is 1") in out, out
+    assert "no host of the 2 was touched" in out, out
+    assert "Traceback" not in out
+    assert dbus_pids(lab_targets, watched) == before
+    journal = Journal(tmp_path / "journal.jsonl")
+    assert not journal.path.exists() or journal.pending() == []

@@ -122,6 +122,22 @@ def test_one_host_per_role_under_faults_by_default(tmp_path: Path) -> None:
     assert EVENTS[-1] == "inject cmp2"
 
 
+def test_a_fault_on_every_host_of_a_role_is_judged_as_a_whole(tmp_path: Path) -> None:
+    """"Injected on every compute host" touches none of them when the set is over a limit,
+    rather than breaking the first and being refused on the second."""
+    drill = make_drill(tmp_path, inventory(tmp_path))
+    computes = [drill.targets.get(name) for name in ("cmp1", "cmp2")]
+    with pytest.raises(GuardRefused, match=r"2 compute hosts .*; no host of the 2 was touched$"):
+        drill.inject_each("touch", computes, {})  # type: ignore[arg-type]
+    assert EVENTS == []
+    assert not drill.journal.path.exists()
+    raised = make_drill(tmp_path, inventory(tmp_path),
+                        Guards.for_inventory(inventory(tmp_path), confirm=None,
+                                             limits={"compute": 2}))
+    raised.inject_each("touch", computes, {})  # type: ignore[arg-type]
+    assert EVENTS == ["prepare cmp1", "inject cmp1", "prepare cmp2", "inject cmp2"]
+
+
 def test_a_tag_raises_a_role_limit(tmp_path: Path) -> None:
     inv = inventory(tmp_path)
     limits = limits_from_tags(["drill", "allow_down_compute_2", "compute"])

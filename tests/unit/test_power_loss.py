@@ -24,3 +24,16 @@ def test_statements_follow_the_guide_and_name_only_the_saved_volumes() -> None:
 def test_anything_but_a_volume_uuid_is_refused_before_it_reaches_sql() -> None:
     with pytest.raises(ValueError):
         stale_state_sql(["x'); drop table volumes; --"])
+
+
+def test_the_runbook_keeps_the_guides_order() -> None:
+    """Save the relations before the SQL erases them, reboot before reattaching: the admin
+    guide's "Recover cloud after disaster", in its order."""
+    from recovery.power_loss import RecoverAfterPowerLoss
+
+    host = type("Host", (), {"name": "controller"})()
+    titles = [step.title for step in RecoverAfterPowerLoss(host, {}).runbook()]  # type: ignore[arg-type]
+    order = ["Wait for the APIs", "Save the volume/instance relations", "Clean the stalled state",
+             "Reboot each instance", "Reattach the volumes from the saved list"]
+    assert len(titles) == len(order)
+    assert all(title.startswith(prefix) for title, prefix in zip(titles, order, strict=True))

@@ -289,7 +289,7 @@ class FakeConnection:
     def volumes(self, **query: Any) -> list[Any]:
         self.calls.append(("volumes", query))
         return [type("Vol", (), {"name": "v1", "id": "x", "status": "in-use",
-                                 "attachments": [{"server_id": "s1"}]})()]
+                                 "attachments": [{"server_id": "s1", "device": "/dev/vdb"}]})()]
 
 
 def test_the_cloud_probe_lists_each_kind_once_with_full_pages() -> None:
@@ -305,6 +305,7 @@ def test_the_cloud_probe_lists_each_kind_once_with_full_pages() -> None:
         "hypervisor:c1/state": "up", "hypervisor:c1/status": "enabled",
         "server:vm1/status": "ACTIVE", "server:vm1/host": "c1", "server:vm1/power_state": 1,
         "volume:v1/status": "in-use", "volume:v1/attached_to": ["s1"],
+        "volume:v1/devices": ["/dev/vdb"],
         "service:cinder-volume@st1@file/state": "up",
         "service:cinder-volume@st1@file/status": "enabled",
         "image:cirros/status": "active"}

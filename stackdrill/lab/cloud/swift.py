@@ -42,8 +42,9 @@ from stackdrill.waiting import poll
 DEVICES = "/srv/node"
 DISKS = ("d1", "d2")
 DISK_SIZE = "1G"  # sparse; XFS needs at least 300 MiB
-# The disk whose image sits on the FUSE filesystem that can be switched to EIO.
-EIO_DISKS = (("storage1", "d2"),)
+# The disks whose images sit on the FUSE filesystem that can be switched to EIO: one on each
+# storage host, so the I/O-error drill runs on whichever storage host a feature picks.
+EIO_DISKS = (("storage1", "d2"), ("storage2", "d2"))
 # Where a storage host sees the EIO switch of each of its FUSE-backed disks (a bind mount of
 # the FUSE filesystem's control directory for that host): write ``eio`` or ``ok`` to <disk>.
 DISK_CONTROL_DIR = "/var/lib/stackdrill/disk-faults"
