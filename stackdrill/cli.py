@@ -1,10 +1,7 @@
 """The operator's command line: ``stackdrill lab|plan|run|recover|report|inventory|discover``.
 
-Exit codes: 0 every drill passed; 1 a drill failed (or the harness broke: the lab would not
-start, an internal error; the reason is on stderr and the report calls it a harness error);
-2 bad input (arguments, inventory, feature, host access), refused before anything is injected;
-3 a drill was aborted by a safeguard (its faults were undone, and the run stopped there);
-130 interrupted (every pending undo has run).
+Every exit code the command line returns is in :data:`EXIT_MEANINGS`, which ``stackdrill --help``
+and ``stackdrill run --help`` list.
 """
 
 from __future__ import annotations
@@ -12,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -24,9 +22,21 @@ EXIT_INTERRUPTED = 130
 EXIT_MAX_DURATION = 124  # stackdrill.schedule: stopped at --max-duration, faults undone
 EXIT_HARNESS = EXIT_FAILED  # a run that broke did not pass; stderr and the report say why
 
-EXIT_CODES = ("exit codes: 0 every drill passed; 1 a drill failed, or the harness broke (the "
-              "reason on stderr); 2 bad input, refused before anything was injected; 3 a drill "
-              "was aborted by a safeguard (its faults undone, the run stopped); 130 interrupted")
+EXIT_MEANINGS: dict[int, str] = {
+    EXIT_OK: "every drill passed (or the run was outside its --window: nothing ran)",
+    EXIT_FAILED: "a drill failed, or the harness broke (the reason on stderr, the report files "
+                 "it under harness error); recover --pending: an undo failed; lab status: a "
+                 "host is down",
+    EXIT_BAD_INPUT: "bad input (arguments, inventory, feature, host access, a held drill lock, "
+                    "faults a dead run left pending), refused before anything was injected",
+    EXIT_ABORTED: "a drill was aborted by a safeguard (its faults undone, the run stopped)",
+    EXIT_MAX_DURATION: "stopped at --max-duration or the --window's close (every fault undone)",
+    EXIT_INTERRUPTED: "interrupted by SIGINT or SIGTERM (every pending undo has run)",
+}
+EXIT_CODES = "exit codes:\n" + "\n".join(
+    textwrap.fill(meaning, width=79, initial_indent=f"  {code:<5}", subsequent_indent=" " * 7,
+                  break_on_hyphens=False, break_long_words=False)
+    for code, meaning in EXIT_MEANINGS.items())
 
 
 class CliError(Exception):
@@ -44,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     from stackdrill.run_options import add_run_arguments
 
     parser = _Parser(prog="stackdrill", description=__doc__.splitlines()[0],
-                     epilog=EXIT_CODES)
+                     epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     lab = sub.add_parser("lab", help="the embedded lab cloud on this machine")
@@ -56,7 +66,8 @@ def _parser() -> argparse.ArgumentParser:
                           "(nova-compute, the default) or as DevStack does (devstack@n-cpu); "
                           "default: $STACKDRILL_LAB_UNITS or packages")
 
-    run = sub.add_parser("run", help="run drills (features) against a cloud")
+    run = sub.add_parser("run", help="run drills (features) against a cloud",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("paths", nargs="*", default=["features"],
                      help="feature directories or test modules (default: features)")
     run.add_argument("--tags", "-m", help="pytest marker expression, e.g. 'compute and not slow'")
@@ -72,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--confirm", metavar="CLOUD",
                      help="allow faults on a production inventory whose cloud name is CLOUD")
     add_run_arguments(run)
-    run.epilog = "arguments after -- go to pytest as they are"
+    run.epilog = f"arguments after -- go to pytest as they are\n\n{EXIT_CODES}"
 
     plan = sub.add_parser("plan", help="dry run: show each drill's faults, recoveries, target "
                                        "hosts and commands, touching nothing")
@@ -233,7 +244,6 @@ def _exit_code(code: int) -> int:
 
 def _recover(args: argparse.Namespace) -> int:
     from stackdrill.cloud.access import CloudAccess
-    from stackdrill.evidence import Redactor
     from stackdrill.hosts.target import Targets
     from stackdrill.inventory import load_inventory
     from stackdrill.journal import Journal
@@ -241,9 +251,11 @@ def _recover(args: argparse.Namespace) -> int:
     from stackdrill.lock import lock_for, lock_name
     from stackdrill.pytest_plugin import default_state_dir
     from stackdrill.recover import undo_pending
+    from stackdrill.redaction import inventory_redactor
     from stackdrill.registry import load_registries
 
     inventory = load_inventory(args.inventory or LabPaths.default().inventory)
+    redactor = inventory_redactor(inventory)
     journal = Journal(Path(args.journal) if args.journal
                       else default_state_dir() / "journal.jsonl", cloud=lock_name(inventory))
     lock = lock_for(inventory, default_state_dir())
@@ -252,9 +264,11 @@ def _recover(args: argparse.Namespace) -> int:
         print(f"stackdrill: {note}", file=sys.stderr)
     targets = Targets(inventory)
     cloud_name = args.os_cloud or os.environ.get("OS_CLOUD") or inventory.cloud
-    cloud = CloudAccess(cloud_name, Redactor()) if cloud_name else None
+    cloud = CloudAccess(cloud_name, redactor) if cloud_name else None
+    if cloud is not None:
+        cloud.register_secrets()  # before anything is printed, even if no rollback connects
     try:
-        lines, failures = undo_pending(journal, targets, load_registries(), cloud)
+        lines, failures = undo_pending(journal, targets, load_registries(), cloud, redactor)
     finally:
         if cloud is not None:
             cloud.close()

@@ -27,7 +27,9 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from stackdrill.evidence import Redactor
 from stackdrill.inventory import InventoryError, parse_inventory
+from stackdrill.redaction import auth_secrets
 
 __all__ = ["DiscoverError", "Discovered", "connect", "discover", "render", "resolve_name"]
 
@@ -231,12 +233,18 @@ def _quiet_clients() -> Iterator[None]:
 def _run_discovery(cloud: str | None, conn: Any, resolve: Resolver,
                    reverse: ReverseResolver) -> str:
     connection = conn if conn is not None else connect(cloud)
-    name = str(cloud or getattr(getattr(connection, "config", None), "name", None) or "cloud")
+    region = getattr(connection, "config", None)
+    name = str(cloud or getattr(region, "name", None) or "cloud")
+    redact = Redactor()
+    redact.add_all(auth_secrets((getattr(region, "config", None) or {}).get("auth")))
     try:
         hosts = discover(connection, resolve, reverse)
-    except DiscoverError:
-        raise
+    except DiscoverError as exc:
+        raise DiscoverError(redact(str(exc))) from None
     except Exception as exc:  # keystoneauth and openstacksdk raise many kinds; one line each
-        raise DiscoverError(f"cloud {name!r}: {type(exc).__name__}: {_first_line(exc)}") \
-            from None
-    return render(name, hosts)
+        raise DiscoverError(redact(f"cloud {name!r}: {type(exc).__name__}: "
+                                   f"{_first_line(exc)}")) from None
+    try:
+        return redact(render(name, hosts))
+    except DiscoverError as exc:
+        raise DiscoverError(redact(str(exc))) from None

@@ -8,24 +8,34 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 
 class Redactor:
-    """Replaces every registered secret value with ``***`` in text bound for reports or logs."""
+    """Replaces every registered secret value with ``***`` in text bound for reports or logs,
+    as written, as a JSON string holds it and as a URL quotes it."""
 
     def __init__(self) -> None:
-        self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+        self._secrets: tuple[str, ...] = ()  # longest first
 
     def add(self, secret: str | None) -> None:
         if secret and len(secret) >= 4:
-            self._secrets.add(secret)
+            forms = {secret, json.dumps(secret)[1:-1], quote(secret, safe="")}
+            with self._lock:
+                self._secrets = tuple(sorted(forms.union(self._secrets), key=len, reverse=True))
+
+    def add_all(self, secrets: Iterable[str | None]) -> None:
+        for secret in secrets:
+            self.add(secret)
 
     def __call__(self, text: str) -> str:
-        for secret in sorted(self._secrets, key=len, reverse=True):
+        for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
 

@@ -21,6 +21,7 @@ from stackdrill.hosts.target import Target
 from stackdrill.inventory import HostSpec, Inventory
 from stackdrill.params import ParamError, table_params
 from stackdrill.preflight import NAMED
+from stackdrill.redaction import inventory_redactor
 from stackdrill.registry import Registries, UnknownName
 from stackdrill.runbook import RecoveryFailed
 
@@ -57,6 +58,9 @@ class PlannedScenario:
     name: str
     steps: Sequence[Any]
     limits: Mapping[str, int] = field(default_factory=dict)
+    changes_the_cloud: bool = True
+    """Whether a run of it changes the cloud, so that a production inventory needs --confirm
+    (see :func:`stackdrill.pytest_plugin.scenario_changes_the_cloud`)."""
 
 
 def _rows(step: Any) -> list[list[str]]:
@@ -145,6 +149,7 @@ def plan_scenario(scenario: PlannedScenario, inventory: Inventory, registries: R
 
 def render_plan(scenarios: Sequence[PlannedScenario], inventory: Inventory,
                 registries: Registries, confirm: str | None = None) -> str:
+    """The plan as printed; the inventory's secrets (power passwords) never appear in it."""
     cloud = repr(inventory.cloud) if inventory.cloud else "(no cloud name)"
     count = len(scenarios)
     lines = [f"plan: {count} scenario{'' if count == 1 else 's'} against cloud {cloud} "
@@ -152,8 +157,12 @@ def render_plan(scenarios: Sequence[PlannedScenario], inventory: Inventory,
              "dry run: no host is contacted, nothing is injected or journalled"]
     guards = Guards.for_inventory(inventory, confirm=confirm)
     refusal = guards.production_refusal()
-    if refusal is not None:
-        lines.append(f"! {refusal.removesuffix('; nothing injected')}")
+    changing = sum(1 for scenario in scenarios if scenario.changes_the_cloud)
+    if refusal is not None and changing:
+        # the plan itself changes nothing: this is what a run of these scenarios would say
+        lines.append(f"! {refusal.removesuffix('; nothing injected')} ({changing} of {count} "
+                     f"scenario{'' if count == 1 else 's'} "
+                     f"change{'s' if changing == 1 else ''} the cloud)")
     if inventory.protected:
         lines.append(f"protected hosts (never touched): {', '.join(sorted(inventory.protected))}")
     lines.append("at most one host per role under faults at once, unless a feature raises it "
@@ -163,4 +172,4 @@ def render_plan(scenarios: Sequence[PlannedScenario], inventory: Inventory,
         lines.append("")
         lines.extend(plan_scenario(scenario, inventory, registries,
                                    dataclasses.replace(limits, production=False)))
-    return "\n".join(lines) + "\n"
+    return inventory_redactor(inventory)("\n".join(lines) + "\n")

@@ -76,17 +76,22 @@ DRIVERS: dict[str, Callable[[HostSpec, Mapping[str, Any]], PowerDriver]] = {
 }
 
 def power_secrets(hosts: Iterable[HostSpec]) -> list[str]:
-    """Every power password the hosts' options give or point to, for the report redactor."""
-    from stackdrill.power_drivers import credentials
+    """Every power password the hosts' options give or point to, for the report redactor (each
+    one, even where the options are otherwise incomplete or give more than one)."""
+    from stackdrill.power_drivers import password
 
     secrets: list[str] = []
     for host in hosts:
         options = host.power or {}
-        if any(key in options for key in ("password", "password_env", "password_file")):
+        for key in ("password", "password_env", "password_file"):
+            if key not in options:
+                continue
             try:
-                secrets.append(credentials(host, options).password)
+                secret = password(host, {"driver": options.get("driver"), key: options[key]})
             except PowerError:
                 continue
+            if secret not in secrets:
+                secrets.append(secret)
     return secrets
 
 

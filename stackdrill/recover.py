@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from stackdrill.cloud.access import CloudAccess, CloudError
@@ -20,9 +21,11 @@ ERRORS = (UnknownName, ParamError, InventoryError, HostError, FaultError, Recove
 
 
 def undo_pending(journal: Journal, targets: Targets, registries: Registries,
-                 cloud: CloudAccess | None = None) -> tuple[list[str], int]:
+                 cloud: CloudAccess | None = None,
+                 redact: Callable[[str], str] = str) -> tuple[list[str], int]:
     """Undo every armed fault and roll back every recovery a run left half done, newest first;
-    return one line per entry and the failure count."""
+    return one line per entry and the failure count. Every line, and every detail written to
+    the journal, passes through ``redact``."""
     lines: list[str] = []
     failures = 0
     pending = journal.pending()
@@ -36,12 +39,12 @@ def undo_pending(journal: Journal, targets: Targets, registries: Registries,
         try:
             done = _restore(entry, targets, registries, cloud)
         except ERRORS as exc:
-            journal.mark_undone(entry.id, ok=False, detail=str(exc))
-            lines.append(f"FAILED {label}: {exc}")
+            journal.mark_undone(entry.id, ok=False, detail=redact(str(exc)))
+            lines.append(redact(f"FAILED {label}: {exc}"))
             failures += 1
             continue
         journal.mark_undone(entry.id, detail="restored by stackdrill recover --pending")
-        lines.append(f"{done} {label}")
+        lines.append(redact(f"{done} {label}"))
     return lines, failures
 
 

@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 from stackdrill.evidence import Redactor
 from stackdrill.hosts.target import Target
+from stackdrill.redaction import auth_secrets
 
 
 class CloudError(Exception):
@@ -34,19 +35,32 @@ class CloudAccess:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             import openstack
-            import openstack.config
-            from openstack.exceptions import ConfigException
 
-            try:
-                loader = openstack.config.OpenStackConfig(config_files=self.config_files)
-                region = loader.get_one(cloud=self.cloud)
-            except ConfigException as exc:
-                raise CloudError(f"cloud {self.cloud!r}: {exc}") from exc
-            auth = region.config.get("auth", {})
-            self.redactor.add(auth.get("password"))
-            conn = openstack.connection.Connection(config=region)
+            conn = openstack.connection.Connection(config=self._region())
             self._local.conn = conn
         return conn
+
+    def _region(self) -> Any:
+        """The clouds.yaml entry, its credentials registered with the redactor."""
+        import openstack.config
+        from openstack.exceptions import ConfigException
+
+        try:
+            loader = openstack.config.OpenStackConfig(config_files=self.config_files)
+            region = loader.get_one(cloud=self.cloud)
+        except ConfigException as exc:
+            raise CloudError(f"cloud {self.cloud!r}: {exc}") from exc
+        self.redactor.add_all(auth_secrets(region.config.get("auth")))
+        return region
+
+    def register_secrets(self) -> bool:
+        """Register the clouds.yaml entry's credentials without connecting; False when
+        clouds.yaml has no usable entry for this cloud."""
+        try:
+            self._region()
+        except CloudError:
+            return False
+        return True
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

@@ -13,12 +13,15 @@ from stackdrill.evidence import Redactor
 from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import Targets
 from stackdrill.inventory import Inventory, InventoryError
+from stackdrill.redaction import inventory_redactor
 
 
 @pytest.fixture(scope="session")
-def redactor() -> Redactor:
-    """Every secret the harness learns (cloud and database passwords) is registered here."""
-    return Redactor()
+def redactor(inventory: Inventory) -> Redactor:
+    """Every secret the harness learns is registered here: the inventory's power passwords from
+    the start, the clouds.yaml credentials when the cloud is first reached, and database
+    passwords when a DSN is read."""
+    return inventory_redactor(inventory)
 
 
 def _lab_clouds_yaml(config: pytest.Config) -> list[str] | None:

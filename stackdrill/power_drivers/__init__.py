@@ -20,7 +20,7 @@ from stackdrill.evidence import Redactor
 from stackdrill.inventory import HostSpec
 from stackdrill.power import PowerError
 
-__all__ = ["Credentials", "DriverBase", "credentials", "option"]
+__all__ = ["Credentials", "DriverBase", "credentials", "option", "password"]
 
 T = TypeVar("T")
 
@@ -48,9 +48,14 @@ def option(host: HostSpec, options: Mapping[str, Any], key: str, kind: type[T],
 
 def credentials(host: HostSpec, options: Mapping[str, Any]) -> Credentials:
     """Username and password from the host's power options."""
+    username = option(host, options, "username", str)
+    return Credentials(username, password(host, options))
+
+
+def password(host: HostSpec, options: Mapping[str, Any]) -> str:
+    """The password the host's power options give, or read from the environment or a file."""
     driver = options.get("driver")
     where = f"{host.name}: power driver {driver}"
-    username = option(host, options, "username", str)
     given = [key for key in ("password", "password_env", "password_file") if key in options]
     if len(given) != 1:
         raise PowerError(f"{where}: expected exactly one of password, password_env, "
@@ -58,19 +63,19 @@ def credentials(host: HostSpec, options: Mapping[str, Any]) -> Credentials:
     key = given[0]
     raw = option(host, options, key, str)
     if key == "password":
-        return Credentials(username, raw)
+        return raw
     if key == "password_env":
         secret = os.environ.get(raw)
         if not secret:
             raise PowerError(f"{where}: environment variable {raw} is not set")
-        return Credentials(username, secret)
+        return secret
     try:
         lines = Path(raw).expanduser().read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise PowerError(f"{where}: password_file {raw}: {exc.strerror or exc}") from None
     if not lines or not lines[0]:
         raise PowerError(f"{where}: password_file {raw} is empty")
-    return Credentials(username, lines[0])
+    return lines[0]
 
 
 class DriverBase:

@@ -259,11 +259,20 @@ def test_run_writes_junit_xml_into_the_reports_directory(monkeypatch: pytest.Mon
                                                         tmp_path: Path) -> None:
     seen: list[list[str]] = []
     monkeypatch.setattr(pytest, "main", lambda argv: seen.append(argv) or 0)
-    assert cli.main(["run", "features", "--reports", str(tmp_path), "--history", "h.jsonl"]) == 0
+    history = tmp_path / "h.jsonl"
+    assert cli.main(["run", "features", "--reports", str(tmp_path), "--history",
+                     str(history)]) == 0
     assert f"--junitxml={tmp_path / 'junit.xml'}" in seen[-1]
-    assert seen[-1][seen[-1].index("--history") + 1] == "h.jsonl"
-    cli.main(["run", "features", "--", "--junitxml=elsewhere.xml"])
-    assert [a for a in seen[-1] if a.startswith("--junitxml")] == ["--junitxml=elsewhere.xml"]
+    assert seen[-1][seen[-1].index("--history") + 1] == str(history)
+    elsewhere = tmp_path / "elsewhere.xml"
+    cli.main(["run", "features", "--reports", str(tmp_path), "--history", str(history), "--",
+              f"--junitxml={elsewhere}"])
+    assert [a for a in seen[-1] if a.startswith("--junitxml")] == [f"--junitxml={elsewhere}"]
+    assert list(tmp_path.iterdir()) == []  # no history yet: no drill report
+    write_history(history, STABLE)
+    cli.main(["run", "features", "--reports", str(tmp_path / "reports"), "--history",
+              str(history)])
+    assert (tmp_path / "reports" / "drills.html").is_file()
 
 
 def test_allure_environment_and_categories(tmp_path: Path) -> None:

@@ -102,14 +102,20 @@ def test_the_window_cuts_the_maximum_duration_to_its_close() -> None:
 
 
 # -- stackdrill run ---------------------------------------------------------------------------
-def test_outside_the_window_nothing_runs(monkeypatch: pytest.MonkeyPatch,
+def isolated(tmp_path: Path) -> list[str]:
+    """``stackdrill run`` options that keep the run's reports and history under ``tmp_path``."""
+    return ["--reports", str(tmp_path / "reports"), "--history", str(tmp_path / "history.jsonl")]
+
+
+def test_outside_the_window_nothing_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     seen: list[list[str]] = []
     monkeypatch.setattr(pytest, "main", lambda argv, **kw: seen.append(argv) or 0)
     now = dt.datetime.now(dt.UTC)
     closed = (now + dt.timedelta(hours=2)).strftime("%H:%M")
     opens = (now + dt.timedelta(hours=1)).strftime("%H:%M")
-    assert cli.main(["run", "--window", f"daily {opens}-{closed} UTC"]) == cli.EXIT_OK
+    assert cli.main(["run", *isolated(tmp_path), "--window",
+                     f"daily {opens}-{closed} UTC"]) == cli.EXIT_OK
     assert seen == []
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 1
@@ -117,30 +123,33 @@ def test_outside_the_window_nothing_runs(monkeypatch: pytest.MonkeyPatch,
     assert out[0].endswith("): nothing run")
 
 
-def test_inside_the_window_the_run_ends_by_its_close(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_inside_the_window_the_run_ends_by_its_close(monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: Path) -> None:
     seen: list[list[str]] = []
     monkeypatch.setattr(pytest, "main", lambda argv, **kw: seen.append(argv) or 0)
     now = dt.datetime.now(dt.UTC)
     opens = (now - dt.timedelta(minutes=5)).strftime("%H:%M")
     closes = (now + dt.timedelta(minutes=30)).replace(second=0, microsecond=0)
     window = f"daily {opens}-{closes:%H:%M} UTC"
-    assert cli.main(["run", "--window", window, "--notify", "logger -t drill"]) == cli.EXIT_OK
+    assert cli.main(["run", *isolated(tmp_path), "--window", window,
+                     "--notify", "logger -t drill"]) == cli.EXIT_OK
     duration = next(a for a in seen[-1] if a.startswith("--max-duration="))
     seconds = float(duration.removeprefix("--max-duration=").removesuffix("s"))
     left = (closes - dt.datetime.now(dt.UTC)).total_seconds()
     assert abs(seconds - left) < 5
     assert "--notify=logger -t drill" in seen[-1]
-    cli.main(["run", "--window", window, "--max-duration", "2m"])
+    cli.main(["run", *isolated(tmp_path), "--window", window, "--max-duration", "2m"])
     assert "--max-duration=120s" in seen[-1]
+    assert f"--alluredir={tmp_path / 'reports' / 'allure-results'}" in seen[-1]
 
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--window", "Mon-Fri 09-15"], "--window: bad window"),
     (["--max-duration", "soon"], "--max-duration: bad duration 'soon'"),
 ])
-def test_bad_schedule_options_are_bad_input(args: list[str], message: str,
+def test_bad_schedule_options_are_bad_input(args: list[str], message: str, tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["run", *args]) == cli.EXIT_BAD_INPUT
+    assert cli.main(["run", *isolated(tmp_path), *args]) == cli.EXIT_BAD_INPUT
     err = capsys.readouterr().err
     assert err.startswith(f"stackdrill: error: {message}") and err.count("\n") == 1
 

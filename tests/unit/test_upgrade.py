@@ -123,10 +123,13 @@ def test_without_a_record_post_upgrade_says_what_to_run(tmp_path: Path) -> None:
     (["--phase", "pre-upgrade"], ["test_the_state_before_the_upgrade_is_recorded"]),
     (["--phase", "post-upgrade"], ["test_the_cloud_matches_its_preupgrade_state"]),
 ])
-def test_the_phase_selects_its_scenario(phase: list[str], expected: list[str]) -> None:
+def test_the_phase_selects_its_scenario(phase: list[str], expected: list[str],
+                                        tmp_path: Path) -> None:
+    # the project's addopts name reports/allure-results: the session's Allure files go elsewhere
     result = subprocess.run([sys.executable, "-m", "pytest", "features", "--collect-only", "-q",
-                             "-p", "no:cacheprovider", *phase], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120, check=False)
+                             "-p", "no:cacheprovider", f"--alluredir={tmp_path / 'allure'}",
+                             *phase], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            check=False)
     collected = [line for line in result.stdout.splitlines() if "::" in line]
     upgrade = [line.rsplit("::", 1)[1] for line in collected if "features/upgrade" in line]
     assert upgrade == expected, result.stdout + result.stderr
