@@ -7,8 +7,14 @@
   RabbitMQ, ...). Faults may be active on fewer than half of a cluster's members at once (one of
   three, two of five; none of two), so it keeps its quorum. A feature that means to break the
   quorum says so with the same tag and the cluster's name, ``@allow_down_galera_2``.
-* Production: an inventory with ``production: true`` refuses every fault unless the run is
-  confirmed with ``--confirm <cloud>``, where ``<cloud>`` is the inventory's ``cloud`` value.
+* Production: an inventory with ``production: true`` refuses every scenario that changes the
+  cloud unless the run is confirmed with ``--confirm <cloud>``, where ``<cloud>`` is the
+  inventory's ``cloud`` value. A scenario changes the cloud if it is a ``@drill``, if a step
+  names a fault, a recovery or a procedure (a recovery formats disks, edits databases,
+  rebalances rings and reboots hosts as surely as a fault breaks them), or if a step's
+  definition is marked with :func:`changes_the_cloud` (it creates the canary workload, writes
+  to volumes, ...). A scenario of verification steps only is not refused. The drill refuses
+  each fault and recovery again, in case a step reaches one some other way.
 
 Every refusal is one line; nothing is journalled or injected after a refusal.
 """
@@ -16,20 +22,23 @@ Every refusal is one line; nothing is journalled or injected after a refusal.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from stackdrill.inventory import ROLES, Inventory
 
 __all__ = [
+    "CHANGES_THE_CLOUD",
     "DEFAULT_ROLE_LIMIT",
     "LIMIT_MARK",
     "LIMIT_TAG_PREFIX",
     "Guards",
     "HostLike",
+    "changes_the_cloud",
     "limits_from_tags",
+    "marked_as_changing",
     "parse_limit_tag",
     "unknown_limit_names",
 ]
@@ -38,6 +47,21 @@ DEFAULT_ROLE_LIMIT = 1
 LIMIT_TAG_PREFIX = "allow_down"
 LIMIT_MARK = "allow_down"
 _LIMIT_TAG = re.compile(r"allow_down_(?P<name>[A-Za-z][\w.-]*)_(?P<count>\d+)")
+CHANGES_THE_CLOUD = "stackdrill_changes_the_cloud"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def changes_the_cloud(step: F) -> F:
+    """Marks a step definition that changes the cloud (it creates, writes, breaks or repairs
+    something): on a production inventory, a scenario with such a step needs ``--confirm``.
+    Steps that name a fault, a recovery or a procedure count without the mark."""
+    setattr(step, CHANGES_THE_CLOUD, True)
+    return step
+
+
+def marked_as_changing(step: Callable[..., Any]) -> bool:
+    return getattr(step, CHANGES_THE_CLOUD, False) is True
 
 
 class HostLike(Protocol):
@@ -127,7 +151,7 @@ class Guards:
         return self.limits.get(cluster, (len(self.clusters[cluster]) - 1) // 2)
 
     def production_refusal(self) -> str | None:
-        """Why no fault may be injected into this cloud at all, or None."""
+        """Why nothing may change this cloud at all (no fault, no recovery), or None."""
         if self.confirm is not None and self.confirm != self.cloud:
             cloud = repr(self.cloud) if self.cloud else "no name"
             return (f"--confirm {self.confirm!r} does not match the cloud of {self.source} "
@@ -175,6 +199,10 @@ class Guards:
         return None
 
     def recovery_refusal(self, recovery: str, host: HostLike) -> str | None:
+        """Why ``recovery`` may not run on ``host``, or None if it may."""
+        reason = self.production_refusal()
+        if reason is not None:
+            return reason
         if host.name in self.protected:
             return f"recovery {recovery} refused: {host.name} is protected in {self.source}"
         return None

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
-import signal
 import sys
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import pytest
@@ -22,9 +21,11 @@ from stackdrill.guards import (
     LIMIT_TAG_PREFIX,
     Guards,
     limits_from_tags,
+    marked_as_changing,
     unknown_limit_names,
 )
 from stackdrill.hosts.target import Targets
+from stackdrill.interrupts import InterruptGuard
 from stackdrill.inventory import Inventory, InventoryError, load_inventory
 from stackdrill.journal import Journal, JournalError
 from stackdrill.lock import DrillLock, LockError, lock_for, lock_name
@@ -42,6 +43,7 @@ pytest_plugins = ["stackdrill.cloud.fixtures", "stackdrill.reporting.outcome",
 REGISTRIES = pytest.StashKey[Registries]()
 INVENTORY = pytest.StashKey[Inventory]()
 LOCK = pytest.StashKey[DrillLock]()
+_INTERRUPTS = pytest.StashKey[InterruptGuard]()
 LIVE_DRILLS: set[Drill] = set()
 ABORTED: list[str] = []
 """Every drill a safeguard aborted in the current session, as ``<test id>: <reason>``."""
@@ -77,7 +79,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--safeguard-interval", type=float, default=2.0,
                     help="seconds between two observations of a drill's safeguards (default 2)")
     group.addoption("--confirm", metavar="CLOUD", default=None,
-                    help="allow faults on a production inventory; CLOUD must be its cloud name")
+                    help="allow faults and recoveries on a production inventory; CLOUD must "
+                         "be its cloud name")
     group.addoption("--stackdrill-plan", action="store_true", default=False,
                     help="dry run: print each scenario's faults, recoveries, target hosts and "
                          "commands, and run nothing")
@@ -113,11 +116,17 @@ def pytest_configure(config: pytest.Config) -> None:
             config.pluginmanager.register(plugin, name=name)
     config.pluginmanager.register(allure_bdd, "stackdrill.allure_bdd")
 
-    def terminate(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
     if not hasattr(config, "workerinput"):
-        signal.signal(signal.SIGTERM, terminate)
+        guard = InterruptGuard(functools.partial(_say_past_capture, config))
+        if guard.install():
+            config.stash[_INTERRUPTS] = guard
+
+
+def _say_past_capture(config: pytest.Config, text: str) -> None:
+    """A line for the operator's terminal now, not in a test's captured output."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        print(text, file=sys.stderr, flush=True)
 
 
 def registries(config: pytest.Config) -> Registries:
@@ -142,14 +151,46 @@ def _scenario_steps(item: pytest.Item) -> tuple[str, list[Any]] | None:
     return template.feature.rel_filename, template.steps
 
 
-def _is_destructive(item: pytest.Item) -> bool:
-    """A drill, or any scenario that names a fault."""
+def _rendered_steps(item: pytest.Item) -> list[Any] | None:
+    """The scenario's steps with its example's values, as they will run; None for a test that
+    is not a scenario."""
+    template = _template(item)
+    if template is None:
+        return None
+    callspec = getattr(item, "callspec", None)
+    example = callspec.params.get("_pytest_bdd_example", {}) if callspec is not None else {}
+    return list(template.render(example or {}).steps)
+
+
+def _step_definitions(step: Any, item: pytest.Item) -> list[Callable[..., object]]:
+    """The step functions whose parsers match ``step``, as seen from ``item``."""
+    from pytest_bdd.scenario import find_fixturedefs_for_step
+    from pytest_bdd.steps import step_function_context_registry
+
+    manager = getattr(item.session, "_fixturemanager", None)
+    if manager is None:
+        return []
+    found = []
+    for fixturedef in find_fixturedefs_for_step(step, manager, item):
+        context = step_function_context_registry.get(fixturedef.func)
+        if context is not None:
+            found.append(context.step_func)
+    return found
+
+
+def scenario_changes_the_cloud(item: pytest.Item) -> bool:
+    """Whether running ``item`` may change the cloud, so that a production inventory refuses
+    it without ``--confirm``: a ``@drill``, or a scenario with a step that names a fault, a
+    recovery or a procedure, or whose definition is marked with
+    :func:`stackdrill.guards.changes_the_cloud`."""
     if item.get_closest_marker("drill"):
         return True
-    scenario = _scenario_steps(item)
-    return scenario is not None and any(
-        (m := NAMED.search(step.name)) is not None and m["kind"] == "fault"
-        for step in scenario[1])
+    steps = _rendered_steps(item)
+    if steps is None:
+        return False
+    return any(NAMED.search(step.name) is not None
+               or any(marked_as_changing(f) for f in _step_definitions(step, item))
+               for step in steps)
 
 
 _COLLECT_ERRORS = pytest.StashKey[list[str]]()
@@ -195,11 +236,9 @@ def _undefined_steps(item: pytest.Item, location: str) -> list[str]:
 
     template = _template(item)
     manager = getattr(item.session, "_fixturemanager", None)
-    if template is None or manager is None:
+    steps = _rendered_steps(item)
+    if template is None or manager is None or steps is None:
         return []
-    callspec = getattr(item, "callspec", None)
-    example = callspec.params.get("_pytest_bdd_example", {}) if callspec is not None else {}
-    steps = template.render(example or {}).steps
     if not steps:
         return [f"{location}:{template.line_number}: scenario {template.name!r} has no steps"]
     return [f"{location}:{step.line_number}: no step definition matches "
@@ -285,7 +324,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         _print_plan(session)
         return
     needs_hosts = [item for item in session.items if item.get_closest_marker("drill")]
-    destructive = [item for item in session.items if _is_destructive(item)]
+    destructive = [item for item in session.items if scenario_changes_the_cloud(item)]
     if config.option.collectonly or not (needs_hosts or destructive):
         return
     if needs_hosts and config.getoption("lab"):
@@ -379,7 +418,8 @@ def _planned(item: pytest.Item, rootpath: Path) -> Any:
     except ValueError:
         location = str(filename)
     return PlannedScenario(location=f"{location}:{template.line_number}", name=scenario.name,
-                           steps=scenario.steps, limits=limits_from_tags(limit_tags(item)))
+                           steps=scenario.steps, limits=limits_from_tags(limit_tags(item)),
+                           changes_the_cloud=scenario_changes_the_cloud(item))
 
 
 def _print_plan(session: pytest.Session) -> None:
@@ -424,6 +464,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         holder["targets"].close()
     if lock is not None:
         lock.release()
+    guard = config.stash.get(_INTERRUPTS, None)
+    if guard is not None:
+        guard.restore()
 
 
 def _undo_live_drills() -> None:

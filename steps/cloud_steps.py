@@ -14,9 +14,11 @@ from stackdrill.cloud.volume_data import (
     write_patterns,
 )
 from stackdrill.drill import Drill
+from stackdrill.guards import changes_the_cloud
 from stackdrill.hosts.target import Targets
 
 
+@changes_the_cloud
 @given("the canary workload is running")
 def canary_workload(canaries: CanaryWorkload) -> None:
     """The ``canaries`` fixture creates or reuses one canary server per compute host."""
@@ -29,6 +31,7 @@ def _volumes(canaries: CanaryWorkload) -> list[str]:
     return list(canaries.volumes.values())
 
 
+@changes_the_cloud
 @given("each canary volume holds a known pattern", target_fixture="written_data")
 def known_pattern(canaries: CanaryWorkload, cloud_access: CloudAccess, targets: Targets,
                   drill: Drill) -> WrittenData:

@@ -15,6 +15,7 @@ from stackdrill.drill import (
     check_deviates,
     check_unchanged,
 )
+from stackdrill.guards import changes_the_cloud
 from stackdrill.hosts.target import Target, Targets
 from stackdrill.params import table_params
 from stackdrill.registry import UnknownName
@@ -56,6 +57,7 @@ def verified_state(baseline: Any) -> None:
     """The ``baseline`` fixture records it and refuses an unhealthy start."""
 
 
+@changes_the_cloud
 @when(parsers.re(r'the fault "(?P<fault>[^"]+)" is injected on the (?P<role>[\w-]+) host:?'),
       target_fixture="active_fault")
 def inject(drill: Drill, chosen: dict[str, Target], fault: str, role: str,
@@ -70,6 +72,7 @@ def confirmed(drill: Drill, active_fault: ActiveFault, seconds: float,
     attempt(drill.confirm, active_fault, seconds * budget_scale)
 
 
+@changes_the_cloud
 @when(parsers.re(r'the fault "(?P<fault>[^"]+)" is injected on every (?:(?P<role>[\w-]+) )?host:?'),
       target_fixture="active_faults")
 def inject_everywhere(drill: Drill, targets: Targets, fault: str, role: str | None = None,
@@ -84,6 +87,7 @@ def all_confirmed(drill: Drill, seconds: float, budget_scale: float) -> None:
     attempt(drill.confirm_all, seconds * budget_scale)
 
 
+@changes_the_cloud
 @when(parsers.re(r'the fault "(?P<fault>[^"]+)" ends'))
 def fault_ends(drill: Drill, fault: str) -> None:
     """The scenario ends the fault itself (power returns): its undo runs before recovery."""
@@ -132,6 +136,7 @@ def unchanged(drill: Drill, datatable: list[list[str]]) -> None:
     attempt(check_unchanged, drill, _column(datatable))
 
 
+@changes_the_cloud
 @when(parsers.re(r'the (?:recovery|procedure) "(?P<recovery>[^"]+)" runs on the '
                  r'(?P<role>[\w-]+) host:?'))
 def recover(drill: Drill, chosen: dict[str, Target], recovery: str, role: str,

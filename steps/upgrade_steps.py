@@ -11,6 +11,7 @@ from pytest_bdd import given, parsers, then
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.cloud.canary import CanaryWorkload
 from stackdrill.drill import Drill
+from stackdrill.guards import changes_the_cloud
 from stackdrill.inventory import Inventory
 from stackdrill.pytest_plugin import default_state_dir
 from stackdrill.reporting.history import UPGRADE_CHANGES, api_versions, stackdrill_version
@@ -39,6 +40,7 @@ def _cloud(inventory: Inventory, cloud_access: CloudAccess | None) -> tuple[str,
     return inventory.cloud or cloud_access.cloud, cloud_access
 
 
+@changes_the_cloud
 @then("the pre-upgrade state is recorded")
 def record_pre_upgrade(drill: Drill, baseline: Snapshot, canaries: CanaryWorkload,
                        inventory: Inventory, cloud_access: CloudAccess | None) -> None:

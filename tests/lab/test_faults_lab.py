@@ -3,9 +3,12 @@ faults are restored from the journal by ``stackdrill recover --pending``."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -160,8 +163,12 @@ Feature: a drill that never recovers
 """
 
 
-def test_sigterm_during_a_drill_runs_every_pending_undo(lab: Lab, lab_targets: Targets,
-                                                        tmp_path: Path) -> None:
+@pytest.mark.parametrize("interrupt", ["sigterm", "ctrl-c twice"])
+def test_an_interrupted_drill_runs_every_pending_undo(interrupt: str, lab: Lab,
+                                                      lab_targets: Targets,
+                                                      tmp_path: Path) -> None:
+    """SIGTERM, or Ctrl-C as a terminal sends it (to the whole process group), pressed a second
+    time while the undo runs: dbus is started again and nothing is left pending."""
     features = write_feature_dir(tmp_path / "features", "stuck", STUCK_DRILL)
     journal = tmp_path / "journal.jsonl"
     compute = lab_targets.get("compute1")
@@ -171,7 +178,12 @@ def test_sigterm_during_a_drill_runs_every_pending_undo(lab: Lab, lab_targets: T
         [sys.executable, "-m", "stackdrill.cli", "run", str(features), "--inventory",
          str(lab.paths.inventory), "--journal", str(journal), "--reports", str(tmp_path),
          "--", "-c", "/dev/null", "--rootdir", str(features), "-p", "no:cacheprovider"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True)
+    assert proc.stdout is not None
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout or ()), daemon=True)
+    reader.start()
 
     def dbus_down() -> bool:
         return unit_status(compute, "dbus").active != "active"
@@ -180,9 +192,19 @@ def test_sigterm_during_a_drill_runs_every_pending_undo(lab: Lab, lab_targets: T
         poll_until(dbus_down, timeout=60, description="the stuck drill broke dbus")
         assert len(Journal(journal).pending()) == 1
     finally:
-        proc.terminate()
-        output, _ = proc.communicate(timeout=120)
+        if interrupt == "sigterm":
+            proc.terminate()
+        else:
+            os.killpg(proc.pid, signal.SIGINT)
+            poll_until(lambda: any("undoing every fault" in line for line in lines),
+                       timeout=30, description="the run acknowledged Ctrl-C")
+            os.killpg(proc.pid, signal.SIGINT)  # pressed again while it undoes
+        proc.wait(timeout=120)
+        reader.join(timeout=10)
+    output = "".join(lines)
     assert proc.returncode == 130, output
+    if interrupt != "sigterm":
+        assert "interrupted again; undoing the faults first" in output, output
     assert unit_status(compute, "dbus").active == "active", output
     assert Journal(journal).pending() == []
     compute.systemctl("start", ["libvirtd"])

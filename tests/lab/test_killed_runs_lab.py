@@ -2,8 +2,9 @@
 in the middle of its recovery. ``stackdrill recover --pending`` must then bring the lab back to
 the verified state recorded before the run, and say what it restored.
 
-These cases take about 25 minutes together, so they are marked ``long``; run them with
-``scripts/test -m long tests/lab/test_killed_runs_lab.py``.
+Two cases run with every lab test run (a killed service after the injection, a dropped table in
+the middle of its restore); the others take about 30 minutes together, so they are marked
+``long``; run them with ``scripts/test -m long tests/lab/test_killed_runs_lab.py``.
 """
 
 from __future__ import annotations
@@ -28,11 +29,10 @@ from stackdrill.registry import load_registries
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.long
-
-# The dying run: it injects and says so; with a recovery, it stops after the runbook's
-# ``hold_after`` first steps and says "recovering". The test SIGKILLs it on either word: after
-# the injection, or in the middle of the recovery (journalled by then, with the fault).
+# The dying run: it injects, says so, and holds there; or, for the "recovering" stage, it goes
+# on into the recovery, stops after the runbook's ``hold_after`` first steps and says
+# "recovering". The test SIGKILLs it on that word: after the injection, or in the middle of
+# the recovery (journalled by then, with the fault).
 DYING_RUN = """
 import json, sys
 from pathlib import Path
@@ -49,9 +49,11 @@ loaded = load_inventory(inventory)
 targets = Targets(loaded)
 cloud = CloudAccess(loaded.cloud, Redactor(), config_files=[clouds])
 drill = Drill("killed", targets, load_registries(), Journal(Path(journal)), cloud=cloud)
+if case["before"]:
+    drill.recover(case["before"], targets.get(case["host"]), {})
 drill.inject(case["fault"], targets.get(case["host"]), case["params"])
 print("injected", flush=True)
-if case["recovery"]:
+if case["stage"] == "recovering":
     drill.confirm(drill.last_fault, timeout=60)
     add = drill.timeline.add
     steps = []
@@ -80,6 +82,7 @@ class Case:
     recovery_params: dict[str, str] = field(default_factory=dict)
     budget: float = 300.0
     hold_after: int = 1  # runbook steps done when the run is killed "recovering"
+    before: str = ""  # a procedure the drill runs before the fault (a backup)
 
 
 CASES = {
@@ -96,8 +99,16 @@ CASES = {
                       {"disk": "d1"}, budget=600),
     "disk_io_errors": Case("disk_io_errors", "storage1", {"disk": "d2"}, "replace_swift_disk",
                            {"disk": "d2"}, budget=600),
-    "drop_table": Case("drop_table", "controller", {"database": "glance", "table": "images"}),
-    "remove_files": Case("remove_files", "controller", {"path": "/etc/glance/glance-api.conf"}),
+    # killed with glance-api stopped by the runbook, the table or the file still gone: the
+    # fault's undo puts them back, the runbook's rollback starts glance-api
+    "drop_table": Case("drop_table", "controller", {"database": "glance", "table": "images"},
+                       "restore_control_plane", {"services": "glance-api",
+                                                 "databases": "glance"},
+                       before="back_up_control_plane"),
+    "remove_files": Case("remove_files", "controller", {"path": "/etc/glance/glance-api.conf"},
+                         "restore_control_plane", {"services": "glance-api",
+                                                   "configs": "glance"},
+                         before="back_up_control_plane"),
     # killed with nova-compute and libvirtd stopped by the runbook: its rollback starts them
     "id_mismatch": Case("id_mismatch", "compute2", {"users": "libvirt-qemu", "groups": "kvm"},
                         "align_ids", hold_after=4),
@@ -106,10 +117,12 @@ CASES = {
     # a storage node without iSCSI targets: it serves again as soon as it is back up, while a
     # compute's guests would need the recovery, not only the undo, to run again
     "power_off_host": Case("power_off_host", "storage2"),
-    "reboot_host": Case("reboot_host", "storage2", {"mode": "hard"}),
+    "reboot_host": Case("reboot_host", "controller", {"mode": "hard"},
+                        "after_controller_reboot", hold_after=2),
 }
 STAGES = [(name, "injected") for name in CASES] + [
     (name, "recovering") for name, case in CASES.items() if case.recovery]
+ROUTINE = {("kill_service", "injected"), ("drop_table", "recovering")}
 
 
 @pytest.fixture
@@ -123,7 +136,10 @@ def test_every_fault_type_is_covered() -> None:
     assert set(CASES) == set(load_registries().faults)
 
 
-@pytest.mark.parametrize(("name", "stage"), STAGES, ids=[f"{n}-{s}" for n, s in STAGES])
+@pytest.mark.parametrize(("name", "stage"), [
+    pytest.param(name, stage, id=f"{name}-{stage}",
+                 marks=() if (name, stage) in ROUTINE else pytest.mark.long)
+    for name, stage in STAGES])
 def test_recover_pending_after_a_sigkill_restores_the_verified_state(
         name: str, stage: str, lab: Lab, lab_targets: Targets, canaries: CanaryWorkload,
         cloud_access: CloudAccess, tmp_path: Path) -> None:
@@ -135,7 +151,7 @@ def test_recover_pending_after_a_sigkill_restores_the_verified_state(
     clouds = str(lab.paths.root / "clouds.yaml")
     proc = subprocess.Popen(
         [sys.executable, "-c", DYING_RUN, str(lab.paths.inventory), str(journal), clouds,
-         json.dumps(case.__dict__)],
+         json.dumps({**case.__dict__, "stage": stage})],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     assert proc.stdout is not None
     words: list[str] = []

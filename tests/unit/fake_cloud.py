@@ -1,15 +1,24 @@
 """A feature directory whose hosts are fakes: a JSON file stands for the cloud's state, a fake
-fault changes it and records every injection and undo, a fake probe reads it. ``stackdrill run``
-drives it through the real plugin (verified state, guards, journal, safeguards, undo, history),
-in-process, without any host."""
+fault changes it and records every injection and undo, a fake recovery records each run, a fake
+probe reads it. ``stackdrill run`` drives it through the real plugin (verified state, guards,
+journal, safeguards, undo, history), in-process, without any host."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+import pytest_bdd.feature
 import yaml
+
+from stackdrill import cli
 
 CONFTEST = '''
 import json
@@ -21,6 +30,7 @@ from stackdrill.fault import Fault
 from stackdrill.params import Param
 from stackdrill.probe import Probe
 from stackdrill.registry import Registries
+from stackdrill.runbook import Recovery, RunbookStep
 
 pytest_plugins = ["steps.drill_steps"]
 
@@ -67,6 +77,21 @@ class FakeStop(Fault):
         _set(facts["key"], "running")
 
 
+class FakeStart(Recovery):
+    name = "fake_start"
+    description = "marks a service of the fake cloud running"
+    params = {"service": Param("the service")}
+
+    def runbook(self):
+        key = f"{self.target.name}/{self.values['service']}"
+
+        def start():
+            _event(f"recover {key}")
+            _set(key, "running")
+
+        return [RunbookStep(f"start {key}", start, (f"start {self.values['service']}",))]
+
+
 class FakeState(Probe):
     name = "fake_state"
     description = "the fake cloud's services"
@@ -79,6 +104,7 @@ class FakeState(Probe):
 
 def pytest_stackdrill_register(registries):
     registries.faults.register(FakeStop)
+    registries.recoveries.register(FakeStart)
 
 
 class FakeTarget:
@@ -114,6 +140,7 @@ def targets(inventory):
 def stackdrill_registries():
     found = Registries()
     found.faults.register(FakeStop)
+    found.recoveries.register(FakeStart)
     found.probes.register(FakeState)
     return found
 
@@ -161,3 +188,51 @@ def run_args(directory: Path, features: Path, inventory: Path, *extra: str,
 def events(features: Path) -> list[str]:
     path = features / "events.log"
     return path.read_text().splitlines() if path.exists() else []
+
+
+@contextlib.contextmanager
+def state_home(directory: Path) -> Iterator[None]:
+    """The journal, the lock and the history default under ``directory``."""
+    before = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(directory / "state")
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["XDG_STATE_HOME"]
+        else:
+            os.environ["XDG_STATE_HOME"] = before
+
+
+_RUN_IN_PROCESS: set[str] = set()
+
+
+def forget(features: Path) -> None:
+    """What an in-process run would otherwise reuse from an earlier one: pytest-bdd's parsed
+    features, and the test modules and conftests of every feature directory run in-process so
+    far (pytest's importlib mode returns a module already imported under the same name, and
+    each directory names its own ``conftest`` and ``test_drills``)."""
+    pytest_bdd.feature.features.clear()
+    _RUN_IN_PROCESS.add(str(features))
+    for name, module in list(sys.modules.items()):
+        if str(getattr(module, "__file__", None) or "").startswith(tuple(_RUN_IN_PROCESS)):
+            del sys.modules[name]
+
+
+@dataclass(frozen=True)
+class Ran:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def stackdrill(argv: list[str], home: Path, capfd: pytest.CaptureFixture[str]) -> Ran:
+    """``stackdrill.cli.main`` in-process: its exit code and everything it wrote to stdout and
+    stderr, through ``sys`` or straight to file descriptors 1 and 2."""
+    if argv[:1] in (["run"], ["plan"]) and len(argv) > 1:
+        forget(Path(argv[1]))
+    capfd.readouterr()  # what came before is not this run's
+    with state_home(home):
+        code = cli.main(argv)
+    out, err = capfd.readouterr()
+    return Ran(code, out, err)

@@ -1,30 +1,29 @@
 """Generated bad input: malformed inventories, feature files and command lines each end in exit
-code 2 with one line on stderr, no traceback, and nothing injected or journalled.
+code 2 with one line on stderr, no traceback on stdout or stderr, and nothing injected or
+journalled.
 
 Every run goes through ``stackdrill.cli.main`` in-process on a feature directory whose fault
 records each injection (``tests.unit.fake_cloud``), so "nothing injected" is observed, not
-assumed; a handful of real processes check the same from the outside.
+assumed. Its output is captured at file descriptors 1 and 2 (``capfd``), so a traceback that
+something prints past ``sys.stdout`` or ``sys.stderr`` is seen too. A handful of real processes
+check the same from the outside.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_bdd.feature
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stackdrill import cli
-from tests.unit.fake_cloud import HOSTS, events, fake_project, run_args
+from tests.unit.fake_cloud import HOSTS, Ran, events, fake_project, run_args, stackdrill
 
 ROOT = Path(__file__).resolve().parents[2]
 # in-process runs skip pytest's end-of-session garbage collection (a tenth of a second each)
@@ -44,49 +43,38 @@ Feature: a drill on the fake cloud
 """
 
 
-@contextlib.contextmanager
-def state_home(directory: Path) -> Iterator[None]:
-    """The journal, the lock and the history default under ``directory``."""
-    before = os.environ.get("XDG_STATE_HOME")
-    os.environ["XDG_STATE_HOME"] = str(directory / "state")
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ["XDG_STATE_HOME"]
-        else:
-            os.environ["XDG_STATE_HOME"] = before
-
-
-def forget(features: Path) -> None:
-    """What an in-process run would otherwise reuse from the previous one: pytest-bdd's parsed
-    features, and the test modules (pytest's importlib mode returns a module already imported)."""
-    pytest_bdd.feature.features.clear()
-    for name, module in list(sys.modules.items()):
-        if str(getattr(module, "__file__", None) or "").startswith(str(features)):
-            del sys.modules[name]
-
-
-def stackdrill(argv: list[str], home: Path) -> tuple[int, str]:
-    """``stackdrill.cli.main`` in-process: its exit code and its stderr."""
-    if "run" in argv:
-        forget(Path(argv[argv.index("run") + 1]))
-    err, out = io.StringIO(), io.StringIO()
-    with state_home(home), contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
-        code = cli.main(argv)
-    return code, err.getvalue()
-
-
-def assert_refused(code: int, stderr: str, directory: Path, features: Path | None = None
-                   ) -> None:
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert code == cli.EXIT_BAD_INPUT, stderr
-    assert len(lines) == 1, stderr
-    assert "Traceback" not in stderr
+def assert_refused(ran: Ran, directory: Path, features: Path | None = None) -> None:
+    """Exit code 2, one line on stderr, no traceback on either stream, nothing injected or
+    journalled."""
+    lines = [line for line in ran.stderr.splitlines() if line.strip()]
+    assert ran.code == cli.EXIT_BAD_INPUT, ran
+    assert len(lines) == 1, ran
+    # neither Python's "Traceback (most recent call last):" nor a pytest traceback section
+    assert "Traceback" not in ran.stdout, ran
+    assert "Traceback" not in ran.stderr, ran
     if features is not None:
         assert events(features) == []
     assert not (directory / "journal.jsonl").exists()
     assert not (directory / "state" / "stackdrill" / "journal.jsonl").exists()
+
+
+@pytest.mark.parametrize("fd", [1, 2])
+def test_a_traceback_that_bypasses_sys_is_seen(tmp_path: Path, capfd: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch, fd: int) -> None:
+    """The check the generated runs rely on: a traceback header written straight to file
+    descriptor 1 (beside a proper one-line error) or 2 (as the one line) fails it."""
+    def leaks(argv: list[str]) -> int:
+        if fd == 1:
+            print("stackdrill: error: bad input", file=sys.stderr)
+        os.write(fd, b"Traceback (most recent call last):\n")
+        return cli.EXIT_BAD_INPUT
+
+    monkeypatch.setattr(cli, "main", leaks)
+    ran = stackdrill(["report"], tmp_path, capfd)
+    assert "Traceback (most recent call last):" in (ran.stdout if fd == 1 else ran.stderr)
+    with pytest.raises(AssertionError):
+        assert_refused(ran, tmp_path)
+    assert_refused(Ran(ran.code, "", "stackdrill: error: bad input\n"), tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -168,14 +156,15 @@ def test_the_project_injects_when_the_input_is_good(project: tuple[Path, Path, P
 
 @EXAMPLES
 @given(text=TEXTS)
-def test_a_malformed_inventory_is_refused(project: tuple[Path, Path, Path], text: bytes) -> None:
+def test_a_malformed_inventory_is_refused(project: tuple[Path, Path, Path],
+                                          capfd: pytest.CaptureFixture[str], text: bytes) -> None:
     directory, features, _ = project
     inventory = directory / "bad-inventory.yaml"
     inventory.write_bytes(text)
-    code, stderr = stackdrill(run_args(directory, features, inventory, pytest_args=FAST),
-                              directory)
-    assert_refused(code, stderr, directory, features)
-    assert str(inventory) in stderr
+    ran = stackdrill(run_args(directory, features, inventory, pytest_args=FAST), directory,
+                     capfd)
+    assert_refused(ran, directory, features)
+    assert str(inventory) in ran.stderr
 
 
 # -- feature files -----------------------------------------------------------------------------
@@ -213,6 +202,7 @@ FEATURES = st.one_of(
 @EXAMPLES
 @given(feature=FEATURES)
 def test_a_malformed_feature_file_is_refused(project: tuple[Path, Path, Path],
+                                             capfd: pytest.CaptureFixture[str],
                                              feature: str | bytes) -> None:
     directory, features, inventory = project
     path = features / "drills.feature"
@@ -221,12 +211,12 @@ def test_a_malformed_feature_file_is_refused(project: tuple[Path, Path, Path],
     else:
         path.write_text(feature)
     try:
-        code, stderr = stackdrill(run_args(directory, features, inventory, pytest_args=FAST),
-                                  directory)
+        ran = stackdrill(run_args(directory, features, inventory, pytest_args=FAST), directory,
+                         capfd)
     finally:
         path.write_text(VALID_FEATURE)
-    assert_refused(code, stderr, directory, features)
-    assert "drills.feature" in stderr
+    assert_refused(ran, directory, features)
+    assert "drills.feature" in ran.stderr
 
 
 # -- command lines -----------------------------------------------------------------------------
@@ -256,10 +246,11 @@ ARGUMENTS = st.one_of(
 
 @EXAMPLES
 @given(argv=ARGUMENTS)
-def test_malformed_command_lines_are_refused(tmp_path: Path, argv: list[str]) -> None:
-    code, stderr = stackdrill(argv, tmp_path)
-    assert_refused(code, stderr, tmp_path)
-    assert stderr.startswith("stackdrill: ")
+def test_malformed_command_lines_are_refused(tmp_path: Path, capfd: pytest.CaptureFixture[str],
+                                             argv: list[str]) -> None:
+    ran = stackdrill(argv, tmp_path, capfd)
+    assert_refused(ran, tmp_path)
+    assert ran.stderr.startswith("stackdrill: ")
 
 
 # -- a few real processes ----------------------------------------------------------------------
@@ -283,5 +274,4 @@ def test_a_real_process_refuses_bad_input_with_one_line(project: tuple[Path, Pat
                                 capture_output=True, text=True, timeout=120, check=False)
     finally:
         feature.write_text(VALID_FEATURE)
-    assert_refused(result.returncode, result.stderr, tmp_path, features)
-    assert "Traceback" not in result.stdout
+    assert_refused(Ran(result.returncode, result.stdout, result.stderr), tmp_path, features)
