@@ -3,6 +3,7 @@
 
     python benchmarks/api_snapshot.py --populate 1000     # ensure 1,000 of each, then measure
     python benchmarks/api_snapshot.py                     # measure only
+    python benchmarks/api_snapshot.py --populate 10 --clone 10000   # 10,000 of each, by SQL
     python benchmarks/api_snapshot.py --cleanup           # delete sdbench-* and the fake compute
 
 ``--populate N`` starts a scale-only nova-compute with Nova's fake driver on the lab's
@@ -14,6 +15,15 @@ canaries are left alone. Each side is timed over three runs: stackdrill's ``clou
 (the lists in pages of 1000, concurrently) and ``nova_db`` probe (one query per table), against
 ``openstack server list --all-projects --long`` plus ``openstack volume list --all-projects
 --long``. Writes benchmarks/results/api_snapshot_<N>.json and .md.
+
+``--clone N`` reaches N of each where the fake compute is too slow to build them (about one
+server every 7 s on a 2-CPU machine): it copies the database rows of one ACTIVE server the API
+built (``instances``, ``instance_extra``, ``instance_info_caches``,
+``instance_system_metadata``, and its ``nova_api.instance_mappings`` row) and of one available
+volume (``cinder.volumes``), with MariaDB's sequence engine, one ``INSERT ... SELECT`` per table.
+The clones are ``sdbench-clone-<n>`` with UUIDs ``5dbe000{0,1}-0000-4000-8000-<n>`` on the host
+``sdbench-clone``, which no nova-compute runs: no service ever acts on them, and the APIs list
+them as they list any server and volume. ``--cleanup`` deletes the clones' rows first.
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ from probes.cloud_api import CloudApi
 from probes.nova_db import NovaDatabase
 from stackdrill.cloud.access import CloudAccess, CloudError
 from stackdrill.cloud.canary import image_and_flavor
+from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import Target, Targets
 from stackdrill.inventory import InventoryError, load_inventory
 from stackdrill.probe import CloudContext, take_snapshot
@@ -48,6 +59,14 @@ FAKE_CONF = "/etc/nova/nova-sdbench.conf"
 NOVA_BIN = "/opt/stackdrill-lab/openstack/bin"
 OPENSTACK = shutil.which("openstack") or f"{NOVA_BIN}/openstack"
 BATCH = 100
+CLONE_HOST = "sdbench-clone"
+# Clone n of a server has the UUID SERVER_CLONE + n (12 digits), clone n of a volume VOLUME_CLONE.
+SERVER_CLONE, VOLUME_CLONE = "5dbe0000-0000-4000-8000-", "5dbe0001-0000-4000-8000-"
+# (schema, table, the column naming the server) of every row a server clone copies.
+SERVER_TABLES = (("nova", "instances", "uuid"), ("nova", "instance_extra", "instance_uuid"),
+                 ("nova", "instance_info_caches", "instance_uuid"),
+                 ("nova", "instance_system_metadata", "instance_uuid"),
+                 ("nova_api", "instance_mappings", "instance_uuid"))
 RUNS = 3
 # Nova's fake driver reports 1000 vCPUs, 800 GB of RAM and 600 TB of disk; 16:1 on the vCPUs
 # leaves room for 10,000 single-vCPU servers of 64 MB.
@@ -137,6 +156,85 @@ def populate(conn: Any, count: int) -> None:
          description="every sdbench server ACTIVE and volume available")
 
 
+def clone_sql(schema: str, table: str, columns: list[str], key: str, source: str,
+              first: int, last: int, prefix: str, changes: dict[str, str]) -> str:
+    """One ``INSERT ... SELECT`` that copies the rows of ``source`` (where ``key`` names it) as
+    clones ``first`` to ``last``: ``key`` becomes ``prefix`` + the clone's number on 12 digits,
+    each column of ``changes`` the SQL expression given (``seq`` is the clone's number); an
+    auto-increment ``id`` (any ``id`` that is not the key) is left to the table."""
+    kept = [c for c in columns if c != "id" or c == key]
+    values = {c: f"`{c}`" for c in kept}
+    values[key] = f"CONCAT('{prefix}', LPAD(seq, 12, '0'))"
+    values.update(changes)
+    names = ", ".join(f"`{c}`" for c in kept)
+    chosen = ", ".join(values[c] for c in kept)
+    return (f"INSERT INTO {schema}.{table} ({names}) SELECT {chosen} "  # noqa: S608
+            f"FROM {schema}.{table} JOIN seq_{first}_to_{last} "
+            f"WHERE `{key}` = '{source}'{' AND deleted = 0' if 'deleted' in columns else ''};")
+
+
+def _columns(controller: Target, schema: str, table: str) -> list[str]:
+    query = ("SELECT column_name FROM information_schema.columns WHERE "  # noqa: S608
+             f"table_schema='{schema}' AND table_name='{table}' ORDER BY ordinal_position")
+    listed = controller.run(f'mysql -N -e "{query}"', check=True, record=False).stdout
+    return listed.split()
+
+
+def _sql(controller: Target, statements: list[str]) -> str:
+    script = "\n".join(statements)
+    # The sequence engine's seq_<a>_to_<b> tables need a current database; any one will do.
+    return controller.run(f"mysql -N nova <<'SQL'\n{script}\nSQL", check=True, record=False,
+                          timeout=900).stdout
+
+
+def clone(conn: Any, controller: Target, count: int) -> None:
+    """Up to ``count`` servers and volumes named sdbench-*, the missing ones cloned in SQL from
+    one ACTIVE server and one available volume the API built."""
+    server = next((s for s in conn.compute.servers(name=f"^{PREFIX}")
+                   if s.status == "ACTIVE" and not s.name.startswith(f"{PREFIX}clone")), None)
+    volume = next((v for v in conn.block_storage.volumes()
+                   if (v.name or "").startswith(PREFIX) and v.status == "available"), None)
+    if server is None or volume is None:
+        raise CloudError("--clone needs one ACTIVE sdbench server and one available sdbench "
+                         "volume to copy: run with --populate 1 first")
+    servers = sum(1 for _ in conn.compute.servers(name=f"^{PREFIX}"))
+    volumes = sum(1 for v in conn.block_storage.volumes() if (v.name or "").startswith(PREFIX))
+    name = f"CONCAT('{PREFIX}clone-', seq)"
+    if servers < count:
+        first = _next_clone(controller, "nova", "instances", "uuid", SERVER_CLONE)
+        last = first + count - servers - 1
+        statements = []
+        for schema, table, key in SERVER_TABLES:
+            changes = ({"display_name": name, "hostname": name, "host": f"'{CLONE_HOST}'",
+                        "node": f"'{CLONE_HOST}'", "created_at": "NOW()"}
+                       if table == "instances" else {"created_at": "NOW()"})
+            statements.append(clone_sql(schema, table, _columns(controller, schema, table),
+                                        key, server.id, first, last, SERVER_CLONE, changes))
+        _sql(controller, statements)
+        print(f"servers cloned: {last - first + 1} ({servers} -> {count})", flush=True)
+    if volumes < count:
+        first = _next_clone(controller, "cinder", "volumes", "id", VOLUME_CLONE)
+        last = first + count - volumes - 1
+        changes = {"display_name": name, "host": f"'{CLONE_HOST}'", "created_at": "NOW()"}
+        _sql(controller, [clone_sql("cinder", "volumes",
+                                    _columns(controller, "cinder", "volumes"), "id", volume.id,
+                                    first, last, VOLUME_CLONE, changes)])
+        print(f"volumes cloned: {last - first + 1} ({volumes} -> {count})", flush=True)
+
+
+def _next_clone(controller: Target, schema: str, table: str, key: str, prefix: str) -> int:
+    found = _sql(controller, [f"SELECT COUNT(*) FROM {schema}.{table} "  # noqa: S608
+                              f"WHERE `{key}` LIKE '{prefix}%';"])
+    return int(found.split()[0]) + 1
+
+
+def delete_clones(controller: Target) -> None:
+    statements = [f"DELETE FROM {schema}.{table} WHERE `{key}` LIKE '{SERVER_CLONE}%';"  # noqa: S608
+                  for schema, table, key in reversed(SERVER_TABLES)]
+    statements.append(f"DELETE FROM cinder.volumes WHERE id LIKE '{VOLUME_CLONE}%';")  # noqa: S608
+    _sql(controller, statements)
+
+
 def cleanup(conn: Any) -> None:
     for server in conn.compute.servers(name=f"^{PREFIX}"):
         conn.compute.delete_server(server)
@@ -190,6 +288,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--inventory", default="/var/lib/stackdrill-lab/inventory.yaml",
                         help="the cloud's stackdrill inventory")
     parser.add_argument("--populate", type=int, metavar="N", help="ensure N servers and volumes")
+    parser.add_argument("--clone", type=int, metavar="N",
+                        help="then reach N servers and volumes by copying database rows")
     parser.add_argument("--cleanup", action="store_true",
                         help="delete the sdbench-* resources and the fake compute")
     args = parser.parse_args(argv)
@@ -200,6 +300,7 @@ def main(argv: list[str]) -> int:
         targets = Targets(load_inventory(args.inventory))
         controller = targets.with_role("controller")[0]
         if args.cleanup:
+            delete_clones(controller)
             cleanup(conn)
             stop_fake_compute(conn, controller)
             return 0
@@ -207,8 +308,11 @@ def main(argv: list[str]) -> int:
             start_fake_compute(conn, controller)
             lift_quotas(conn)
             populate(conn, args.populate)
+        if args.clone:
+            clone(conn, controller, args.clone)
         results = measure(access, targets, args.cloud)
-    except (CloudError, InventoryError, WaitTimeout, subprocess.CalledProcessError) as exc:
+    except (CloudError, HostError, InventoryError, WaitTimeout,
+            subprocess.CalledProcessError) as exc:
         print(f"api_snapshot: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
     finally:
