@@ -14,6 +14,7 @@ import pytest
 
 from stackdrill import allure_bdd, hookspecs
 from stackdrill.cloud.access import CloudAccess
+from stackdrill.cloud.fixtures import session_redactor
 from stackdrill.drill import Drill, DrillError
 from stackdrill.evidence import Redactor
 from stackdrill.guards import (
@@ -31,6 +32,7 @@ from stackdrill.journal import Journal, JournalError
 from stackdrill.lock import DrillLock, LockError, lock_for, lock_name
 from stackdrill.preflight import NAMED, check_hosts, check_steps, one_line
 from stackdrill.progress import WaitProgress
+from stackdrill.redaction import inventory_redactor
 from stackdrill.registry import Registries, entry_point_plugins
 from stackdrill.reporting.allure_files import write_allure_files
 from stackdrill.reporting.history import API_VERSIONS, record_drill, stackdrill_version
@@ -38,7 +40,8 @@ from stackdrill.reporting.outcome import SAFEGUARD_ABORT
 from stackdrill.waiting import observing
 
 pytest_plugins = ["stackdrill.cloud.fixtures", "stackdrill.reporting.outcome",
-                  "stackdrill.schedule", "stackdrill.notify", "stackdrill.upgrade"]
+                  "stackdrill.reporting.redacted", "stackdrill.schedule", "stackdrill.notify",
+                  "stackdrill.upgrade"]
 
 REGISTRIES = pytest.StashKey[Registries]()
 INVENTORY = pytest.StashKey[Inventory]()
@@ -312,6 +315,7 @@ def resolve_inventory(config: pytest.Config) -> Inventory:
     except InventoryError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[INVENTORY] = inventory
+    inventory_redactor(inventory, session_redactor(config))
     return inventory
 
 

@@ -15,13 +15,22 @@ from stackdrill.hosts.target import Targets
 from stackdrill.inventory import Inventory, InventoryError
 from stackdrill.redaction import inventory_redactor
 
+REDACTOR = pytest.StashKey[Redactor]()
+"""The session's redactor, kept on the config so that the plugin redacts pytest's own reports of
+a failure (terminal, junit.xml, Allure results) with every secret the fixtures registered."""
+
+
+def session_redactor(config: pytest.Config) -> Redactor:
+    """The session's one redactor, created on first use."""
+    return config.stash.setdefault(REDACTOR, Redactor())
+
 
 @pytest.fixture(scope="session")
-def redactor(inventory: Inventory) -> Redactor:
+def redactor(pytestconfig: pytest.Config, inventory: Inventory) -> Redactor:
     """Every secret the harness learns is registered here: the inventory's power passwords from
     the start, the clouds.yaml credentials when the cloud is first reached, and database
     passwords when a DSN is read."""
-    return inventory_redactor(inventory)
+    return inventory_redactor(inventory, session_redactor(pytestconfig))
 
 
 def _lab_clouds_yaml(config: pytest.Config) -> list[str] | None:
@@ -80,4 +89,4 @@ def canaries(cloud_access: CloudAccess | None, targets: Targets) -> CanaryWorklo
     pytest.fail(message, pytrace=False)
 
 
-__all__ = ["canaries", "cloud_access", "redactor"]
+__all__ = ["REDACTOR", "canaries", "cloud_access", "redactor", "session_redactor"]

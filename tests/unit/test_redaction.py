@@ -16,6 +16,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
+from xml.etree import ElementTree
 
 import pytest
 import yaml
@@ -236,6 +237,118 @@ def test_no_secret_reaches_any_file_a_run_writes(leaky_project: tuple[Path, Path
                .splitlines()]
     assert [record["result"] for record in records] == ["passed"]
     assert "OS_APPLICATION_CREDENTIAL_SECRET=***" in json.dumps(records)
+
+
+# -- pytest's own failure text: terminal, junit.xml, Allure results ----------------------------
+FAILING = f'''
+
+BMC_PASSWORD = {BMC_PASSWORD!r}
+APP_SECRET = {APP_SECRET!r}
+
+
+class BmcRefusal(FakeStop):
+    """Fails to inject with the error an ipmitool that is refused would give, command line and
+    environment included."""
+
+    name = "bmc_refusal"
+
+    def inject(self, facts):
+        password = self.target.spec.power["password"]
+        print(f"$ ipmitool -H bmc -U admin -P {{password}} power off")
+        raise FaultError(f"ipmitool -H bmc -U admin -P {{password}} power off: unable to "
+                         f"establish an IPMI session (OS_APPLICATION_CREDENTIAL_SECRET="
+                         f"{{APP_SECRET}})")
+
+
+def pytest_stackdrill_register(registries):
+    registries.faults.register(BmcRefusal)
+
+
+@pytest.fixture(scope="session")
+def stackdrill_registries():
+    found = Registries()
+    found.faults.register(BmcRefusal)
+    found.probes.register(FakeState)
+    return found
+
+
+@then("the BMC of compute1 accepts the password the cloud expects")
+def bmc_accepts(inventory, cloud_access):
+    password = inventory.host("compute1").power["password"]
+    print(f"trying {{password}}")
+    assert password == "the-expected-one", f"refused, with the cloud's secret {{APP_SECRET}}"
+'''
+
+FAILING_FEATURE = """\
+Feature: scenarios whose failures quote secrets
+  Scenario: the fault cannot be injected
+    Given a compute host
+    And the cloud is in its verified state
+    When the fault "bmc_refusal" is injected on the compute host:
+      | service | canary |
+
+  Scenario: an assertion compares the BMC password
+    Then the BMC of compute1 accepts the password the cloud expects
+"""
+
+
+def test_no_secret_reaches_pytests_own_failure_reports(tmp_path: Path) -> None:
+    """A failure's message and traceback, and the output captured with it, name both secrets;
+    pytest prints them, junit.xml holds them and allure-pytest reads them from the exception
+    itself. Each holds ``***`` in their place."""
+    features, inventory = fake_project(tmp_path, FAILING_FEATURE, inventory=inventory_data())
+    conftest = features / "conftest.py"
+    conftest.write_text(CONFTEST.replace(NO_CLOUD_OVERRIDE, "\n")
+                        .replace("from stackdrill.fault import Fault\n",
+                                 "from stackdrill.fault import Fault, FaultError\n"
+                                 "from pytest_bdd import then\n") + FAILING)
+    clouds_yaml(tmp_path)
+    result = stackdrill(tmp_path, *run_args(tmp_path, features, inventory, "--os-cloud",
+                                            "appcred", ))
+    output = result.stdout + result.stderr
+    assert result.returncode == cli.EXIT_FAILED, output
+    assert_no_secret(output, "the run's output")
+    assert "2 failed" in result.stdout, output
+    assert ("failed to inject: ipmitool -H bmc -U admin -P *** power off: unable to establish "
+            "an IPMI session (OS_APPLICATION_CREDENTIAL_SECRET=***)") in result.stdout
+    assert "AssertionError: refused, with the cloud's secret ***" in result.stdout
+    assert "assert '***' == 'the-expected-one'" in result.stdout
+    assert "$ ipmitool -H bmc -U admin -P *** power off" in result.stdout  # captured output
+
+    junit = tmp_path / "reports" / "junit.xml"
+    assert_no_secret(junit.read_text(), "junit.xml")
+    failures = {case.get("name"): case.find("failure")
+                for case in ElementTree.parse(junit).getroot().iter("testcase")}
+    assert sorted(failures) == ["test_an_assertion_compares_the_bmc_password",
+                                "test_the_fault_cannot_be_injected"]
+    injected = failures["test_the_fault_cannot_be_injected"]
+    compared = failures["test_an_assertion_compares_the_bmc_password"]
+    assert injected is not None and compared is not None
+    assert "-P *** power off" in injected.get("message", "")
+    assert "OS_APPLICATION_CREDENTIAL_SECRET=***" in injected.get("message", "")
+    assert "refused, with the cloud's secret ***" in compared.get("message", "")
+    assert "assert '***' == 'the-expected-one'" in (compared.text or "")
+
+    allure = sorted((tmp_path / "reports" / "allure-results").iterdir())
+    for path in allure:
+        text = path.read_text(errors="replace")
+        assert_no_secret(text, path.name)
+        if path.suffix == ".json":
+            json.loads(text)  # still valid
+    results = [json.loads(path.read_text()) for path in allure
+               if path.name.endswith("-result.json")]
+    details = {result["name"]: result["statusDetails"] for result in results}
+    assert sorted(details) == ["an assertion compares the BMC password",
+                               "the fault cannot be injected"]
+    assert [r["status"] for r in results] == ["failed", "failed"]
+    message = details["the fault cannot be injected"]["message"]
+    assert "-P *** power off" in message and "OS_APPLICATION_CREDENTIAL_SECRET=***" in message
+    compared_details = details["an assertion compares the BMC password"]
+    assert "refused, with the cloud's secret ***" in compared_details["message"]
+    assert "assert '***' == 'the-expected-one'" in compared_details["trace"]
+    captured = [path.read_text() for path in allure if "-attachment" in path.name]
+    assert "$ ipmitool -H bmc -U admin -P *** power off\n" in captured
+    assert "trying ***\n" in captured
 
 
 def test_the_plan_never_prints_a_bmc_password(leaky_project: tuple[Path, Path, Path]) -> None:
