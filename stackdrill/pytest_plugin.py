@@ -35,8 +35,15 @@ from stackdrill.progress import WaitProgress
 from stackdrill.redaction import inventory_redactor
 from stackdrill.registry import Registries, entry_point_plugins
 from stackdrill.reporting.allure_files import write_allure_files
-from stackdrill.reporting.history import API_VERSIONS, record_drill, stackdrill_version
+from stackdrill.reporting.history import (
+    API_VERSIONS,
+    SERVICE_VERSIONS,
+    VERSION_SETTINGS,
+    record_drill,
+    stackdrill_version,
+)
 from stackdrill.reporting.outcome import SAFEGUARD_ABORT
+from stackdrill.reporting.service_versions import DEFAULT_DIRECTORIES, VersionSettings
 from stackdrill.waiting import observing
 
 pytest_plugins = ["stackdrill.cloud.fixtures", "stackdrill.reporting.outcome",
@@ -74,6 +81,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--history", default=None,
                     help="append one JSON record per drill scenario to this file (default: "
                          "$XDG_STATE_HOME/stackdrill/history.jsonl)")
+    group.addoption("--openstack-bin-dir", action="append", metavar="DIR",
+                    default=[d for d in os.environ.get("STACKDRILL_OPENSTACK_BIN_DIRS",
+                                                       "").split(":") if d],
+                    help="a directory on the hosts holding the OpenStack services' commands "
+                         "(nova-manage, ...) besides PATH, for their versions in the reports; "
+                         "repeatable (env STACKDRILL_OPENSTACK_BIN_DIRS, colon-separated)")
     group.addoption("--settle", type=float, default=180.0,
                     help="seconds a drill waits for the cloud to be healthy before it records "
                          "the verified state and refuses to start (default 180)")
@@ -119,10 +132,24 @@ def pytest_configure(config: pytest.Config) -> None:
             config.pluginmanager.register(plugin, name=name)
     config.pluginmanager.register(allure_bdd, "stackdrill.allure_bdd")
 
+    config.stash[VERSION_SETTINGS] = version_settings(config)
+
     if not hasattr(config, "workerinput"):
         guard = InterruptGuard(functools.partial(_say_past_capture, config))
         if guard.install():
             config.stash[_INTERRUPTS] = guard
+
+
+def version_settings(config: pytest.Config) -> VersionSettings:
+    """Where the OpenStack services' commands are looked for on the hosts besides PATH: the
+    given directories, DevStack's virtualenv, and with ``--lab`` the lab's virtualenv."""
+    directories = [str(d) for d in config.getoption("openstack_bin_dir", None) or []]
+    if config.getoption("lab", False):
+        from stackdrill.lab.cloud.layout import VENV
+
+        directories.append(str(VENV / "bin"))
+    return VersionSettings(directories=tuple(dict.fromkeys([*directories,
+                                                             *DEFAULT_DIRECTORIES])))
 
 
 def _say_past_capture(config: pytest.Config, text: str) -> None:
@@ -491,7 +518,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         inventory = config.stash.get(INVENTORY, None)
         write_allure_files(Path(directory), cloud=inventory.cloud if inventory else None,
                            stackdrill=stackdrill_version(),
-                           openstack=config.stash.get(API_VERSIONS, None))
+                           openstack=config.stash.get(API_VERSIONS, None),
+                           services=config.stash.get(SERVICE_VERSIONS, None))
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,

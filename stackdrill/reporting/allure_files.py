@@ -1,5 +1,5 @@
-"""The Allure results' environment (cloud, OpenStack API versions, stackdrill version) and the
-categories that separate why drills failed."""
+"""The Allure results' environment (cloud, OpenStack API versions, the OpenStack services'
+releases, stackdrill version) and the categories that separate why drills failed."""
 
 from __future__ import annotations
 
@@ -25,12 +25,18 @@ CATEGORIES = [
 
 
 def write_allure_files(directory: Path, *, cloud: str | None, stackdrill: str | None,
-                       openstack: Mapping[str, str] | None) -> None:
+                       openstack: Mapping[str, str] | None,
+                       services: Mapping[str, str | Mapping[str, str]] | None = None) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     environment = {"cloud": cloud or "none", "stackdrill": stackdrill or "unknown",
                    "python": platform.python_version()}
     for service, version in sorted((openstack or {}).items()):
         environment[f"openstack.{service}"] = version
+    for service, release in (services or {}).items():
+        if isinstance(release, str):
+            environment[service] = release
+        else:
+            environment.update({f"{service}@{host}": value for host, value in release.items()})
     (directory / "environment.properties").write_text(
         "".join(f"{key}={value}\n" for key, value in environment.items()))
     (directory / "categories.json").write_text(json.dumps(CATEGORIES, indent=2))

@@ -14,7 +14,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +22,17 @@ import pytest
 
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.drill import Drill
+from stackdrill.hosts.target import Targets
 from stackdrill.reporting.outcome import Outcome, one_line, outcome
+from stackdrill.reporting.service_versions import ServiceVersions, VersionSettings, service_versions
 
 SCHEMA = 1
 # service types whose endpoints publish their API versions (version discovery, one GET each)
 SERVICES = ("identity", "compute", "placement", "image", "block-storage", "network")
 API_VERSIONS = pytest.StashKey[dict[str, str]]()
+# the release of each OpenStack service on the hosts, and how it is read
+SERVICE_VERSIONS = pytest.StashKey[ServiceVersions]()
+VERSION_SETTINGS = pytest.StashKey[VersionSettings]()
 RUN_RECORDS = pytest.StashKey[list[dict[str, Any]]]()  # this run's records, for its notification
 # what a record keeps of the evidence: the recorded commands and each comparison with the
 # verified state, cut to a size a history file of many runs can carry
@@ -66,6 +71,23 @@ def api_versions(cloud: CloudAccess) -> dict[str, str]:
             continue
         if version:
             found[service] = ".".join(str(part) for part in version)
+    return found
+
+
+def session_service_versions(stash: pytest.Stash, targets: Targets) -> ServiceVersions:
+    """The services' releases on the hosts, read once per session (the settings and the result
+    kept in the session's stash); whatever goes wrong leaves them unknown."""
+    found = stash.get(SERVICE_VERSIONS, None)
+    if found is not None:
+        return found
+    settings = stash.get(VERSION_SETTINGS, None) or VersionSettings()
+    try:
+        found = service_versions(targets, settings)
+    except Exception as exc:  # versions never fail a drill
+        print(f"stackdrill: cannot read the OpenStack services' versions: {one_line(str(exc))}",
+              file=sys.stderr)
+        found = {source.service: "unknown" for source in settings.sources}
+    stash[SERVICE_VERSIONS] = found
     return found
 
 
@@ -127,7 +149,9 @@ def evidence_record(attachments: Sequence[tuple[str, str]]) -> dict[str, Any]:
 
 def drill_record(drill: Drill, *, feature: str, scenario: str, cloud: str | None,
                  result: Outcome, ended: float,
-                 openstack: Mapping[str, str] | None = None) -> dict[str, Any]:
+                 openstack: Mapping[str, str] | None = None,
+                 services: Mapping[str, str | Mapping[str, str]] | None = None
+                 ) -> dict[str, Any]:
     start = drill.timeline.started
     ttr = drill.result.time_to_recover
     record = {
@@ -138,6 +162,9 @@ def drill_record(drill: Drill, *, feature: str, scenario: str, cloud: str | None
         "cloud": cloud,
         "stackdrill_version": stackdrill_version(),
         "openstack_api_versions": dict(openstack) if openstack else None,
+        "openstack_versions": (
+            {name: v if isinstance(v, str) else dict(v) for name, v in services.items()}
+            if services else None),
         "started": iso(start),
         "ended": iso(ended),
         "time_to_recover": round(ttr, 3) if ttr is not None else None,
@@ -169,8 +196,9 @@ def record_drill(item: pytest.Item, drill: Drill, path: Path, cloud: CloudAccess
                  undo_errors: list[str]) -> None:
     """Append the record of a scenario that just ended (from the ``drill`` fixture's teardown).
 
-    The cloud's API versions are asked once per session, after a drill that passed (the cloud
-    is known to answer then); a failed write is reported and does not change the drill's result.
+    The cloud's API versions and its services' releases on the hosts (one command per host)
+    are asked once per session, after a drill that passed (the cloud is known to answer then);
+    a failed write is reported and does not change the drill's result.
     """
     result = outcome(item)
     if undo_errors:
@@ -178,11 +206,14 @@ def record_drill(item: pytest.Item, drill: Drill, path: Path, cloud: CloudAccess
     versions = item.config.stash.get(API_VERSIONS, None)
     if versions is None and cloud is not None and result.result == "passed":
         versions = item.config.stash[API_VERSIONS] = api_versions(cloud)
+    services = item.config.stash.get(SERVICE_VERSIONS, None)
+    if services is None and isinstance(drill.targets, Targets) and result.result == "passed":
+        services = session_service_versions(item.config.stash, drill.targets)
     feature, scenario = scenario_of(item)
     inventory = getattr(drill.targets, "inventory", None)
     record = drill_record(drill, feature=feature, scenario=scenario,
                           cloud=getattr(inventory, "cloud", None), result=result,
-                          ended=time.time(), openstack=versions)
+                          ended=time.time(), openstack=versions, services=services)
     item.config.stash.setdefault(RUN_RECORDS, []).append(record)
     try:
         append_record(path, record)
@@ -231,6 +262,14 @@ def _checks(data: Mapping[str, Any]) -> tuple[Check, ...]:
     return tuple(found)
 
 
+def _service_versions(value: Any) -> dict[str, str | Mapping[str, str]]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(name): ({str(h): str(v) for h, v in version.items()}
+                        if isinstance(version, Mapping) else str(version))
+            for name, version in value.items()}
+
+
 @dataclass(frozen=True)
 class Run:
     """One drill run as read back from the history."""
@@ -249,6 +288,8 @@ class Run:
     steps: tuple[Step, ...]
     stackdrill_version: str | None
     openstack_api_versions: Mapping[str, str]
+    # each service's release: one version, or its version on each host where they differ
+    openstack_versions: Mapping[str, str | Mapping[str, str]] = field(default_factory=dict)
     checks: tuple[Check, ...] = ()
     commands: tuple[str, ...] = ()
     changes: tuple[str, ...] | None = None  # since the pre-upgrade record, in a post-upgrade run
@@ -276,6 +317,7 @@ class Run:
                         for r in data.get("recoveries", []) for s in r.get("steps", [])),
             stackdrill_version=data.get("stackdrill_version"),
             openstack_api_versions=dict(data.get("openstack_api_versions") or {}),
+            openstack_versions=_service_versions(data.get("openstack_versions")),
             checks=_checks(data), commands=tuple(map(str, data.get("commands", []))),
             changes=tuple(map(str, data["changes"])) if "changes" in data else None)
 

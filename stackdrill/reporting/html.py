@@ -147,6 +147,9 @@ def _commands(run: Run) -> str:
 
 def _versions(run: Run) -> str:
     rows = [("stackdrill", run.stackdrill_version or "unknown")]
+    for service, release in run.openstack_versions.items():
+        rows += ([(f"OpenStack {service}", release)] if isinstance(release, str) else
+                 [(f"OpenStack {service} on {host}", value) for host, value in release.items()])
     rows += [(f"OpenStack {service} API", version)
              for service, version in sorted(run.openstack_api_versions.items())]
     return ('<table class="versions"><tr><th>component</th><th>version</th></tr>'

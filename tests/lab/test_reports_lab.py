@@ -53,6 +53,15 @@ def test_a_drill_run_is_recorded_and_reported(lab: Lab, tmp_path: Path) -> None:
     assert record["time_to_recover"] <= record["budget"]
     assert record["cloud"] == "stackdrill-lab"
     assert record["openstack_api_versions"]["compute"].startswith("2.")
+    # the releases the lab installs, as the hosts' own commands report them
+    pins = dict(line.split("==") for line in
+                (ROOT / "stackdrill/lab/cloud/openstack.in").read_text().splitlines()
+                if "==" in line)
+    releases = record["openstack_versions"]
+    for service, package in (("keystone", "keystone"), ("nova", "nova"), ("cinder", "cinder"),
+                             ("glance", "glance"), ("placement", "openstack-placement"),
+                             ("neutron", "neutron"), ("swift", "swift")):
+        assert releases[service] == pins[package], (service, releases)
     kinds = [event["kind"] for event in record["events"]]
     for kind in ("baseline", "fault-injected", "effect-detected", "recovery-step", "verified"):
         assert kind in kinds, kinds

@@ -1,6 +1,7 @@
 """The drill report as a person sees it: rendered by headless Chromium from a history the lab
-recorded (tests/unit/data/lab_history.jsonl), its figures read off the page and checked against
-the JSON records they come from."""
+recorded (tests/unit/data/lab_history.jsonl: three runs each of three drills, in the record's
+current form, with its commands, deviations and versions), its figures read off the page and
+checked against the JSON records they come from."""
 
 from __future__ import annotations
 
@@ -39,22 +40,38 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             browser.close()
 
 
-def latest_records() -> dict[str, tuple[dict[str, Any], int]]:
-    """Each scenario's latest record and how many runs it has."""
-    found: dict[str, tuple[dict[str, Any], int]] = {}
+def runs_by_scenario() -> dict[str, list[dict[str, Any]]]:
+    """Each scenario's records, oldest first."""
+    found: dict[str, list[dict[str, Any]]] = {}
     for line in HISTORY.read_text().splitlines():
         record = json.loads(line)
-        previous = found.get(record["scenario"])
-        count = previous[1] + 1 if previous else 1
-        if previous is None or record["started"] > previous[0]["started"]:
-            found[record["scenario"]] = (record, count)
-        else:
-            found[record["scenario"]] = (previous[0], count)
-    return found
+        found.setdefault(record["scenario"], []).append(record)
+    return {name: sorted(runs, key=lambda r: r["started"]) for name, runs in found.items()}
+
+
+def latest_records() -> dict[str, tuple[dict[str, Any], int]]:
+    """Each scenario's latest record and how many runs it has."""
+    return {name: (runs[-1], len(runs)) for name, runs in runs_by_scenario().items()}
+
+
+def seconds(value: float) -> str:
+    return f"{value:.1f} s" if value < 100 else f"{value:.0f} s"
 
 
 def section(page: Any, scenario: str) -> Any:
     return page.locator("section.card", has=page.locator("h2", has_text=scenario))
+
+
+def test_the_history_is_in_the_records_current_form() -> None:
+    runs = runs_by_scenario()
+    assert len(runs) == 3 and all(len(r) >= 3 for r in runs.values())
+    for record in (r for found in runs.values() for r in found):
+        assert list(record) == [
+            "schema", "drill", "feature", "scenario", "cloud", "stackdrill_version",
+            "openstack_api_versions", "openstack_versions", "started", "ended",
+            "time_to_recover", "budget", "result", "reason", "events", "recoveries",
+            "commands", "deviations"]
+        assert record["commands"] and record["deviations"] and record["openstack_versions"]
 
 
 def test_each_drill_shows_its_latest_time_to_recover_against_its_budget(page: Any) -> None:
@@ -68,14 +85,39 @@ def test_each_drill_shows_its_latest_time_to_recover_against_its_budget(page: An
         assert card.locator("p.feature").inner_text().endswith(runs)
         newest = card.locator("details.run").first
         assert newest.get_attribute("open") is not None
-        figure = newest.locator(".ttr .figure").inner_text()
-        assert figure == f"{ttr:.1f} s of {budget:.0f} s ({round(100 * ttr / budget)}% of the " \
-                         f"budget)", scenario
+        figure = newest.locator(".ttr .figure")
+        assert figure.is_visible()
+        assert figure.inner_text() == (f"{seconds(ttr)} of {seconds(budget)} "
+                                       f"({round(100 * ttr / budget)}% of the budget)"), scenario
         timeline = newest.locator("svg.chart").first.text_content()
-        assert f"time to recover {ttr:.1f} s" in timeline
+        assert f"time to recover {seconds(ttr)}" in timeline
         row = page.locator("table tr", has=page.locator(f'a:text-is("{scenario}")'))
         cells = row.locator("td").all_inner_texts()
-        assert cells[2:6] == [str(count), "passed", f"{ttr:.1f} s", f"{budget:.0f} s"], cells
+        assert cells[2:6] == [str(count), "passed", seconds(ttr), seconds(budget)], cells
+
+
+def test_each_drill_draws_its_trend_across_runs(page: Any) -> None:
+    for scenario, records in runs_by_scenario().items():
+        card = section(page, scenario)
+        chart = card.locator(":scope > svg.chart")
+        assert chart.count() == 1 and chart.is_visible(), scenario
+        assert card.locator(":scope > p.legend").is_visible()
+        points = chart.locator("circle")
+        titles = [title.split(": ")[-1] for title in
+                  points.locator("title").all_text_contents()]
+        assert titles == [seconds(r["time_to_recover"]) for r in records], scenario
+        line = chart.locator("polyline")
+        assert line.count() == 1 and line.is_visible()
+        assert len(line.get_attribute("points").split()) == len(records)
+        # a longer time to recover is drawn higher (smaller y), each run right of the last
+        boxes_ = [box for box in (p.bounding_box() for p in points.all()) if box]
+        assert len(boxes_) == len(records)
+        assert [b["x"] for b in boxes_] == sorted(b["x"] for b in boxes_)
+        by_height = sorted(zip(boxes_, records, strict=True), key=lambda p: p[0]["y"])
+        ttrs = [r["time_to_recover"] for _, r in by_height]
+        assert ttrs == sorted(ttrs, reverse=True), scenario
+        budget = records[-1]["budget"]
+        assert f"budget {seconds(budget)}" in chart.text_content()
 
 
 def test_each_drill_shows_its_steps_deviations_and_versions(page: Any) -> None:
@@ -90,19 +132,40 @@ def test_each_drill_shows_its_steps_deviations_and_versions(page: Any) -> None:
             assert cells[1:5] == [step["title"], f"+{step['offset']:.1f} s",
                                   f"{step['duration']:.2f} s", "ok"], cells
 
-        expected = [line for e in record["events"] if e["kind"] == "deviation"
-                    for line in e["detail"].splitlines()]
         checks = newest.locator("table.checks tr").all()[1:]
-        assert len(checks) == 1
-        cells = checks[0].locator("td").all_inner_texts()
-        assert cells[2] == str(len(expected))
-        assert cells[3].splitlines() == expected
+        assert len(checks) == len(record["deviations"]) >= 1
+        for row, check in zip(checks, record["deviations"], strict=True):
+            assert row.is_visible()
+            cells = row.locator("td").all_inner_texts()
+            assert cells[1:3] == [check["label"], str(check["count"])], cells
+            assert cells[3].splitlines() == check["deviations"], scenario
 
         versions = newest.locator("table.versions tr").all()[1:]
+        assert all(row.is_visible() for row in versions)
         shown = dict(tuple(row.locator("td").all_inner_texts()) for row in versions)
         assert shown.pop("stackdrill") == record["stackdrill_version"]
-        assert shown == {f"OpenStack {k} API": v
-                         for k, v in record["openstack_api_versions"].items()}
+        assert shown == {
+            **{f"OpenStack {k}": v for k, v in record["openstack_versions"].items()},
+            **{f"OpenStack {k} API": v for k, v in record["openstack_api_versions"].items()}}
+
+
+def test_each_run_lists_its_commands_with_their_output(page: Any) -> None:
+    for scenario, (record, _) in latest_records().items():
+        newest = section(page, scenario).locator("details.run").first
+        commands = newest.locator("details.cmd")
+        assert commands.count() == len(record["commands"]) >= 1, scenario
+        for item, text in zip(commands.all(), record["commands"], strict=True):
+            first, _, rest = text.partition("\n")
+            status, _, output = rest.partition("\n")
+            summary = item.locator("summary")
+            assert summary.is_visible()
+            assert summary.locator("code").inner_text() == first
+            assert summary.locator(".exit").inner_text() == status
+            shown = item.locator("pre")
+            assert not shown.is_visible()  # closed until opened
+            summary.click()
+            assert shown.is_visible()
+            assert shown.inner_text().strip() == (output.strip() or "(no output)")
 
 
 def boxes(locator: Any) -> list[dict[str, float]]:

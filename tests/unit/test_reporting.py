@@ -108,6 +108,7 @@ def test_each_scenario_appends_one_record_when_it_ends(
     assert passed["cloud"] == "testcloud"
     assert passed["stackdrill_version"]
     assert passed["openstack_api_versions"] is None  # no cloud API here: not invented
+    assert passed["openstack_versions"] is None  # no host to read them from: not invented
     assert passed["started"].endswith("Z") and passed["ended"] >= passed["started"]
     assert (passed["result"], passed["reason"]) == ("passed", None)
     assert (passed["time_to_recover"], passed["budget"]) == (1.25, 60.0)
