@@ -93,22 +93,37 @@ def reactivating_sockets(target: Target, unit: str) -> list[str]:
 def start_sockets(target: Target, sockets: list[str]) -> None:
     """Start ``sockets`` again. systemd refuses to start a socket whose service already runs
     (started by hand while the socket was stopped), so such a service is stopped first and
-    started again together with its sockets."""
+    started again together with its sockets. Its other sockets, still listening, stop and start
+    with it: one connection in between (nova-compute reconnecting to libvirtd within
+    milliseconds) would start the service again, and the socket would be refused."""
     if not sockets:
         return
     statuses = unit_statuses(target, sockets)
     stopped = [name for name in sockets if statuses[name].active != "active"]
     if not stopped:
         return
-    result = target.run(systemctl_command("show -p Triggers --value", stopped), record=False)
+    running = [name for name, status in
+               unit_statuses(target, _show_values(target, "Triggers", stopped)).items()
+               if status.active == "active"]
+    listening: list[str] = []
+    if running:
+        others = [name for name in _show_values(target, "TriggeredBy", running)
+                  if name.endswith(".socket") and name not in stopped]
+        listening = [name for name, status in unit_statuses(target, others).items()
+                     if status.active == "active"]
+        target.run(systemctl_command("stop", [*listening, *running]), check=True, timeout=120)
+    target.run(systemctl_command("start", [*stopped, *listening, *running]), check=True,
+               timeout=120)
+
+
+def _show_values(target: Target, prop: str, units: list[str]) -> list[str]:
+    """The ``.socket``/``.service`` names a unit property lists (``Triggers``,
+    ``TriggeredBy``), for every unit of ``units``, each once, sorted."""
+    result = target.run(systemctl_command(f"show -p {prop} --value", units), record=False)
     if not result.ok:
         raise CommandFailed(result)
-    services = sorted({name for name in result.stdout.split() if name.endswith(".service")})
-    running = [name for name, status in unit_statuses(target, services).items()
-               if status.active == "active"]
-    if running:
-        target.run(systemctl_command("stop", running), check=True, timeout=120)
-    target.run(systemctl_command("start", [*stopped, *running]), check=True, timeout=120)
+    return sorted({name for name in result.stdout.split()
+                   if name.endswith((".service", ".socket"))})
 
 
 def act_and_wait_active(target: Target, unit: str, verb: str = "start",

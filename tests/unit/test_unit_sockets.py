@@ -35,6 +35,8 @@ class FakeSystemd:
                                for u in [*units, *listed])
         if command.startswith("systemctl show -p Triggers --value"):
             return "\n".join(TRIGGERS[u] for u in shlex.split(command)[5:])
+        if command.startswith("systemctl show -p TriggeredBy --value"):
+            return "\n".join(" ".join(self.triggered_by(u)) for u in shlex.split(command)[5:])
         if command.startswith("systemctl show -p ActiveState"):
             return "\n\n".join(f"ActiveState={self.active.get(u, 'inactive')}"
                                for u in shlex.split(command)[4:])
@@ -44,6 +46,10 @@ class FakeSystemd:
             raise AssertionError(f"systemd refuses {command}: its service already runs")
         for unit in units:
             self.active[unit] = "active" if verb == "start" else "inactive"
+        for unit in units:  # a client connects at once: a listening socket starts its service
+            if verb == "stop" and any(self.active.get(s) == "active"
+                                      for s in self.triggered_by(unit)):
+                self.active[unit] = "active"
         return ""
 
     def run(self, command: str, *, check: bool = False, timeout: float | None = None,
@@ -63,9 +69,13 @@ def test_a_socket_whose_service_was_started_by_hand_is_started_with_it_again() -
     host = FakeSystemd({"libvirtd.service": "active", "libvirtd.socket": "active",
                         "libvirtd-tcp.socket": "inactive"})
     start_sockets(host, ["libvirtd.socket", "libvirtd-tcp.socket"])  # type: ignore[arg-type]
-    assert host.ran[-2:] == ["systemctl stop libvirtd.service",
-                             "systemctl start libvirtd-tcp.socket libvirtd.service"]
+    # libvirtd.socket, still listening, would start libvirtd again before the start of
+    # libvirtd-tcp.socket, which systemd would then refuse: it stops and starts with them
+    assert host.ran[-2:] == [
+        "systemctl stop libvirtd.socket libvirtd.service",
+        "systemctl start libvirtd-tcp.socket libvirtd.socket libvirtd.service"]
     assert host.active["libvirtd-tcp.socket"] == host.active["libvirtd.service"] == "active"
+    assert host.active["libvirtd.socket"] == "active"
 
 
 def test_sockets_of_a_stopped_service_are_started_without_touching_it() -> None:
