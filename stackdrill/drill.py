@@ -182,11 +182,7 @@ class Drill:
 
     def _inject(self, fault_name: str, target: Target, raw_params: Mapping[str, str]
                 ) -> ActiveFault:
-        active_hosts = [a.fault.target.spec for a in self.faults if not a.undone]
-        refusal = self.guards.fault_refusal(fault_name, target.spec, active_hosts)
-        if refusal is not None:
-            self.timeline.add("refused", refusal)
-            raise GuardRefused(refusal)
+        self._guard(fault_name, [target])
         monitor = self._safeguard_monitor()
         try:
             fault = self.registries.faults.get(fault_name)(target, raw_params)
@@ -238,14 +234,21 @@ class Drill:
                     raw_params: Mapping[str, str]) -> list[ActiveFault]:
         """The same fault on several hosts, one after the other (a power outage). The guards
         judge the whole set first: if any host of it would be refused, none is touched."""
+        self._guard(fault_name, targets)
+        return [self.inject(fault_name, target, raw_params) for target in targets]
+
+    def _guard(self, fault_name: str, targets: Sequence[Target]) -> None:
+        """Refuse ``fault_name`` on ``targets`` (each added to the faults already active) if
+        the guards would refuse any of them."""
         active = [a.fault.target.spec for a in self.faults if not a.undone]
         for target in targets:
             refusal = self.guards.fault_refusal(fault_name, target.spec, active)
             if refusal is not None:
                 self.timeline.add("refused", refusal)
-                raise GuardRefused(f"{refusal}; no host of the {len(targets)} was touched")
+                if len(targets) > 1:
+                    refusal += f"; no host of the {len(targets)} was touched"
+                raise GuardRefused(refusal)
             active.append(target.spec)
-        return [self.inject(fault_name, target, raw_params) for target in targets]
 
     def confirm_all(self, timeout: float) -> list[str]:
         """Confirm every active fault not confirmed yet, all within one deadline."""

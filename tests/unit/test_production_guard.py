@@ -25,7 +25,7 @@ import yaml
 from stackdrill import cli
 from stackdrill.drill import Drill, GuardRefused
 from stackdrill.guards import Guards, marked_as_changing
-from stackdrill.inventory import Inventory, parse_inventory
+from stackdrill.inventory import parse_inventory
 from stackdrill.journal import Journal
 from stackdrill.preflight import NAMED
 from stackdrill.registry import Registries
@@ -39,6 +39,7 @@ from tests.unit.fake_cloud import (
     run_args,
     stackdrill,
 )
+from tests.unit.test_guards import FakeTargets
 
 PRODUCTION: dict[str, Any] = {"cloud": "unit", "production": True, "hosts": HOSTS}
 
@@ -195,21 +196,6 @@ class Record(Recovery):
 
     def runbook(self) -> list[RunbookStep]:
         return [RunbookStep("record", lambda: RUNS.append(self.target.name))]
-
-
-class FakeTarget:
-    def __init__(self, inventory: Inventory, name: str) -> None:
-        self.name = name
-        self.spec = inventory.host(name)
-
-
-class FakeTargets:
-    def __init__(self, inventory: Inventory) -> None:
-        self.inventory = inventory
-        self.listeners: list[Any] = []
-
-    def get(self, name: str) -> Any:
-        return FakeTarget(self.inventory, name)
 
 
 def test_the_drill_refuses_a_recovery_on_unconfirmed_production(tmp_path: Path) -> None:

@@ -135,6 +135,24 @@ def test_secrets_are_removed_as_json_and_urls_hold_them_too() -> None:
     assert texts == ['{\n  "password": "***"\n}', "mysql://nova:***@db/nova"]
 
 
+def registering(fault: str) -> str:
+    """The conftest lines that register ``fault`` (and the fake cloud's probe) with stackdrill,
+    through the hook and through the session's registries."""
+    return f'''
+
+def pytest_stackdrill_register(registries):
+    registries.faults.register({fault})
+
+
+@pytest.fixture(scope="session")
+def stackdrill_registries():
+    found = Registries()
+    found.faults.register({fault})
+    found.probes.register(FakeState)
+    return found
+'''
+
+
 # -- stackdrill run and plan: every file they write -------------------------------------------
 LEAKY = f'''
 
@@ -154,19 +172,7 @@ class LeakyStop(FakeStop):
         found = super().confirm(facts)
         return found and (f"{{found}} (ipmitool -P {{self.target.spec.power['password']}}; "
                           f"OS_APPLICATION_CREDENTIAL_SECRET={{APP_SECRET}})")
-
-
-def pytest_stackdrill_register(registries):
-    registries.faults.register(LeakyStop)
-
-
-@pytest.fixture(scope="session")
-def stackdrill_registries():
-    found = Registries()
-    found.faults.register(LeakyStop)
-    found.probes.register(FakeState)
-    return found
-'''
+''' + registering("LeakyStop")
 
 NO_CLOUD_OVERRIDE = '''
 
@@ -258,25 +264,14 @@ class BmcRefusal(FakeStop):
         raise FaultError(f"ipmitool -H bmc -U admin -P {{password}} power off: unable to "
                          f"establish an IPMI session (OS_APPLICATION_CREDENTIAL_SECRET="
                          f"{{APP_SECRET}})")
-
-
-def pytest_stackdrill_register(registries):
-    registries.faults.register(BmcRefusal)
-
-
-@pytest.fixture(scope="session")
-def stackdrill_registries():
-    found = Registries()
-    found.faults.register(BmcRefusal)
-    found.probes.register(FakeState)
-    return found
+''' + registering("BmcRefusal") + '''
 
 
 @then("the BMC of compute1 accepts the password the cloud expects")
 def bmc_accepts(inventory, cloud_access):
     password = inventory.host("compute1").power["password"]
-    print(f"trying {{password}}")
-    assert password == "the-expected-one", f"refused, with the cloud's secret {{APP_SECRET}}"
+    print(f"trying {password}")
+    assert password == "the-expected-one", f"refused, with the cloud's secret {APP_SECRET}"
 '''
 
 FAILING_FEATURE = """\
