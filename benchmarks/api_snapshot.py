@@ -24,6 +24,12 @@ volume (``cinder.volumes``), with MariaDB's sequence engine, one ``INSERT ... SE
 The clones are ``sdbench-clone-<n>`` with UUIDs ``5dbe000{0,1}-0000-4000-8000-<n>`` on the host
 ``sdbench-clone``, which no nova-compute runs: no service ever acts on them, and the APIs list
 them as they list any server and volume. ``--cleanup`` deletes the clones' rows first.
+
+``--breakdown`` says where the snapshot's time goes, each part alone (median of three): the
+services answering the pages (the raw HTTP pages of ``/servers/detail`` and
+``/volumes/detail``, JSON-decoded and nothing more), openstacksdk turning the same pages into
+its resource objects (the SDK's list calls), and the database probe's queries. Writes
+benchmarks/results/api_breakdown_<N>.json and .md.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from probes.cloud_api import CloudApi
+from probes.cloud_api import PAGE, CloudApi
 from probes.nova_db import NovaDatabase
 from stackdrill.cloud.access import CloudAccess, CloudError
 from stackdrill.cloud.canary import image_and_flavor
@@ -273,6 +279,55 @@ def measure(access: CloudAccess, targets: Targets, cloud: str) -> dict[str, Any]
     return results
 
 
+def raw_pages(proxy: Any, path: str, key: str) -> int:
+    """Every page of ``path`` (all projects, pages of PAGE), JSON-decoded only; the count."""
+    count, marker = 0, None
+    while True:
+        params: dict[str, Any] = {"all_tenants": 1, "limit": PAGE}
+        if marker:
+            params["marker"] = marker
+        response = proxy.get(path, params=params)
+        response.raise_for_status()
+        items = response.json()[key]
+        count += len(items)
+        if len(items) < PAGE:
+            return count
+        marker = items[-1]["id"]
+
+
+def breakdown(access: CloudAccess, targets: Targets) -> dict[str, Any]:
+    """Each part of the snapshot alone: the services' pages, the SDK's objects, the database."""
+    conn = access.connection()
+    context = CloudContext(access, targets)
+    parts: dict[str, Callable[[], Any]] = {
+        "nova: /servers/detail pages (HTTP + JSON)":
+            lambda: raw_pages(conn.compute, "/servers/detail", "servers"),
+        "openstacksdk: compute.servers(details=True)":
+            lambda: sum(1 for _ in conn.compute.servers(details=True, all_projects=True,
+                                                       limit=PAGE)),
+        "cinder: /volumes/detail pages (HTTP + JSON)":
+            lambda: raw_pages(conn.block_storage, "/volumes/detail", "volumes"),
+        "openstacksdk: block_storage.volumes(details=True)":
+            lambda: sum(1 for _ in conn.block_storage.volumes(details=True, all_projects=True,
+                                                             limit=PAGE)),
+        "cloud_api probe (all its lists, concurrently)":
+            lambda: take_snapshot([], [CloudApi()], cloud=context),
+        "nova_db probe": lambda: take_snapshot([], [NovaDatabase()], cloud=context),
+    }
+    results: dict[str, Any] = {
+        "servers": raw_pages(conn.compute, "/servers/detail", "servers"),
+        "volumes": raw_pages(conn.block_storage, "/volumes/detail", "volumes"),
+        "parts": {name: _timed(call) for name, call in parts.items()}}
+    return results
+
+
+def breakdown_table(results: dict[str, Any]) -> str:
+    rows = "".join(f"| {name} | {statistics.median(times):.2f} s |\n"
+                   for name, times in results["parts"].items())
+    return (f"{results['servers']} servers, {results['volumes']} volumes; median of {RUNS}\n\n"
+            f"| part | time |\n|---|---|\n{rows}")
+
+
 def table(results: dict[str, Any]) -> str:
     median = {k: statistics.median(results[k]) for k in
               ("stackdrill", "stackdrill_api_only", "openstack_cli")}
@@ -290,6 +345,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--populate", type=int, metavar="N", help="ensure N servers and volumes")
     parser.add_argument("--clone", type=int, metavar="N",
                         help="then reach N servers and volumes by copying database rows")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="time each part of the snapshot alone instead of the comparison")
     parser.add_argument("--cleanup", action="store_true",
                         help="delete the sdbench-* resources and the fake compute")
     args = parser.parse_args(argv)
@@ -310,7 +367,10 @@ def main(argv: list[str]) -> int:
             populate(conn, args.populate)
         if args.clone:
             clone(conn, controller, args.clone)
-        results = measure(access, targets, args.cloud)
+        if args.breakdown:
+            parts = breakdown(access, targets)
+        else:
+            results = measure(access, targets, args.cloud)
     except (CloudError, HostError, InventoryError, WaitTimeout,
             subprocess.CalledProcessError) as exc:
         print(f"api_snapshot: {str(exc).splitlines()[0]}", file=sys.stderr)
@@ -319,6 +379,12 @@ def main(argv: list[str]) -> int:
         if targets is not None:
             targets.close()
     RESULTS.mkdir(exist_ok=True)
+    if args.breakdown:
+        name = f"api_breakdown_{parts['servers']}"
+        (RESULTS / f"{name}.json").write_text(json.dumps(parts, indent=2) + "\n")
+        (RESULTS / f"{name}.md").write_text(breakdown_table(parts))
+        print(breakdown_table(parts))
+        return 0
     name = f"api_snapshot_{results['servers']}"
     (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
     (RESULTS / f"{name}.md").write_text(table(results))

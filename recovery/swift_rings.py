@@ -8,6 +8,10 @@ used when you originally created your cluster."
 
 The removal records the node's devices (every ``add`` parameter) and the replica counts in
 ``/etc/swift/stackdrill-removed-<node>.json`` on the ring-builder host; adding back reads them.
+It also keeps a copy of the builder and ring files as they were before it changed them: a
+removal that fails or is interrupted (Ctrl-C, a SIGKILL then ``recover --pending``) is rolled
+back by putting those files back and copying the rings to the other nodes again. A removal that
+completed is not rolled back; the node returns with ``add_storage_node_to_rings``.
 When fewer devices remain than the ring has replicas (a two-node cluster), ``swift-ring-builder``
 refuses to rebalance, so the replica count is lowered to the devices left, and restored when the
 node returns; the runbook says so in its steps.
@@ -44,10 +48,20 @@ from stackdrill.power import PowerError, power_driver
 from stackdrill.runbook import Recovery, RecoveryFailed, RunbookStep
 
 RING_FILES = tuple(f"{ring}.ring.gz" for ring in RINGS)
+BUILDER_FILES = tuple(f"{ring}.builder" for ring in RINGS)
+# In the copy kept before a removal: written last when the copy is whole, and when the removal
+# has completed (a completed removal is never rolled back).
+COPY_TAKEN = "taken"
+REMOVAL_COMPLETE = "complete"
 
 
 def saved_path(node: str) -> str:
     return f"{SWIFT_DIR}/stackdrill-removed-{node}.json"
+
+
+def before_removal(node: str) -> str:
+    """Where the builder and ring files are kept as they were before ``node``'s removal."""
+    return f"{SWIFT_DIR}/stackdrill-removed-{node}.before"
 
 
 def run_all(target: Target, commands: list[str], timeout: float = 120.0) -> None:
@@ -100,16 +114,17 @@ class SwiftRingRecovery(Recovery):
         return {ring: parse_ring(host.run(f"swift-ring-builder {builder(ring)}",
                                           check=True).stdout) for ring in RINGS}
 
-    def push_rings(self, exclude: tuple[str, ...] = ()) -> None:
+    def push_rings(self, exclude: tuple[str, ...] = ()) -> list[str]:
         """The guide's ``scp *.ring.gz $node:/etc/swift`` for every other Swift host, through
         the harness's own connections (the hosts need no SSH keys to each other); proven by
-        the files' checksums on both sides."""
+        the files' checksums on both sides. Returns the hosts the rings were copied to."""
         source = self.builder_host()
         files = " ".join(RING_FILES)
         packed = source.run(f"tar -C {SWIFT_DIR} -czf - {files} | base64 -w0", check=True,
                             record=False).stdout.strip()
         base64.b64decode(packed, validate=True)
         expected = source.run(f"cd {SWIFT_DIR} && md5sum {files}", check=True).stdout
+        copied_to = []
         for host in self.hosts():
             if host.name in exclude or host.name == source.name:
                 continue
@@ -121,6 +136,8 @@ class SwiftRingRecovery(Recovery):
             if copied != expected:
                 raise RecoveryFailed(f"{host.name}: rings differ from {source.name}'s after "
                                      f"the copy")
+            copied_to.append(host.name)
+        return copied_to
 
     def wait_replicated(self, excluded_address: str | None = None) -> None:
         conn = self.cloud()
@@ -168,7 +185,7 @@ class RemoveStorageNodeFromRings(SwiftRingRecovery):
             RunbookStep(f"Copy the rings to the other nodes (scp *.ring.gz {SWIFT_DIR})",
                         functools.partial(self.push_rings, (node,))),
             RunbookStep("Wait until every canary is fully replicated on the remaining devices",
-                        functools.partial(self.wait_replicated, self.address)),
+                        self.replicated_without_node),
         ]
 
     def record_devices(self) -> None:
@@ -182,6 +199,45 @@ class RemoveStorageNodeFromRings(SwiftRingRecovery):
         text = json.dumps(saved, sort_keys=True)
         self.builder_host().run(f"printf '%s\\n' {shlex.quote(text)} > "
                                 f"{saved_path(self.target.name)}", check=True)
+        self.keep_rings_before()
+
+    def keep_rings_before(self) -> None:
+        """Copy the builder and ring files as they are, for a rollback."""
+        copy = before_removal(self.target.name)
+        files = " ".join(BUILDER_FILES + RING_FILES)
+        self.builder_host().run(f"cd {SWIFT_DIR} && rm -rf {copy} && mkdir {copy} && "
+                                f"cp -p {files} {copy}/ && touch {copy}/{COPY_TAKEN}",
+                                check=True)
+
+    def replicated_without_node(self) -> None:
+        self.wait_replicated(self.address)
+        self.builder_host().run(f"touch {before_removal(self.target.name)}/{REMOVAL_COMPLETE}",
+                                check=True)
+
+    def rollback(self) -> list[str]:
+        """A removal that failed or was interrupted before it completed: put the builder and
+        ring files back as they were before it, and copy the rings to every other node again
+        (the node being removed never got the new ones). Nothing to do if the removal had not
+        changed the builders yet, or had completed."""
+        host = self.builder_host()
+        copy = before_removal(self.target.name)
+        if not host.run(f"test -e {copy}/{COPY_TAKEN} && ! test -e {copy}/{REMOVAL_COMPLETE}",
+                        record=False).ok:
+            return []
+        files = BUILDER_FILES + RING_FILES
+        changed = host.run(f"cd {SWIFT_DIR} && for f in {' '.join(files)}; do "
+                           f"cmp -s \"$f\" {copy}/\"$f\" || echo \"$f\"; done",
+                           check=True).stdout.split()
+        done = []
+        if changed:
+            host.run(f"cd {SWIFT_DIR} && " + " && ".join(f"cp -p {copy}/{f} {f}" for f in files),
+                     check=True)
+            copied = self.push_rings((self.target.name,))
+            done.append(f"put back {', '.join(changed)} from before {self.target.name}'s "
+                        f"removal on {host.name}; rings copied to "
+                        f"{', '.join(copied) or 'no other host'}")
+        host.run(f"rm -rf {copy}", check=True)
+        return done
 
     def remove(self) -> None:
         run_all(self.builder_host(), remove_commands(self.address))
@@ -267,8 +323,8 @@ class AddStorageNodeToRings(SwiftRingRecovery):
                 run_all(host, [set_replicas_commands(wanted)[RINGS.index(ring)]])
         run_all(host, rebalance_commands())
 
-    def push_rings(self, exclude: tuple[str, ...] = ()) -> None:
+    def push_rings(self, exclude: tuple[str, ...] = ()) -> list[str]:
         try:
-            super().push_rings(exclude)
+            return super().push_rings(exclude)
         except HostError as exc:
             raise RecoveryFailed(str(exc)) from exc

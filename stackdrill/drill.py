@@ -59,6 +59,16 @@ class GuardRefused(DrillError):
     """A blast-radius guard refused a fault or a recovery; nothing was journalled or run."""
 
 
+class PreflightFailed(DrillError):
+    """Before the drill's first fault, the cloud did not match its verified state; nothing was
+    journalled or injected."""
+
+
+#: How long the pre-flight waits for the cloud to match its verified state before it refuses
+#: (a value in flux as the verified state was recorded settles within a few seconds).
+PREFLIGHT_SETTLE = 10.0
+
+
 ABORT_PREFIX = "aborted by safeguard: "
 
 
@@ -111,6 +121,7 @@ class Drill:
         self.safeguard_interval = safeguard_interval
         self.monitor: SafeguardMonitor | None = None
         self.aborted: str | None = None
+        self.preflight_passed = False
         targets.listeners.append(self._on_command)
 
     def _on_command(self, result: CommandResult) -> None:
@@ -183,6 +194,7 @@ class Drill:
     def _inject(self, fault_name: str, target: Target, raw_params: Mapping[str, str]
                 ) -> ActiveFault:
         self._guard(fault_name, [target])
+        self._preflight()
         monitor = self._safeguard_monitor()
         try:
             fault = self.registries.faults.get(fault_name)(target, raw_params)
@@ -235,6 +247,7 @@ class Drill:
         """The same fault on several hosts, one after the other (a power outage). The guards
         judge the whole set first: if any host of it would be refused, none is touched."""
         self._guard(fault_name, targets)
+        self._preflight()
         return [self.inject(fault_name, target, raw_params) for target in targets]
 
     def _guard(self, fault_name: str, targets: Sequence[Target]) -> None:
@@ -249,6 +262,34 @@ class Drill:
                     refusal += f"; no host of the {len(targets)} was touched"
                 raise GuardRefused(refusal)
             active.append(target.spec)
+
+    def _preflight(self) -> None:
+        """Before the drill's first fault, the cloud must still match its verified state
+        (a drill started on a broken cloud proves nothing, and may break it further); later
+        faults are part of the drill. Refuses with the first deviation; nothing is injected."""
+        if self.preflight_passed:
+            return
+        if self.baseline is None:
+            raise PreflightFailed("pre-flight: no verified state recorded before the first "
+                                  "fault; nothing injected")
+        found: list[Deviation] = []
+
+        def matches() -> bool:
+            found[:] = self.deviations("pre-flight")
+            return not found
+
+        try:
+            poll(matches, timeout=PREFLIGHT_SETTLE, interval=1.0, max_interval=2.0,
+                 description="the cloud to match its verified state before the first fault",
+                 ignore=(HostError,))
+        except WaitTimeout:
+            reason = (f"pre-flight: the cloud does not match its verified state: "
+                      f"{len(found)} deviation(s), first: {found[0] if found else 'none'}; "
+                      f"nothing injected")
+            self.timeline.add("refused", reason, render_diff(found))
+            raise PreflightFailed(reason) from None
+        self.preflight_passed = True
+        self.timeline.add("pre-flight", "the cloud matches its verified state")
 
     def confirm_all(self, timeout: float) -> list[str]:
         """Confirm every active fault not confirmed yet, all within one deadline."""

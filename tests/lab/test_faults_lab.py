@@ -118,6 +118,7 @@ from stackdrill.registry import load_registries
 
 targets = Targets(load_inventory(sys.argv[1]))
 drill = Drill("killed", targets, load_registries(), Journal(Path(sys.argv[2])))
+drill.record_baseline(settle=120)
 drill.inject("kill_service", targets.get("compute2"),
              {"service": "dbus", "signal": "SIGKILL", "keep_down": "yes"})
 print("injected", flush=True)
@@ -177,6 +178,7 @@ def test_an_interrupted_drill_runs_every_pending_undo(interrupt: str, lab: Lab,
     proc = subprocess.Popen(
         [sys.executable, "-m", "stackdrill.cli", "run", str(features), "--inventory",
          str(lab.paths.inventory), "--journal", str(journal), "--reports", str(tmp_path),
+         "--history", str(tmp_path / "history.jsonl"),
          "--", "-c", "/dev/null", "--rootdir", str(features), "-p", "no:cacheprovider"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True)
@@ -215,6 +217,7 @@ def test_removed_files_are_confirmed_gone_and_restored_by_undo(
     storage = lab_targets.get("storage1")
     storage.run("mkdir -p /etc/stackdrill-test && echo keep-me > /etc/stackdrill-test/a.conf",
                 check=True)
+    drill.record_baseline(settle=120)
     active = drill.inject("remove_files", storage, {"path": "/etc/stackdrill-test/*.conf"})
     assert "a.conf" in drill.confirm(active, timeout=5)
     assert not storage.run("test -e /etc/stackdrill-test/a.conf").ok

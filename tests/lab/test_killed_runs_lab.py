@@ -49,6 +49,7 @@ loaded = load_inventory(inventory)
 targets = Targets(loaded)
 cloud = CloudAccess(loaded.cloud, Redactor(), config_files=[clouds])
 drill = Drill("killed", targets, load_registries(), Journal(Path(journal)), cloud=cloud)
+drill.record_baseline(settle=180)
 if case["before"]:
     drill.recover(case["before"], targets.get(case["host"]), {})
 drill.inject(case["fault"], targets.get(case["host"]), case["params"])
@@ -112,11 +113,18 @@ CASES = {
     # killed with nova-compute and libvirtd stopped by the runbook: its rollback starts them
     "id_mismatch": Case("id_mismatch", "compute2", {"users": "libvirt-qemu", "groups": "kvm"},
                         "align_ids", hold_after=4),
+    # killed half way through the restoration, which starts services and stops none: nothing
+    # to roll back, and the fault's undo enables the held services again
     "hold_services_at_boot": Case("hold_services_at_boot", "compute1",
-                                  {"order": "ops-guide-table-11-1"}),
+                                  {"order": "ops-guide-table-11-1"},
+                                  "restore_in_priority_order", {"order": "ops-guide-table-11-1"},
+                                  hold_after=3),
     # a storage node without iSCSI targets: it serves again as soon as it is back up, while a
-    # compute's guests would need the recovery, not only the undo, to run again
-    "power_off_host": Case("power_off_host", "storage2"),
+    # compute's guests would need the recovery, not only the undo, to run again. Killed once
+    # the rings without it are built and copied to the other nodes: the rollback puts the
+    # rings from before back everywhere, then the undo powers the node on.
+    "power_off_host": Case("power_off_host", "storage2", {}, "remove_storage_node_from_rings",
+                           hold_after=4, budget=600),
     "reboot_host": Case("reboot_host", "controller", {"mode": "hard"},
                         "after_controller_reboot", hold_after=2),
 }
@@ -177,6 +185,10 @@ def test_recover_pending_after_a_sigkill_restores_the_verified_state(
         assert f" {case.recovery} on {case.host} " in lines[0], result.stdout
         if name == "id_mismatch":  # killed with the services its runbook stopped
             assert "started nova-compute on compute2" in lines[0], result.stdout
+        if name == "power_off_host":  # killed with the rings without storage2 everywhere
+            assert "put back account.builder, container.builder, object.builder, " \
+                   "account.ring.gz, container.ring.gz, object.ring.gz from before storage2's " \
+                   "removal on controller; rings copied to " in lines[0], result.stdout
         lines = lines[1:]
     assert lines[0].startswith(f"restored {case.fault} on {case.host}"), result.stdout
     assert Journal(journal).pending() == []

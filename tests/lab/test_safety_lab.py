@@ -3,6 +3,7 @@ without the right confirmation, and a second run against a cloud being drilled i
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -12,10 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from stackdrill.cloud.access import CloudAccess
+from stackdrill.drill import Drill
 from stackdrill.hosts.target import Targets
 from stackdrill.inventory import load_inventory
 from stackdrill.journal import Journal
 from stackdrill.lab.lab import Lab
+from stackdrill.registry import load_registries
 from stackdrill.units import unit_statuses
 from stackdrill.waiting import poll_until
 from tests.feature_dirs import write_feature_dir
@@ -55,10 +59,29 @@ def run_args(features: Path, inventory: Path, tmp_path: Path, *extra: str) -> li
             "--", "-c", "/dev/null", "--rootdir", str(features), "-q", "-p", "no:cacheprovider"]
 
 
+def steady(observer: Drill) -> bool:
+    """The state equals the verified state just recorded; if not (a value still in flux after
+    a previous test), record it again."""
+    if observer.deviations("steady?"):
+        observer.record_baseline()
+        return False
+    return True
+
+
 def test_plan_prints_the_commands_and_touches_no_host(lab_targets: Targets,
+                                                      cloud_access: CloudAccess,
                                                       tmp_path: Path) -> None:
-    before = main_pids(lab_targets)
-    result = stackdrill(tmp_path, "plan", "--lab", "features/compute")
+    """The plan of every drill the project ships: the whole verified state (every host's
+    probes and the cloud's APIs) is the same after it, and dbus and libvirtd kept their PIDs."""
+    observer = Drill("dry-run check", lab_targets, load_registries(),
+                     Journal(tmp_path / "observer.jsonl"), cloud=cloud_access)
+    observer.record_baseline(settle=180)
+    poll_until(functools.partial(steady, observer), timeout=120,
+               description="two snapshots in a row equal before the plan")
+    before = observer.baseline
+    assert before is not None
+    pids = main_pids(lab_targets)
+    result = stackdrill(tmp_path, "plan", "--lab", "features")
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     first = lab_targets.with_role("compute")[0].name
@@ -69,10 +92,14 @@ def test_plan_prints_the_commands_and_touches_no_host(lab_targets: Targets,
                  "       $ systemctl start dbus",
                  "       $ systemctl start libvirtd",
                  "    $ kill -s KILL $(systemctl show -p MainPID --value libvirtd)",
-                 "       $ systemctl restart libvirtd"):
+                 "       $ systemctl restart libvirtd",
+                 "  fault power_off_host on every host (line "):
         assert any(printed.startswith(line) for printed in out.splitlines()), out
-    assert main_pids(lab_targets) == before
+    assert main_pids(lab_targets) == pids
+    assert observer.deviations("after the plan") == []
+    assert len(before.values) > 100 and any(p.startswith("cloud/") for p in before.values)
     assert not (tmp_path / "state").exists()  # no journal, no lock
+    observer.close()
 
 
 HARMLESS = """\

@@ -4,13 +4,20 @@ every fault at the end, and every deviation reported."""
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
-from stackdrill.drill import Drill, DrillError, check_deviates, check_unchanged
+from stackdrill.drill import (
+    Drill,
+    DrillError,
+    PreflightFailed,
+    check_deviates,
+    check_unchanged,
+)
 from stackdrill.evidence import Evidence, Redactor
 from stackdrill.fault import Fault
 from stackdrill.journal import Journal
@@ -98,15 +105,59 @@ def test_the_journal_holds_the_undo_before_the_fault_is_injected(drill: Drill) -
     assert drill.journal.pending() == []
     assert target.state["svc"] == "active"
     kinds = [e.kind for e in drill.timeline.events]
-    assert kinds == ["baseline", "fault-injected", "effect-detected", "deviation", "undone"]
+    assert kinds == ["baseline", "pre-flight", "fault-injected", "effect-detected", "deviation",
+                     "undone"]
 
 
 def test_a_failed_undo_is_reported_and_stays_pending(drill: Drill) -> None:
     target = drill.targets[0]  # type: ignore[index]
+    drill.record_baseline()
     drill.inject("break", target, {"fail_undo": "yes"})
     errors = drill.undo_all()
     assert errors == ["undo of break on c1 failed: cannot"]
     assert len(drill.journal.pending()) == 1
+
+
+def test_without_a_verified_state_no_fault_is_injected(drill: Drill) -> None:
+    EVENTS.clear()
+    with pytest.raises(PreflightFailed) as refused:
+        drill.inject("break", drill.targets[0], {})  # type: ignore[index]
+    assert str(refused.value) == ("pre-flight: no verified state recorded before the first "
+                                  "fault; nothing injected")
+    assert EVENTS == []
+    assert not drill.journal.path.exists()
+
+
+def test_a_cloud_that_drifted_from_its_verified_state_is_not_drilled(
+        drill: Drill, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("stackdrill.drill.PREFLIGHT_SETTLE", 0.3)
+    EVENTS.clear()
+    target = drill.targets[0]  # type: ignore[index]
+    drill.record_baseline()
+    target.state["svc"] = "inactive"  # broken between the verified state and the fault
+    with pytest.raises(PreflightFailed) as refused:
+        drill.inject("break", target, {})
+    assert str(refused.value) == (
+        "pre-flight: the cloud does not match its verified state: 1 deviation(s), first: "
+        "host:c1/unit:svc/active: 'active' -> 'inactive' (exact); nothing injected")
+    assert EVENTS == []
+    assert not drill.journal.path.exists()
+    assert drill.faults == []
+    assert [e.kind for e in drill.timeline.events] == ["baseline", "refused"]
+    assert "state difference: pre-flight" in dict(drill.evidence.attachments)
+
+
+def test_the_pre_flight_waits_for_a_value_settling_and_runs_once(drill: Drill) -> None:
+    target = drill.targets[0]  # type: ignore[index]
+    drill.record_baseline()
+    target.state["svc"] = "activating"
+    settle = threading.Timer(0.5, target.state.__setitem__, ("svc", "active"))
+    settle.start()
+    drill.inject("break", target, {})
+    settle.join()
+    drill.inject("break", target, {})  # broken by the drill itself by now: no pre-flight
+    assert [e.kind for e in drill.timeline.events].count("pre-flight") == 1
+    assert drill.undo_all() == []
 
 
 def test_an_unhealthy_start_is_refused(drill: Drill) -> None:
@@ -154,6 +205,7 @@ def test_a_fault_that_cannot_be_prepared_is_refused_before_the_journal(drill: Dr
 
     drill.registries.faults.register(NothingToBreak)
     target = drill.targets[0]  # type: ignore[index]
+    drill.record_baseline()
     with pytest.raises(DrillError, match="not injected: svc is not running"):
         drill.inject("nothing_to_break", target, {})
     assert drill.journal.pending() == []

@@ -72,13 +72,18 @@ class FakeTargets:
     def get(self, name: str) -> Any:
         return FakeTarget(self.inventory, name)
 
+    def __iter__(self) -> Any:  # no host to observe: the verified state is empty
+        return iter(())
+
 
 def make_drill(tmp_path: Path, inv: Inventory, guards: Guards | None = None) -> Drill:
     EVENTS.clear()
     registries = Registries()
     registries.faults.register(Touch)
-    return Drill("guarded", FakeTargets(inv), registries,  # type: ignore[arg-type]
-                 Journal(tmp_path / "journal.jsonl"), guards=guards)
+    drill = Drill("guarded", FakeTargets(inv), registries,  # type: ignore[arg-type]
+                  Journal(tmp_path / "journal.jsonl"), guards=guards)
+    drill.record_baseline()
+    return drill
 
 
 def test_a_protected_host_is_never_touched(tmp_path: Path) -> None:

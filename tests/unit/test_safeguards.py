@@ -255,7 +255,8 @@ def test_a_tripped_safeguard_stops_the_wait_and_every_fault_is_undone(drill: Dri
     assert target.state["canary"] == "active"
     assert not drill.monitor.running
     kinds = [event.kind for event in drill.timeline.events]
-    assert kinds == ["baseline", "safeguards", "fault-injected", "aborted", "undone"]
+    assert kinds == ["baseline", "pre-flight", "safeguards", "fault-injected", "aborted",
+                     "undone"]
     assert "verification attempts" not in dict(drill.evidence.attachments)
 
 
@@ -298,7 +299,7 @@ def test_a_safeguard_within_its_grace_lets_the_drill_recover(drill: Drill) -> No
 
 def test_safeguards_that_guard_nothing_refuse_the_fault_before_the_journal(drill: Drill) -> None:
     drill.guard_with(canary_guard())
-    with pytest.raises(DrillError, match="safeguards need the verified state"):
+    with pytest.raises(DrillError, match="no verified state recorded before the first fault"):
         drill.inject("stop", drill.targets[0], {})  # type: ignore[index]
     drill.record_baseline()
     drill.safeguards[:] = parse_safeguards([HEADER, ["host:*/unit:typo/active", "exact", "0"]])
