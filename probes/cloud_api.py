@@ -1,15 +1,20 @@
 """The cloud as its APIs report it: compute and volume services, hypervisors, servers, volumes,
 images.
 
-Each resource kind is one list call, paged by the SDK at the services' maximum page size (never
-one GET per resource); the kinds are listed concurrently.
+Each resource kind is one list call, paged at the services' maximum page size (never one GET
+per resource); the kinds are listed concurrently. Servers and volumes, the lists that grow with
+the cloud, are read as the services' JSON pages, without openstacksdk's resource objects: at
+10,000 servers, building those objects took longer than Nova took to answer
+(``benchmarks/api_snapshot.py --breakdown``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
+
+from openstack import exceptions
 
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.probe import CloudContext, CloudProbe, run_calls
@@ -74,24 +79,39 @@ def _hypervisors(access: CloudAccess) -> dict[str, Any]:
     return values
 
 
+def json_pages(proxy: Any, path: str, key: str, **query: Any) -> Iterator[dict[str, Any]]:
+    """Every item of a paged list (``GET path?limit=PAGE&marker=<last id>``) as the service's
+    JSON has it; an error answer raises as openstacksdk's calls do."""
+    marker = None
+    while True:
+        params = {**query, "limit": PAGE, **({"marker": marker} if marker else {})}
+        response = proxy.get(path, params=params)
+        exceptions.raise_from_response(response)
+        items: list[dict[str, Any]] = response.json()[key]
+        yield from items
+        if len(items) < PAGE:
+            return
+        marker = items[-1]["id"]
+
+
 def _servers(access: CloudAccess) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for server in access.connection().compute.servers(details=True, all_projects=True,
-                                                       limit=PAGE):
-        key = f"server:{server.name}"
-        values[f"{key}/status"] = server.status
-        values[f"{key}/host"] = server.compute_host
-        values[f"{key}/power_state"] = server.power_state
+    for server in json_pages(access.connection().compute, "/servers/detail", "servers",
+                             all_tenants=1):
+        key = f"server:{server['name']}"
+        values[f"{key}/status"] = server["status"]
+        values[f"{key}/host"] = server.get("OS-EXT-SRV-ATTR:host")
+        values[f"{key}/power_state"] = server.get("OS-EXT-STS:power_state")
     return values
 
 
 def _volumes(access: CloudAccess) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for volume in access.connection().block_storage.volumes(details=True, all_projects=True,
-                                                             limit=PAGE):
-        key = f"volume:{volume.name or volume.id}"
-        values[f"{key}/status"] = volume.status
-        attachments = volume.attachments or []
+    for volume in json_pages(access.connection().block_storage, "/volumes/detail", "volumes",
+                             all_tenants=1):
+        key = f"volume:{volume.get('name') or volume['id']}"
+        values[f"{key}/status"] = volume["status"]
+        attachments = volume.get("attachments") or []
         values[f"{key}/attached_to"] = sorted(a.get("server_id", "") for a in attachments)
         # The mountpoint each attachment has in its guest (/dev/vdb): a volume reattached after
         # a disaster must come back where the guest had it.

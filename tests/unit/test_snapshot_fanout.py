@@ -261,10 +261,29 @@ class FakeCompute:
         self.calls.append(("hypervisors", query))
         return [type("H", (), {"name": "c1", "state": "up", "status": "enabled"})()]
 
-    def servers(self, **query: Any) -> list[Any]:
-        self.calls.append(("servers", query))
-        return [type("V", (), {"name": "vm1", "status": "ACTIVE", "compute_host": "c1",
-                               "power_state": 1})()]
+    def get(self, path: str, params: dict[str, Any]) -> Any:
+        return paged(self.calls, "servers", path, params, [
+            {"id": f"id{n}", "name": f"vm{n}", "status": "ACTIVE", "OS-EXT-SRV-ATTR:host": "c1",
+             "OS-EXT-STS:power_state": 1} for n in (1, 2, 3)])
+
+
+class FakeResponse:
+    status_code = 200
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.body = body
+
+    def json(self) -> dict[str, Any]:
+        return self.body
+
+
+def paged(calls: list[tuple[str, dict[str, Any]]], key: str, path: str,
+          params: dict[str, Any], items: list[dict[str, Any]]) -> FakeResponse:
+    """One page of ``items`` as Nova and Cinder answer ``?limit=&marker=``."""
+    calls.append((f"GET {path}", params))
+    ids = [item["id"] for item in items]
+    start = ids.index(params["marker"]) + 1 if "marker" in params else 0
+    return FakeResponse({key: items[start:start + params["limit"]]})
 
 
 class FakeConnection:
@@ -286,16 +305,19 @@ class FakeConnection:
         return [type("S", (), {"binary": "cinder-volume", "host": "st1@file", "state": "up",
                                "status": "enabled"})()]
 
-    def volumes(self, **query: Any) -> list[Any]:
-        self.calls.append(("volumes", query))
-        return [type("Vol", (), {"name": "v1", "id": "x", "status": "in-use",
-                                 "attachments": [{"server_id": "s1", "device": "/dev/vdb"}]})()]
+    def get(self, path: str, params: dict[str, Any]) -> Any:
+        return paged(self.calls, "volumes", path, params, [
+            {"name": "v1", "id": "x", "status": "in-use",
+             "attachments": [{"server_id": "s1", "device": "/dev/vdb"}]},
+            {"name": "", "id": "y", "status": "available", "attachments": []}])
 
 
-def test_the_cloud_probe_lists_each_kind_once_with_full_pages() -> None:
-    from probes.cloud_api import PAGE, CloudApi
+def test_the_cloud_probe_lists_each_kind_once_with_full_pages(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from probes.cloud_api import CloudApi
     from stackdrill.probe import CloudContext
 
+    monkeypatch.setattr("probes.cloud_api.PAGE", 2)
     conn = FakeConnection()
     access = type("Access", (), {"connection": lambda self: conn})()
     values = CloudApi().observe_cloud(CloudContext(access, []))  # type: ignore[arg-type]
@@ -303,15 +325,22 @@ def test_the_cloud_probe_lists_each_kind_once_with_full_pages() -> None:
         "service:nova-compute@c1/state": "up", "service:nova-compute@c1/status": "enabled",
         "service:nova-compute@c1/disabled_reason": None,
         "hypervisor:c1/state": "up", "hypervisor:c1/status": "enabled",
-        "server:vm1/status": "ACTIVE", "server:vm1/host": "c1", "server:vm1/power_state": 1,
+        **{f"server:vm{n}/{field}": value for n in (1, 2, 3)
+           for field, value in (("status", "ACTIVE"), ("host", "c1"), ("power_state", 1))},
         "volume:v1/status": "in-use", "volume:v1/attached_to": ["s1"],
         "volume:v1/devices": ["/dev/vdb"],
+        "volume:y/status": "available", "volume:y/attached_to": [], "volume:y/devices": [],
         "service:cinder-volume@st1@file/state": "up",
         "service:cinder-volume@st1@file/status": "enabled",
         "image:cirros/status": "active"}
     kinds = sorted(kind for kind, _ in conn.calls)
-    assert kinds == ["hypervisors", "images", "servers", "services", "volume services",
-                     "volumes"]
-    queries = dict(conn.calls)
-    assert queries["servers"]["limit"] == PAGE and queries["servers"]["all_projects"]
-    assert queries["volumes"]["limit"] == PAGE and queries["images"]["limit"] == PAGE
+    assert kinds == ["GET /servers/detail", "GET /servers/detail", "GET /volumes/detail",
+                     "GET /volumes/detail", "hypervisors", "images", "services",
+                     "volume services"]
+    pages = [(kind, query) for kind, query in conn.calls if kind.startswith("GET")]
+    assert sorted(pages, key=lambda page: page[0]) == [
+        ("GET /servers/detail", {"all_tenants": 1, "limit": 2}),
+        ("GET /servers/detail", {"all_tenants": 1, "limit": 2, "marker": "id2"}),
+        ("GET /volumes/detail", {"all_tenants": 1, "limit": 2}),
+        ("GET /volumes/detail", {"all_tenants": 1, "limit": 2, "marker": "y"})]
+    assert dict(conn.calls)["images"]["limit"] == 2
