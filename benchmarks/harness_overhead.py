@@ -8,13 +8,16 @@ fraction of the wall time. "Deviation observed" also holds the wait for the clou
 effect (Nova takes tens of seconds to mark a reset host's services down), so the overhead is an
 upper bound; the summary gives it both ways.
 
-    python benchmarks/harness_overhead.py [HISTORY.jsonl]
+    python benchmarks/harness_overhead.py [HISTORY.jsonl] [--since 2026-11-30T19:10]
+
+``--since`` keeps the drills started at or after that UTC time (a change to compare against).
 
 Writes benchmarks/results/harness_overhead.json and .md.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import statistics
@@ -87,7 +90,12 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    path = Path(argv[0]) if argv else DEFAULT
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("history", nargs="?", type=Path, default=DEFAULT)
+    parser.add_argument("--since", type=_since, default=None,
+                        help="only drills started at or after this UTC time (ISO 8601)")
+    args = parser.parse_args(argv)
+    path: Path = args.history
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -96,7 +104,10 @@ def main(argv: list[str]) -> int:
     rows = []
     for number, line in enumerate(lines, 1):
         try:
-            row = analyse(json.loads(line))
+            record = json.loads(line)
+            if args.since is not None and _time(record["started"]) < args.since:
+                continue
+            row = analyse(record)
         except (ValueError, KeyError, TypeError) as exc:
             print(f"harness_overhead: {path}:{number}: not a drill record: {exc}",
                   file=sys.stderr)
@@ -108,6 +119,13 @@ def main(argv: list[str]) -> int:
     (RESULTS / "harness_overhead.md").write_text(table(rows))
     print(table(rows))
     return 0
+
+
+def _since(text: str) -> float:
+    try:
+        return _time(text if "+" in text or text.endswith("Z") else text + "Z")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
 
 
 if __name__ == "__main__":

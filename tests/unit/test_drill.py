@@ -131,6 +131,7 @@ def test_without_a_verified_state_no_fault_is_injected(drill: Drill) -> None:
 def test_a_cloud_that_drifted_from_its_verified_state_is_not_drilled(
         drill: Drill, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("stackdrill.drill.PREFLIGHT_SETTLE", 0.3)
+    monkeypatch.setattr("stackdrill.drill.PREFLIGHT_FRESH", 0.0)
     EVENTS.clear()
     target = drill.targets[0]  # type: ignore[index]
     drill.record_baseline()
@@ -147,7 +148,9 @@ def test_a_cloud_that_drifted_from_its_verified_state_is_not_drilled(
     assert "state difference: pre-flight" in dict(drill.evidence.attachments)
 
 
-def test_the_pre_flight_waits_for_a_value_settling_and_runs_once(drill: Drill) -> None:
+def test_the_pre_flight_waits_for_a_value_settling_and_runs_once(
+        drill: Drill, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("stackdrill.drill.PREFLIGHT_FRESH", 0.0)
     target = drill.targets[0]  # type: ignore[index]
     drill.record_baseline()
     target.state["svc"] = "activating"
@@ -157,6 +160,18 @@ def test_the_pre_flight_waits_for_a_value_settling_and_runs_once(drill: Drill) -
     settle.join()
     drill.inject("break", target, {})  # broken by the drill itself by now: no pre-flight
     assert [e.kind for e in drill.timeline.events].count("pre-flight") == 1
+    assert drill.undo_all() == []
+
+
+def test_a_verified_state_just_recorded_is_the_pre_flight(drill: Drill) -> None:
+    target = drill.targets[0]  # type: ignore[index]
+    drill.record_baseline()
+    observed = len(drill.evidence.attachments)
+    drill.inject("break", target, {})
+    assert not any(name.startswith("snapshot") for name, _ in
+                   drill.evidence.attachments[observed:])
+    event = next(e for e in drill.timeline.events if e.kind == "pre-flight")
+    assert event.title.startswith("the verified state was recorded ")
     assert drill.undo_all() == []
 
 
