@@ -81,15 +81,19 @@ def _hypervisors(access: CloudAccess) -> dict[str, Any]:
 
 def json_pages(proxy: Any, path: str, key: str, **query: Any) -> Iterator[dict[str, Any]]:
     """Every item of a paged list (``GET path?limit=PAGE&marker=<last id>``) as the service's
-    JSON has it; an error answer raises as openstacksdk's calls do."""
+    JSON has it, page after page while the service links a next one (``<key>_links``: a cloud
+    whose ``max_limit`` is below PAGE answers shorter pages, and they are not the end); an
+    error answer raises as openstacksdk's calls do."""
     marker = None
     while True:
         params = {**query, "limit": PAGE, **({"marker": marker} if marker else {})}
         response = proxy.get(path, params=params)
         exceptions.raise_from_response(response)
-        items: list[dict[str, Any]] = response.json()[key]
+        body = response.json()
+        items: list[dict[str, Any]] = body[key]
         yield from items
-        if len(items) < PAGE:
+        if not items or not any(link.get("rel") == "next"
+                                for link in body.get(f"{key}_links") or []):
             return
         marker = items[-1]["id"]
 

@@ -278,12 +278,18 @@ class FakeResponse:
 
 
 def paged(calls: list[tuple[str, dict[str, Any]]], key: str, path: str,
-          params: dict[str, Any], items: list[dict[str, Any]]) -> FakeResponse:
-    """One page of ``items`` as Nova and Cinder answer ``?limit=&marker=``."""
+          params: dict[str, Any], items: list[dict[str, Any]],
+          max_limit: int = 1000) -> FakeResponse:
+    """One page of ``items`` as Nova and Cinder answer ``?limit=&marker=``: at most their
+    ``max_limit``, with a next link when the page is full."""
     calls.append((f"GET {path}", params))
     ids = [item["id"] for item in items]
     start = ids.index(params["marker"]) + 1 if "marker" in params else 0
-    return FakeResponse({key: items[start:start + params["limit"]]})
+    limit = min(params["limit"], max_limit)
+    page = items[start:start + limit]
+    links = [{"rel": "next", "href": f"{path}?marker={page[-1]['id']}"}] \
+        if len(page) == limit else []
+    return FakeResponse({key: page, f"{key}_links": links})
 
 
 class FakeConnection:
@@ -342,5 +348,18 @@ def test_the_cloud_probe_lists_each_kind_once_with_full_pages(
         ("GET /servers/detail", {"all_tenants": 1, "limit": 2}),
         ("GET /servers/detail", {"all_tenants": 1, "limit": 2, "marker": "id2"}),
         ("GET /volumes/detail", {"all_tenants": 1, "limit": 2}),
+        # a full last page links a next one, which is empty
         ("GET /volumes/detail", {"all_tenants": 1, "limit": 2, "marker": "y"})]
     assert dict(conn.calls)["images"]["limit"] == 2
+
+
+def test_pages_shorter_than_asked_are_followed_while_the_service_links_a_next_one() -> None:
+    from probes.cloud_api import json_pages
+
+    calls: list[tuple[str, dict[str, Any]]] = []
+    items = [{"id": f"s{n}"} for n in range(5)]
+    proxy = type("Proxy", (), {"get": lambda self, path, params: paged(
+        calls, "servers", path, params, items, max_limit=2)})()
+    assert [item["id"] for item in json_pages(proxy, "/servers/detail", "servers")] == \
+        ["s0", "s1", "s2", "s3", "s4"]
+    assert [query.get("marker") for _, query in calls] == [None, "s1", "s3"]
