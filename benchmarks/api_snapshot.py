@@ -47,7 +47,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from probes.cloud_api import PAGE, CloudApi
+from probes.cloud_api import PAGE, CloudApi, json_pages
 from probes.nova_db import NovaDatabase
 from stackdrill.cloud.access import CloudAccess, CloudError
 from stackdrill.cloud.canary import image_and_flavor
@@ -280,19 +280,9 @@ def measure(access: CloudAccess, targets: Targets, cloud: str) -> dict[str, Any]
 
 
 def raw_pages(proxy: Any, path: str, key: str) -> int:
-    """Every page of ``path`` (all projects, pages of PAGE), JSON-decoded only; the count."""
-    count, marker = 0, None
-    while True:
-        params: dict[str, Any] = {"all_tenants": 1, "limit": PAGE}
-        if marker:
-            params["marker"] = marker
-        response = proxy.get(path, params=params)
-        response.raise_for_status()
-        items = response.json()[key]
-        count += len(items)
-        if len(items) < PAGE:
-            return count
-        marker = items[-1]["id"]
+    """Every page of ``path`` (all projects), JSON-decoded only, as ``cloud_api`` reads it; the
+    count."""
+    return sum(1 for _ in json_pages(proxy, path, key, all_tenants=1))
 
 
 def breakdown(access: CloudAccess, targets: Targets) -> dict[str, Any]:
