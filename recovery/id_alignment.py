@@ -20,12 +20,14 @@ from typing import Any, ClassVar
 
 from stackdrill.accounts import (
     Ids,
+    WalkFailed,
     account_name,
     account_names,
     chown_command,
     ids_in_use,
     owned_command,
     read_ids,
+    run_walk,
     set_ids_command,
 )
 from stackdrill.hosts.target import Target
@@ -135,8 +137,16 @@ class AlignIds(Recovery):
         users, groups = self._changes()
         commands = [chown_command("uid", old, name) for name, (old, _) in users.items()]
         commands += [chown_command("gid", old, name) for name, (old, _) in groups.items()]
-        if commands:
-            self.target.run(" && ".join(commands), check=True, timeout=FIND_TIMEOUT)
+        for command in commands:
+            self._walk(command)
+
+    def _walk(self, command: str) -> str:
+        """One ``find /`` pass; files that vanish during the walk are no failure (the verify
+        step looks for what still carries an old ID), any other error is."""
+        try:
+            return run_walk(self.target, command, FIND_TIMEOUT).stdout
+        except WalkFailed as exc:
+            raise RecoveryFailed(str(exc)) from exc
 
     def verify(self) -> None:
         users, groups = self._changes()
@@ -144,7 +154,7 @@ class AlignIds(Recovery):
         checks += [owned_command("gid", old) for old, _ in groups.values()]
         if not checks:
             return
-        left = self.target.run(" ; ".join(checks), timeout=FIND_TIMEOUT).stdout.split()
+        left = [path for check in checks for path in self._walk(check).split()]
         if left:
             raise RecoveryFailed(f"{self.target.name}: {len(left)} files still use an old ID, "
                                  f"e.g. {left[0]}")

@@ -9,18 +9,29 @@ while processes of the user still run, where ``usermod`` refuses.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from stackdrill.hosts.ssh import CommandResult
 from stackdrill.hosts.target import Target
 from stackdrill.params import word_list
 
-__all__ = ["Ids", "account_name", "account_names", "chown_command", "ids_in_use", "lookup_command",
-           "owned_command", "parse_lookup", "read_ids", "set_ids_command", "unowned_command"]
+__all__ = ["Ids", "WalkFailed", "account_name", "account_names", "chown_command", "ids_in_use",
+           "lookup_command", "owned_command", "parse_lookup", "read_ids", "run_walk",
+           "set_ids_command", "unowned_command", "walk_failure"]
 
 # Where find does not go: kernel and runtime file systems, whose entries are not files to own.
 PRUNED = ("/proc", "/sys", "/dev", "/run")
+# Nor into file systems that are not the host's own: network shares belong to their server
+# (align the IDs there), pseudo file systems to the kernel.
+FOREIGN_FSTYPES = ("nfs", "nfs4", "cifs", "smb3", "ceph", "glusterfs", "fuse.sshfs", "9p",
+                   "proc", "sysfs", "cgroup", "cgroup2", "devtmpfs", "devpts", "mqueue",
+                   "debugfs", "tracefs", "securityfs", "pstore", "bpf", "autofs", "configfs")
+# What find and chown say of a file that vanished between the directory read and its use:
+# a live host creates and deletes files all the time, and that is no failure of the walk.
+VANISHED = re.compile(r"^(?:find|chown|chgrp): .*: No such file or directory$")
 
 
 def account_name(text: str) -> str:
@@ -101,8 +112,34 @@ def set_ids_command(users: Mapping[str, int | str],
 
 
 def _find(tests: str, action: str = "-print") -> str:
-    pruned = " -o ".join(f"-path {path}" for path in PRUNED)
+    pruned = " -o ".join([*(f"-path {path}" for path in PRUNED),
+                          *(f"-fstype {fstype}" for fstype in FOREIGN_FSTYPES)])
     return f"find / \\( {pruned} \\) -prune -o {tests} {action}"
+
+
+def walk_failure(result: CommandResult) -> str | None:
+    """Why a ``find /`` walk failed, or None if it ran through: exit 1 with nothing but files
+    that vanished during the walk is a walk that ran through."""
+    if result.ok:
+        return None
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    real = [line for line in errors if not VANISHED.match(line)]
+    if result.exit_status == 1 and errors and not real:
+        return None
+    return real[0] if real else f"exited {result.exit_status}"
+
+
+def run_walk(target: Target, command: str, timeout: float) -> CommandResult:
+    """Run a ``find /`` command on ``target``; raise :class:`WalkFailed` on a real error."""
+    result = target.run(command, timeout=timeout)
+    failure = walk_failure(result)
+    if failure is not None:
+        raise WalkFailed(f"{target.name}: {command.split(' -prune', 1)[0]} ...: {failure}")
+    return result
+
+
+class WalkFailed(Exception):
+    """A ``find /`` walk failed for another reason than files vanishing under it."""
 
 
 def chown_command(kind: str, old: int, owner: str | int) -> str:

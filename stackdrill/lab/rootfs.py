@@ -47,6 +47,7 @@ PermitRootLogin prohibit-password
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UseDNS no
+AuthorizedKeysFile /etc/ssh/stackdrill_authorized_keys
 """
 
 
@@ -120,8 +121,8 @@ def configure_host(paths: LabPaths, host: LabHost, authorized_key: str) -> str:
     hosts = "127.0.0.1 localhost\n" + "".join(f"{h.address} {h.name}\n" for h in HOSTS)
     _write(root, "/etc/hosts", hosts)
     _write(root, "/etc/machine-id", secrets.token_hex(16) + "\n", 0o444)
-    _write(root, "/root/.ssh/authorized_keys", authorized_key, 0o600)
-    (root / "root/.ssh").chmod(0o700)
+    # /root is hidden from the host (stackdrill.lab.hidden): the harness's key lives in /etc
+    _write(root, "/etc/ssh/stackdrill_authorized_keys", authorized_key, 0o600)
     _write(root, "/etc/ssh/sshd_config.d/stackdrill-lab.conf", SSHD_CONF)
     # Keep root's user manager running between logins, so each SSH login does not wait for
     # user@0.service to start and stop again.

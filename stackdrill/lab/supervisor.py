@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from stackdrill.lab.cloud.layout import VENV
+from stackdrill.lab.hidden import default_hidden, nspawn_hiding, venv_interpreter_prefix
 from stackdrill.lab.topology import LabPaths, host_by_name
 
 REBOOT_STATUS = 133
@@ -29,7 +31,14 @@ def nspawn_argv(paths: LabPaths, name: str) -> list[str]:
     ]
     if Path("/dev/kvm").exists():
         argv.append("--bind=/dev/kvm")
-    return argv + extra_binds(paths, name)
+    return argv + hiding_args() + extra_binds(paths, name)
+
+
+def hiding_args() -> list[str]:
+    """Hide the machine's home, temporary and working trees from the host (see
+    :mod:`stackdrill.lab.hidden`), keeping the OpenStack virtualenv's interpreter visible."""
+    prefix = venv_interpreter_prefix(VENV)
+    return nspawn_hiding(default_hidden(), [prefix] if prefix else [])
 
 
 DEVICES_FILE = "devices.json"

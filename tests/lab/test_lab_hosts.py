@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -39,6 +41,29 @@ def test_every_host_answers_over_ssh_with_its_own_identity(lab_targets: Targets)
         assert state in ("running", "degraded")
         names[machine_id] = hostname
     assert len(names) == 5
+
+
+def test_the_machines_home_temporary_and_working_trees_do_not_show_through(
+        lab_targets: Targets, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A file the machine writes into its /root, /tmp or checkout while the lab runs stays out
+    of every host (overlayfs leaves such changes to its lower layer undefined)."""
+    checkout = Path(__file__).resolve().parents[2]
+    marker = f"stackdrill-hidden-{os.getpid()}"
+    written = [Path("/root") / marker, Path("/tmp") / marker, checkout / marker]
+    for path in written:
+        path.write_text("machine\n")
+    try:
+        for target in lab_targets:
+            listing = " ".join(str(path) for path in written)
+            result = target.run(f"ls -d {listing} 2>/dev/null; true", record=False)
+            assert result.stdout.strip() == "", f"{target.name} sees {result.stdout.split()}"
+            # the OpenStack services' interpreter is still there, read-only
+            python = target.run("/opt/stackdrill-lab/openstack/bin/python -c 'print(1)'",
+                                record=False)
+            assert python.stdout.strip() == "1", target.name
+    finally:
+        for path in written:
+            path.unlink(missing_ok=True)
 
 
 def test_compute_hosts_run_the_canaries_as_qemu_domains(lab_targets: Targets,

@@ -9,14 +9,20 @@ from pathlib import Path
 import pytest
 
 from probes.account_ids import AccountIds
+from recovery.id_alignment import AlignIds
 from stackdrill.accounts import (
+    Ids,
     account_name,
     chown_command,
     owned_command,
     parse_lookup,
     set_ids_command,
+    walk_failure,
 )
+from stackdrill.hosts.ssh import CommandResult
+from stackdrill.hosts.target import CommandFailed
 from stackdrill.probe import ProbeFailed, ProbeOutput
+from stackdrill.runbook import RecoveryFailed
 
 PASSWD = """\
 root:x:0:0:root:/root:/bin/bash
@@ -69,11 +75,10 @@ def test_getent_output_is_parsed_and_missing_names_are_absent() -> None:
 
 
 def test_find_commands_follow_the_guide_and_skip_kernel_file_systems() -> None:
-    assert chown_command("uid", 108, "nova") == (
-        r"find / \( -path /proc -o -path /sys -o -path /dev -o -path /run \) -prune -o "
-        r"-uid 108 -exec chown -h nova {} +")
-    assert chown_command("gid", 120, "nova").endswith("-gid 120 -exec chgrp -h nova {} +")
-    assert owned_command("uid", 108).endswith("-uid 108 -print")
+    chown = chown_command("uid", 108, "nova")
+    assert chown.startswith(r"find / \( -path /proc -o -path /sys -o -path /dev -o -path /run ")
+    assert chown.endswith(r"\) -prune -o -uid 108 -exec chown -h nova {} +")
+    assert owned_command("gid", 120).endswith(r"\) -prune -o -gid 120 -print")
     with pytest.raises(ValueError):
         owned_command("name", 1)
 
@@ -96,3 +101,72 @@ def test_the_probe_reads_ids_and_unowned_files() -> None:
     assert probe.problems({**values, "files/unowned": 0}) == []
     with pytest.raises(ProbeFailed):
         probe.parse(None, ProbeOutput("compute1", "g kvm:x:110:\n", "", 0))  # type: ignore[arg-type]
+
+
+# -- find / on a live host ------------------------------------------------------------------
+
+VANISHED_STDERR = "find: '/root/.local': No such file or directory\n"
+
+
+class WalkTarget:
+    """A host whose ``find /`` walks end as recorded: ``(exit status, stdout, stderr)`` in turn,
+    with Target.run's ``check`` semantics."""
+
+    name = "compute1"
+
+    def __init__(self, *results: tuple[int, str, str]) -> None:
+        self.results = list(results)
+        self.commands: list[str] = []
+
+    def run(self, command: str, *, check: bool = False, timeout: float | None = None,
+            record: bool = True) -> CommandResult:
+        self.commands.append(command)
+        status, out, err = self.results.pop(0)
+        result = CommandResult("compute1", command, status, out, err, 0.0, 0.1)
+        if check and not result.ok:
+            raise CommandFailed(result)
+        return result
+
+
+def aligner(target: WalkTarget) -> AlignIds:
+    recovery = AlignIds(target, {})  # type: ignore[arg-type]
+    recovery.found = Ids(users={"libvirt-qemu": 65055}, groups={"kvm": 1110})
+    recovery.wanted = Ids(users={"libvirt-qemu": 64055}, groups={"kvm": 110})
+    return recovery
+
+
+def test_a_file_vanishing_during_the_walk_is_no_failure() -> None:
+    target = WalkTarget((1, "", VANISHED_STDERR), (0, "", ""))
+    aligner(target).chown()
+    assert len(target.commands) == 2  # the gid pass ran too
+
+
+def test_a_real_error_during_the_walk_fails_the_step() -> None:
+    target = WalkTarget((1, "", VANISHED_STDERR + "chown: changing ownership of '/x': "
+                                "Read-only file system\n"))
+    with pytest.raises(RecoveryFailed, match="Read-only file system"):
+        aligner(target).chown()
+
+
+def test_a_walk_killed_by_a_signal_fails_even_without_a_message() -> None:
+    result = CommandResult("h", "find /", 137, "", "", 0.0, 0.1)
+    assert walk_failure(result) == "exited 137"
+
+
+def test_verify_lists_what_still_carries_an_old_id_despite_vanished_files() -> None:
+    target = WalkTarget((1, "/var/lib/nova/instances/disk\n", VANISHED_STDERR), (0, "", ""))
+    with pytest.raises(RecoveryFailed, match="1 files still use an old ID"):
+        aligner(target).verify()
+
+
+def test_verify_fails_when_the_walk_itself_fails() -> None:
+    """An empty listing from a walk that failed proves nothing."""
+    target = WalkTarget((2, "", "find: invalid expression\n"))
+    with pytest.raises(RecoveryFailed, match="invalid expression"):
+        aligner(target).verify()
+
+
+def test_find_stays_on_the_hosts_own_file_systems() -> None:
+    command = owned_command("uid", 65055)
+    assert "-fstype nfs -o" in command and "-path /proc" in command
+    assert command.index("-prune") < command.index("-uid 65055")
