@@ -14,8 +14,10 @@ from stackdrill.hosts.target import Target
 from stackdrill.iscsi import parse_iscsiadm_sessions
 from stackdrill.probe import Probe, ProbeOutput
 
+# ss failing is the probe failing; iscsiadm exits 21 when there is no session, which is no error
 SCRIPT = """\
-ss -Htn state established '( dport = :3260 )' 2>/dev/null | awk '{print "conn", $NF}'
+connections=$(ss -Htn state established '( dport = :3260 )') || exit
+printf '%s\\n' "$connections" | awk 'NF {print "conn", $NF}'
 if command -v iscsiadm >/dev/null 2>&1; then
   iscsiadm -m session 2>/dev/null | sed 's/^/session /'
 fi

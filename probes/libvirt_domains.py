@@ -2,7 +2,9 @@
 
 The qemu processes are read from libvirt's pid files and /proc, so they are observed even while
 libvirtd is down. ``virsh`` is only asked when libvirtd is active: on a socket-activated host,
-asking it would start libvirtd and hide the very fault being drilled.
+asking it would start libvirtd and hide the very fault being drilled. ``libvirt/answering`` is
+true only when ``virsh`` listed the domains: an active unit whose daemon does not answer is not
+answering.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ for f in /run/libvirt/qemu/*.pid; do
   if [ -d "/proc/$pid" ]; then alive=yes; else alive=no; fi
   echo "pid $(basename "$f" .pid) $pid $alive"
 done
-if systemctl is-active -q {unit}; then
+if systemctl is-active -q {unit} && listed=$(virsh -c qemu:///system list --all); then
   echo answering
-  virsh -c qemu:///system list --all | tail -n +3 | sed -e '/^$/d' -e 's/^/dom /'
+  printf '%s\n' "$listed" | tail -n +3 | sed -e '/^$/d' -e 's/^/dom /'
 fi
 """
 

@@ -19,8 +19,8 @@ from stackdrill.probe import CloudContext, CloudProbe, run_calls
 INSTANCES = ("SELECT uuid, display_name, host, vm_state, power_state, task_state "
              "FROM instances WHERE deleted = 0")
 VOLUMES = "SELECT id, display_name, status, attach_status, host FROM volumes WHERE deleted = 0"
-VIRSH = ("systemctl is-active -q libvirtd && virsh -c qemu:///system list --uuid "
-         "|| echo libvirtd-down")
+VIRSH = ("if systemctl is-active -q libvirtd; then virsh -c qemu:///system list --uuid; "
+         "else echo libvirtd-down; fi")
 
 
 class NovaDatabase(CloudProbe):
@@ -73,8 +73,9 @@ class NovaDatabase(CloudProbe):
         key = f"agreement:{target.name}"
         result = target.run(VIRSH, record=False)
         listed = result.stdout.split()
-        if listed == ["libvirtd-down"] or not result.ok:
-            return {f"{key}/nova_only": "libvirtd down", f"{key}/virsh_only": "libvirtd down"}
+        if not result.ok or listed == ["libvirtd-down"]:
+            seen = "virsh not answering" if not result.ok else "libvirtd down"
+            return {f"{key}/nova_only": seen, f"{key}/virsh_only": seen}
         running = set(listed)
         expected = {row["uuid"] for row in instances
                     if row["host"] == target.name and row["vm_state"] == "active"}

@@ -9,26 +9,22 @@ a plan that would need a host says so instead of contacting it.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from stackdrill.fault import FaultError
+from stackdrill.grammar import NAMED, ON_EVERY_HOST, ON_ROLE_HOST
 from stackdrill.guards import Guards
 from stackdrill.hosts.ssh import CommandResult, HostError, SshConnection
 from stackdrill.hosts.target import Target
 from stackdrill.inventory import HostSpec, Inventory
 from stackdrill.params import ParamError, table_params
-from stackdrill.preflight import NAMED
 from stackdrill.redaction import inventory_redactor
 from stackdrill.registry import Registries, UnknownName
 from stackdrill.runbook import RecoveryFailed
 
 __all__ = ["DryRunConnection", "PlannedScenario", "dry_run_target", "render_plan"]
-
-TARGET_ROLE = re.compile(r"\bon the (?P<role>[\w-]+) host\b")
-EVERY_HOST = re.compile(r"\bon every (?:(?P<role>[\w-]+) )?host\b")
 
 
 class DryRunConnection(SshConnection):
@@ -83,7 +79,7 @@ def _untargeted_fault(kind: str, name: str, rest: str, inventory: Inventory,
         return None
     if rest.strip() == "ends":
         return f"  fault {name} ends ({where}): its undo runs on each host it was injected on"
-    every = EVERY_HOST.search(rest)
+    every = ON_EVERY_HOST.search(rest)
     if every is None:
         return None
     role = every["role"]
@@ -107,7 +103,7 @@ def plan_scenario(scenario: PlannedScenario, inventory: Inventory, registries: R
             continue
         kind, name = match["kind"], match["name"]
         where = f"line {step.line_number}"
-        role_match = TARGET_ROLE.search(step.name, match.end())
+        role_match = ON_ROLE_HOST.search(step.name, match.end())
         untargeted = _untargeted_fault(kind, name, step.name[match.end():], inventory, where)
         if untargeted is not None:
             lines.append(untargeted)

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from stackdrill.grammar import (
+    NAMED,
+    ON_EVERY_HOST,
+    ON_ROLE_HOST,
+    TOLERATES,
+    TOLERATES_FROM_NOW,
+    chosen_role,
+    rule_cells,
+)
 from stackdrill.hosts.ssh import HostError
-from stackdrill.hosts.target import Targets
+from stackdrill.hosts.target import Target, Targets
+from stackdrill.inventory import ROLES, Inventory
 from stackdrill.params import ParamError, table_params
 from stackdrill.registry import Registries, UnknownName
 from stackdrill.safeguards import SAFEGUARD_STEP, parse_safeguards
+from stackdrill.state import Rule
 
-# A procedure (a backup, planned maintenance) is a runbook like a recovery, in the same registry.
-NAMED = re.compile(r'\b(?P<kind>fault|recovery|procedure) "(?P<name>[^"]+)"')
+__all__ = ["NAMED", "check_every_role", "check_hosts", "check_running_domains", "check_steps",
+           "one_line"]
+
+DOMAINS_PROBE = "libvirt_domains"
 
 
 def _table(step: Any) -> list[list[str]]:
@@ -22,28 +34,124 @@ def _table(step: Any) -> list[list[str]]:
     return [[str(cell) for cell in row] for row in rows]
 
 
-def check_steps(location: str, steps: Iterable[Any], registries: Registries) -> list[str]:
-    """Every fault or recovery a scenario names must be registered and take its parameters;
-    a safeguards table must parse."""
+def _row_lines(step: Any) -> list[int]:
+    """The file line of each row of the step's table (the rows follow the step when the
+    table does not say)."""
+    rows = getattr(step.datatable, "rows", None)
+    lines = [getattr(getattr(row, "location", None), "line", None) for row in rows or []]
+    if lines and all(isinstance(line, int) for line in lines):
+        return [int(line) for line in lines if line is not None]
+    return [step.line_number + 1 + index for index in range(len(_table(step)))]
+
+
+def _tolerance_problems(location: str, step: Any) -> list[str]:
+    """Each rule of a tolerance table must parse; a bad one is named by its row's line."""
+    lines = _row_lines(step)
     problems = []
+    for index, text in rule_cells(_table(step)):
+        try:
+            Rule.parse(text)
+        except ValueError as exc:
+            problems.append(f"{location}:{lines[index]}: {exc}")
+    return problems
+
+
+def _named_problems(where: str, step: Any, registries: Registries) -> list[str]:
+    """A fault, recovery or procedure must be registered and take the step's parameters."""
+    match = NAMED.search(step.name)
+    if match is None:
+        return []
+    kind, name = match["kind"], match["name"]
+    registry = registries.faults if kind == "fault" else registries.recoveries
+    try:
+        registry.get(name).validate(table_params(_table(step)))
+    except (UnknownName, ParamError) as exc:
+        return [f"{where}: {exc}"]
+    return []
+
+
+def _unknown_role(where: str, role: str | None) -> list[str]:
+    if role is None or role in ROLES:
+        return []
+    return [f"{where}: unknown role {role!r} (known: {', '.join(ROLES)})"]
+
+
+def _role_problems(where: str, step: Any, chosen: set[str]) -> list[str]:
+    """A step that acts on the <role> host needs an earlier ``Given a <role> host``; every
+    role named must be one the inventories know. Adds the role a Given chooses to ``chosen``."""
+    role = chosen_role(step.name)
+    if role is not None:
+        chosen.add(role)
+        return _unknown_role(where, role)
+    named = NAMED.search(step.name)
+    if named is None:
+        return []
+    every = ON_EVERY_HOST.search(step.name, named.end())
+    if every is not None:
+        return _unknown_role(where, every["role"])
+    target = ON_ROLE_HOST.search(step.name, named.end())
+    if target is None:
+        return []
+    role = target["role"]
+    if role not in ROLES or role in chosen:
+        return _unknown_role(where, role)
+    return [f"{where}: the {named['kind']} {named['name']!r} acts on the {role} host, but no "
+            f"earlier step 'Given a {role} host' chooses one"]
+
+
+def check_steps(location: str, steps: Iterable[Any], registries: Registries) -> list[str]:
+    """Every fault or recovery a scenario names must be registered and take its parameters, on
+    a host an earlier step chose; a safeguards or tolerance table must parse."""
+    problems = []
+    chosen: set[str] = set()
     for step in steps:
-        if step.name.strip() == SAFEGUARD_STEP:
+        where = f"{location}:{step.line_number}"
+        text = step.name.strip()
+        if text == SAFEGUARD_STEP:
             try:
                 parse_safeguards(_table(step))
             except ValueError as exc:
-                problems.append(f"{location}:{step.line_number}: {exc}")
+                problems.append(f"{where}: {exc}")
             continue
-        match = NAMED.search(step.name)
-        if match is None:
+        if text in (TOLERATES, TOLERATES_FROM_NOW):
+            problems += _tolerance_problems(location, step)
             continue
-        kind, name = match["kind"], match["name"]
-        registry = registries.faults if kind == "fault" else registries.recoveries
-        where = f"{location}:{step.line_number}"
-        try:
-            registry.get(name).validate(table_params(_table(step)))
-        except (UnknownName, ParamError) as exc:
-            problems.append(f"{where}: {exc}")
+        problems += _role_problems(where, step, chosen)
+        problems += _named_problems(where, step, registries)
     return problems
+
+
+def check_every_role(location: str, steps: Iterable[Any], inventory: Inventory) -> list[str]:
+    """A fault on every host of a role needs at least one such host in the inventory."""
+    problems = []
+    for step in steps:
+        named = NAMED.search(step.name)
+        every = ON_EVERY_HOST.search(step.name, named.end()) if named else None
+        if named is None or every is None or every["role"] not in ROLES:
+            continue
+        role = every["role"]
+        if not inventory.with_role(role):
+            problems.append(f"{location}:{step.line_number}: the {named['kind']} "
+                            f"{named['name']!r} acts on every {role} host, but the inventory "
+                            f"has no {role} host")
+    return problems
+
+
+def check_running_domains(target: Target, registries: Registries) -> str | None:
+    """Why ``target`` cannot be called a host running qemu domains, or None: at least one
+    domain that libvirt lists as running and whose qemu process is alive, as the
+    ``libvirt_domains`` probe observes them (one round trip)."""
+    try:
+        values = registries.probes.get(DOMAINS_PROBE)().observe(target)
+    except (HostError, UnknownName) as exc:
+        return f"{target.name}: cannot list its qemu domains: {exc}"
+    running = [path.split("/")[0] for path, state in values.items()
+               if path.endswith("/state") and state == "running"
+               and values.get(path.removesuffix("/state") + "/qemu_alive") is True]
+    if running:
+        return None
+    why = "" if values.get("libvirt/answering") else " (libvirtd is not answering)"
+    return f"{target.name} runs no qemu domain{why}"
 
 
 def check_hosts(targets: Targets) -> list[str]:

@@ -15,10 +15,20 @@ from stackdrill.drill import (
     check_deviates,
     check_unchanged,
 )
+from stackdrill.grammar import (
+    CHOOSE_HOST,
+    INJECT,
+    INJECT_EVERYWHERE,
+    RECOVER,
+    TOLERATES,
+    TOLERATES_FROM_NOW,
+    rule_cells,
+)
 from stackdrill.guards import changes_the_cloud
 from stackdrill.hosts.target import Target, Targets
 from stackdrill.params import table_params
-from stackdrill.registry import UnknownName
+from stackdrill.preflight import check_running_domains
+from stackdrill.registry import Registries, UnknownName
 from stackdrill.runbook import RecoveryFailed
 from stackdrill.safeguards import SAFEGUARD_STEP, parse_safeguards
 from stackdrill.state import Rule
@@ -43,13 +53,34 @@ def attempt(action: Callable[..., T], *args: Any) -> T:
     pytest.fail(message, pytrace=False)
 
 
-@given(parsers.re(r"an? (?P<role>[\w-]+) host(?: running qemu domains)?"),
-       target_fixture="chosen")
-def choose_host(role: str, targets: Targets) -> dict[str, Target]:
-    hosts = targets.with_role(role)
+@pytest.fixture
+def chosen() -> dict[str, Target]:
+    """The host each ``Given a <role> host`` step of the scenario chose, by role."""
+    return {}
+
+
+@given(parsers.re(CHOOSE_HOST))
+def choose_host(role: str, targets: Targets, chosen: dict[str, Target],
+                stackdrill_registries: Registries, domains: str | None = None) -> None:
+    """The first host of the role by name (the host the plan shows); with "running qemu
+    domains", it must run at least one."""
+    try:
+        hosts = targets.with_role(role)
+    except ValueError as exc:
+        pytest.fail(str(exc), pytrace=False)
     if not hosts:
         pytest.fail(f"the inventory has no {role} host", pytrace=False)
-    return {role: hosts[0]}
+    problem = check_running_domains(hosts[0], stackdrill_registries) if domains else None
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
+    chosen[role] = hosts[0]
+
+
+def chosen_host(chosen: dict[str, Target], role: str) -> Target:
+    if role not in chosen:
+        pytest.fail(f"no earlier step 'Given a {role} host' chose the {role} host",
+                    pytrace=False)
+    return chosen[role]
 
 
 @given("the cloud is in its verified state")
@@ -58,11 +89,11 @@ def verified_state(baseline: Any) -> None:
 
 
 @changes_the_cloud
-@when(parsers.re(r'the fault "(?P<fault>[^"]+)" is injected on the (?P<role>[\w-]+) host:?'),
-      target_fixture="active_fault")
+@when(parsers.re(INJECT), target_fixture="active_fault")
 def inject(drill: Drill, chosen: dict[str, Target], fault: str, role: str,
            datatable: list[list[str]] | None = None) -> ActiveFault:
-    return attempt(drill.inject, fault, chosen[role], table_params(datatable or []))
+    return attempt(drill.inject, fault, chosen_host(chosen, role),
+                   table_params(datatable or []))
 
 
 @then(parsers.re(r"the fault is confirmed within (?P<seconds>\d+(?:\.\d+)?) seconds?"),
@@ -73,12 +104,13 @@ def confirmed(drill: Drill, active_fault: ActiveFault, seconds: float,
 
 
 @changes_the_cloud
-@when(parsers.re(r'the fault "(?P<fault>[^"]+)" is injected on every (?:(?P<role>[\w-]+) )?host:?'),
-      target_fixture="active_faults")
+@when(parsers.re(INJECT_EVERYWHERE), target_fixture="active_faults")
 def inject_everywhere(drill: Drill, targets: Targets, fault: str, role: str | None = None,
                       datatable: list[list[str]] | None = None) -> list[ActiveFault]:
-    chosen = targets.with_role(role) if role else list(targets)
-    return attempt(drill.inject_each, fault, chosen, table_params(datatable or []))
+    hosts = targets.with_role(role) if role else list(targets)
+    if not hosts:
+        pytest.fail(f"the inventory has no {role + ' ' if role else ''}host", pytrace=False)
+    return attempt(drill.inject_each, fault, hosts, table_params(datatable or []))
 
 
 @then(parsers.re(r"the faults are confirmed within (?P<seconds>\d+(?:\.\d+)?) seconds?"),
@@ -102,10 +134,10 @@ def deviates(drill: Drill, datatable: list[list[str]], seconds: float | None = N
     attempt(check_deviates, drill, _column(datatable), (seconds or 0.0) * budget_scale)
 
 
-@given("the verified state tolerates:")
-@when("the verified state from now on tolerates:")
+@given(TOLERATES)
+@when(TOLERATES_FROM_NOW)
 def tolerates(drill: Drill, datatable: list[list[str]]) -> None:
-    attempt(parse_rules_into, drill, _column(datatable, header="rule"))
+    attempt(parse_rules_into, drill, [text for _, text in rule_cells(datatable)])
 
 
 def parse_rules_into(drill: Drill, texts: list[str]) -> None:
@@ -137,11 +169,10 @@ def unchanged(drill: Drill, datatable: list[list[str]]) -> None:
 
 
 @changes_the_cloud
-@when(parsers.re(r'the (?:recovery|procedure) "(?P<recovery>[^"]+)" runs on the '
-                 r'(?P<role>[\w-]+) host:?'))
+@when(parsers.re(RECOVER))
 def recover(drill: Drill, chosen: dict[str, Target], recovery: str, role: str,
             datatable: list[list[str]] | None = None) -> None:
-    attempt(drill.recover, recovery, chosen[role], table_params(datatable or []))
+    attempt(drill.recover, recovery, chosen_host(chosen, role), table_params(datatable or []))
 
 
 @then(parsers.re(r"the cloud is back to its verified state within (?P<seconds>\d+(?:\.\d+)?) "

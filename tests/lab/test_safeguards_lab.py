@@ -29,7 +29,7 @@ FEATURE = """\
 @drill
 Feature: a drill a safeguard stops
   Scenario: libvirtd stays down
-    Given a compute host running qemu domains
+    Given a compute host
     And the cloud is in its verified state
     And the safeguards:
       | path                        | check | grace |
@@ -39,7 +39,7 @@ Feature: a drill a safeguard stops
     Then the cloud is back to its verified state within 300 seconds
 
   Scenario: never starts after an abort
-    Given a compute host running qemu domains
+    Given a compute host
     And the cloud is in its verified state
 """
 

@@ -106,7 +106,7 @@ HARMLESS = """\
 @drill
 Feature: a drill that breaks nothing
   Scenario: only the verified state
-    Given a compute host running qemu domains
+    Given a compute host
     And the cloud is in its verified state
 """
 
@@ -137,7 +137,7 @@ HOLDING = """\
 @drill
 Feature: a drill that holds the cloud
   Scenario: held until released
-    Given a compute host running qemu domains
+    Given a compute host
     And the run holds until {release} exists
 """
 

@@ -174,6 +174,16 @@ def _replace(old: str, new: str) -> Any:
 
 
 word = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=10)
+# a tolerance table goes before the scenario's When (Given) or before its Then (When)
+TOLERANCE_STEPS = {"    When": "    And the verified state tolerates:",
+                   "    Then": "    And the verified state from now on tolerates:"}
+
+
+def _tolerating(before: str, rule: str) -> str:
+    return VALID_FEATURE.replace(before, f"{TOLERANCE_STEPS[before]}\n      | {rule} |\n{before}",
+                                 1)
+
+
 FEATURES = st.one_of(
     word.filter(lambda w: w != "fake_stop").map(
         lambda w: VALID_FEATURE.replace('"fake_stop"', f'"{w}"')),
@@ -193,6 +203,11 @@ FEATURES = st.one_of(
             "    When", f"    And the safeguards:\n      | path | check | grace |\n"
                        f"      | host:*/{t[0]} | {t[1]} | {t[2]} |\n    When")),
     st.just(VALID_FEATURE.replace("      | service | canary |\n", "")),
+    st.tuples(st.sampled_from(sorted(TOLERANCE_STEPS)), word,
+              st.sampled_from(["melt", "abs -1", "rel soon", "ignore 2", ""])).map(
+        lambda t: _tolerating(t[0], f"host:*/{t[1]} {t[2]}")),
+    st.sampled_from(["storage", "controller", "gpu"]).map(
+        lambda role: VALID_FEATURE.replace("on the compute host", f"on the {role} host")),
     st.binary(min_size=1, max_size=30).map(lambda b: b"\xff" + b),
     st.sampled_from(["", "Feature:", "Scenario: lost\n  Given a compute host\n",
                      "Feature: f\n  Scenario: s\n    | a | b |\n"]),

@@ -52,3 +52,41 @@ def test_scenarios_are_checked_for_names_and_parameters_before_they_run() -> Non
         "(allowed: services, timeout)",
     ]
     assert one_line(problems).endswith("(and 1 more)")
+
+
+def test_a_malformed_tolerance_row_is_named_by_its_line() -> None:
+    """Given or When, a tolerance table is read at collection as the step reads it: the first
+    column, the header row left out."""
+    registries = load_registries()
+    steps = [
+        Step("the verified state tolerates:", 4,
+             Table([["rule"], ["host:*/domain:*/qemu_pid ignore"], ["host:*/x melt"]])),
+        Step("the verified state from now on tolerates:", 9,
+             Table([["rule", "why"], ["host:*/load abs -1", "noise"]])),
+    ]
+    assert check_steps("compute/x.feature", steps, registries) == [
+        "compute/x.feature:7: bad rule 'host:*/x melt': unknown kind; expected one of exact, "
+        "ignore, abs, rel, min, max, subset, superset, present",
+        "compute/x.feature:11: bad rule 'host:*/load abs -1': rule kind 'abs' needs a value "
+        ">= 0, got -1.0",
+    ]
+
+
+def test_a_step_on_a_role_needs_an_earlier_given_of_that_role() -> None:
+    registries = load_registries()
+    steps = [
+        Step("a compute host running qemu domains", 3),
+        Step('the recovery "start_services" runs on the compute host:', 5,
+             Table([["services", "dbus"]])),
+        Step('the recovery "start_services" runs on the storage host:', 7,
+             Table([["services", "dbus"]])),
+        Step("a storage host", 9),
+        Step('the fault "power_off_host" is injected on every gpu host', 10),
+        Step('the fault "power_off_host" is injected on the storage host', 11),
+    ]
+    assert check_steps("x.feature", steps, registries) == [
+        "x.feature:7: the recovery 'start_services' acts on the storage host, but no earlier "
+        "step 'Given a storage host' chooses one",
+        "x.feature:10: unknown role 'gpu' (known: controller, compute, storage, network, "
+        "database, messaging, object-storage, block-storage)",
+    ]

@@ -1,0 +1,43 @@
+"""The drill vocabulary's grammar, said once: the step definitions (``steps/drill_steps.py``),
+the checks at collection (:mod:`stackdrill.preflight`) and the dry run (:mod:`stackdrill.plan`)
+all read the steps with these patterns.
+
+A fault, recovery or procedure step acts on the host that an earlier ``Given a <role> host``
+of the same scenario (its Background included) chose, or on every host of a role.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+ROLE = r"[\w-]+"
+
+# A procedure (a backup, planned maintenance) is a runbook like a recovery, in the same registry.
+NAMED = re.compile(r'\b(?P<kind>fault|recovery|procedure) "(?P<name>[^"]+)"')
+ON_ROLE = rf"on the (?P<role>{ROLE}) host"
+ON_EVERY = rf"on every (?:(?P<role>{ROLE}) )?host"
+ON_ROLE_HOST = re.compile(rf"\b{ON_ROLE}\b")
+ON_EVERY_HOST = re.compile(rf"\b{ON_EVERY}\b")
+
+CHOOSE_HOST = rf"an? (?P<role>{ROLE}) host(?P<domains> running qemu domains)?"
+INJECT = rf'the fault "(?P<fault>[^"]+)" is injected {ON_ROLE}:?'
+INJECT_EVERYWHERE = rf'the fault "(?P<fault>[^"]+)" is injected {ON_EVERY}:?'
+RECOVER = rf'the (?:recovery|procedure) "(?P<recovery>[^"]+)" runs {ON_ROLE}:?'
+
+TOLERATES = "the verified state tolerates:"
+TOLERATES_FROM_NOW = "the verified state from now on tolerates:"
+RULE_HEADER = "rule"
+
+
+def chosen_role(text: str) -> str | None:
+    """The role a ``Given a <role> host`` step chooses, or None for any other step."""
+    match = re.fullmatch(CHOOSE_HOST, text.strip())
+    return match["role"] if match else None
+
+
+def rule_cells(rows: Sequence[Sequence[str]]) -> list[tuple[int, str]]:
+    """Each rule of a tolerance table with the index of its row: the first column, without
+    the header row."""
+    return [(index, str(row[0]).strip()) for index, row in enumerate(rows)
+            if row and str(row[0]).strip() != RULE_HEADER]

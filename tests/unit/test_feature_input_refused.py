@@ -1,0 +1,119 @@
+"""Bad feature input is refused when the features are collected, by ``stackdrill run`` and by
+``stackdrill plan`` alike: exit code 2, one line naming the feature file and the line, no
+traceback, nothing injected or journalled. Without these checks each case below injected its
+fault first and failed afterwards.
+
+The runs go through ``stackdrill.cli.main`` in-process on the fake cloud of
+``tests.unit.fake_cloud``, whose fault records every injection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stackdrill import cli
+from tests.unit.fake_cloud import Ran, events, fake_project, run_args, stackdrill
+
+GOOD = """\
+Feature: a drill on the fake cloud
+  Scenario: the canary stops
+    Given a compute host
+    And the cloud is in its verified state
+    And the verified state tolerates:
+      | rule                     |
+      | host:*/svc:other ignore  |
+    When the fault "fake_stop" is injected on the compute host:
+      | service | canary |
+    And the verified state from now on tolerates:
+      | rule                     |
+      | host:*/svc:canary ignore |
+    When the recovery "fake_start" runs on the compute host:
+      | service | canary |
+    Then the cloud is back to its verified state within 5 seconds
+"""
+
+# (the feature, the line the refusal names, a fragment of its message)
+BAD = {
+    "given tolerance row": (GOOD.replace("svc:other ignore ", "svc:other melt   "), 7,
+                            "unknown kind"),
+    "when tolerance row": (GOOD.replace("svc:canary ignore", "svc:canary abs -1"), 12,
+                           "needs a value >= 0"),
+    "role no given chose": (GOOD.replace('runs on the compute host', 'runs on the storage host'),
+                            13, "no earlier step 'Given a storage host'"),
+    "given after the step": (GOOD.replace("    Given a compute host\n    And the cloud",
+                                          "    Given the cloud").replace(
+        "    Then the cloud", "    Given a compute host\n    Then the cloud"), 7,
+        "no earlier step 'Given a compute host'"),
+    "unknown role": (GOOD.replace("Given a compute host", "Given a gpu host").replace(
+        "on the compute host", "on the gpu host"), 3, "unknown role 'gpu'"),
+}
+
+
+def plan_args(features: Path, inventory: Path) -> list[str]:
+    return ["plan", str(features), "--inventory", str(inventory), "--", "-c", "/dev/null",
+            "--rootdir", str(features), "-p", "no:cacheprovider", "--import-mode=importlib"]
+
+
+def assert_refused(ran: Ran, directory: Path, features: Path, where: str, fragment: str) -> None:
+    lines = [line for line in ran.stderr.splitlines() if line.strip()]
+    assert ran.code == cli.EXIT_BAD_INPUT, ran
+    assert len(lines) == 1, ran
+    assert where in lines[0] and fragment in lines[0], ran
+    assert "Traceback" not in ran.stdout + ran.stderr, ran
+    assert events(features) == []
+    assert not (directory / "journal.jsonl").exists()
+    assert not (directory / "state" / "stackdrill" / "journal.jsonl").exists()
+
+
+@pytest.mark.parametrize("command", ["run", "plan"])
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_steps_are_refused_at_collection(tmp_path: Path, capfd: pytest.CaptureFixture[str],
+                                             case: str, command: str) -> None:
+    feature, line, fragment = BAD[case]
+    features, inventory = fake_project(tmp_path, feature)
+    argv = run_args(tmp_path, features, inventory) if command == "run" \
+        else plan_args(features, inventory)
+    ran = stackdrill(argv, tmp_path, capfd)
+    assert_refused(ran, tmp_path, features, f"drills.feature:{line}:", fragment)
+
+
+def test_the_good_feature_is_planned(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """The refusals above come from the changes, not from the feature they start from."""
+    features, inventory = fake_project(tmp_path, GOOD)
+    ran = stackdrill(plan_args(features, inventory), tmp_path, capfd)
+    assert ran.code == cli.EXIT_OK, ran
+    assert "  fault fake_stop on compute1 (compute host, line 8)" in ran.stdout.splitlines()
+
+
+def test_a_role_chosen_in_the_background_counts(tmp_path: Path,
+                                                capfd: pytest.CaptureFixture[str]) -> None:
+    background = GOOD.replace("  Scenario: the canary stops\n    Given a compute host\n    And",
+                              "  Background:\n    Given a compute host\n\n"
+                              "  Scenario: the canary stops\n    Given")
+    features, inventory = fake_project(tmp_path, background)
+    ran = stackdrill(plan_args(features, inventory), tmp_path, capfd)
+    assert ran.code == cli.EXIT_OK, ran
+
+
+def test_every_scenario_of_a_feature_is_checked(tmp_path: Path,
+                                                capfd: pytest.CaptureFixture[str]) -> None:
+    """Thirty scenarios, each naming an unknown fault: each one is checked (once, some were
+    taken for one already checked whose step list had lived at the same address)."""
+    body = GOOD.split("  Scenario: the canary stops\n")[1].replace('"fake_stop"', '"melt"')
+    feature = "Feature: thirty\n" + "".join(f"  Scenario: s{n}\n{body}" for n in range(30))
+    features, inventory = fake_project(tmp_path, feature)
+    ran = stackdrill(plan_args(features, inventory), tmp_path, capfd)
+    assert_refused(ran, tmp_path, features, "drills.feature:8:", "unknown fault 'melt'")
+    assert ran.stderr.rstrip().endswith("(and 29 more)"), ran
+
+
+@pytest.mark.parametrize("command", ["run", "plan"])
+def test_a_fault_on_every_host_of_a_role_the_inventory_lacks_is_refused(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str], command: str) -> None:
+    feature = GOOD.replace("is injected on the compute host:", "is injected on every storage host:")
+    features, inventory = fake_project(tmp_path, feature)
+    argv = run_args(tmp_path, features, inventory) if command == "run" \
+        else plan_args(features, inventory)
+    ran = stackdrill(argv, tmp_path, capfd)
+    assert_refused(ran, tmp_path, features, "drills.feature:8:", "has no storage host")
