@@ -43,16 +43,18 @@ class HoldServicesAtBoot(Fault):
                 if line.split()[1:] == ["enabled"]]
 
     def prepare(self) -> dict[str, Any]:
-        return {"units": self._enabled(self._units())}
+        units = self._enabled(self._units())
+        if not units:
+            raise FaultError(f"{self.target.name}: no service of the priority list is enabled "
+                             f"at boot here; nothing to hold")
+        return {"units": units}
 
     def inject(self, facts: Mapping[str, Any]) -> None:
         if facts["units"]:
             self.target.run("systemctl disable " + " ".join(facts["units"]), check=True)
 
     def confirm(self, facts: Mapping[str, Any]) -> str | None:
-        if not facts["units"]:
-            return f"{self.target.name} runs none of the listed services at boot"
-        if self._enabled(facts["units"]):
+        if not facts["units"] or self._enabled(facts["units"]):
             return None
         return f"held at boot on {self.target.name}: {', '.join(facts['units'])}"
 

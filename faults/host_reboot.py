@@ -19,13 +19,22 @@ def _mode(text: str) -> str:
     return text
 
 
+def _proof(text: str) -> str:
+    if text not in ("down", "boot_identity"):
+        raise ValueError(f"expected down or boot_identity, got {text!r}")
+    return text
+
+
 class RebootHost(Fault):
     name = "reboot_host"
     description = ("Reboot the host: 'graceful' runs systemctl reboot on it, 'hard' resets it "
-                   "through its power driver. Confirmed when its boot identity changes or it "
-                   "stops answering.")
+                   "through its power driver. Confirmed when its boot identity has changed, or "
+                   "(unless proof is boot_identity) when its power driver reports it off.")
     params: ClassVar[Mapping[str, Param]] = {
         "mode": Param("graceful or hard", _mode, "graceful"),
+        "proof": Param("down: a changed boot identity or the power driver reporting the host "
+                       "off; boot_identity: only a changed boot identity (the host is back)",
+                       _proof, "down"),
     }
 
     def plan(self) -> list[str]:
@@ -56,13 +65,27 @@ class RebootHost(Fault):
                 raise FaultError(str(exc)) from exc
 
     def confirm(self, facts: Mapping[str, Any]) -> str | None:
+        """A host that does not answer proves nothing by itself (a network blip, a slow
+        sshd): only a new boot identity, or the power driver seeing the host off, does."""
         try:
             current = boot_identity(self.target, timeout=3)
-        except HostError as exc:
-            return f"{self.target.name} went down ({exc})"
+        except HostError:
+            return self._seen_off() if self.values["proof"] == "down" else None
         if current != facts["boot_identity"]:
-            return f"{self.target.name} rebooted: boot identity {current}"
+            return (f"{self.target.name} rebooted: boot identity {current} "
+                    f"(was {facts['boot_identity']})")
         return None
+
+    def _seen_off(self) -> str | None:
+        if self.target.spec.power is None:
+            return None
+        try:
+            if power_driver(self.target.spec).is_on():
+                return None
+        except PowerError:
+            return None
+        return (f"{self.target.name} went down: its {self._driver_name()} power driver "
+                f"reports it off")
 
     def undo(self, facts: Mapping[str, Any]) -> None:
         if self.target.spec.power is None:

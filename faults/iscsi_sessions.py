@@ -11,10 +11,16 @@
 
 ``method: auto`` picks ``initiator`` where iscsiadm lists sessions, else ``target`` where tgtadm
 or targetcli exists, else ``network``.
+
+On the target side the sessions' IDs are recorded before the drop, and the drop is confirmed by
+reading the sessions again: none of the recorded IDs may be left. Initiators that reconnect at
+once (qemu does within a second) get new session IDs, which the confirmation names.
 """
 
 from __future__ import annotations
 
+import re
+import shlex
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -26,6 +32,28 @@ METHODS = ("auto", "initiator", "target", "network")
 DETECT = ("command -v iscsiadm >/dev/null 2>&1 && iscsiadm -m session 2>/dev/null "
           "| grep -q . && echo initiator; command -v tgtadm >/dev/null 2>&1 && echo tgt; "
           "command -v targetcli >/dev/null 2>&1 && echo lio; exit 0")
+
+
+LIO_ROOT = "/sys/kernel/config/target/iscsi"
+LIO_SESSION = re.compile(r"LIO Session ID: (\d+)")
+
+
+def lio_state(iqn: str) -> str:
+    """Whether the target's portal group is enabled, and its sessions, from the kernel's configfs
+    (each ACL's ``info`` names its initiator's session, or says there is none)."""
+    tpg = shlex.quote(f"{LIO_ROOT}/{iqn}/tpgt_1")
+    return f"echo enable=$(cat {tpg}/enable); cat {tpg}/acls/*/info 2>/dev/null; true"
+
+
+def parse_lio_state(text: str) -> tuple[str, list[int]]:
+    """``lio_state`` output -> (the portal group's enable flag as read, its session IDs)."""
+    enable = next((line.split("=", 1)[1].strip() for line in text.splitlines()
+                   if line.startswith("enable=")), "")
+    return enable, sorted(int(sid) for sid in LIO_SESSION.findall(text))
+
+
+def _ids(sids: list[int]) -> str:
+    return ", ".join(map(str, sids)) or "none"
 
 
 def _method(text: str) -> str:
@@ -93,20 +121,41 @@ class DropIscsiSessions(Fault):
                                        if iscsi.matches(iqn, pattern) and t.initiators}
             return facts
         if self.target.run("command -v tgtadm", record=False).ok:
-            shown = iscsi.parse_tgt_targets(self.target.run(iscsi.TGT_SHOW, record=False).stdout)
-            chosen = {iqn: iscsi.as_facts(t) for iqn, t in shown.items()
-                      if iscsi.matches(iqn, pattern)}
-            if not chosen:
-                raise FaultError(f"{self.target.name}: no tgtd target matches {pattern}")
-            return {"method": method, "tool": "tgtadm", "hold": self.values["hold"],
-                    "targets": chosen,
-                    "initiators": {iqn: shown[iqn].initiators for iqn in chosen}}
+            return self._prepare_tgt(pattern)
+        return self._prepare_lio(pattern)
+
+    def _prepare_lio(self, pattern: str) -> dict[str, Any]:
         lio = self.target.run("targetcli ls /iscsi 1", record=False).stdout
         iqns = [word for word in lio.split() if word.startswith("iqn.")]
-        chosen_lio = [iqn for iqn in iqns if iscsi.matches(iqn, pattern)]
-        if not chosen_lio:
+        chosen = [iqn for iqn in iqns if iscsi.matches(iqn, pattern)]
+        if not chosen:
             raise FaultError(f"{self.target.name}: no LIO target matches {pattern}")
-        return {"method": method, "tool": "targetcli", "targets": chosen_lio}
+        recorded = {iqn: parse_lio_state(self.target.run(lio_state(iqn), record=False)
+                                         .stdout)[1] for iqn in chosen}
+        return {"method": "target", "tool": "targetcli", "targets": chosen,
+                "sessions": recorded}
+
+    def _prepare_tgt(self, pattern: str) -> dict[str, Any]:
+        shown = iscsi.parse_tgt_targets(self.target.run(iscsi.TGT_SHOW, record=False).stdout)
+        chosen = {iqn: iscsi.as_facts(t) for iqn, t in shown.items()
+                  if iscsi.matches(iqn, pattern)}
+        if not chosen:
+            raise FaultError(f"{self.target.name}: no tgtd target matches {pattern}")
+        sessions = {iqn: sorted(self._tgt_sessions(target["tid"]) or ())
+                    for iqn, target in chosen.items()}
+        if not any(sessions.values()):
+            raise FaultError(f"{self.target.name}: no initiator is logged in to a tgtd target "
+                             f"matching {pattern}; no session to drop")
+        return {"method": "target", "tool": "tgtadm", "hold": self.values["hold"],
+                "targets": chosen, "sessions": sessions,
+                "initiators": {iqn: shown[iqn].initiators for iqn in chosen}}
+
+    def _tgt_sessions(self, tid: int) -> set[int] | None:
+        """The IDs of a tgtd target's sessions now, or None when they cannot be read."""
+        result = self.target.run(iscsi.tgt_conn_show(tid), record=False)
+        if not result.ok:
+            return None
+        return {sid for sid, _ in iscsi.parse_tgt_connections(result.stdout)}
 
     def inject(self, facts: Mapping[str, Any]) -> None:
         method = facts["method"]
@@ -148,15 +197,46 @@ class DropIscsiSessions(Fault):
                     return None
             return f"{self.target.name}: iSCSI portal traffic dropped by iptables"
         if facts["tool"] == "targetcli":
-            return f"{self.target.name}: LIO portal groups disabled: {', '.join(facts['targets'])}"
-        shown = iscsi.parse_tgt_targets(self.target.run(iscsi.TGT_SHOW, record=False).stdout)
-        if facts["hold"]:
-            still = [iqn for iqn in facts["targets"] if shown.get(iqn) and shown[iqn].sessions]
-            if still:
+            return self._confirm_lio(facts)
+        return self._confirm_tgt(facts)
+
+    def _confirm_tgt(self, facts: Mapping[str, Any]) -> str | None:
+        """Every session recorded before the drop is gone (read again); with hold, no initiator
+        is logged in and the targets' ACLs are empty."""
+        recorded = facts.get("sessions", {})
+        ended: list[int] = []
+        again: list[int] = []
+        for iqn, target in facts["targets"].items():
+            live = self._tgt_sessions(target["tid"])
+            before = set(recorded.get(iqn, []))
+            if live is None or live & before:
                 return None
-            return f"{self.target.name}: no initiator logged in to {len(facts['targets'])} " \
-                   "target(s), and their ACLs are empty"
-        return f"{self.target.name}: connections of {len(facts['targets'])} target(s) deleted"
+            ended += sorted(before)
+            again += sorted(live - before)
+        count = len(facts["targets"])
+        if facts["hold"]:
+            shown = iscsi.parse_tgt_targets(self.target.run(iscsi.TGT_SHOW, record=False).stdout)
+            if any(iqn not in shown or shown[iqn].sessions or shown[iqn].acl
+                   for iqn in facts["targets"]):
+                return None
+            return (f"{self.target.name}: sessions {_ids(ended)} of {count} target(s) ended; "
+                    f"no initiator logged in, and their ACLs are empty")
+        return (f"{self.target.name}: sessions {_ids(ended)} of {count} target(s) ended"
+                + (f"; initiators logged in again as sessions {_ids(again)}" if again else ""))
+
+    def _confirm_lio(self, facts: Mapping[str, Any]) -> str | None:
+        """Each portal group reads disabled in configfs, and none of the sessions recorded
+        before the drop is left."""
+        ended: list[int] = []
+        for iqn in facts["targets"]:
+            result = self.target.run(lio_state(iqn), record=False)
+            enable, live = parse_lio_state(result.stdout)
+            before = set(facts.get("sessions", {}).get(iqn, []))
+            if enable != "0" or before & set(live):
+                return None
+            ended += sorted(before)
+        return (f"{self.target.name}: LIO portal groups disabled (configfs enable 0) on "
+                f"{len(facts['targets'])} target(s); sessions ended: {_ids(ended)}")
 
     def undo(self, facts: Mapping[str, Any]) -> None:
         method = facts["method"]

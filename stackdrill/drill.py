@@ -13,7 +13,7 @@ import fnmatch
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from stackdrill.cloud.access import CloudAccess, CloudError
 from stackdrill.evidence import Evidence, Timeline
@@ -53,6 +53,20 @@ class FaultNotConfirmed(DrillError):
 
 class BudgetExceeded(DrillError):
     pass
+
+
+class NotRepaired(DrillError):
+    """The verified state is back, but damage the scenario says its recovery repairs is not."""
+
+
+@runtime_checkable
+class ClaimsRepair(Protocol):
+    """A fault whose parameters can say that the drill's recovery repairs its damage (a hard
+    reboot re-creates a removed domain XML). Once the verified state is back, ``unrepaired``
+    observes that damage again: one line naming what is still broken, or None. The drill fails
+    on that line, before the fault's undo would put it back."""
+
+    def unrepaired(self, facts: Mapping[str, Any]) -> str | None: ...
 
 
 class GuardRefused(DrillError):
@@ -96,6 +110,9 @@ class DrillResult:
     time_to_recover: float | None = None
     budget: float | None = None
     recoveries: list[RunbookRecord] = field(default_factory=list)
+    #: What the time to recover and the budget run from, as in "measured from <this>": the
+    #: first fault's injection, or, in a drill without a fault, its first procedure's start.
+    measured_from: str | None = None
 
 
 class Drill:
@@ -125,6 +142,8 @@ class Drill:
         self.monitor: SafeguardMonitor | None = None
         self.aborted: str | None = None
         self.preflight_passed = False
+        #: When the drill's first recovery or procedure started, and which one it was.
+        self.first_procedure: tuple[float, str] | None = None
         targets.listeners.append(self._on_command)
 
     def _on_command(self, result: CommandResult) -> None:
@@ -299,6 +318,22 @@ class Drill:
         self.preflight_passed = True
         self.timeline.add("pre-flight", "the cloud matches its verified state")
 
+    def unconfirmed(self) -> list[ActiveFault]:
+        return [active for active in self.faults if active.confirmed_at is None]
+
+    def require_confirmed(self, before: str) -> None:
+        """Every fault injected so far must have been confirmed before ``before``: a recovery
+        from damage never observed proves nothing. Refuses with the first unconfirmed one."""
+        missing = self.unconfirmed()
+        if not missing:
+            return
+        first = missing[0].fault
+        reason = (f"fault not confirmed: {first.name} on {first.target.name} was never "
+                  f"confirmed before {before}; a drill confirms every fault it injects "
+                  f"(\"the faults are confirmed within N seconds\" confirms them all)")
+        self.timeline.add("not-confirmed", reason)
+        raise FaultNotConfirmed(reason)
+
     def confirm_all(self, timeout: float) -> list[str]:
         """Confirm every active fault not confirmed yet, all within one deadline."""
         deadline = time.monotonic() + timeout
@@ -323,6 +358,7 @@ class Drill:
         if refusal is not None:
             self.timeline.add("refused", refusal)
             raise GuardRefused(refusal)
+        self.require_confirmed(f"the recovery {recovery_name}")
         context = RecoveryContext(
             targets=self.targets, cloud=self.cloud.access if self.cloud else None,
             fault_facts=tuple(f.facts for f in self.faults if f.fault.target is target))
@@ -332,7 +368,9 @@ class Drill:
         # journalled, so that a run killed half way through (a service the runbook stopped
         # still down) is rolled back by `stackdrill recover --pending`
         entry = self.journal.arm(recovery_name, target.name, raw_params, {}, kind="recovery")
-        self.timeline.add("recovery-start", f"{recovery_name} on {target.name}")
+        started = self.timeline.add("recovery-start", f"{recovery_name} on {target.name}")
+        if self.first_procedure is None:
+            self.first_procedure = (started.at, f"{recovery_name} on {target.name}")
         ended = rolled_back = False
         try:
             for step in recovery.runbook():
@@ -387,11 +425,26 @@ class Drill:
         with self.watched():
             return self._wait_verified(budget)
 
+    def _clock_start(self) -> tuple[float, str]:
+        """When the time to recover and the budget start, and what happened then: the first
+        fault's injection; in a drill without a fault, the start of its first recovery or
+        procedure (a maintenance is timed whole, not only its final check); else now."""
+        if self.faults:
+            first = self.faults[0]
+            return first.injected_at, (f"the injection of fault {first.fault.name} on "
+                                       f"{first.fault.target.name}")
+        if self.first_procedure is not None:
+            at, what = self.first_procedure
+            return at, f"the start of procedure {what}"
+        return time.time(), "the start of this check (no fault injected, no procedure run)"
+
     def _wait_verified(self, budget: float) -> float:
-        start = self.faults[0].injected_at if self.faults else time.time()
-        remaining = max(0.0, start + budget - time.time())
         if self.baseline is None:
             raise DrillError("no verified state recorded yet")
+        start, measured_from = self._clock_start()
+        self.result.budget, self.result.measured_from = budget, measured_from
+        self.evidence.attach_text("budget", f"{budget:g}s, measured from {measured_from}")
+        remaining = max(0.0, start + budget - time.time())
         latest = self._latest if self.faults and self._latest is not None \
             and self._latest.taken_at >= self.faults[0].injected_at else None
         watch = RecoveryWatch(self.baseline, self.tolerance, self._take, current=latest)
@@ -401,18 +454,40 @@ class Drill:
             last = watch.last
             self.evidence.attach_text("state difference at the deadline", render_diff(last))
             self.evidence.attach_text("verification attempts", exc.record.render())
-            self.result.budget = budget
-            raise BudgetExceeded(f"not back to the verified state within {budget:g}s: "
-                                 f"{len(last)} deviation(s), first: "
+            raise BudgetExceeded(f"not back to the verified state within {budget:g}s of "
+                                 f"{measured_from}: {len(last)} deviation(s), first: "
                                  f"{last[0] if last else 'none'}") from exc
         ttr = restored.restored_at - start
         self.result.time_to_recover = ttr
-        self.result.budget = budget
+        if ttr > budget:  # the budget was spent before the wait began (a long procedure)
+            self.evidence.attach_text("verification attempts", record.render())
+            raise BudgetExceeded(f"not back to the verified state within {budget:g}s of "
+                                 f"{measured_from}: back after {ttr:.2f}s")
         self.timeline.add("verified", f"verified state restored, time to recover {ttr:.2f}s "
-                                      f"(budget {budget:g}s)", at=restored.restored_at)
+                                      f"(budget {budget:g}s from {measured_from})",
+                          at=restored.restored_at)
         self.evidence.attach_text("verification attempts", record.render())
         self.evidence.attach_json("snapshot: verified again", restored.confirmed.to_json())
+        self.require_confirmed("the verified state was accepted")
+        self._require_repaired()
         return ttr
+
+    def _require_repaired(self) -> None:
+        """The damage the scenario says its recovery repairs must be repaired by now, not left
+        for the fault's undo to put back."""
+        for active in self.faults:
+            if active.undone or not isinstance(active.fault, ClaimsRepair):
+                continue
+            try:
+                left = active.fault.unrepaired(active.facts)
+            except (HostError, FaultError) as exc:
+                left = f"cannot observe it: {exc}"
+            if left:
+                reason = (f"the verified state is back, but not what the recovery was to "
+                          f"repair after {active.fault.name} on {active.fault.target.name}: "
+                          f"{left}")
+                self.timeline.add("not-repaired", reason)
+                raise NotRepaired(reason)
 
     # -- safeguards -------------------------------------------------------------------------
     def guard_with(self, safeguards: list[Safeguard]) -> None:
@@ -507,6 +582,7 @@ class Drill:
         ending = [a for a in self.faults if a.fault.name == fault_name and not a.undone]
         if not ending:
             raise DrillError(f"no active {fault_name} fault to end")
+        self.require_confirmed(f"the end of {fault_name}")
         errors = [self._undo(active, kind="fault-ended") for active in ending]
         failed = [error for error in errors if error]
         if failed:

@@ -24,11 +24,15 @@ Feature: A compute node reboots
 
   Scenario: a compute node is reset and an instance's libvirt XML is gone
     The guide: when the XML in /etc/libvirt/qemu no longer exists, nova reboot --hard
-    re-creates it.
+    re-creates it. Each fault is confirmed; once the cloud is back, every removed XML must
+    exist again, re-created by the recovery: the drill fails if the undo would have to put
+    one back.
 
     When the fault "remove_files" is injected on the compute host:
-      | path | /etc/libvirt/qemu/instance-*.xml |
-    And the fault "reboot_host" is injected on the compute host:
+      | path               | /etc/libvirt/qemu/instance-*.xml |
+      | recovery_recreates | yes                              |
+    Then the fault is confirmed within 10 seconds
+    When the fault "reboot_host" is injected on the compute host:
       | mode | hard |
     Then the fault is confirmed within 30 seconds
     And the state deviates from the verified state within 90 seconds at:

@@ -14,13 +14,15 @@ Feature: A Swift storage node goes down
       | cloud/swift_object:*/readable | exact | 0     |
 
   Scenario: a storage node reboots and every object stays readable from the other replicas
-    No runbook: the guide has nothing to do but reboot. The reboot is proven by the host's boot
-    identity; a lab host is back within seconds, too soon for the replica counts to drop
-    reliably, so the proof of the fault is the confirmation. The safeguard reads every canary
-    object through the proxy throughout; one unreadable object aborts the drill.
+    No runbook: the guide has nothing to do but reboot. A lab host is back within seconds, too
+    soon for the replica counts to drop reliably, so the proof of the fault is the confirmation,
+    and it takes the host's boot identity alone: the host answers again, booted anew (its power
+    driver seeing it off would prove it went down, not that it rebooted). The safeguard reads
+    every canary object through the proxy throughout; one unreadable object aborts the drill.
 
     When the fault "reboot_host" is injected on the storage host:
-      | mode | graceful |
+      | mode  | graceful      |
+      | proof | boot_identity |
     Then the fault is confirmed within 60 seconds
     And the state still matches the verified state at:
       | path                          |

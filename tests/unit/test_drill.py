@@ -190,10 +190,11 @@ def test_an_unhealthy_start_is_refused(drill: Drill) -> None:
 def test_the_budget_is_enforced_with_every_deviation_named(drill: Drill) -> None:
     target = drill.targets[0]  # type: ignore[index]
     drill.record_baseline()
-    drill.inject("break", target, {})
+    drill.confirm(drill.inject("break", target, {}), timeout=1)
     from stackdrill.drill import BudgetExceeded
 
-    with pytest.raises(BudgetExceeded, match=r"not back to the verified state within 0\.5s: 1 "):
+    with pytest.raises(BudgetExceeded, match=r"not back to the verified state within 0\.5s of "
+                                             r"the injection of fault break on c1: 1 "):
         drill.wait_verified(0.5)
     target.state["svc"] = "active"
     assert drill.wait_verified(5) < 5

@@ -94,6 +94,7 @@ def test_measured_ttr_is_within_a_second_of_the_scripted_recovery(drill: Drill) 
     target = drill.targets[0]  # type: ignore[index]
     drill.record_baseline()
     active = drill.inject("timed_outage", target, {})
+    drill.confirm(active, timeout=1)
     truth = target.back_at - time.monotonic() + (time.time() - active.injected_at)
     check_deviates(drill, ["host:c1/unit:svc/active"])
     measured = drill.wait_verified(30)

@@ -1,0 +1,228 @@
+"""What a drill's verdict rests on: the time to recover runs from the drill's first fault, or from
+its first procedure when it has none; every fault is confirmed before a recovery acts on it; and
+damage the scenario says its recovery repairs is repaired, not left for the undo to put back."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from pytest_bdd.parser import FeatureParser
+
+from stackdrill.drill import BudgetExceeded, Drill, FaultNotConfirmed, NotRepaired
+from stackdrill.journal import Journal
+from stackdrill.params import Param, boolean
+from stackdrill.registry import Registries
+from stackdrill.runbook import Recovery, RunbookStep
+from tests.unit.test_drill import BreakService, FakeTarget, FakeTargets, StateProbe
+
+FEATURES = Path(__file__).parents[2] / "features"
+INJECT = r'the fault "[^"]+" is injected on (?:the [\w-]+|every(?: [\w-]+)?) host:?'
+RECOVER = r'the (?:recovery|procedure) "[^"]+" runs on the [\w-]+ host:?'
+
+
+class Maintain(Recovery):
+    """A procedure that takes its time and leaves the cloud as it found it."""
+
+    name = "maintain"
+    description = "fake"
+
+    def runbook(self) -> list[RunbookStep]:
+        return [RunbookStep("drain", lambda: time.sleep(0.3)), RunbookStep("return", _nothing)]
+
+
+def _nothing() -> None:
+    return None
+
+
+class RemoveFile(BreakService):
+    """Breaks the service and removes a file; the scenario may say the recovery re-creates it."""
+
+    name = "remove_file"
+    params: ClassVar[Mapping[str, Param]] = {
+        "recreated": Param("the recovery re-creates it", boolean, False),
+        "fail_undo": Param("x", str, "no")}
+
+    def inject(self, facts: Mapping[str, Any]) -> None:
+        super().inject(facts)
+        self.host.files = set()
+
+    def unrepaired(self, facts: Mapping[str, Any]) -> str | None:
+        if not self.values["recreated"] or "/x.xml" in self.host.files:
+            return None
+        return f"{self.target.name}: not re-created: /x.xml"
+
+    def undo(self, facts: Mapping[str, Any]) -> None:
+        super().undo(facts)
+        self.host.files = {"/x.xml"}
+
+    @property
+    def host(self) -> Any:
+        return self.target
+
+
+@pytest.fixture
+def drill(tmp_path: Path) -> Drill:
+    registries = Registries()
+    registries.faults.register(BreakService)
+    registries.faults.register(RemoveFile)
+    registries.probes.register(StateProbe)
+    registries.recoveries.register(Maintain)
+    target = FakeTarget("c1")
+    journal = Journal(tmp_path / "journal.jsonl")
+    target.journal = journal  # type: ignore[attr-defined]
+    target.files = {"/x.xml"}  # type: ignore[attr-defined]
+    drill = Drill("t", FakeTargets([target]), registries, journal)  # type: ignore[arg-type]
+    drill.record_baseline()
+    return drill
+
+
+def _c1(drill: Drill) -> Any:
+    return drill.targets[0]  # type: ignore[index]
+
+
+# -- the budget --------------------------------------------------------------------------------
+def test_a_procedure_without_a_fault_is_timed_from_its_first_step(drill: Drill) -> None:
+    drill.recover("maintain", _c1(drill), {})
+    late = (r"^not back to the verified state within 0\.2s of the start of procedure maintain "
+            r"on c1: back after 0\.3\ds$")
+    with pytest.raises(BudgetExceeded, match=late):
+        drill.wait_verified(0.2)
+    assert drill.result.measured_from == "the start of procedure maintain on c1"
+    assert ("budget", "0.2s, measured from the start of procedure maintain on c1") \
+        in drill.evidence.attachments
+    ttr = drill.wait_verified(5)
+    assert ttr >= 0.3
+    verified = [e.title for e in drill.timeline.events if e.kind == "verified"]
+    assert verified == [f"verified state restored, time to recover {ttr:.2f}s (budget 5s from "
+                        f"the start of procedure maintain on c1)"]
+
+
+def test_with_a_fault_the_budget_runs_from_its_injection_and_says_so(drill: Drill) -> None:
+    drill.recover("maintain", _c1(drill), {})  # a procedure before the fault (a backup)
+    active = drill.inject("break", _c1(drill), {})
+    drill.confirm(active, timeout=1)
+    _c1(drill).state["svc"] = "active"
+    assert drill.wait_verified(5) < 0.3
+    assert drill.result.measured_from == "the injection of fault break on c1"
+
+
+def test_a_check_alone_says_it_times_only_itself(drill: Drill) -> None:
+    drill.wait_verified(5)
+    assert drill.result.measured_from == ("the start of this check (no fault injected, no "
+                                          "procedure run)")
+
+
+# -- every fault confirmed ---------------------------------------------------------------------
+def test_no_recovery_runs_while_a_fault_is_unconfirmed(drill: Drill) -> None:
+    drill.inject("remove_file", _c1(drill), {})
+    drill.confirm(drill.inject("break", _c1(drill), {}), timeout=1)  # only the last one
+    with pytest.raises(FaultNotConfirmed, match=r"^fault not confirmed: remove_file on c1 was "
+                                                r"never confirmed before the recovery maintain; "):
+        drill.recover("maintain", _c1(drill), {})
+    assert drill.result.recoveries == []
+    assert [entry.kind for entry in drill.journal.pending()] == ["fault", "fault"]
+    drill.confirm_all(timeout=1)
+    assert drill.recover("maintain", _c1(drill), {}).ok
+
+
+def test_an_unconfirmed_fault_is_not_ended_and_fails_the_verification(drill: Drill) -> None:
+    drill.inject("break", _c1(drill), {})
+    with pytest.raises(FaultNotConfirmed, match="before the end of break"):
+        drill.end_faults("break")
+    _c1(drill).state["svc"] = "active"
+    with pytest.raises(FaultNotConfirmed, match="before the verified state was accepted"):
+        drill.wait_verified(5)
+
+
+# -- what the recovery was to repair -----------------------------------------------------------
+def test_damage_the_recovery_was_to_repair_fails_the_drill_before_the_undo(drill: Drill) -> None:
+    drill.confirm(drill.inject("remove_file", _c1(drill), {"recreated": "yes"}), timeout=1)
+    _c1(drill).state["svc"] = "active"  # the service is back, the file is not
+    with pytest.raises(NotRepaired) as failed:
+        drill.wait_verified(5)
+    assert str(failed.value) == ("the verified state is back, but not what the recovery was to "
+                                 "repair after remove_file on c1: c1: not re-created: /x.xml")
+    assert "\n" not in str(failed.value)
+    assert drill.undo_all() == []
+    assert _c1(drill).files == {"/x.xml"}
+
+
+def test_repaired_damage_or_no_claim_passes(drill: Drill) -> None:
+    drill.confirm(drill.inject("remove_file", _c1(drill), {"recreated": "yes"}), timeout=1)
+    _c1(drill).state["svc"] = "active"
+    _c1(drill).files = {"/x.xml"}  # re-created by the recovery
+    assert drill.wait_verified(5) < 5
+    drill.undo_all()
+    drill.confirm(drill.inject("remove_file", _c1(drill), {}), timeout=1)
+    _c1(drill).state["svc"] = "active"
+    assert drill.wait_verified(5) < 5
+
+
+# -- the drills as written ---------------------------------------------------------------------
+def _unconfirmed_before_acting(steps: list[Any]) -> str | None:
+    """Replays a scenario's steps as the drill engine counts faults: the singular confirmation
+    confirms the last fault injected on one host, the plural one every fault."""
+    faults: list[tuple[str, bool]] = []  # (fault, confirmed)
+    for step in steps:
+        text = step.name.strip()
+        if re.fullmatch(INJECT, text):
+            faults.append((text, False))
+        elif text.startswith("the fault is confirmed") and faults:
+            faults[-1] = (faults[-1][0], True)
+        elif text.startswith("the faults are confirmed"):
+            faults = [(fault, True) for fault, _ in faults]
+        elif re.fullmatch(RECOVER, text) or text.endswith(" ends") \
+                or text.startswith("the cloud is back to its verified state"):
+            missing = [fault for fault, confirmed in faults if not confirmed]
+            if missing:
+                return f"{text!r} after the unconfirmed {missing[0]!r}"
+    return None
+
+
+def test_every_shipped_drill_confirms_each_fault_before_acting_on_it() -> None:
+    problems = []
+    for path in sorted(FEATURES.rglob("*.feature")):
+        feature = FeatureParser(str(FEATURES), str(path.relative_to(FEATURES))).parse()
+        for name, scenario in feature.scenarios.items():
+            problem = _unconfirmed_before_acting(list(scenario.steps))
+            if problem:
+                problems.append(f"{path.relative_to(FEATURES)}: {name}: {problem}")
+    assert problems == []
+
+
+def test_the_xml_drill_says_its_recovery_re_creates_the_files() -> None:
+    feature = FeatureParser(str(FEATURES), "compute/compute_reboot.feature").parse()
+    steps = feature.scenarios["a compute node is reset and an instance's libvirt XML is gone"] \
+        .steps
+    removal = next(s for s in steps if 'fault "remove_files"' in s.name)
+    assert removal.datatable is not None
+    assert ["recovery_recreates", "yes"] in removal.datatable.raw()
+
+
+def test_the_storage_node_reboot_is_proven_by_a_new_boot_identity() -> None:
+    feature = FeatureParser(str(FEATURES), "object_storage/storage_node.feature").parse()
+    scenario = next(s for name, s in feature.scenarios.items() if "reboots" in name)
+    reboot = next(s for s in scenario.steps if 'fault "reboot_host"' in s.name)
+    assert reboot.datatable is not None
+    assert ["proof", "boot_identity"] in reboot.datatable.raw()
+
+
+
+def test_the_history_and_the_report_say_what_the_budget_covers(drill: Drill) -> None:
+    from stackdrill.reporting.history import Run, drill_record
+    from stackdrill.reporting.html import render
+    from stackdrill.reporting.outcome import Outcome
+    from stackdrill.reporting.report import group
+
+    drill.recover("maintain", _c1(drill), {})
+    drill.wait_verified(5)
+    record = drill_record(drill, feature="f.feature", scenario="maintenance", cloud=None,
+                          result=Outcome("passed"), ended=time.time())
+    assert record["measured_from"] == "the start of procedure maintain on c1"
+    page = render(group([Run.from_record(record)]), "history.jsonl")
+    assert "budget), measured from the start of procedure maintain on c1</span>" in page
