@@ -28,12 +28,16 @@ class AccountIds(Probe):
 
     def command(self, target: Target) -> str:
         return (f"{lookup_command(self.users, self.groups)}; "
-                f"printf '{MARK}%s\\n' \"$({unowned_command(self.paths)})\"")
+                f"{unowned_command(self.paths)} | sed 's/^/{MARK}/'")
 
     def parse(self, target: Target, output: ProbeOutput) -> dict[str, Any]:
         text = output.require_ok()
         ids = parse_lookup(text)
         counts = [line[len(MARK):] for line in text.splitlines() if line.startswith(MARK)]
+        errors = [line for line in counts if line.startswith("error: ")]
+        if errors:
+            raise ProbeFailed(f"{output.host}: the walk for unowned files failed: "
+                              f"{errors[0].removeprefix('error: ')}")
         if len(counts) != 1 or not counts[0].strip().isdigit():
             raise ProbeFailed(f"{output.host}: no count of unowned files in {text!r}")
         values: dict[str, Any] = {f"user:{name}/uid": uid for name, uid in ids.users.items()}

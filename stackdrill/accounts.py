@@ -157,6 +157,10 @@ def owned_command(kind: str, number: int) -> str:
 
 
 def unowned_command(paths: Iterable[str]) -> str:
-    """Count the files under ``paths`` whose owner or group no longer exists."""
+    """Count the files under ``paths`` whose owner or group no longer exists. The count is the
+    last line; before it, each walk error other than a file (or a path) that does not exist is
+    printed as ``error: <message>``, so a failed walk never reads as a count."""
     quoted = " ".join(shlex.quote(path) for path in paths)
-    return (f"find {quoted} \\( -nouser -o -nogroup \\) -print 2>/dev/null | wc -l")
+    return (f"find {quoted} \\( -nouser -o -nogroup \\) -printf 'x\\n' 2>&1 | "
+            "awk '$0 == \"x\" {n++; next} /: No such file or directory$/ {next} "
+            "{print \"error: \" $0} END {print n + 0}'")

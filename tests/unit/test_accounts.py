@@ -3,6 +3,7 @@ getent output parsed, and the account probe's section read."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from stackdrill.accounts import (
     owned_command,
     parse_lookup,
     set_ids_command,
+    unowned_command,
     walk_failure,
 )
 from stackdrill.hosts.ssh import CommandResult
@@ -170,3 +172,36 @@ def test_find_stays_on_the_hosts_own_file_systems() -> None:
     command = owned_command("uid", 65055)
     assert "-fstype nfs -o" in command and "-path /proc" in command
     assert command.index("-prune") < command.index("-uid 65055")
+
+
+def run_unowned(tmp_path: Path, paths: list[str], find_stub: str | None = None) -> str:
+    env = None
+    if find_stub is not None:
+        stub = tmp_path / "bin/find"
+        stub.parent.mkdir()
+        stub.write_text(f"#!/bin/sh\n{find_stub}\n")
+        stub.chmod(0o755)
+        env = {"PATH": f"{stub.parent}:/usr/bin:/bin"}
+    done = subprocess.run(["sh", "-c", unowned_command(paths)], capture_output=True, text=True,
+                          env=env, check=True)
+    return done.stdout
+
+
+def test_unowned_files_are_counted_by_the_real_find(tmp_path: Path) -> None:
+    for name in ("a", "b", "c"):
+        (tmp_path / name).write_text("")
+    if os.geteuid() == 0:
+        os.chown(tmp_path / "a", 64999, 0)  # no user has that UID
+        expected = "1"
+    else:
+        expected = "0"
+    assert run_unowned(tmp_path, [str(tmp_path), "/no/such/dir"]).split() == [expected]
+
+
+def test_a_failed_walk_is_never_read_as_a_count(tmp_path: Path) -> None:
+    out = run_unowned(tmp_path, ["/var/lib/nova"], find_stub=(
+        "echo x; echo \"find: '/var/lib/nova/x': Permission denied\" >&2; exit 1"))
+    probe = AccountIds()
+    with pytest.raises(ProbeFailed, match="Permission denied"):
+        probe.parse(None, ProbeOutput("compute1", "".join(  # type: ignore[arg-type]
+            f"unowned {line}\n" for line in out.splitlines()), "", 0))
