@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -15,10 +16,19 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+# a URL's user:password@ parts, each host's of an oslo.messaging URL (rabbit://u:p@h1,u:p@h2/)
+_URL_NETLOC = re.compile(r"(?<![\w+.-])([A-Za-z][\w+.-]*://)([^\s/?#\"'<>]+@)")
+_USERINFO = re.compile(r"(^|,)([^:@,]*):[^@,]*@")
+
+
+def _mask_netloc(match: re.Match[str]) -> str:
+    return match[1] + _USERINFO.sub(r"\1\2:***@", match[2])
+
 
 class Redactor:
     """Replaces every registered secret value with ``***`` in text bound for reports or logs,
-    as written, as a JSON string holds it and as a URL quotes it."""
+    as written, as a JSON string holds it and as a URL quotes it; and the password of every
+    URL (``mysql+pymysql://nova:***@db/nova``), registered or not."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -37,7 +47,7 @@ class Redactor:
     def __call__(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, "***")
-        return text
+        return _URL_NETLOC.sub(_mask_netloc, text) if "://" in text else text
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,7 @@ INVENTORY_SCHEMA: dict[str, Any] = {
             "additionalProperties": {"$ref": "#/$defs/service"},
         },
         "protected": {"type": "array", "items": _NAME_SCHEMA},
+        "secrets_files": {"type": "array", "items": _NAME_SCHEMA},
         "clusters": {
             "type": "object",
             "propertyNames": _NAME_SCHEMA,
@@ -292,6 +293,8 @@ class Inventory:
     profile_spec: ProfileSpec = ProfileSpec()
     # clustered service -> its member hosts (quorum: never half or more of them under faults)
     clusters: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    # files whose every value is a secret to keep out of reports (YAML or JSON mappings)
+    secrets_files: tuple[Path, ...] = ()
 
     @property
     def profile(self) -> str:
@@ -663,6 +666,23 @@ class _Builder:
                     self.report(("clusters", cluster, index), self.no_host(name))
         return MappingProxyType({cluster: tuple(members) for cluster, members in raw.items()})
 
+    def secrets_files(self) -> tuple[Path, ...]:
+        """Each file resolved and read once here, so a missing or malformed one is bad input."""
+        from stackdrill.redaction import SecretsFileError, file_secrets
+
+        found = []
+        for index, raw in enumerate(cast(list[str], self.data.get("secrets_files") or [])):
+            path = _expand(raw, self.base)
+            try:
+                if path is None:
+                    raise SecretsFileError(f"cannot expand {raw!r}")
+                file_secrets(path)
+            except SecretsFileError as exc:
+                self.report(("secrets_files", index), str(exc))
+                continue
+            found.append(path)
+        return tuple(found)
+
     def build(self) -> Inventory:
         self.check_timeouts(self.default_ssh, ("defaults", "ssh"))
         for name, raw in self.raw_hosts.items():
@@ -675,6 +695,7 @@ class _Builder:
         protected = self.protected()
         profile = self.profile()
         clusters = self.clusters()
+        secrets_files = self.secrets_files()
         if self.problems:
             raise _fail(self.file, self.data, self.problems)
         return Inventory(
@@ -687,6 +708,7 @@ class _Builder:
             protected=protected,
             profile_spec=profile,
             clusters=clusters,
+            secrets_files=secrets_files,
         )
 
 

@@ -5,21 +5,35 @@
   into a URL (``qemu+ssh://user:pw@host/system``).
 * The clouds.yaml entry's credentials: every ``auth`` value under a key naming a password, a
   secret or a token (``password``, ``application_credential_secret``, ``token``, ...).
+* Every value of the files the inventory lists under ``secrets_files`` (YAML or JSON mappings:
+  the embedded lab's ``secrets.json``, kolla-ansible's ``passwords.yml``).
 
-Database passwords are registered where a DSN is read (:func:`stackdrill.cloud.access.database`).
+Database passwords are registered where a DSN is read (:func:`stackdrill.cloud.access.database`),
+with every other secret of the config file it is read from (:func:`config_secrets`): the
+``transport_url``'s password, ``[keystone_authtoken] password``. And the redactor replaces the
+password of any URL in the text (``rabbit://user:***@host``) whether it is registered or not.
 """
 
 from __future__ import annotations
 
+import configparser
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import yaml
+
 from stackdrill.evidence import Redactor
-from stackdrill.inventory import HostSpec, Inventory
+from stackdrill.inventory import HostSpec, Inventory, InventoryError
 from stackdrill.power import power_secrets
 
-__all__ = ["auth_secrets", "inventory_redactor", "inventory_secrets", "is_secret_key"]
+__all__ = ["SecretsFileError", "auth_secrets", "config_secrets", "file_secrets",
+           "inventory_redactor", "inventory_secrets", "is_secret_key"]
+
+
+class SecretsFileError(InventoryError):
+    """A secrets file the inventory names that cannot be read as a mapping; one line."""
 
 SECRET_WORDS = ("password", "passwd", "passcode", "secret", "token")
 # option names that say where a secret is, not what it is
@@ -59,6 +73,62 @@ def auth_secrets(auth: Mapping[str, Any] | None) -> list[str]:
     return list(dict.fromkeys(_secret_values(auth or {})))
 
 
+def _all_values(data: object) -> Iterable[str]:
+    if isinstance(data, Mapping):
+        for value in data.values():
+            yield from _all_values(value)
+    elif isinstance(data, list):
+        for value in data:
+            yield from _all_values(value)
+    elif isinstance(data, str | int | float) and not isinstance(data, bool):
+        yield str(data)
+
+
+def file_secrets(path: Path) -> list[str]:
+    """Every value, at any depth, of a secrets file (a YAML or JSON mapping)."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise SecretsFileError(f"secrets file {path}: cannot read: {reason}") from None
+    except yaml.YAMLError:
+        raise SecretsFileError(f"secrets file {path}: not YAML or JSON") from None
+    if not isinstance(data, Mapping):
+        raise SecretsFileError(f"secrets file {path}: expected a mapping of names to secrets")
+    return list(dict.fromkeys(_all_values(data)))
+
+
+def config_secrets(text: str) -> list[str]:
+    """The secrets of an INI config file as OpenStack's services write them: every option
+    named like a secret, and the password of every URL (``connection``, ``transport_url``,
+    with each of its hosts)."""
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return []
+    found: list[str] = []
+    for section in [parser.defaults(), *(parser[name] for name in parser.sections())]:
+        for key, value in section.items():
+            if is_secret_key(key) and value:
+                found.append(value)
+            found.extend(_transport_passwords(value))
+    return list(dict.fromkeys(found))
+
+
+def _transport_passwords(value: str) -> list[str]:
+    """Each host's password in an oslo.messaging URL (``rabbit://u:p@h1,u:p@h2/``)."""
+    if "://" not in value:
+        return []
+    netloc = value.split("://", 1)[1].split("/", 1)[0]
+    found = []
+    for part in netloc.split(","):
+        userinfo, at, _ = part.rpartition("@")
+        if at and ":" in userinfo:
+            found.append(unquote(userinfo.split(":", 1)[1]))
+    return found
+
+
 def inventory_secrets(hosts: Iterable[HostSpec]) -> list[str]:
     """Every secret the hosts' power options hold or point to."""
     specs = list(hosts)
@@ -74,4 +144,6 @@ def inventory_redactor(inventory: Inventory | None, redactor: Redactor | None = 
     found = redactor if redactor is not None else Redactor()
     if inventory is not None:
         found.add_all(inventory_secrets(inventory.hosts.values()))
+        for path in inventory.secrets_files:
+            found.add_all(file_secrets(path))
     return found

@@ -8,13 +8,13 @@ import io
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from stackdrill.evidence import Redactor
 from stackdrill.hosts.target import Target
-from stackdrill.redaction import auth_secrets
+from stackdrill.redaction import auth_secrets, config_secrets
 
 
 class CloudError(Exception):
@@ -76,6 +76,8 @@ class Dsn:
     user: str
     password: str
     database: str
+    # every other secret of the config file the DSN was read from, registered with its password
+    config_secrets: tuple[str, ...] = field(default=(), repr=False)
 
     @classmethod
     def parse(cls, url: str) -> Dsn:
@@ -96,9 +98,10 @@ def dsn_from_config(target: Target, path: str, section: str = "database") -> Dsn
     parser = configparser.ConfigParser(interpolation=None, strict=False)
     parser.read_file(io.StringIO(result.stdout))
     try:
-        return Dsn.parse(parser.get(section, "connection"))
+        dsn = Dsn.parse(parser.get(section, "connection"))
     except (configparser.Error, CloudError) as exc:
         raise CloudError(f"{target.name}:{path}: [{section}] connection: {exc}") from exc
+    return replace(dsn, config_secrets=tuple(config_secrets(result.stdout)))
 
 
 @contextmanager
@@ -108,6 +111,7 @@ def database(dsn: Dsn, redactor: Redactor | None = None,
 
     if redactor is not None:
         redactor.add(dsn.password)
+        redactor.add_all(dsn.config_secrets)
     try:
         conn = pymysql.connect(host=dsn.host, port=dsn.port, user=dsn.user,
                                password=dsn.password, database=dsn.database,

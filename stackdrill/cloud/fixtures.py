@@ -27,9 +27,10 @@ def session_redactor(config: pytest.Config) -> Redactor:
 
 @pytest.fixture(scope="session")
 def redactor(pytestconfig: pytest.Config, inventory: Inventory) -> Redactor:
-    """Every secret the harness learns is registered here: the inventory's power passwords from
-    the start, the clouds.yaml credentials when the cloud is first reached, and database
-    passwords when a DSN is read."""
+    """Every secret the harness learns is registered here: the inventory's power passwords and
+    the values of its ``secrets_files`` (the lab's ``secrets.json``) from the start, the
+    clouds.yaml credentials when the cloud is first reached, and database passwords, with the
+    other secrets of the config file they are read from, when a DSN is read."""
     return inventory_redactor(inventory, session_redactor(pytestconfig))
 
 

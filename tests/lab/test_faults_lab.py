@@ -1,5 +1,12 @@
-"""Each built-in fault really breaks the lab (confirm) and is really undone; a killed run's
-faults are restored from the journal by ``stackdrill recover --pending``."""
+"""``kill_service`` and ``remove_files`` on the lab, through the drill engine: the damage is
+confirmed and the undo puts it back (dbus crashed with SIGSEGV and kept down, taking libvirtd
+with it; libvirtd killed with SIGKILL, its guests spared; a signal that does no damage is never
+confirmed; files removed and restored). A run killed with SIGKILL after a ``kill_service`` is
+restored from the journal by ``stackdrill recover --pending``, and a drill interrupted by
+SIGTERM or by Ctrl-C twice runs its pending undo. The other built-in faults are covered
+elsewhere: each is injected by a run that is then killed and restored by ``recover --pending`` in
+``test_killed_runs_lab.py`` (most cases marked ``long``), and confirmed by the drills in
+``features/``."""
 
 from __future__ import annotations
 

@@ -72,6 +72,7 @@ def test_unit_files_are_written_under_the_namings_names() -> None:
 @pytest.mark.parametrize("name", ["packages", "devstack"])
 def test_the_lab_inventory_maps_services_to_the_namings_units(name: str, tmp_path: Path) -> None:
     lab = Lab(LabPaths(tmp_path), lab_naming(name))
+    LabSecrets.load_or_create(tmp_path / "secrets.json")  # lab up writes it before the inventory
     lab.write_inventory(cloud=True)
     inventory = load_inventory(lab.paths.inventory)
     expected = {"packages": "nova-compute", "devstack": "devstack@n-cpu"}[name]
