@@ -12,7 +12,10 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    from stackdrill.lab.lab import Lab
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -25,8 +28,8 @@ EXIT_HARNESS = EXIT_FAILED  # a run that broke did not pass; stderr and the repo
 EXIT_MEANINGS: dict[int, str] = {
     EXIT_OK: "every drill passed (or the run was outside its --window: nothing ran)",
     EXIT_FAILED: "a drill failed, or the harness broke (the reason on stderr, the report files "
-                 "it under harness error); recover --pending: an undo failed; lab status: a "
-                 "host is down",
+                 "it under harness error); recover --pending: an undo failed; lab status: the "
+                 "lab is not fully up (a host, unit, API or canary down, or no clouds.yaml)",
     EXIT_BAD_INPUT: "bad input (arguments, inventory, feature, host access, a held drill lock, "
                     "faults a dead run left pending), refused before anything was injected",
     EXIT_ABORTED: "a drill was aborted by a safeguard (its faults undone, the run stopped)",
@@ -77,7 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--journal", help="undo journal file")
     run.add_argument("--budget-scale", type=float, help="multiply every time budget")
     run.add_argument("--reports", default="reports",
-                     help="directory for Allure results and junit.xml")
+                     help="each run's Allure results, junit.xml and drill report go into a new "
+                          "directory REPORTS/<run>/ (the UTC time it started); REPORTS/latest "
+                          "points at the newest (default: reports)")
     run.add_argument("--history", help="drill history file to append each drill's record to "
                                        "(default: $XDG_STATE_HOME/stackdrill/history.jsonl)")
     run.add_argument("--confirm", metavar="CLOUD",
@@ -104,12 +109,22 @@ def _parser() -> argparse.ArgumentParser:
     recover.add_argument("--os-cloud", help="cloud name in clouds.yaml, for rollbacks that "
                                             "use the APIs (default: $OS_CLOUD)")
 
-    report = sub.add_parser("report", help="render the drill history as one self-contained "
-                                           "HTML file, and flag regressions")
+    report = sub.add_parser("report", help="render the drill history, or one run's drills, as "
+                                           "one self-contained HTML file, and flag regressions")
+    report.add_argument("run", nargs="?", metavar="RUN",
+                        help="a run: its name under --reports, 'latest', or its directory; only "
+                             "its drills, with their history up to it (default: every drill)")
+    report.add_argument("--reports", default="reports",
+                        help="the directory holding the runs (default: reports)")
     report.add_argument("--history", help="drill history file "
                                           "(default: $XDG_STATE_HOME/stackdrill/history.jsonl)")
-    report.add_argument("--output", default="reports/drills.html", help="the HTML file")
+    report.add_argument("--output", help="the HTML file (default: RUN/drills.html, or "
+                                         "REPORTS/drills.html)")
     report.add_argument("--last", type=int, metavar="N", help="only each drill's N latest runs")
+    report.add_argument("--markdown", action="store_true",
+                        help="print the drills as a Markdown table instead (the README's): "
+                             "fault, recovery, latest passing time to recover, median and range "
+                             "of the latest N runs (--last, default 10), dates and machine")
 
     discover = sub.add_parser("discover", help="write a first inventory from the cloud's APIs "
                                                "(Keystone endpoints, Nova and Cinder services) "
@@ -150,10 +165,25 @@ def _lab(action: str, hosts_only: bool = False, units: str | None = None) -> int
         lab.down()
         print("lab down")
     else:
-        statuses = lab.status()
-        for status in statuses:
-            print(status.line())
-        return EXIT_OK if all(s.powered and s.ssh for s in statuses) else EXIT_FAILED
+        return _lab_status(lab)
+    return EXIT_OK
+
+
+def _lab_status(lab: Lab) -> int:
+    """Each host's line, what the cloud answered, and one line per problem; EXIT_FAILED unless
+    the lab is fully up."""
+    statuses = lab.status()
+    for status in statuses:
+        print(status.line())
+    report = lab.report(statuses)
+    for line in report.summary:
+        print(line)
+    for problem in report.problems:
+        print(f"problem: {problem}")
+    if report.problems:
+        print(f"lab: not fully up ({len(report.problems)} problems)")
+        return EXIT_FAILED
+    print("lab: fully up")
     return EXIT_OK
 
 
@@ -187,21 +217,19 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     import pytest
 
     from stackdrill.pytest_plugin import aborted_drills
-    from stackdrill.run_options import scheduled_run
+    from stackdrill.run_options import run_directory, scheduled_run
 
     scheduled = scheduled_run(args)
     if scheduled is None:  # outside the drill window
         return EXIT_OK
     pytest_args = [*scheduled, *pytest_args]
+    directory, reporting = run_directory(args, pytest_args)
     argv = _pytest_argv(args, ("inventory", "os_cloud", "journal", "history", "budget_scale",
                                "confirm"))
-    argv += [f"--alluredir={Path(args.reports) / 'allure-results'}",
-             "-W", "ignore::pytest.PytestAssertRewriteWarning"]
-    if not any(arg.startswith(("--junitxml", "--junit-xml")) for arg in pytest_args):
-        argv.append(f"--junitxml={Path(args.reports) / 'junit.xml'}")
+    argv += [*reporting, "-W", "ignore::pytest.PytestAssertRewriteWarning"]
     code = _exit_code(int(pytest.main([*argv, *pytest_args])))
     if code != EXIT_BAD_INPUT:  # bad input ran no drill: its one line is all there is to say
-        _drill_report(args)
+        _drill_report(args, directory)
     aborted = aborted_drills()
     if aborted:  # the session stopped after the abort: pytest calls that interrupted
         print(f"stackdrill: aborted by safeguard: {aborted[0]}", file=sys.stderr)
@@ -209,17 +237,21 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     return code
 
 
-def _drill_report(args: argparse.Namespace) -> None:
-    """After every run, the HTML drill report from the history, beside the Allure results."""
+def _drill_report(args: argparse.Namespace, directory: Path) -> None:
+    """After every run, the HTML report of the run's drills, beside its Allure results; the
+    regressions of the drills it ran."""
     from stackdrill.pytest_plugin import default_state_dir
     from stackdrill.reporting.report import ReportError, write_report
+    from stackdrill.reporting.runs import REPORT, evidence
 
+    for line in evidence(directory).lines()[1:]:  # a warning when evidence is missing
+        print(f"stackdrill: {line}", file=sys.stderr)
     history = Path(args.history) if args.history else default_state_dir() / "history.jsonl"
     if not history.exists():
         return
-    output = Path(args.reports) / "drills.html"
+    output = directory / REPORT
     try:
-        lines = write_report(history, output)
+        lines = write_report(history, output, run=directory.name)
     except ReportError as exc:
         print(f"stackdrill: drill report not written: {exc}", file=sys.stderr)
         return
@@ -281,18 +313,46 @@ def _recover(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from stackdrill.pytest_plugin import default_state_dir
-    from stackdrill.reporting.report import ReportError, write_report
+    from stackdrill.reporting.report import ReportError
+    from stackdrill.reporting.runs import RunError
 
     if args.last is not None and args.last < 1:
         raise CliError("--last: expected a positive number of runs")
     history = Path(args.history) if args.history else default_state_dir() / "history.jsonl"
     try:
-        lines = write_report(history, Path(args.output), args.last)
-    except ReportError as exc:
+        lines = _markdown(args, history) if args.markdown else _html_report(args, history)
+    except (ReportError, RunError) as exc:
         raise CliError(str(exc)) from None
     for line in lines:
         print(line)
     return EXIT_OK
+
+
+def _html_report(args: argparse.Namespace, history: Path) -> list[str]:
+    from stackdrill.reporting.report import write_report
+    from stackdrill.reporting.runs import REPORT, evidence, find_run
+
+    reports = Path(args.reports)
+    if args.run is None:
+        output = Path(args.output) if args.output else reports / REPORT
+        return write_report(history, output, args.last)
+    directory = find_run(reports, args.run)
+    output = Path(args.output) if args.output else directory / REPORT
+    return [*evidence(directory).lines(),
+            *write_report(history, output, args.last, run=directory.name)]
+
+
+def _markdown(args: argparse.Namespace, history: Path) -> list[str]:
+    from stackdrill.reporting import markdown
+    from stackdrill.reporting.report import group, read_history
+    from stackdrill.reporting.runs import find_run
+
+    if args.output:
+        raise CliError("--output: --markdown prints to stdout")
+    run = find_run(Path(args.reports), args.run).name if args.run else None
+    runs, _ = read_history(history, run)
+    last = args.last or markdown.LAST
+    return markdown.render(group(runs, last), last).splitlines()
 
 
 def _discover(args: argparse.Namespace) -> int:

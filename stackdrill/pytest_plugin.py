@@ -30,7 +30,7 @@ from stackdrill.interrupts import InterruptGuard
 from stackdrill.inventory import Inventory, InventoryError, load_inventory
 from stackdrill.journal import Journal, JournalError
 from stackdrill.lock import DrillLock, LockError, lock_for, lock_name
-from stackdrill.preflight import NAMED, check_hosts, check_steps, one_line
+from stackdrill.preflight import NAMED, check_every_role, check_hosts, check_steps, one_line
 from stackdrill.progress import WaitProgress
 from stackdrill.redaction import inventory_redactor
 from stackdrill.registry import Registries, entry_point_plugins
@@ -47,8 +47,8 @@ from stackdrill.reporting.service_versions import DEFAULT_DIRECTORIES, VersionSe
 from stackdrill.waiting import observing
 
 pytest_plugins = ["stackdrill.cloud.fixtures", "stackdrill.reporting.outcome",
-                  "stackdrill.reporting.redacted", "stackdrill.schedule", "stackdrill.notify",
-                  "stackdrill.upgrade"]
+                  "stackdrill.reporting.redacted", "stackdrill.reporting.runs",
+                  "stackdrill.schedule", "stackdrill.notify", "stackdrill.upgrade"]
 
 REGISTRIES = pytest.StashKey[Registries]()
 INVENTORY = pytest.StashKey[Inventory]()
@@ -283,14 +283,13 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     found = registries(config)
     collect_errors: list[str] = config.stash.get(_COLLECT_ERRORS, [])
     problems = list(collect_errors)
-    seen: set[int] = set()
     for item in items:
         scenario = _scenario_steps(item)
-        if scenario is None or id(scenario[1]) in seen:
+        steps = _rendered_steps(item)
+        if scenario is None or steps is None:
             continue
-        seen.add(id(scenario[1]))
-        problems += check_steps(scenario[0], scenario[1], found)
-        problems += [p for p in _undefined_steps(item, scenario[0]) if p not in problems]
+        found_here = check_steps(scenario[0], steps, found) + _undefined_steps(item, scenario[0])
+        problems += [p for p in dict.fromkeys(found_here) if p not in problems]
     for item in items:
         try:
             limits_from_tags(limit_tags(item))
@@ -352,6 +351,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     if planning(config):
         _check_limit_names(session)
+        _check_roles(session)
         _print_plan(session)
         return
     needs_hosts = [item for item in session.items if item.get_closest_marker("drill")]
@@ -365,6 +365,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             _take_lock(config, existing)
     inventory = resolve_inventory(config)
     _check_limit_names(session)
+    _check_roles(session)
     refusal = Guards.for_inventory(inventory, confirm=config.getoption("confirm")) \
         .production_refusal()
     if refusal is not None:
@@ -396,6 +397,21 @@ def _refuse_leftovers(config: pytest.Config, inventory: Inventory) -> None:
             f"{len(left)} {'entry' if len(left) == 1 else 'entries'} left pending on this cloud "
             f"by a run that is gone (first: {first.kind} {first.fault} on {first.target}, "
             f"pid {first.pid}): run `stackdrill recover --pending` first")
+
+
+def _check_roles(session: pytest.Session) -> None:
+    """A fault on every host of a role needs a host of that role in the inventory."""
+    scenarios = [(scenario[0], steps) for scenario, steps in
+                 ((_scenario_steps(item), _rendered_steps(item)) for item in session.items)
+                 if scenario is not None and steps is not None]
+    if not scenarios:
+        return
+    inventory = resolve_inventory(session.config)
+    problems: list[str] = []
+    for location, steps in scenarios:
+        problems += [p for p in check_every_role(location, steps, inventory) if p not in problems]
+    if problems:
+        raise pytest.UsageError(one_line(problems))
 
 
 def _check_limit_names(session: pytest.Session) -> None:

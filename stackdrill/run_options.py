@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from pathlib import Path
 
 from stackdrill.schedule import RunLimit, ScheduleError, Window, parse_duration
 
@@ -57,3 +58,22 @@ def scheduled_run(args: argparse.Namespace, now: dt.datetime | None = None) -> l
         if value:
             argv.append(f"--{option.replace('_', '-')}={value}")
     return argv
+
+
+def run_directory(args: argparse.Namespace, pytest_args: list[str]) -> tuple[Path, list[str]]:
+    """A new directory for this run's evidence under ``--reports`` (``latest`` pointing at
+    it), and the pytest arguments that put the Allure results and junit.xml there and name the
+    run in the history (a ``--junitxml`` or ``--alluredir`` after ``--`` wins)."""
+    from stackdrill.cli import CliError
+    from stackdrill.reporting.runs import ALLURE, JUNIT, RunError, create_run_dir
+
+    try:
+        directory = create_run_dir(Path(args.reports))
+    except (RunError, OSError) as exc:
+        raise CliError(f"--reports: {exc}") from None
+    argv = [f"--run-id={directory.name}"]
+    if not any(arg.startswith("--alluredir") for arg in pytest_args):
+        argv.append(f"--alluredir={directory / ALLURE}")
+    if not any(arg.startswith(("--junitxml", "--junit-xml")) for arg in pytest_args):
+        argv.append(f"--junitxml={directory / JUNIT}")
+    return directory, argv

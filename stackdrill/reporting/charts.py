@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from html import escape
 
 from stackdrill.reporting.history import Run
-from stackdrill.reporting.trend import THRESHOLD, Regression, previous_median
+from stackdrill.reporting.trend import Regression, baseline
 
 WIDTH = 1100
 HALO = 'stroke="#fff" stroke-width="4" stroke-linejoin="round" paint-order="stroke"'
@@ -200,12 +200,13 @@ def budget_bar(ttr: float | None, budget: float | None) -> str:
 
 def trend(runs: Sequence[Run], found: Regression | None) -> str:
     """Time to recover of each run, oldest to newest; the budget and the regression limit
-    (the median of the previous runs plus 25%) as dashed lines; runs that did not recover as
-    red crosses along the top."""
+    (:mod:`stackdrill.reporting.trend`, from the runs before the latest) as dashed lines; runs
+    that did not recover as red crosses along the top."""
     left, right, top, bottom, height = 64.0, WIDTH - 190.0, 24.0, 176.0, 212
     ttrs = [run.time_to_recover for run in runs]
-    median = previous_median(ttrs)
-    limit = median * THRESHOLD if median is not None else None
+    base = baseline([t if run.result == "passed" else None for t, run in zip(ttrs, runs,
+                                                                               strict=True)])
+    limit = base.limit if base is not None else None
     known = [t for t in ttrs if t is not None]
     budgets = [run.budget for run in runs if run.budget is not None]
     budget = budgets[-1] if budgets else None

@@ -11,6 +11,7 @@ import datetime as dt
 import importlib.metadata
 import json
 import os
+import socket
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -24,6 +25,7 @@ from stackdrill.cloud.access import CloudAccess
 from stackdrill.drill import Drill
 from stackdrill.hosts.target import Targets
 from stackdrill.reporting.outcome import Outcome, one_line, outcome
+from stackdrill.reporting.runs import session_run_id
 from stackdrill.reporting.service_versions import ServiceVersions, VersionSettings, service_versions
 
 SCHEMA = 1
@@ -57,6 +59,17 @@ def stackdrill_version() -> str | None:
         return importlib.metadata.version("stackdrill")
     except importlib.metadata.PackageNotFoundError:
         return None
+
+
+def machine() -> dict[str, Any]:
+    """The machine the harness runs on (and the embedded lab with it): its name, the CPUs this
+    process may use (as ``nproc`` counts them) and its memory."""
+    try:
+        memory: int | None = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        memory = None
+    return {"hostname": socket.gethostname(), "nproc": len(os.sched_getaffinity(0)),
+            "memory_bytes": memory}
 
 
 def api_versions(cloud: CloudAccess) -> dict[str, str]:
@@ -150,12 +163,15 @@ def evidence_record(attachments: Sequence[tuple[str, str]]) -> dict[str, Any]:
 def drill_record(drill: Drill, *, feature: str, scenario: str, cloud: str | None,
                  result: Outcome, ended: float,
                  openstack: Mapping[str, str] | None = None,
-                 services: Mapping[str, str | Mapping[str, str]] | None = None
+                 services: Mapping[str, str | Mapping[str, str]] | None = None,
+                 run: str | None = None, host: Mapping[str, Any] | None = None
                  ) -> dict[str, Any]:
     start = drill.timeline.started
     ttr = drill.result.time_to_recover
     record = {
         "schema": SCHEMA,
+        "run": run,
+        "machine": dict(host) if host is not None else None,
         "drill": f"{feature}: {scenario}",
         "feature": feature,
         "scenario": scenario,
@@ -169,6 +185,7 @@ def drill_record(drill: Drill, *, feature: str, scenario: str, cloud: str | None
         "ended": iso(ended),
         "time_to_recover": round(ttr, 3) if ttr is not None else None,
         "budget": drill.result.budget,
+        "measured_from": drill.result.measured_from,
         "result": result.result,
         "reason": result.reason,
         "events": [{"offset": round(e.offset, 3), "kind": e.kind, "title": e.title,
@@ -213,7 +230,8 @@ def record_drill(item: pytest.Item, drill: Drill, path: Path, cloud: CloudAccess
     inventory = getattr(drill.targets, "inventory", None)
     record = drill_record(drill, feature=feature, scenario=scenario,
                           cloud=getattr(inventory, "cloud", None), result=result,
-                          ended=time.time(), openstack=versions, services=services)
+                          ended=time.time(), openstack=versions, services=services,
+                          run=session_run_id(item.config), host=machine())
     item.config.stash.setdefault(RUN_RECORDS, []).append(record)
     try:
         append_record(path, record)
@@ -293,6 +311,11 @@ class Run:
     checks: tuple[Check, ...] = ()
     commands: tuple[str, ...] = ()
     changes: tuple[str, ...] | None = None  # since the pre-upgrade record, in a post-upgrade run
+    measured_from: str | None = None  # what the time to recover runs from; None in older records
+    run: str | None = None  # the run (session) it was part of; None in older records
+    machine: Mapping[str, Any] | None = None  # where the harness ran; None in older records
+    faults: tuple[str, ...] = ()  # each fault injected, as "<fault> on <host>", in order
+    recovery_names: tuple[str, ...] = ()  # each recovery or procedure run, in order
 
     @property
     def duration(self) -> float:
@@ -310,6 +333,7 @@ class Run:
             result=str(data.get("result", "error")), reason=data.get("reason"),
             time_to_recover=number(data.get("time_to_recover")),
             budget=number(data.get("budget")),
+            measured_from=data.get("measured_from"),
             events=tuple(Marker(float(e["offset"]), str(e["kind"]), str(e.get("title", "")))
                          for e in data.get("events", [])),
             steps=tuple(Step(str(s["title"]), float(s["offset"]), float(s["duration"]),
@@ -319,7 +343,12 @@ class Run:
             openstack_api_versions=dict(data.get("openstack_api_versions") or {}),
             openstack_versions=_service_versions(data.get("openstack_versions")),
             checks=_checks(data), commands=tuple(map(str, data.get("commands", []))),
-            changes=tuple(map(str, data["changes"])) if "changes" in data else None)
+            changes=tuple(map(str, data["changes"])) if "changes" in data else None,
+            run=str(data["run"]) if data.get("run") else None,
+            machine=dict(data["machine"]) if isinstance(data.get("machine"), Mapping) else None,
+            faults=tuple(str(e.get("title", "")) for e in data.get("events", [])
+                         if e.get("kind") == "fault-injected"),
+            recovery_names=tuple(str(r.get("recovery", "")) for r in data.get("recoveries", [])))
 
 
 def load_runs(path: Path) -> tuple[list[Run], int]:

@@ -9,7 +9,7 @@ from html import escape
 from stackdrill.reporting import charts
 from stackdrill.reporting.history import Run
 from stackdrill.reporting.report import DrillRuns
-from stackdrill.reporting.trend import previous_median
+from stackdrill.reporting.trend import MIN_HISTORY, RULE, previous_median
 
 CSS = """
 :root { --ink:#1f2937; --grey:#6b7280; --rule:#e5e7eb; --red:#dc2626; --green:#16a34a;
@@ -63,7 +63,8 @@ table.versions { width: auto; min-width: 320px; }
 
 LEGEND = ('<p class="small legend"><b class="blue">●</b> time to recover of a run '
           '<b class="red">✕</b> a run that did not recover <b>- -</b> budget '
-          '<b class="amber">- -</b> regression limit: the median of the previous runs + 25%</p>')
+          '<b class="amber">- -</b> regression limit: the median of the earlier passing runs '
+          '+ the largest of 3 scaled MADs, 25% and 1 s</p>')
 
 
 def _e(text: object) -> str:
@@ -82,12 +83,14 @@ def _ttr(run: Run) -> str:
 
 def _budget_text(run: Run) -> str:
     ttr, budget = run.time_to_recover, run.budget
+    since = f", measured from {run.measured_from}" if run.measured_from else ""
     if ttr is None:
-        return (f"not recovered within {charts.seconds(budget)}" if budget is not None
+        return (f"not recovered within {charts.seconds(budget)}{since}" if budget is not None
                 else "not measured: the drill did not reach verification")
     if budget is None:
-        return charts.seconds(ttr)
-    return f"{charts.seconds(ttr)} of {charts.seconds(budget)} ({ttr / budget:.0%} of the budget)"
+        return charts.seconds(ttr) + since
+    return (f"{charts.seconds(ttr)} of {charts.seconds(budget)} ({ttr / budget:.0%} of the "
+            f"budget){since}")
 
 
 def _steps(run: Run) -> str:
@@ -196,11 +199,8 @@ def _summary(groups: Sequence[DrillRuns]) -> str:
     rows = []
     for number, item in enumerate(groups, 1):
         run = item.latest
-        median = previous_median([r.time_to_recover for r in item.runs])
-        found = item.regression
-        trend = (f'<span class="flag">regression</span> ({found.latest / found.median - 1:+.0%})'
-                 if found and found.median else '<span class="flag">regression</span>'
-                 if found else '<span class="ok">ok</span>' if median is not None else "—")
+        median = previous_median(item.passing_ttrs)
+        trend = _verdict(item)
         rows.append(
             f'<tr><td><a href="#drill-{number}">{_e(item.scenario)}</a><br>'
             f'<span class="small">{_e(item.feature)}</span></td>'
@@ -215,6 +215,16 @@ def _summary(groups: Sequence[DrillRuns]) -> str:
             '<th class="num">median before</th><th>trend</th></tr>' + "".join(rows) + "</table>")
 
 
+def _verdict(item: DrillRuns) -> str:
+    found = item.regression
+    if found is not None:
+        change = f" ({found.latest / found.median - 1:+.0%})" if found.median else ""
+        return f'<span class="flag">regression</span>{change}'
+    if item.baseline is None:
+        return f'<span class="small">fewer than {MIN_HISTORY} earlier passing runs</span>'
+    return '<span class="ok">ok</span>'
+
+
 def render(groups: Sequence[DrillRuns], source: str, now: dt.datetime | None = None) -> str:
     moment = now or dt.datetime.now(dt.UTC)
     runs = sum(len(g.runs) for g in groups)
@@ -226,8 +236,8 @@ def render(groups: Sequence[DrillRuns], source: str, now: dt.datetime | None = N
             f"<title>stackdrill drill report</title><style>{CSS}</style></head><body><main>"
             f"<h1>Recovery drills</h1><p class=\"meta\">{runs} run{'' if runs == 1 else 's'} "
             f"of {len(groups)} drill{'' if len(groups) == 1 else 's'} from "
-            f"<code>{_e(source)}</code>, generated {_when(moment)}. A regression: the latest "
-            f"time to recover exceeds the median of the previous runs by more than 25%.</p>"
+            f"<code>{_e(source)}</code>, generated {_when(moment)}. Each drill's latest run is "
+            f"checked for a regression: {_e(RULE)}.</p>"
             f'{banners}<section class="card">{_summary(groups)}</section>'
             + "".join(_drill(number, g) for number, g in enumerate(groups, 1))
             + "</main></body></html>\n")

@@ -1,4 +1,8 @@
-"""``stackdrill report``: the history grouped per drill, a regression check, and the HTML file."""
+"""``stackdrill report``: the history grouped per drill, a regression check, and the HTML file.
+
+The report of one run (``stackdrill report RUN``, and the one written after each run) holds the
+drills of that run, each with its history up to that run, and calls regressions for them alone.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from pathlib import Path
 
 from stackdrill.reporting.charts import seconds
 from stackdrill.reporting.history import Run, load_runs
-from stackdrill.reporting.trend import Regression, regression
+from stackdrill.reporting.trend import Baseline, Regression, baseline, regression
 
 
 class ReportError(Exception):
@@ -31,8 +35,17 @@ class DrillRuns:
         return self.runs[-1]
 
     @property
+    def passing_ttrs(self) -> list[float | None]:
+        """Each run's time to recover, None where the run did not pass."""
+        return [run.time_to_recover if run.result == "passed" else None for run in self.runs]
+
+    @property
     def regression(self) -> Regression | None:
-        return regression([run.time_to_recover for run in self.runs])
+        return regression(self.passing_ttrs)
+
+    @property
+    def baseline(self) -> Baseline | None:
+        return baseline(self.passing_ttrs)
 
     def line(self) -> str:
         run = self.latest
@@ -64,19 +77,39 @@ def summary(groups: Sequence[DrillRuns]) -> list[str]:
     return lines
 
 
-def write_report(history: Path, output: Path, last: int | None = None,
-                 now: dt.datetime | None = None) -> list[str]:
-    """Render the history into ``output``; return the lines for the operator."""
-    from stackdrill.reporting.html import render
+def of_run(runs: Sequence[Run], run: str, history: Path) -> list[Run]:
+    """The records of the drills that ``run`` ran, up to that run: its own and their earlier
+    ones."""
+    own = [r for r in runs if r.run == run]
+    if not own:
+        raise ReportError(f"run {run}: no drill of it in {history}")
+    drills = {(r.drill, r.cloud) for r in own}
+    last = max(r.started for r in own)
+    return [r for r in runs if (r.drill, r.cloud) in drills and r.started <= last]
 
+
+def read_history(history: Path, run: str | None = None) -> tuple[list[Run], int]:
+    """The history's runs (only ``run``'s drills, up to it, if given) and how many lines
+    could not be read."""
     if not history.is_file():
         raise ReportError(f"no drill history at {history}")
     runs, unreadable = load_runs(history)
     if not runs:
         raise ReportError(f"{history}: no drill runs recorded")
+    return (of_run(runs, run, history) if run else runs), unreadable
+
+
+def write_report(history: Path, output: Path, last: int | None = None,
+                 now: dt.datetime | None = None, run: str | None = None) -> list[str]:
+    """Render the history (or one run's drills) into ``output``; return the lines for the
+    operator."""
+    from stackdrill.reporting.html import render
+
+    runs, unreadable = read_history(history, run)
     groups = group(runs, last)
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(render(groups, source=str(history), now=now), encoding="utf-8")
+    source = str(history) if run is None else f"{history}, the drills of run {run}"
+    output.write_text(render(groups, source=source, now=now), encoding="utf-8")
     lines = summary(groups)
     if unreadable:
         lines.append(f"skipped {unreadable} unreadable line(s) in {history}")

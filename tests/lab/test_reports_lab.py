@@ -67,10 +67,12 @@ def test_a_drill_run_is_recorded_and_reported(lab: Lab, tmp_path: Path) -> None:
         assert kind in kinds, kinds
     assert record["recoveries"][0]["recovery"] == "restart_database"
     assert all(step["duration"] > 0 for step in record["recoveries"][0]["steps"])
-    assert (reports / "junit.xml").is_file()
-    assert any((reports / "allure-results").glob("*-result.json"))
-    assert f"drill report: {reports / 'drills.html'}" in result.stdout
-    assert SCENARIO in (reports / "drills.html").read_text()
+    run = (reports / "latest").resolve()  # the run's own directory
+    assert record["run"] == run.name
+    assert (run / "junit.xml").is_file()
+    assert any((run / "allure-results").glob("*-result.json"))
+    assert f"drill report: {run / 'drills.html'}" in result.stdout
+    assert SCENARIO in (run / "drills.html").read_text()
 
     html = tmp_path / "d.html"
     report = stackdrill("report", "--history", str(history), "--output", str(html), timeout=60)

@@ -75,7 +75,7 @@ def test_workflow_installs_devstack_and_publishes_allure() -> None:
     steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
     assert any("stack.sh" in step.get("run", "") for step in steps)
     upload = next(step for step in steps if "upload-artifact" in step.get("uses", ""))
-    assert "reports/allure-results" in upload["with"]["path"]
+    assert "reports/latest/allure-results" in upload["with"]["path"]
     assert upload["if"] == "always()"
 
 

@@ -226,11 +226,12 @@ def test_no_secret_reaches_any_file_a_run_writes(leaky_project: tuple[Path, Path
     output = result.stdout + result.stderr
     assert result.returncode == cli.EXIT_OK, output
     assert_no_secret(output, "the run's output")
-    reports = directory / "reports"
+    reports = (directory / "reports" / "latest").resolve()  # the run's own directory
     written = sorted(path for path in [*reports.rglob("*"), directory / "history.jsonl",
                                        directory / "journal.jsonl"] if path.is_file())
     names = {path.relative_to(directory).as_posix() for path in written}
-    assert {"reports/junit.xml", "reports/drills.html", "history.jsonl",
+    run = reports.relative_to(directory).as_posix()
+    assert {f"{run}/junit.xml", f"{run}/drills.html", "history.jsonl",
             "journal.jsonl"} <= names
     for path in written:
         assert_no_secret(path.read_text(errors="replace"), str(path.relative_to(directory)))
@@ -310,7 +311,7 @@ def test_no_secret_reaches_pytests_own_failure_reports(tmp_path: Path) -> None:
     assert "assert '***' == 'the-expected-one'" in result.stdout
     assert "$ ipmitool -H bmc -U admin -P *** power off" in result.stdout  # captured output
 
-    junit = tmp_path / "reports" / "junit.xml"
+    junit = tmp_path / "reports" / "latest" / "junit.xml"
     assert_no_secret(junit.read_text(), "junit.xml")
     failures = {case.get("name"): case.find("failure")
                 for case in ElementTree.parse(junit).getroot().iter("testcase")}
@@ -324,7 +325,7 @@ def test_no_secret_reaches_pytests_own_failure_reports(tmp_path: Path) -> None:
     assert "refused, with the cloud's secret ***" in compared.get("message", "")
     assert "assert '***' == 'the-expected-one'" in (compared.text or "")
 
-    allure = sorted((tmp_path / "reports" / "allure-results").iterdir())
+    allure = sorted((tmp_path / "reports" / "latest" / "allure-results").iterdir())
     for path in allure:
         text = path.read_text(errors="replace")
         assert_no_secret(text, path.name)

@@ -110,6 +110,9 @@ def test_each_scenario_appends_one_record_when_it_ends(
     assert passed["openstack_api_versions"] is None  # no cloud API here: not invented
     assert passed["openstack_versions"] is None  # no host to read them from: not invented
     assert passed["started"].endswith("Z") and passed["ended"] >= passed["started"]
+    assert {r["run"] for r in found} == {passed["run"]} != {None}  # one session, one run
+    assert passed["machine"]["nproc"] >= 1 and passed["machine"]["memory_bytes"] > 0
+    assert passed["machine"]["hostname"]
     assert (passed["result"], passed["reason"]) == ("passed", None)
     assert (passed["time_to_recover"], passed["budget"]) == (1.25, 60.0)
     assert [e["kind"] for e in passed["events"]] == ["fault-injected", "verified"]
@@ -145,25 +148,35 @@ def test_no_secret_reaches_the_history(synthetic: tuple[list[dict[str, Any]], st
 
 
 # -- the regression rule ------------------------------------------------------------------------
+STEADY = [10.0] * 5
+SPREAD = [6.0, 12.0, 7.0, 11.0, 8.0]  # median 8, MAD 2: the drill varies this much by itself
+
+
 @pytest.mark.parametrize(("ttrs", "regressed"), [
-    ([3.0, 3.0, 3.0, 3.76], True),   # 25.3% above the median
-    ([3.0, 3.0, 3.0, 3.75], False),  # exactly 25%: not more than
-    ([2.0, 9.0, 3.0, 4.0], True),    # the median (3.0), not the mean (4.67)
-    ([4.0, None, 5.1], True),        # runs that did not recover are not in the median
-    ([4.0, 9.0, None], False),       # the latest did not recover: a failure, not a slower run
-    ([5.0], False),                  # nothing to compare with
-    ([None, 5.0], False),
+    ([*STEADY, 12.6], True),           # above median + 25% (MAD 0)
+    ([*STEADY, 12.5], False),          # exactly at the limit: not beyond it
+    ([10.0] * 4 + [20.0], False),      # four earlier runs: too few to call anything
+    ([8.5, 11.7], False),              # one earlier run (the storage-node reboot of issue 17)
+    ([*SPREAD, 14.0], False),          # 75% above the median, within 3 scaled MADs (16.9 s)
+    ([*SPREAD, 17.0], True),           # beyond them
+    ([10.0, None, 10.0, 10.0, 10.0, 13.0], False),  # a run that did not pass is not history
+    ([10.0, None, 10.0, 10.0, 10.0, 10.0, 13.0], True),  # ... a fifth passing run is
+    ([*STEADY, None], False),          # the latest did not recover: a failure, not a slower run
+    ([2.0] * 5 + [2.9], False),        # within 1 s, however steady the drill
+    ([2.0] * 5 + [3.1], True),
+    ([100.0] * 5 + [10.0] * 20 + [13.0], True),  # the latest 20 earlier runs make the limit
 ])
 def test_regression_rule(ttrs: list[float | None], regressed: bool) -> None:
     assert (regression(ttrs) is not None) is regressed
 
 
-def test_a_regression_says_by_how_much() -> None:
-    found = regression([3.0, 4.0, 5.0, 6.0])
+def test_a_regression_says_by_how_much_and_against_what() -> None:
+    found = regression([*SPREAD, 20.0])
     assert found is not None
-    assert (found.median, found.previous) == (4.0, 3)
-    assert found.describe() == ("time to recover 6.0 s is 50% above the median 4.0 s of the "
-                                "3 previous runs (limit +25%)")
+    assert (found.median, found.previous) == (8.0, 5)
+    assert found.describe() == ("time to recover 20.0 s is 150% above the median 8.0 s of the "
+                                "5 previous passing runs, beyond their limit 16.9 s (median + "
+                                "8.9 s; MAD 2.0 s)")
 
 
 # -- the HTML report ----------------------------------------------------------------------------
@@ -200,7 +213,8 @@ def write_history(path: Path, records: list[dict[str, Any]]) -> Path:
 
 STABLE = [record("the database stops", day, ttr) for day, ttr in
           [(1, 3.1), (2, 3.5), (3, 3.3), (4, 3.4)]]
-SLOWER = [record("RabbitMQ stops", day, ttr) for day, ttr in [(1, 20.0), (2, 22.0), (3, 30.0)]]
+SLOWER = [record("RabbitMQ stops", day, ttr) for day, ttr in
+          [(1, 20.0), (2, 22.0), (3, 21.0), (4, 23.0), (5, 22.0), (6, 30.0)]]
 FAILED = [record("the controller reboots", 1, None, "failed",
                  "not back to the verified state within 300s")]
 
@@ -231,17 +245,21 @@ def test_a_regression_is_flagged_only_when_there_is_one(tmp_path: Path) -> None:
 
     html, lines = render(tmp_path / "b", STABLE + SLOWER)
     assert html.count('class="regression"') == 2  # the banner and the drill's own section
-    assert "time to recover 30.0 s is 43% above the median 21.0 s" in html
+    assert "time to recover 30.0 s is 36% above the median 22.0 s" in html
     assert [line for line in lines if line.startswith("REGRESSION")] == [
-        f"REGRESSION: {FEATURE_FILE}: RabbitMQ stops: time to recover 30.0 s is 43% above the "
-        f"median 21.0 s of the 2 previous runs (limit +25%)"]
+        f"REGRESSION: {FEATURE_FILE}: RabbitMQ stops: time to recover 30.0 s is 36% above the "
+        f"median 22.0 s of the 5 previous passing runs, beyond their limit 27.5 s (median + "
+        f"5.5 s; MAD 1.0 s)"]
+    assert "at least 5, the latest 20" in html  # the report says how it is decided
 
 
 def test_last_keeps_each_drills_latest_runs(tmp_path: Path) -> None:
     history = write_history(tmp_path / "history.jsonl", SLOWER)
     write_report(history, tmp_path / "drills.html", last=2)
     html = (tmp_path / "drills.html").read_text()
-    assert "2 runs" in html and "Regression" in html  # 30.0 against the median 22.0
+    assert "2 runs" in html and "Regression" not in html  # one earlier run: too few
+    write_report(history, tmp_path / "drills.html", last=6)
+    assert "6 runs" in (tmp_path / "drills.html").read_text()
 
 
 # -- the command line ---------------------------------------------------------------------------
@@ -261,19 +279,24 @@ def test_run_writes_junit_xml_into_the_reports_directory(monkeypatch: pytest.Mon
     seen: list[list[str]] = []
     monkeypatch.setattr(pytest, "main", lambda argv: seen.append(argv) or 0)
     history = tmp_path / "h.jsonl"
-    assert cli.main(["run", "features", "--reports", str(tmp_path), "--history",
+    reports = tmp_path / "reports"
+    assert cli.main(["run", "features", "--reports", str(reports), "--history",
                      str(history)]) == 0
-    assert f"--junitxml={tmp_path / 'junit.xml'}" in seen[-1]
+    run = (reports / "latest").resolve()
+    assert f"--junitxml={run / 'junit.xml'}" in seen[-1]
+    assert f"--alluredir={run / 'allure-results'}" in seen[-1]
+    assert f"--run-id={run.name}" in seen[-1]
     assert seen[-1][seen[-1].index("--history") + 1] == str(history)
     elsewhere = tmp_path / "elsewhere.xml"
-    cli.main(["run", "features", "--reports", str(tmp_path), "--history", str(history), "--",
+    cli.main(["run", "features", "--reports", str(reports), "--history", str(history), "--",
               f"--junitxml={elsewhere}"])
     assert [a for a in seen[-1] if a.startswith("--junitxml")] == [f"--junitxml={elsewhere}"]
-    assert list(tmp_path.iterdir()) == []  # no history yet: no drill report
-    write_history(history, STABLE)
-    cli.main(["run", "features", "--reports", str(tmp_path / "reports"), "--history",
-              str(history)])
-    assert (tmp_path / "reports" / "drills.html").is_file()
+    assert not list(run.iterdir())  # no history yet: no drill report
+    assert len([d for d in reports.iterdir() if d.name != "latest"]) == 2  # a directory each
+    write_history(history, [{**r, "run": "20250510T100000Z"} for r in STABLE])
+    cli.main(["run", "features", "--reports", str(reports), "--history", str(history)])
+    run = (reports / "latest").resolve()
+    assert not (run / "drills.html").exists()  # this run recorded no drill
 
 
 def test_allure_environment_and_categories(tmp_path: Path) -> None:

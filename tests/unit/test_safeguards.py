@@ -264,7 +264,7 @@ def test_an_abort_interrupts_a_runbook_step_at_its_next_poll(drill: Drill) -> No
     drill.record_baseline()
     drill.guard_with(canary_guard(grace="0.5"))
     target = drill.targets[0]  # type: ignore[index]
-    drill.inject("stop", target, {})
+    drill.confirm(drill.inject("stop", target, {}), timeout=1)
     started = time.monotonic()
     with pytest.raises(SafeguardAborted):
         drill.recover("wait_forever", target, {})
@@ -287,7 +287,7 @@ def test_a_safeguard_within_its_grace_lets_the_drill_recover(drill: Drill) -> No
     drill.record_baseline()
     drill.guard_with(canary_guard(grace="60"))
     target = drill.targets[0]  # type: ignore[index]
-    drill.inject("stop", target, {})
+    drill.confirm(drill.inject("stop", target, {}), timeout=1)
     monitor = drill.monitor
     assert monitor is not None
     poll(lambda: monitor.ticks >= 3, timeout=5, interval=0.01, description="observed")
@@ -375,11 +375,12 @@ def test_stackdrill_run_exits_3_when_a_safeguard_aborts(tmp_path: Path) -> None:
     assert "Traceback" not in out + err
     err_lines = [line for line in err.splitlines() if line.strip()]
     assert len(err_lines) == 1 and err_lines[0].startswith("stackdrill: aborted by safeguard: ")
-    results = [json.loads(p.read_text()) for p in (tmp_path / "reports/allure-results")
+    results = [json.loads(p.read_text()) for p in (tmp_path / "reports/latest/allure-results")
                .glob("*-result.json")]
     assert [r["statusDetails"]["message"].startswith("Failed: aborted by safeguard: ")
             for r in results] == [True]
-    categories = json.loads((tmp_path / "reports/allure-results/categories.json").read_text())
+    categories = json.loads((tmp_path / "reports/latest/allure-results/categories.json")
+                            .read_text())
     assert categories[0]["name"] == "aborted by safeguard"
 
 

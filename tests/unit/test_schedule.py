@@ -140,7 +140,8 @@ def test_inside_the_window_the_run_ends_by_its_close(monkeypatch: pytest.MonkeyP
     assert "--notify=logger -t drill" in seen[-1]
     cli.main(["run", *isolated(tmp_path), "--window", window, "--max-duration", "2m"])
     assert "--max-duration=120s" in seen[-1]
-    assert f"--alluredir={tmp_path / 'reports' / 'allure-results'}" in seen[-1]
+    run = (tmp_path / "reports" / "latest").resolve()
+    assert f"--alluredir={run / 'allure-results'}" in seen[-1]
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -201,7 +202,7 @@ def test_at_the_maximum_duration_the_run_stops_and_undoes(tmp_path: Path) -> Non
     assert mark.read_text() == "undone"
     assert "stackdrill: stopped: the maximum duration 2s is up; every fault was undone" in output
     assert "test_never_started" not in result.stdout.replace("deselected", "")
-    junit = (tmp_path / "reports" / "junit.xml")
+    junit = (tmp_path / "reports" / "latest" / "junit.xml")
     assert not junit.exists() or "test_never_started" not in junit.read_text()
 
 

@@ -125,7 +125,7 @@ def test_without_a_record_post_upgrade_says_what_to_run(tmp_path: Path) -> None:
 ])
 def test_the_phase_selects_its_scenario(phase: list[str], expected: list[str],
                                         tmp_path: Path) -> None:
-    # the project's addopts name reports/allure-results: the session's Allure files go elsewhere
+    # the session's Allure files go to a temporary directory, never to the checkout's reports/
     result = subprocess.run([sys.executable, "-m", "pytest", "features", "--collect-only", "-q",
                              "-p", "no:cacheprovider", f"--alluredir={tmp_path / 'allure'}",
                              *phase], cwd=ROOT, capture_output=True, text=True, timeout=120,

@@ -1,0 +1,101 @@
+"""``stackdrill report --markdown``: the drill table of the README, from the drill history.
+
+One row per drill: its feature, scenario, the faults it injected and the recoveries it ran (as
+its latest passing run recorded them), the time to recover of that run, and the median and
+range over the passing runs among its latest N. Above the table, when and where the records
+come from: their dates, the clouds, and the machines the harness ran on. Nothing in it depends
+on when it is printed, so the same history always gives the same text.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from stackdrill.reporting.charts import seconds
+from stackdrill.reporting.history import Run
+from stackdrill.reporting.report import DrillRuns
+
+LAST = 10  # runs of each drill, unless --last says otherwise
+HEADER = ("| feature | scenario | fault | recovery (runbook) | time to recover, latest pass "
+          "| median (range) of the passing runs |\n|---|---|---|---|---|---|")
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.replace("|", "\\|").split())
+
+
+def feature_name(feature: str) -> str:
+    """``features/compute/libvirt_dbus.feature`` -> ``compute/libvirt_dbus``."""
+    return feature.removeprefix("features/").removesuffix(".feature")
+
+
+def faults(run: Run) -> str:
+    """Each fault with the hosts it hit, in the order first injected: ``power_off_host`` on
+    compute1, compute2."""
+    hosts: dict[str, list[str]] = {}
+    for title in run.faults:
+        name, _, host = title.partition(" on ")
+        hosts.setdefault(name, [])
+        if host and host not in hosts[name]:
+            hosts[name].append(host)
+    if not hosts:
+        return "none"
+    return "; ".join(f"`{name}` on {', '.join(where)}" if where else f"`{name}`"
+                     for name, where in hosts.items())
+
+
+def recoveries(run: Run) -> str:
+    names = list(dict.fromkeys(name for name in run.recovery_names if name))
+    return ", then ".join(f"`{name}`" for name in names) if names else "none"
+
+
+def _shown(item: DrillRuns) -> Run:
+    """The run whose faults and recoveries describe the drill: the latest that passed."""
+    passed = [run for run in item.runs if run.result == "passed"]
+    return passed[-1] if passed else item.latest
+
+
+def row(item: DrillRuns) -> str:
+    passed = [run.time_to_recover for run in item.runs
+              if run.result == "passed" and run.time_to_recover is not None]
+    shown = _shown(item)
+    latest = seconds(passed[-1]) if passed else "none passed"
+    count = f"{len(passed)} of {len(item.runs)} passed"
+    spread = (f"{seconds(statistics.median(passed))} ({seconds(min(passed))} to "
+              f"{seconds(max(passed))}), {count}" if passed else count)
+    cells = [f"`{feature_name(item.feature)}`", item.scenario, faults(shown),
+             recoveries(shown), latest, spread]
+    return "| " + " | ".join(_cell(cell) for cell in cells) + " |"
+
+
+def machine_text(machine: Mapping[str, Any] | None) -> str:
+    if not machine:
+        return "an unrecorded machine"
+    parts = []
+    if machine.get("nproc"):
+        parts.append(f"{machine['nproc']} CPUs")
+    if machine.get("memory_bytes"):
+        parts.append(f"{machine['memory_bytes'] / 2**30:.1f} GiB")
+    name = f"`{machine.get('hostname') or 'unknown'}`"
+    return f"{name} ({', '.join(parts)})" if parts else name
+
+
+def provenance(groups: Sequence[DrillRuns], last: int) -> str:
+    runs = [run for item in groups for run in item.runs]
+    first = min(run.started for run in runs).strftime("%Y-%m-%d")
+    end = max(run.ended for run in runs).strftime("%Y-%m-%d")
+    dates = first if first == end else f"{first} to {end}"
+    clouds = sorted({run.cloud or "unknown" for run in runs})
+    machines = sorted({machine_text(run.machine) for run in runs})
+    return (f"{len(runs)} runs of {len(groups)} drills, recorded {dates} (UTC), on cloud "
+            f"{', '.join(clouds)}, the harness on {'; '.join(machines)}. Time to recover: "
+            f"from the injection to the first snapshot matching the verified state; the "
+            f"median and range are over the passing runs among each drill's latest {last}.")
+
+
+def render(groups: Sequence[DrillRuns], last: int) -> str:
+    """The provenance line and the table, as Markdown."""
+    rows = "\n".join(row(item) for item in groups)
+    return f"{provenance(groups, last)}\n\n{HEADER}\n{rows}\n"
