@@ -1,19 +1,23 @@
-"""Host-snapshot fan-out: the same four checks on 10, 50 and 200 scale-lab hosts, three ways.
+"""Host-snapshot fan-out: the same four checks on 10, 50 and 200 scale-lab hosts, three ways,
+each measured cold (no SSH connection open: every handshake included) and warm (the
+connections already open from an earlier run):
 
-1. stackdrill's batched snapshot (one command per host, pooled connections; cold = first
-   snapshot, connections included; warm = the median of the following ones);
+1. stackdrill's batched snapshot (one command per host, pooled connections; cold = the first
+   snapshot; warm = the median of the next five);
 2. ``ansible all -m shell`` ad hoc with forks 5 and 50 (host keys checked, pipelining and
-   ControlPersist on, as operators run it; cold = first run, warm = second);
-3. a sequential paramiko loop, one connection and one command per check, as older tools do.
+   ControlPersist on, as operators run it; cold = the first run, no control master up;
+   warm = the second run, through the control masters the first left);
+3. a sequential paramiko loop, one command per check, as older tools do (cold = connecting to
+   each host in turn; warm = the same commands again over the connections the cold pass kept).
 
-Writes benchmarks/results/host_fanout.json and .md.
+Writes benchmarks/results/host_fanout.json and .md, with the date, the commit and the machine.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -26,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import paramiko
 import scale_lab
+from provenance import header, provenance
 
 from stackdrill.hosts.target import Target, Targets
 from stackdrill.inventory import load_inventory
@@ -118,27 +123,41 @@ def ansible_runs(forks: int, count: int) -> dict[str, Any]:
         _require(done.returncode == 0 and ok == count,
                  f"ansible forks={forks}: rc {done.returncode}, {ok}/{count} hosts; "
                  f"{(done.stderr or done.stdout).strip().splitlines()[-1:]}")
+    scale_lab.end_clients(work / f"cp{forks}")  # its control masters: no load on what follows
     return {"cold": times[0], "warm": times[1]}
 
 
+def _run_checks(client: paramiko.SSHClient) -> None:
+    for check in CHECKS.values():
+        _, stdout, _ = client.exec_command(check, timeout=30)
+        stdout.read()
+        _require(stdout.channel.recv_exit_status() == 0, f"{check} failed")
+
+
 def paramiko_sequential(count: int) -> dict[str, Any]:
+    """Cold: connect to each host in turn and run the checks; the connections are kept. Warm:
+    the same loop again over the kept connections, no handshake."""
     work = scale_lab.WORK
-    clock = time.monotonic()
-    for index in range(count):
-        client = paramiko.SSHClient()
-        client.load_host_keys(str(work / "known_hosts"))
-        client.set_missing_host_key_policy(paramiko.RejectPolicy())
-        client.connect(scale_lab.address(index), username="root",
-                       key_filename=str(work / "id_ed25519"), allow_agent=False,
-                       look_for_keys=False, timeout=10)
-        try:
-            for check in CHECKS.values():
-                _, stdout, _ = client.exec_command(check, timeout=30)
-                stdout.read()
-                _require(stdout.channel.recv_exit_status() == 0, f"{check} failed")
-        finally:
+    clients: list[paramiko.SSHClient] = []
+    try:
+        clock = time.monotonic()
+        for index in range(count):
+            client = paramiko.SSHClient()
+            clients.append(client)
+            client.load_host_keys(str(work / "known_hosts"))
+            client.set_missing_host_key_policy(paramiko.RejectPolicy())
+            client.connect(scale_lab.address(index), username="root",
+                           key_filename=str(work / "id_ed25519"), allow_agent=False,
+                           look_for_keys=False, timeout=10)
+            _run_checks(client)
+        cold = time.monotonic() - clock
+        clock = time.monotonic()
+        for client in clients:
+            _run_checks(client)
+        return {"cold": cold, "warm": time.monotonic() - clock}
+    finally:
+        for client in clients:
             client.close()
-    return {"cold": time.monotonic() - clock}
 
 
 def _require(condition: bool, message: str) -> None:
@@ -146,11 +165,18 @@ def _require(condition: bool, message: str) -> None:
         raise RuntimeError(message)
 
 
-def run(counts: list[int], workers: int) -> dict[str, Any]:
+def _ansible_version() -> str:
+    try:
+        return importlib.metadata.version("ansible-core")
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def run(counts: list[int], workers: int, note: str = "") -> dict[str, Any]:
     results: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                    "python": platform.python_version(), "paramiko": paramiko.__version__},
-        "workers": workers, "checks": CHECKS, "runs": {}}
+        **provenance(), "versions": {"paramiko": paramiko.__version__,
+                                     "ansible-core": _ansible_version()},
+        "note": note, "workers": workers, "checks": CHECKS, "runs": {}}
     try:
         for count in counts:
             print(f"scale lab: {count} hosts", flush=True)
@@ -169,23 +195,64 @@ def run(counts: list[int], workers: int) -> dict[str, Any]:
     return results
 
 
-def table(results: dict[str, Any]) -> str:
-    lines = ["| hosts | stackdrill warm | stackdrill cold | ansible f5 warm | ansible f50 warm "
-             "| ansible f50 cold | paramiko sequential | ansible f50 / stackdrill (warm) |",
-             "|---|---|---|---|---|---|---|---|"]
+TOOLS: dict[str, str] = {
+    "stackdrill": "stackdrill",
+    "ansible_forks5": "ansible forks=5",
+    "ansible_forks50": "ansible forks=50",
+    "paramiko_sequential": "sequential paramiko",
+}
+
+
+def _ratio(other: float, stackdrill: float) -> str:
+    if stackdrill <= 0:
+        return "n/a"
+    ratio = other / stackdrill
+    return f"{ratio:.1f}x" if ratio < 10 else f"{ratio:.0f}x"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.2f} s" if value < 10 else f"{value:.1f} s"
+
+
+def kind_table(results: dict[str, Any], kind: str) -> list[str]:
+    """One table, ``kind`` (cold or warm) against the same kind: each tool's time, then each
+    other tool's time divided by stackdrill's."""
+    others = [tool for tool in TOOLS if tool != "stackdrill"]
+    head = (["hosts"] + [f"{TOOLS[tool]} {kind}" for tool in TOOLS]
+            + [f"{TOOLS[tool]} ÷ stackdrill ({kind}/{kind})" for tool in others])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for count, row in results["runs"].items():
-        sd, a5, a50 = row["stackdrill"], row["ansible_forks5"], row["ansible_forks50"]
-        lines.append(f"| {count} | {sd['warm']:.2f} s | {sd['cold']:.2f} s | {a5['warm']:.1f} s "
-                     f"| {a50['warm']:.1f} s | {a50['cold']:.1f} s "
-                     f"| {row['paramiko_sequential']['cold']:.1f} s "
-                     f"| {a50['warm'] / sd['warm']:.0f}x |")
-    cpu = [f"{count} hosts: client CPU {row['stackdrill']['client_cpu_per_snapshot']:.2f} s per "
-           f"warm snapshot, machine {100 * row['stackdrill']['machine_cpu_busy']:.0f}% busy"
+        own = row["stackdrill"][kind]
+        cells = [count] + [_seconds(row[tool][kind]) for tool in TOOLS]
+        cells += [_ratio(row[tool][kind], own) for tool in others]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def table(results: dict[str, Any]) -> str:
+    versions = {"paramiko": results["versions"]["paramiko"],
+                "ansible-core": results["versions"]["ansible-core"]}
+    lines = [
+        *header(results, "Host-snapshot fan-out", versions),
+        f"stackdrill ran {results['workers']} workers; the scale lab's sshds run on the same "
+        "CPUs. The same four checks on every host.",
+        "",
+        "*Cold*: no SSH connection open, every handshake included (stackdrill: the first "
+        "snapshot; ansible: the first run, before any ControlPersist master; paramiko: "
+        "connecting to each host in turn). *Warm*: the connections left open by the cold run "
+        "(stackdrill: the median of the next "
+        f"{WARM_RUNS} snapshots on its pool; ansible: the second run, through its control "
+        "masters; paramiko: the same loop over the kept connections). Ratios compare cold "
+        "with cold and warm with warm only.",
+        "",
+    ]
+    cpu = [f"{count} hosts: stackdrill's client CPU "
+           f"{row['stackdrill']['client_cpu_per_snapshot']:.2f} s per warm snapshot, machine "
+           f"{100 * row['stackdrill']['machine_cpu_busy']:.0f}% busy during the warm snapshots"
            for count, row in results["runs"].items()]
-    machine = results["machine"]
-    return "\n".join([
-        f"Host-snapshot fan-out, {machine['cpus']} CPUs, Python {machine['python']}, "
-        f"{results['workers']} workers.", "", *lines, "", *(f"- {line}" for line in cpu), ""])
+    return "\n".join([*lines, "## Warm against warm", "", *kind_table(results, "warm"), "",
+                      "## Cold against cold", "", *kind_table(results, "cold"), "",
+                      *(f"- {line}" for line in cpu), ""])
 
 
 def main(argv: list[str]) -> int:
@@ -195,6 +262,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--hosts", default="10,50,200", help="comma-separated host counts")
     parser.add_argument("--workers", type=int, default=32, help="snapshot workers")
     parser.add_argument("--down", action="store_true", help="only remove a crashed scale lab")
+    parser.add_argument("--note", default="", help="one line on the run's conditions, kept in "
+                        "the results")
     args = parser.parse_args(argv)
     if args.down:
         scale_lab.down()
@@ -209,13 +278,13 @@ def main(argv: list[str]) -> int:
         print("host_fanout: the scale lab needs root (network namespaces)", file=sys.stderr)
         return 2
     try:
-        results = run(counts, args.workers)
+        results = run(counts, args.workers, args.note)
     except (scale_lab.LabError, RuntimeError) as exc:
         print(f"host_fanout: {exc}", file=sys.stderr)
         return 1
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "host_fanout.json").write_text(json.dumps(results, indent=2) + "\n")
-    (RESULTS / "host_fanout.md").write_text(table(results))
+    (RESULTS / "host_fanout.md").write_text(table(results), encoding="utf-8")
     print(table(results))
     return 0
 

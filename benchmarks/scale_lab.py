@@ -2,14 +2,17 @@
 own PID namespace and /proc and an sshd, on the bridge ``sdbench0`` (172.31.80.0/22).
 
 Nothing here touches the main lab (bridge sdlab0, 172.31.77.0/24, netns sdlab-*). Host keys, the
-client key, known_hosts and an inventory are generated into ``WORK``; ``down`` removes all of it
-and ends the sshds it started (every process in an ``sdbench-*`` namespace).
+client key, known_hosts and an inventory are generated into ``WORK``; ``down`` removes all of it,
+ends the sshds it started (every process in an ``sdbench-*`` namespace) and the SSH clients left
+holding connections under ``WORK`` (ansible's ControlPersist masters), and returns only when the
+kernel no longer lists any of its namespaces or veths, so that ``up`` can build again at once.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import shutil
 import signal
 import socket
@@ -28,6 +31,8 @@ GATEWAY = "172.31.80.1/22"
 PREFIX = "sdbench-"
 WORK = Path("/run/sdbench-lab")
 SSHD = "/usr/sbin/sshd"
+# The host side of host N's veth pair (its peer is eth0 inside the namespace).
+VETH = re.compile(r"sdb[0-9]+")
 
 SSHD_CONFIG = """\
 Port 22
@@ -58,6 +63,10 @@ class BenchHost:
 
 def address(index: int) -> str:
     return str(SUBNET.network_address + 10 + index)
+
+
+def veth_name(index: int) -> str:
+    return f"sdb{index}"
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -113,9 +122,10 @@ def _network(hosts: list[BenchHost]) -> None:
     lines = [f"link add {BRIDGE} type bridge", f"addr add {GATEWAY} dev {BRIDGE}",
              f"link set {BRIDGE} up"]
     for index, host in enumerate(hosts):
+        veth = veth_name(index)
         lines += [f"netns add {host.name}",
-                  f"link add sdb{index} type veth peer name eth0 netns {host.name}",
-                  f"link set sdb{index} master {BRIDGE}", f"link set sdb{index} up"]
+                  f"link add {veth} type veth peer name eth0 netns {host.name}",
+                  f"link set {veth} master {BRIDGE}", f"link set {veth} up"]
     _batch(lines)
     for host in hosts:
         _batch(["link set lo up", f"addr add {host.address}/22 dev eth0", "link set eth0 up"],
@@ -167,19 +177,94 @@ def _namespaces() -> list[str]:
     return [line.split()[0] for line in listing if line.startswith(PREFIX)]
 
 
+def veths(listing: str) -> list[str]:
+    """The scale lab's veths (host side) in ``ip -br link`` output (``sdb3@if2 UP ...``)."""
+    names = (line.split()[0].split("@")[0] for line in listing.splitlines() if line.split())
+    return [name for name in names if VETH.fullmatch(name)]
+
+
+def _veths() -> list[str]:
+    return veths(_ip("-br", "link", check=False).stdout)
+
+
+def teardown_commands(namespaces: list[str], links: list[str], bridge: bool) -> list[str]:
+    """``ip -batch`` lines removing the scale lab's network: each veth by its host side (the
+    kernel deletes a namespace's devices only once the namespace is freed, after ``netns
+    delete`` returns, so a veth left to it may still exist when the next ``up`` adds it), then
+    the namespaces and the bridge."""
+    lines = [f"link delete {link}" for link in links if VETH.fullmatch(link)]
+    lines += [f"netns delete {netns}" for netns in namespaces if netns.startswith(PREFIX)]
+    if bridge:
+        lines.append(f"link delete {BRIDGE}")
+    return lines
+
+
+def _pids(namespaces: list[str]) -> list[int]:
+    pids = []
+    for netns in namespaces:
+        listed = _ip("netns", "pids", netns, check=False).stdout.split()
+        pids += [int(pid) for pid in listed if pid.isdigit()]
+    return pids
+
+
+def end_clients(under: Path) -> None:
+    """End the SSH clients whose command line names ``under`` (ansible's control masters)."""
+    _kill(_clients(under))
+
+
+def _clients(under: Path | None = None) -> list[int]:
+    """SSH clients whose command line names ``under`` (default ``WORK``: ansible's
+    ControlPersist masters)."""
+    needle = str(under or WORK).encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        # A ControlPersist master renames itself "ssh: <control path> [mux]".
+        first = argv[0].decode(errors="replace")
+        if (Path(first).name == "ssh" or first.startswith("ssh: ")) and any(
+                needle in arg for arg in argv):
+            found.append(int(entry.name))
+    return found
+
+
+def _kill(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            continue
+
+
 def down() -> None:
-    """End every process in an sdbench-* namespace, delete the namespaces, the bridge and WORK."""
-    for netns in _namespaces():
-        pids = _ip("netns", "pids", netns, check=False).stdout.split()
-        for pid in pids:
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except (ProcessLookupError, ValueError):
-                continue
+    """End every process in an sdbench-* namespace and the SSH clients of ``WORK``; delete the
+    veths, the namespaces and the bridge, wait until the kernel lists none of them, remove
+    WORK."""
+    _kill(_clients())
     namespaces = _namespaces()
-    if namespaces:
-        _batch([f"netns delete {netns}" for netns in namespaces])
-    if _ip("link", "show", BRIDGE, check=False).returncode == 0:
-        _ip("link", "delete", BRIDGE)
+    _kill(_pids(namespaces))
+    try:
+        poll(lambda: not _pids(namespaces), timeout=15, interval=0.05, max_interval=0.5,
+             description="the scale lab's processes ended")
+    except WaitTimeout as exc:
+        raise LabError(str(exc)) from None
+    bridge = _ip("link", "show", BRIDGE, check=False).returncode == 0
+    lines = teardown_commands(namespaces, _veths(), bridge)
+    if lines:
+        _batch(lines)
+
+    def gone() -> bool:
+        return not _namespaces() and not _veths() and _ip(
+            "link", "show", BRIDGE, check=False).returncode != 0
+
+    try:
+        poll(gone, timeout=30, interval=0.05, max_interval=0.5,
+             description="the scale lab's namespaces and links removed")
+    except WaitTimeout as exc:
+        raise LabError(str(exc)) from None
     if WORK.exists():
         shutil.rmtree(WORK)
