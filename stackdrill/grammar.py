@@ -24,6 +24,12 @@ CHOOSE_HOST = rf"an? (?P<role>{ROLE}) host(?P<domains> running qemu domains)?"
 INJECT = rf'the fault "(?P<fault>[^"]+)" is injected {ON_ROLE}:?'
 INJECT_EVERYWHERE = rf'the fault "(?P<fault>[^"]+)" is injected {ON_EVERY}:?'
 RECOVER = rf'the (?:recovery|procedure) "(?P<recovery>[^"]+)" runs {ON_ROLE}:?'
+SECONDS = r"(?P<seconds>\d+(?:\.\d+)?) seconds?"
+# the singular confirms the fault of the last INJECT (one host); the plural confirms them all
+CONFIRM_ONE = rf"the fault is confirmed within {SECONDS}"
+CONFIRM_ALL = rf"the faults are confirmed within {SECONDS}"
+FAULT_ENDS = r'the fault "(?P<fault>[^"]+)" ends'
+BACK_TO_VERIFIED = rf"the cloud is back to its verified state within {SECONDS}"
 
 TOLERATES = "the verified state tolerates:"
 TOLERATES_FROM_NOW = "the verified state from now on tolerates:"

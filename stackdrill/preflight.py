@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from stackdrill.grammar import (
+    BACK_TO_VERIFIED,
+    CONFIRM_ALL,
+    CONFIRM_ONE,
+    FAULT_ENDS,
+    INJECT,
+    INJECT_EVERYWHERE,
     NAMED,
     ON_EVERY_HOST,
     ON_ROLE_HOST,
+    RECOVER,
     TOLERATES,
     TOLERATES_FROM_NOW,
     chosen_role,
@@ -23,8 +31,8 @@ from stackdrill.registry import Registries, UnknownName
 from stackdrill.safeguards import SAFEGUARD_STEP, parse_safeguards
 from stackdrill.state import Rule
 
-__all__ = ["NAMED", "check_every_role", "check_hosts", "check_running_domains", "check_steps",
-           "one_line"]
+__all__ = ["NAMED", "check_confirmed", "check_every_role", "check_hosts",
+           "check_running_domains", "check_steps", "one_line"]
 
 DOMAINS_PROBE = "libvirt_domains"
 
@@ -57,14 +65,17 @@ def _tolerance_problems(location: str, step: Any) -> list[str]:
 
 
 def _named_problems(where: str, step: Any, registries: Registries) -> list[str]:
-    """A fault, recovery or procedure must be registered and take the step's parameters."""
+    """A fault, recovery or procedure must be registered and take the step's parameters (a
+    step that ends a fault takes none)."""
     match = NAMED.search(step.name)
     if match is None:
         return []
     kind, name = match["kind"], match["name"]
     registry = registries.faults if kind == "fault" else registries.recoveries
     try:
-        registry.get(name).validate(table_params(_table(step)))
+        found = registry.get(name)
+        if not re.fullmatch(FAULT_ENDS, step.name.strip()):
+            found.validate(table_params(_table(step)))
     except (UnknownName, ParamError) as exc:
         return [f"{where}: {exc}"]
     return []
@@ -99,9 +110,51 @@ def _role_problems(where: str, step: Any, chosen: set[str]) -> list[str]:
             f"earlier step 'Given a {role} host' chooses one"]
 
 
+def _acts(text: str) -> str | None:
+    """What a step does to the faults injected before it, in words: a recovery or procedure
+    runs, a fault ends, the verdict is given; None for any other step."""
+    if re.fullmatch(RECOVER, text):
+        named = NAMED.search(text)
+        return f"the {named['kind']} {named['name']!r} acts" if named else None
+    ends = re.fullmatch(FAULT_ENDS, text)
+    if ends is not None:
+        return f"the fault {ends['fault']!r} ends"
+    if re.fullmatch(BACK_TO_VERIFIED, text):
+        return "the return to the verified state is checked"
+    return None
+
+
+def check_confirmed(location: str, steps: Iterable[Any]) -> list[str]:
+    """Nothing acts on a fault before a step confirms it, as the drill counts them: the
+    singular confirmation confirms the fault last injected on one host, the plural one every
+    fault. Names the first step that acts too early, or nothing."""
+    unconfirmed: dict[int, str] = {}  # the line of each fault not confirmed yet: its name
+    last_on_one_host: int | None = None
+    for step in steps:
+        text = step.name.strip()
+        injected = re.fullmatch(INJECT, text) or re.fullmatch(INJECT_EVERYWHERE, text)
+        if injected is not None:
+            unconfirmed[step.line_number] = injected["fault"]
+            if re.fullmatch(INJECT, text):
+                last_on_one_host = step.line_number
+        elif re.fullmatch(CONFIRM_ONE, text) and last_on_one_host is not None:
+            unconfirmed.pop(last_on_one_host, None)
+        elif re.fullmatch(CONFIRM_ALL, text):
+            unconfirmed.clear()
+        elif unconfirmed and (acts := _acts(text)) is not None:
+            line, fault = next(iter(unconfirmed.items()))
+            return [f"{location}:{step.line_number}: {acts} before the fault {fault!r} of line "
+                    f"{line} is confirmed ('the fault is confirmed within N seconds' confirms "
+                    f"the fault last injected on one host, 'the faults are confirmed within N "
+                    f"seconds' every fault)"]
+    return []
+
+
 def check_steps(location: str, steps: Iterable[Any], registries: Registries) -> list[str]:
     """Every fault or recovery a scenario names must be registered and take its parameters, on
-    a host an earlier step chose; a safeguards or tolerance table must parse."""
+    a host an earlier step chose; a safeguards or tolerance table must parse; no fault is
+    acted on before it is confirmed."""
+    steps = list(steps)
     problems = []
     chosen: set[str] = set()
     for step in steps:
@@ -118,7 +171,7 @@ def check_steps(location: str, steps: Iterable[Any], registries: Registries) -> 
             continue
         problems += _role_problems(where, step, chosen)
         problems += _named_problems(where, step, registries)
-    return problems
+    return problems + check_confirmed(location, steps)
 
 
 def check_every_role(location: str, steps: Iterable[Any], inventory: Inventory) -> list[str]:

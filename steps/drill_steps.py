@@ -16,7 +16,11 @@ from stackdrill.drill import (
     check_unchanged,
 )
 from stackdrill.grammar import (
+    BACK_TO_VERIFIED,
     CHOOSE_HOST,
+    CONFIRM_ALL,
+    CONFIRM_ONE,
+    FAULT_ENDS,
     INJECT,
     INJECT_EVERYWHERE,
     RECOVER,
@@ -96,8 +100,7 @@ def inject(drill: Drill, chosen: dict[str, Target], fault: str, role: str,
                    table_params(datatable or []))
 
 
-@then(parsers.re(r"the fault is confirmed within (?P<seconds>\d+(?:\.\d+)?) seconds?"),
-      converters={"seconds": float})
+@then(parsers.re(CONFIRM_ONE), converters={"seconds": float})
 def confirmed(drill: Drill, active_fault: ActiveFault, seconds: float,
               budget_scale: float) -> None:
     attempt(drill.confirm, active_fault, seconds * budget_scale)
@@ -113,14 +116,13 @@ def inject_everywhere(drill: Drill, targets: Targets, fault: str, role: str | No
     return attempt(drill.inject_each, fault, hosts, table_params(datatable or []))
 
 
-@then(parsers.re(r"the faults are confirmed within (?P<seconds>\d+(?:\.\d+)?) seconds?"),
-      converters={"seconds": float})
+@then(parsers.re(CONFIRM_ALL), converters={"seconds": float})
 def all_confirmed(drill: Drill, seconds: float, budget_scale: float) -> None:
     attempt(drill.confirm_all, seconds * budget_scale)
 
 
 @changes_the_cloud
-@when(parsers.re(r'the fault "(?P<fault>[^"]+)" ends'))
+@when(parsers.re(FAULT_ENDS))
 def fault_ends(drill: Drill, fault: str) -> None:
     """The scenario ends the fault itself (power returns): its undo runs before recovery."""
     attempt(drill.end_faults, fault)
@@ -175,8 +177,7 @@ def recover(drill: Drill, chosen: dict[str, Target], recovery: str, role: str,
     attempt(drill.recover, recovery, chosen_host(chosen, role), table_params(datatable or []))
 
 
-@then(parsers.re(r"the cloud is back to its verified state within (?P<seconds>\d+(?:\.\d+)?) "
-                 r"seconds?"), converters={"seconds": float})
+@then(parsers.re(BACK_TO_VERIFIED), converters={"seconds": float})
 def back_to_verified(drill: Drill, seconds: float, budget_scale: float) -> None:
     ttr = attempt(drill.wait_verified, seconds * budget_scale)
     drill.evidence.time_to_recover(ttr, seconds * budget_scale)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +16,10 @@ from stackdrill.hosts.target import Target, Targets
 from stackdrill.inventory import load_inventory
 from stackdrill.lab.lab import Lab
 from stackdrill.lab.topology import host_by_name
+from stackdrill.units import act_and_wait_active, unit_status
 from stackdrill.waiting import poll
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +119,27 @@ def test_graceful_reboot_from_inside_comes_back(lab: Lab, lab_targets: Targets) 
     target.connection.reconnect(timeout=30)
     assert boot_identity(target) != before
     assert lab.power.is_on("storage1")
+
+
+def lab_status() -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "stackdrill.cli", "lab", "status"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_lab_status_names_a_stopped_unit_and_exits_1(lab_targets: Targets) -> None:
+    """A lab with one watched unit down is not fully up: exit 1 and a problem line naming the
+    unit and its host; once the unit is started again, exit 0."""
+    controller = lab_targets.get("controller")
+    unit = controller.unit("cinder-scheduler")
+    assert unit_status(controller, unit).active == "active"
+    controller.run(controller.service_command("cinder-scheduler", "stop"), check=True)
+    try:
+        down = lab_status()
+        assert down.returncode == 1, down.stdout + down.stderr
+        problems = [line for line in down.stdout.splitlines() if line.startswith("problem: ")]
+        assert f"problem: controller: unit {unit} is inactive" in problems, down.stdout
+        assert "lab: not fully up" in down.stdout
+    finally:
+        act_and_wait_active(controller, unit, "start", timeout=60)
+        poll(lambda: lab_status().returncode == 0, timeout=120, interval=2,
+             description="lab status to exit 0 again")

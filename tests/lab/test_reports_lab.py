@@ -1,8 +1,10 @@
-"""A real drill run leaves its record in the history, JUnit XML for CI, and a report naming it."""
+"""A real drill run leaves its record in the history, JUnit XML for CI, and a report naming it;
+a later pytest run in the checkout leaves that run's evidence as it was."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import subprocess
 import sys
@@ -80,3 +82,28 @@ def test_a_drill_run_is_recorded_and_reported(lab: Lab, tmp_path: Path) -> None:
     assert SCENARIO in report.stdout
     assert SCENARIO in html.read_text()
     assert "<svg" in html.read_text()
+
+    evidence = contents(run)
+    later_pytest_run(reports)
+    assert contents(run) == evidence, "a later pytest run changed this run's evidence"
+    assert (reports / "latest").resolve() != run
+    again = stackdrill("report", run.name, "--reports", str(reports), "--history", str(history),
+                       "--output", str(tmp_path / "again.html"), timeout=60)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert SCENARIO in (tmp_path / "again.html").read_text()
+
+
+def contents(directory: Path) -> dict[str, str]:
+    """Every file under ``directory``: its path and a digest of its bytes."""
+    return {str(path.relative_to(directory)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(directory.rglob("*")) if path.is_file()}
+
+
+def later_pytest_run(reports: Path) -> None:
+    """A unit test file run afterwards in the checkout, with the same reports directory and
+    without one: neither touches an earlier run's directory."""
+    for extra in (["--reports", str(reports)], []):
+        later = subprocess.run([sys.executable, "-m", "pytest", "tests/unit/test_accounts.py",
+                                "-q", "-p", "no:cacheprovider", *extra], cwd=ROOT,
+                               capture_output=True, text=True, timeout=300, check=False)
+        assert later.returncode == 0, later.stdout[-3000:] + later.stderr[-3000:]

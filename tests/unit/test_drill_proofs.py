@@ -4,7 +4,6 @@ damage the scenario says its recovery repairs is repaired, not left for the undo
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,13 +15,13 @@ from pytest_bdd.parser import FeatureParser
 from stackdrill.drill import BudgetExceeded, Drill, FaultNotConfirmed, NotRepaired
 from stackdrill.journal import Journal
 from stackdrill.params import Param, boolean
-from stackdrill.registry import Registries
+from stackdrill.preflight import check_confirmed, check_steps
+from stackdrill.registry import Registries, load_registries
 from stackdrill.runbook import Recovery, RunbookStep
+from tests.unit.gherkin_fakes import Step, Table
 from tests.unit.test_drill import BreakService, FakeTarget, FakeTargets, StateProbe
 
 FEATURES = Path(__file__).parents[2] / "features"
-INJECT = r'the fault "[^"]+" is injected on (?:the [\w-]+|every(?: [\w-]+)?) host:?'
-RECOVER = r'the (?:recovery|procedure) "[^"]+" runs on the [\w-]+ host:?'
 
 
 class Maintain(Recovery):
@@ -164,35 +163,65 @@ def test_repaired_damage_or_no_claim_passes(drill: Drill) -> None:
 
 
 # -- the drills as written ---------------------------------------------------------------------
-def _unconfirmed_before_acting(steps: list[Any]) -> str | None:
-    """Replays a scenario's steps as the drill engine counts faults: the singular confirmation
-    confirms the last fault injected on one host, the plural one every fault."""
-    faults: list[tuple[str, bool]] = []  # (fault, confirmed)
-    for step in steps:
-        text = step.name.strip()
-        if re.fullmatch(INJECT, text):
-            faults.append((text, False))
-        elif text.startswith("the fault is confirmed") and faults:
-            faults[-1] = (faults[-1][0], True)
-        elif text.startswith("the faults are confirmed"):
-            faults = [(fault, True) for fault, _ in faults]
-        elif re.fullmatch(RECOVER, text) or text.endswith(" ends") \
-                or text.startswith("the cloud is back to its verified state"):
-            missing = [fault for fault, confirmed in faults if not confirmed]
-            if missing:
-                return f"{text!r} after the unconfirmed {missing[0]!r}"
-    return None
-
-
 def test_every_shipped_drill_confirms_each_fault_before_acting_on_it() -> None:
+    """The check collection runs (:func:`stackdrill.preflight.check_confirmed`), over every
+    scenario shipped."""
     problems = []
     for path in sorted(FEATURES.rglob("*.feature")):
         feature = FeatureParser(str(FEATURES), str(path.relative_to(FEATURES))).parse()
-        for name, scenario in feature.scenarios.items():
-            problem = _unconfirmed_before_acting(list(scenario.steps))
-            if problem:
-                problems.append(f"{path.relative_to(FEATURES)}: {name}: {problem}")
+        for scenario in feature.scenarios.values():
+            problems += check_confirmed(str(path.relative_to(FEATURES)), scenario.steps)
     assert problems == []
+
+
+ON_EVERY = Step('the fault "power_off_host" is injected on every host', 5)
+ON_ONE = Step('the fault "kill_service" is injected on the compute host:', 4,
+              Table([["service", "dbus"]]))
+ONE_CONFIRMED = Step("the fault is confirmed within 10 seconds", 7)
+ALL_CONFIRMED = Step("the faults are confirmed within 60 seconds", 7)
+RECOVERY = Step('the recovery "start_services" runs on the compute host:', 8,
+                Table([["services", "dbus"]]))
+ENDS = Step('the fault "power_off_host" ends', 8)
+BACK = Step("the cloud is back to its verified state within 120 seconds", 9)
+
+
+@pytest.mark.parametrize(("steps", "line", "fragment"), [
+    ([ON_ONE, RECOVERY], 8, "the recovery 'start_services' acts before the fault "
+                            "'kill_service' of line 4 is confirmed"),
+    ([ON_ONE, ON_EVERY, ONE_CONFIRMED, ENDS], 8,
+     "the fault 'power_off_host' ends before the fault 'power_off_host' of line 5"),
+    ([ON_EVERY, ONE_CONFIRMED, BACK], 9, "the return to the verified state is checked before "
+                                         "the fault 'power_off_host' of line 5 is confirmed"),
+    ([ON_EVERY, ON_ONE, ONE_CONFIRMED, RECOVERY], 8, "the fault 'power_off_host' of line 5"),
+    ([ON_ONE, RECOVERY, ONE_CONFIRMED, BACK], 8, "the fault 'kill_service' of line 4"),
+])
+def test_acting_on_an_unconfirmed_fault_is_refused_at_its_line(steps: list[Step], line: int,
+                                                               fragment: str) -> None:
+    """The singular confirmation covers the last fault injected on one host; an every-host
+    injection, or any fault before the last, needs the plural one. Only the first step that
+    acts too early is named."""
+    problems = check_confirmed("x.feature", steps)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"x.feature:{line}: "), problems
+    assert fragment in problems[0], problems
+    assert "\n" not in problems[0]
+
+
+@pytest.mark.parametrize("steps", [
+    [ON_ONE, ONE_CONFIRMED, RECOVERY, BACK],
+    [ON_ONE, ON_EVERY, ALL_CONFIRMED, ENDS, RECOVERY, BACK],
+    [ON_EVERY, ON_ONE, ONE_CONFIRMED, ALL_CONFIRMED, RECOVERY],
+    [RECOVERY, BACK],  # a procedure alone
+    [ON_ONE],  # nothing acts on it (the undo ends it)
+])
+def test_acting_on_confirmed_faults_is_accepted(steps: list[Step]) -> None:
+    assert check_confirmed("x.feature", steps) == []
+
+
+def test_the_collection_check_includes_the_confirmations() -> None:
+    problems = check_steps("x.feature", [Step("a compute host", 3), ON_ONE, RECOVERY],
+                           load_registries())
+    assert [p.split(": ")[0] for p in problems] == ["x.feature:8"]
 
 
 def test_the_xml_drill_says_its_recovery_re_creates_the_files() -> None:

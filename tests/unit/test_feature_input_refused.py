@@ -28,10 +28,16 @@ Feature: a drill on the fake cloud
     And the verified state from now on tolerates:
       | rule                     |
       | host:*/svc:canary ignore |
+    Then the fault is confirmed within 5 seconds
     When the recovery "fake_start" runs on the compute host:
       | service | canary |
     Then the cloud is back to its verified state within 5 seconds
 """
+CONFIRM = "    Then the fault is confirmed within 5 seconds\n"
+RECOVERY = ('    When the recovery "fake_start" runs on the compute host:\n'
+            "      | service | canary |\n")
+SECOND_FAULT = ('    When the fault "fake_stop" is injected on the compute host:\n'
+                "      | service | other |\n")
 
 # (the feature, the line the refusal names, a fragment of its message)
 BAD = {
@@ -40,13 +46,27 @@ BAD = {
     "when tolerance row": (GOOD.replace("svc:canary ignore", "svc:canary abs -1"), 12,
                            "needs a value >= 0"),
     "role no given chose": (GOOD.replace('runs on the compute host', 'runs on the storage host'),
-                            13, "no earlier step 'Given a storage host'"),
+                            14, "no earlier step 'Given a storage host'"),
     "given after the step": (GOOD.replace("    Given a compute host\n    And the cloud",
                                           "    Given the cloud").replace(
         "    Then the cloud", "    Given a compute host\n    Then the cloud"), 7,
         "no earlier step 'Given a compute host'"),
     "unknown role": (GOOD.replace("Given a compute host", "Given a gpu host").replace(
         "on the compute host", "on the gpu host"), 3, "unknown role 'gpu'"),
+    # a fault is confirmed before anything acts on it
+    "recovery before the confirm": (GOOD.replace(CONFIRM, "").replace(
+        RECOVERY, RECOVERY + CONFIRM), 13,
+        "the recovery 'fake_start' acts before the fault 'fake_stop' of line 8 is confirmed"),
+    "verdict before any confirm": (GOOD.replace(CONFIRM, "").replace(RECOVERY, ""), 13,
+                                   "the return to the verified state is checked before the "
+                                   "fault 'fake_stop' of line 8 is confirmed"),
+    "fault ended before its confirm": (GOOD.replace(
+        RECOVERY, '    When the fault "fake_stop" ends\n').replace(CONFIRM, "").replace(
+        "    Then the cloud", CONFIRM + "    Then the cloud"), 13,
+        "the fault 'fake_stop' ends before the fault 'fake_stop' of line 8 is confirmed"),
+    "the singular confirm covers only the last fault": (GOOD.replace(
+        "    And the verified state from now on", SECOND_FAULT + "    And the verified state "
+        "from now on"), 16, "before the fault 'fake_stop' of line 8 is confirmed"),
 }
 
 
@@ -86,6 +106,36 @@ def test_the_good_feature_is_planned(tmp_path: Path, capfd: pytest.CaptureFixtur
     assert "  fault fake_stop on compute1 (compute host, line 8)" in ran.stdout.splitlines()
 
 
+def test_the_plural_confirm_covers_every_fault(tmp_path: Path,
+                                              capfd: pytest.CaptureFixture[str]) -> None:
+    """The singular confirm left the first fault unconfirmed; the plural one covers both."""
+    feature = GOOD.replace("    And the verified state from now on",
+                           SECOND_FAULT + "    And the verified state from now on").replace(
+        "the fault is confirmed", "the faults are confirmed")
+    features, inventory = fake_project(tmp_path, feature)
+    ran = stackdrill(plan_args(features, inventory), tmp_path, capfd)
+    assert ran.code == cli.EXIT_OK, ran
+
+
+def test_a_fault_with_required_parameters_ends_without_them(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """Ending a fault takes no table: its parameters are the injection's."""
+    feature = GOOD.replace(RECOVERY, '    When the fault "fake_stop" ends\n')
+    features, inventory = fake_project(tmp_path, feature)
+    ran = stackdrill(plan_args(features, inventory), tmp_path, capfd)
+    assert ran.code == cli.EXIT_OK, ran
+
+
+def test_the_good_feature_runs_and_passes(tmp_path: Path,
+                                          capfd: pytest.CaptureFixture[str]) -> None:
+    """The feature the refusals start from is accepted by run too, and drills."""
+    features, inventory = fake_project(tmp_path, GOOD)
+    ran = stackdrill(run_args(tmp_path, features, inventory), tmp_path, capfd)
+    assert ran.code == cli.EXIT_OK, ran
+    assert events(features) == ["inject compute1/canary", "recover compute1/canary",
+                               "undo compute1/canary"]
+
+
 def test_a_role_chosen_in_the_background_counts(tmp_path: Path,
                                                 capfd: pytest.CaptureFixture[str]) -> None:
     background = GOOD.replace("  Scenario: the canary stops\n    Given a compute host\n    And",
@@ -111,7 +161,8 @@ def test_every_scenario_of_a_feature_is_checked(tmp_path: Path,
 @pytest.mark.parametrize("command", ["run", "plan"])
 def test_a_fault_on_every_host_of_a_role_the_inventory_lacks_is_refused(
         tmp_path: Path, capfd: pytest.CaptureFixture[str], command: str) -> None:
-    feature = GOOD.replace("is injected on the compute host:", "is injected on every storage host:")
+    feature = GOOD.replace("is injected on the compute host:", "is injected on every storage host:"
+                           ).replace("the fault is confirmed", "the faults are confirmed")
     features, inventory = fake_project(tmp_path, feature)
     argv = run_args(tmp_path, features, inventory) if command == "run" \
         else plan_args(features, inventory)

@@ -39,7 +39,8 @@ Feature: a drill on the fake cloud
     And the cloud is in its verified state
     When the fault "fake_stop" is injected on the compute host:
       | service | canary |
-    Then the cloud is back to its verified state within 1 seconds
+    Then the fault is confirmed within 5 seconds
+    And the cloud is back to its verified state within 1 seconds
 """
 
 

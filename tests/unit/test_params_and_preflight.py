@@ -42,6 +42,7 @@ def test_scenarios_are_checked_for_names_and_parameters_before_they_run() -> Non
         Step('the fault "kill_service" is injected on the compute host:', 5,
              Table([["service", "dbus"]])),
         Step('the fault "melt" is injected on the compute host:', 9),
+        Step("the faults are confirmed within 10 seconds", 11),
         Step('the recovery "start_services" runs on the compute host:', 12,
              Table([["servces", "dbus"]])),
     ]

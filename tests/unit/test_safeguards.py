@@ -342,7 +342,8 @@ Feature: safeguarded drills
   Scenario: the fault takes the guarded canary down
     When the fault "fake_stop" is injected on the compute host:
       | service | canary |
-    Then the cloud is back to its verified state within 60 seconds
+    Then the fault is confirmed within 5 seconds
+    And the cloud is back to its verified state within 60 seconds
 
   Scenario: a later drill never starts
     When the fault "fake_stop" is injected on the compute host:
