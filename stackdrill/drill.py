@@ -22,6 +22,7 @@ from stackdrill.guards import Guards
 from stackdrill.hosts.ssh import CommandResult, HostError
 from stackdrill.hosts.target import Target, Targets
 from stackdrill.journal import Journal, JournalEntry
+from stackdrill.origin import origin_of
 from stackdrill.params import ParamError
 from stackdrill.probe import CloudContext, CloudProbe, Probe, SnapshotSettings, take_snapshot
 from stackdrill.registry import Registries
@@ -225,7 +226,8 @@ class Drill:
         except (HostError, FaultError, ParamError) as exc:
             raise DrillError(f"fault {fault_name} on {target.name} not injected: {exc}") \
                 from exc
-        entry = self.journal.arm(fault_name, target.name, dict(raw_params), facts)
+        entry = self.journal.arm(fault_name, target.name, dict(raw_params), facts,
+                                 origin=origin_of(type(fault)))
         active = ActiveFault(fault, entry, facts, time.time())
         self.faults.append(active)
         try:
@@ -238,9 +240,10 @@ class Drill:
                 self.monitor = monitor
                 self.timeline.add("safeguards", f"{len(self.safeguards)} safeguard(s) watched")
                 monitor.start()
-        active.injected_at = time.time()
-        self.timeline.add("fault-injected", f"{fault_name} on {target.name}",
-                          at=active.injected_at)
+        # the clock runs from the moment the injection began: a graceful reboot or a BMC's
+        # power-off takes seconds to return, and the damage starts with it
+        self.timeline.add("fault-injected", f"{fault_name} on {target.name} (injecting took "
+                          f"{time.time() - active.injected_at:.2f}s)", at=active.injected_at)
         return active
 
     def confirm(self, active: ActiveFault, timeout: float) -> str:
@@ -258,6 +261,9 @@ class Drill:
         except WaitTimeout as exc:
             self.evidence.attach_text("confirmation attempts", exc.record.render())
             raise FaultNotConfirmed(f"fault not confirmed: {exc}") from exc
+        except FaultError as exc:
+            raise FaultNotConfirmed(f"fault not confirmed: {active.fault.name} on "
+                                    f"{active.fault.target.name}: {exc}") from exc
         active.confirmed_at = time.time()
         active.evidence = evidence
         self.evidence.attach_text("fault confirmed", f"{evidence}\n\n{record.render()}")
@@ -367,7 +373,8 @@ class Drill:
         self.result.recoveries.append(record)
         # journalled, so that a run killed half way through (a service the runbook stopped
         # still down) is rolled back by `stackdrill recover --pending`
-        entry = self.journal.arm(recovery_name, target.name, raw_params, {}, kind="recovery")
+        entry = self.journal.arm(recovery_name, target.name, raw_params, {}, kind="recovery",
+                                 origin=origin_of(type(recovery)))
         started = self.timeline.add("recovery-start", f"{recovery_name} on {target.name}")
         if self.first_procedure is None:
             self.first_procedure = (started.at, f"{recovery_name} on {target.name}")

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stackdrill.origin import Origin
+
 __all__ = ["Journal", "JournalEntry", "JournalError"]
 
 _FILE_MODE = 0o600
@@ -54,6 +56,7 @@ class JournalEntry:
     pid: int
     kind: str = "fault"
     cloud: str | None = None  # the cloud (or inventory) the run drilled; None in old journals
+    origin: Origin | None = None  # where the fault's (recovery's) class loads from; None in old
 
     def belongs_to(self, cloud: str, hosts: Collection[str]) -> bool:
         """Whether the entry was armed against this cloud (an entry from an older journal,
@@ -100,7 +103,16 @@ def _entry_from(record: Mapping[str, Any]) -> JournalEntry:
         pid=_require(record, "pid", int),
         kind=kind,
         cloud=_optional(record, "cloud", str),
+        origin=_origin(record),
     )
+
+
+def _origin(record: Mapping[str, Any]) -> Origin | None:
+    found = _optional(record, "origin", dict)
+    try:
+        return None if found is None else Origin.from_json(found)
+    except ValueError as exc:
+        raise _Corrupt(f"field 'origin': {exc}") from None
 
 
 def _parse_line(raw: bytes) -> dict[str, Any]:
@@ -134,9 +146,10 @@ class Journal:
         params: Mapping[str, Any],
         undo: Mapping[str, Any],
         kind: str = "fault",
+        origin: Origin | None = None,
     ) -> JournalEntry:
         """Record a fault that is about to be injected (or a recovery about to start, with
-        ``kind`` ``recovery``); returns the stored entry."""
+        ``kind`` ``recovery``), and where its class loads from; returns the stored entry."""
         if kind not in KINDS:
             raise ValueError(f"journal entry kind {kind!r}")
         record: dict[str, Any] = {
@@ -151,6 +164,7 @@ class Journal:
             "run": self.run_id,
             "pid": os.getpid(),
             **({"cloud": self.cloud} if self.cloud is not None else {}),
+            **({"origin": origin.to_json()} if origin is not None else {}),
         }
         line = self._encode(record, f"cannot record {fault} on {target}")
         self._append(line)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from stackdrill.cloud.access import CloudAccess, CloudError
 from stackdrill.fault import FaultError
@@ -12,12 +13,13 @@ from stackdrill.hosts.target import Targets
 from stackdrill.inventory import InventoryError, load_inventory
 from stackdrill.journal import Journal, JournalEntry
 from stackdrill.lock import lock_name
+from stackdrill.origin import OriginError, load_class
 from stackdrill.params import ParamError
-from stackdrill.registry import Registries, UnknownName
+from stackdrill.registry import Registries, Registry, UnknownName
 from stackdrill.runbook import RecoveryContext, RecoveryFailed
 
 ERRORS = (UnknownName, ParamError, InventoryError, HostError, FaultError, RecoveryFailed,
-          CloudError)
+          CloudError, OriginError)
 
 
 def undo_pending(journal: Journal, targets: Targets, registries: Registries,
@@ -40,7 +42,9 @@ def undo_pending(journal: Journal, targets: Targets, registries: Registries,
             done = _restore(entry, targets, registries, cloud)
         except ERRORS as exc:
             journal.mark_undone(entry.id, ok=False, detail=redact(str(exc)))
-            lines.append(redact(f"FAILED {label}: {exc}"))
+            # the code that can undo it is not at hand: said, since nothing was attempted
+            kept = "; left pending" if isinstance(exc, OriginError) else ""
+            lines.append(redact(f"FAILED {label}: {exc}{kept}"))
             failures += 1
             continue
         journal.mark_undone(entry.id, detail="restored by stackdrill recover --pending")
@@ -53,10 +57,19 @@ def _restore(entry: JournalEntry, targets: Targets, registries: Registries,
     target = targets.get(entry.target)
     if entry.kind == "recovery":
         context = RecoveryContext(targets=targets, cloud=cloud)
-        done = registries.recoveries.get(entry.fault)(target, entry.params, context).rollback()
+        recovery = _known(registries.recoveries, entry)
+        done = recovery(target, entry.params, context).rollback()
         return f"rolled back the interrupted recovery ({'; '.join(done) or 'nothing to do'})"
-    registries.faults.get(entry.fault)(target, entry.params).undo(entry.undo)
+    _known(registries.faults, entry)(target, entry.params).undo(entry.undo)
     return "restored"
+
+
+def _known(registry: Registry[Any], entry: JournalEntry) -> type[Any]:
+    """The entry's class: registered by the entry points, or loaded from where the dead run
+    found it (a conftest.py, a plugin module) and registered for the entries after it."""
+    if entry.fault not in registry and entry.origin is not None:
+        registry.register(load_class(entry.origin, registry.kind, entry.fault))
+    return registry.get(entry.fault)
 
 
 def close_replaced_lab(inventory_path: Path, journal_path: Path) -> int:

@@ -4,12 +4,16 @@ the verified state recorded before the run, and say what it restored.
 
 Two cases run with every lab test run (a killed service after the injection, a dropped table in
 the middle of its restore); the others take about 30 minutes together, so they are marked
-``long``; run them with ``scripts/test -m long tests/lab/test_killed_runs_lab.py``.
+``long``; run them with ``scripts/test -m long tests/lab/test_killed_runs_lab.py``. A third
+routine case drills a fault of the test's own, defined in the ``conftest.py`` of a feature
+directory outside the checkout: ``recover --pending``, from another working directory, loads it
+from the file the journal names.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,6 +30,7 @@ from stackdrill.inventory import load_inventory
 from stackdrill.journal import Journal
 from stackdrill.lab.lab import Lab
 from stackdrill.registry import load_registries
+from tests.feature_dirs import write_feature_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,6 +48,7 @@ from stackdrill.hosts.target import Targets
 from stackdrill.inventory import load_inventory
 from stackdrill.journal import Journal
 from stackdrill.registry import load_registries
+from tests.feature_dirs import write_feature_dir
 
 inventory, journal, clouds, case = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
 loaded = load_inventory(inventory)
@@ -199,3 +205,107 @@ def recover_pending(lab: Lab, journal: Path) -> subprocess.CompletedProcess[str]
     return subprocess.run([sys.executable, "-m", "stackdrill.cli", "recover", "--pending",
                            "--inventory", str(lab.paths.inventory), "--journal", str(journal)],
                           capture_output=True, text=True, timeout=600, cwd=ROOT, check=False)
+
+
+# -- a fault of the user's own, from a conftest.py ----------------------------------------------
+# memcached's main process frozen with SIGSTOP (systemd still says active), thawed with SIGCONT.
+# The run prints "injected" once the process is stopped and holds there until it is killed.
+FREEZE_CONFTEST = """
+import shlex
+import sys
+
+from stackdrill.fault import Fault, FaultError
+from stackdrill.params import Param
+
+pytest_plugins = ["steps.drill_steps"]
+
+
+class FreezeService(Fault):
+    name = "freeze_service"
+    description = "freeze a service's main process with SIGSTOP; the undo sends SIGCONT"
+    params = {"service": Param("the service whose main process is frozen")}
+
+    def plan(self):
+        return [f"kill -STOP <MainPID of {self.target.unit(self.values['service'])}>"]
+
+    def prepare(self):
+        unit = shlex.quote(self.target.unit(self.values["service"]))
+        pid = self.target.run(f"systemctl show -p MainPID --value {unit}").stdout.strip()
+        if not pid.isdigit() or pid == "0":
+            raise FaultError(f"{unit} has no main process on {self.target.name}")
+        return {"pid": int(pid)}
+
+    def inject(self, facts):
+        self.target.run(f"kill -STOP {facts['pid']}", check=True)
+        print("injected", flush=True)
+        sys.stdin.readline()  # held here until killed
+
+    def confirm(self, facts):
+        state = self.target.run(f"ps -o stat= -p {facts['pid']}").stdout.strip()
+        return f"pid {facts['pid']} stopped ({state})" if state.startswith("T") else None
+
+    def undo(self, facts):
+        self.target.run(f"kill -CONT {facts['pid']} 2>/dev/null || true", check=True)
+
+
+def pytest_stackdrill_register(registries):
+    registries.faults.register(FreezeService)
+"""
+
+FREEZE_FEATURE = """\
+Feature: a fault of the user's own, left in place by a killed run
+  Scenario: memcached is frozen and the run is killed
+    Given a controller host
+    And the cloud is in its verified state
+    When the fault "freeze_service" is injected on the controller host:
+      | service | memcached |
+"""
+
+
+def test_recover_pending_undoes_a_fault_from_a_conftest_after_a_sigkill(
+        lab: Lab, lab_targets: Targets, canaries: CanaryWorkload, cloud_access: CloudAccess,
+        tmp_path: Path) -> None:
+    verifier = Drill("verifier", lab_targets, load_registries(), Journal(tmp_path / "v.jsonl"),
+                     cloud=cloud_access)
+    verifier.record_baseline(settle=180)
+    features = write_feature_dir(tmp_path / "drills", "freeze", FREEZE_FEATURE, FREEZE_CONFTEST)
+    journal = tmp_path / "journal.jsonl"
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    # pytest's default import mode: the conftest is module "conftest", found through the
+    # sys.path entry pytest adds for its directory, which a fresh process does not have
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stackdrill.cli", "run", str(features), "--lab",
+         "--journal", str(journal), "--history", str(tmp_path / "history.jsonl"),
+         "--reports", str(tmp_path / "reports"),
+         "--", "-c", "/dev/null", "--rootdir", str(features), "-q", "-s", "-p",
+         "no:cacheprovider"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=features, env=env)
+    assert proc.stdout is not None
+    words: list[str] = []
+    try:
+        while "injected" not in words:
+            line = proc.stdout.readline()
+            assert line, f"the run ended before the injection: {words}"
+            words.extend(line.split()[-1:])
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    [entry] = Journal(journal).pending()
+    assert entry.fault == "freeze_service"
+    assert entry.origin is not None
+    assert entry.origin.file == str((features / "conftest.py").resolve())
+    controller = lab_targets.get(entry.target)
+    pid = entry.undo["pid"]
+    assert controller.run(f"ps -o stat= -p {pid}").stdout.strip().startswith("T")
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = subprocess.run([sys.executable, "-m", "stackdrill.cli", "recover", "--pending",
+                             "--inventory", str(lab.paths.inventory), "--journal", str(journal)],
+                            capture_output=True, text=True, timeout=600, cwd=elsewhere, env=env,
+                            check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("restored freeze_service on controller "), result.stdout
+    assert Journal(journal).pending() == []
+    assert not controller.run(f"ps -o stat= -p {pid}").stdout.strip().startswith("T")
+    verifier.wait_verified(300)

@@ -13,6 +13,7 @@ import pytest
 from pytest_bdd.parser import FeatureParser
 
 from stackdrill.drill import BudgetExceeded, Drill, FaultNotConfirmed, NotRepaired
+from stackdrill.fault import FaultError
 from stackdrill.journal import Journal
 from stackdrill.params import Param, boolean
 from stackdrill.preflight import check_confirmed, check_steps
@@ -255,3 +256,34 @@ def test_the_history_and_the_report_say_what_the_budget_covers(drill: Drill) -> 
     assert record["measured_from"] == "the start of procedure maintain on c1"
     page = render(group([Run.from_record(record)]), "history.jsonl")
     assert "budget), measured from the start of procedure maintain on c1</span>" in page
+
+
+class SlowBreak(BreakService):
+    """A fault whose injection takes its time to return (a graceful reboot, a BMC power-off)."""
+
+    name = "slow_break"
+
+    def inject(self, facts: Mapping[str, Any]) -> None:
+        super().inject(facts)
+        time.sleep(0.3)
+
+
+class ConfirmRaises(BreakService):
+    name = "confirm_raises"
+
+    def confirm(self, facts: Mapping[str, Any]) -> str | None:
+        raise FaultError("unexpected answer from the host: 'garbage'")
+
+
+def test_the_clock_runs_from_the_moment_the_injection_began(drill: Drill) -> None:
+    drill.registries.faults.register(SlowBreak)
+    before = time.time()
+    active = drill.inject("slow_break", _c1(drill), {})
+    assert before <= active.injected_at < before + 0.2
+
+
+def test_a_confirm_that_raises_fails_the_drill_in_one_line(drill: Drill) -> None:
+    drill.registries.faults.register(ConfirmRaises)
+    active = drill.inject("confirm_raises", _c1(drill), {})
+    with pytest.raises(FaultNotConfirmed, match="confirm_raises on c1: unexpected answer"):
+        drill.confirm(active, 1.0)

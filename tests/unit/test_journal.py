@@ -321,3 +321,24 @@ def test_a_rebuilt_lab_closes_what_dead_runs_left_on_the_old_one(tmp_path: Path)
     assert close_replaced_lab(inventory, journal) == 1
     assert Journal(journal).pending() == []
     assert entry.cloud == "lab"
+
+
+def test_where_a_class_loads_from_is_journalled_and_read_back(path: Path) -> None:
+    from stackdrill.origin import Origin
+
+    origin = Origin("conftest", "FreezeService", "/srv/drills/conftest.py")
+    entry = Journal(path).arm("freeze_service", "controller", {}, {"pid": 7}, origin=origin)
+    assert read_lines(path)[0]["origin"] == {"module": "conftest", "qualname": "FreezeService",
+                                             "file": "/srv/drills/conftest.py"}
+    assert Journal(path).pending() == [entry]
+    assert entry.origin == origin
+    Journal(path).arm("old", "controller", {}, {})  # as before: no origin
+    assert Journal(path).pending()[1].origin is None
+
+
+def test_a_malformed_origin_is_a_corrupt_journal(path: Path) -> None:
+    path.parent.mkdir()
+    path.write_text('{"event":"armed","id":"a","at":1,"fault":"f","target":"h","params":{},'
+                    '"undo":{},"run":"r","pid":1,"origin":{"module":3}}\n')
+    with pytest.raises(JournalError, match=r"line 1: field 'origin': "):
+        Journal(path).pending()
