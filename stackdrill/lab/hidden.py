@@ -16,8 +16,9 @@ from pathlib import Path
 
 #: Home and temporary directories: hidden from every lab host.
 HIDDEN_TREES = ("/home", "/root", "/tmp", "/var/tmp")  # noqa: S108 (hidden, not used)
-#: Where a working tree is never hidden from (the system's own trees).
-SYSTEM_TREES = ("/usr", "/opt", "/etc", "/var/lib", "/srv")
+#: The system's own trees: a working tree inside one of them is never hidden (a lab host needs
+#: them), nor is one of them hidden as a checkout's parent.
+SYSTEM_TREES = ("/usr", "/opt", "/etc", "/var", "/srv", "/boot", "/mnt", "/media")
 
 
 def _under(path: Path, tree: Path) -> bool:
@@ -25,13 +26,19 @@ def _under(path: Path, tree: Path) -> bool:
 
 
 def working_tree(package_file: str = __file__) -> Path | None:
-    """The checkout this stackdrill runs from, if it runs from one (not an installed wheel)."""
+    """The tree of working copies this stackdrill runs from, if it runs from a checkout (not an
+    installed wheel): the checkout's parent, where its sibling checkouts and work live, unless
+    that is a system tree or the root; then the checkout alone."""
     for parent in Path(package_file).resolve().parents:
         if (parent / "pyproject.toml").exists() and (parent / "stackdrill").is_dir():
-            if any(_under(parent, Path(tree)) for tree in SYSTEM_TREES) or parent == Path("/"):
+            if _system(parent):
                 return None
-            return parent
+            return parent if _system(parent.parent) else parent.parent
     return None
+
+
+def _system(path: Path) -> bool:
+    return path == Path("/") or any(_under(path, Path(tree)) for tree in SYSTEM_TREES)
 
 
 def outermost(paths: Iterable[Path]) -> list[Path]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from stackdrill.lab.hidden import (
     default_hidden,
     nspawn_hiding,
@@ -20,14 +22,26 @@ def test_home_temporary_and_working_trees_are_hidden_from_every_host(tmp_path: P
     for tree in ("/root", "/home", "/tmp", "/var/tmp"):
         assert any(arg.startswith(f"--tmpfs={tree}:") for arg in argv), tree
     checkout = Path(__file__).resolve().parents[2]
-    assert f"--tmpfs={checkout}:mode=0755" in argv
+    assert f"--tmpfs={checkout.parent}:mode=0755" in argv
 
 
-def test_the_checkout_is_the_working_tree_and_an_installed_package_has_none(
+def test_the_checkouts_parent_is_the_working_tree_and_an_installed_package_has_none(
         tmp_path: Path) -> None:
-    assert working_tree() == Path(__file__).resolve().parents[2]
+    checkout = Path(__file__).resolve().parents[2]
+    assert working_tree() == checkout.parent  # its sibling checkouts are hidden too
     assert working_tree("/usr/lib/python3/dist-packages/stackdrill/lab/hidden.py") is None
-    assert Path(__file__).resolve().parents[2] in default_hidden()
+    assert checkout.parent in default_hidden()
+
+
+def test_a_checkout_inside_a_system_tree_is_not_hidden(tmp_path: Path) -> None:
+    checkout = tmp_path / "srv/stackdrill-checkout"
+    (checkout / "stackdrill/lab").mkdir(parents=True)
+    (checkout / "pyproject.toml").write_text("")
+    module = str(checkout / "stackdrill/lab/hidden.py")
+    assert working_tree(module) == checkout.parent
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("stackdrill.lab.hidden.SYSTEM_TREES", (str(tmp_path / "srv"),))
+        assert working_tree(module) is None
 
 
 def test_a_needed_path_inside_a_hidden_tree_is_bound_back_read_only(tmp_path: Path) -> None:
