@@ -14,6 +14,9 @@ from stackdrill.hosts.ssh import HostError
 from stackdrill.params import Param
 from stackdrill.priorities import priority_list
 
+# What ``systemctl is-enabled`` answers for a unit this fault disabled.
+HELD = "disabled"
+
 
 class HoldServicesAtBoot(Fault):
     name = "hold_services_at_boot"
@@ -33,14 +36,22 @@ class HoldServicesAtBoot(Fault):
     def plan(self) -> list[str]:
         return [f"systemctl disable <each of {', '.join(self._units())} enabled here>"]
 
-    def _enabled(self, units: list[str]) -> list[str]:
+    def _states(self, units: list[str]) -> dict[str, str] | None:
+        """Each unit's ``systemctl is-enabled`` answer, empty where systemctl answered nothing
+        (a bus error while the host shuts down, a timeout); None if the read itself failed."""
         quoted = " ".join(shlex.quote(u) for u in units)
         result = self.target.run(f"for u in {quoted}; do echo \"$u $(systemctl is-enabled "
                                  f"\"$u\" 2>/dev/null)\"; done", record=False)
         if not result.ok:
+            return None
+        return {fields[0]: " ".join(fields[1:]) for fields in
+                (line.split() for line in result.stdout.splitlines()) if fields}
+
+    def _enabled(self, units: list[str]) -> list[str]:
+        states = self._states(units)
+        if states is None:
             raise FaultError(f"{self.target.name}: cannot read the units' boot state")
-        return [line.split()[0] for line in result.stdout.splitlines()
-                if line.split()[1:] == ["enabled"]]
+        return [unit for unit in units if states.get(unit) == "enabled"]
 
     def prepare(self) -> dict[str, Any]:
         units = self._enabled(self._units())
@@ -54,7 +65,12 @@ class HoldServicesAtBoot(Fault):
             self.target.run("systemctl disable " + " ".join(facts["units"]), check=True)
 
     def confirm(self, facts: Mapping[str, Any]) -> str | None:
-        if not facts["units"] or self._enabled(facts["units"]):
+        """Held only when each unit reads exactly what ``systemctl disable`` leaves; an empty
+        or any other answer proves nothing yet."""
+        if not facts["units"]:
+            return None
+        states = self._states(facts["units"])
+        if states is None or any(states.get(unit) != HELD for unit in facts["units"]):
             return None
         return f"held at boot on {self.target.name}: {', '.join(facts['units'])}"
 

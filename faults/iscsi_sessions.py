@@ -7,7 +7,8 @@
   until undo binds it back; without it, initiators reconnect at once.
 - ``network``: iptables on the storage host drops the portal's traffic (from ``initiators``, or
   from everyone) until undo deletes the rule. The rule carries a ``stackdrill-drop-iscsi``
-  comment, so undo and recovery delete it and nothing else.
+  comment, so undo and recovery delete it and nothing else. The cut is confirmed by the rule's
+  packet counter rising after the injection (see ``_confirm_network``), never by the rule alone.
 
 ``method: auto`` picks ``initiator`` where iscsiadm lists sessions, else ``target`` where tgtadm
 or targetcli exists, else ``network``.
@@ -34,6 +35,8 @@ DETECT = ("command -v iscsiadm >/dev/null 2>&1 && iscsiadm -m session 2>/dev/nul
           "command -v targetcli >/dev/null 2>&1 && echo lio; exit 0")
 
 
+# iscsiadm's exit status for "No active sessions" (ISCSI_ERR_NO_OBJS_FOUND).
+NO_SESSIONS = 21
 LIO_ROOT = "/sys/kernel/config/target/iscsi"
 LIO_SESSION = re.compile(r"LIO Session ID: (\d+)")
 
@@ -50,6 +53,11 @@ def parse_lio_state(text: str) -> tuple[str, list[int]]:
     enable = next((line.split("=", 1)[1].strip() for line in text.splitlines()
                    if line.startswith("enable=")), "")
     return enable, sorted(int(sid) for sid in LIO_SESSION.findall(text))
+
+
+def _sources(facts: Mapping[str, Any]) -> list[str]:
+    """The sources the network rules cut off ("" for all), as the counters are keyed."""
+    return list(facts.get("sources", [""]))
 
 
 def _ids(sids: list[int]) -> str:
@@ -113,7 +121,9 @@ class DropIscsiSessions(Fault):
         if method == "network":
             facts: dict[str, Any] = {
                 "method": method, "rules": iscsi.iptables_rule(self.values["initiators"],
-                                                               iscsi.DROP_RULE_TAG)}
+                                                               iscsi.DROP_RULE_TAG),
+                "sources": [iscsi.drop_source(a) for a in self.values["initiators"]] or [""],
+                "dropped_before": self._counters_before()}
             if self.target.run("command -v tgtadm", record=False).ok:
                 shown = iscsi.parse_tgt_targets(self.target.run(iscsi.TGT_SHOW,
                                                                 record=False).stdout)
@@ -124,16 +134,32 @@ class DropIscsiSessions(Fault):
             return self._prepare_tgt(pattern)
         return self._prepare_lio(pattern)
 
+    def _counters_before(self) -> dict[str, int]:
+        counts = self._drop_counters()
+        if counts is None:
+            raise FaultError(f"{self.target.name}: cannot read the INPUT chain's counters "
+                             f"({iscsi.DROP_COUNTERS})")
+        return counts
+
     def _prepare_lio(self, pattern: str) -> dict[str, Any]:
         lio = self.target.run("targetcli ls /iscsi 1", record=False).stdout
         iqns = [word for word in lio.split() if word.startswith("iqn.")]
         chosen = [iqn for iqn in iqns if iscsi.matches(iqn, pattern)]
         if not chosen:
             raise FaultError(f"{self.target.name}: no LIO target matches {pattern}")
-        recorded = {iqn: parse_lio_state(self.target.run(lio_state(iqn), record=False)
-                                         .stdout)[1] for iqn in chosen}
+        recorded = {iqn: self._lio_sessions(iqn) for iqn in chosen}
+        if not any(recorded.values()):
+            raise FaultError(f"{self.target.name}: no initiator is logged in to a LIO target "
+                             f"matching {pattern}; no session to drop")
         return {"method": "target", "tool": "targetcli", "targets": chosen,
                 "sessions": recorded}
+
+    def _lio_sessions(self, iqn: str) -> list[int]:
+        """The sessions of an enabled LIO portal group, from configfs; refused if unreadable."""
+        enable, sessions = parse_lio_state(self.target.run(lio_state(iqn), record=False).stdout)
+        if enable not in ("0", "1"):
+            raise FaultError(f"{self.target.name}: cannot read the LIO portal group of {iqn}")
+        return sessions
 
     def _prepare_tgt(self, pattern: str) -> dict[str, Any]:
         shown = iscsi.parse_tgt_targets(self.target.run(iscsi.TGT_SHOW, record=False).stdout)
@@ -141,7 +167,7 @@ class DropIscsiSessions(Fault):
                   if iscsi.matches(iqn, pattern)}
         if not chosen:
             raise FaultError(f"{self.target.name}: no tgtd target matches {pattern}")
-        sessions = {iqn: sorted(self._tgt_sessions(target["tid"]) or ())
+        sessions = {iqn: self._recorded_tgt_sessions(iqn, target["tid"])
                     for iqn, target in chosen.items()}
         if not any(sessions.values()):
             raise FaultError(f"{self.target.name}: no initiator is logged in to a tgtd target "
@@ -149,6 +175,13 @@ class DropIscsiSessions(Fault):
         return {"method": "target", "tool": "tgtadm", "hold": self.values["hold"],
                 "targets": chosen, "sessions": sessions,
                 "initiators": {iqn: shown[iqn].initiators for iqn in chosen}}
+
+    def _recorded_tgt_sessions(self, iqn: str, tid: int) -> list[int]:
+        live = self._tgt_sessions(tid)
+        if live is None:
+            raise FaultError(f"{self.target.name}: cannot read the sessions of tgtd target "
+                             f"{iqn} ({iscsi.tgt_conn_show(tid)})")
+        return sorted(live)
 
     def _tgt_sessions(self, tid: int) -> set[int] | None:
         """The IDs of a tgtd target's sessions now, or None when they cannot be read."""
@@ -185,20 +218,58 @@ class DropIscsiSessions(Fault):
     def confirm(self, facts: Mapping[str, Any]) -> str | None:
         method = facts["method"]
         if method == "initiator":
-            listing = self.target.run("iscsiadm -m session", record=False).stdout
-            live = {s.sid for s in iscsi.parse_iscsiadm_sessions(listing)}
+            live = self._live_sessions()
+            if live is None:
+                return None
             gone = [s["sid"] for s in facts["sessions"] if s["sid"] not in live]
             if len(gone) < len(facts["sessions"]):
                 return None
             return f"{self.target.name}: sessions {', '.join(map(str, gone))} logged out"
         if method == "network":
-            for rule in facts["rules"]:
-                if not self.target.run(f"iptables -C {rule}", record=False).ok:
-                    return None
-            return f"{self.target.name}: iSCSI portal traffic dropped by iptables"
+            return self._confirm_network(facts)
         if facts["tool"] == "targetcli":
             return self._confirm_lio(facts)
         return self._confirm_tgt(facts)
+
+    def _live_sessions(self) -> set[int] | None:
+        """open-iscsi's session IDs now, or None when iscsiadm gave no answer: only a listing
+        (exit 0) or "No active sessions" (exit 21, ISCSI_ERR_NO_OBJS_FOUND) is one."""
+        result = self.target.run("iscsiadm -m session", record=False)
+        if result.exit_status == NO_SESSIONS:
+            return set()
+        if not result.ok or not result.stdout.strip():
+            return None
+        return {s.sid for s in iscsi.parse_iscsiadm_sessions(result.stdout)}
+
+    def _drop_counters(self) -> dict[str, int] | None:
+        result = self.target.run(iscsi.DROP_COUNTERS, record=False)
+        if not result.ok:
+            return None
+        return iscsi.parse_drop_counters(result.stdout, iscsi.DROP_RULE_TAG)
+
+    def _confirm_network(self, facts: Mapping[str, Any]) -> str | None:
+        """Each rule has dropped packets since the injection (its counter, read with
+        ``iptables -S INPUT -v``, above the count recorded before it).
+
+        The computes' connections cannot prove the cut: a DROP rule sends no reset, so
+        established connections stay in ``ss`` on both sides until TCP or iSCSI gives up, long
+        after the traffic stopped, and this fault runs on the storage host, not on the computes.
+        Initiators send a NOP-Out every few seconds (qemu's libiscsi every 5 s, open-iscsi's
+        noop_out_interval), so a cut portal shows as packets dropped within seconds; a rule
+        that matched nothing proves nothing. The computes' side is the ``iscsi_paths``
+        probe's, which the drill requires to deviate."""
+        counts = self._drop_counters()
+        before: Mapping[str, int] = facts.get("dropped_before", {})
+        if counts is None:
+            return None
+        dropped = {source: counts.get(source, 0) - before.get(source, 0)
+                   for source in _sources(facts)}
+        if any(count <= 0 for count in dropped.values()):
+            return None
+        return (f"{self.target.name}: iptables dropped "
+                + "; ".join(f"{count} packets of iSCSI portal traffic from {source or 'any'}"
+                            for source, count in dropped.items())
+                + " since the injection")
 
     def _confirm_tgt(self, facts: Mapping[str, Any]) -> str | None:
         """Every session recorded before the drop is gone (read again); with hold, no initiator

@@ -3,6 +3,11 @@ those files belong to no one: the admin guide's UID/GID mismatch, seen from each
 
 The IDs are kept per host, so a host whose IDs change shows as a deviation from the verified
 state; files left with an ID no user or group has any more are a problem in themselves.
+
+Only the directories that exist are walked, and the absent ones are recorded
+(``files/roots_absent``): some may legitimately not exist on a host (``/var/log/nova`` where
+Nova logs to the journal), but one that disappears deviates from the verified state, where a
+walk that skipped it would read as a healthy 0.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from stackdrill.hosts.target import Target
 from stackdrill.probe import Probe, ProbeFailed, ProbeOutput
 
 MARK = "unowned "
+ABSENT = "absent "
 
 
 class AccountIds(Probe):
@@ -33,7 +39,9 @@ class AccountIds(Probe):
     def parse(self, target: Target, output: ProbeOutput) -> dict[str, Any]:
         text = output.require_ok()
         ids = parse_lookup(text)
-        counts = [line[len(MARK):] for line in text.splitlines() if line.startswith(MARK)]
+        lines = [line[len(MARK):] for line in text.splitlines() if line.startswith(MARK)]
+        absent = sorted(line[len(ABSENT):] for line in lines if line.startswith(ABSENT))
+        counts = [line for line in lines if not line.startswith(ABSENT)]
         errors = [line for line in counts if line.startswith("error: ")]
         if errors:
             raise ProbeFailed(f"{output.host}: the walk for unowned files failed: "
@@ -43,6 +51,7 @@ class AccountIds(Probe):
         values: dict[str, Any] = {f"user:{name}/uid": uid for name, uid in ids.users.items()}
         values |= {f"group:{name}/gid": gid for name, gid in ids.groups.items()}
         values["files/unowned"] = int(counts[0])
+        values["files/roots_absent"] = absent
         return values
 
     def problems(self, values: dict[str, Any]) -> list[str]:

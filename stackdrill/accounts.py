@@ -157,10 +157,25 @@ def owned_command(kind: str, number: int) -> str:
 
 
 def unowned_command(paths: Iterable[str]) -> str:
-    """Count the files under ``paths`` whose owner or group no longer exists. The count is the
-    last line; before it, each walk error other than a file (or a path) that does not exist is
-    printed as ``error: <message>``, so a failed walk never reads as a count."""
-    quoted = " ".join(shlex.quote(path) for path in paths)
-    return (f"find {quoted} \\( -nouser -o -nogroup \\) -printf 'x\\n' 2>&1 | "
-            "awk '$0 == \"x\" {n++; next} /: No such file or directory$/ {next} "
-            "{print \"error: \" $0} END {print n + 0}'")
+    """Count the files under ``paths`` whose owner or group no longer exists, walking only the
+    roots that exist. Each absent root is printed first as ``absent <root>``; the count is the
+    last line; before it, each walk error is printed as ``error: <message>``, so a failed walk
+    never reads as a count. A file that vanished below a root during the walk is no error; a
+    root that vanished is one."""
+    roots = list(paths)
+    quoted = " ".join(shlex.quote(path) for path in roots)
+    walk = (f"set --; for r in {quoted}; do if [ -e \"$r\" ]; then set -- \"$@\" \"$r\"; "
+            f"else echo \"absent $r\"; fi; done; "
+            f"if [ $# -gt 0 ]; then find \"$@\" \\( -nouser -o -nogroup \\) "
+            f"-printf 'x\\n' 2>&1; fi")
+    return f"{{ {walk}; }} | awk {shlex.quote(_unowned_filter(roots))}"
+
+
+def _unowned_filter(roots: list[str]) -> str:
+    """The awk program that counts ``x`` lines, passes ``absent`` lines on, drops ENOENT below a
+    root, and turns every other line into ``error: ...``."""
+    vanished_root = " || ".join(f"$0 == \"find: '{root}': No such file or directory\""
+                                for root in roots) or "0"
+    return ('$0 == "x" {n++; next} /^absent / {print; next} '
+            f"/: No such file or directory$/ && !({vanished_root}) {{next}} "
+            '{print "error: " $0} END {print n + 0}')

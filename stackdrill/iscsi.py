@@ -6,6 +6,7 @@ nothing here talks to a host.
 from __future__ import annotations
 
 import fnmatch
+import re
 import shlex
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,8 @@ DROP_RULE_TAG = "stackdrill-drop-iscsi"
 # that carry no stackdrill tag are never listed here, so nothing of the site's own firewall goes.
 TAGGED_DROP_RULES = (f"iptables -S INPUT | grep -F -e '--comment {DROP_RULE_TAG} ' "
                      "| sed 's/^-A //'")
+# The INPUT chain's rules with their counters (``-c PACKETS BYTES``), read-only.
+DROP_COUNTERS = "iptables -S INPUT -v"
 # Every other rule that drops the portal's traffic: shown in the evidence, never deleted.
 OTHER_DROP_RULES = (f"iptables -S INPUT | grep -e '--dport {ISCSI_PORT} ' | grep -e '-j DROP' "
                     f"| grep -v -F -e '--comment {DROP_RULE_TAG} ' || true")
@@ -140,6 +143,31 @@ def iptables_rule(sources: list[str], tag: str) -> list[str]:
     if not sources:
         return [base]
     return [f"INPUT -s {shlex.quote(source)} {base[len('INPUT '):]}" for source in sources]
+
+
+def drop_source(address: str) -> str:
+    """An initiator address as ``iptables -S`` shows a rule's source (a host without its
+    ``/32``); "" for a rule that cuts every initiator off."""
+    return address.removesuffix("/32")
+
+
+_COUNTED = re.compile(r" -c (\d+) \d+")
+_SOURCE = re.compile(r" -s (\S+)")
+
+
+def parse_drop_counters(text: str, tag: str) -> dict[str, int]:
+    """``iptables -S INPUT -v`` -> {source: packets dropped} over the DROP rules of the portal
+    that carry ``tag``; the source as :func:`drop_source` gives it."""
+    counts: dict[str, int] = {}
+    for line in text.splitlines():
+        counted = _COUNTED.search(line)
+        if (counted is None or f"--comment {tag} " not in line + " "
+                or f"--dport {ISCSI_PORT} " not in line or " -j DROP " not in line + " "):
+            continue
+        source = _SOURCE.search(line)
+        key = drop_source(source.group(1)) if source else ""
+        counts[key] = counts.get(key, 0) + int(counted.group(1))
+    return counts
 
 
 def as_facts(target: TgtTarget) -> dict[str, Any]:

@@ -96,7 +96,8 @@ def test_the_probe_reads_ids_and_unowned_files() -> None:
     output = ProbeOutput("compute1", "u libvirt-qemu:x:64055:110::/var/lib/libvirt:/x\n"
                          "g kvm:x:110:\nunowned 3\n", "", 0)
     values = probe.parse(None, output)  # type: ignore[arg-type]
-    assert values == {"user:libvirt-qemu/uid": 64055, "group:kvm/gid": 110, "files/unowned": 3}
+    assert values == {"user:libvirt-qemu/uid": 64055, "group:kvm/gid": 110, "files/unowned": 3,
+                      "files/roots_absent": []}
     assert probe.problems(values) == [
         "3 files under /var/lib/nova, /var/lib/libvirt, /etc/nova, /etc/libvirt, "
         "/var/log/nova, /var/log/libvirt belong to no user or group"]
@@ -195,13 +196,47 @@ def test_unowned_files_are_counted_by_the_real_find(tmp_path: Path) -> None:
         expected = "1"
     else:
         expected = "0"
-    assert run_unowned(tmp_path, [str(tmp_path), "/no/such/dir"]).split() == [expected]
+    assert run_unowned(tmp_path, [str(tmp_path), "/no/such/dir"]).splitlines() == [
+        "absent /no/such/dir", expected]
 
 
 def test_a_failed_walk_is_never_read_as_a_count(tmp_path: Path) -> None:
-    out = run_unowned(tmp_path, ["/var/lib/nova"], find_stub=(
-        "echo x; echo \"find: '/var/lib/nova/x': Permission denied\" >&2; exit 1"))
+    out = run_unowned(tmp_path, [str(tmp_path)], find_stub=(
+        f"echo x; echo \"find: '{tmp_path}/x': Permission denied\" >&2; exit 1"))
     probe = AccountIds()
     with pytest.raises(ProbeFailed, match="Permission denied"):
         probe.parse(None, ProbeOutput("compute1", "".join(  # type: ignore[arg-type]
             f"unowned {line}\n" for line in out.splitlines()), "", 0))
+
+
+def test_a_root_that_is_gone_is_recorded_never_read_as_no_unowned_files(tmp_path: Path) -> None:
+    """A deleted /var/lib/nova must not read as a healthy 0: the probe names the absent roots,
+    so a root that disappears deviates from the verified state."""
+    (tmp_path / "here").mkdir()
+    gone = str(tmp_path / "gone")
+    out = run_unowned(tmp_path, [str(tmp_path / "here"), gone])
+    assert out.splitlines() == [f"absent {gone}", "0"]
+    values = AccountIds().parse(None, ProbeOutput(  # type: ignore[arg-type]
+        "compute1", "".join(f"unowned {line}\n" for line in out.splitlines()), "", 0))
+    assert values == {"files/unowned": 0, "files/roots_absent": [gone]}
+
+
+def test_every_root_present_reads_as_none_absent(tmp_path: Path) -> None:
+    out = run_unowned(tmp_path, [str(tmp_path)])
+    values = AccountIds().parse(None, ProbeOutput(  # type: ignore[arg-type]
+        "compute1", "".join(f"unowned {line}\n" for line in out.splitlines()), "", 0))
+    assert values == {"files/unowned": 0, "files/roots_absent": []}
+
+
+def test_a_file_vanishing_below_a_root_is_tolerated_but_a_root_vanishing_is_not(
+        tmp_path: Path) -> None:
+    root = tmp_path / "nova"
+    root.mkdir()
+    (tmp_path / "1").mkdir()
+    (tmp_path / "2").mkdir()
+    below = run_unowned(tmp_path / "1", [str(root)], find_stub=(
+        f"echo x; echo \"find: '{root}/instances/x': No such file or directory\" >&2; exit 1"))
+    assert below.splitlines() == ["1"]
+    itself = run_unowned(tmp_path / "2", [str(root)], find_stub=(
+        f"echo \"find: '{root}': No such file or directory\" >&2; exit 1"))
+    assert itself.splitlines() == [f"error: find: '{root}': No such file or directory", "0"]

@@ -267,3 +267,100 @@ def test_the_undo_restores_only_what_is_missing_and_says_so(xml_files: list[Path
     assert xml_files[0].read_text() == "<domain>re-created</domain>"
     assert xml_files[1].read_text() == "<domain>instance-00000002.xml</domain>"
     assert host.ran[-1].stdout == f"restored {xml_files[1]}\n"
+
+
+# -- confirms that read nothing confirm nothing ------------------------------------------------
+def test_a_boot_state_that_cannot_be_read_does_not_read_as_held() -> None:
+    """systemctl failing (a bus error while the host shuts down) prints no state: not held."""
+    host = UnitsHost({"for u in": (0, "tgt enabled\nmariadb enabled\n")})
+    fault = HoldServicesAtBoot(host, ORDER)  # type: ignore[arg-type]
+    facts = fault.prepare()
+    host.answers["for u in"] = (0, "tgt \nmariadb \n")
+    assert fault.confirm(facts) is None
+    host.answers["for u in"] = (0, "tgt disabled\nmariadb unknown-state\n")
+    assert fault.confirm(facts) is None
+    host.answers["for u in"] = (255, "")  # the read itself failed: not yet, and no error
+    assert fault.confirm(facts) is None
+    host.answers["for u in"] = (0, "tgt disabled\nmariadb disabled\n")
+    assert fault.confirm(facts) == "held at boot on storage1: tgt, mariadb"
+
+
+def _initiator_facts() -> tuple[RecordedHost, DropIscsiSessions, dict[str, Any]]:
+    host = RecordedHost({"command -v iscsiadm": (0, "initiator\n"),
+                         "iscsiadm -m session": (0, recorded("iscsiadm-session.txt"))})
+    fault = _drop(host, method="initiator", targets="iqn.2010-10.org.openstack:*")
+    return host, fault, fault.prepare()
+
+
+@pytest.mark.parametrize("answer", [(1, ""), (0, ""), (4, "iscsiadm: cannot connect\n")])
+def test_an_iscsiadm_that_fails_does_not_read_as_every_session_logged_out(
+        answer: tuple[int, str]) -> None:
+    host, fault, facts = _initiator_facts()
+    host.answers["iscsiadm -m session"] = answer
+    assert fault.confirm(facts) is None
+
+
+def test_iscsiadm_saying_no_active_sessions_confirms_the_logout() -> None:
+    host, fault, facts = _initiator_facts()
+    host.answers["iscsiadm -m session"] = (21, "iscsiadm: No active sessions.\n")
+    assert fault.confirm(facts) == "storage1: sessions 3, 15 logged out"
+
+
+RULE = ("-A INPUT -s 172.31.77.11/32 -p tcp -m tcp --dport 3260 -m comment --comment "
+        "stackdrill-drop-iscsi -c {packets} {bytes} -j DROP\n")
+COUNTERS = "iptables -S INPUT -v"
+
+
+def test_the_network_cut_is_proven_by_packets_the_rule_dropped() -> None:
+    """The rule being there proves nothing was cut: it must have dropped packets since."""
+    host = RecordedHost({"command -v iscsiadm": (0, ""), "command -v tgtadm": (1, ""),
+                         COUNTERS: (0, "-P INPUT ACCEPT -c 9 900\n")})
+    fault = _drop(host, method="network", initiators="172.31.77.11")
+    facts = fault.prepare()
+    fault.inject(facts)
+    host.answers[COUNTERS] = (0, RULE.format(packets=0, bytes=0))
+    assert fault.confirm(facts) is None  # in place, nothing dropped yet
+    host.answers[COUNTERS] = (1, "iptables: cannot read\n")
+    assert fault.confirm(facts) is None
+    host.answers[COUNTERS] = (0, RULE.format(packets=3, bytes=156))
+    assert fault.confirm(facts) == ("storage1: iptables dropped 3 packets of iSCSI portal "
+                                    "traffic from 172.31.77.11 since the injection")
+
+
+def test_a_rule_left_with_counts_must_drop_more_after_the_injection() -> None:
+    host = RecordedHost({"command -v iscsiadm": (0, ""), "command -v tgtadm": (1, ""),
+                         COUNTERS: (0, RULE.format(packets=5, bytes=260))})
+    fault = _drop(host, method="network", initiators="172.31.77.11/32")
+    facts = fault.prepare()
+    fault.inject(facts)
+    assert fault.confirm(facts) is None
+    host.answers[COUNTERS] = (0, RULE.format(packets=6, bytes=312))
+    assert "dropped 1 packets" in (fault.confirm(facts) or "")
+
+
+def test_lio_without_a_session_is_refused_before_anything_runs() -> None:
+    host = _lio_host()
+    host.answers["echo enable="] = (0, "enable=1\nNo active iSCSI Session for Initiator "
+                                       "Endpoint: iqn.1994-05.com.redhat:c1\n")
+    with pytest.raises(FaultError, match=r"^storage1: no initiator is logged in to a LIO "
+                                         r"target matching iqn\.2003-01\.\*; no session to "
+                                         r"drop$"):
+        _drop(host, method="target", targets="iqn.2003-01.*").prepare()
+    assert not [c for c in host.ran if c.endswith(" disable")]
+
+
+def test_lio_state_that_cannot_be_read_is_refused() -> None:
+    host = _lio_host()
+    host.answers["echo enable="] = (0, "enable=\n")
+    with pytest.raises(FaultError, match=r"^storage1: cannot read the LIO portal group of "):
+        _drop(host, method="target", targets="iqn.2003-01.*").prepare()
+
+
+def test_tgt_sessions_that_cannot_be_read_in_prepare_are_refused() -> None:
+    host = _tgt_host()
+    # target 1's sessions cannot be read; target 2's read fine
+    host.answers = {f"{CONN_SHOW} --tid 1": (22, "tgtadm: can't find the target"),
+                    **host.answers}
+    with pytest.raises(FaultError, match=r"^storage1: cannot read the sessions of tgtd "
+                                         r"target iqn\.2010-10\.org\.openstack:volume-ef27"):
+        _drop(host, method="target", targets="iqn.2010-10.org.openstack:*").prepare()
