@@ -30,6 +30,9 @@ CONFIRM_ONE = rf"the fault is confirmed within {SECONDS}"
 CONFIRM_ALL = rf"the faults are confirmed within {SECONDS}"
 FAULT_ENDS = r'the fault "(?P<fault>[^"]+)" ends'
 BACK_TO_VERIFIED = rf"the cloud is back to its verified state within {SECONDS}"
+# a fault parameter: the scenario says its recovery re-creates what the fault removed, which
+# the drill checks once the verified state is back (BACK_TO_VERIFIED)
+RECREATES = "recovery_recreates"
 
 TOLERATES = "the verified state tolerates:"
 TOLERATES_FROM_NOW = "the verified state from now on tolerates:"

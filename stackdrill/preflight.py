@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from stackdrill.grammar import (
@@ -18,6 +19,7 @@ from stackdrill.grammar import (
     ON_EVERY_HOST,
     ON_ROLE_HOST,
     RECOVER,
+    RECREATES,
     TOLERATES,
     TOLERATES_FROM_NOW,
     chosen_role,
@@ -26,12 +28,12 @@ from stackdrill.grammar import (
 from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import Target, Targets
 from stackdrill.inventory import ROLES, Inventory
-from stackdrill.params import ParamError, table_params
+from stackdrill.params import ParamError, boolean, table_params
 from stackdrill.registry import Registries, UnknownName
 from stackdrill.safeguards import SAFEGUARD_STEP, parse_safeguards
 from stackdrill.state import Rule
 
-__all__ = ["NAMED", "check_confirmed", "check_every_role", "check_hosts",
+__all__ = ["NAMED", "check_confirmed", "check_every_role", "check_hosts", "check_recreated",
            "check_running_domains", "check_steps", "one_line"]
 
 DOMAINS_PROBE = "libvirt_domains"
@@ -124,36 +126,118 @@ def _acts(text: str) -> str | None:
     return None
 
 
-def check_confirmed(location: str, steps: Iterable[Any]) -> list[str]:
-    """Nothing acts on a fault before a step confirms it, as the drill counts them: the
-    singular confirmation confirms the fault last injected on one host, the plural one every
-    fault. Names the first step that acts too early, or nothing."""
-    unconfirmed: dict[int, str] = {}  # the line of each fault not confirmed yet: its name
+HOW_TO_CONFIRM = ("('the fault is confirmed within N seconds' confirms the fault last injected "
+                  "on one host, 'the faults are confirmed within N seconds' every fault)")
+SINGULAR_ALONE = ("the singular confirmation has no fault injected on one host before it; use "
+                  "'the faults are confirmed'")
+
+
+def _injected(text: str) -> re.Match[str] | None:
+    """The match of a step that injects a fault, on one host or on every host, or None."""
+    return re.fullmatch(INJECT, text) or re.fullmatch(INJECT_EVERYWHERE, text)
+
+
+@dataclass
+class _Confirmations:
+    """The faults injected and not confirmed yet, as the drill counts them: the singular
+    confirmation confirms the fault last injected on one host, the plural one every fault."""
+
+    unconfirmed: dict[int, str] = field(default_factory=dict)  # each one's line: its name
     last_on_one_host: int | None = None
-    for step in steps:
-        text = step.name.strip()
-        injected = re.fullmatch(INJECT, text) or re.fullmatch(INJECT_EVERYWHERE, text)
+
+    def first(self) -> tuple[int, str] | None:
+        return next(iter(self.unconfirmed.items()), None)
+
+    def problem(self, text: str, line: int) -> str | None:
+        """What is wrong with the step at ``line``, or None; counts the faults it injects or
+        confirms."""
+        injected = _injected(text)
         if injected is not None:
-            unconfirmed[step.line_number] = injected["fault"]
-            if re.fullmatch(INJECT, text):
-                last_on_one_host = step.line_number
-        elif re.fullmatch(CONFIRM_ONE, text) and last_on_one_host is not None:
-            unconfirmed.pop(last_on_one_host, None)
-        elif re.fullmatch(CONFIRM_ALL, text):
-            unconfirmed.clear()
-        elif unconfirmed and (acts := _acts(text)) is not None:
-            line, fault = next(iter(unconfirmed.items()))
-            return [f"{location}:{step.line_number}: {acts} before the fault {fault!r} of line "
-                    f"{line} is confirmed ('the fault is confirmed within N seconds' confirms "
-                    f"the fault last injected on one host, 'the faults are confirmed within N "
-                    f"seconds' every fault)"]
-    return []
+            self.unconfirmed[line] = injected["fault"]
+            self.last_on_one_host = line if re.fullmatch(INJECT, text) else self.last_on_one_host
+            return None
+        if re.fullmatch(CONFIRM_ONE, text):
+            return self._confirm_one()
+        if re.fullmatch(CONFIRM_ALL, text):
+            self.unconfirmed.clear()
+            return None
+        acts, first = _acts(text), self.first()
+        if acts is None or first is None:
+            return None
+        return f"{acts} before the fault {first[1]!r} of line {first[0]} is confirmed " \
+               f"{HOW_TO_CONFIRM}"
+
+    def _confirm_one(self) -> str | None:
+        if self.last_on_one_host is None:
+            return SINGULAR_ALONE
+        self.unconfirmed.pop(self.last_on_one_host, None)
+        return None
+
+
+def check_confirmed(location: str, steps: Iterable[Any]) -> list[str]:
+    """Nothing acts on a fault before a step confirms it, and every fault is confirmed by the
+    scenario's last step, as the drill counts them (:class:`_Confirmations`); the singular
+    confirmation needs a fault injected on one host before it. Names the first step that acts
+    too early or confirms nothing, else the first fault never confirmed, or nothing."""
+    confirmations = _Confirmations()
+    for step in steps:
+        problem = confirmations.problem(step.name.strip(), step.line_number)
+        if problem is not None:
+            return [f"{location}:{step.line_number}: {problem}"]
+    first = confirmations.first()
+    if first is None:
+        return []
+    line, fault = first
+    return [f"{location}:{line}: the fault {fault!r} of line {line} is never confirmed "
+            f"{HOW_TO_CONFIRM}"]
+
+
+def _recreates(step: Any) -> bool:
+    """Whether a fault step's table says its recovery re-creates what the fault removed (a
+    table or value that does not parse is the parameter check's to report)."""
+    try:
+        value = table_params(_table(step)).get(RECREATES)
+        return value is not None and boolean(value)
+    except (ParamError, ValueError):
+        return False
+
+
+def _repair_checked(later: Iterable[Any], fault: str) -> bool:
+    """Whether a later step checks the return to the verified state before the fault ends
+    (an ended fault is undone, and its repair no longer checked)."""
+    for step in later:
+        text = step.name.strip()
+        if re.fullmatch(BACK_TO_VERIFIED, text):
+            return True
+        ends = re.fullmatch(FAULT_ENDS, text)
+        if ends is not None and ends["fault"] == fault:
+            return False
+    return False
+
+
+def check_recreated(location: str, steps: Iterable[Any]) -> list[str]:
+    """A fault whose recovery is said to re-create what it removed (``recovery_recreates``)
+    needs a later 'the cloud is back to its verified state' step, where the drill checks that
+    repair, before the fault ends."""
+    steps = list(steps)
+    problems = []
+    for index, step in enumerate(steps):
+        injected = _injected(step.name.strip())
+        if injected is None or not _recreates(step) \
+                or _repair_checked(steps[index + 1:], injected["fault"]):
+            continue
+        problems.append(f"{location}:{step.line_number}: the fault {injected['fault']!r} says "
+                        f"its recovery re-creates what it removes ({RECREATES}), but no later "
+                        f"step 'the cloud is back to its verified state within N seconds' "
+                        f"checks that before the fault ends")
+    return problems
 
 
 def check_steps(location: str, steps: Iterable[Any], registries: Registries) -> list[str]:
     """Every fault or recovery a scenario names must be registered and take its parameters, on
     a host an earlier step chose; a safeguards or tolerance table must parse; no fault is
-    acted on before it is confirmed."""
+    acted on before it is confirmed, none is left unconfirmed, and a repair the scenario claims
+    is checked."""
     steps = list(steps)
     problems = []
     chosen: set[str] = set()
@@ -171,7 +255,7 @@ def check_steps(location: str, steps: Iterable[Any], registries: Registries) -> 
             continue
         problems += _role_problems(where, step, chosen)
         problems += _named_problems(where, step, registries)
-    return problems + check_confirmed(location, steps)
+    return problems + check_confirmed(location, steps) + check_recreated(location, steps)
 
 
 def check_every_role(location: str, steps: Iterable[Any], inventory: Inventory) -> list[str]:

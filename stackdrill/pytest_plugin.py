@@ -42,7 +42,7 @@ from stackdrill.reporting.history import (
     record_drill,
     stackdrill_version,
 )
-from stackdrill.reporting.outcome import SAFEGUARD_ABORT
+from stackdrill.reporting.outcome import SAFEGUARD_ABORT, outcome
 from stackdrill.reporting.service_versions import DEFAULT_DIRECTORIES, VersionSettings
 from stackdrill.waiting import observing
 
@@ -576,6 +576,18 @@ def _ended_by_safeguard(request: pytest.FixtureRequest, drill: Drill) -> None:
     request.session.shouldstop = f"aborted by safeguard: {drill.aborted}"
 
 
+def never_confirmed(item: pytest.Item, drill: Drill) -> list[str]:
+    """A scenario that otherwise passed fails if it left a fault unconfirmed (one line, after
+    the undo): the collection check refuses such a scenario, and this catches what it cannot
+    see, such as a fault injected by a step of a conftest."""
+    missing = drill.unconfirmed()
+    if not missing or drill.aborted is not None or outcome(item).result != "passed":
+        return []
+    names = ", ".join(f"{a.fault.name} on {a.fault.target.name}" for a in missing)
+    return [f"fault not confirmed: {names} injected and never confirmed; a drill confirms every "
+            f"fault it injects (\"the faults are confirmed within N seconds\" confirms them all)"]
+
+
 # -- fixtures ---------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def stackdrill_registries(pytestconfig: pytest.Config) -> Registries:
@@ -615,6 +627,7 @@ def drill(request: pytest.FixtureRequest, targets: Targets, stackdrill_registrie
             yield current
     finally:
         errors = current.undo_all()
+        errors += never_confirmed(request.node, current)
         LIVE_DRILLS.discard(current)
         _ended_by_safeguard(request, current)
         evidence.attach_text("timeline", current.timeline.render())

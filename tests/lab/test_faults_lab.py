@@ -167,7 +167,8 @@ Feature: a drill that never recovers
     When the fault "kill_service" is injected on the compute host:
       | service   | dbus |
       | keep_down | yes  |
-    Then the cloud is back to its verified state within 120 seconds
+    Then the fault is confirmed within 10 seconds
+    And the cloud is back to its verified state within 120 seconds
 """
 
 

@@ -259,6 +259,7 @@ Feature: a fault of the user's own, left in place by a killed run
     And the cloud is in its verified state
     When the fault "freeze_service" is injected on the controller host:
       | service | memcached |
+    Then the fault is confirmed within 10 seconds
 """
 
 

@@ -36,7 +36,8 @@ Feature: a drill a safeguard stops
       | host:*/unit:libvirtd/active | exact | 5     |
     When the fault "stop_service" is injected on the compute host:
       | service | libvirtd |
-    Then the cloud is back to its verified state within 300 seconds
+    Then the fault is confirmed within 30 seconds
+    And the cloud is back to its verified state within 300 seconds
 
   Scenario: never starts after an abort
     Given a compute host

@@ -197,6 +197,7 @@ Feature: a fault on every controller
     Given a controller host
     When the fault "kill_service" is injected on every controller host:
       | service | dbus |
+    Then the faults are confirmed within 10 seconds
 """
 
 

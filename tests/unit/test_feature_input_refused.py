@@ -8,6 +8,7 @@ The runs go through ``stackdrill.cli.main`` in-process on the fake cloud of
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,7 @@ Feature: a drill on the fake cloud
 CONFIRM = "    Then the fault is confirmed within 5 seconds\n"
 RECOVERY = ('    When the recovery "fake_start" runs on the compute host:\n'
             "      | service | canary |\n")
+BACK = "    Then the cloud is back to its verified state within 5 seconds\n"
 SECOND_FAULT = ('    When the fault "fake_stop" is injected on the compute host:\n'
                 "      | service | other |\n")
 
@@ -67,6 +69,14 @@ BAD = {
     "the singular confirm covers only the last fault": (GOOD.replace(
         "    And the verified state from now on", SECOND_FAULT + "    And the verified state "
         "from now on"), 16, "before the fault 'fake_stop' of line 8 is confirmed"),
+    # nothing acts on the fault and nothing confirms it: the run passed on the undo alone
+    "a fault never confirmed": (GOOD.replace(CONFIRM, "").replace(RECOVERY, "").replace(
+        BACK, ""), 8, "the fault 'fake_stop' of line 8 is never confirmed"),
+    # the singular confirm has no 'active_fault' after an injection on every host
+    "the singular confirm after every host": (GOOD.replace(
+        "is injected on the compute host:", "is injected on every compute host:"), 13,
+        "the singular confirmation has no fault injected on one host before it; use 'the faults "
+        "are confirmed'"),
 }
 
 
@@ -168,3 +178,37 @@ def test_a_fault_on_every_host_of_a_role_the_inventory_lacks_is_refused(
         else plan_args(features, inventory)
     ran = stackdrill(argv, tmp_path, capfd)
     assert_refused(ran, tmp_path, features, "drills.feature:8:", "has no storage host")
+
+
+QUIET_STEP = """
+
+from pytest_bdd import when
+
+
+@when("the canary is stopped by a step of our own")
+def stopped_quietly(drill, targets):
+    drill.inject("fake_stop", targets.get("compute1"), {"service": "canary"})
+"""
+QUIET = """\
+Feature: a fault the collection check cannot see
+  Scenario: a step of a conftest injects
+    Given the cloud is in its verified state
+    When the canary is stopped by a step of our own
+"""
+
+
+def test_a_fault_never_confirmed_fails_the_drill_after_its_undo(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """What the collection check cannot see (a conftest's own step injects) is caught when the
+    scenario ends: its fault is undone first, then the drill fails with one line."""
+    features, inventory = fake_project(tmp_path, QUIET)
+    with (features / "conftest.py").open("a") as conftest:
+        conftest.write(QUIET_STEP)
+    ran = stackdrill(run_args(tmp_path, features, inventory), tmp_path, capfd)
+    assert ran.code == 1, ran
+    assert events(features) == ["inject compute1/canary", "undo compute1/canary"]
+    reason = ("fault not confirmed: fake_stop on compute1 injected and never confirmed; a drill "
+              "confirms every fault it injects")
+    assert reason in ran.stdout, ran
+    record = json.loads((tmp_path / "history.jsonl").read_text().splitlines()[-1])
+    assert record["result"] == "error" and reason in record["reason"], record

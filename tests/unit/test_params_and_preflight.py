@@ -84,6 +84,7 @@ def test_a_step_on_a_role_needs_an_earlier_given_of_that_role() -> None:
         Step("a storage host", 9),
         Step('the fault "power_off_host" is injected on every gpu host', 10),
         Step('the fault "power_off_host" is injected on the storage host', 11),
+        Step("the faults are confirmed within 60 seconds", 12),
     ]
     assert check_steps("x.feature", steps, registries) == [
         "x.feature:7: the recovery 'start_services' acts on the storage host, but no earlier "

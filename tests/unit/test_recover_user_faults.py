@@ -87,6 +87,7 @@ Feature: a run killed right after its injection
     And the cloud is in its verified state
     When the fault "dying_stop" is injected on the compute host:
       | service | canary |
+    Then the fault is confirmed within 5 seconds
 """
 
 PROCEDURE_FEATURE = """\

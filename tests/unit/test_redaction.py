@@ -282,6 +282,7 @@ Feature: scenarios whose failures quote secrets
     And the cloud is in its verified state
     When the fault "bmc_refusal" is injected on the compute host:
       | service | canary |
+    Then the fault is confirmed within 5 seconds
 
   Scenario: an assertion compares the BMC password
     Then the BMC of compute1 accepts the password the cloud expects

@@ -4,6 +4,7 @@ that calls regressions for its drills alone; the README's drill table from the h
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -13,7 +14,9 @@ from typing import Any
 import pytest
 
 from stackdrill import cli
-from stackdrill.reporting.runs import create_run_dir, evidence
+from stackdrill.reporting import ReportError
+from stackdrill.reporting.report import write_report
+from stackdrill.reporting.runs import RunError, create_run_dir, evidence
 from tests.unit.test_reporting import FEATURE_FILE, SLOWER, STABLE, record, write_history
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -154,8 +157,10 @@ def test_markdown_drill_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert first.splitlines() == [
         "10 runs of 3 drills, recorded 2025-05-01 to 2025-05-08 (UTC), on cloud lab, the "
         "harness on `drillbox` (2 CPUs, 8.0 GiB); an unrecorded machine. Time to recover: from "
-        "the injection to the first snapshot matching the verified state; the median and "
-        "range are over the passing runs among each drill's latest 5.",
+        "the moment each record measures it from (the first fault's injection; in a drill "
+        "without a fault, the start of its first procedure) to the first snapshot matching the "
+        "verified state; the median and range are over the passing runs among each drill's "
+        "latest 5 timed from the same kind of moment as its latest pass.",
         "",
         "| feature | scenario | fault | recovery (runbook) | time to recover, latest pass | "
         "median (range) of the passing runs |",
@@ -170,3 +175,72 @@ def test_markdown_drill_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert FEATURE_FILE.endswith("control_plane/controller.feature")
     assert cli.main(["report", "--markdown", "--history", str(history), "--last", "5"]) == 0
     assert capsys.readouterr().out == first  # the same history, the same text
+
+
+def test_a_refused_run_leaves_latest_at_the_last_real_run(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    real = create_run_dir(reports, "20250101T000000Z")
+    (real / "junit.xml").write_text("<testsuites><testcase name='t'/></testsuites>")
+    result = subprocess.run(
+        [sys.executable, "-m", "stackdrill.cli", "run", str(tmp_path / "nosuch"), "--reports",
+         str(reports), "--history", str(tmp_path / "h.jsonl")],
+        cwd=tmp_path, env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")},
+        capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == cli.EXIT_BAD_INPUT, result.stdout + result.stderr
+    assert (reports / "latest").resolve() == real.resolve()
+    assert sorted(p.name for p in reports.iterdir()) == ["20250101T000000Z", "latest"]
+
+
+def test_run_errors_are_report_errors() -> None:
+    assert issubclass(RunError, ReportError)
+
+
+# -- what the time to recover runs from ---------------------------------------------------------
+def timed(scenario: str, day: int, ttr: float, since: str | None,
+          fault: bool = True) -> dict[str, Any]:
+    """A passing run timed from ``since`` (None: a record older than ``measured_from``); without
+    ``fault``, a drill that injected none."""
+    found = record(scenario, day, ttr)
+    if not fault:
+        found["events"] = [e for e in found["events"] if e["kind"] != "fault-injected"]
+    return {**found, "measured_from": since} if since else found
+
+
+PROCEDURE = "the start of procedure planned_compute_maintenance on compute1"
+INJECTION = "the injection of fault stop_service on controller"
+
+
+def regressions(tmp_path: Path, records: list[dict[str, Any]]) -> list[str]:
+    history = write_history(tmp_path / "h.jsonl", records)
+    return [line for line in write_report(history, tmp_path / "drills.html")
+            if line.startswith("REGRESSION")]
+
+
+def test_a_procedure_timed_whole_is_not_compared_with_final_checks(tmp_path: Path) -> None:
+    checks = [timed("maintenance", day, 3.0, None, fault=False) for day in range(1, 7)]
+    assert regressions(tmp_path / "a", [*checks, timed("maintenance", 7, 60.0, PROCEDURE,
+                                                       fault=False)]) == []
+    whole = [timed("maintenance", day, 60.0, PROCEDURE, fault=False) for day in range(7, 12)]
+    assert len(regressions(tmp_path / "b", [*checks, *whole, timed(
+        "maintenance", 12, 90.0, PROCEDURE, fault=False)])) == 1  # against the 5 whole ones
+
+
+def test_older_records_of_a_drill_with_a_fault_count_as_timed_from_the_injection(
+        tmp_path: Path) -> None:
+    older = [timed("RabbitMQ stops", day, 20.0, None) for day in range(1, 6)]
+    found = regressions(tmp_path, [*older, timed("RabbitMQ stops", 6, 40.0, INJECTION)])
+    assert found and "of the 5 previous passing runs" in found[0]
+
+
+def test_markdown_medians_are_over_runs_timed_alike(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    history = write_history(tmp_path / "h.jsonl", [
+        *(timed("maintenance", day, 3.0, None, fault=False) for day in (1, 2, 3)),
+        timed("maintenance", 4, 60.0, PROCEDURE, fault=False),
+        timed("maintenance", 5, 62.0, PROCEDURE, fault=False)])
+    assert cli.main(["report", "--markdown", "--history", str(history)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1].endswith("| 62.0 s | 61.0 s (60.0 s to 62.0 s), 5 of 5 passed, 3 timed "
+                              "from another start left out |")
+    assert "from the moment each record measures it from (the first fault's injection; in a " \
+           "drill without a fault, the start of its first procedure)" in lines[0]

@@ -348,6 +348,7 @@ Feature: safeguarded drills
   Scenario: a later drill never starts
     When the fault "fake_stop" is injected on the compute host:
       | service | other |
+    Then the fault is confirmed within 5 seconds
 """
 
 
