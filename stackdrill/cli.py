@@ -28,7 +28,8 @@ EXIT_HARNESS = EXIT_FAILED  # a run that broke did not pass; stderr and the repo
 EXIT_MEANINGS: dict[int, str] = {
     EXIT_OK: "every drill passed (or the run was outside its --window: nothing ran)",
     EXIT_FAILED: "a drill failed, or the harness broke (the reason on stderr, the report files "
-                 "it under harness error); recover --pending: an undo failed; lab status: the "
+                 "it under harness error); recover --pending: an undo failed or could not run "
+                 "(its class not loadable: the entry stays pending); lab status: the "
                  "lab is not fully up (a host, unit, API or canary down, or no clouds.yaml)",
     EXIT_BAD_INPUT: "bad input (arguments, inventory, feature, host access, a held drill lock, "
                     "faults a dead run left pending), refused before anything was injected",
@@ -103,7 +104,10 @@ def _parser() -> argparse.ArgumentParser:
     recover = sub.add_parser("recover", help="undo faults a dead run left in place")
     recover.add_argument("--pending", action="store_true", required=True,
                          help="undo every fault the journal still lists as armed, and roll "
-                              "back every recovery a dead run left half done")
+                              "back every recovery a dead run left half done; a fault or "
+                              "recovery the stackdrill.plugins entry points do not register "
+                              "is loaded from the module (or the file, if owned by root or "
+                              "you and not writable by others) the journal recorded")
     recover.add_argument("--inventory", help="inventory file (default: the lab's)")
     recover.add_argument("--journal", help="undo journal file")
     recover.add_argument("--os-cloud", help="cloud name in clouds.yaml, for rollbacks that "
@@ -217,6 +221,7 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     import pytest
 
     from stackdrill.pytest_plugin import aborted_drills
+    from stackdrill.reporting.runs import settle_run_dir
     from stackdrill.run_options import run_directory, scheduled_run
 
     scheduled = scheduled_run(args)
@@ -228,7 +233,9 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
                                "confirm"))
     argv += [*reporting, "-W", "ignore::pytest.PytestAssertRewriteWarning"]
     code = _exit_code(int(pytest.main([*argv, *pytest_args])))
-    if code != EXIT_BAD_INPUT:  # bad input ran no drill: its one line is all there is to say
+    refused = code == EXIT_BAD_INPUT  # `latest` stays at the last run that ran tests
+    settle_run_dir(directory, refused)
+    if not refused:  # bad input ran no drill: its one line is all there is to say
         _drill_report(args, directory)
     aborted = aborted_drills()
     if aborted:  # the session stopped after the abort: pytest calls that interrupted
@@ -241,7 +248,8 @@ def _drill_report(args: argparse.Namespace, directory: Path) -> None:
     """After every run, the HTML report of the run's drills, beside its Allure results; the
     regressions of the drills it ran."""
     from stackdrill.pytest_plugin import default_state_dir
-    from stackdrill.reporting.report import ReportError, write_report
+    from stackdrill.reporting import ReportError
+    from stackdrill.reporting.report import write_report
     from stackdrill.reporting.runs import REPORT, evidence
 
     for line in evidence(directory).lines()[1:]:  # a warning when evidence is missing
@@ -313,15 +321,14 @@ def _recover(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from stackdrill.pytest_plugin import default_state_dir
-    from stackdrill.reporting.report import ReportError
-    from stackdrill.reporting.runs import RunError
+    from stackdrill.reporting import ReportError
 
     if args.last is not None and args.last < 1:
         raise CliError("--last: expected a positive number of runs")
     history = Path(args.history) if args.history else default_state_dir() / "history.jsonl"
     try:
         lines = _markdown(args, history) if args.markdown else _html_report(args, history)
-    except (ReportError, RunError) as exc:
+    except ReportError as exc:  # RunError among them
         raise CliError(str(exc)) from None
     for line in lines:
         print(line)

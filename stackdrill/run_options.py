@@ -61,14 +61,15 @@ def scheduled_run(args: argparse.Namespace, now: dt.datetime | None = None) -> l
 
 
 def run_directory(args: argparse.Namespace, pytest_args: list[str]) -> tuple[Path, list[str]]:
-    """A new directory for this run's evidence under ``--reports`` (``latest`` pointing at
-    it), and the pytest arguments that put the Allure results and junit.xml there and name the
+    """A new directory for this run's evidence under ``--reports`` (``latest`` is pointed at
+    it after the session, by :func:`stackdrill.reporting.runs.settle_run_dir`), and the pytest
+    arguments that put the Allure results and junit.xml there and name the
     run in the history (a ``--junitxml`` or ``--alluredir`` after ``--`` wins)."""
     from stackdrill.cli import CliError
     from stackdrill.reporting.runs import ALLURE, JUNIT, RunError, create_run_dir
 
     try:
-        directory = create_run_dir(Path(args.reports))
+        directory = create_run_dir(Path(args.reports), latest=False)
     except (RunError, OSError) as exc:
         raise CliError(f"--reports: {exc}") from None
     argv = [f"--run-id={directory.name}"]

@@ -199,7 +199,7 @@ def _summary(groups: Sequence[DrillRuns]) -> str:
     rows = []
     for number, item in enumerate(groups, 1):
         run = item.latest
-        median = previous_median(item.passing_ttrs)
+        median = previous_median(item.comparable_ttrs)
         trend = _verdict(item)
         rows.append(
             f'<tr><td><a href="#drill-{number}">{_e(item.scenario)}</a><br>'

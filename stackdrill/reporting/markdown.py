@@ -2,9 +2,10 @@
 
 One row per drill: its feature, scenario, the faults it injected and the recoveries it ran (as
 its latest passing run recorded them), the time to recover of that run, and the median and
-range over the passing runs among its latest N. Above the table, when and where the records
-come from: their dates, the clouds, and the machines the harness ran on. Nothing in it depends
-on when it is printed, so the same history always gives the same text.
+range over the passing runs among its latest N that were timed from the same kind of moment
+as that run (a fault's injection, or the start of a procedure). Above the table, when and
+where the records come from: their dates, the clouds, and the machines the harness ran on.
+Nothing in it depends on when it is printed, so the same history always gives the same text.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from stackdrill.reporting.charts import seconds
 from stackdrill.reporting.history import Run
-from stackdrill.reporting.report import DrillRuns
+from stackdrill.reporting.report import DrillRuns, comparable
 
 LAST = 10  # runs of each drill, unless --last says otherwise
 HEADER = ("| feature | scenario | fault | recovery (runbook) | time to recover, latest pass "
@@ -57,12 +58,24 @@ def _shown(item: DrillRuns) -> Run:
     return passed[-1] if passed else item.latest
 
 
+def _passed(runs: Sequence[Run]) -> list[float]:
+    return [run.time_to_recover for run in runs
+            if run.result == "passed" and run.time_to_recover is not None]
+
+
+def _count(item: DrillRuns, passed: int, same: int) -> str:
+    """How many runs passed, and how many passes were left out of the median and range for
+    timing from another kind of moment than the latest pass (:func:`clock`)."""
+    count = f"{passed} of {len(item.runs)} passed"
+    other = passed - same
+    return count + (f", {other} timed from another start left out" if other else "")
+
+
 def row(item: DrillRuns) -> str:
-    passed = [run.time_to_recover for run in item.runs
-              if run.result == "passed" and run.time_to_recover is not None]
     shown = _shown(item)
+    passed = _passed(comparable(item.runs, shown))
     latest = seconds(passed[-1]) if passed else "none passed"
-    count = f"{len(passed)} of {len(item.runs)} passed"
+    count = _count(item, len(_passed(item.runs)), len(passed))
     spread = (f"{seconds(statistics.median(passed))} ({seconds(min(passed))} to "
               f"{seconds(max(passed))}), {count}" if passed else count)
     cells = [f"`{feature_name(item.feature)}`", item.scenario, faults(shown),
@@ -91,8 +104,11 @@ def provenance(groups: Sequence[DrillRuns], last: int) -> str:
     machines = sorted({machine_text(run.machine) for run in runs})
     return (f"{len(runs)} runs of {len(groups)} drills, recorded {dates} (UTC), on cloud "
             f"{', '.join(clouds)}, the harness on {'; '.join(machines)}. Time to recover: "
-            f"from the injection to the first snapshot matching the verified state; the "
-            f"median and range are over the passing runs among each drill's latest {last}.")
+            f"from the moment each record measures it from (the first fault's injection; in "
+            f"a drill without a fault, the start of its first procedure) to the first snapshot "
+            f"matching the verified state; the median and range are over the passing runs "
+            f"among each drill's latest {last} timed from the same kind of moment as its "
+            f"latest pass.")
 
 
 def render(groups: Sequence[DrillRuns], last: int) -> str:

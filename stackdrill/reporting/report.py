@@ -11,13 +11,31 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from stackdrill.reporting import ReportError
 from stackdrill.reporting.charts import seconds
 from stackdrill.reporting.history import Run, load_runs
 from stackdrill.reporting.trend import Baseline, Regression, baseline, regression
 
+INJECTION = "the injection of"
+PROCEDURE = "the start of procedure"
 
-class ReportError(Exception):
-    """No report can be made (no history, nothing in it); one line."""
+
+def clock(run: Run) -> str | None:
+    """What kind of moment a run's time to recover runs from: :data:`INJECTION` (a fault's),
+    :data:`PROCEDURE` (a drill without a fault, timed whole since its first procedure), else
+    the record's own words. A record without ``measured_from`` (written before it was kept)
+    counts from the injection if it injected a fault; else it timed only the final check, and
+    None says it compares with nothing."""
+    if run.measured_from is None:
+        return INJECTION if run.faults else None
+    return next((kind for kind in (INJECTION, PROCEDURE) if run.measured_from.startswith(kind)),
+                run.measured_from)
+
+
+def comparable(runs: Sequence[Run], reference: Run) -> list[Run]:
+    """``reference`` and the runs whose time to recover runs from the same kind of moment."""
+    kind = clock(reference)
+    return [run for run in runs if run is reference or (kind is not None and clock(run) == kind)]
 
 
 @dataclass(frozen=True)
@@ -35,17 +53,20 @@ class DrillRuns:
         return self.runs[-1]
 
     @property
-    def passing_ttrs(self) -> list[float | None]:
-        """Each run's time to recover, None where the run did not pass."""
-        return [run.time_to_recover if run.result == "passed" else None for run in self.runs]
+    def comparable_ttrs(self) -> list[float | None]:
+        """Each run's time to recover, None where the run did not pass or its clock started at
+        another kind of moment than the latest run's (see :func:`clock`)."""
+        same = comparable(self.runs, self.latest)
+        return [run.time_to_recover if run.result == "passed" and run in same else None
+                for run in self.runs]
 
     @property
     def regression(self) -> Regression | None:
-        return regression(self.passing_ttrs)
+        return regression(self.comparable_ttrs)
 
     @property
     def baseline(self) -> Baseline | None:
-        return baseline(self.passing_ttrs)
+        return baseline(self.comparable_ttrs)
 
     def line(self) -> str:
         run = self.latest

@@ -4,6 +4,8 @@ results, ``junit.xml`` and drill report, and ``<reports>/latest`` points at the 
 A run never cleans or writes into another run's directory. ``stackdrill run`` makes the
 directory itself; a plain pytest session makes one with ``--reports DIR``. Every session has a
 run name, recorded with each drill in the history, so a report can tell the drills of one run.
+``stackdrill run`` points ``latest`` at its directory once its session has run tests, and a run
+refused before any leaves no directory.
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from stackdrill.reporting import ReportError
 
 LATEST = "latest"
 ALLURE = "allure-results"
@@ -24,7 +29,7 @@ RUN_ID = pytest.StashKey[str]()
 _NAME = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]*")
 
 
-class RunError(Exception):
+class RunError(ReportError):
     """A run directory cannot be made or found; one line."""
 
 
@@ -33,9 +38,10 @@ def new_run_id(now: dt.datetime | None = None) -> str:
     return (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def create_run_dir(base: Path, run_id: str | None = None) -> Path:
+def create_run_dir(base: Path, run_id: str | None = None, *, latest: bool = True) -> Path:
     """A new, empty directory for one run under ``base`` (``-2``, ``-3``... when a run of the
-    same second has one), and ``base/latest`` pointing at it."""
+    same second has one), and ``base/latest`` pointing at it (unless not ``latest``: see
+    :func:`settle_run_dir`)."""
     name = run_id or new_run_id()
     if not _NAME.fullmatch(name) or name == LATEST:
         raise RunError(f"run name {name!r}: expected letters, digits, '.', '_' or '-'")
@@ -46,7 +52,8 @@ def create_run_dir(base: Path, run_id: str | None = None) -> Path:
             directory.mkdir()
         except FileExistsError:
             continue
-        point_latest(base, directory)
+        if latest:
+            point_latest(base, directory)
         return directory
     raise RunError(f"{base}: no free directory for run {name}")
 
@@ -58,6 +65,18 @@ def point_latest(base: Path, directory: Path) -> None:
     temporary.unlink(missing_ok=True)
     temporary.symlink_to(directory.name)
     os.replace(temporary, link)
+
+
+def settle_run_dir(directory: Path, refused: bool) -> bool:
+    """After a run's pytest session: ``latest`` points at its directory, unless the run was
+    refused (bad input, the drill lock held) before any test ran. Then the directory, which
+    holds only an empty ``junit.xml`` and Allure's settings, goes, and ``latest`` stays at the
+    last run that ran tests. Whether the directory is kept."""
+    if refused and not evidence(directory).ran:
+        shutil.rmtree(directory, ignore_errors=True)
+        return False
+    point_latest(directory.parent, directory)
+    return True
 
 
 def find_run(base: Path, run: str | None) -> Path:
@@ -79,6 +98,11 @@ class Evidence:
     directory: Path
     allure: int | None  # None: no Allure results
     junit: int | None  # None: no junit.xml
+
+    @property
+    def ran(self) -> bool:
+        """Whether any test left a result."""
+        return bool(self.allure) or bool(self.junit)
 
     def lines(self) -> list[str]:
         allure = "no Allure results" if self.allure is None else f"{self.allure} Allure results"

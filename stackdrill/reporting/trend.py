@@ -1,9 +1,10 @@
 """The regression rule: when a drill's time to recover is slower than its own history allows.
 
-A run is compared with the drill's earlier passing runs (the latest :data:`WINDOW` of them) and
-nothing is called before there are :data:`MIN_HISTORY` of them: a median of one or two runs
-says little of a drill whose time varies by itself. The limit is the median of those runs plus
-the largest of:
+A run is compared with the drill's earlier passing runs timed from the same kind of moment
+(the caller, :class:`stackdrill.reporting.report.DrillRuns`, leaves the others out), the
+latest :data:`WINDOW` of them, and nothing is called before there are :data:`MIN_HISTORY` of
+them: a median of one or two runs says little of a drill whose time varies by itself. The
+limit is the median of those runs plus the largest of:
 
 - :data:`K` scaled median absolute deviations (``1.4826 * MAD`` estimates the standard
   deviation of normally spread times; unlike the standard deviation, one slow run among the
@@ -26,7 +27,8 @@ MAD_TO_SIGMA = 1.4826
 MIN_FRACTION = 0.25
 MIN_SECONDS = 1.0
 RULE = (f"a drill has regressed when its time to recover exceeds the median of its earlier "
-        f"passing runs (at least {MIN_HISTORY}, the latest {WINDOW}) by more than the largest "
+        f"passing runs timed from the same kind of moment (a fault's injection, or the start "
+        f"of a procedure; at least {MIN_HISTORY}, the latest {WINDOW}) by more than the largest "
         f"of {K:g} scaled median absolute deviations of those runs ({K:g} x {MAD_TO_SIGMA} x "
         f"MAD, about {K:g} standard deviations of the drill's own spread), "
         f"{MIN_FRACTION:.0%} of the median, and {MIN_SECONDS:g} s")
