@@ -14,7 +14,7 @@ import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from stackdrill.hosts.ssh import CommandResult
+from stackdrill.hosts.ssh import CommandResult, HostError
 from stackdrill.hosts.target import Target
 from stackdrill.params import word_list
 
@@ -138,7 +138,7 @@ def run_walk(target: Target, command: str, timeout: float) -> CommandResult:
     return result
 
 
-class WalkFailed(Exception):
+class WalkFailed(HostError):
     """A ``find /`` walk failed for another reason than files vanishing under it."""
 
 
