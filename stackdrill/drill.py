@@ -143,6 +143,9 @@ class Drill:
         self.monitor: SafeguardMonitor | None = None
         self.aborted: str | None = None
         self.preflight_passed = False
+        #: Path patterns the scenario later says stay unchanged: each must name a path of the
+        #: verified state, checked before the first fault (a typo found after it is too late).
+        self.expected_paths: list[str] = []
         #: When the drill's first recovery or procedure started, and which one it was.
         self.first_procedure: tuple[float, str] | None = None
         targets.listeners.append(self._on_command)
@@ -300,6 +303,11 @@ class Drill:
         if self.baseline is None:
             raise PreflightFailed("pre-flight: no verified state recorded before the first "
                                   "fault; nothing injected")
+        unknown = unknown_patterns(self.baseline, self.expected_paths)
+        if unknown:
+            raise PreflightFailed(f"pre-flight: {unknown[0]}: no such path in the verified "
+                                  f"state (the scenario checks it stays unchanged); nothing "
+                                  f"injected")
         age = time.time() - self.baseline.taken_at
         if age <= PREFLIGHT_FRESH:
             self.preflight_passed = True
@@ -605,6 +613,12 @@ def _matches(pattern: str, path: str) -> bool:
     return fnmatch.fnmatchcase(path, pattern)
 
 
+def unknown_patterns(baseline: Snapshot, patterns: Sequence[str]) -> list[str]:
+    """The patterns that name no path of ``baseline``."""
+    return [pattern for pattern in patterns
+            if not any(_matches(pattern, path) for path in baseline.values)]
+
+
 def check_deviates(drill: Drill, patterns: list[str], within: float = 0.0) -> list[Deviation]:
     """The state must deviate from the verified state at every pattern, at once or within
     ``within`` seconds (effects such as a service marked down take a report interval)."""
@@ -635,10 +649,11 @@ def check_unchanged(drill: Drill, patterns: list[str]) -> None:
     if drill.baseline is None:
         raise DrillError("no verified state recorded yet")
     drill.check_safeguards()
+    unknown = unknown_patterns(drill.baseline, patterns)
+    if unknown:
+        raise DrillError(f"{unknown[0]}: no such path in the verified state")
     found = drill.deviations("unchanged paths")
     for pattern in patterns:
-        if not any(_matches(pattern, path) for path in drill.baseline.values):
-            raise DrillError(f"{pattern}: no such path in the verified state")
         changed = [d for d in found if _matches(pattern, d.path)]
         if changed:
             raise DrillError(f"{pattern}: changed: {changed[0]}")

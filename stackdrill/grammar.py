@@ -37,12 +37,20 @@ RECREATES = "recovery_recreates"
 TOLERATES = "the verified state tolerates:"
 TOLERATES_FROM_NOW = "the verified state from now on tolerates:"
 RULE_HEADER = "rule"
+UNCHANGED = "the state still matches the verified state at:"
+PATH_HEADER = "path"
 
 
 def chosen_role(text: str) -> str | None:
     """The role a ``Given a <role> host`` step chooses, or None for any other step."""
     match = re.fullmatch(CHOOSE_HOST, text.strip())
     return match["role"] if match else None
+
+
+def path_cells(rows: Sequence[Sequence[str]]) -> list[str]:
+    """The path patterns of a path table: the first column, without the header row."""
+    return [str(row[0]).strip() for row in rows
+            if row and str(row[0]).strip() and str(row[0]).strip() != PATH_HEADER]
 
 
 def rule_cells(rows: Sequence[Sequence[str]]) -> list[tuple[int, str]]:

@@ -22,7 +22,9 @@ from stackdrill.grammar import (
     RECREATES,
     TOLERATES,
     TOLERATES_FROM_NOW,
+    UNCHANGED,
     chosen_role,
+    path_cells,
     rule_cells,
 )
 from stackdrill.hosts.ssh import HostError
@@ -34,9 +36,15 @@ from stackdrill.safeguards import SAFEGUARD_STEP, parse_safeguards
 from stackdrill.state import Rule
 
 __all__ = ["NAMED", "check_confirmed", "check_every_role", "check_hosts", "check_recreated",
-           "check_running_domains", "check_steps", "one_line"]
+           "check_running_domains", "check_steps", "one_line", "unchanged_patterns"]
 
 DOMAINS_PROBE = "libvirt_domains"
+
+
+def unchanged_patterns(steps: Iterable[Any]) -> list[str]:
+    """The path patterns the scenario's "still matches" steps check."""
+    return [pattern for step in steps if step.name.strip() == UNCHANGED
+            for pattern in path_cells(_table(step))]
 
 
 def _table(step: Any) -> list[list[str]]:

@@ -30,7 +30,14 @@ from stackdrill.interrupts import InterruptGuard
 from stackdrill.inventory import Inventory, InventoryError, load_inventory
 from stackdrill.journal import Journal, JournalError
 from stackdrill.lock import DrillLock, LockError, lock_for, lock_name
-from stackdrill.preflight import NAMED, check_every_role, check_hosts, check_steps, one_line
+from stackdrill.preflight import (
+    NAMED,
+    check_every_role,
+    check_hosts,
+    check_steps,
+    one_line,
+    unchanged_patterns,
+)
 from stackdrill.progress import WaitProgress
 from stackdrill.redaction import inventory_redactor
 from stackdrill.registry import Registries, entry_point_plugins
@@ -620,6 +627,7 @@ def drill(request: pytest.FixtureRequest, targets: Targets, stackdrill_registrie
     current = Drill(request.node.name, targets, stackdrill_registries, journal, evidence,
                     guards=guards, cloud=cloud_access,
                     safeguard_interval=float(request.config.getoption("safeguard_interval")))
+    current.expected_paths = unchanged_patterns(_rendered_steps(request.node) or [])
     LIVE_DRILLS.add(current)
     progress = WaitProgress(terminal_line(request.config), redact=redactor)
     try:

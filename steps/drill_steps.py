@@ -26,6 +26,8 @@ from stackdrill.grammar import (
     RECOVER,
     TOLERATES,
     TOLERATES_FROM_NOW,
+    UNCHANGED,
+    path_cells,
     rule_cells,
 )
 from stackdrill.guards import changes_the_cloud
@@ -42,10 +44,6 @@ T = TypeVar("T")
 
 def optional_seconds(text: str | None) -> float | None:
     return None if text is None else float(text)
-
-
-def _column(datatable: list[list[str]], header: str = "path") -> list[str]:
-    return [row[0].strip() for row in datatable if row and row[0].strip() != header]
 
 
 def attempt(action: Callable[..., T], *args: Any) -> T:
@@ -133,7 +131,7 @@ def fault_ends(drill: Drill, fault: str) -> None:
       converters={"seconds": optional_seconds})
 def deviates(drill: Drill, datatable: list[list[str]], seconds: float | None = None,
              budget_scale: float = 1.0) -> None:
-    attempt(check_deviates, drill, _column(datatable), (seconds or 0.0) * budget_scale)
+    attempt(check_deviates, drill, path_cells(datatable), (seconds or 0.0) * budget_scale)
 
 
 @given(TOLERATES)
@@ -165,9 +163,9 @@ def guard_from_table(drill: Drill, datatable: list[list[str]]) -> None:
     drill.guard_with(found)
 
 
-@then("the state still matches the verified state at:")
+@then(UNCHANGED)
 def unchanged(drill: Drill, datatable: list[list[str]]) -> None:
-    attempt(check_unchanged, drill, _column(datatable))
+    attempt(check_unchanged, drill, path_cells(datatable))
 
 
 @changes_the_cloud

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import pytest
 from pytest_bdd.parser import FeatureParser
 
-from stackdrill.drill import BudgetExceeded, Drill, FaultNotConfirmed, NotRepaired
+from stackdrill.drill import BudgetExceeded, Drill, FaultNotConfirmed, NotRepaired, PreflightFailed
 from stackdrill.fault import FaultError
 from stackdrill.journal import Journal
 from stackdrill.params import Param, boolean
@@ -346,3 +346,13 @@ def test_a_confirm_that_raises_fails_the_drill_in_one_line(drill: Drill) -> None
     active = drill.inject("confirm_raises", _c1(drill), {})
     with pytest.raises(FaultNotConfirmed, match="confirm_raises on c1: unexpected answer"):
         drill.confirm(active, 1.0)
+
+
+def test_a_path_the_scenario_checks_unchanged_must_exist_before_the_first_fault(
+        drill: Drill) -> None:
+    """A typo in a 'still matches' table is found before anything is injected."""
+    drill.expected_paths = ["host:*/unit:no-such-unit/active"]
+    with pytest.raises(PreflightFailed, match=r"no-such-unit.*nothing injected"):
+        drill.inject("break", _c1(drill), {})
+    assert drill.faults == []
+    assert drill.journal.pending() == []

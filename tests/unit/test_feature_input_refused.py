@@ -212,3 +212,17 @@ def test_a_fault_never_confirmed_fails_the_drill_after_its_undo(
     assert reason in ran.stdout, ran
     record = json.loads((tmp_path / "history.jsonl").read_text().splitlines()[-1])
     assert record["result"] == "error" and reason in record["reason"], record
+
+
+def test_a_path_table_naming_no_observed_path_stops_the_drill_before_its_fault(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """Which paths exist is known once the verified state is recorded: a typo in a 'still
+    matches' table is found then, before the first fault, not after it."""
+    typo = GOOD.replace(CONFIRM, CONFIRM + "    And the state still matches the verified "
+                        "state at:\n      | path                  |\n"
+                        "      | host:*/svc:canray/state |\n")
+    features, inventory = fake_project(tmp_path, typo)
+    ran = stackdrill(run_args(tmp_path, features, inventory), tmp_path, capfd)
+    assert ran.code == cli.EXIT_FAILED, ran
+    assert "host:*/svc:canray/state: no such path in the verified state" in ran.stdout + ran.stderr
+    assert events(features) == []
