@@ -245,8 +245,9 @@ class Drill:
                 monitor.start()
         # the clock runs from the moment the injection began: a graceful reboot or a BMC's
         # power-off takes seconds to return, and the damage starts with it
-        self.timeline.add("fault-injected", f"{fault_name} on {target.name} (injecting took "
-                          f"{time.time() - active.injected_at:.2f}s)", at=active.injected_at)
+        self.timeline.add("fault-injected", f"{fault_name} on {target.name}",
+                          f"injecting took {time.time() - active.injected_at:.2f}s",
+                          at=active.injected_at)
         return active
 
     def confirm(self, active: ActiveFault, timeout: float) -> str:

@@ -38,6 +38,7 @@ def faults(run: Run) -> str:
     hosts: dict[str, list[str]] = {}
     for title in run.faults:
         name, _, host = title.partition(" on ")
+        host = host.split(" (", 1)[0]  # a remark after the host, as in "(injecting took 0.05s)"
         hosts.setdefault(name, [])
         if host and host not in hosts[name]:
             hosts[name].append(host)

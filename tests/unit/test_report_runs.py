@@ -244,3 +244,18 @@ def test_markdown_medians_are_over_runs_timed_alike(tmp_path: Path,
                               "from another start left out |")
     assert "from the moment each record measures it from (the first fault's injection; in a " \
            "drill without a fault, the start of its first procedure)" in lines[0]
+
+
+def test_the_fault_column_names_the_hosts_without_the_events_remarks() -> None:
+    """Records of 2026-12-06 carry "<fault> on <host> (injecting took 0.05s)" as the event's
+    title; the table names the fault and its hosts only."""
+    import datetime as dt
+
+    from stackdrill.reporting.history import Run
+    from stackdrill.reporting.markdown import faults
+
+    when = dt.datetime(2026, 12, 6, tzinfo=dt.UTC)
+    run = Run("d", "f.feature", "s", "c", when, when, "passed", None, 1.0, 10.0, (), (), None,
+              {}, faults=("power_off_host on compute1 (injecting took 0.05s)",
+                          "power_off_host on compute2 (injecting took 0.04s)"))
+    assert faults(run) == "`power_off_host` on compute1, compute2"
