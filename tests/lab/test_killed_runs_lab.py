@@ -66,12 +66,13 @@ if case["stage"] == "recovering":
     steps = []
 
     def add_then_hold(kind, *args, **kwargs):
-        add(kind, *args, **kwargs)
+        event = add(kind, *args, **kwargs)
         if kind == "recovery-step":
             steps.append(kind)
             if len(steps) == case["hold_after"]:
                 print("recovering", flush=True)
                 sys.stdin.readline()  # held here until killed
+        return event
 
     drill.timeline.add = add_then_hold
     drill.recover(case["recovery"], targets.get(case["host"]), case["recovery_params"])
