@@ -52,6 +52,14 @@ class LibvirtDomains(Probe):
                 values[f"domain:{fields[2]}/state"] = " ".join(fields[3:])
         return values
 
+    @staticmethod
+    def running(values: dict[str, Any]) -> list[str]:
+        """The domains of an observation that libvirt lists as running and whose qemu process
+        is alive."""
+        return [path.split("/")[0] for path, state in values.items()
+                if path.endswith("/state") and state == "running"
+                and values.get(path.removesuffix("/state") + "/qemu_alive") is True]
+
     def problems(self, values: dict[str, Any]) -> list[str]:
         found = []
         if not values.get("libvirt/answering"):

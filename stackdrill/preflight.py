@@ -287,13 +287,14 @@ def check_running_domains(target: Target, registries: Registries) -> str | None:
     domain that libvirt lists as running and whose qemu process is alive, as the
     ``libvirt_domains`` probe observes them (one round trip)."""
     try:
-        values = registries.probes.get(DOMAINS_PROBE)().observe(target)
+        probe = registries.probes.get(DOMAINS_PROBE)()
+        values = probe.observe(target)
     except (HostError, UnknownName) as exc:
         return f"{target.name}: cannot list its qemu domains: {exc}"
-    running = [path.split("/")[0] for path, state in values.items()
-               if path.endswith("/state") and state == "running"
-               and values.get(path.removesuffix("/state") + "/qemu_alive") is True]
-    if running:
+    running = getattr(probe, "running", None)
+    if running is None:
+        return f"{target.name}: the {DOMAINS_PROBE} probe registered cannot tell running domains"
+    if running(values):
         return None
     why = "" if values.get("libvirt/answering") else " (libvirtd is not answering)"
     return f"{target.name} runs no qemu domain{why}"

@@ -10,11 +10,11 @@ from typing import Any, ClassVar, cast
 
 import pytest
 
+from probes.libvirt_domains import LibvirtDomains
 from stackdrill.drill import Drill
 from stackdrill.hosts.ssh import HostUnreachable
 from stackdrill.hosts.target import Target, Targets
 from stackdrill.preflight import check_running_domains
-from stackdrill.probe import Probe
 from stackdrill.registry import Registries
 from steps.drill_steps import choose_host, inject, recover
 
@@ -22,8 +22,8 @@ RUNNING = {"libvirt/answering": True, "domain:instance-1/qemu_pid": 41,
            "domain:instance-1/qemu_alive": True, "domain:instance-1/state": "running"}
 
 
-class Domains(Probe):
-    """Stands for the ``libvirt_domains`` probe: what it observes is set by each test."""
+class Domains(LibvirtDomains):
+    """The ``libvirt_domains`` probe, observing what each test says."""
 
     name = "libvirt_domains"
     description = "the domains each test says"
