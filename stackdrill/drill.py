@@ -384,9 +384,10 @@ class Drill:
         # still down) is rolled back by `stackdrill recover --pending`
         entry = self.journal.arm(recovery_name, target.name, raw_params, {}, kind="recovery",
                                  origin=origin_of(type(recovery)))
-        started = self.timeline.add("recovery-start", f"{recovery_name} on {target.name}")
+        started = time.time()
+        self.timeline.add("recovery-start", f"{recovery_name} on {target.name}", at=started)
         if self.first_procedure is None:
-            self.first_procedure = (started.at, f"{recovery_name} on {target.name}")
+            self.first_procedure = (started, f"{recovery_name} on {target.name}")
         ended = rolled_back = False
         try:
             for step in recovery.runbook():
