@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import allure_commons
 import pytest
 import pytest_bdd.feature
 import yaml
@@ -219,6 +220,20 @@ def forget(features: Path) -> None:
             del sys.modules[name]
 
 
+@contextlib.contextmanager
+def outer_allure_set_aside() -> Iterator[None]:
+    """The outer pytest's Allure listeners leave allure_commons' process-wide plugin manager
+    while an in-process run reports its own drills, and come back after it."""
+    outer = list(allure_commons.plugin_manager.get_plugins())
+    for plugin in outer:
+        allure_commons.plugin_manager.unregister(plugin)
+    try:
+        yield
+    finally:
+        for plugin in outer:
+            allure_commons.plugin_manager.register(plugin)
+
+
 @dataclass(frozen=True)
 class Ran:
     code: int
@@ -232,7 +247,7 @@ def stackdrill(argv: list[str], home: Path, capfd: pytest.CaptureFixture[str]) -
     if argv[:1] in (["run"], ["plan"]) and len(argv) > 1:
         forget(Path(argv[1]))
     capfd.readouterr()  # what came before is not this run's
-    with state_home(home):
+    with state_home(home), outer_allure_set_aside():
         code = cli.main(argv)
     out, err = capfd.readouterr()
     return Ran(code, out, err)
