@@ -75,13 +75,13 @@ from provenance import header, provenance
 
 from probes.cloud_api import PAGE, CloudApi, json_pages
 from probes.nova_db import NovaDatabase
+from stackdrill.api.probe import CloudContext, take_snapshot
 from stackdrill.cloud.access import CloudAccess, CloudError
 from stackdrill.cloud.canary import image_and_flavor
+from stackdrill.core.waiting import WaitTimeout, poll
 from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import Target, Targets
-from stackdrill.inventory import InventoryError, load_inventory
-from stackdrill.probe import CloudContext, take_snapshot
-from stackdrill.waiting import WaitTimeout, poll
+from stackdrill.inventory.model import InventoryError, load_inventory
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PREFIX = "sdbench-"

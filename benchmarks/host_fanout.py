@@ -32,9 +32,9 @@ import paramiko
 import scale_lab
 from provenance import header, provenance
 
+from stackdrill.api.probe import Probe, ProbeOutput, SnapshotSettings, take_snapshot
 from stackdrill.hosts.target import Target, Targets
-from stackdrill.inventory import load_inventory
-from stackdrill.probe import Probe, ProbeOutput, SnapshotSettings, take_snapshot
+from stackdrill.inventory.model import load_inventory
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CHECKS = {

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from stackdrill.waiting import WaitTimeout, poll
+from stackdrill.core.waiting import WaitTimeout, poll
 
 BRIDGE = "sdbench0"
 SUBNET = ipaddress.ip_network("172.31.80.0/22")

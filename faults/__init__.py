@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from stackdrill.registry import Registries
+from stackdrill.api.registry import Registries
 
 
 def pytest_stackdrill_register(registries: Registries) -> None:
-    from faults.boot_hold import HoldServicesAtBoot
     from faults.disk_io_errors import DiskIoErrors
-    from faults.file_remove import RemoveFiles
-    from faults.host_reboot import RebootHost
+    from faults.drop_iscsi_sessions import DropIscsiSessions
+    from faults.drop_table import DropTable
+    from faults.hold_services_at_boot import HoldServicesAtBoot
     from faults.id_mismatch import IdMismatch
-    from faults.iscsi_sessions import DropIscsiSessions
-    from faults.power_off import PowerOffHost
+    from faults.kill_service import KillService
+    from faults.power_off_host import PowerOffHost
     from faults.pull_disk import PullDisk
-    from faults.service_kill import KillService
-    from faults.service_stop import StopService
-    from faults.table_drop import DropTable
+    from faults.reboot_host import RebootHost
+    from faults.remove_files import RemoveFiles
+    from faults.stop_service import StopService
 
     for fault in (KillService, StopService, RebootHost, RemoveFiles, PowerOffHost, PullDisk,
                   DiskIoErrors, DropIscsiSessions, DropTable,

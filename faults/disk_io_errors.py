@@ -26,11 +26,11 @@ from faults.pull_disk import (
     mountpoint,
     remount_command,
 )
-from stackdrill.fault import Fault, FaultError
-from stackdrill.holders import release_holders
+from stackdrill.api.fault import Fault, FaultError
+from stackdrill.core.params import Param
+from stackdrill.core.waiting import WaitTimeout, poll_until
+from stackdrill.hostkit.holders import release_holders
 from stackdrill.hosts.ssh import HostError
-from stackdrill.params import Param
-from stackdrill.waiting import WaitTimeout, poll_until
 
 CONTROL_DIR = "/var/lib/stackdrill/disk-faults"
 PROBE_FILE = ".stackdrill-io-check"

@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from stackdrill.accounts import (
+from stackdrill.api.fault import Fault, FaultError
+from stackdrill.core.params import Param, positive_int
+from stackdrill.hostkit.accounts import (
     account_names,
     chown_command,
     ids_in_use,
     read_ids,
     set_ids_command,
 )
-from stackdrill.fault import Fault, FaultError
-from stackdrill.params import Param, positive_int
 
 
 class IdMismatch(Fault):

@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from stackdrill.fault import Fault, FaultError
+from stackdrill.api.fault import Fault, FaultError
+from stackdrill.core.params import Param
 from stackdrill.hosts.target import Target
-from stackdrill.params import Param
 
 DEVICES = "/srv/node"
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from stackdrill.accounts import lookup_command, parse_lookup, unowned_command
+from stackdrill.api.probe import Probe, ProbeFailed, ProbeOutput
+from stackdrill.hostkit.accounts import lookup_command, parse_lookup, unowned_command
 from stackdrill.hosts.target import Target
-from stackdrill.probe import Probe, ProbeFailed, ProbeOutput
 
 MARK = "unowned "
 ABSENT = "absent "

@@ -10,8 +10,8 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from stackdrill.api.probe import Probe, ProbeOutput
 from stackdrill.hosts.target import Target
-from stackdrill.probe import Probe, ProbeOutput
 
 AMQP_PORT = 5672
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from openstack import exceptions
 
+from stackdrill.api.probe import CloudContext, CloudProbe, run_calls
 from stackdrill.cloud.access import CloudAccess
-from stackdrill.probe import CloudContext, CloudProbe, run_calls
 
 #: The page size asked of every list call: the services' default maximum (Nova's and Cinder's
 #: ``max_limit``/``osapi_max_limit``, Glance's ``api_limit_max``), so 10,000 servers are 10 pages.

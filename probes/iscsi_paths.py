@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from stackdrill.api.probe import Probe, ProbeOutput
+from stackdrill.hostkit.iscsi import parse_iscsiadm_sessions
 from stackdrill.hosts.target import Target
-from stackdrill.iscsi import parse_iscsiadm_sessions
-from stackdrill.probe import Probe, ProbeOutput
 
 # ss failing is the probe failing; iscsiadm exits 21 when there is no session, which is no error
 SCRIPT = """\

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from stackdrill.api.probe import Probe, ProbeOutput
+from stackdrill.hostkit.iscsi import TGT_SHOW, parse_tgt_targets
 from stackdrill.hosts.target import Target
-from stackdrill.iscsi import TGT_SHOW, parse_tgt_targets
-from stackdrill.probe import Probe, ProbeOutput
 
 SCRIPT = """\
 command -v tgtadm >/dev/null 2>&1 || { echo no-tgtadm; exit 0; }

@@ -12,8 +12,8 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from stackdrill.api.probe import Probe, ProbeOutput
 from stackdrill.hosts.target import Target
-from stackdrill.probe import Probe, ProbeOutput
 
 SCRIPT = r"""
 for f in /run/libvirt/qemu/*.pid; do

@@ -12,9 +12,9 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from stackdrill.api.probe import CloudContext, CloudProbe, run_calls
 from stackdrill.cloud.access import CloudError, Dsn, database, dsn_from_config
 from stackdrill.hosts.target import Target
-from stackdrill.probe import CloudContext, CloudProbe, run_calls
 
 INSTANCES = ("SELECT uuid, display_name, host, vm_state, power_state, task_state "
              "FROM instances WHERE deleted = 0")

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from stackdrill.api.probe import Probe
 from stackdrill.hosts.target import Target
-from stackdrill.probe import Probe
 
 DEVICES = "/srv/node"
 

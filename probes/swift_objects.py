@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from stackdrill.api.probe import CloudContext, CloudProbe
 from stackdrill.cloud.swift_canary import CONTAINER, EXPECTED_ETAGS, etag, has_object_store
-from stackdrill.probe import CloudContext, CloudProbe
 
 
 def read_object(conn: Any, name: str) -> bytes | None:

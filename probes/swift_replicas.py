@@ -18,6 +18,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from stackdrill.api.probe import CloudContext, CloudProbe
 from stackdrill.cloud.swift_canary import (
     CONTAINER,
     EXPECTED_ETAGS,
@@ -35,7 +36,6 @@ from stackdrill.cloud.swift_ring import (
 )
 from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import Target, Targets
-from stackdrill.probe import CloudContext, CloudProbe
 
 SECTION = "### "
 

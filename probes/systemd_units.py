@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from stackdrill.api.probe import Probe, ProbeFailed, ProbeOutput
+from stackdrill.hostkit.units import parse_show, show_command
 from stackdrill.hosts.target import Target
-from stackdrill.probe import Probe, ProbeFailed, ProbeOutput
-from stackdrill.units import parse_show, show_command
 
 
 class SystemdUnits(Probe):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from stackdrill.api.runbook import Recovery, RecoveryFailed, ResourceFailed
+from stackdrill.core.waiting import WaitTimeout, poll
 from stackdrill.hosts.identity import boot_identity
 from stackdrill.hosts.ssh import HostError
-from stackdrill.runbook import Recovery, RecoveryFailed, ResourceFailed
-from stackdrill.waiting import WaitTimeout, poll
 
 
 def wait(check: Any, timeout: float, description: str) -> Any:

@@ -10,9 +10,9 @@ import functools
 from collections.abc import Mapping
 from typing import ClassVar
 
-from stackdrill.params import Param, positive_float, word_list
-from stackdrill.runbook import Recovery, RunbookStep
-from stackdrill.units import act_on_service
+from stackdrill.api.runbook import Recovery, RunbookStep
+from stackdrill.core.params import Param, positive_float, word_list
+from stackdrill.hostkit.units import act_on_service
 
 
 class StartServices(Recovery):

@@ -13,8 +13,8 @@ from stackdrill.cloud.volume_data import (
     verify_patterns,
     write_patterns,
 )
-from stackdrill.drill import Drill
-from stackdrill.guards import changes_the_cloud
+from stackdrill.engine.drill import Drill
+from stackdrill.engine.guards import changes_the_cloud
 from stackdrill.hosts.target import Targets
 
 

@@ -1,4 +1,4 @@
-"""The drill vocabulary. Each step parses its text and calls :mod:`stackdrill.drill`."""
+"""The drill vocabulary. Each step parses its text and calls :mod:`stackdrill.engine.drill`."""
 
 from __future__ import annotations
 
@@ -8,14 +8,18 @@ from typing import Any, TypeVar
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from stackdrill.drill import (
+from stackdrill.api.registry import Registries, UnknownName
+from stackdrill.api.runbook import RecoveryFailed
+from stackdrill.core.params import table_params
+from stackdrill.core.state import Rule
+from stackdrill.engine.drill import (
     ActiveFault,
     Drill,
     DrillError,
     check_deviates,
     check_unchanged,
 )
-from stackdrill.grammar import (
+from stackdrill.engine.grammar import (
     BACK_TO_VERIFIED,
     CHOOSE_HOST,
     CONFIRM_ALL,
@@ -30,14 +34,10 @@ from stackdrill.grammar import (
     path_cells,
     rule_cells,
 )
-from stackdrill.guards import changes_the_cloud
+from stackdrill.engine.guards import changes_the_cloud
+from stackdrill.engine.preflight import check_running_domains
+from stackdrill.engine.safeguards import SAFEGUARD_STEP, parse_safeguards
 from stackdrill.hosts.target import Target, Targets
-from stackdrill.params import table_params
-from stackdrill.preflight import check_running_domains
-from stackdrill.registry import Registries, UnknownName
-from stackdrill.runbook import RecoveryFailed
-from stackdrill.safeguards import SAFEGUARD_STEP, parse_safeguards
-from stackdrill.state import Rule
 
 T = TypeVar("T")
 
@@ -151,7 +151,7 @@ def parse_rules_into(drill: Drill, texts: list[str]) -> None:
 @given(SAFEGUARD_STEP)
 def safeguards(drill: Drill, datatable: list[list[str]]) -> None:
     """Checks watched from the first fault to the end; one that fails beyond its grace aborts
-    the drill (see :mod:`stackdrill.safeguards`)."""
+    the drill (see :mod:`stackdrill.engine.safeguards`)."""
     attempt(guard_from_table, drill, datatable)
 
 

@@ -1,5 +1,5 @@
 """The upgrade vocabulary: record the cloud before an upgrade, check it against that record
-after. The logic is in :mod:`stackdrill.upgrade`; these steps gather what it needs."""
+after. The logic is in :mod:`stackdrill.engine.upgrade`; these steps gather what it needs."""
 
 from __future__ import annotations
 
@@ -10,13 +10,11 @@ from pytest_bdd import given, parsers, then
 
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.cloud.canary import CanaryWorkload
-from stackdrill.drill import Drill
-from stackdrill.guards import changes_the_cloud
-from stackdrill.inventory import Inventory
-from stackdrill.pytest_plugin import default_state_dir
-from stackdrill.reporting.history import UPGRADE_CHANGES, api_versions, stackdrill_version
-from stackdrill.state import Snapshot, render_diff
-from stackdrill.upgrade import (
+from stackdrill.core.state import Snapshot, render_diff
+from stackdrill.core.waiting import WaitTimeout, poll
+from stackdrill.engine.drill import Drill
+from stackdrill.engine.guards import changes_the_cloud
+from stackdrill.engine.upgrade import (
     DIFF,
     UpgradeDiff,
     UpgradeError,
@@ -28,7 +26,9 @@ from stackdrill.upgrade import (
     record_path,
     save,
 )
-from stackdrill.waiting import WaitTimeout, poll
+from stackdrill.inventory.model import Inventory
+from stackdrill.pytest_plugin import default_state_dir
+from stackdrill.reporting.history import UPGRADE_CHANGES, api_versions, stackdrill_version
 
 CHANGES = UPGRADE_CHANGES
 

@@ -3,7 +3,7 @@ Feature: Everything loses power and the cloud is restored in priority order
   The operations guide, "Handling a Complete Failure": "assign each service a priority, and
   restore in order" (Table 11-1). The services are held at boot, as a data centre does before it
   powers a cloud back on, so that nothing starts before its turn; the order is a data file
-  (stackdrill/priorities/ops-guide-table-11-1.yaml). The drill's evidence lists the order
+  (stackdrill/hostkit/priorities/ops-guide-table-11-1.yaml). The drill's evidence lists the order
   followed, each service with the time it became active.
 
   Scenario: power returns and every service is started in the order of Table 11-1

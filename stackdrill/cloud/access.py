@@ -12,9 +12,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from stackdrill.evidence import Redactor
+from stackdrill.core.evidence import Redactor
+from stackdrill.hosts.secrets import auth_secrets, config_secrets
 from stackdrill.hosts.target import Target
-from stackdrill.redaction import auth_secrets, config_secrets
 
 
 class CloudError(Exception):

@@ -13,7 +13,7 @@ from typing import Any
 
 from stackdrill.cloud.access import CloudAccess, CloudError
 from stackdrill.cloud.swift_canary import ensure_swift_canary
-from stackdrill.waiting import WaitTimeout, poll
+from stackdrill.core.waiting import WaitTimeout, poll
 
 PREFIX = "stackdrill-canary"
 IMAGE = PREFIX

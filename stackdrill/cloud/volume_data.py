@@ -16,8 +16,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 from stackdrill.cloud.access import CloudAccess, CloudError
+from stackdrill.hostkit.iscsi import TGT_SHOW, parse_tgt_targets
 from stackdrill.hosts.target import Target, Targets
-from stackdrill.iscsi import TGT_SHOW, parse_tgt_targets
 
 OFFSET = 1 << 20
 LENGTH = 1 << 20

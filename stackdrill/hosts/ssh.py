@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import paramiko
 
-from stackdrill.inventory import HostSpec, Inventory
-from stackdrill.waiting import WaitTimeout, poll
+from stackdrill.core.waiting import WaitTimeout, poll
+from stackdrill.inventory.model import HostSpec, Inventory
 
 log = logging.getLogger(__name__)
 

@@ -8,12 +8,12 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from stackdrill.hosts.ssh import CommandResult, HostError, SshConnection, SshPool
-from stackdrill.inventory import HostSpec, Inventory, ServiceSpec
+from stackdrill.inventory.model import HostSpec, Inventory, ServiceSpec
 
 if TYPE_CHECKING:
     import testinfra.host
 
-    from stackdrill.profiles import Placement, Profile
+    from stackdrill.inventory.profiles import Placement, Profile
 
 CommandListener = Callable[[CommandResult], None]
 
@@ -70,7 +70,7 @@ class Target:
     def placement(self, service: str) -> Placement:
         """How ``service`` runs here: the inventory's ``services`` entry; else, when the inventory
         names a profile, the profile's; else a systemd unit of the same name."""
-        from stackdrill.profiles import Placement, ProfileError
+        from stackdrill.inventory.profiles import Placement, ProfileError
 
         explicit = self.inventory.services.get(service)
         if explicit is not None:
@@ -93,7 +93,7 @@ class Target:
 
     @cached_property
     def profile(self) -> Profile:
-        from stackdrill.profiles import ProfileError, load_profile
+        from stackdrill.inventory.profiles import ProfileError, load_profile
 
         try:
             return load_profile(self.inventory.profile, self.inventory.profile_spec.dirs)
@@ -103,7 +103,7 @@ class Target:
     def os_release(self) -> dict[str, str]:
         """This host's ``/etc/os-release``, read once."""
         if self._os_release is None:
-            from stackdrill.profiles import parse_os_release
+            from stackdrill.inventory.profiles import parse_os_release
 
             result = self.run("cat /etc/os-release", record=False)
             if not result.ok:
@@ -114,7 +114,7 @@ class Target:
     def service_command(self, service: str, action: str, *, signal: str = "SIGKILL") -> str:
         """The exact command that performs ``action`` (status, start, stop, restart, kill) on
         ``service`` as this host runs it; an LXC container's name is looked up on the host."""
-        from stackdrill.profiles import ProfileError, command
+        from stackdrill.inventory.profiles import ProfileError, command
 
         placement = self.placement(service)
         try:
@@ -125,7 +125,7 @@ class Target:
 
     def lxc_container(self, group: str | None) -> str:
         """The full name of this host's LXC container ``group`` (or of that exact name)."""
-        from stackdrill.profiles import find_lxc_container, lxc_list_command, parse_lxc_ls
+        from stackdrill.inventory.profiles import find_lxc_container, lxc_list_command, parse_lxc_ls
 
         result = self.run(lxc_list_command(), record=False)
         if not result.ok:

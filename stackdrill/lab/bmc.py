@@ -1,7 +1,7 @@
 """A virtual BMC: IPMI over LAN (UDP) and Redfish (HTTP) for a set of hosts, whose power actions
 call a pluggable backend.
 
-The power drivers for real servers (``stackdrill.power_drivers``) speak these protocols; a
+The power drivers for real servers (``stackdrill.hosts.power.bmc``) speak these protocols; a
 virtual BMC lets them be exercised end to end on loopback, and lets the lab be driven through
 the same drivers as production: back it with :class:`LabPowerBackend` and every host of the lab
 gets a BMC. Tests back it with :class:`MemoryPowerBackend` or :class:`FilePowerBackend`.

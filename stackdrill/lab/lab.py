@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from stackdrill.core.waiting import poll
 from stackdrill.lab import network, rootfs
 from stackdrill.lab import status as lab_status
 from stackdrill.lab.cloud import swift
@@ -30,7 +31,6 @@ from stackdrill.lab.power import LabPower
 from stackdrill.lab.supervisor import DEVICES_FILE, write_extra_binds
 from stackdrill.lab.system import LabError, sh
 from stackdrill.lab.topology import HOSTS, LabHost, LabPaths
-from stackdrill.waiting import poll
 
 BOOT_TIMEOUT = 60.0
 REQUIRED_TOOLS = ("systemd-nspawn", "mkfs.xfs", "ip", "ssh-keygen", "nsenter", "losetup")
@@ -171,7 +171,7 @@ class Lab:
         self.write_inventory(cloud=secrets is not None)
         log(f"lab: up in {time.monotonic() - started:.0f}s")
         if journal is not None:
-            from stackdrill.recover import close_replaced_lab
+            from stackdrill.engine.recover import close_replaced_lab
 
             closed = close_replaced_lab(self.paths.inventory, journal)
             if closed:

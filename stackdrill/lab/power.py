@@ -13,9 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from stackdrill.core.waiting import poll
 from stackdrill.lab.system import LabError
 from stackdrill.lab.topology import LabPaths, host_by_name
-from stackdrill.waiting import poll
 
 POWER_TIMEOUT = 30.0
 

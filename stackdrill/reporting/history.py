@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from stackdrill.cloud.access import CloudAccess
-from stackdrill.drill import Drill
+from stackdrill.engine.drill import Drill
 from stackdrill.hosts.target import Targets
 from stackdrill.reporting.outcome import Outcome, one_line, outcome
 from stackdrill.reporting.runs import session_run_id

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from stackdrill.drill import DrillError
-from stackdrill.runbook import RecoveryFailed
+from stackdrill.api.runbook import RecoveryFailed
+from stackdrill.engine.drill import DrillError
 
 RESULTS = ("passed", "failed", "aborted", "error")
 

@@ -7,8 +7,8 @@ redacted as it is made, before any plugin reads it, and when the session ends ev
 into the Allure results during it, and junit.xml, is redacted on disk.
 
 The redactor is the one the ``redactor`` fixture builds
-(:func:`stackdrill.cloud.fixtures.session_redactor`): the inventory's power passwords, the
-clouds.yaml credentials and the database passwords, as the fixtures register them.
+(:func:`stackdrill.pytest_plugin.cloud_fixtures.session_redactor`): the inventory's power
+passwords, the clouds.yaml credentials and the database passwords, as the fixtures register them.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from stackdrill.cloud.fixtures import REDACTOR
+from stackdrill.pytest_plugin.cloud_fixtures import REDACTOR
 
 __all__ = ["redact_file", "redact_report", "redacted"]
 

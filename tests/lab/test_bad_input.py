@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stackdrill.journal import Journal
+from stackdrill.engine.journal import Journal
 from stackdrill.lab.lab import Lab
 from tests.feature_dirs import write_feature_dir
 

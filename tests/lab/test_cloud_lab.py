@@ -11,13 +11,13 @@ from pathlib import Path
 
 import yaml
 
+from stackdrill.api.probe import CloudContext, take_snapshot
+from stackdrill.api.registry import load_registries
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.cloud.canary import CanaryWorkload
 from stackdrill.hosts.target import Targets
 from stackdrill.lab.cloud.layout import VENV
 from stackdrill.lab.lab import Lab
-from stackdrill.probe import CloudContext, take_snapshot
-from stackdrill.registry import load_registries
 
 ROOT = Path(__file__).resolve().parents[2]
 

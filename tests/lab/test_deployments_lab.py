@@ -13,15 +13,15 @@ import yaml
 
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.cloud.canary import ensure_canaries
-from stackdrill.cloud.fixtures import domain_runner
+from stackdrill.core.waiting import poll_until
+from stackdrill.hostkit.units import act_on_service, service_state
 from stackdrill.hosts.identity import boot_identity
+from stackdrill.hosts.power import power_driver
 from stackdrill.hosts.target import Targets
-from stackdrill.inventory import load_inventory
+from stackdrill.inventory.model import load_inventory
 from stackdrill.lab.bmc import BmcProcess, LabPowerBackend
 from stackdrill.lab.lab import Lab
-from stackdrill.power import power_driver
-from stackdrill.units import act_on_service, service_state
-from stackdrill.waiting import poll_until
+from stackdrill.pytest_plugin.cloud_fixtures import domain_runner
 
 LAB_UNITS = {  # the units the lab's two namings give these services
     "packages": {"nova-compute": "nova-compute", "cinder-volume": "cinder-volume",

@@ -21,17 +21,17 @@ from pathlib import Path
 
 import pytest
 
+from stackdrill.api.probe import CloudContext, health_problems
+from stackdrill.api.registry import load_registries
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.cloud.canary import CanaryWorkload
-from stackdrill.drill import Drill
+from stackdrill.core.waiting import poll_until
+from stackdrill.engine.drill import Drill
+from stackdrill.engine.journal import Journal
+from stackdrill.hostkit.units import unit_status
 from stackdrill.hosts.target import Targets
-from stackdrill.inventory import load_inventory
-from stackdrill.journal import Journal
+from stackdrill.inventory.model import load_inventory
 from stackdrill.lab.lab import Lab
-from stackdrill.probe import CloudContext, health_problems
-from stackdrill.registry import load_registries
-from stackdrill.units import unit_status
-from stackdrill.waiting import poll_until
 from tests.feature_dirs import write_feature_dir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,7 +102,7 @@ def test_libvirtd_sigkill_spares_the_guests(drill: Drill, lab_targets: Targets) 
 
 
 def test_a_confirm_that_never_sees_damage_times_out(drill: Drill, lab_targets: Targets) -> None:
-    from stackdrill.drill import FaultNotConfirmed
+    from stackdrill.engine.drill import FaultNotConfirmed
 
     compute = lab_targets.get("compute1")
     drill.record_baseline()
@@ -116,12 +116,12 @@ import sys
 from pathlib import Path
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.cloud.canary import CanaryWorkload
-from stackdrill.drill import Drill
+from stackdrill.engine.drill import Drill
 from stackdrill.hosts.target import Targets
-from stackdrill.inventory import load_inventory
-from stackdrill.journal import Journal
-from stackdrill.probe import CloudContext, health_problems
-from stackdrill.registry import load_registries
+from stackdrill.inventory.model import load_inventory
+from stackdrill.engine.journal import Journal
+from stackdrill.api.probe import CloudContext, health_problems
+from stackdrill.api.registry import load_registries
 
 targets = Targets(load_inventory(sys.argv[1]))
 drill = Drill("killed", targets, load_registries(), Journal(Path(sys.argv[2])))

@@ -22,14 +22,14 @@ from pathlib import Path
 
 import pytest
 
+from stackdrill.api.registry import load_registries
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.cloud.canary import CanaryWorkload
-from stackdrill.drill import Drill
+from stackdrill.engine.drill import Drill
+from stackdrill.engine.journal import Journal
 from stackdrill.hosts.target import Targets
-from stackdrill.inventory import load_inventory
-from stackdrill.journal import Journal
+from stackdrill.inventory.model import load_inventory
 from stackdrill.lab.lab import Lab
-from stackdrill.registry import load_registries
 from tests.feature_dirs import write_feature_dir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,12 +42,12 @@ DYING_RUN = """
 import json, sys
 from pathlib import Path
 from stackdrill.cloud.access import CloudAccess
-from stackdrill.drill import Drill
-from stackdrill.evidence import Redactor
+from stackdrill.engine.drill import Drill
+from stackdrill.core.evidence import Redactor
 from stackdrill.hosts.target import Targets
-from stackdrill.inventory import load_inventory
-from stackdrill.journal import Journal
-from stackdrill.registry import load_registries
+from stackdrill.inventory.model import load_inventory
+from stackdrill.engine.journal import Journal
+from stackdrill.api.registry import load_registries
 from tests.feature_dirs import write_feature_dir
 
 inventory, journal, clouds, case = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
@@ -215,8 +215,8 @@ FREEZE_CONFTEST = """
 import shlex
 import sys
 
-from stackdrill.fault import Fault, FaultError
-from stackdrill.params import Param
+from stackdrill.api.fault import Fault, FaultError
+from stackdrill.core.params import Param
 
 pytest_plugins = ["steps.drill_steps"]
 

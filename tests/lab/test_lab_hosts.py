@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from stackdrill.cloud.canary import CanaryWorkload
+from stackdrill.core.waiting import poll
+from stackdrill.hostkit.units import act_and_wait_active, unit_status
 from stackdrill.hosts import HostUnreachable
 from stackdrill.hosts.target import Target, Targets
-from stackdrill.inventory import load_inventory
+from stackdrill.inventory.model import load_inventory
 from stackdrill.lab.lab import Lab
 from stackdrill.lab.topology import host_by_name
-from stackdrill.units import act_and_wait_active, unit_status
-from stackdrill.waiting import poll
 
 ROOT = Path(__file__).resolve().parents[2]
 

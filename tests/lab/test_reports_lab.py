@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from stackdrill.core.waiting import WaitTimeout, poll_until
 from stackdrill.lab.lab import Lab
-from stackdrill.waiting import WaitTimeout, poll_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = "the database stops on the controller"

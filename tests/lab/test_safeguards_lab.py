@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from stackdrill.core.waiting import poll_until
+from stackdrill.engine.journal import Journal
+from stackdrill.hostkit.units import unit_statuses
 from stackdrill.hosts.target import Targets
-from stackdrill.inventory import load_inventory
-from stackdrill.journal import Journal
+from stackdrill.inventory.model import load_inventory
 from stackdrill.lab.lab import Lab
-from stackdrill.units import unit_statuses
-from stackdrill.waiting import poll_until
 from tests.feature_dirs import write_feature_dir
 
 ROOT = Path(__file__).resolve().parents[2]

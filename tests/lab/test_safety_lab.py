@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from stackdrill.api.registry import load_registries
 from stackdrill.cloud.access import CloudAccess
-from stackdrill.drill import Drill
+from stackdrill.core.waiting import poll_until
+from stackdrill.engine.drill import Drill
+from stackdrill.engine.journal import Journal
+from stackdrill.hostkit.units import unit_statuses
 from stackdrill.hosts.target import Targets
-from stackdrill.inventory import load_inventory
-from stackdrill.journal import Journal
+from stackdrill.inventory.model import load_inventory
 from stackdrill.lab.lab import Lab
-from stackdrill.registry import load_registries
-from stackdrill.units import unit_statuses
-from stackdrill.waiting import poll_until
 from tests.feature_dirs import write_feature_dir
 from tests.lab.test_bad_input import assert_one_line_error, drill_dir, lab_inventory
 
@@ -146,7 +146,7 @@ from pathlib import Path
 
 from pytest_bdd import given, parsers
 
-from stackdrill.waiting import poll_until
+from stackdrill.core.waiting import poll_until
 
 pytest_plugins = ["steps.drill_steps"]
 

@@ -15,12 +15,12 @@ import pytest
 
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.cloud.canary import ensure_canaries
+from stackdrill.engine.upgrade import load, record_path
 from stackdrill.hosts.target import Targets
-from stackdrill.inventory import load_inventory
+from stackdrill.inventory.model import load_inventory
 from stackdrill.lab.cloud.layout import COMPUTE_UNITS, CONTROLLER_UNITS
 from stackdrill.lab.lab import Lab
 from stackdrill.lab.topology import LabPaths
-from stackdrill.upgrade import load, record_path
 
 ROOT = Path(__file__).resolve().parents[2]
 CLOUD = "stackdrill-lab"

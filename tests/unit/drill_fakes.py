@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from stackdrill.evidence import Redactor
-from stackdrill.journal import Journal
+from stackdrill.core.evidence import Redactor
+from stackdrill.engine.journal import Journal
 
 
 @pytest.fixture(scope="session")

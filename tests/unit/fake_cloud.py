@@ -27,11 +27,11 @@ from pathlib import Path
 
 import pytest
 
-from stackdrill.fault import Fault
-from stackdrill.params import Param
-from stackdrill.probe import Probe
-from stackdrill.registry import Registries
-from stackdrill.runbook import Recovery, RunbookStep
+from stackdrill.api.fault import Fault
+from stackdrill.core.params import Param
+from stackdrill.api.probe import Probe
+from stackdrill.api.registry import Registries
+from stackdrill.api.runbook import Recovery, RunbookStep
 
 pytest_plugins = ["steps.drill_steps"]
 

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from probes.account_ids import AccountIds
-from recovery.id_alignment import AlignIds
-from stackdrill.accounts import (
+from recovery.align_ids import AlignIds
+from stackdrill.api.probe import ProbeFailed, ProbeOutput
+from stackdrill.api.runbook import RecoveryFailed
+from stackdrill.hostkit.accounts import (
     Ids,
     account_name,
     chown_command,
@@ -23,8 +25,6 @@ from stackdrill.accounts import (
 )
 from stackdrill.hosts.ssh import CommandResult
 from stackdrill.hosts.target import CommandFailed
-from stackdrill.probe import ProbeFailed, ProbeOutput
-from stackdrill.runbook import RecoveryFailed
 
 PASSWD = """\
 root:x:0:0:root:/root:/bin/bash

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from faults.table_drop import DropTable
-from recovery.backup import BackUpControlPlane, RestoreControlPlane
-from stackdrill.params import ParamError
+from faults.drop_table import DropTable
+from recovery.control_plane_backup import BackUpControlPlane, RestoreControlPlane
+from stackdrill.core.params import ParamError
 
 
 @pytest.mark.parametrize("params", [

@@ -18,7 +18,7 @@ import api_snapshot
 import host_fanout
 import provenance
 
-from stackdrill.state import Snapshot
+from stackdrill.core.state import Snapshot
 
 PROVENANCE: dict[str, Any] = {
     "date": "2026-12-06T13:39:42+00:00", "commit": "204d773b8a73034efced6b824985020570fe2e64",

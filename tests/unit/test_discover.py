@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from stackdrill import cli
-from stackdrill.discover import DiscoverError, discover, render, run_discovery
-from stackdrill.inventory import load_inventory
+from stackdrill.inventory.discover import DiscoverError, discover, render, run_discovery
+from stackdrill.inventory.model import load_inventory
 
 ADDRESSES = {"compute1": "10.0.0.11", "compute2": "10.0.0.12", "storage1": "10.0.0.21",
              "api.example.org": "10.0.0.5", "ctl1": "10.0.0.1"}
@@ -168,11 +168,11 @@ def test_an_unknown_or_unreachable_cloud_is_exit_2(tmp_path: Path) -> None:
 def test_the_command_writes_the_file_and_never_overwrites(tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch
                                                           ) -> None:
-    import stackdrill.discover
+    import stackdrill.inventory.discover
 
-    monkeypatch.setattr(stackdrill.discover, "connect", lambda cloud: FakeConnection())
-    monkeypatch.setattr(stackdrill.discover, "resolve_name", resolve)
-    monkeypatch.setattr(stackdrill.discover, "reverse_name", reverse)
+    monkeypatch.setattr(stackdrill.inventory.discover, "connect", lambda cloud: FakeConnection())
+    monkeypatch.setattr(stackdrill.inventory.discover, "resolve_name", resolve)
+    monkeypatch.setattr(stackdrill.inventory.discover, "reverse_name", reverse)
     output = tmp_path / "inventory.yaml"
     code, out, err = discover_cli(["discover", "--os-cloud", "prod-eu", "-o", str(output)])
     assert (code, out, err) == (cli.EXIT_OK, f"inventory: {output}\n", "")

@@ -11,20 +11,20 @@ from typing import Any, ClassVar
 
 import pytest
 
-from stackdrill.drill import (
+from stackdrill.api.fault import Fault
+from stackdrill.api.probe import Probe
+from stackdrill.api.registry import Registries
+from stackdrill.api.runbook import Recovery, RecoveryFailed, RunbookStep
+from stackdrill.core.evidence import Evidence, Redactor
+from stackdrill.core.params import Param
+from stackdrill.engine.drill import (
     Drill,
     DrillError,
     PreflightFailed,
     check_deviates,
     check_unchanged,
 )
-from stackdrill.evidence import Evidence, Redactor
-from stackdrill.fault import Fault
-from stackdrill.journal import Journal
-from stackdrill.params import Param
-from stackdrill.probe import Probe
-from stackdrill.registry import Registries
-from stackdrill.runbook import Recovery, RecoveryFailed, RunbookStep
+from stackdrill.engine.journal import Journal
 
 
 class FakeTarget:
@@ -70,7 +70,7 @@ class BreakService(Fault):
 
     def undo(self, facts: Mapping[str, Any]) -> None:
         if self.values["fail_undo"] == "yes":
-            from stackdrill.fault import FaultError
+            from stackdrill.api.fault import FaultError
 
             raise FaultError("cannot")
         self.target.state["svc"] = facts["was"]
@@ -130,8 +130,8 @@ def test_without_a_verified_state_no_fault_is_injected(drill: Drill) -> None:
 
 def test_a_cloud_that_drifted_from_its_verified_state_is_not_drilled(
         drill: Drill, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("stackdrill.drill.PREFLIGHT_SETTLE", 0.3)
-    monkeypatch.setattr("stackdrill.drill.PREFLIGHT_FRESH", 0.0)
+    monkeypatch.setattr("stackdrill.engine.drill.PREFLIGHT_SETTLE", 0.3)
+    monkeypatch.setattr("stackdrill.engine.drill.PREFLIGHT_FRESH", 0.0)
     EVENTS.clear()
     target = drill.targets[0]  # type: ignore[index]
     drill.record_baseline()
@@ -150,7 +150,7 @@ def test_a_cloud_that_drifted_from_its_verified_state_is_not_drilled(
 
 def test_the_pre_flight_waits_for_a_value_settling_and_runs_once(
         drill: Drill, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("stackdrill.drill.PREFLIGHT_FRESH", 0.0)
+    monkeypatch.setattr("stackdrill.engine.drill.PREFLIGHT_FRESH", 0.0)
     target = drill.targets[0]  # type: ignore[index]
     drill.record_baseline()
     target.state["svc"] = "activating"
@@ -191,7 +191,7 @@ def test_the_budget_is_enforced_with_every_deviation_named(drill: Drill) -> None
     target = drill.targets[0]  # type: ignore[index]
     drill.record_baseline()
     drill.confirm(drill.inject("break", target, {}), timeout=1)
-    from stackdrill.drill import BudgetExceeded
+    from stackdrill.engine.drill import BudgetExceeded
 
     with pytest.raises(BudgetExceeded, match=r"not back to the verified state within 0\.5s of "
                                              r"the injection of fault break on c1: 1 "):
@@ -211,7 +211,7 @@ def test_secrets_never_reach_evidence() -> None:
 
 
 def test_a_fault_that_cannot_be_prepared_is_refused_before_the_journal(drill: Drill) -> None:
-    from stackdrill.fault import FaultError
+    from stackdrill.api.fault import FaultError
 
     class NothingToBreak(BreakService):
         name = "nothing_to_break"
@@ -318,7 +318,7 @@ def test_an_interrupted_recovery_rolls_back_and_leaves_nothing_pending(
 
 def test_a_recovery_whose_rollback_failed_stays_pending_for_recover(
         drill: Drill, stop_then_step: type[StopThenStep], tmp_path: Path) -> None:
-    from stackdrill.recover import undo_pending
+    from stackdrill.engine.recover import undo_pending
 
     stop_then_step.second = RecoveryFailed("refused")
     stop_then_step.rollback_fails = True

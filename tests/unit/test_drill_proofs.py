@@ -12,13 +12,19 @@ from typing import Any, ClassVar
 import pytest
 from pytest_bdd.parser import FeatureParser
 
-from stackdrill.drill import BudgetExceeded, Drill, FaultNotConfirmed, NotRepaired, PreflightFailed
-from stackdrill.fault import FaultError
-from stackdrill.journal import Journal
-from stackdrill.params import Param, boolean
-from stackdrill.preflight import check_confirmed, check_steps
-from stackdrill.registry import Registries, load_registries
-from stackdrill.runbook import Recovery, RunbookStep
+from stackdrill.api.fault import FaultError
+from stackdrill.api.registry import Registries, load_registries
+from stackdrill.api.runbook import Recovery, RunbookStep
+from stackdrill.core.params import Param, boolean
+from stackdrill.engine.drill import (
+    BudgetExceeded,
+    Drill,
+    FaultNotConfirmed,
+    NotRepaired,
+    PreflightFailed,
+)
+from stackdrill.engine.journal import Journal
+from stackdrill.engine.preflight import check_confirmed, check_steps
 from tests.unit.gherkin_fakes import Step, Table
 from tests.unit.test_drill import BreakService, FakeTarget, FakeTargets, StateProbe
 
@@ -165,7 +171,7 @@ def test_repaired_damage_or_no_claim_passes(drill: Drill) -> None:
 
 # -- the drills as written ---------------------------------------------------------------------
 def test_every_shipped_drill_confirms_each_fault_before_acting_on_it() -> None:
-    """The check collection runs (:func:`stackdrill.preflight.check_confirmed`), over every
+    """The check collection runs (:func:`stackdrill.engine.preflight.check_confirmed`), over every
     scenario shipped."""
     problems = []
     for path in sorted(FEATURES.rglob("*.feature")):

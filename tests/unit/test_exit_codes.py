@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from stackdrill import cli, inventory_import, run_options, schedule
+from stackdrill import cli
+from stackdrill.cli import run_options
+from stackdrill.engine import schedule
+from stackdrill.inventory import importer as inventory_import
 
 ROOT = Path(__file__).resolve().parents[2]
 # modules whose functions make up the command line's exit status

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-import faults.file_remove
-from faults.boot_hold import HoldServicesAtBoot
-from faults.file_remove import RemoveFiles
-from faults.host_reboot import RebootHost
-from faults.iscsi_sessions import DropIscsiSessions, lio_state, parse_lio_state
-from stackdrill import power
-from stackdrill.fault import FaultError
+import faults.remove_files
+from faults.drop_iscsi_sessions import DropIscsiSessions, lio_state, parse_lio_state
+from faults.hold_services_at_boot import HoldServicesAtBoot
+from faults.reboot_host import RebootHost
+from faults.remove_files import RemoveFiles
+from stackdrill.api.fault import FaultError
+from stackdrill.hosts import power
 from stackdrill.hosts.ssh import CommandResult, HostError
 from tests.unit.test_iscsi import VOL1, RecordedHost, recorded
 
@@ -233,7 +233,7 @@ class RecordingHost(LocalHost):
 
 @pytest.fixture
 def xml_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    monkeypatch.setattr(faults.file_remove, "BACKUP_ROOT", str(tmp_path / "removed"))
+    monkeypatch.setattr(faults.remove_files, "BACKUP_ROOT", str(tmp_path / "removed"))
     qemu = tmp_path / "qemu"
     qemu.mkdir()
     files = [qemu / "instance-00000001.xml", qemu / "instance-00000002.xml"]

@@ -9,12 +9,12 @@ from typing import Any, ClassVar
 
 import pytest
 
-from stackdrill.drill import Drill, DrillError, GuardRefused
-from stackdrill.fault import Fault
-from stackdrill.guards import Guards, limits_from_tags, parse_limit_tag, unknown_limit_names
-from stackdrill.inventory import Inventory, parse_inventory
-from stackdrill.journal import Journal
-from stackdrill.registry import Registries
+from stackdrill.api.fault import Fault
+from stackdrill.api.registry import Registries
+from stackdrill.engine.drill import Drill, DrillError, GuardRefused
+from stackdrill.engine.guards import Guards, limits_from_tags, parse_limit_tag, unknown_limit_names
+from stackdrill.engine.journal import Journal
+from stackdrill.inventory.model import Inventory, parse_inventory
 
 INVENTORY: dict[str, Any] = {
     "cloud": "prod-eu",
@@ -291,7 +291,7 @@ def test_a_raised_limit_must_name_a_role_or_a_cluster(tmp_path: Path) -> None:
 
 
 def test_cluster_members_must_be_hosts_of_the_inventory(tmp_path: Path) -> None:
-    from stackdrill.inventory import InventoryError
+    from stackdrill.inventory.model import InventoryError
 
     with pytest.raises(InventoryError) as error:
         parse_inventory({**CLUSTERED, "clusters": {"galera": ["ctl1", "ctl9"]}},

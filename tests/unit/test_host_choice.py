@@ -11,11 +11,11 @@ from typing import Any, ClassVar, cast
 import pytest
 
 from probes.libvirt_domains import LibvirtDomains
-from stackdrill.drill import Drill
+from stackdrill.api.registry import Registries
+from stackdrill.engine.drill import Drill
+from stackdrill.engine.preflight import check_running_domains
 from stackdrill.hosts.ssh import HostUnreachable
 from stackdrill.hosts.target import Target, Targets
-from stackdrill.preflight import check_running_domains
-from stackdrill.registry import Registries
 from steps.drill_steps import choose_host, inject, recover
 
 RUNNING = {"libvirt/answering": True, "domain:instance-1/qemu_pid": 41,

@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from stackdrill.interrupts import INTERRUPTED, STILL_UNDOING, InterruptGuard
+from stackdrill.engine.interrupts import INTERRUPTED, STILL_UNDOING, InterruptGuard
 
 
 @pytest.mark.parametrize("first", [signal.SIGINT, signal.SIGTERM])

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from stackdrill.inventory import (
+from stackdrill.inventory.model import (
     INVENTORY_SCHEMA,
     HostSpec,
     InventoryError,

@@ -6,12 +6,12 @@ import pytest
 import yaml
 
 from stackdrill.cli import main
-from stackdrill.inventory import load_inventory
-from stackdrill.inventory_import import (
+from stackdrill.inventory.importer import (
     InventoryImportError,
     expand_hosts,
     import_inventory,
 )
+from stackdrill.inventory.model import load_inventory
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "ansible"
 

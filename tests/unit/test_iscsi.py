@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from faults.iscsi_sessions import DropIscsiSessions
-from recovery.iscsi import RestoreIscsiSessions
-from stackdrill import iscsi
+from faults.drop_iscsi_sessions import DropIscsiSessions
+from recovery.restore_iscsi_sessions import RestoreIscsiSessions
+from stackdrill.api.fault import FaultError
+from stackdrill.api.runbook import RecoveryContext, RecoveryFailed
 from stackdrill.cloud.volume_data import guest_disk
-from stackdrill.fault import FaultError
+from stackdrill.hostkit import iscsi
 from stackdrill.hosts.ssh import CommandResult
-from stackdrill.runbook import RecoveryContext, RecoveryFailed
 
 RECORDED = Path(__file__).parents[1] / "fixtures" / "iscsi"
 VOL1 = "iqn.2010-10.org.openstack:volume-ef2771b8-ef7d-417f-bdd9-2959f1588686"

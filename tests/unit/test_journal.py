@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from stackdrill.journal import Journal, JournalEntry, JournalError
+from stackdrill.engine.journal import Journal, JournalEntry, JournalError
 
 
 def read_lines(path: Path) -> list[dict[str, Any]]:
@@ -309,7 +309,7 @@ def test_left_behind_names_only_dead_runs_against_this_cloud(path: Path) -> None
 
 
 def test_a_rebuilt_lab_closes_what_dead_runs_left_on_the_old_one(tmp_path: Path) -> None:
-    from stackdrill.recover import close_replaced_lab
+    from stackdrill.engine.recover import close_replaced_lab
 
     inventory = tmp_path / "inventory.yaml"
     inventory.write_text("cloud: lab\nhosts:\n  controller:\n    address: 10.0.0.1\n"
@@ -324,7 +324,7 @@ def test_a_rebuilt_lab_closes_what_dead_runs_left_on_the_old_one(tmp_path: Path)
 
 
 def test_where_a_class_loads_from_is_journalled_and_read_back(path: Path) -> None:
-    from stackdrill.origin import Origin
+    from stackdrill.api.origin import Origin
 
     origin = Origin("conftest", "FreezeService", "/srv/drills/conftest.py")
     entry = Journal(path).arm("freeze_service", "controller", {}, {"pid": 7}, origin=origin)

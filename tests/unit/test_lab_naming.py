@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stackdrill.inventory import load_inventory
+from stackdrill.inventory.model import load_inventory
+from stackdrill.inventory.profiles import load_profile
 from stackdrill.lab.cloud import configs, swift
 from stackdrill.lab.cloud.naming import ENV, NamingError, lab_naming
 from stackdrill.lab.cloud.secrets import NAMES, LabSecrets
 from stackdrill.lab.lab import Lab
 from stackdrill.lab.topology import LabPaths, host_by_name
-from stackdrill.profiles import load_profile
 
 SECRETS = LabSecrets({name: f"pw-{name}" for name in NAMES})
 ROOT = Path(__file__).resolve().parents[2]

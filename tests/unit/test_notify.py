@@ -15,7 +15,13 @@ from typing import Any
 
 import pytest
 
-from stackdrill.notify import NotifyError, check_url, notify_command, notify_url, run_message
+from stackdrill.reporting.notify import (
+    NotifyError,
+    check_url,
+    notify_command,
+    notify_url,
+    run_message,
+)
 from tests.unit.drill_fakes import CONFTEST
 
 RECORD = {"drill": "f.feature: it recovers", "result": "passed", "cloud": "lab",

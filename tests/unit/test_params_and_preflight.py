@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from stackdrill.params import ParamError, parse_params, signal_name, table_params, word_list
-from stackdrill.preflight import check_steps, one_line
-from stackdrill.registry import load_registries
+from stackdrill.api.registry import load_registries
+from stackdrill.core.params import ParamError, parse_params, signal_name, table_params, word_list
+from stackdrill.engine.preflight import check_steps, one_line
 from tests.unit.gherkin_fakes import Step, Table
 
 
 def test_params_are_typed_defaulted_and_checked() -> None:
-    from faults.service_kill import KillService
+    from faults.kill_service import KillService
 
     values = parse_params("fault 'kill_service'", KillService.params,
                           {"service": "dbus", "signal": "segv", "keep_down": "yes"})

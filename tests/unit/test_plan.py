@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from stackdrill.inventory import parse_inventory
-from stackdrill.plan import PlannedScenario, dry_run_target, render_plan
-from stackdrill.registry import load_registries
+from stackdrill.api.registry import load_registries
+from stackdrill.engine.plan import PlannedScenario, dry_run_target, render_plan
+from stackdrill.inventory.model import parse_inventory
 from tests.unit.gherkin_fakes import Step, Table
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -178,8 +178,8 @@ from typing import Any
 import pytest
 from pytest_bdd import given, parsers, when
 
-from stackdrill.fault import Fault
-from stackdrill.inventory import load_inventory
+from stackdrill.api.fault import Fault
+from stackdrill.inventory.model import load_inventory
 from steps.drill_steps import attempt, verified_state
 
 

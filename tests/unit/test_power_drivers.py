@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from stackdrill.inventory import HostSpec, parse_inventory
+from stackdrill.core.waiting import poll_until
+from stackdrill.hosts.power import DRIVERS, PowerDriver, PowerError, power_driver, power_secrets
+from stackdrill.inventory.model import HostSpec, parse_inventory
 from stackdrill.lab.bmc import BmcProcess, FilePowerBackend
-from stackdrill.power import DRIVERS, PowerDriver, PowerError, power_driver, power_secrets
-from stackdrill.waiting import poll_until
 
 USERS = {"admin": "s3cret-bmc-pass"}
 HOSTS = ("compute1", "compute2")
@@ -265,7 +265,7 @@ def test_ipmi_gives_up_on_a_bmc_that_never_answers(tmp_path: Path) -> None:
     import socket
     import time
 
-    from stackdrill.power_drivers import ipmi
+    from stackdrill.hosts.power import ipmi
 
     sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sink.bind(("127.0.0.1", 0))

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from faults.boot_hold import HoldServicesAtBoot
-from recovery.priority_order import RestoreInPriorityOrder
-from stackdrill.params import ParamError
-from stackdrill.priorities import PriorityError, load_priorities, parse_priorities
+from faults.hold_services_at_boot import HoldServicesAtBoot
+from recovery.restore_in_priority_order import RestoreInPriorityOrder
+from stackdrill.core.params import ParamError
+from stackdrill.hostkit.priorities import PriorityError, load_priorities, parse_priorities
 
 
 def test_table_11_1_keeps_the_guide_s_order() -> None:

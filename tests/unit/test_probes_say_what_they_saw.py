@@ -17,9 +17,9 @@ import pytest
 from probes.iscsi_paths import IscsiPaths
 from probes.libvirt_domains import LibvirtDomains
 from probes.nova_db import NovaDatabase
+from stackdrill.api.probe import Probe, ProbeFailed, ProbeOutput, batch_script, split_batch
 from stackdrill.hosts.ssh import CommandResult
 from stackdrill.hosts.target import Target
-from stackdrill.probe import Probe, ProbeFailed, ProbeOutput, batch_script, split_batch
 
 MARKER = "@@unit-batch"
 VIRSH_LIST = """\

@@ -23,13 +23,13 @@ import pytest
 import yaml
 
 from stackdrill import cli
-from stackdrill.drill import Drill, GuardRefused
-from stackdrill.guards import Guards, marked_as_changing
-from stackdrill.inventory import parse_inventory
-from stackdrill.journal import Journal
-from stackdrill.preflight import NAMED
-from stackdrill.registry import Registries
-from stackdrill.runbook import Recovery, RunbookStep
+from stackdrill.api.registry import Registries
+from stackdrill.api.runbook import Recovery, RunbookStep
+from stackdrill.engine.drill import Drill, GuardRefused
+from stackdrill.engine.guards import Guards, marked_as_changing
+from stackdrill.engine.journal import Journal
+from stackdrill.engine.preflight import NAMED
+from stackdrill.inventory.model import parse_inventory
 from tests.unit.fake_cloud import (
     CONFTEST,
     HOSTS,

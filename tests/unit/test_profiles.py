@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 
+from stackdrill.engine.plan import dry_run_target
+from stackdrill.hostkit.units import UnitNotActive, act_on_service, service_state
 from stackdrill.hosts.ssh import CommandResult, HostError
 from stackdrill.hosts.target import Target
-from stackdrill.inventory import Inventory, InventoryError, parse_inventory
-from stackdrill.plan import dry_run_target
-from stackdrill.profiles import (
+from stackdrill.inventory.model import Inventory, InventoryError, parse_inventory
+from stackdrill.inventory.profiles import (
     Placement,
     ProfileError,
     available_profiles,
@@ -22,7 +23,6 @@ from stackdrill.profiles import (
     parse_os_release,
     parse_status,
 )
-from stackdrill.units import UnitNotActive, act_on_service, service_state
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "profiles"
 
@@ -234,7 +234,7 @@ def test_bad_profile_files(tmp_path: Path, text: str, message: str) -> None:
 def test_profile_from_an_entry_point(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from importlib import metadata
 
-    import stackdrill.profiles as profiles
+    import stackdrill.inventory.profiles as profiles
 
     path = tmp_path / "vendor.yaml"
     path.write_text("name: vendor\nservices:\n  nova-compute: vendor-nova-compute\n")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from stackdrill.progress import WaitProgress
-from stackdrill.waiting import Attempt, PollRecord
+from stackdrill.core.waiting import Attempt, PollRecord
+from stackdrill.engine.progress import WaitProgress
 
 
 def record(elapsed: float, attempts: int, detail: str = "False") -> PollRecord:

@@ -22,10 +22,10 @@ import pytest
 import yaml
 
 from stackdrill import cli
-from stackdrill.inventory import load_inventory
-from stackdrill.journal import Journal
-from stackdrill.lock import lock_name
-from stackdrill.origin import Origin, OriginError, load_class, origin_of
+from stackdrill.api.origin import Origin, OriginError, load_class, origin_of
+from stackdrill.engine.journal import Journal
+from stackdrill.engine.lock import lock_name
+from stackdrill.inventory.model import load_inventory
 from tests.unit.fake_cloud import CONFTEST, fake_project, run_args
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -224,10 +224,10 @@ def test_an_entry_from_before_origins_were_journalled_is_handled_as_before(
 
 # -- where a class loads from -------------------------------------------------------------------
 def test_a_module_importable_by_name_is_imported_not_run_from_its_file() -> None:
-    from faults.service_kill import KillService
+    from faults.kill_service import KillService
 
     origin = origin_of(KillService)
-    assert origin.module == "faults.service_kill"
+    assert origin.module == "faults.kill_service"
     assert load_class(origin, "fault", "kill_service") is KillService
 
 
@@ -245,7 +245,7 @@ def test_a_class_made_inside_a_function_is_found_through_the_modules_hook(
         tmp_path: Path) -> None:
     plugin = tmp_path / "made.py"
     plugin.write_text(
-        "from stackdrill.fault import Fault\n\n\n"
+        "from stackdrill.api.fault import Fault\n\n\n"
         "def make(name):\n"
         "    class Made(Fault):\n"
         "        pass\n"

@@ -22,16 +22,16 @@ import pytest
 import yaml
 
 from stackdrill import cli
+from stackdrill.api.fault import Fault, FaultError
+from stackdrill.api.registry import Registries
 from stackdrill.cloud.access import CloudAccess
-from stackdrill.discover import DiscoverError, run_discovery
-from stackdrill.evidence import Evidence, Redactor
-from stackdrill.fault import Fault, FaultError
-from stackdrill.inventory import load_inventory, parse_inventory
-from stackdrill.journal import Journal
-from stackdrill.lock import lock_name
-from stackdrill.params import Param
-from stackdrill.redaction import auth_secrets, inventory_redactor, inventory_secrets
-from stackdrill.registry import Registries
+from stackdrill.core.evidence import Evidence, Redactor
+from stackdrill.core.params import Param
+from stackdrill.engine.journal import Journal
+from stackdrill.engine.lock import lock_name
+from stackdrill.hosts.secrets import auth_secrets, inventory_redactor, inventory_secrets
+from stackdrill.inventory.discover import DiscoverError, run_discovery
+from stackdrill.inventory.model import load_inventory, parse_inventory
 from tests.unit.fake_cloud import CONFTEST, HOSTS, fake_project, run_args
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -296,8 +296,8 @@ def test_no_secret_reaches_pytests_own_failure_reports(tmp_path: Path) -> None:
     features, inventory = fake_project(tmp_path, FAILING_FEATURE, inventory=inventory_data())
     conftest = features / "conftest.py"
     conftest.write_text(CONFTEST.replace(NO_CLOUD_OVERRIDE, "\n")
-                        .replace("from stackdrill.fault import Fault\n",
-                                 "from stackdrill.fault import Fault, FaultError\n"
+                        .replace("from stackdrill.api.fault import Fault\n",
+                                 "from stackdrill.api.fault import Fault, FaultError\n"
                                  "from pytest_bdd import then\n") + FAILING)
     clouds_yaml(tmp_path)
     result = stackdrill(tmp_path, *run_args(tmp_path, features, inventory, "--os-cloud",
@@ -382,7 +382,7 @@ class LeakyUndo(Fault):
 def test_recover_pending_prints_and_journals_no_secret(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    import stackdrill.registry
+    import stackdrill.api.registry
 
     inventory_file = tmp_path / "inventory.yaml"
     inventory_file.write_text(yaml.safe_dump(inventory_data()))
@@ -391,7 +391,7 @@ def test_recover_pending_prints_and_journals_no_secret(
         "leaky_undo", "compute1", {}, {})
     registries = Registries()
     registries.faults.register(LeakyUndo)
-    monkeypatch.setattr(stackdrill.registry, "load_registries", lambda: registries)
+    monkeypatch.setattr(stackdrill.api.registry, "load_registries", lambda: registries)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds_yaml(tmp_path)))
     code = cli.main(["recover", "--pending", "--inventory", str(inventory_file), "--journal",

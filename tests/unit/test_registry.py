@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from faults.service_kill import KillService
-from stackdrill.registry import DuplicateName, Registry, UnknownName, load_registries
+from faults.kill_service import KillService
+from stackdrill.api.registry import DuplicateName, Registry, UnknownName, load_registries
 
 
 class Thing:

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from recovery.reboot import wait
+from stackdrill.api.runbook import RecoveryFailed, ResourceFailed
 from stackdrill.hosts.ssh import HostError
-from stackdrill.runbook import RecoveryFailed, ResourceFailed
 
 
 def test_a_resource_in_error_fails_the_wait_at_once() -> None:

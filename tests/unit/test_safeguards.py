@@ -16,15 +16,20 @@ from typing import Any, ClassVar
 import pytest
 
 from stackdrill import cli
-from stackdrill.drill import Drill, DrillError, SafeguardAborted, check_deviates
-from stackdrill.fault import Fault
-from stackdrill.journal import Journal
-from stackdrill.registry import Registries
+from stackdrill.api.fault import Fault
+from stackdrill.api.registry import Registries
+from stackdrill.api.runbook import Recovery, RunbookStep
+from stackdrill.core.state import Rule, Snapshot
+from stackdrill.core.waiting import PollRecord, WaitTimeout, observing, poll
+from stackdrill.engine.drill import Drill, DrillError, SafeguardAborted, check_deviates
+from stackdrill.engine.journal import Journal
+from stackdrill.engine.safeguards import (
+    Safeguard,
+    SafeguardMonitor,
+    SafeguardTripped,
+    parse_safeguards,
+)
 from stackdrill.reporting.allure_files import CATEGORIES
-from stackdrill.runbook import Recovery, RunbookStep
-from stackdrill.safeguards import Safeguard, SafeguardMonitor, SafeguardTripped, parse_safeguards
-from stackdrill.state import Rule, Snapshot
-from stackdrill.waiting import PollRecord, WaitTimeout, observing, poll
 from tests.unit.fake_cloud import events, fake_project, run_args
 from tests.unit.test_drill import FakeTarget, FakeTargets, StateProbe
 

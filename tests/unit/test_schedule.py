@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from stackdrill import cli
-from stackdrill.schedule import (
+from stackdrill.engine.schedule import (
     EXIT_MAX_DURATION,
     RunLimit,
     ScheduleError,
@@ -171,7 +171,7 @@ def broken():
 '''
 
 SLOW = '''
-from stackdrill.waiting import poll
+from stackdrill.core.waiting import poll
 
 
 def test_waits_for_what_never_comes(broken):

@@ -12,13 +12,13 @@ import pytest
 import yaml
 
 from stackdrill.cloud.access import CloudError, database, dsn_from_config
-from stackdrill.evidence import Evidence, Redactor
+from stackdrill.core.evidence import Evidence, Redactor
+from stackdrill.hosts.secrets import config_secrets, file_secrets, inventory_redactor
 from stackdrill.hosts.ssh import CommandResult
-from stackdrill.inventory import InventoryError, load_inventory
+from stackdrill.inventory.model import InventoryError, load_inventory
 from stackdrill.lab.cloud.secrets import LabSecrets
 from stackdrill.lab.lab import Lab
 from stackdrill.lab.topology import LabPaths
-from stackdrill.redaction import config_secrets, file_secrets, inventory_redactor
 
 HOSTS = {"compute1": {"address": "192.0.2.11", "roles": ["compute"]}}
 

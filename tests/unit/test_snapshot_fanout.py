@@ -11,9 +11,7 @@ from typing import Any
 
 import pytest
 
-from stackdrill.hosts.ssh import CommandResult, HostTimeout, HostUnreachable
-from stackdrill.hosts.target import Target
-from stackdrill.probe import (
+from stackdrill.api.probe import (
     Probe,
     ProbeOutput,
     SnapshotSettings,
@@ -22,7 +20,9 @@ from stackdrill.probe import (
     split_batch,
     take_snapshot,
 )
-from stackdrill.state import Rule, Snapshot, Tolerance, compare
+from stackdrill.core.state import Rule, Snapshot, Tolerance, compare
+from stackdrill.hosts.ssh import CommandResult, HostTimeout, HostUnreachable
+from stackdrill.hosts.target import Target
 
 
 class Spec:
@@ -321,7 +321,7 @@ class FakeConnection:
 def test_the_cloud_probe_lists_each_kind_once_with_full_pages(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from probes.cloud_api import CloudApi
-    from stackdrill.probe import CloudContext
+    from stackdrill.api.probe import CloudContext
 
     monkeypatch.setattr("probes.cloud_api.PAGE", 2)
     conn = FakeConnection()

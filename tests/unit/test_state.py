@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from stackdrill.state import (
+from stackdrill.core.state import (
     Deviation,
     Rule,
     Snapshot,

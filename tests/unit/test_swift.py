@@ -35,11 +35,11 @@ from stackdrill.cloud.swift_ring import (
     parse_ring,
     remove_commands,
 )
-from stackdrill.holders import holder_pids, parse_units
+from stackdrill.core.params import ParamError
+from stackdrill.hostkit.holders import holder_pids, parse_units
 from stackdrill.hosts.ssh import CommandResult
 from stackdrill.lab.cloud import swift
 from stackdrill.lab.cloud.secrets import NAMES, LabSecrets
-from stackdrill.params import ParamError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "swift"
 ACCOUNT = "AUTH_test"

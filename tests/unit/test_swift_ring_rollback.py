@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from recovery.swift_rings import BUILDER_FILES, RING_FILES, RemoveStorageNodeFromRings
+from recovery.storage_node_rings import BUILDER_FILES, RING_FILES, RemoveStorageNodeFromRings
+from stackdrill.api.runbook import RecoveryContext
 from stackdrill.hosts.ssh import CommandResult
-from stackdrill.runbook import RecoveryContext
 
 FILES = BUILDER_FILES + RING_FILES
 

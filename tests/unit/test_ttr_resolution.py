@@ -11,14 +11,14 @@ from typing import Any, ClassVar
 
 import pytest
 
-from stackdrill.drill import Drill, check_deviates
-from stackdrill.fault import Fault
-from stackdrill.journal import Journal
-from stackdrill.probe import CloudContext, CloudProbe, Probe
-from stackdrill.registry import Registries
-from stackdrill.state import Snapshot, Tolerance
-from stackdrill.verify import RecoveryWatch
-from stackdrill.waiting import Attempt, PollRecord
+from stackdrill.api.fault import Fault
+from stackdrill.api.probe import CloudContext, CloudProbe, Probe
+from stackdrill.api.registry import Registries
+from stackdrill.core.state import Snapshot, Tolerance
+from stackdrill.core.waiting import Attempt, PollRecord
+from stackdrill.engine.drill import Drill, check_deviates
+from stackdrill.engine.journal import Journal
+from stackdrill.engine.verify import RecoveryWatch
 
 SLOW_CLOUD = 1.2
 

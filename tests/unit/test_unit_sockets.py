@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 import shlex
 
+from stackdrill.hostkit.units import reactivating_sockets, start_sockets
 from stackdrill.hosts.ssh import CommandResult
-from stackdrill.units import reactivating_sockets, start_sockets
 
 TRIGGERS = {"dbus.socket": "dbus.service", "libvirtd.socket": "libvirtd.service",
             "libvirtd-ro.socket": "libvirtd.service", "libvirtd-tcp.socket": "libvirtd.service"}

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from stackdrill.state import Rule, Snapshot, Tolerance
-from stackdrill.upgrade import (
+from stackdrill.core.state import Rule, Snapshot, Tolerance
+from stackdrill.engine.upgrade import (
     UpgradeError,
     UpgradeRecord,
     check_canaries,

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from stackdrill.waiting import (
+from stackdrill.core.waiting import (
     Attempt,
     PollRecord,
     WaitTimeout,

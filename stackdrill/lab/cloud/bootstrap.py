@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from stackdrill.core.waiting import poll
 from stackdrill.lab.cloud import configs
 from stackdrill.lab.cloud.layout import (
     APIS,
@@ -29,7 +30,6 @@ from stackdrill.lab.cloud.naming import PACKAGES, LabNaming
 from stackdrill.lab.cloud.secrets import LabSecrets
 from stackdrill.lab.system import LabError
 from stackdrill.lab.topology import HOSTS, LabHost, LabPaths
-from stackdrill.waiting import poll
 
 DATABASES = {"keystone": "keystone", "placement": "placement", "glance": "glance",
              "nova_api": "nova", "nova": "nova", "nova_cell0": "nova", "cinder": "cinder",

@@ -63,7 +63,7 @@ def lab_naming(name: str | None = None) -> LabNaming:
         raise NamingError(f"lab unit naming {chosen!r}: expected one of {', '.join(NAMINGS)}")
     if chosen == "packages":
         return LabNaming()
-    from stackdrill.profiles import load_profile
+    from stackdrill.inventory.profiles import load_profile
 
     profile = load_profile(chosen)
     units = {}

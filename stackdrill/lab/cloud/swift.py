@@ -31,13 +31,13 @@ from stackdrill.cloud.swift_ring import (
     builder,
     rebalance_command,
 )
+from stackdrill.core.waiting import poll
 from stackdrill.lab.cloud.configs import BIN, _unit
 from stackdrill.lab.cloud.layout import CONTROLLER, KEYSTONE_URL, REGION
 from stackdrill.lab.cloud.naming import PACKAGES, LabNaming
 from stackdrill.lab.cloud.secrets import LabSecrets
 from stackdrill.lab.system import LabError, mounted, sh, unmount_under
 from stackdrill.lab.topology import HOSTS, LabPaths
-from stackdrill.waiting import poll
 
 DEVICES = "/srv/node"
 DISKS = ("d1", "d2")

@@ -1,0 +1,59 @@
+"""Power a host off through its power driver and leave it off: a node down for a long time (a
+failed power supply, a board awaiting parts). Undo powers it on again."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from stackdrill.api.fault import Fault, FaultError
+from stackdrill.hosts.identity import boot_identity
+from stackdrill.hosts.power import PowerError, power_driver
+from stackdrill.hosts.ssh import HostError
+
+
+class PowerOffHost(Fault):
+    name = "power_off_host"
+    description = ("Power the host off through its power driver and keep it off; confirmed "
+                   "when the driver reports it off and it stops answering. Undo powers it on")
+
+    def _driver_name(self) -> str:
+        return str((self.target.spec.power or {}).get("driver", "none"))
+
+    def plan(self) -> list[str]:
+        return [f"power off via {self._driver_name()} driver"]
+
+    def prepare(self) -> dict[str, Any]:
+        try:
+            driver = power_driver(self.target.spec)
+            if not driver.is_on():
+                raise FaultError(f"{self.target.name} is already powered off")
+        except PowerError as exc:
+            raise FaultError(str(exc)) from exc
+        return {"boot_identity": boot_identity(self.target)}
+
+    def inject(self, facts: Mapping[str, Any]) -> None:
+        try:
+            power_driver(self.target.spec).power_off()
+        except PowerError as exc:
+            raise FaultError(str(exc)) from exc
+
+    def confirm(self, facts: Mapping[str, Any]) -> str | None:
+        try:
+            if power_driver(self.target.spec).is_on():
+                return None
+        except PowerError:
+            return None
+        try:
+            boot_identity(self.target, timeout=3)
+        except HostError as exc:
+            return f"{self.target.name} is powered off and does not answer ({exc})"
+        return None
+
+    def undo(self, facts: Mapping[str, Any]) -> None:
+        try:
+            driver = power_driver(self.target.spec)
+            if not driver.is_on():
+                driver.power_on()
+        except PowerError as exc:
+            raise FaultError(str(exc)) from exc

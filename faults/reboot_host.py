@@ -1,0 +1,98 @@
+"""Reboot a host: gracefully, as an operator's ``reboot`` does, or hard, by a power reset."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from stackdrill.api.fault import Fault, FaultError
+from stackdrill.core.params import Param
+from stackdrill.hosts.identity import boot_identity
+from stackdrill.hosts.power import PowerError, power_driver
+from stackdrill.hosts.ssh import HostError
+
+
+def _mode(text: str) -> str:
+    if text not in ("graceful", "hard"):
+        raise ValueError(f"expected graceful or hard, got {text!r}")
+    return text
+
+
+def _proof(text: str) -> str:
+    if text not in ("down", "boot_identity"):
+        raise ValueError(f"expected down or boot_identity, got {text!r}")
+    return text
+
+
+class RebootHost(Fault):
+    name = "reboot_host"
+    description = ("Reboot the host: 'graceful' runs systemctl reboot on it, 'hard' resets it "
+                   "through its power driver. Confirmed when its boot identity has changed, or "
+                   "(unless proof is boot_identity) when its power driver reports it off.")
+    params: ClassVar[Mapping[str, Param]] = {
+        "mode": Param("graceful or hard", _mode, "graceful"),
+        "proof": Param("down: a changed boot identity or the power driver reporting the host "
+                       "off; boot_identity: only a changed boot identity (the host is back)",
+                       _proof, "down"),
+    }
+
+    def plan(self) -> list[str]:
+        if self.values["mode"] == "graceful":
+            return ["systemctl reboot"]
+        return [f"power reset via {self._driver_name()} driver"]
+
+    def _driver_name(self) -> str:
+        return str((self.target.spec.power or {}).get("driver", "none"))
+
+    def prepare(self) -> dict[str, Any]:
+        if self.values["mode"] == "hard":
+            try:
+                power_driver(self.target.spec)
+            except PowerError as exc:
+                raise FaultError(str(exc)) from exc
+        return {"boot_identity": boot_identity(self.target)}
+
+    def inject(self, facts: Mapping[str, Any]) -> None:
+        if self.values["mode"] == "graceful":
+            # The connection may drop before the command returns.
+            with contextlib.suppress(HostError):
+                self.target.run("systemctl reboot", timeout=10)
+        else:
+            try:
+                power_driver(self.target.spec).reset()
+            except PowerError as exc:
+                raise FaultError(str(exc)) from exc
+
+    def confirm(self, facts: Mapping[str, Any]) -> str | None:
+        """A host that does not answer proves nothing by itself (a network blip, a slow
+        sshd): only a new boot identity, or the power driver seeing the host off, does."""
+        try:
+            current = boot_identity(self.target, timeout=3)
+        except HostError:
+            return self._seen_off() if self.values["proof"] == "down" else None
+        if current != facts["boot_identity"]:
+            return (f"{self.target.name} rebooted: boot identity {current} "
+                    f"(was {facts['boot_identity']})")
+        return None
+
+    def _seen_off(self) -> str | None:
+        if self.target.spec.power is None:
+            return None
+        try:
+            if power_driver(self.target.spec).is_on():
+                return None
+        except PowerError:
+            return None
+        return (f"{self.target.name} went down: its {self._driver_name()} power driver "
+                f"reports it off")
+
+    def undo(self, facts: Mapping[str, Any]) -> None:
+        if self.target.spec.power is None:
+            return
+        try:
+            driver = power_driver(self.target.spec)
+            if not driver.is_on():
+                driver.power_on()
+        except PowerError as exc:
+            raise FaultError(str(exc)) from exc

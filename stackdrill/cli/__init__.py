@@ -1,0 +1,425 @@
+"""The operator's command line: ``stackdrill lab|plan|run|recover|report|inventory|discover``.
+
+Every exit code the command line returns is in :data:`EXIT_MEANINGS`, which ``stackdrill --help``
+and ``stackdrill run --help`` list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    from stackdrill.lab.lab import Lab
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_ABORTED = 3
+EXIT_INTERRUPTED = 130
+EXIT_MAX_DURATION = 124  # stackdrill.engine.schedule: stopped at --max-duration, faults undone
+EXIT_HARNESS = EXIT_FAILED  # a run that broke did not pass; stderr and the report say why
+
+EXIT_MEANINGS: dict[int, str] = {
+    EXIT_OK: "every drill passed (or the run was outside its --window: nothing ran)",
+    EXIT_FAILED: "a drill failed, or the harness broke (the reason on stderr, the report files "
+                 "it under harness error); recover --pending: an undo failed or could not run "
+                 "(its class not loadable: the entry stays pending); lab status: the "
+                 "lab is not fully up (a host, unit, API or canary down, or no clouds.yaml)",
+    EXIT_BAD_INPUT: "bad input (arguments, inventory, feature, host access, a held drill lock, "
+                    "faults a dead run left pending), refused before anything was injected",
+    EXIT_ABORTED: "a drill was aborted by a safeguard (its faults undone, the run stopped)",
+    EXIT_MAX_DURATION: "stopped at --max-duration or the --window's close (every fault undone)",
+    EXIT_INTERRUPTED: "interrupted by SIGINT or SIGTERM (every pending undo has run)",
+}
+EXIT_CODES = "exit codes:\n" + "\n".join(
+    textwrap.fill(meaning, width=79, initial_indent=f"  {code:<5}", subsequent_indent=" " * 7,
+                  break_on_hyphens=False, break_long_words=False)
+    for code, meaning in EXIT_MEANINGS.items())
+
+
+class CliError(Exception):
+    """Bad input; printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Argument errors are one line (no usage block), raised as :class:`CliError`."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CliError(f"{message} (see {self.prog} --help)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from stackdrill.cli.run_options import add_run_arguments
+
+    parser = _Parser(prog="stackdrill", description=__doc__.splitlines()[0],
+                     epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    lab = sub.add_parser("lab", help="the embedded lab cloud on this machine")
+    lab.add_argument("action", choices=("up", "down", "status"))
+    lab.add_argument("--hosts-only", action="store_true",
+                     help="with up: the hosts without the OpenStack cloud")
+    lab.add_argument("--units", choices=("packages", "devstack"),
+                     help="with up: name the OpenStack units as distribution packages do "
+                          "(nova-compute, the default) or as DevStack does (devstack@n-cpu); "
+                          "default: $STACKDRILL_LAB_UNITS or packages")
+
+    run = sub.add_parser("run", help="run drills (features) against a cloud",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("paths", nargs="*", default=["features"],
+                     help="feature directories or test modules (default: features)")
+    run.add_argument("--tags", "-m", help="pytest marker expression, e.g. 'compute and not slow'")
+    run.add_argument("--inventory", help="inventory file of the cloud's hosts")
+    run.add_argument("--os-cloud", help="cloud name in clouds.yaml (default: $OS_CLOUD)")
+    run.add_argument("--lab", action="store_true", help="drill the embedded lab")
+    run.add_argument("--journal", help="undo journal file")
+    run.add_argument("--budget-scale", type=float, help="multiply every time budget")
+    run.add_argument("--reports", default="reports",
+                     help="each run's Allure results, junit.xml and drill report go into a new "
+                          "directory REPORTS/<run>/ (the UTC time it started); REPORTS/latest "
+                          "points at the newest (default: reports)")
+    run.add_argument("--history", help="drill history file to append each drill's record to "
+                                       "(default: $XDG_STATE_HOME/stackdrill/history.jsonl)")
+    run.add_argument("--confirm", metavar="CLOUD",
+                     help="allow faults on a production inventory whose cloud name is CLOUD")
+    add_run_arguments(run)
+    run.epilog = f"arguments after -- go to pytest as they are\n\n{EXIT_CODES}"
+
+    plan = sub.add_parser("plan", help="dry run: show each drill's faults, recoveries, target "
+                                       "hosts and commands, touching nothing")
+    plan.add_argument("paths", nargs="*", default=["features"],
+                      help="feature directories or test modules (default: features)")
+    plan.add_argument("--tags", "-m", help="pytest marker expression, e.g. 'compute and not slow'")
+    where = plan.add_mutually_exclusive_group()
+    where.add_argument("--inventory", help="inventory file of the cloud's hosts")
+    where.add_argument("--lab", action="store_true", help="the embedded lab's inventory")
+    plan.epilog = "arguments after -- go to pytest as they are"
+
+    recover = sub.add_parser("recover", help="undo faults a dead run left in place")
+    recover.add_argument("--pending", action="store_true", required=True,
+                         help="undo every fault the journal still lists as armed, and roll "
+                              "back every recovery a dead run left half done; a fault or "
+                              "recovery the stackdrill.plugins entry points do not register "
+                              "is loaded from the module (or the file, if owned by root or "
+                              "you and not writable by others) the journal recorded")
+    recover.add_argument("--inventory", help="inventory file (default: the lab's)")
+    recover.add_argument("--journal", help="undo journal file")
+    recover.add_argument("--os-cloud", help="cloud name in clouds.yaml, for rollbacks that "
+                                            "use the APIs (default: $OS_CLOUD)")
+
+    report = sub.add_parser("report", help="render the drill history, or one run's drills, as "
+                                           "one self-contained HTML file, and flag regressions")
+    report.add_argument("run", nargs="?", metavar="RUN",
+                        help="a run: its name under --reports, 'latest', or its directory; only "
+                             "its drills, with their history up to it (default: every drill)")
+    report.add_argument("--reports", default="reports",
+                        help="the directory holding the runs (default: reports)")
+    report.add_argument("--history", help="drill history file "
+                                          "(default: $XDG_STATE_HOME/stackdrill/history.jsonl)")
+    report.add_argument("--output", help="the HTML file (default: RUN/drills.html, or "
+                                         "REPORTS/drills.html)")
+    report.add_argument("--last", type=int, metavar="N", help="only each drill's N latest runs")
+    report.add_argument("--markdown", action="store_true",
+                        help="print the drills as a Markdown table instead (the README's): "
+                             "fault, recovery, latest passing time to recover, median and range "
+                             "of the latest N runs (--last, default 10), dates and machine")
+
+    discover = sub.add_parser("discover", help="write a first inventory from the cloud's APIs "
+                                               "(Keystone endpoints, Nova and Cinder services) "
+                                               "for you to edit")
+    discover.add_argument("--os-cloud", default=os.environ.get("OS_CLOUD"),
+                          help="cloud name in clouds.yaml (default: $OS_CLOUD)")
+    discover.add_argument("--output", "-o", help="write the inventory here (default: stdout); "
+                                                 "an existing file is not overwritten")
+
+    from stackdrill.inventory import importer as inventory_import
+    inventory_import.add_parser(sub)
+    return parser
+
+
+def _lab(action: str, hosts_only: bool = False, units: str | None = None) -> int:
+    from stackdrill.lab.cloud.naming import NamingError, lab_naming
+    from stackdrill.lab.lab import Lab
+
+    try:
+        naming = lab_naming(units)
+    except NamingError as exc:
+        raise CliError(str(exc)) from None
+    lab = Lab(naming=naming)
+    if action == "up":
+        from stackdrill.core.waiting import WaitTimeout
+        from stackdrill.lab.system import LabError
+        from stackdrill.pytest_plugin import default_state_dir
+
+        try:
+            inventory = lab.up(cloud=not hosts_only,
+                               journal=default_state_dir() / "journal.jsonl")
+        except WaitTimeout as exc:
+            raise LabError(f"{exc} (stackdrill lab up starts afresh when run again)") from exc
+        for status in lab.status():
+            print(status.line())
+        print(f"inventory: {inventory}")
+    elif action == "down":
+        lab.down()
+        print("lab down")
+    else:
+        return _lab_status(lab)
+    return EXIT_OK
+
+
+def _lab_status(lab: Lab) -> int:
+    """Each host's line, what the cloud answered, and one line per problem; EXIT_FAILED unless
+    the lab is fully up."""
+    statuses = lab.status()
+    for status in statuses:
+        print(status.line())
+    report = lab.report(statuses)
+    for line in report.summary:
+        print(line)
+    for problem in report.problems:
+        print(f"problem: {problem}")
+    if report.problems:
+        print(f"lab: not fully up ({len(report.problems)} problems)")
+        return EXIT_FAILED
+    print("lab: fully up")
+    return EXIT_OK
+
+
+def _pytest_argv(args: argparse.Namespace, options: Sequence[str]) -> list[str]:
+    argv = list(args.paths)
+    if args.tags:
+        argv += ["-m", args.tags]
+    for option in options:
+        value = getattr(args, option)
+        if value is not None:
+            argv += [f"--{option.replace('_', '-')}", str(value)]
+    if args.lab:
+        argv.append("--lab")
+    return argv
+
+
+def _plan(args: argparse.Namespace, pytest_args: list[str]) -> int:
+    import pytest
+
+    argv = [*_pytest_argv(args, ("inventory",)), "--stackdrill-plan", "-qq",
+            "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+    try:
+        return _exit_code(int(pytest.main([*argv, *pytest_args])))
+    except BrokenPipeError:
+        # the reader went away (stackdrill plan | head); nothing was running
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
+    import pytest
+
+    from stackdrill.cli.run_options import run_directory, scheduled_run
+    from stackdrill.pytest_plugin import aborted_drills
+    from stackdrill.reporting.runs import settle_run_dir
+
+    scheduled = scheduled_run(args)
+    if scheduled is None:  # outside the drill window
+        return EXIT_OK
+    pytest_args = [*scheduled, *pytest_args]
+    directory, reporting = run_directory(args, pytest_args)
+    argv = _pytest_argv(args, ("inventory", "os_cloud", "journal", "history", "budget_scale",
+                               "confirm"))
+    argv += [*reporting, "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+    code = _exit_code(int(pytest.main([*argv, *pytest_args])))
+    refused = code == EXIT_BAD_INPUT  # `latest` stays at the last run that ran tests
+    settle_run_dir(directory, refused)
+    if not refused:  # bad input ran no drill: its one line is all there is to say
+        _drill_report(args, directory)
+    aborted = aborted_drills()
+    if aborted:  # the session stopped after the abort: pytest calls that interrupted
+        print(f"stackdrill: aborted by safeguard: {aborted[0]}", file=sys.stderr)
+        return EXIT_ABORTED
+    return code
+
+
+def _drill_report(args: argparse.Namespace, directory: Path) -> None:
+    """After every run, the HTML report of the run's drills, beside its Allure results; the
+    regressions of the drills it ran."""
+    from stackdrill.pytest_plugin import default_state_dir
+    from stackdrill.reporting import ReportError
+    from stackdrill.reporting.report import write_report
+    from stackdrill.reporting.runs import REPORT, evidence
+
+    for line in evidence(directory).lines()[1:]:  # a warning when evidence is missing
+        print(f"stackdrill: {line}", file=sys.stderr)
+    history = Path(args.history) if args.history else default_state_dir() / "history.jsonl"
+    if not history.exists():
+        return
+    output = directory / REPORT
+    try:
+        lines = write_report(history, output, run=directory.name)
+    except ReportError as exc:
+        print(f"stackdrill: drill report not written: {exc}", file=sys.stderr)
+        return
+    for line in lines:
+        if line.startswith("REGRESSION"):
+            print(f"stackdrill: {line}")
+    print(f"stackdrill: drill report: {output}")
+
+
+def _exit_code(code: int) -> int:
+    """pytest's exit code as one of ours (pytest's 3 is an internal error: the harness)."""
+    return {
+        0: EXIT_OK,
+        1: EXIT_FAILED,
+        2: EXIT_INTERRUPTED,
+        3: EXIT_HARNESS,
+        4: EXIT_BAD_INPUT,
+        5: EXIT_BAD_INPUT,
+        EXIT_MAX_DURATION: EXIT_MAX_DURATION,  # stopped cleanly at --max-duration
+    }.get(code, EXIT_HARNESS)
+
+
+def _recover(args: argparse.Namespace) -> int:
+    from stackdrill.api.registry import load_registries
+    from stackdrill.cloud.access import CloudAccess
+    from stackdrill.engine.journal import Journal
+    from stackdrill.engine.lock import lock_for, lock_name
+    from stackdrill.engine.recover import undo_pending
+    from stackdrill.hosts.secrets import inventory_redactor
+    from stackdrill.hosts.target import Targets
+    from stackdrill.inventory.model import load_inventory
+    from stackdrill.lab.topology import LabPaths
+    from stackdrill.pytest_plugin import default_state_dir
+
+    inventory = load_inventory(args.inventory or LabPaths.default().inventory)
+    redactor = inventory_redactor(inventory)
+    journal = Journal(Path(args.journal) if args.journal
+                      else default_state_dir() / "journal.jsonl", cloud=lock_name(inventory))
+    lock = lock_for(inventory, default_state_dir())
+    note = lock.acquire()
+    if note:
+        print(f"stackdrill: {note}", file=sys.stderr)
+    targets = Targets(inventory)
+    cloud_name = args.os_cloud or os.environ.get("OS_CLOUD") or inventory.cloud
+    cloud = CloudAccess(cloud_name, redactor) if cloud_name else None
+    if cloud is not None:
+        cloud.register_secrets()  # before anything is printed, even if no rollback connects
+    try:
+        lines, failures = undo_pending(journal, targets, load_registries(), cloud, redactor)
+    finally:
+        if cloud is not None:
+            cloud.close()
+        targets.close()
+        lock.release()
+    for line in lines:
+        print(line)
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from stackdrill.pytest_plugin import default_state_dir
+    from stackdrill.reporting import ReportError
+
+    if args.last is not None and args.last < 1:
+        raise CliError("--last: expected a positive number of runs")
+    history = Path(args.history) if args.history else default_state_dir() / "history.jsonl"
+    try:
+        lines = _markdown(args, history) if args.markdown else _html_report(args, history)
+    except ReportError as exc:  # RunError among them
+        raise CliError(str(exc)) from None
+    for line in lines:
+        print(line)
+    return EXIT_OK
+
+
+def _html_report(args: argparse.Namespace, history: Path) -> list[str]:
+    from stackdrill.reporting.report import write_report
+    from stackdrill.reporting.runs import REPORT, evidence, find_run
+
+    reports = Path(args.reports)
+    if args.run is None:
+        output = Path(args.output) if args.output else reports / REPORT
+        return write_report(history, output, args.last)
+    directory = find_run(reports, args.run)
+    output = Path(args.output) if args.output else directory / REPORT
+    return [*evidence(directory).lines(),
+            *write_report(history, output, args.last, run=directory.name)]
+
+
+def _markdown(args: argparse.Namespace, history: Path) -> list[str]:
+    from stackdrill.reporting import markdown
+    from stackdrill.reporting.report import group, read_history
+    from stackdrill.reporting.runs import find_run
+
+    if args.output:
+        raise CliError("--output: --markdown prints to stdout")
+    run = find_run(Path(args.reports), args.run).name if args.run else None
+    runs, _ = read_history(history, run)
+    last = args.last or markdown.LAST
+    return markdown.render(group(runs, last), last).splitlines()
+
+
+def _discover(args: argparse.Namespace) -> int:
+    from stackdrill.inventory.discover import DiscoverError, run_discovery
+
+    output = Path(args.output) if args.output else None
+    if output is not None and output.exists():
+        raise CliError(f"{output}: exists; discover does not overwrite an inventory")
+    try:
+        text = run_discovery(args.os_cloud)
+    except DiscoverError as exc:
+        raise CliError(str(exc)) from None
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+        print(f"inventory: {output}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from stackdrill.engine.journal import JournalError
+    from stackdrill.engine.lock import LockError
+    from stackdrill.hosts.ssh import HostError
+    from stackdrill.inventory.model import InventoryError
+    from stackdrill.lab.system import LabError
+
+    words = list(sys.argv[1:] if argv is None else argv)
+    passthrough: list[str] = []
+    if "--" in words:
+        cut = words.index("--")
+        words, passthrough = words[:cut], words[cut + 1:]
+    try:
+        args = _parser().parse_args(words)
+        if passthrough and args.command not in ("run", "plan"):
+            raise CliError(f"{args.command}: arguments after -- are for pytest, which only run "
+                           f"and plan call")
+        if args.command == "lab":
+            return _lab(args.action, args.hosts_only, args.units)
+        if args.command == "run":
+            return _run(args, passthrough)
+        if args.command == "plan":
+            return _plan(args, passthrough)
+        if args.command == "report":
+            return _report(args)
+        if args.command == "discover":
+            return _discover(args)
+        if args.command == "inventory":
+            from stackdrill.inventory import importer as inventory_import
+            return inventory_import.run(args)
+        return _recover(args)
+    except (CliError, InventoryError, JournalError, HostError, LockError) as exc:
+        print(f"stackdrill: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except LabError as exc:
+        print(f"stackdrill: lab: {exc}", file=sys.stderr)
+        return EXIT_HARNESS
+    except OSError as exc:
+        print(f"stackdrill: error: {exc}", file=sys.stderr)
+        return EXIT_HARNESS
+    except KeyboardInterrupt:
+        print("stackdrill: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -1,0 +1,60 @@
+"""The drill vocabulary's grammar, said once: the step definitions (``steps/drill_steps.py``),
+the checks at collection (:mod:`stackdrill.engine.preflight`) and the dry run
+(:mod:`stackdrill.engine.plan`) all read the steps with these patterns.
+
+A fault, recovery or procedure step acts on the host that an earlier ``Given a <role> host``
+of the same scenario (its Background included) chose, or on every host of a role.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+ROLE = r"[\w-]+"
+
+# A procedure (a backup, planned maintenance) is a runbook like a recovery, in the same registry.
+NAMED = re.compile(r'\b(?P<kind>fault|recovery|procedure) "(?P<name>[^"]+)"')
+ON_ROLE = rf"on the (?P<role>{ROLE}) host"
+ON_EVERY = rf"on every (?:(?P<role>{ROLE}) )?host"
+ON_ROLE_HOST = re.compile(rf"\b{ON_ROLE}\b")
+ON_EVERY_HOST = re.compile(rf"\b{ON_EVERY}\b")
+
+CHOOSE_HOST = rf"an? (?P<role>{ROLE}) host(?P<domains> running qemu domains)?"
+INJECT = rf'the fault "(?P<fault>[^"]+)" is injected {ON_ROLE}:?'
+INJECT_EVERYWHERE = rf'the fault "(?P<fault>[^"]+)" is injected {ON_EVERY}:?'
+RECOVER = rf'the (?:recovery|procedure) "(?P<recovery>[^"]+)" runs {ON_ROLE}:?'
+SECONDS = r"(?P<seconds>\d+(?:\.\d+)?) seconds?"
+# the singular confirms the fault of the last INJECT (one host); the plural confirms them all
+CONFIRM_ONE = rf"the fault is confirmed within {SECONDS}"
+CONFIRM_ALL = rf"the faults are confirmed within {SECONDS}"
+FAULT_ENDS = r'the fault "(?P<fault>[^"]+)" ends'
+BACK_TO_VERIFIED = rf"the cloud is back to its verified state within {SECONDS}"
+# a fault parameter: the scenario says its recovery re-creates what the fault removed, which
+# the drill checks once the verified state is back (BACK_TO_VERIFIED)
+RECREATES = "recovery_recreates"
+
+TOLERATES = "the verified state tolerates:"
+TOLERATES_FROM_NOW = "the verified state from now on tolerates:"
+RULE_HEADER = "rule"
+UNCHANGED = "the state still matches the verified state at:"
+PATH_HEADER = "path"
+
+
+def chosen_role(text: str) -> str | None:
+    """The role a ``Given a <role> host`` step chooses, or None for any other step."""
+    match = re.fullmatch(CHOOSE_HOST, text.strip())
+    return match["role"] if match else None
+
+
+def path_cells(rows: Sequence[Sequence[str]]) -> list[str]:
+    """The path patterns of a path table: the first column, without the header row."""
+    return [str(row[0]).strip() for row in rows
+            if row and str(row[0]).strip() and str(row[0]).strip() != PATH_HEADER]
+
+
+def rule_cells(rows: Sequence[Sequence[str]]) -> list[tuple[int, str]]:
+    """Each rule of a tolerance table with the index of its row: the first column, without
+    the header row."""
+    return [(index, str(row[0]).strip()) for index, row in enumerate(rows)
+            if row and str(row[0]).strip() != RULE_HEADER]

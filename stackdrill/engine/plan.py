@@ -1,0 +1,171 @@
+"""The dry run: what each scenario would do to which host, and the exact commands, touching nothing.
+
+The target of a fault or recovery is the host the step ``Given a <role> host`` chooses: the first
+host of that role by name. Commands come from ``Fault.plan()`` and from the ``commands`` of each
+step of ``Recovery.runbook()``. The targets given to faults and recoveries here cannot connect:
+a plan that would need a host says so instead of contacting it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from stackdrill.api.fault import FaultError
+from stackdrill.api.registry import Registries, UnknownName
+from stackdrill.api.runbook import RecoveryFailed
+from stackdrill.core.params import ParamError, table_params
+from stackdrill.engine.grammar import NAMED, ON_EVERY_HOST, ON_ROLE_HOST
+from stackdrill.engine.guards import Guards
+from stackdrill.hosts.secrets import inventory_redactor
+from stackdrill.hosts.ssh import CommandResult, HostError, SshConnection
+from stackdrill.hosts.target import Target
+from stackdrill.inventory.model import HostSpec, Inventory
+
+__all__ = ["DryRunConnection", "PlannedScenario", "dry_run_target", "render_plan"]
+
+
+class DryRunConnection(SshConnection):
+    """A connection that refuses to connect: a dry run contacts no host."""
+
+    def _refuse(self) -> HostError:
+        return HostError(f"{self.label}: a dry run does not contact hosts")
+
+    def connect(self) -> None:
+        raise self._refuse()
+
+    def reconnect(self, timeout: float) -> None:
+        raise self._refuse()
+
+    def run(self, command: str, *, timeout: float | None = None) -> CommandResult:
+        raise self._refuse()
+
+
+def dry_run_target(inventory: Inventory, name: str) -> Target:
+    spec = inventory.host(name)
+    return Target(spec, DryRunConnection(spec), inventory, [])
+
+
+@dataclass(frozen=True)
+class PlannedScenario:
+    location: str
+    name: str
+    steps: Sequence[Any]
+    limits: Mapping[str, int] = field(default_factory=dict)
+    changes_the_cloud: bool = True
+    """Whether a run of it changes the cloud, so that a production inventory needs --confirm
+    (see :func:`stackdrill.pytest_plugin.scenario_changes_the_cloud`)."""
+
+
+def _rows(step: Any) -> list[list[str]]:
+    table = getattr(step, "datatable", None)
+    return [[str(cell) for cell in row] for row in table.raw()] if table is not None else []
+
+
+def _first_host(inventory: Inventory, role: str) -> HostSpec | str:
+    try:
+        hosts = inventory.with_role(role)
+    except ValueError as exc:
+        return str(exc)
+    return hosts[0] if hosts else f"the inventory has no {role} host"
+
+
+def _untargeted_fault(kind: str, name: str, rest: str, inventory: Inventory,
+                      where: str) -> str | None:
+    """The line for a fault's end, or a fault injected on every host; None for other steps."""
+    if kind != "fault":
+        return None
+    if rest.strip() == "ends":
+        return f"  fault {name} ends ({where}): its undo runs on each host it was injected on"
+    every = ON_EVERY_HOST.search(rest)
+    if every is None:
+        return None
+    role = every["role"]
+    hosts = sorted(h.name for h in inventory.hosts.values() if role is None or role in h.roles)
+    return (f"  fault {name} on every {role + ' ' if role else ''}host ({where}): "
+            f"{', '.join(hosts) or 'none'}")
+
+
+def plan_scenario(scenario: PlannedScenario, inventory: Inventory, registries: Registries,
+                  guards: Guards) -> list[str]:
+    """The scenario's faults and recoveries, one block each; ``guards`` without the production
+    check (the plan's header reports that once)."""
+    lines = [f"{scenario.location}: {scenario.name}"]
+    if scenario.limits:
+        raised = ", ".join(f"{role} {count}" for role, count in sorted(scenario.limits.items()))
+        lines[0] += f" (hosts under faults at once raised to: {raised})"
+    active: list[HostSpec] = []
+    for step in scenario.steps:
+        match = NAMED.search(step.name)
+        if match is None:
+            continue
+        kind, name = match["kind"], match["name"]
+        where = f"line {step.line_number}"
+        role_match = ON_ROLE_HOST.search(step.name, match.end())
+        untargeted = _untargeted_fault(kind, name, step.name[match.end():], inventory, where)
+        if untargeted is not None:
+            lines.append(untargeted)
+            continue
+        if role_match is None:
+            lines.append(f"  {kind} {name} ({where}): the step names no '<role> host' target")
+            continue
+        role = role_match["role"]
+        host = _first_host(inventory, role)
+        if isinstance(host, str):
+            lines.append(f"  {kind} {name} ({where}): {host}")
+            continue
+        lines.append(f"  {kind} {name} on {host.name} ({role} host, {where})")
+        target = dry_run_target(inventory, host.name)
+        try:
+            raw = table_params(_rows(step))
+            if kind == "fault":
+                refusal = guards.fault_refusal(name, host, active)
+                commands = registries.faults.get(name)(target, raw).plan()
+                if refusal is None:
+                    active.append(host)
+                else:
+                    lines.append(f"    ! {refusal}")
+                lines.extend(f"    $ {command}" for command in commands)
+            else:
+                refusal = guards.recovery_refusal(name, host)
+                if refusal is not None:
+                    lines.append(f"    ! {refusal}")
+                runbook = registries.recoveries.get(name)(target, raw).runbook()
+                for number, runbook_step in enumerate(runbook, 1):
+                    lines.append(f"    {number}. {runbook_step.title}")
+                    lines.extend(f"       $ {command}" for command in runbook_step.commands)
+        except (HostError, FaultError, RecoveryFailed, ParamError, UnknownName) as exc:
+            lines.append(f"    cannot plan: {exc}")
+    if len(lines) == 1:
+        lines.append("  no faults or recoveries")
+    return lines
+
+
+def render_plan(scenarios: Sequence[PlannedScenario], inventory: Inventory,
+                registries: Registries, confirm: str | None = None) -> str:
+    """The plan as printed; the inventory's secrets (power passwords) never appear in it."""
+    cloud = repr(inventory.cloud) if inventory.cloud else "(no cloud name)"
+    count = len(scenarios)
+    lines = [f"plan: {count} scenario{'' if count == 1 else 's'} against cloud {cloud} "
+             f"(inventory {inventory.path})",
+             "dry run: no host is contacted, nothing is injected or journalled"]
+    guards = Guards.for_inventory(inventory, confirm=confirm)
+    refusal = guards.production_refusal()
+    changing = sum(1 for scenario in scenarios if scenario.changes_the_cloud)
+    if refusal is not None and changing:
+        # the plan itself changes nothing: this is what a run of these scenarios would say
+        lines.append(f"! {refusal.removesuffix('; nothing injected')} ({changing} of {count} "
+                     f"scenario{'' if count == 1 else 's'} "
+                     f"change{'s' if changing == 1 else ''} the cloud)")
+    if inventory.protected:
+        lines.append(f"protected hosts (never touched): {', '.join(sorted(inventory.protected))}")
+    lines.append("at most one host per role under faults at once, unless a feature raises it "
+                 "with @allow_down_<role>_<n>")
+    for scenario in scenarios:
+        limits = Guards.for_inventory(inventory, scenario.limits)
+        lines.append("")
+        lines.extend(plan_scenario(scenario, inventory, registries,
+                                   dataclasses.replace(limits, production=False)))
+    return inventory_redactor(inventory)("\n".join(lines) + "\n")
