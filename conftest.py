@@ -1,3 +1,4 @@
 """Loads the drill vocabulary for every feature under features/."""
 
-pytest_plugins = ["steps.drill_steps", "steps.cloud_steps", "steps.upgrade_steps"]
+pytest_plugins = ["stackdrill.builtin.steps.drill_steps", "stackdrill.builtin.steps.cloud_steps",
+                  "stackdrill.builtin.steps.upgrade_steps"]

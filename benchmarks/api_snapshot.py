@@ -72,9 +72,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from provenance import header, provenance
+from stackdrill.builtin.probes.cloud_api import PAGE, CloudApi, json_pages
+from stackdrill.builtin.probes.nova_db import NovaDatabase
 
-from probes.cloud_api import PAGE, CloudApi, json_pages
-from probes.nova_db import NovaDatabase
 from stackdrill.api.probe import CloudContext, take_snapshot
 from stackdrill.cloud.access import CloudAccess, CloudError
 from stackdrill.cloud.canary import image_and_flavor

@@ -19,18 +19,19 @@ import shlex
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from faults.pull_disk import (
+from stackdrill.api.fault import Fault, FaultError
+from stackdrill.core.params import Param
+from stackdrill.core.waiting import WaitTimeout, poll_until
+from stackdrill.hostkit.holders import release_holders
+from stackdrill.hosts.ssh import HostError
+
+from .pull_disk import (
     current_mount,
     disk_name,
     mounted_test,
     mountpoint,
     remount_command,
 )
-from stackdrill.api.fault import Fault, FaultError
-from stackdrill.core.params import Param
-from stackdrill.core.waiting import WaitTimeout, poll_until
-from stackdrill.hostkit.holders import release_holders
-from stackdrill.hosts.ssh import HostError
 
 CONTROL_DIR = "/var/lib/stackdrill/disk-faults"
 PROBE_FILE = ".stackdrill-io-check"

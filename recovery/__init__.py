@@ -6,24 +6,24 @@ from stackdrill.api.registry import Registries
 
 
 def pytest_stackdrill_register(registries: Registries) -> None:
-    from recovery.after_compute_reboot import AfterComputeReboot
-    from recovery.after_controller_reboot import AfterControllerReboot
-    from recovery.align_ids import AlignIds
-    from recovery.compute_failure import (
+    from .after_compute_reboot import AfterComputeReboot
+    from .after_controller_reboot import AfterControllerReboot
+    from .align_ids import AlignIds
+    from .compute_failure import (
         EvacuateInstances,
         MoveInstancesInDatabase,
         RemoveStaleDomains,
     )
-    from recovery.control_plane_backup import BackUpControlPlane, RestoreControlPlane
-    from recovery.planned_compute_maintenance import PlannedComputeMaintenance
-    from recovery.recover_after_power_loss import RecoverAfterPowerLoss
-    from recovery.replace_swift_disk import ReplaceSwiftDisk
-    from recovery.restart_database import RestartDatabase
-    from recovery.restart_rabbitmq import RestartRabbitMQ
-    from recovery.restore_in_priority_order import RestoreInPriorityOrder
-    from recovery.restore_iscsi_sessions import RestoreIscsiSessions
-    from recovery.services import RestartServices, StartServices
-    from recovery.storage_node_rings import AddStorageNodeToRings, RemoveStorageNodeFromRings
+    from .control_plane_backup import BackUpControlPlane, RestoreControlPlane
+    from .planned_compute_maintenance import PlannedComputeMaintenance
+    from .recover_after_power_loss import RecoverAfterPowerLoss
+    from .replace_swift_disk import ReplaceSwiftDisk
+    from .restart_database import RestartDatabase
+    from .restart_rabbitmq import RestartRabbitMQ
+    from .restore_in_priority_order import RestoreInPriorityOrder
+    from .restore_iscsi_sessions import RestoreIscsiSessions
+    from .services import RestartServices, StartServices
+    from .storage_node_rings import AddStorageNodeToRings, RemoveStorageNodeFromRings
 
     for recovery in (StartServices, RestartServices, AfterControllerReboot, RestartRabbitMQ,
                      RestartDatabase, AfterComputeReboot, ReplaceSwiftDisk,

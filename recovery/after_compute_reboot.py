@@ -13,11 +13,13 @@ import functools
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from probes.amqp_connections import AmqpConnections
-from recovery.reboot import AfterReboot, wait
+from stackdrill.builtin.probes.amqp_connections import AmqpConnections
+
 from stackdrill.api.runbook import RunbookStep
 from stackdrill.core.params import Param, positive_float
 from stackdrill.hostkit.units import unit_status
+
+from .reboot import AfterReboot, wait
 
 
 class AfterComputeReboot(AfterReboot):

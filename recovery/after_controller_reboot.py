@@ -13,11 +13,12 @@ import functools
 from collections.abc import Mapping
 from typing import ClassVar
 
-from recovery.reboot import AfterReboot, wait
 from stackdrill.api.runbook import RecoveryFailed, RunbookStep
 from stackdrill.core.params import Param, positive_float, word_list
 from stackdrill.core.waiting import WaitTimeout, poll
 from stackdrill.hostkit.units import act_and_wait_active
+
+from .reboot import AfterReboot, wait
 
 
 class AfterControllerReboot(AfterReboot):

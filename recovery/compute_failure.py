@@ -34,11 +34,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from recovery.reboot import wait
 from stackdrill.api.runbook import Recovery, RecoveryFailed, ResourceFailed, RunbookStep
 from stackdrill.cloud.canary import wait_compute_up, wait_volume_status
 from stackdrill.core.params import Param, boolean, positive_float
 from stackdrill.hosts.target import Target
+
+from .reboot import wait
 
 RUNNING = 1  # Nova's power_state of a running guest
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from faults.drop_table import identifier
+from stackdrill.builtin.faults.drop_table import identifier
+
 from stackdrill.api.runbook import Recovery, RecoveryFailed, RunbookStep
 from stackdrill.core.params import Param, positive_float, word_list
 from stackdrill.hostkit.units import act_on_service, start_again, start_stopped

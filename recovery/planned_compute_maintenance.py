@@ -20,13 +20,14 @@ import functools
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from recovery.reboot import wait
 from stackdrill.api.runbook import Recovery, RecoveryFailed, ResourceFailed, RunbookStep
 from stackdrill.cloud.canary import wait_compute_up
 from stackdrill.core.params import Param, positive_float
 from stackdrill.hostkit.units import act_on_service
 from stackdrill.hosts.identity import boot_identity
 from stackdrill.hosts.ssh import HostError
+
+from .reboot import wait
 
 RUNNING = 1
 REASON = "stackdrill: planned maintenance"

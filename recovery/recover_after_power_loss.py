@@ -30,9 +30,10 @@ from typing import Any, ClassVar
 from keystoneauth1.exceptions import ClientException
 from openstack.exceptions import SDKException
 
-from recovery.reboot import wait
 from stackdrill.api.runbook import Recovery, ResourceFailed, RunbookStep
 from stackdrill.core.params import Param, positive_float
+
+from .reboot import wait
 
 ACTIVE_POWER = 1
 

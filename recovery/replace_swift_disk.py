@@ -18,13 +18,15 @@ import shlex
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from faults.disk_io_errors import restore_command
-from faults.pull_disk import disk_name, mounted_test, mountpoint
-from recovery.reboot import wait
-from recovery.storage_node_rings import SwiftRingRecovery
+from stackdrill.builtin.faults.disk_io_errors import restore_command
+from stackdrill.builtin.faults.pull_disk import disk_name, mounted_test, mountpoint
+
 from stackdrill.api.runbook import RecoveryFailed, RunbookStep
 from stackdrill.core.params import Param, positive_float
 from stackdrill.hostkit.holders import HoldersNotReleased, release_holders
+
+from .reboot import wait
+from .storage_node_rings import SwiftRingRecovery
 
 
 def fstab_source_command(path: str) -> str:

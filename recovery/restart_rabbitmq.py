@@ -11,7 +11,8 @@ import functools
 from collections.abc import Mapping
 from typing import ClassVar
 
-from probes.amqp_connections import AMQP_PORT, AmqpConnections
+from stackdrill.builtin.probes.amqp_connections import AMQP_PORT, AmqpConnections
+
 from stackdrill.api.runbook import Recovery, RecoveryFailed, RunbookStep
 from stackdrill.core.params import Param, positive_float
 from stackdrill.core.waiting import WaitTimeout, poll

@@ -27,8 +27,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from recovery.reboot import wait
-from recovery.restart_database import INTEGRITY
 from stackdrill.api.runbook import Recovery, RecoveryFailed, RunbookStep
 from stackdrill.core.params import Param, positive_float
 from stackdrill.hostkit.priorities import PriorityList, Tier, priority_list
@@ -36,6 +34,9 @@ from stackdrill.hostkit.units import act_on_service
 from stackdrill.hosts.identity import boot_identity
 from stackdrill.hosts.ssh import CommandResult
 from stackdrill.hosts.target import Target
+
+from .reboot import wait
+from .restart_database import INTEGRITY
 
 RUNNING = 1
 

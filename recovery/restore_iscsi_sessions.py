@@ -15,10 +15,11 @@ import shlex
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from recovery.reboot import wait
 from stackdrill.api.runbook import Recovery, RecoveryFailed, RunbookStep
 from stackdrill.core.params import Param, positive_float
 from stackdrill.hostkit import iscsi
+
+from .reboot import wait
 
 
 class RestoreIscsiSessions(Recovery):

@@ -26,8 +26,8 @@ import shlex
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from probes.swift_replicas import SwiftReplicas, observe_replicas, ring_host
-from recovery.reboot import wait
+from stackdrill.builtin.probes.swift_replicas import SwiftReplicas, observe_replicas, ring_host
+
 from stackdrill.api.runbook import Recovery, RecoveryFailed, RunbookStep
 from stackdrill.cloud.swift_canary import account_of
 from stackdrill.cloud.swift_ring import (
@@ -46,6 +46,8 @@ from stackdrill.core.params import Param, positive_float
 from stackdrill.hosts.power import PowerError, power_driver
 from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import Target
+
+from .reboot import wait
 
 RING_FILES = tuple(f"{ring}.ring.gz" for ring in RINGS)
 BUILDER_FILES = tuple(f"{ring}.builder" for ring in RINGS)
@@ -283,7 +285,7 @@ class AddStorageNodeToRings(SwiftRingRecovery):
              self.values["timeout"], f"{self.target.name} answering over SSH")
 
     def disks_mounted(self) -> None:
-        from probes.swift_disks import SwiftDisks
+        from stackdrill.builtin.probes.swift_disks import SwiftDisks
 
         probe = SwiftDisks()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-CONFTEST = 'pytest_plugins = ["steps.drill_steps"]\n'
+CONFTEST = 'pytest_plugins = ["stackdrill.builtin.steps.drill_steps"]\n'
 
 
 def write_feature_dir(directory: Path, name: str, feature: str, conftest: str = CONFTEST) -> Path:

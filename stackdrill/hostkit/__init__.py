@@ -1,4 +1,4 @@
 """Host know-how that the built-in faults, recoveries and probes share, as testinfra's
 ``modules/`` sits beside its ``backend/``: units and services, iSCSI, accounts, the holders of
-a disk, restore priorities, boot waits. May import ``core``, ``inventory``, ``hosts`` and
-``cloud``; never the engine, and never a built-in."""
+a disk, restore priorities, boot waits. May import ``core``, ``inventory`` and ``hosts``; never
+the engine, and never a built-in."""

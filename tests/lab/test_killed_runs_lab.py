@@ -218,7 +218,7 @@ import sys
 from stackdrill.api.fault import Fault, FaultError
 from stackdrill.core.params import Param
 
-pytest_plugins = ["steps.drill_steps"]
+pytest_plugins = ["stackdrill.builtin.steps.drill_steps"]
 
 
 class FreezeService(Fault):

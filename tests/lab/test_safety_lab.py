@@ -148,7 +148,7 @@ from pytest_bdd import given, parsers
 
 from stackdrill.core.waiting import poll_until
 
-pytest_plugins = ["steps.drill_steps"]
+pytest_plugins = ["stackdrill.builtin.steps.drill_steps"]
 
 
 @given(parsers.parse("the run holds until {release} exists"))

@@ -33,7 +33,7 @@ from stackdrill.api.probe import Probe
 from stackdrill.api.registry import Registries
 from stackdrill.api.runbook import Recovery, RunbookStep
 
-pytest_plugins = ["steps.drill_steps"]
+pytest_plugins = ["stackdrill.builtin.steps.drill_steps"]
 
 HERE = Path(__file__).parent
 STATE = HERE / "state.json"

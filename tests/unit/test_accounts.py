@@ -8,9 +8,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from stackdrill.builtin.probes.account_ids import AccountIds
+from stackdrill.builtin.recovery.align_ids import AlignIds
 
-from probes.account_ids import AccountIds
-from recovery.align_ids import AlignIds
 from stackdrill.api.probe import ProbeFailed, ProbeOutput
 from stackdrill.api.runbook import RecoveryFailed
 from stackdrill.hostkit.accounts import (

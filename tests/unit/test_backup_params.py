@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from stackdrill.builtin.faults.drop_table import DropTable
+from stackdrill.builtin.recovery.control_plane_backup import BackUpControlPlane, RestoreControlPlane
 
-from faults.drop_table import DropTable
-from recovery.control_plane_backup import BackUpControlPlane, RestoreControlPlane
 from stackdrill.core.params import ParamError
 
 

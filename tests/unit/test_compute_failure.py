@@ -4,14 +4,14 @@ the guide's instance/volume list."""
 from __future__ import annotations
 
 import pytest
-
-from recovery.compute_failure import (
+from stackdrill.builtin.recovery.compute_failure import (
     VolumeRow,
     instances_on_host_sql,
     move_instances_sql,
     parse_volume_rows,
     volumes_of_host_sql,
 )
+
 from stackdrill.api.runbook import RecoveryFailed
 
 INSTANCE = "3f57699a-e773-4650-a443-b4b37eed5a06"

@@ -10,12 +10,16 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import stackdrill.builtin.faults.remove_files
+from stackdrill.builtin.faults.drop_iscsi_sessions import (
+    DropIscsiSessions,
+    lio_state,
+    parse_lio_state,
+)
+from stackdrill.builtin.faults.hold_services_at_boot import HoldServicesAtBoot
+from stackdrill.builtin.faults.reboot_host import RebootHost
+from stackdrill.builtin.faults.remove_files import RemoveFiles
 
-import faults.remove_files
-from faults.drop_iscsi_sessions import DropIscsiSessions, lio_state, parse_lio_state
-from faults.hold_services_at_boot import HoldServicesAtBoot
-from faults.reboot_host import RebootHost
-from faults.remove_files import RemoveFiles
 from stackdrill.api.fault import FaultError
 from stackdrill.hosts import power
 from stackdrill.hosts.ssh import CommandResult, HostError
@@ -233,7 +237,8 @@ class RecordingHost(LocalHost):
 
 @pytest.fixture
 def xml_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    monkeypatch.setattr(faults.remove_files, "BACKUP_ROOT", str(tmp_path / "removed"))
+    monkeypatch.setattr(stackdrill.builtin.faults.remove_files, "BACKUP_ROOT",
+                        str(tmp_path / "removed"))
     qemu = tmp_path / "qemu"
     qemu.mkdir()
     files = [qemu / "instance-00000001.xml", qemu / "instance-00000002.xml"]

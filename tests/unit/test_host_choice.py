@@ -9,14 +9,14 @@ from types import SimpleNamespace
 from typing import Any, ClassVar, cast
 
 import pytest
+from stackdrill.builtin.probes.libvirt_domains import LibvirtDomains
+from stackdrill.builtin.steps.drill_steps import choose_host, inject, recover
 
-from probes.libvirt_domains import LibvirtDomains
 from stackdrill.api.registry import Registries
 from stackdrill.engine.drill import Drill
 from stackdrill.engine.preflight import check_running_domains
 from stackdrill.hosts.ssh import HostUnreachable
 from stackdrill.hosts.target import Target, Targets
-from steps.drill_steps import choose_host, inject, recover
 
 RUNNING = {"libvirt/answering": True, "domain:instance-1/qemu_pid": 41,
            "domain:instance-1/qemu_alive": True, "domain:instance-1/state": "running"}

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from stackdrill.builtin.faults.drop_iscsi_sessions import DropIscsiSessions
+from stackdrill.builtin.recovery.restore_iscsi_sessions import RestoreIscsiSessions
 
-from faults.drop_iscsi_sessions import DropIscsiSessions
-from recovery.restore_iscsi_sessions import RestoreIscsiSessions
 from stackdrill.api.fault import FaultError
 from stackdrill.api.runbook import RecoveryContext, RecoveryFailed
 from stackdrill.cloud.volume_data import guest_disk

@@ -9,7 +9,7 @@ from tests.unit.gherkin_fakes import Step, Table
 
 
 def test_params_are_typed_defaulted_and_checked() -> None:
-    from faults.kill_service import KillService
+    from stackdrill.builtin.faults.kill_service import KillService
 
     values = parse_params("fault 'kill_service'", KillService.params,
                           {"service": "dbus", "signal": "segv", "keep_down": "yes"})

@@ -123,7 +123,8 @@ def project(tmp_path: Path, fault: str = "kill_service", tags: str = "") -> tupl
     features = tmp_path / "features"
     features.mkdir()
     (features / "dbus.feature").write_text(FEATURE.format(fault=fault, tags=tags))
-    (features / "conftest.py").write_text('pytest_plugins = ["steps.drill_steps"]\n')
+    (features / "conftest.py").write_text(
+        'pytest_plugins = ["stackdrill.builtin.steps.drill_steps"]\n')
     (features / "test_dbus.py").write_text(
         "from pytest_bdd import scenarios\n\nscenarios('dbus.feature')\n")
     inventory = tmp_path / "inventory.yaml"
@@ -180,7 +181,7 @@ from pytest_bdd import given, parsers, when
 
 from stackdrill.api.fault import Fault
 from stackdrill.inventory.model import load_inventory
-from steps.drill_steps import attempt, verified_state
+from stackdrill.builtin.steps.drill_steps import attempt, verified_state
 
 
 class Touch(Fault):

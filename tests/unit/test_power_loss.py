@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from recovery.recover_after_power_loss import stale_state_sql
+from stackdrill.builtin.recovery.recover_after_power_loss import stale_state_sql
 
 VOLUMES = ["689f2e55-ca3c-4b75-9a44-e771c15a6917", "ef2771b8-ef7d-417f-bdd9-2959f1588686"]
 
@@ -29,7 +28,7 @@ def test_anything_but_a_volume_uuid_is_refused_before_it_reaches_sql() -> None:
 def test_the_runbook_keeps_the_guides_order() -> None:
     """Save the relations before the SQL erases them, reboot before reattaching: the admin
     guide's "Recover cloud after disaster", in its order."""
-    from recovery.recover_after_power_loss import RecoverAfterPowerLoss
+    from stackdrill.builtin.recovery.recover_after_power_loss import RecoverAfterPowerLoss
 
     host = type("Host", (), {"name": "controller"})()
     titles = [step.title for step in RecoverAfterPowerLoss(host, {}).runbook()]  # type: ignore[arg-type]

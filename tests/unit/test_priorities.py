@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from stackdrill.builtin.faults.hold_services_at_boot import HoldServicesAtBoot
+from stackdrill.builtin.recovery.restore_in_priority_order import RestoreInPriorityOrder
 
-from faults.hold_services_at_boot import HoldServicesAtBoot
-from recovery.restore_in_priority_order import RestoreInPriorityOrder
 from stackdrill.core.params import ParamError
 from stackdrill.hostkit.priorities import PriorityError, load_priorities, parse_priorities
 

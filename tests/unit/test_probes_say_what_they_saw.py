@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from stackdrill.builtin.probes.iscsi_paths import IscsiPaths
+from stackdrill.builtin.probes.libvirt_domains import LibvirtDomains
+from stackdrill.builtin.probes.nova_db import NovaDatabase
 
-from probes.iscsi_paths import IscsiPaths
-from probes.libvirt_domains import LibvirtDomains
-from probes.nova_db import NovaDatabase
 from stackdrill.api.probe import Probe, ProbeFailed, ProbeOutput, batch_script, split_batch
 from stackdrill.hosts.ssh import CommandResult
 from stackdrill.hosts.target import Target

@@ -152,8 +152,9 @@ def test_a_step_marked_as_changing_the_cloud_is_refused_on_production(
     step's definition says so."""
     features, inventory = project(tmp_path, CANARIES)
     (features / "conftest.py").write_text(CONFTEST.replace(
-        'pytest_plugins = ["steps.drill_steps"]',
-        'pytest_plugins = ["steps.drill_steps", "steps.cloud_steps"]'))
+        'pytest_plugins = ["stackdrill.builtin.steps.drill_steps"]',
+        'pytest_plugins = ["stackdrill.builtin.steps.drill_steps",'
+        ' "stackdrill.builtin.steps.cloud_steps"]'))
     ran = stackdrill(run_args(tmp_path, features, inventory), tmp_path, capfd)
     assert_refused_before_anything(ran, tmp_path, features, refusal(inventory))
 
@@ -242,13 +243,9 @@ def test_every_step_that_changes_the_cloud_is_marked() -> None:
     the canary workload (which creates and replaces servers and volumes), is marked; the
     verification steps are not, so that they run on production unconfirmed."""
     from pytest_bdd.steps import step_function_context_registry
+    from stackdrill.builtin.steps import cloud_steps, drill_steps, upgrade_steps
 
-    import steps.cloud_steps
-    import steps.drill_steps
-    import steps.upgrade_steps
-
-    modules = {steps.cloud_steps.__name__, steps.drill_steps.__name__,
-               steps.upgrade_steps.__name__}
+    modules = {cloud_steps.__name__, drill_steps.__name__, upgrade_steps.__name__}
     texts = feature_steps()
     assert len(texts) > 100
     found: dict[str, bool] = {}

@@ -224,10 +224,10 @@ def test_an_entry_from_before_origins_were_journalled_is_handled_as_before(
 
 # -- where a class loads from -------------------------------------------------------------------
 def test_a_module_importable_by_name_is_imported_not_run_from_its_file() -> None:
-    from faults.kill_service import KillService
+    from stackdrill.builtin.faults.kill_service import KillService
 
     origin = origin_of(KillService)
-    assert origin.module == "faults.kill_service"
+    assert origin.module == "stackdrill.builtin.faults.kill_service"
     assert load_class(origin, "fault", "kill_service") is KillService
 
 

@@ -4,8 +4,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from stackdrill.builtin.faults.kill_service import KillService
 
-from faults.kill_service import KillService
 from stackdrill.api.registry import DuplicateName, Registry, UnknownName, load_registries
 
 

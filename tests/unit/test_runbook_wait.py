@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from stackdrill.builtin.recovery.reboot import wait
 
-from recovery.reboot import wait
 from stackdrill.api.runbook import RecoveryFailed, ResourceFailed
 from stackdrill.hosts.ssh import HostError
 

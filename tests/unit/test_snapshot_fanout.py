@@ -243,7 +243,7 @@ def test_settings_refuse_nonsense() -> None:
 
 
 def test_tolerance_rules_of_migrated_probes_still_parse() -> None:
-    from probes.systemd_units import SystemdUnits
+    from stackdrill.builtin.probes.systemd_units import SystemdUnits
 
     assert SystemdUnits.tolerance_rules() == [Rule.parse("host:*/unit:*/main_pid ignore")]
 
@@ -320,10 +320,11 @@ class FakeConnection:
 
 def test_the_cloud_probe_lists_each_kind_once_with_full_pages(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from probes.cloud_api import CloudApi
+    from stackdrill.builtin.probes.cloud_api import CloudApi
+
     from stackdrill.api.probe import CloudContext
 
-    monkeypatch.setattr("probes.cloud_api.PAGE", 2)
+    monkeypatch.setattr("stackdrill.builtin.probes.cloud_api.PAGE", 2)
     conn = FakeConnection()
     access = type("Access", (), {"connection": lambda self: conn})()
     values = CloudApi().observe_cloud(CloudContext(access, []))  # type: ignore[arg-type]
@@ -354,7 +355,7 @@ def test_the_cloud_probe_lists_each_kind_once_with_full_pages(
 
 
 def test_pages_shorter_than_asked_are_followed_while_the_service_links_a_next_one() -> None:
-    from probes.cloud_api import json_pages
+    from stackdrill.builtin.probes.cloud_api import json_pages
 
     calls: list[tuple[str, dict[str, Any]]] = []
     items = [{"id": f"s{n}"} for n in range(5)]

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from faults.disk_io_errors import (
+from stackdrill.builtin.faults.disk_io_errors import (
     CONTROL_DIR,
     DiskIoErrors,
     dm_name_of,
@@ -18,15 +17,16 @@ from faults.disk_io_errors import (
     restore_command,
     swap_table_command,
 )
-from faults.pull_disk import PullDisk, parse_mounts
-from probes.swift_disks import SwiftDisks, parse_disks
-from probes.swift_replicas import (
+from stackdrill.builtin.faults.pull_disk import PullDisk, parse_mounts
+from stackdrill.builtin.probes.swift_disks import SwiftDisks, parse_disks
+from stackdrill.builtin.probes.swift_replicas import (
     SwiftReplicas,
     canaries,
     observe_replicas,
     replica_values,
     split_sections,
 )
+
 from stackdrill.cloud.swift_canary import EXPECTED_ETAGS, OBJECTS, etag
 from stackdrill.cloud.swift_ring import (
     RingDevice,

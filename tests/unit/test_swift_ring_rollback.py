@@ -8,8 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from stackdrill.builtin.recovery.storage_node_rings import (
+    BUILDER_FILES,
+    RING_FILES,
+    RemoveStorageNodeFromRings,
+)
 
-from recovery.storage_node_rings import BUILDER_FILES, RING_FILES, RemoveStorageNodeFromRings
 from stackdrill.api.runbook import RecoveryContext
 from stackdrill.hosts.ssh import CommandResult
 

@@ -1,0 +1,36 @@
+"""The one exception root, and its few branches. Every error stackdrill raises derives from
+:class:`StackdrillError`, and its message is one line an operator can act on.
+
+A catch site names the branch it handles: the CLI maps :class:`BadInput` to exit 2, the drill
+maps :class:`ActionFailed` in a recovery to a failed recovery, and so on.
+"""
+
+from __future__ import annotations
+
+
+class StackdrillError(Exception):
+    """Every error stackdrill raises."""
+
+
+class BadInput(StackdrillError):
+    """Input refused before anything is injected: an inventory, a feature's table, a parameter,
+    an option, a profile, a schedule. The command line exits 2."""
+
+
+class ActionFailed(StackdrillError):
+    """An action on a host or on the cloud failed: a command, an API call, a power action, a
+    fault's injection or undo, a recovery's step."""
+
+
+class WaitTimeout(StackdrillError):
+    """A condition polled for did not come true by its deadline."""
+
+
+class DrillError(StackdrillError):
+    """A drill's verdict is a failure: a fault not confirmed, a budget exceeded, the cloud not
+    repaired, a guard or safeguard that stopped it."""
+
+
+class HarnessError(StackdrillError):
+    """The harness's own machinery failed: the journal, the lock, the reports, a notification,
+    the lab."""
