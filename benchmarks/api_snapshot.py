@@ -81,7 +81,8 @@ from stackdrill.cloud.canary import image_and_flavor
 from stackdrill.core.waiting import WaitTimeout, poll
 from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import Target, Targets
-from stackdrill.inventory.model import InventoryError, load_inventory
+from stackdrill.inventory.loader import load_inventory
+from stackdrill.inventory.model import InventoryError
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PREFIX = "sdbench-"

@@ -34,7 +34,7 @@ from provenance import header, provenance
 
 from stackdrill.api.probe import Probe, ProbeOutput, SnapshotSettings, take_snapshot
 from stackdrill.hosts.target import Target, Targets
-from stackdrill.inventory.model import load_inventory
+from stackdrill.inventory.loader import load_inventory
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CHECKS = {

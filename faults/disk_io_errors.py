@@ -20,18 +20,18 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from stackdrill.api.fault import Fault, FaultError
+from stackdrill.core.errors import InvalidValue
 from stackdrill.core.params import Param
 from stackdrill.core.waiting import WaitTimeout, poll_until
 from stackdrill.hostkit.holders import release_holders
-from stackdrill.hosts.ssh import HostError
-
-from .pull_disk import (
-    current_mount,
+from stackdrill.hostkit.mounts import current_mount, mounted_test, remount_command
+from stackdrill.hostkit.swift_disks import (
     disk_name,
-    mounted_test,
     mountpoint,
-    remount_command,
+    restore_command,
+    swap_table_command,
 )
+from stackdrill.hosts.ssh import HostError
 
 CONTROL_DIR = "/var/lib/stackdrill/disk-faults"
 PROBE_FILE = ".stackdrill-io-check"
@@ -40,13 +40,13 @@ FLAKEY_UP, FLAKEY_DOWN = 5, 5
 
 def _method(text: str) -> str:
     if text not in ("auto", "lab", "dmsetup"):
-        raise ValueError(f"expected auto, lab or dmsetup, got {text!r}")
+        raise InvalidValue(f"expected auto, lab or dmsetup, got {text!r}")
     return text
 
 
 def _mode(text: str) -> str:
     if text not in ("error", "flakey"):
-        raise ValueError(f"expected error or flakey, got {text!r}")
+        raise InvalidValue(f"expected error or flakey, got {text!r}")
     return text
 
 
@@ -68,7 +68,7 @@ def table_sectors(table: str) -> int:
         if len(fields) >= 3 and fields[0].isdigit() and fields[1].isdigit():
             end = max(end, int(fields[0]) + int(fields[1]))
     if end == 0:
-        raise ValueError(f"not a device-mapper table: {table.strip()!r}")
+        raise FaultError(f"not a device-mapper table: {table.strip()!r}")
     return end
 
 
@@ -80,16 +80,10 @@ def failing_table(table: str, mode: str) -> str:
         return f"0 {sectors} error"
     lines = [line.split() for line in table.strip().splitlines()]
     if len(lines) != 1 or len(lines[0]) != 5 or lines[0][2] != "linear":
-        raise ValueError("flakey needs a one-segment linear table, got "
+        raise FaultError("flakey needs a one-segment linear table, got "
                          f"{table.strip()!r}")
     _, length, _, device, offset = lines[0]
     return f"0 {length} flakey {device} {offset} {FLAKEY_UP} {FLAKEY_DOWN}"
-
-
-def swap_table_command(name: str, table: str) -> str:
-    quoted = shlex.quote(name)
-    return (f"dmsetup load {quoted} --table {shlex.quote(table)} && "
-            f"dmsetup suspend --noflush --nolockfs {quoted} && dmsetup resume {quoted}")
 
 
 def io_check_command(path: str, device: str) -> str:
@@ -101,13 +95,6 @@ def io_check_command(path: str, device: str) -> str:
             f"if ls {quoted} >/dev/null 2>&1; then echo READABLE; else echo UNREADABLE; fi; "
             f"k=$(basename \"$(readlink -f {shlex.quote(device)})\"); "
             f"dmesg 2>/dev/null | grep -F \"XFS ($k)\" | tail -n 3; true")
-
-
-def restore_command(facts: Mapping[str, Any]) -> str:
-    """What gives the host a working device again (the lab's stand-in for a new drive)."""
-    if facts["method"] == "lab":
-        return f"echo ok > {shlex.quote(facts['control'])}"
-    return swap_table_command(facts["dm_name"], facts["table"])
 
 
 class DiskIoErrors(Fault):
@@ -175,7 +162,7 @@ class DiskIoErrors(Fault):
                                 check=True).stdout
         try:
             failing = failing_table(table, self.values["mode"])
-        except ValueError as exc:
+        except FaultError as exc:
             raise FaultError(f"{self.target.name}: {name}: {exc}") from exc
         return {"method": "dmsetup", "dm_name": name, "table": table.strip(),
                 "failing_table": failing}

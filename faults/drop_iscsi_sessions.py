@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from stackdrill.api.fault import Fault, FaultError
+from stackdrill.core.errors import InvalidValue
 from stackdrill.core.params import Param, boolean, word_list
 from stackdrill.hostkit import iscsi
 
@@ -67,7 +68,7 @@ def _ids(sids: list[int]) -> str:
 def _method(text: str) -> str:
     value = text.strip().lower()
     if value not in METHODS:
-        raise ValueError(f"expected one of {', '.join(METHODS)}, got {text!r}")
+        raise InvalidValue(f"expected one of {', '.join(METHODS)}, got {text!r}")
     return value
 
 

@@ -8,15 +8,9 @@ from typing import Any, ClassVar
 
 from stackdrill.api.fault import Fault, FaultError
 from stackdrill.core.params import Param
+from stackdrill.hostkit.databases import identifier
 
 UNDO_ROOT = "/var/lib/stackdrill/dropped"
-
-
-def identifier(text: str) -> str:
-    """A database or table name; anything else is refused before it reaches a shell or SQL."""
-    if not text or not all(ch.isalnum() or ch == "_" for ch in text):
-        raise ValueError("expected a database or table name (letters, digits, _)")
-    return text
 
 
 def _drop(table: str) -> str:

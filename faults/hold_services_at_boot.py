@@ -1,7 +1,9 @@
 """Keep services from starting at boot, as a data centre does before it brings a cloud back in
 priority order after a complete failure: every service of a priority list that is enabled on
-the host is disabled (``systemctl disable``, nothing stopped). Undo enables and starts them
-again (a host that booted while they were held has them stopped)."""
+the host is disabled, nothing stopped, the way the deployment runs it (``systemctl disable`` of
+its unit, on the host, in its LXC container, or Kolla's unit wrapping its container; a
+container that no unit wraps gets the restart policy ``no``). Undo enables and starts them again
+(a host that booted while they were held has them stopped)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from typing import Any, ClassVar
 from stackdrill.api.fault import Fault, FaultError
 from stackdrill.core.params import Param
 from stackdrill.hostkit.priorities import priority_list
+from stackdrill.hostkit.units import systemctl_command
+from stackdrill.hosts.service import Service
 from stackdrill.hosts.ssh import HostError
 
 # What ``systemctl is-enabled`` answers for a unit this fault disabled.
@@ -27,55 +31,88 @@ class HoldServicesAtBoot(Fault):
                        priority_list, "ops-guide-table-11-1"),
     }
 
-    def _units(self) -> list[str]:
+    def _services(self) -> list[Service]:
+        """The priority list's services as this host runs them, each unit or container once."""
+        found: dict[str, Service] = {}
         try:
-            return [self.target.unit(service) for service in self.values["order"].services()]
+            for name in self.values["order"].services():
+                service = self.target.service(name)
+                found.setdefault(service.describe(), service)
         except HostError as exc:
             raise FaultError(str(exc)) from exc
+        return list(found.values())
 
     def plan(self) -> list[str]:
-        return [f"systemctl disable <each of {', '.join(self._units())} enabled here>"]
+        services = self._services()
+        if all(service.host_unit for service in services):
+            units = ", ".join(service.label for service in services)
+            return [f"systemctl disable <each of {units} enabled here>"]
+        described = ", ".join(service.describe() for service in services)
+        return [f"disable at boot <each of {described} enabled here>"]
 
-    def _states(self, units: list[str]) -> dict[str, str] | None:
-        """Each unit's ``systemctl is-enabled`` answer, empty where systemctl answered nothing
-        (a bus error while the host shuts down, a timeout); None if the read itself failed."""
-        quoted = " ".join(shlex.quote(u) for u in units)
-        result = self.target.run(f"for u in {quoted}; do echo \"$u $(systemctl is-enabled "
-                                 f"\"$u\" 2>/dev/null)\"; done", record=False)
+    def _states(self, services: list[Service]) -> dict[str, str] | None:
+        """Each service's boot state as ``systemctl is-enabled`` answers it, empty where nothing
+        answered (a bus error while the host shuts down, a timeout, a container this host does
+        not have); None if the read itself failed."""
+        reads = []
+        for service in services:
+            try:
+                state = service.boot_command("is-enabled")
+            except HostError:  # an LXC container group this host does not have
+                continue
+            reads.append(f'echo {shlex.quote(service.name)} "$({state} 2>/dev/null)"')
+        if not reads:
+            return {}
+        result = self.target.run("; ".join(reads), record=False)
         if not result.ok:
             return None
         return {fields[0]: " ".join(fields[1:]) for fields in
                 (line.split() for line in result.stdout.splitlines()) if fields}
 
-    def _enabled(self, units: list[str]) -> list[str]:
-        states = self._states(units)
+    def _enabled(self, services: list[Service]) -> list[Service]:
+        states = self._states(services)
         if states is None:
-            raise FaultError(f"{self.target.name}: cannot read the units' boot state")
-        return [unit for unit in units if states.get(unit) == "enabled"]
+            raise FaultError(f"{self.target.name}: cannot read the services' boot state")
+        return [service for service in services if states.get(service.name) == "enabled"]
 
     def prepare(self) -> dict[str, Any]:
-        units = self._enabled(self._units())
-        if not units:
+        services = self._enabled(self._services())
+        if not services:
             raise FaultError(f"{self.target.name}: no service of the priority list is enabled "
                              f"at boot here; nothing to hold")
-        return {"units": units}
+        return {"services": [service.name for service in services],
+                "units": [service.label for service in services]}
+
+    def _switch(self, names: list[str], verb: str) -> None:
+        """``disable``, or ``enable`` (and start): the host's units in one ``systemctl``
+        command, then each other service in its own."""
+        services = [self.target.service(name) for name in names]
+        units = [service.host_unit for service in services if service.host_unit]
+        commands = [systemctl_command(f"{verb}{' --now' if verb == 'enable' else ''}", units)
+                    ] if units else []
+        commands += [service.boot_command(verb) for service in services
+                     if not service.host_unit]
+        for command in commands:
+            self.target.run(command, check=True, timeout=300)
 
     def inject(self, facts: Mapping[str, Any]) -> None:
-        if facts["units"]:
-            self.target.run("systemctl disable " + " ".join(facts["units"]), check=True)
+        self._switch(facts["services"], "disable")
 
     def confirm(self, facts: Mapping[str, Any]) -> str | None:
-        """Held only when each unit reads exactly what ``systemctl disable`` leaves; an empty
-        or any other answer proves nothing yet."""
-        if not facts["units"]:
+        """Held only when each service reads exactly what ``systemctl disable`` leaves; an
+        empty or any other answer proves nothing yet."""
+        names = facts["services"]
+        if not names:
             return None
-        states = self._states(facts["units"])
-        if states is None or any(states.get(unit) != HELD for unit in facts["units"]):
+        states = self._states([self.target.service(name) for name in names])
+        if states is None or any(states.get(name) != HELD for name in names):
             return None
         return f"held at boot on {self.target.name}: {', '.join(facts['units'])}"
 
     def undo(self, facts: Mapping[str, Any]) -> None:
         # --now: a host that booted while they were held has them stopped; they ran before.
-        if facts["units"]:
+        if "services" in facts:
+            self._switch(facts["services"], "enable")
+        elif facts["units"]:  # a journal from before services had handles: host units
             self.target.run("systemctl enable --now " + " ".join(facts["units"]), check=True,
                             timeout=300)

@@ -13,15 +13,16 @@ from stackdrill.hostkit.units import (
     reactivating_sockets,
     start_sockets,
     systemctl_command,
-    unit_status,
 )
+from stackdrill.hosts.service import Service
 
 
 class KillService(Fault):
     name = "kill_service"
-    description = ("Send a signal to a service's main process. With keep_down, also stop the "
-                   "sockets that would start it again (its own and its dependents'), so nothing "
-                   "brings it back until someone starts it.")
+    description = ("Send a signal to a service's main process, however the deployment runs it "
+                   "(a systemd unit, a container, a unit in an LXC container). With keep_down, "
+                   "also stop the sockets that would start a systemd unit again (its own and "
+                   "its dependents'), so nothing brings it back until someone starts it.")
     params: ClassVar[Mapping[str, Param]] = {
         "service": Param("the service to kill, by its logical name in the inventory"),
         "signal": Param("the signal to send", signal_name, "SIGKILL"),
@@ -30,44 +31,69 @@ class KillService(Fault):
     }
 
     @property
-    def unit(self) -> str:
-        return self.target.unit(self.values["service"])
+    def service(self) -> Service:
+        return self.target.service(self.values["service"])
+
+    def _kept_down(self, service: Service) -> str | None:
+        """The host unit whose sockets keep_down stops; None without keep_down. A service that
+        is not a systemd unit on the host has no sockets, and its manager (a container's
+        restart policy) brings it back: keep_down is refused for it."""
+        if not self.values["keep_down"]:
+            return None
+        if service.host_unit is None:
+            raise FaultError(f"{self.target.name}: keep_down: {service.name} runs as "
+                             f"{service.describe()}, which no socket keeps down")
+        return service.host_unit
 
     def plan(self) -> list[str]:
-        unit = shlex.quote(self.unit)
-        commands = [f"kill -s {self.values['signal'][3:]} $(systemctl show -p MainPID "
-                    f"--value {unit})"]
-        if self.values["keep_down"]:
-            commands.append(f"systemctl stop <{SOCKETS_PLACEHOLDER} {unit} again>")
+        service = self.service
+        commands = [service.kill_command(self.values["signal"])]
+        unit = self._kept_down(service)
+        if unit is not None:
+            commands.append(f"systemctl stop <{SOCKETS_PLACEHOLDER} {shlex.quote(unit)} again>")
         return commands
 
     def prepare(self) -> dict[str, Any]:
-        status = unit_status(self.target, self.unit)
-        if status.active != "active" or status.main_pid <= 0:
-            raise FaultError(f"{self.target.name}: {self.unit} is {status.active}, not running; "
-                             f"nothing to kill")
-        sockets = reactivating_sockets(self.target, self.unit) if self.values["keep_down"] else []
-        return {"unit": self.unit, "main_pid": status.main_pid, "sockets": sockets}
+        service = self.service
+        unit = self._kept_down(service)
+        status = service.status()
+        if not status.running or status.main_pid <= 0:
+            raise FaultError(f"{self.target.name}: {service.label} is {status.active}, not "
+                             f"running; nothing to kill")
+        sockets = reactivating_sockets(self.target, unit) if unit else []
+        return {"service": service.name, "unit": service.label, "main_pid": status.main_pid,
+                "sockets": sockets}
+
+    def _journalled(self, facts: Mapping[str, Any]) -> Service:
+        """The service the facts name; a journal written before services had handles names
+        only a systemd unit on the host."""
+        if "service" in facts:
+            return self.target.service(facts["service"])
+        return Service.for_unit(self.target, facts["unit"])
 
     def inject(self, facts: Mapping[str, Any]) -> None:
-        command = f"kill -s {self.values['signal'][3:]} {int(facts['main_pid'])}"
+        command = self._journalled(facts).kill_command(self.values["signal"],
+                                                       int(facts["main_pid"]))
         if facts["sockets"]:
             command += " && " + systemctl_command("stop", facts["sockets"])
         self.target.run(command, check=True)
 
     def confirm(self, facts: Mapping[str, Any]) -> str | None:
         pid = int(facts["main_pid"])
-        gone = self.target.run(f"test ! -e /proc/{pid}", record=False).ok
-        status = unit_status(self.target, facts["unit"])
+        service = self._journalled(facts)
+        gone = service.pid_gone(pid)
+        status = service.status()
         if not gone or status.main_pid == pid:
             return None
+        noun = "container" if service.kind == "container" else "unit"
         return (f"{facts['unit']} main process {pid} is gone after {self.values['signal']}; "
-                f"unit now {status.active} (result {status.result}, "
+                f"{noun} now {status.active} (result {status.result}, "
                 f"main pid {status.main_pid or 'none'}, restarts {status.restarts})")
 
     def undo(self, facts: Mapping[str, Any]) -> None:
         legacy = [facts["socket"]] if facts.get("socket") else []  # older journals
         start_sockets(self.target, facts.get("sockets", legacy))
-        self.target.run(systemctl_command("start", [facts["unit"]]), check=True)
-        if unit_status(self.target, facts["unit"]).active != "active":
+        service = self._journalled(facts)
+        self.target.run(service.command("start"), check=True)
+        if not service.is_running():
             raise FaultError(f"{self.target.name}: {facts['unit']} did not start again")

@@ -8,7 +8,7 @@ from typing import Any
 
 from stackdrill.api.fault import Fault, FaultError
 from stackdrill.hosts.identity import boot_identity
-from stackdrill.hosts.power import PowerError, power_driver
+from stackdrill.hosts.power import PowerError
 from stackdrill.hosts.ssh import HostError
 
 
@@ -25,7 +25,7 @@ class PowerOffHost(Fault):
 
     def prepare(self) -> dict[str, Any]:
         try:
-            driver = power_driver(self.target.spec)
+            driver = self.target.power_driver()
             if not driver.is_on():
                 raise FaultError(f"{self.target.name} is already powered off")
         except PowerError as exc:
@@ -34,13 +34,13 @@ class PowerOffHost(Fault):
 
     def inject(self, facts: Mapping[str, Any]) -> None:
         try:
-            power_driver(self.target.spec).power_off()
+            self.target.power_driver().power_off()
         except PowerError as exc:
             raise FaultError(str(exc)) from exc
 
     def confirm(self, facts: Mapping[str, Any]) -> str | None:
         try:
-            if power_driver(self.target.spec).is_on():
+            if self.target.power_driver().is_on():
                 return None
         except PowerError:
             return None
@@ -52,7 +52,7 @@ class PowerOffHost(Fault):
 
     def undo(self, facts: Mapping[str, Any]) -> None:
         try:
-            driver = power_driver(self.target.spec)
+            driver = self.target.power_driver()
             if not driver.is_on():
                 driver.power_on()
         except PowerError as exc:

@@ -7,21 +7,22 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from stackdrill.api.fault import Fault, FaultError
+from stackdrill.core.errors import InvalidValue
 from stackdrill.core.params import Param
 from stackdrill.hosts.identity import boot_identity
-from stackdrill.hosts.power import PowerError, power_driver
+from stackdrill.hosts.power import PowerError
 from stackdrill.hosts.ssh import HostError
 
 
 def _mode(text: str) -> str:
     if text not in ("graceful", "hard"):
-        raise ValueError(f"expected graceful or hard, got {text!r}")
+        raise InvalidValue(f"expected graceful or hard, got {text!r}")
     return text
 
 
 def _proof(text: str) -> str:
     if text not in ("down", "boot_identity"):
-        raise ValueError(f"expected down or boot_identity, got {text!r}")
+        raise InvalidValue(f"expected down or boot_identity, got {text!r}")
     return text
 
 
@@ -48,7 +49,7 @@ class RebootHost(Fault):
     def prepare(self) -> dict[str, Any]:
         if self.values["mode"] == "hard":
             try:
-                power_driver(self.target.spec)
+                self.target.power_driver()
             except PowerError as exc:
                 raise FaultError(str(exc)) from exc
         return {"boot_identity": boot_identity(self.target)}
@@ -60,7 +61,7 @@ class RebootHost(Fault):
                 self.target.run("systemctl reboot", timeout=10)
         else:
             try:
-                power_driver(self.target.spec).reset()
+                self.target.power_driver().reset()
             except PowerError as exc:
                 raise FaultError(str(exc)) from exc
 
@@ -80,7 +81,7 @@ class RebootHost(Fault):
         if self.target.spec.power is None:
             return None
         try:
-            if power_driver(self.target.spec).is_on():
+            if self.target.power_driver().is_on():
                 return None
         except PowerError:
             return None
@@ -91,7 +92,7 @@ class RebootHost(Fault):
         if self.target.spec.power is None:
             return
         try:
-            driver = power_driver(self.target.spec)
+            driver = self.target.power_driver()
             if not driver.is_on():
                 driver.power_on()
         except PowerError as exc:

@@ -20,10 +20,10 @@ from stackdrill.core.params import Param, boolean
 from stackdrill.hostkit.units import (
     SOCKETS_PLACEHOLDER,
     reactivating_sockets,
-    service_state,
     start_sockets,
     systemctl_command,
 )
+from stackdrill.hosts.service import Service
 
 
 class StopService(Fault):
@@ -37,32 +37,29 @@ class StopService(Fault):
     }
 
     @property
-    def service(self) -> str:
-        return str(self.values["service"])
+    def service(self) -> Service:
+        return self.target.service(str(self.values["service"]))
 
-    def _systemd_unit(self) -> str | None:
-        placement = self.target.placement(self.service)
-        if placement.kind != "systemd" or not self.values["sockets"]:
-            return None
-        return placement.unit
+    def _systemd_unit(self, service: Service) -> str | None:
+        return service.host_unit if self.values["sockets"] else None
 
     def plan(self) -> list[str]:
-        unit = self._systemd_unit()
+        service = self.service
+        unit = self._systemd_unit(service)
         if unit is None:
-            return [self.target.service_command(self.service, "stop")]
+            return [service.command("stop")]
         quoted = shlex.quote(unit)
         return [f"systemctl stop <{SOCKETS_PLACEHOLDER} {quoted} again>",
-                self.target.service_command(self.service, "stop")]
+                service.command("stop")]
 
     def prepare(self) -> dict[str, Any]:
-        state = service_state(self.target, self.service)
-        if not state.active:
-            raise FaultError(f"{self.target.name}: {self.service} is not running")
-        unit = self._systemd_unit()
+        service = self.service
+        if not service.is_running():
+            raise FaultError(f"{self.target.name}: {service.name} is not running")
+        unit = self._systemd_unit(service)
         sockets = reactivating_sockets(self.target, unit) if unit else []
-        return {"service": self.service, "sockets": sockets,
-                "stop": self.target.service_command(self.service, "stop"),
-                "start": self.target.service_command(self.service, "start")}
+        return {"service": service.name, "sockets": sockets,
+                "stop": service.command("stop"), "start": service.command("start")}
 
     def inject(self, facts: Mapping[str, Any]) -> None:
         sockets = facts.get("sockets") or []
@@ -71,7 +68,7 @@ class StopService(Fault):
         self.target.run(facts["stop"], check=True, timeout=120)
 
     def confirm(self, facts: Mapping[str, Any]) -> str | None:
-        if service_state(self.target, facts["service"]).active:
+        if self.target.service(facts["service"]).is_running():
             return None
         return f"{facts['service']} is stopped on {self.target.name}"
 

@@ -7,13 +7,11 @@ process (whatever its executable is called: ``nova-compute``, ``python3``, a con
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
 
 from stackdrill.api.probe import Probe, ProbeOutput
+from stackdrill.hostkit.amqp import connections_command, main_process_connected
 from stackdrill.hosts.target import Target
-
-AMQP_PORT = 5672
 
 
 class AmqpConnections(Probe):
@@ -25,15 +23,10 @@ class AmqpConnections(Probe):
         return super().applies_to(target) and "nova-compute" in target.inventory.services
 
     def command(self, target: Target) -> str:
-        unit = shlex.quote(target.unit("nova-compute"))
-        return (f"pid=$(systemctl show -p MainPID --value {unit}); echo \"main $pid\"; "
-                f"ss -Htnp state established '( dport = :{AMQP_PORT} )'")
+        return connections_command(target)
 
     def parse(self, target: Target, output: ProbeOutput) -> dict[str, Any]:
-        lines = output.require_ok().splitlines()
-        pid = lines[0].split()[-1] if lines and lines[0].startswith("main ") else "0"
-        connected = pid != "0" and any(f"pid={pid}," in line for line in lines[1:])
-        return {"amqp:nova-compute/connected": connected}
+        return {"amqp:nova-compute/connected": main_process_connected(output.require_ok())}
 
     def problems(self, values: dict[str, Any]) -> list[str]:
         return [] if values.get("amqp:nova-compute/connected") else [

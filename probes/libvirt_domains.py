@@ -4,12 +4,12 @@ The qemu processes are read from libvirt's pid files and /proc, so they are obse
 libvirtd is down. ``virsh`` is only asked when libvirtd is active: on a socket-activated host,
 asking it would start libvirtd and hide the very fault being drilled. ``libvirt/answering`` is
 true only when ``virsh`` listed the domains: an active unit whose daemon does not answer is not
-answering.
+answering. libvirtd is the deployment's (``target.service("libvirtd")``): in Kolla's
+``nova_libvirt`` container, ``virsh`` runs there.
 """
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
 
 from stackdrill.api.probe import Probe, ProbeOutput
@@ -22,7 +22,7 @@ for f in /run/libvirt/qemu/*.pid; do
   if [ -d "/proc/$pid" ]; then alive=yes; else alive=no; fi
   echo "pid $(basename "$f" .pid) $pid $alive"
 done
-if systemctl is-active -q {unit} && listed=$(virsh -c qemu:///system list --all); then
+if {running} && listed=$({list}); then
   echo answering
   printf '%s\n' "$listed" | tail -n +3 | sed -e '/^$/d' -e 's/^/dom /'
 fi
@@ -35,7 +35,9 @@ class LibvirtDomains(Probe):
     roles = ("compute",)
 
     def command(self, target: Target) -> str:
-        return SCRIPT.replace("{unit}", shlex.quote(target.unit("libvirtd")))
+        libvirtd = target.service("libvirtd")
+        return SCRIPT.replace("{running}", libvirtd.running_test()).replace(
+            "{list}", libvirtd.inside("virsh -c qemu:///system list --all"))
 
     def parse(self, target: Target, output: ProbeOutput) -> dict[str, Any]:
         result = output.require_ok()

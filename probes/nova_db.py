@@ -19,8 +19,7 @@ from stackdrill.hosts.target import Target
 INSTANCES = ("SELECT uuid, display_name, host, vm_state, power_state, task_state "
              "FROM instances WHERE deleted = 0")
 VOLUMES = "SELECT id, display_name, status, attach_status, host FROM volumes WHERE deleted = 0"
-VIRSH = ("if systemctl is-active -q libvirtd; then virsh -c qemu:///system list --uuid; "
-         "else echo libvirtd-down; fi")
+VIRSH = "if {running}; then {list}; else echo libvirtd-down; fi"
 
 
 class NovaDatabase(CloudProbe):
@@ -71,7 +70,9 @@ class NovaDatabase(CloudProbe):
 
     def _agreement(self, target: Target, instances: list[dict[str, Any]]) -> dict[str, Any]:
         key = f"agreement:{target.name}"
-        result = target.run(VIRSH, record=False)
+        libvirtd = target.service("libvirtd")
+        result = target.run(VIRSH.format(running=libvirtd.running_test(), list=libvirtd.inside(
+            "virsh -c qemu:///system list --uuid")), record=False)
         listed = result.stdout.split()
         if not result.ok or listed == ["libvirtd-down"]:
             seen = "virsh not answering" if not result.ok else "libvirtd down"

@@ -1,4 +1,7 @@
-"""The state of the services each role must run: one ``systemctl show`` in the host's batch.
+"""The state of the services each role must run, read in the host's batch as the deployment
+runs them (:func:`stackdrill.hosts.service.status_command`: one ``systemctl show`` for the host's
+units, one ``inspect`` for its containers, one ``systemctl show`` in each LXC container), and
+recorded in systemd's words whatever runs them.
 
 The base services (dbus, sshd, and libvirtd on computes) are always watched; the OpenStack
 services of a role are watched when the inventory names them in ``services``, which is how a
@@ -10,7 +13,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from stackdrill.api.probe import Probe, ProbeFailed, ProbeOutput
-from stackdrill.hostkit.units import parse_show, show_command
+from stackdrill.hosts.service import Service, parse_statuses, status_command
+from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import Target
 
 
@@ -37,20 +41,23 @@ class SystemdUnits(Probe):
             wanted += [s for s in self.role_services.get(role, ()) if s in declared]
         return list(dict.fromkeys(wanted))
 
+    def handles(self, target: Target) -> list[Service]:
+        return [target.service(name) for name in self.services(target)]
+
     def command(self, target: Target) -> str:
-        return show_command([target.unit(s) for s in self.services(target)])
+        return status_command(self.handles(target))
 
     def parse(self, target: Target, output: ProbeOutput) -> dict[str, Any]:
-        services = self.services(target)
-        units = [target.unit(s) for s in services]
-        statuses = parse_show(units, output.require_ok())
+        services = self.handles(target)
+        text = output.require_ok()
+        try:
+            statuses = parse_statuses(services, text)
+        except HostError as exc:
+            raise ProbeFailed(f"{target.name}: {exc}") from None
         values: dict[str, Any] = {}
-        for service, unit in zip(services, units, strict=True):
-            status = statuses.get(unit)
-            if status is None:
-                raise ProbeFailed(f"{target.name}: systemctl show said nothing of {unit}")
-            values[f"unit:{service}/active"] = status.active
-            values[f"unit:{service}/main_pid"] = status.main_pid
+        for service, status in zip(services, statuses, strict=True):
+            values[f"unit:{service.name}/active"] = status.active
+            values[f"unit:{service.name}/main_pid"] = status.main_pid
         return values
 
     def problems(self, values: dict[str, Any]) -> list[str]:

@@ -9,14 +9,12 @@ def pytest_stackdrill_register(registries: Registries) -> None:
     from .after_compute_reboot import AfterComputeReboot
     from .after_controller_reboot import AfterControllerReboot
     from .align_ids import AlignIds
-    from .compute_failure import (
-        EvacuateInstances,
-        MoveInstancesInDatabase,
-        RemoveStaleDomains,
-    )
     from .control_plane_backup import BackUpControlPlane, RestoreControlPlane
+    from .evacuate_instances import EvacuateInstances
+    from .move_instances_in_database import MoveInstancesInDatabase
     from .planned_compute_maintenance import PlannedComputeMaintenance
     from .recover_after_power_loss import RecoverAfterPowerLoss
+    from .remove_stale_domains import RemoveStaleDomains
     from .replace_swift_disk import ReplaceSwiftDisk
     from .restart_database import RestartDatabase
     from .restart_rabbitmq import RestartRabbitMQ

@@ -13,16 +13,13 @@ import functools
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from stackdrill.builtin.probes.amqp_connections import AmqpConnections
-
-from stackdrill.api.runbook import RunbookStep
+from stackdrill.api.runbook import Recovery, RunbookStep, wait
 from stackdrill.core.params import Param, positive_float
-from stackdrill.hostkit.units import unit_status
+from stackdrill.hostkit.amqp import AMQP_PORT, nova_compute_connected
+from stackdrill.hostkit.reboots import prove_reboot, wait_for_host
 
-from .reboot import AfterReboot, wait
 
-
-class AfterComputeReboot(AfterReboot):
+class AfterComputeReboot(Recovery):
     name = "after_compute_reboot"
     description = ("prove the compute rebooted, check nova-compute and its AMQP connection, "
                    "then start its instances (hard reboot where the libvirt XML is gone)")
@@ -33,8 +30,10 @@ class AfterComputeReboot(AfterReboot):
     def runbook(self) -> list[RunbookStep]:
         name = self.target.name
         return [
-            RunbookStep(f"Wait for {name} to answer", self.wait_for_host),
-            RunbookStep(f"Prove {name} rebooted (boot identity changed)", self.prove_reboot),
+            RunbookStep(f"Wait for {name} to answer", functools.partial(
+                wait_for_host, self.target, self.values["timeout"])),
+            RunbookStep(f"Prove {name} rebooted (boot identity changed)", functools.partial(
+                prove_reboot, self.target, self.context.fault_facts)),
             RunbookStep("Check nova-compute is running (ps aux | grep nova-compute)",
                         self.nova_compute_running, ("ps aux | grep nova-compute",)),
             RunbookStep("Check nova-compute connected to AMQP", self.amqp_connected),
@@ -43,16 +42,14 @@ class AfterComputeReboot(AfterReboot):
         ]
 
     def nova_compute_running(self) -> None:
-        unit = self.target.unit("nova-compute")
-        wait(lambda: unit_status(self.target, unit).active == "active",
-             self.values["timeout"], f"{unit} active")
+        nova_compute = self.target.service("nova-compute")
+        wait(nova_compute.is_running, self.values["timeout"], f"{nova_compute.label} active")
         self.target.run("ps aux | grep [n]ova-compute")
 
     def amqp_connected(self) -> None:
-        probe = AmqpConnections()
-        wait(lambda: probe.observe(self.target)["amqp:nova-compute/connected"],
+        wait(lambda: nova_compute_connected(self.target),
              self.values["timeout"], "nova-compute connected to AMQP")
-        self.target.run("ss -tnp state established '( dport = :5672 )'")
+        self.target.run(f"ss -tnp state established '( dport = :{AMQP_PORT} )'")
 
     def _servers(self) -> list[Any]:
         conn = self.cloud()

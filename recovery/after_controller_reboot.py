@@ -13,15 +13,13 @@ import functools
 from collections.abc import Mapping
 from typing import ClassVar
 
-from stackdrill.api.runbook import RecoveryFailed, RunbookStep
+from stackdrill.api.runbook import Recovery, RecoveryFailed, RunbookStep, wait
 from stackdrill.core.params import Param, positive_float, word_list
 from stackdrill.core.waiting import WaitTimeout, poll
-from stackdrill.hostkit.units import act_and_wait_active
-
-from .reboot import AfterReboot, wait
+from stackdrill.hostkit.reboots import prove_reboot, wait_for_host
 
 
-class AfterControllerReboot(AfterReboot):
+class AfterControllerReboot(Recovery):
     name = "after_controller_reboot"
     description = "wait for the controller, prove it rebooted, then the ops guide's checks"
     params: ClassVar[Mapping[str, Param]] = {
@@ -36,8 +34,10 @@ class AfterControllerReboot(AfterReboot):
     def runbook(self) -> list[RunbookStep]:
         name = self.target.name
         return [
-            RunbookStep(f"Wait for {name} to answer", self.wait_for_host),
-            RunbookStep(f"Prove {name} rebooted (boot identity changed)", self.prove_reboot),
+            RunbookStep(f"Wait for {name} to answer", functools.partial(
+                wait_for_host, self.target, self.values["timeout"])),
+            RunbookStep(f"Prove {name} rebooted (boot identity changed)", functools.partial(
+                prove_reboot, self.target, self.context.fault_facts)),
             RunbookStep("Check the services were started (ps aux | grep nova- glance- "
                         "keystone cinder)", self.check_processes, ("ps aux",)),
             RunbookStep("Check the services work: openstack image list",
@@ -85,8 +85,7 @@ class AfterControllerReboot(AfterReboot):
         if targets is None:
             raise RecoveryFailed("no hosts to restart nova-compute on")
         for host in conn_services():
-            act_and_wait_active(targets.get(host), targets.get(host).unit("nova-compute"),
-                                "restart")
+            targets.get(host).service("nova-compute").restart()
         wait(lambda: not conn_services(), self.values["timeout"], "nova-compute services up")
 
     def _compute_services_down(self) -> list[str]:

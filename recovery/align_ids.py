@@ -32,7 +32,7 @@ from stackdrill.hostkit.accounts import (
     run_walk,
     set_ids_command,
 )
-from stackdrill.hostkit.units import act_on_service, start_stopped
+from stackdrill.hostkit.units import start_stopped
 from stackdrill.hosts.target import Target
 
 FIND_TIMEOUT = 900.0
@@ -71,14 +71,14 @@ class AlignIds(Recovery):
                         self.set_ids, ("awk (edit /etc/passwd and /etc/group)",)),
             *[RunbookStep(f"Stop {service} on {self.target.name}",
                           functools.partial(self._act, service, "stop"),
-                          (self.target.service_command(service, "stop"),))
+                          (self.target.service(service).command("stop"),))
               for service in services],
             RunbookStep("Change the files that the old IDs own (find / -uid OLD -exec chown)",
                         self.chown, ("find / -uid <old> -exec chown <user> {} +",
                                      "find / -gid <old> -exec chgrp <group> {} +")),
             *[RunbookStep(f"Start {service} on {self.target.name}",
                           functools.partial(self._act, service, "start"),
-                          (self.target.service_command(service, "start"),))
+                          (self.target.service(service).command("start"),))
               for service in reversed(services)],
             RunbookStep("Verify that no file uses an old ID (find)", self.verify,
                         ("find / -uid <old>", "find / -gid <old>")),
@@ -131,7 +131,7 @@ class AlignIds(Recovery):
                              self.values["timeout"])
 
     def _act(self, service: str, verb: str) -> None:
-        act_on_service(self.target, service, verb, timeout=self.values["timeout"])
+        self.target.service(service).act(verb, timeout=self.values["timeout"])
 
     def chown(self) -> None:
         users, groups = self._changes()

@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from stackdrill.builtin.faults.drop_table import identifier
-
 from stackdrill.api.runbook import Recovery, RecoveryFailed, RunbookStep
+from stackdrill.core.errors import InvalidValue
 from stackdrill.core.params import Param, positive_float, word_list
-from stackdrill.hostkit.units import act_on_service, start_again, start_stopped
+from stackdrill.hostkit.databases import identifier
+from stackdrill.hostkit.units import start_stopped
 
 BACKUP_DIR = "/var/backups/openstack"
 CONFIGS = ("nova", "glance", "keystone", "cinder", "swift")
@@ -41,7 +41,7 @@ def _databases(text: str) -> list[str]:
 
 def _directory(text: str) -> str:
     if not text.startswith("/") or any(ch.isspace() or ch in "'\";$`\\" for ch in text):
-        raise ValueError("expected an absolute path without spaces or quotes")
+        raise InvalidValue("expected an absolute path without spaces or quotes")
     return text.rstrip("/")
 
 
@@ -114,7 +114,7 @@ class RestoreControlPlane(Recovery):
     def runbook(self) -> list[RunbookStep]:
         backup, services = self.values["dir"], self.values["services"]
         steps = [RunbookStep(f"Stop {', '.join(services)}", self.stop,
-                             tuple(self.target.service_command(s, "stop") for s in services))]
+                             tuple(self.target.service(s).command("stop") for s in services))]
         if self.values["databases"]:
             steps.append(RunbookStep(
                 "Load each database from its dump", self.load_databases,
@@ -125,7 +125,7 @@ class RestoreControlPlane(Recovery):
                 tuple(f"mv /etc/{name} /etc/{name}.orig; cp -a {backup}/etc/{name} /etc/"
                       for name in self.values["configs"])))
         steps.append(RunbookStep(f"Start {', '.join(services)}", self.start,
-                                 tuple(self.target.service_command(s, "start")
+                                 tuple(self.target.service(s).command("start")
                                        for s in services)))
         return steps
 
@@ -136,7 +136,7 @@ class RestoreControlPlane(Recovery):
 
     def stop(self) -> None:
         for service in self.values["services"]:
-            act_on_service(self.target, service, "stop", timeout=self.values["timeout"])
+            self.target.service(service).stop(self.values["timeout"])
 
     def load_databases(self) -> None:
         backup = self.values["dir"]
@@ -160,4 +160,4 @@ class RestoreControlPlane(Recovery):
     def start(self) -> None:
         for service in self.values["services"]:
             # a service that failed without its configuration may have hit its start limit
-            start_again(self.target, service, self.values["timeout"])
+            self.target.service(service).start_again(self.values["timeout"])

@@ -20,14 +20,12 @@ import functools
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from stackdrill.api.runbook import Recovery, RecoveryFailed, ResourceFailed, RunbookStep
+from stackdrill.api.runbook import Recovery, RecoveryFailed, ResourceFailed, RunbookStep, wait
 from stackdrill.cloud.canary import wait_compute_up
+from stackdrill.core.errors import InvalidValue
 from stackdrill.core.params import Param, positive_float
-from stackdrill.hostkit.units import act_on_service
 from stackdrill.hosts.identity import boot_identity
 from stackdrill.hosts.ssh import HostError
-
-from .reboot import wait
 
 RUNNING = 1
 REASON = "stackdrill: planned maintenance"
@@ -35,7 +33,7 @@ REASON = "stackdrill: planned maintenance"
 
 def _migration_kind(text: str) -> str:
     if text not in ("live", "cold"):
-        raise ValueError("expected live or cold")
+        raise InvalidValue("expected live or cold")
     return text
 
 
@@ -67,12 +65,12 @@ class PlannedComputeMaintenance(Recovery):
             RunbookStep(f"Migrate each instance off {name} ({kind} migration)",
                         self.migrate_off, (f"{verb} <instance>",)),
             RunbookStep(f"Stop nova-compute on {name}", self.stop_compute,
-                        (self.target.service_command("nova-compute", "stop"),)),
+                        (self.target.service("nova-compute").command("stop"),)),
             RunbookStep(f"Reboot {name} and prove it rebooted (boot identity changed)",
                         self.reboot, ("systemctl reboot",)),
             RunbookStep(f"Start nova-compute on {name} and wait for it to be up",
                         self.start_compute,
-                        (self.target.service_command("nova-compute", "start"),)),
+                        (self.target.service("nova-compute").command("start"),)),
             RunbookStep(f"Enable nova-compute on {name}",
                         functools.partial(self.set_service, True),
                         (f"openstack compute service set --enable {name} nova-compute",)),
@@ -86,10 +84,10 @@ class PlannedComputeMaintenance(Recovery):
         """A maintenance window that failed must not leave the compute disabled or its
         nova-compute stopped; instances already moved stay where they run."""
         done = []
-        unit = self.target.unit("nova-compute")
-        if self.target.run(f"systemctl is-active -q {unit}").exit_status != 0:
-            self.target.run(f"systemctl start {unit}", check=True)
-            done.append(f"started {unit} on {self.target.name}")
+        nova_compute = self.target.service("nova-compute")
+        if self.target.run(nova_compute.running_test()).exit_status != 0:
+            self.target.run(nova_compute.command("start"), check=True)
+            done.append(f"started {nova_compute.label} on {self.target.name}")
         conn = self.cloud()
         for service in conn.compute.services(binary="nova-compute", host=self.target.name):
             if service.status == "disabled" and service.disabled_reason == REASON:
@@ -183,7 +181,7 @@ class PlannedComputeMaintenance(Recovery):
 
     def stop_compute(self) -> None:
         # nova-compute may outlast its stop timeout and be killed: "failed" is stopped too.
-        act_on_service(self.target, "nova-compute", "stop", timeout=self.values["timeout"])
+        self.target.service("nova-compute").stop(self.values["timeout"])
 
     def reboot(self) -> None:
         self.boot = boot_identity(self.target)
@@ -194,7 +192,7 @@ class PlannedComputeMaintenance(Recovery):
         self.target.run("uptime; cat /proc/sys/kernel/random/boot_id")
 
     def start_compute(self) -> None:
-        act_on_service(self.target, "nova-compute", "start", timeout=self.values["timeout"])
+        self.target.service("nova-compute").start(self.values["timeout"])
         wait_compute_up(self.cloud(), self.target.name, self.values["timeout"])
 
     def check_placement(self) -> None:

@@ -30,10 +30,8 @@ from typing import Any, ClassVar
 from keystoneauth1.exceptions import ClientException
 from openstack.exceptions import SDKException
 
-from stackdrill.api.runbook import Recovery, ResourceFailed, RunbookStep
+from stackdrill.api.runbook import Recovery, ResourceFailed, RunbookStep, wait
 from stackdrill.core.params import Param, positive_float
-
-from .reboot import wait
 
 ACTIVE_POWER = 1
 

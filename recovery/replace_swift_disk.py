@@ -18,14 +18,12 @@ import shlex
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from stackdrill.builtin.faults.disk_io_errors import restore_command
-from stackdrill.builtin.faults.pull_disk import disk_name, mounted_test, mountpoint
-
-from stackdrill.api.runbook import RecoveryFailed, RunbookStep
+from stackdrill.api.runbook import RecoveryFailed, RunbookStep, wait
 from stackdrill.core.params import Param, positive_float
 from stackdrill.hostkit.holders import HoldersNotReleased, release_holders
+from stackdrill.hostkit.mounts import mounted_test
+from stackdrill.hostkit.swift_disks import disk_name, mountpoint, restore_command
 
-from .reboot import wait
 from .storage_node_rings import SwiftRingRecovery
 
 

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from stackdrill.api.runbook import Recovery, RecoveryFailed, RunbookStep
+from stackdrill.core.errors import InvalidValue
 from stackdrill.core.params import Param, positive_float, word_list
-from stackdrill.hostkit.units import act_and_wait_active
 
 INTEGRITY = "mysqlcheck --all-databases --check --silent"
 
@@ -19,7 +19,7 @@ def identifier_list(text: str) -> list[str]:
     names = word_list(text)
     bad = [name for name in names if not re.fullmatch(r"[A-Za-z0-9_]+", name)]
     if bad:
-        raise ValueError(f"not a database name: {bad[0]!r}")
+        raise InvalidValue(f"not a database name: {bad[0]!r}")
     return names
 
 
@@ -34,12 +34,11 @@ class RestartDatabase(Recovery):
     }
 
     def runbook(self) -> list[RunbookStep]:
-        unit = self.target.unit("mariadb")
+        mariadb = self.target.service("mariadb")
         return [
-            RunbookStep(f"Start {unit} on {self.target.name}",
-                        functools.partial(act_and_wait_active, self.target, unit, "start",
-                                          self.values["timeout"]),
-                        (f"systemctl start {unit}",)),
+            RunbookStep(f"Start {mariadb.label} on {self.target.name}",
+                        functools.partial(mariadb.start, self.values["timeout"]),
+                        (mariadb.command("start"),)),
             RunbookStep("Check database integrity (mysqlcheck --all-databases)",
                         self.integrity, (INTEGRITY,)),
             RunbookStep("Check each service's schema answers", self.schemas),

@@ -11,12 +11,10 @@ import functools
 from collections.abc import Mapping
 from typing import ClassVar
 
-from stackdrill.builtin.probes.amqp_connections import AMQP_PORT, AmqpConnections
-
 from stackdrill.api.runbook import Recovery, RecoveryFailed, RunbookStep
 from stackdrill.core.params import Param, positive_float
 from stackdrill.core.waiting import WaitTimeout, poll
-from stackdrill.hostkit.units import act_and_wait_active
+from stackdrill.hostkit.amqp import AMQP_PORT, nova_compute_connected, runs_nova_compute
 from stackdrill.hosts.target import Target
 
 
@@ -30,12 +28,11 @@ class RestartRabbitMQ(Recovery):
     }
 
     def runbook(self) -> list[RunbookStep]:
-        unit = self.target.unit("rabbitmq")
+        rabbitmq = self.target.service("rabbitmq")
         return [
-            RunbookStep(f"Start {unit} on {self.target.name}",
-                        functools.partial(act_and_wait_active, self.target, unit, "start",
-                                          self.values["timeout"]),
-                        (f"systemctl start {unit}",)),
+            RunbookStep(f"Start {rabbitmq.label} on {self.target.name}",
+                        functools.partial(rabbitmq.start, self.values["timeout"]),
+                        (rabbitmq.command("start"),)),
             RunbookStep(f"Wait for the AMQP listener on port {AMQP_PORT}", self.listening,
                         (f"ss -ltn 'sport = :{AMQP_PORT}'",)),
             RunbookStep("Check each compute's nova-compute AMQP connection",
@@ -43,31 +40,33 @@ class RestartRabbitMQ(Recovery):
         ]
 
     def listening(self) -> None:
+        rabbitmq = self.target.service("rabbitmq")  # an LXC container has its own sockets
+
         def open_port() -> bool:
-            result = self.target.run(f"ss -Hltn 'sport = :{AMQP_PORT}'", record=False)
+            result = self.target.run(rabbitmq.shell(f"ss -Hltn 'sport = :{AMQP_PORT}'"),
+                                     record=False)
             return bool(result.stdout.strip())
 
         try:
             poll(open_port, timeout=self.values["timeout"], description="AMQP port listening")
         except WaitTimeout as exc:
             raise RecoveryFailed(str(exc)) from exc
-        self.target.run(f"ss -ltn 'sport = :{AMQP_PORT}'")
+        self.target.run(rabbitmq.shell(f"ss -ltn 'sport = :{AMQP_PORT}'"))
 
     def _disconnected(self, computes: list[Target]) -> list[Target]:
-        probe = AmqpConnections()
-        return [t for t in computes if not probe.observe(t)["amqp:nova-compute/connected"]]
+        return [t for t in computes if not nova_compute_connected(t)]
 
     def restart_disconnected(self) -> None:
         targets = self.context.targets
         if targets is None:
             raise RecoveryFailed("no compute hosts known to this recovery")
-        computes = [t for t in targets.with_role("compute") if probe_applies(t)]
+        computes = [t for t in targets.with_role("compute") if runs_nova_compute(t)]
         try:
             poll(lambda: not self._disconnected(computes), timeout=self.values["reconnect_grace"],
                  interval=1.0, max_interval=3.0, description="nova-compute reconnected")
         except WaitTimeout:
             for compute in self._disconnected(computes):
-                act_and_wait_active(compute, compute.unit("nova-compute"), "restart")
+                compute.service("nova-compute").restart()
         for compute in computes:
             compute.run(f"ss -tnp state established '( dport = :{AMQP_PORT} )'")
         try:
@@ -75,7 +74,3 @@ class RestartRabbitMQ(Recovery):
                  description="nova-compute connected after restart")
         except WaitTimeout as exc:
             raise RecoveryFailed(str(exc)) from exc
-
-
-def probe_applies(target: Target) -> bool:
-    return AmqpConnections().applies_to(target)

@@ -27,15 +27,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from stackdrill.api.runbook import Recovery, RecoveryFailed, RunbookStep
+from stackdrill.api.runbook import Recovery, RecoveryFailed, RunbookStep, wait
 from stackdrill.core.params import Param, positive_float
 from stackdrill.hostkit.priorities import PriorityList, Tier, priority_list
-from stackdrill.hostkit.units import act_on_service
 from stackdrill.hosts.identity import boot_identity
-from stackdrill.hosts.ssh import CommandResult
+from stackdrill.hosts.ssh import CommandResult, HostError
 from stackdrill.hosts.target import Target
 
-from .reboot import wait
 from .restart_database import INTEGRITY
 
 RUNNING = 1
@@ -63,7 +61,7 @@ class RestoreInPriorityOrder(Recovery):
     def runbook(self) -> list[RunbookStep]:
         steps = []
         for number, tier in enumerate(self.order.tiers, 1):
-            commands = tuple(f"systemctl start {service}" for service in tier.services)
+            commands = tuple(self._start_command(service) for service in tier.services)
             commands += tuple(f"check: {check}" for check in tier.checks)
             if not commands:
                 commands = (f"nothing to do: {tier.note}",) if tier.note else ()
@@ -74,19 +72,21 @@ class RestoreInPriorityOrder(Recovery):
     def _hosts(self) -> list[Target]:
         return list(self.context.targets) if self.context.targets is not None else [self.target]
 
-    def _has_unit(self, host: Target, unit: str) -> bool:
-        """The unit is installed and not masked on the host."""
-        result = host.run(f"systemctl show -p LoadState --value {shlex.quote(unit)}",
-                          record=False)
-        return result.ok and result.stdout.strip() == "loaded"
+    def _start_command(self, service: str) -> str:
+        """How this host starts ``service``; each host that has it starts it as it runs it."""
+        try:
+            return self.target.service(service).command("start")
+        except HostError:  # where it runs depends on the host, which a dry run does not ask
+            return f"start {service} as each host runs it"
 
     def restore(self, number: int, tier: Tier) -> None:
-        for service in tier.services:
+        for name in tier.services:
             for host in self._hosts():
-                unit = host.unit(service)
-                if self._has_unit(host, unit):
-                    act_on_service(host, service, "start", timeout=self.values["timeout"])
-                    self._record(f"{number}. {tier.name}: {unit} active on {host.name}")
+                service = host.service(name)
+                if service.is_present():
+                    service.start(self.values["timeout"])
+                    self._record(f"{number}. {tier.name}: {service.label} active on "
+                                 f"{host.name}")
         for check in tier.checks:
             self.CHECKS[check](self)
         if not tier.services and not tier.checks:
@@ -121,7 +121,7 @@ class RestoreInPriorityOrder(Recovery):
 
     def database_integrity(self) -> None:
         for host in self._hosts():
-            if not self._has_unit(host, host.unit("mariadb")):
+            if not host.service("mariadb").is_present():
                 continue
             result = host.run(INTEGRITY, check=True, timeout=600)
             problems = _lines(result)

@@ -12,7 +12,6 @@ from typing import ClassVar
 
 from stackdrill.api.runbook import Recovery, RunbookStep
 from stackdrill.core.params import Param, positive_float, word_list
-from stackdrill.hostkit.units import act_on_service
 
 
 class StartServices(Recovery):
@@ -27,17 +26,15 @@ class StartServices(Recovery):
 
     def runbook(self) -> list[RunbookStep]:
         steps = []
-        for service in self.values["services"]:
+        for name in self.values["services"]:
+            service = self.target.service(name)
             steps.append(RunbookStep(
-                title=f"{self.verb.capitalize()} {service} on {self.target.name}",
-                action=functools.partial(self._act, service),
-                commands=(self.target.service_command(service, self.verb),
-                          self.target.service_command(service, "status")),
+                title=f"{self.verb.capitalize()} {name} on {self.target.name}",
+                action=functools.partial(service.act, self.verb,
+                                         timeout=self.values["timeout"]),
+                commands=(service.command(self.verb), service.command("status")),
             ))
         return steps
-
-    def _act(self, service: str) -> None:
-        act_on_service(self.target, service, self.verb, timeout=self.values["timeout"])
 
 
 class RestartServices(StartServices):

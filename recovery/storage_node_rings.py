@@ -26,10 +26,9 @@ import shlex
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from stackdrill.builtin.probes.swift_replicas import SwiftReplicas, observe_replicas, ring_host
-
-from stackdrill.api.runbook import Recovery, RecoveryFailed, RunbookStep
+from stackdrill.api.runbook import Recovery, RecoveryFailed, RunbookStep, wait
 from stackdrill.cloud.swift_canary import account_of
+from stackdrill.cloud.swift_replicas import observe_replicas, replica_problems, ring_host
 from stackdrill.cloud.swift_ring import (
     RINGS,
     SWIFT_DIR,
@@ -43,11 +42,10 @@ from stackdrill.cloud.swift_ring import (
     set_replicas_commands,
 )
 from stackdrill.core.params import Param, positive_float
-from stackdrill.hosts.power import PowerError, power_driver
+from stackdrill.hostkit.swift_disks import disk_problems, disk_values
+from stackdrill.hosts.power import PowerError
 from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import Target
-
-from .reboot import wait
 
 RING_FILES = tuple(f"{ring}.ring.gz" for ring in RINGS)
 BUILDER_FILES = tuple(f"{ring}.builder" for ring in RINGS)
@@ -74,7 +72,7 @@ def run_all(target: Target, commands: list[str], timeout: float = 120.0) -> None
 
 def fully_replicated(values: dict[str, Any]) -> list[str]:
     """What keeps the canaries from being on every primary the ring names (empty: done)."""
-    problems = SwiftReplicas().problems(values)
+    problems = replica_problems(values)
     if not any(path.endswith("/replicas") for path in values):
         problems.append("no canary replicas observed")
     return problems
@@ -276,7 +274,7 @@ class AddStorageNodeToRings(SwiftRingRecovery):
     def node_up(self) -> None:
         if self.target.spec.power is not None:
             try:
-                driver = power_driver(self.target.spec)
+                driver = self.target.power_driver()
                 if not driver.is_on():
                     driver.power_on()
             except PowerError as exc:
@@ -285,13 +283,9 @@ class AddStorageNodeToRings(SwiftRingRecovery):
              self.values["timeout"], f"{self.target.name} answering over SSH")
 
     def disks_mounted(self) -> None:
-        from stackdrill.builtin.probes.swift_disks import SwiftDisks
-
-        probe = SwiftDisks()
-
         def mounted() -> bool:
-            values = probe.observe(self.target)
-            return bool(values) and not probe.problems(values)
+            values = disk_values(self.target)
+            return bool(values) and not disk_problems(values)
 
         wait(mounted, self.values["timeout"], f"{self.target.name}'s Swift disks mounted")
         self.target.run("grep ' /srv/node/' /proc/mounts")

@@ -6,11 +6,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from stackdrill.core.errors import ActionFailed
 from stackdrill.core.params import Param, parse_params
 from stackdrill.hosts.target import Target
 
 
-class FaultError(Exception):
+class FaultError(ActionFailed):
     """A fault could not be prepared, injected or undone."""
 
 

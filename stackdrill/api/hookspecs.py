@@ -1,4 +1,4 @@
-"""Hooks through which faults, recoveries and probes are registered.
+"""Hooks through which faults, recoveries, probes and power drivers are registered.
 
 Built-ins and third-party plugins register the same way: implement ``pytest_stackdrill_register``
 in a ``conftest.py``, a pytest plugin, or a module named by a ``stackdrill.plugins`` entry point.
@@ -18,4 +18,5 @@ hookspec = pluggy.HookspecMarker("pytest")
 
 @hookspec
 def pytest_stackdrill_register(registries: Registries) -> None:
-    """Add fault, recovery and probe classes: ``registries.faults.register(MyFault)``."""
+    """Add fault, recovery and probe classes (``registries.faults.register(MyFault)``) and
+    power drivers (``registries.power_drivers.register("mybmc", MyBmcDriver)``)."""

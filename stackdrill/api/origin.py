@@ -2,9 +2,11 @@
 can undo, in a fresh process, what a class from a ``conftest.py`` or a plugin module did.
 
 The journal records the class's module, its qualified name and the module's file. Loading
-imports the module by name when that name finds the same file (found without running
-anything); otherwise it runs the file itself, and only a regular file that root or the current
-user owns and that others cannot write."""
+imports the module by name when that name finds the same file; otherwise it runs the file
+itself, and only a regular file that root or the current user owns and that others cannot
+write. Whether a name finds the file is decided without running anything but stackdrill's own
+packages. A built-in journalled under a former module name (:mod:`stackdrill.api.former_names`)
+is imported from its module now."""
 
 from __future__ import annotations
 
@@ -20,12 +22,16 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from stackdrill.api.former_names import current_module
 from stackdrill.api.registry import Registries
+from stackdrill.core.errors import HarnessError
 
-__all__ = ["Origin", "OriginError", "load_class", "origin_of"]
+__all__ = ["Origin", "OriginError", "current_origin", "load_class", "origin_of"]
+
+OWN_PACKAGE = "stackdrill"
 
 
-class OriginError(Exception):
+class OriginError(HarnessError):
     """A journalled class cannot be loaded; one line naming its file (or module)."""
 
 
@@ -44,7 +50,7 @@ class Origin:
         module, qualname, file = (record.get(key) for key in ("module", "qualname", "file"))
         if not (isinstance(module, str) and isinstance(qualname, str)
                 and (file is None or isinstance(file, str))):
-            raise ValueError("an origin is a module and a qualname, and a file if any")
+            raise OriginError("an origin is a module and a qualname, and a file if any")
         return cls(module, qualname, file)
 
     @property
@@ -62,6 +68,7 @@ def origin_of(item: type) -> Origin:
 def load_class(origin: Origin, kind: str, name: str) -> type[Any]:
     """The ``kind`` (fault or recovery) a run journalled as ``name``, from its recorded
     module: by its qualified name, else from the module's ``pytest_stackdrill_register``."""
+    origin = current_origin(origin)
     try:
         module = _module(origin)
         found = _by_qualname(module, origin.qualname) or _from_hook(module, kind, name)
@@ -74,6 +81,13 @@ def load_class(origin: Origin, kind: str, name: str) -> type[Any]:
         raise OriginError(f"cannot load {kind} {name!r} from {origin.where}: "
                           f"{origin.qualname} is named {getattr(found, 'name', None)!r}")
     return found
+
+
+def current_origin(origin: Origin) -> Origin:
+    """``origin``, or for a built-in journalled under a former module name, its module now
+    (imported by name: the recorded file may be gone)."""
+    module = current_module(origin.module, origin.qualname)
+    return origin if module is None else Origin(module, origin.qualname)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -90,8 +104,12 @@ def _module(origin: Origin) -> ModuleType:
 
 
 def _name_finds(name: str, file: Path) -> bool:
-    """Whether importing ``name`` loads ``file``; only its top-level package is looked up, and
-    nothing runs."""
+    """Whether importing ``name`` loads ``file``. A module of stackdrill's own is looked up by
+    importlib, its parent packages imported (they may extend their ``__path__``, as
+    ``stackdrill.builtin`` does to the checkout's folders); any other only from its top-level
+    package, and nothing of it runs."""
+    if name == OWN_PACKAGE or name.startswith(OWN_PACKAGE + "."):
+        return _own_name_finds(name, file)
     top, _, rest = name.partition(".")
     try:
         spec = importlib.util.find_spec(top)
@@ -105,6 +123,14 @@ def _name_finds(name: str, file: Path) -> bool:
     candidates = [Path(location) / path for location in spec.submodule_search_locations or ()
                   for path in (tail.with_name(tail.name + ".py"), tail / "__init__.py")]
     return any(candidate.resolve() == file for candidate in candidates)
+
+
+def _own_name_finds(name: str, file: Path) -> bool:
+    try:
+        spec = importlib.util.find_spec(name)
+    except Exception:  # a parent package that fails to import finds nothing
+        return False
+    return spec is not None and spec.origin is not None and Path(spec.origin).resolve() == file
 
 
 def _load_file(path: Path) -> ModuleType:

@@ -63,6 +63,7 @@ from functools import partial
 from typing import Any, ClassVar, TypeVar
 
 from stackdrill.cloud.access import CloudAccess, CloudError
+from stackdrill.core.errors import InvalidValue
 from stackdrill.core.state import Rule, Snapshot, host_wide_source
 from stackdrill.hosts.ssh import HostError, HostTimeout
 from stackdrill.hosts.target import Target, Targets
@@ -180,9 +181,9 @@ class SnapshotSettings:
 
     def __post_init__(self) -> None:
         if self.workers < 1:
-            raise ValueError(f"snapshot workers must be at least 1, got {self.workers}")
+            raise InvalidValue(f"snapshot workers must be at least 1, got {self.workers}")
         if not self.host_timeout > 0:
-            raise ValueError(f"snapshot host timeout must be positive, got {self.host_timeout}")
+            raise InvalidValue(f"snapshot host timeout must be positive, got {self.host_timeout}")
 
 
 # -- one command per host ------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""Registries of faults, recoveries and probes, filled through the ``pytest_stackdrill_register``
-hook from entry points, pytest plugins and conftest files."""
+"""Registries of faults, recoveries, probes and power drivers, filled through the
+``pytest_stackdrill_register`` hook from entry points, pytest plugins and conftest files."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from typing import Any, Generic, Protocol, TypeVar
 import pluggy
 
 from stackdrill.api import hookspecs
+from stackdrill.core.errors import BadInput, InvalidValue
+from stackdrill.hosts.power.drivers import PowerDrivers
 
 ENTRY_POINT_GROUP = "stackdrill.plugins"
 
@@ -23,7 +25,7 @@ class Named(Protocol):
 T = TypeVar("T", bound=Named)
 
 
-class UnknownName(LookupError):
+class UnknownName(BadInput, LookupError):
     def __init__(self, kind: str, name: str, known: Iterable[str]) -> None:
         self.kind = kind
         self.name = name
@@ -34,7 +36,7 @@ class UnknownName(LookupError):
         return str(self.args[0])
 
 
-class DuplicateName(ValueError):
+class DuplicateName(BadInput, ValueError):
     pass
 
 
@@ -46,7 +48,7 @@ class Registry(Generic[T]):
     def register(self, item: type[T]) -> type[T]:
         name = getattr(item, "name", None)
         if not isinstance(name, str) or not name:
-            raise ValueError(f"{item!r} has no `name`; a {self.kind} needs one")
+            raise InvalidValue(f"{item!r} has no `name`; a {self.kind} needs one")
         existing = self._items.get(name)
         if existing is not None and existing is not item:
             raise DuplicateName(f"{self.kind} {name!r} registered twice: "
@@ -76,6 +78,7 @@ class Registries:
     faults: Registry[Any] = field(default_factory=lambda: Registry("fault"))
     recoveries: Registry[Any] = field(default_factory=lambda: Registry("recovery"))
     probes: Registry[Any] = field(default_factory=lambda: Registry("probe"))
+    power_drivers: PowerDrivers = field(default_factory=PowerDrivers)
 
 
 class _PluginManager(pluggy.PluginManager):

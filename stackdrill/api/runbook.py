@@ -9,12 +9,14 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from stackdrill.cloud.access import CloudAccess
+from stackdrill.core.errors import ActionFailed
 from stackdrill.core.params import Param, parse_params
-from stackdrill.hosts.ssh import CommandResult
+from stackdrill.core.waiting import WaitTimeout, poll
+from stackdrill.hosts.ssh import CommandResult, HostError
 from stackdrill.hosts.target import Target, Targets
 
 
-class RecoveryFailed(Exception):
+class RecoveryFailed(ActionFailed):
     """A runbook step failed; the message names the recovery and the step."""
 
 
@@ -117,3 +119,26 @@ class Recovery(ABC):
         for listener in self.context.targets.listeners if self.context.targets else []:
             listener(result)
         return lines
+
+
+def wait(check: Callable[[], Any], timeout: float, description: str) -> Any:
+    """Poll ``check`` until it returns something true, for a runbook step; a timeout fails the
+    step. A host that does not answer and a failed API call are retried; a resource in an error
+    state (:class:`ResourceFailed`) fails the step at once."""
+    failed: list[ResourceFailed] = []
+
+    def attempt() -> Any:
+        try:
+            return check()
+        except ResourceFailed as exc:
+            failed.append(exc)
+            return True
+
+    try:
+        value, _ = poll(attempt, timeout=timeout, interval=1.0, max_interval=3.0,
+                        description=description, ignore=(HostError, RecoveryFailed))
+    except WaitTimeout as exc:
+        raise RecoveryFailed(str(exc)) from exc
+    if failed:
+        raise RecoveryFailed(f"{description}: {failed[0]}") from failed[0]
+    return value

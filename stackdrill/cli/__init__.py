@@ -9,42 +9,40 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import textwrap
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from stackdrill.cli.exits import (
+    EXIT_ABORTED,
+    EXIT_BAD_INPUT,
+    EXIT_CODES,
+    EXIT_FAILED,
+    EXIT_HARNESS,
+    EXIT_INTERRUPTED,
+    EXIT_MAX_DURATION,
+    EXIT_MEANINGS,
+    EXIT_OK,
+    CliError,
+)
+from stackdrill.core.errors import ActionFailed, BadInput, HarnessError
 
 if TYPE_CHECKING:
     from stackdrill.lab.lab import Lab
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
-EXIT_ABORTED = 3
-EXIT_INTERRUPTED = 130
-EXIT_MAX_DURATION = 124  # stackdrill.engine.schedule: stopped at --max-duration, faults undone
-EXIT_HARNESS = EXIT_FAILED  # a run that broke did not pass; stderr and the report say why
-
-EXIT_MEANINGS: dict[int, str] = {
-    EXIT_OK: "every drill passed (or the run was outside its --window: nothing ran)",
-    EXIT_FAILED: "a drill failed, or the harness broke (the reason on stderr, the report files "
-                 "it under harness error); recover --pending: an undo failed or could not run "
-                 "(its class not loadable: the entry stays pending); lab status: the "
-                 "lab is not fully up (a host, unit, API or canary down, or no clouds.yaml)",
-    EXIT_BAD_INPUT: "bad input (arguments, inventory, feature, host access, a held drill lock, "
-                    "faults a dead run left pending), refused before anything was injected",
-    EXIT_ABORTED: "a drill was aborted by a safeguard (its faults undone, the run stopped)",
-    EXIT_MAX_DURATION: "stopped at --max-duration or the --window's close (every fault undone)",
-    EXIT_INTERRUPTED: "interrupted by SIGINT or SIGTERM (every pending undo has run)",
-}
-EXIT_CODES = "exit codes:\n" + "\n".join(
-    textwrap.fill(meaning, width=79, initial_indent=f"  {code:<5}", subsequent_indent=" " * 7,
-                  break_on_hyphens=False, break_long_words=False)
-    for code, meaning in EXIT_MEANINGS.items())
-
-
-class CliError(Exception):
-    """Bad input; printed as one line, exit code 2."""
+__all__ = [
+    "EXIT_ABORTED",
+    "EXIT_BAD_INPUT",
+    "EXIT_CODES",
+    "EXIT_FAILED",
+    "EXIT_HARNESS",
+    "EXIT_INTERRUPTED",
+    "EXIT_MAX_DURATION",
+    "EXIT_MEANINGS",
+    "EXIT_OK",
+    "CliError",
+    "main",
+]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -55,12 +53,19 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from stackdrill.cli.run_options import add_run_arguments
+    from stackdrill.inventory import importer as inventory_import
 
     parser = _Parser(prog="stackdrill", description=__doc__.splitlines()[0],
                      epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_lab_parser, _run_parser, _plan_parser, _recover_parser, _report_parser,
+                _discover_parser, inventory_import.add_parser):
+        add(sub)
+    return parser
 
+
+def _lab_parser(sub: Any) -> None:
+    """``stackdrill lab up|down|status``."""
     lab = sub.add_parser("lab", help="the embedded lab cloud on this machine")
     lab.add_argument("action", choices=("up", "down", "status"))
     lab.add_argument("--hosts-only", action="store_true",
@@ -69,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
                      help="with up: name the OpenStack units as distribution packages do "
                           "(nova-compute, the default) or as DevStack does (devstack@n-cpu); "
                           "default: $STACKDRILL_LAB_UNITS or packages")
+
+
+def _run_parser(sub: Any) -> None:
+    """``stackdrill run``: drills against a cloud, through pytest."""
+    from stackdrill.cli.run_options import add_run_arguments
 
     run = sub.add_parser("run", help="run drills (features) against a cloud",
                          formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -91,6 +101,9 @@ def _parser() -> argparse.ArgumentParser:
     add_run_arguments(run)
     run.epilog = f"arguments after -- go to pytest as they are\n\n{EXIT_CODES}"
 
+
+def _plan_parser(sub: Any) -> None:
+    """``stackdrill plan``: the dry run."""
     plan = sub.add_parser("plan", help="dry run: show each drill's faults, recoveries, target "
                                        "hosts and commands, touching nothing")
     plan.add_argument("paths", nargs="*", default=["features"],
@@ -101,6 +114,9 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--lab", action="store_true", help="the embedded lab's inventory")
     plan.epilog = "arguments after -- go to pytest as they are"
 
+
+def _recover_parser(sub: Any) -> None:
+    """``stackdrill recover --pending``."""
     recover = sub.add_parser("recover", help="undo faults a dead run left in place")
     recover.add_argument("--pending", action="store_true", required=True,
                          help="undo every fault the journal still lists as armed, and roll "
@@ -113,6 +129,9 @@ def _parser() -> argparse.ArgumentParser:
     recover.add_argument("--os-cloud", help="cloud name in clouds.yaml, for rollbacks that "
                                             "use the APIs (default: $OS_CLOUD)")
 
+
+def _report_parser(sub: Any) -> None:
+    """``stackdrill report``: the HTML report or the Markdown table."""
     report = sub.add_parser("report", help="render the drill history, or one run's drills, as "
                                            "one self-contained HTML file, and flag regressions")
     report.add_argument("run", nargs="?", metavar="RUN",
@@ -130,6 +149,9 @@ def _parser() -> argparse.ArgumentParser:
                              "fault, recovery, latest passing time to recover, median and range "
                              "of the latest N runs (--last, default 10), dates and machine")
 
+
+def _discover_parser(sub: Any) -> None:
+    """``stackdrill discover``: a first inventory from the cloud's APIs."""
     discover = sub.add_parser("discover", help="write a first inventory from the cloud's APIs "
                                                "(Keystone endpoints, Nova and Cinder services) "
                                                "for you to edit")
@@ -137,10 +159,6 @@ def _parser() -> argparse.ArgumentParser:
                           help="cloud name in clouds.yaml (default: $OS_CLOUD)")
     discover.add_argument("--output", "-o", help="write the inventory here (default: stdout); "
                                                  "an existing file is not overwritten")
-
-    from stackdrill.inventory import importer as inventory_import
-    inventory_import.add_parser(sub)
-    return parser
 
 
 def _lab(action: str, hosts_only: bool = False, units: str | None = None) -> int:
@@ -154,8 +172,8 @@ def _lab(action: str, hosts_only: bool = False, units: str | None = None) -> int
     lab = Lab(naming=naming)
     if action == "up":
         from stackdrill.core.waiting import WaitTimeout
+        from stackdrill.engine.state_dir import default_state_dir
         from stackdrill.lab.system import LabError
-        from stackdrill.pytest_plugin import default_state_dir
 
         try:
             inventory = lab.up(cloud=not hosts_only,
@@ -247,7 +265,7 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
 def _drill_report(args: argparse.Namespace, directory: Path) -> None:
     """After every run, the HTML report of the run's drills, beside its Allure results; the
     regressions of the drills it ran."""
-    from stackdrill.pytest_plugin import default_state_dir
+    from stackdrill.engine.state_dir import default_state_dir
     from stackdrill.reporting import ReportError
     from stackdrill.reporting.report import write_report
     from stackdrill.reporting.runs import REPORT, evidence
@@ -288,11 +306,11 @@ def _recover(args: argparse.Namespace) -> int:
     from stackdrill.engine.journal import Journal
     from stackdrill.engine.lock import lock_for, lock_name
     from stackdrill.engine.recover import undo_pending
+    from stackdrill.engine.state_dir import default_state_dir
     from stackdrill.hosts.secrets import inventory_redactor
     from stackdrill.hosts.target import Targets
-    from stackdrill.inventory.model import load_inventory
+    from stackdrill.inventory.loader import load_inventory
     from stackdrill.lab.topology import LabPaths
-    from stackdrill.pytest_plugin import default_state_dir
 
     inventory = load_inventory(args.inventory or LabPaths.default().inventory)
     redactor = inventory_redactor(inventory)
@@ -302,13 +320,14 @@ def _recover(args: argparse.Namespace) -> int:
     note = lock.acquire()
     if note:
         print(f"stackdrill: {note}", file=sys.stderr)
-    targets = Targets(inventory)
+    registries = load_registries()
+    targets = Targets(inventory, power_drivers=registries.power_drivers)
     cloud_name = args.os_cloud or os.environ.get("OS_CLOUD") or inventory.cloud
     cloud = CloudAccess(cloud_name, redactor) if cloud_name else None
     if cloud is not None:
         cloud.register_secrets()  # before anything is printed, even if no rollback connects
     try:
-        lines, failures = undo_pending(journal, targets, load_registries(), cloud, redactor)
+        lines, failures = undo_pending(journal, targets, registries, cloud, redactor)
     finally:
         if cloud is not None:
             cloud.close()
@@ -320,7 +339,7 @@ def _recover(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from stackdrill.pytest_plugin import default_state_dir
+    from stackdrill.engine.state_dir import default_state_dir
     from stackdrill.reporting import ReportError
 
     if args.last is not None and args.last < 1:
@@ -381,10 +400,6 @@ def _discover(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from stackdrill.engine.journal import JournalError
-    from stackdrill.engine.lock import LockError
-    from stackdrill.hosts.ssh import HostError
-    from stackdrill.inventory.model import InventoryError
     from stackdrill.lab.system import LabError
 
     words = list(sys.argv[1:] if argv is None else argv)
@@ -411,12 +426,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             from stackdrill.inventory import importer as inventory_import
             return inventory_import.run(args)
         return _recover(args)
-    except (CliError, InventoryError, JournalError, HostError, LockError) as exc:
+    except (BadInput, ActionFailed) as exc:  # an argument, a file; a host not reached
         print(f"stackdrill: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except LabError as exc:
         print(f"stackdrill: lab: {exc}", file=sys.stderr)
         return EXIT_HARNESS
+    except HarnessError as exc:  # the journal or the drill lock refused: nothing was done
+        print(f"stackdrill: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except OSError as exc:
         print(f"stackdrill: error: {exc}", file=sys.stderr)
         return EXIT_HARNESS

@@ -10,6 +10,7 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
+from stackdrill.cli.exits import CliError
 from stackdrill.engine.schedule import RunLimit, ScheduleError, Window, parse_duration
 
 PHASES = ("pre-upgrade", "post-upgrade")
@@ -34,8 +35,6 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
 def scheduled_run(args: argparse.Namespace, now: dt.datetime | None = None) -> list[str] | None:
     """The pytest arguments for these options, or None when the run is outside its window
     (the line saying so is printed)."""
-    from stackdrill.cli import CliError
-
     try:
         window = Window.parse(args.window) if args.window else None
         seconds = parse_duration(args.max_duration) if args.max_duration else None
@@ -65,7 +64,6 @@ def run_directory(args: argparse.Namespace, pytest_args: list[str]) -> tuple[Pat
     it after the session, by :func:`stackdrill.reporting.runs.settle_run_dir`), and the pytest
     arguments that put the Allure results and junit.xml there and name the
     run in the history (a ``--junitxml`` or ``--alluredir`` after ``--`` wins)."""
-    from stackdrill.cli import CliError
     from stackdrill.reporting.runs import ALLURE, JUNIT, RunError, create_run_dir
 
     try:

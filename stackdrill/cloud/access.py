@@ -12,12 +12,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from stackdrill.core.errors import ActionFailed
 from stackdrill.core.evidence import Redactor
-from stackdrill.hosts.secrets import auth_secrets, config_secrets
 from stackdrill.hosts.target import Target
+from stackdrill.inventory.secrets import auth_secrets, config_secrets
 
 
-class CloudError(Exception):
+class CloudError(ActionFailed):
     """The cloud's API or database could not be reached; one line."""
 
 

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from stackdrill.core.errors import ActionFailed
+
 SWIFT_DIR = "/etc/swift"
 RINGS = ("account", "container", "object")
 
@@ -96,7 +98,7 @@ def parse_ring(text: str) -> RingInfo:
     device table."""
     found = re.search(r"partitions, ([\d.]+) replicas", text)
     if found is None:
-        raise ValueError("not swift-ring-builder output: no replica count")
+        raise ActionFailed("not swift-ring-builder output: no replica count")
     devices = []
     flagged = []
     in_table = False

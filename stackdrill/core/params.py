@@ -7,8 +7,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from stackdrill.core.errors import BadInput, InvalidValue
 
-class ParamError(ValueError):
+
+class ParamError(BadInput, ValueError):
     """A parameter was missing, unknown or malformed; one line naming the fault or recovery."""
 
 
@@ -32,14 +34,14 @@ def signal_name(text: str) -> str:
     if not name.startswith("SIG"):
         name = "SIG" + name
     if name not in signal.Signals.__members__:
-        raise ValueError(f"not a signal name: {text!r}")
+        raise InvalidValue(f"not a signal name: {text!r}")
     return name
 
 
 def word_list(text: str) -> list[str]:
     items = [part.strip() for part in text.replace(";", ",").split(",")]
     if not all(items):
-        raise ValueError(f"expected a comma-separated list, got {text!r}")
+        raise InvalidValue(f"expected a comma-separated list, got {text!r}")
     return items
 
 
@@ -49,13 +51,13 @@ def boolean(text: str) -> bool:
         return True
     if value in ("no", "false", "off", "0"):
         return False
-    raise ValueError(f"expected yes or no, got {text!r}")
+    raise InvalidValue(f"expected yes or no, got {text!r}")
 
 
 def positive_float(text: str) -> float:
     value = float(text)
     if value <= 0:
-        raise ValueError(f"expected a positive number, got {text!r}")
+        raise InvalidValue(f"expected a positive number, got {text!r}")
     return value
 
 
@@ -91,5 +93,5 @@ def table_params(rows: list[list[str]]) -> dict[str, str]:
 def positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
-        raise ValueError(f"expected a positive whole number, got {text!r}")
+        raise InvalidValue(f"expected a positive whole number, got {text!r}")
     return value

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, Literal, cast, get_args
 
+from stackdrill.core.errors import InvalidValue
+
 __all__ = [
     "Deviation",
     "DeviationKind",
@@ -121,18 +123,18 @@ class Snapshot:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Snapshot:
         if not isinstance(data, Mapping):
-            raise ValueError(f"snapshot must be a JSON object, got {type(data).__name__}")
+            raise InvalidValue(f"snapshot must be a JSON object, got {type(data).__name__}")
         taken_at = data.get("taken_at")
         if not _is_number(taken_at):
-            raise ValueError(f"snapshot 'taken_at' must be a number, got {taken_at!r}")
+            raise InvalidValue(f"snapshot 'taken_at' must be a number, got {taken_at!r}")
         values = data.get("values")
         if not isinstance(values, Mapping) or not all(isinstance(k, str) for k in values):
-            raise ValueError("snapshot 'values' must be an object with string keys")
+            raise InvalidValue("snapshot 'values' must be an object with string keys")
         errors = data.get("errors", {})
         if not isinstance(errors, Mapping) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in errors.items()
         ):
-            raise ValueError("snapshot 'errors' must be an object of strings")
+            raise InvalidValue("snapshot 'errors' must be an object of strings")
         return cls(
             taken_at=float(cast(float, taken_at)),
             values=dict(values),
@@ -148,18 +150,18 @@ class Rule:
 
     def __post_init__(self) -> None:
         if not self.pattern:
-            raise ValueError("rule pattern must not be empty")
+            raise InvalidValue("rule pattern must not be empty")
         if self.kind not in _RULE_KINDS:
-            raise ValueError(
+            raise InvalidValue(
                 f"unknown rule kind {self.kind!r}; expected one of {', '.join(_RULE_KINDS)}"
             )
         if self.kind in _VALUED_KINDS:
             if self.value is None or not _is_number(self.value) or math.isnan(self.value):
-                raise ValueError(f"rule kind {self.kind!r} needs a number, got {self.value!r}")
+                raise InvalidValue(f"rule kind {self.kind!r} needs a number, got {self.value!r}")
             if self.kind in _NON_NEGATIVE_KINDS and self.value < 0:
-                raise ValueError(f"rule kind {self.kind!r} needs a value >= 0, got {self.value}")
+                raise InvalidValue(f"rule kind {self.kind!r} needs a value >= 0, got {self.value}")
         elif self.value is not None:
-            raise ValueError(f"rule kind {self.kind!r} takes no value, got {self.value!r}")
+            raise InvalidValue(f"rule kind {self.kind!r} takes no value, got {self.value!r}")
 
     @classmethod
     def parse(cls, text: str) -> Rule:
@@ -167,13 +169,13 @@ class Rule:
         shown = _one_line(text.strip())
         parts = text.split()
         if len(parts) < 2 or (len(parts) == 2 and parts[0] in _RULE_KINDS):
-            raise ValueError(f"bad rule {shown!r}: expected '<pattern> <kind> [<number>]'")
+            raise InvalidValue(f"bad rule {shown!r}: expected '<pattern> <kind> [<number>]'")
         if parts[-1] in _RULE_KINDS:
             kind, number, pattern = parts[-1], None, text.strip().rsplit(maxsplit=1)[0]
         elif len(parts) >= 3 and parts[-2] in _RULE_KINDS:
             kind, number, pattern = parts[-2], parts[-1], text.strip().rsplit(maxsplit=2)[0]
         else:
-            raise ValueError(
+            raise InvalidValue(
                 f"bad rule {shown!r}: unknown kind; expected one of {', '.join(_RULE_KINDS)}"
             )
         value: float | None = None
@@ -181,13 +183,13 @@ class Rule:
             try:
                 value = float(number)
             except ValueError:
-                raise ValueError(f"bad rule {shown!r}: {number!r} is not a number") from None
+                raise InvalidValue(f"bad rule {shown!r}: {number!r} is not a number") from None
             if not math.isfinite(value):
-                raise ValueError(f"bad rule {shown!r}: {number!r} is not a finite number")
+                raise InvalidValue(f"bad rule {shown!r}: {number!r} is not a finite number")
         try:
             return cls(pattern=pattern, kind=cast(RuleKind, kind), value=value)
-        except ValueError as exc:
-            raise ValueError(f"bad rule {shown!r}: {exc}") from None
+        except InvalidValue as exc:
+            raise InvalidValue(f"bad rule {shown!r}: {exc}") from None
 
     @property
     def text(self) -> str:

@@ -15,6 +15,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, TypeVar, cast, overload
 
+from stackdrill.core.errors import InvalidValue, WaitTimeout
+
 __all__ = [
     "SYSTEM_CLOCK",
     "Attempt",
@@ -106,15 +108,11 @@ class PollRecord:
         flush()
         return lines
 
-
-class WaitTimeout(Exception):
-    def __init__(self, record: PollRecord) -> None:
-        self.record = record
-        last = record.attempts[-1].detail if record.attempts else "no attempts"
-        super().__init__(
-            f"{record.description}: not reached within {_seconds(record.timeout)}s "
-            f"after {len(record.attempts)} attempts; last: {last}"
-        )
+    def timeout_message(self) -> str:
+        """One line for a wait that ran out: what, how long, how often, and what was last seen."""
+        last = self.attempts[-1].detail if self.attempts else "no attempts"
+        return (f"{self.description}: not reached within {_seconds(self.timeout)}s "
+                f"after {len(self.attempts)} attempts; last: {last}")
 
 
 PollObserver = Callable[[PollRecord, float], None]
@@ -202,15 +200,7 @@ def poll(
     the deadline.  Raises :class:`WaitTimeout` when the deadline passes.  Before
     each pause the observers installed with :func:`observing` see the record.
     """
-    if timeout < 0:
-        raise ValueError(f"{description}: timeout must not be negative, got {timeout}")
-    if interval <= 0:
-        raise ValueError(f"{description}: interval must be positive, got {interval}")
-    if max_interval <= 0:
-        raise ValueError(f"{description}: max_interval must be positive, got {max_interval}")
-    if backoff < 1:
-        raise ValueError(f"{description}: backoff must be at least 1, got {backoff}")
-
+    _check_arguments(description, timeout, interval, max_interval, backoff)
     record = PollRecord(description=description, timeout=timeout)
     start = clock.monotonic()
     deadline = start + timeout
@@ -218,21 +208,10 @@ def poll(
     number = 0
     while True:
         number += 1
-        began = clock.monotonic()
-        try:
-            result = check()
-        except ignore as exc:
-            ok = False
-            detail = _describe_exception(exc)
-        else:
-            ok = bool(result)
-            detail = _clip(repr(result))
-        now = clock.monotonic()
-        record.attempts.append(
-            Attempt(number=number, at=began - start, duration=now - began, ok=ok, detail=detail)
-        )
+        result, attempt, now = _attempt(check, number, start, clock, ignore)
+        record.attempts.append(attempt)
         record.elapsed = now - start
-        if ok:
+        if attempt.ok:
             record.succeeded = True
             return cast(T, result), record
         remaining = deadline - now
@@ -241,10 +220,43 @@ def poll(
         for observer in _OBSERVERS.get():
             observer(record, remaining)
         if pacing is not None:
-            clock.sleep(max(0.0, min(pacing(record.attempts[-1]), remaining)))
+            clock.sleep(max(0.0, min(pacing(attempt), remaining)))
             continue
         clock.sleep(min(pause, remaining))
         pause = min(pause * backoff, max_interval)
+
+
+def _check_arguments(description: str, timeout: float, interval: float, max_interval: float,
+                     backoff: float) -> None:
+    """A wait's timing as :func:`poll` takes it, or InvalidValue."""
+    if timeout < 0:
+        raise InvalidValue(f"{description}: timeout must not be negative, got {timeout}")
+    if interval <= 0:
+        raise InvalidValue(f"{description}: interval must be positive, got {interval}")
+    if max_interval <= 0:
+        raise InvalidValue(f"{description}: max_interval must be positive, got {max_interval}")
+    if backoff < 1:
+        raise InvalidValue(f"{description}: backoff must be at least 1, got {backoff}")
+
+
+def _attempt(check: Callable[[], T | bool | None], number: int, start: float, clock: Clock,
+             ignore: tuple[type[BaseException], ...]
+             ) -> tuple[T | bool | None, Attempt, float]:
+    """One call of ``check``: what it returned (None when it raised one of ``ignore``), the
+    attempt as the record keeps it, and the clock when the call ended."""
+    began = clock.monotonic()
+    result: T | bool | None = None
+    try:
+        result = check()
+    except ignore as exc:
+        ok = False
+        detail = _describe_exception(exc)
+    else:
+        ok = bool(result)
+        detail = _clip(repr(result))
+    now = clock.monotonic()
+    return result, Attempt(number=number, at=began - start, duration=now - began, ok=ok,
+                           detail=detail), now
 
 
 def poll_until(

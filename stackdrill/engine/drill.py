@@ -9,75 +9,65 @@ drill's current action stops at its next wait and the drill ends as aborted.
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
 
-from stackdrill.api.fault import Fault, FaultError
 from stackdrill.api.origin import origin_of
 from stackdrill.api.probe import CloudContext, CloudProbe, Probe, SnapshotSettings, take_snapshot
 from stackdrill.api.registry import Registries
-from stackdrill.api.runbook import (
-    Recovery,
-    RecoveryContext,
-    RecoveryFailed,
-    RunbookRecord,
-    StepRecord,
-)
-from stackdrill.cloud.access import CloudAccess, CloudError
+from stackdrill.api.runbook import RecoveryContext, RunbookRecord
+from stackdrill.cloud.access import CloudAccess
+from stackdrill.core.errors import ActionFailed, BadInput
 from stackdrill.core.evidence import Evidence, Timeline
-from stackdrill.core.params import ParamError
 from stackdrill.core.state import Deviation, Rule, Snapshot, Tolerance, compare, render_diff
 from stackdrill.core.waiting import PollRecord, WaitTimeout, observing, poll
 from stackdrill.engine.guards import Guards
-from stackdrill.engine.journal import Journal, JournalEntry
+from stackdrill.engine.journal import Journal
+from stackdrill.engine.runbooks import RunbookRunner
 from stackdrill.engine.safeguards import (
     DEFAULT_INTERVAL,
     Safeguard,
     SafeguardMonitor,
     SafeguardTripped,
 )
+from stackdrill.engine.state_checks import check_deviates, check_unchanged, unknown_patterns
+from stackdrill.engine.verdicts import (
+    ABORT_PREFIX,
+    ActiveFault,
+    BudgetExceeded,
+    ClaimsRepair,
+    DrillError,
+    DrillResult,
+    FaultNotConfirmed,
+    GuardRefused,
+    NotRepaired,
+    PreflightFailed,
+    SafeguardAborted,
+)
 from stackdrill.engine.verify import RecoveryWatch
 from stackdrill.hosts.ssh import CommandResult, HostError
 from stackdrill.hosts.target import Target, Targets
 
-
-class DrillError(Exception):
-    """The drill cannot go on; one line for the operator."""
-
-
-class FaultNotConfirmed(DrillError):
-    pass
-
-
-class BudgetExceeded(DrillError):
-    pass
-
-
-class NotRepaired(DrillError):
-    """The verified state is back, but damage the scenario says its recovery repairs is not."""
-
-
-@runtime_checkable
-class ClaimsRepair(Protocol):
-    """A fault whose parameters can say that the drill's recovery repairs its damage (a hard
-    reboot re-creates a removed domain XML). Once the verified state is back, ``unrepaired``
-    observes that damage again: one line naming what is still broken, or None. The drill fails
-    on that line, before the fault's undo would put it back."""
-
-    def unrepaired(self, facts: Mapping[str, Any]) -> str | None: ...
-
-
-class GuardRefused(DrillError):
-    """A blast-radius guard refused a fault or a recovery; nothing was journalled or run."""
-
-
-class PreflightFailed(DrillError):
-    """Before the drill's first fault, the cloud did not match its verified state; nothing was
-    journalled or injected."""
-
+# A drill's verbs, and the verdicts and checks that go with them, are imported from here.
+__all__ = [
+    "ABORT_PREFIX",
+    "PREFLIGHT_FRESH",
+    "PREFLIGHT_SETTLE",
+    "ActiveFault",
+    "BudgetExceeded",
+    "ClaimsRepair",
+    "Drill",
+    "DrillError",
+    "DrillResult",
+    "FaultNotConfirmed",
+    "GuardRefused",
+    "NotRepaired",
+    "PreflightFailed",
+    "SafeguardAborted",
+    "check_deviates",
+    "check_unchanged",
+    "unknown_patterns",
+]
 
 #: How long the pre-flight waits for the cloud to match its verified state before it refuses
 #: (a value in flux as the verified state was recorded settles within a few seconds).
@@ -85,35 +75,6 @@ PREFLIGHT_SETTLE = 10.0
 #: A verified state recorded this recently (seconds) is the pre-flight: the drill's first fault
 #: usually follows it at once, and observing the whole cloud again would only repeat it.
 PREFLIGHT_FRESH = 5.0
-
-
-ABORT_PREFIX = "aborted by safeguard: "
-
-
-class SafeguardAborted(DrillError):
-    """A safeguard tripped; the drill stops here and its faults are undone."""
-
-
-@dataclass
-class ActiveFault:
-    fault: Fault
-    entry: JournalEntry
-    facts: dict[str, Any]
-    injected_at: float
-    confirmed_at: float | None = None
-    evidence: str | None = None
-    undone: bool = False
-
-
-@dataclass
-class DrillResult:
-    name: str
-    time_to_recover: float | None = None
-    budget: float | None = None
-    recoveries: list[RunbookRecord] = field(default_factory=list)
-    #: What the time to recover and the budget run from, as in "measured from <this>": the
-    #: first fault's injection, or, in a drill without a fault, its first procedure's start.
-    measured_from: str | None = None
 
 
 class Drill:
@@ -137,7 +98,8 @@ class Drill:
         self.result = DrillResult(name)
         self.guards = guards if guards is not None else Guards.for_inventory(
             getattr(targets, "inventory", None))
-        self._step: StepRecord | None = None
+        self.runbooks = RunbookRunner(journal, self.timeline, self.evidence,
+                                      self.check_safeguards)
         self.safeguards: list[Safeguard] = []
         self.safeguard_interval = safeguard_interval
         self.monitor: SafeguardMonitor | None = None
@@ -151,8 +113,8 @@ class Drill:
         targets.listeners.append(self._on_command)
 
     def _on_command(self, result: CommandResult) -> None:
-        if self._step is not None:
-            self._step.commands.append(result)
+        if self.runbooks.step is not None:
+            self.runbooks.step.commands.append(result)
         self.evidence.attach_text(f"$ {result.command[:60]} [{result.host}]", result.render())
 
     # -- verified state ---------------------------------------------------------------------
@@ -222,11 +184,12 @@ class Drill:
         self._guard(fault_name, [target])
         self._preflight()
         monitor = self._safeguard_monitor()
+        fault_class = self.registries.faults.get(fault_name)
         try:
-            fault = self.registries.faults.get(fault_name)(target, raw_params)
+            fault = fault_class(target, raw_params)
             self.evidence.attach_text("fault plan", "\n".join(fault.plan()))
             facts = fault.prepare()
-        except (HostError, FaultError, ParamError) as exc:
+        except (ActionFailed, BadInput) as exc:
             raise DrillError(f"fault {fault_name} on {target.name} not injected: {exc}") \
                 from exc
         entry = self.journal.arm(fault_name, target.name, dict(raw_params), facts,
@@ -235,7 +198,7 @@ class Drill:
         self.faults.append(active)
         try:
             fault.inject(facts)
-        except (HostError, FaultError) as exc:
+        except ActionFailed as exc:
             raise DrillError(f"fault {fault_name} on {target.name} failed to inject: {exc}") \
                 from exc
         finally:
@@ -265,7 +228,7 @@ class Drill:
         except WaitTimeout as exc:
             self.evidence.attach_text("confirmation attempts", exc.record.render())
             raise FaultNotConfirmed(f"fault not confirmed: {exc}") from exc
-        except FaultError as exc:
+        except ActionFailed as exc:
             raise FaultNotConfirmed(f"fault not confirmed: {active.fault.name} on "
                                     f"{active.fault.target.name}: {exc}") from exc
         active.confirmed_at = time.time()
@@ -380,62 +343,13 @@ class Drill:
         recovery = self.registries.recoveries.get(recovery_name)(target, raw_params, context)
         record = RunbookRecord(recovery_name, target.name)
         self.result.recoveries.append(record)
-        # journalled, so that a run killed half way through (a service the runbook stopped
-        # still down) is rolled back by `stackdrill recover --pending`
-        entry = self.journal.arm(recovery_name, target.name, raw_params, {}, kind="recovery",
-                                 origin=origin_of(type(recovery)))
+        entry = self.runbooks.arm(recovery, record, raw_params)
         started = time.time()
         self.timeline.add("recovery-start", f"{recovery_name} on {target.name}", at=started)
         if self.first_procedure is None:
             self.first_procedure = (started, f"{recovery_name} on {target.name}")
-        ended = rolled_back = False
-        try:
-            for step in recovery.runbook():
-                self.check_safeguards()
-                self._step = StepRecord(step.title, started=time.time())
-                record.steps.append(self._step)
-                with self.evidence.step(step.title):
-                    clock = time.monotonic()
-                    try:
-                        step.action()
-                        self._step.ok = True
-                    except (HostError, RecoveryFailed, FaultError, CloudError) as exc:
-                        self._step.error = str(exc)
-                        rolled_back = True
-                        ended = self._roll_back(recovery)
-                        raise RecoveryFailed(f"recovery {recovery_name}, step "
-                                             f"{step.title!r}: {exc}") from exc
-                    except SafeguardAborted as exc:
-                        self._step.error = str(exc)
-                        raise
-                    finally:
-                        self._step.duration = time.monotonic() - clock
-                        self.timeline.add("recovery-step", step.title)
-            ended = True
-        except BaseException:
-            if not rolled_back:  # Ctrl-C, SIGTERM, a safeguard's abort
-                ended = self._roll_back(recovery)
-            raise
-        finally:
-            if ended:
-                self.journal.mark_undone(entry.id, detail="recovery ended")
-            self._step = None
-            self.evidence.attach_text(f"runbook: {recovery_name}", record.render())
+        self.runbooks.run(recovery, record, entry)
         return record
-
-    def _roll_back(self, recovery: Recovery) -> bool:
-        """A runbook that failed or was stopped puts back what it changed on purpose (a
-        disabled service, say); what the rollback could not do is reported beside the failure,
-        not instead of it. Returns whether the rollback ran through."""
-        ok = True
-        try:
-            done = recovery.rollback()
-        except (HostError, RecoveryFailed, FaultError, CloudError) as exc:
-            done, ok = [f"rollback failed: {exc}"], False
-        if done:
-            self.timeline.add("recovery-rollback", "; ".join(done))
-            self.evidence.attach_text(f"rollback: {recovery.name}", "\n".join(done))
-        return ok
 
     def wait_verified(self, budget: float) -> float:
         """Poll until the state matches the verified state; return the time to recover."""
@@ -497,7 +411,7 @@ class Drill:
                 continue
             try:
                 left = active.fault.unrepaired(active.facts)
-            except (HostError, FaultError) as exc:
+            except ActionFailed as exc:
                 left = f"cannot observe it: {exc}"
             if left:
                 reason = (f"the verified state is back, but not what the recovery was to "
@@ -583,7 +497,7 @@ class Drill:
     def _undo(self, active: ActiveFault, kind: str = "undone") -> str | None:
         try:
             active.fault.undo(active.facts)
-        except (HostError, FaultError) as exc:
+        except ActionFailed as exc:
             detail = f"undo of {active.fault.name} on {active.fault.target.name} failed: {exc}"
             self.journal.mark_undone(active.entry.id, ok=False, detail=str(exc))
             self.timeline.add("undo-failed", detail)
@@ -609,53 +523,3 @@ class Drill:
     def close(self) -> None:
         if self._on_command in self.targets.listeners:
             self.targets.listeners.remove(self._on_command)
-
-
-def _matches(pattern: str, path: str) -> bool:
-    return fnmatch.fnmatchcase(path, pattern)
-
-
-def unknown_patterns(baseline: Snapshot, patterns: Sequence[str]) -> list[str]:
-    """The patterns that name no path of ``baseline``."""
-    return [pattern for pattern in patterns
-            if not any(_matches(pattern, path) for path in baseline.values)]
-
-
-def check_deviates(drill: Drill, patterns: list[str], within: float = 0.0) -> list[Deviation]:
-    """The state must deviate from the verified state at every pattern, at once or within
-    ``within`` seconds (effects such as a service marked down take a report interval)."""
-    found: list[Deviation] = []
-    missing: list[str] = list(patterns)
-
-    def all_seen() -> bool:
-        nonlocal found, missing
-        found = drill.deviations("during the fault")
-        missing = [p for p in patterns if not any(_matches(p, d.path) for d in found)]
-        return not missing
-
-    try:
-        with drill.watched():
-            poll(all_seen, timeout=within, interval=0.5, max_interval=2.0,
-                 description="the fault's effect observed by the probes")
-    except WaitTimeout:
-        raise DrillError(f"expected a deviation at {', '.join(missing)} within {within:g}s; "
-                         f"observed: {render_diff(found)}") from None
-    drill.timeline.add("deviation", f"{len(found)} deviation(s) from the verified state",
-                       render_diff(found))
-    return found
-
-
-def check_unchanged(drill: Drill, patterns: list[str]) -> None:
-    """The current state must still match the verified state at every pattern (which must
-    name at least one observed path, so the check cannot pass vacuously)."""
-    if drill.baseline is None:
-        raise DrillError("no verified state recorded yet")
-    drill.check_safeguards()
-    unknown = unknown_patterns(drill.baseline, patterns)
-    if unknown:
-        raise DrillError(f"{unknown[0]}: no such path in the verified state")
-    found = drill.deviations("unchanged paths")
-    for pattern in patterns:
-        changed = [d for d in found if _matches(pattern, d.path)]
-        if changed:
-            raise DrillError(f"{pattern}: changed: {changed[0]}")

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 
+from stackdrill.core.errors import InvalidValue
 from stackdrill.inventory.model import ROLES, Inventory
 
 __all__ = [
@@ -76,17 +77,17 @@ def parse_limit_tag(tag: str) -> tuple[str, int] | None:
     """``allow_down_compute_2`` -> ``("compute", 2)``; None for tags that are not limits. The
     name is a role or a cluster of the inventory (:func:`unknown_limit_names` checks which).
 
-    Raises ValueError (one line) for a malformed limit tag.
+    Raises InvalidValue (one line) for a malformed limit tag.
     """
     if not tag.startswith(LIMIT_TAG_PREFIX):
         return None
     match = _LIMIT_TAG.fullmatch(tag)
     if match is None:
-        raise ValueError(f"tag @{tag}: expected @allow_down_<role>_<count> or "
-                         f"@allow_down_<cluster>_<count>, e.g. @allow_down_compute_2")
+        raise InvalidValue(f"tag @{tag}: expected @allow_down_<role>_<count> or "
+                           f"@allow_down_<cluster>_<count>, e.g. @allow_down_compute_2")
     role, count = match["name"], int(match["count"])
     if count < 1:
-        raise ValueError(f"tag @{tag}: the count must be at least 1")
+        raise InvalidValue(f"tag @{tag}: the count must be at least 1")
     return role, count
 
 

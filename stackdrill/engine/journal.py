@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stackdrill.api.origin import Origin
+from stackdrill.api.origin import Origin, OriginError
+from stackdrill.core.errors import HarnessError
 
 __all__ = ["Journal", "JournalEntry", "JournalError"]
 
@@ -32,7 +33,7 @@ _FILE_MODE = 0o600
 _CHUNK = 4096
 
 
-class JournalError(Exception):
+class JournalError(HarnessError):
     """A journal could not be read or written; the message names the file."""
 
 
@@ -68,7 +69,7 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-class _Corrupt(Exception):
+class _Corrupt(HarnessError):
     pass
 
 
@@ -111,7 +112,7 @@ def _origin(record: Mapping[str, Any]) -> Origin | None:
     found = _optional(record, "origin", dict)
     try:
         return None if found is None else Origin.from_json(found)
-    except ValueError as exc:
+    except OriginError as exc:
         raise _Corrupt(f"field 'origin': {exc}") from None
 
 
@@ -151,7 +152,7 @@ class Journal:
         """Record a fault that is about to be injected (or a recovery about to start, with
         ``kind`` ``recovery``), and where its class loads from; returns the stored entry."""
         if kind not in KINDS:
-            raise ValueError(f"journal entry kind {kind!r}")
+            raise self._error(f"entry kind {kind!r}: expected one of {', '.join(KINDS)}")
         record: dict[str, Any] = {
             "event": "armed",
             **({"kind": kind} if kind != "fault" else {}),

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from stackdrill.core.errors import HarnessError
 from stackdrill.core.waiting import WaitTimeout, poll
 from stackdrill.engine.journal import process_alive
 from stackdrill.inventory.model import Inventory
@@ -33,7 +34,7 @@ _FILE_MODE = 0o644
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
-class LockError(Exception):
+class LockError(HarnessError):
     """The lock file could not be used; one line naming it."""
 
 

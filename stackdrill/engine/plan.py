@@ -13,10 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from stackdrill.api.fault import FaultError
-from stackdrill.api.registry import Registries, UnknownName
-from stackdrill.api.runbook import RecoveryFailed
-from stackdrill.core.params import ParamError, table_params
+from stackdrill.api.registry import Registries
+from stackdrill.core.errors import ActionFailed, BadInput
+from stackdrill.core.params import table_params
 from stackdrill.engine.grammar import NAMED, ON_EVERY_HOST, ON_ROLE_HOST
 from stackdrill.engine.guards import Guards
 from stackdrill.hosts.secrets import inventory_redactor
@@ -136,7 +135,7 @@ def plan_scenario(scenario: PlannedScenario, inventory: Inventory, registries: R
                 for number, runbook_step in enumerate(runbook, 1):
                     lines.append(f"    {number}. {runbook_step.title}")
                     lines.extend(f"       $ {command}" for command in runbook_step.commands)
-        except (HostError, FaultError, RecoveryFailed, ParamError, UnknownName) as exc:
+        except (ActionFailed, BadInput) as exc:  # a host the dry run does not contact
             lines.append(f"    cannot plan: {exc}")
     if len(lines) == 1:
         lines.append("  no faults or recoveries")

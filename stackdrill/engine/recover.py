@@ -6,20 +6,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from stackdrill.api.fault import FaultError
 from stackdrill.api.origin import OriginError, load_class
-from stackdrill.api.registry import Registries, Registry, UnknownName
-from stackdrill.api.runbook import RecoveryContext, RecoveryFailed
-from stackdrill.cloud.access import CloudAccess, CloudError
-from stackdrill.core.params import ParamError
+from stackdrill.api.registry import Registries, Registry
+from stackdrill.api.runbook import RecoveryContext
+from stackdrill.cloud.access import CloudAccess
+from stackdrill.core.errors import ActionFailed, BadInput
 from stackdrill.engine.journal import Journal, JournalEntry
 from stackdrill.engine.lock import lock_name
-from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import Targets
-from stackdrill.inventory.model import InventoryError, load_inventory
+from stackdrill.inventory.loader import load_inventory
 
-ERRORS = (UnknownName, ParamError, InventoryError, HostError, FaultError, RecoveryFailed,
-          CloudError, OriginError)
+#: What fails one entry, and the others are still restored: bad input (an unknown name, a
+#: parameter), a failed action (the undo or rollback itself), a class that cannot be loaded.
+ERRORS = (BadInput, ActionFailed, OriginError)
 
 
 def undo_pending(journal: Journal, targets: Targets, registries: Registries,

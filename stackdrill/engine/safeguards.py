@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from stackdrill.core.errors import DrillError, InvalidValue
 from stackdrill.core.state import Rule, Snapshot
 
 __all__ = [
@@ -42,7 +43,7 @@ _HEADER = ("path", "check", "grace")
 _UNSUITABLE = frozenset({"ignore"})
 
 
-class SafeguardTripped(Exception):
+class SafeguardTripped(DrillError):
     """A safeguard failed beyond its grace; ``str()`` is one line."""
 
 
@@ -83,39 +84,39 @@ def _grace(text: str, where: str) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise ValueError(f"{where}: grace {text.strip()!r}: expected seconds, "
-                         f"e.g. 0 or 30") from None
+        raise InvalidValue(f"{where}: grace {text.strip()!r}: expected seconds, "
+                           f"e.g. 0 or 30") from None
     if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{where}: grace {text.strip()!r}: expected seconds >= 0")
+        raise InvalidValue(f"{where}: grace {text.strip()!r}: expected seconds >= 0")
     return value
 
 
 def parse_safeguards(rows: Sequence[Sequence[str]]) -> list[Safeguard]:
     """The ``the safeguards:`` table: a ``path | check | grace`` header, then one row each.
 
-    Raises ValueError with one line naming the row for anything malformed.
+    Raises InvalidValue with one line naming the row for anything malformed.
     """
     cells = [[str(cell).strip() for cell in row] for row in rows]
     if not cells or tuple(c.lower() for c in cells[0]) != _HEADER:
-        raise ValueError(f"safeguards: expected a table with the header "
-                         f"| {' | '.join(_HEADER)} |")
+        raise InvalidValue(f"safeguards: expected a table with the header "
+                           f"| {' | '.join(_HEADER)} |")
     if len(cells) < 2:
-        raise ValueError("safeguards: the table lists no safeguard")
+        raise InvalidValue("safeguards: the table lists no safeguard")
     safeguards = []
     for number, row in enumerate(cells[1:], start=1):
         where = f"safeguards row {number}"
         if len(row) != len(_HEADER) or not all(row):
-            raise ValueError(f"{where}: expected a path, a check and a grace")
+            raise InvalidValue(f"{where}: expected a path, a check and a grace")
         path, check, grace = row
         if len(path.split()) != 1:
-            raise ValueError(f"{where}: path {path!r}: expected one path pattern")
+            raise InvalidValue(f"{where}: path {path!r}: expected one path pattern")
         try:
             rule = Rule.parse(f"{path} {check}")
-        except ValueError as exc:
-            raise ValueError(f"{where}: {exc}") from None
+        except InvalidValue as exc:
+            raise InvalidValue(f"{where}: {exc}") from None
         if rule.kind in _UNSUITABLE:
-            raise ValueError(f"{where}: check {check!r} guards nothing; expected exact, abs, "
-                             f"rel, min, max, subset, superset or present")
+            raise InvalidValue(f"{where}: check {check!r} guards nothing; expected exact, abs, "
+                               f"rel, min, max, subset, superset or present")
         safeguards.append(Safeguard(rule, _grace(grace, where)))
     return safeguards
 

@@ -22,13 +22,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pytest
 
+from stackdrill.core.errors import BadInput
+
 EXIT_MAX_DURATION = 124  # as timeout(1) exits when its command timed out
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DURATION = re.compile(r"(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?")
 _TIMES = re.compile(r"(?P<a>\d{1,2}):(?P<b>\d{2})-(?P<c>\d{1,2}):(?P<d>\d{2})")
 
 
-class ScheduleError(ValueError):
+class ScheduleError(BadInput, ValueError):
     """A window or a duration that cannot be read; one line."""
 
 
@@ -148,7 +150,11 @@ class RunLimit:
 # -- the timer, as a pytest plugin -------------------------------------------------------------
 class MaxDurationReached(KeyboardInterrupt):
     """Raised in the main thread when the maximum duration is up: handled as Ctrl-C is (every
-    fault undone), then the run's exit status becomes :data:`EXIT_MAX_DURATION`."""
+    fault undone), then the run's exit status becomes :data:`EXIT_MAX_DURATION`.
+
+    An interruption, not an error, so not a :class:`~stackdrill.core.errors.StackdrillError`:
+    it must pass every ``except Exception`` on its way to pytest (a runbook's API call turns any
+    ``Exception`` into a failed step), as Ctrl-C does."""
 
 
 _REACHED = pytest.StashKey[str]()

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from stackdrill.core.errors import HarnessError
 from stackdrill.core.state import Deviation, Snapshot, Tolerance, compare
 
 SCHEMA = 1
@@ -33,7 +34,7 @@ MARKERS = ("upgrade", *PHASES.values())
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
-class UpgradeError(Exception):
+class UpgradeError(HarnessError):
     """The pre-upgrade record is missing or unreadable; one line."""
 
 

@@ -1,4 +1,5 @@
 """Host know-how that the built-in faults, recoveries and probes share, as testinfra's
 ``modules/`` sits beside its ``backend/``: units and services, iSCSI, accounts, the holders of
-a disk, restore priorities, boot waits. May import ``core``, ``inventory`` and ``hosts``; never
+a disk, restore priorities, boot waits, mounts and Swift disks, the AMQP connection, database
+names. May import ``core``, ``inventory`` and ``hosts``; never
 the engine, and never a built-in."""

@@ -14,6 +14,7 @@ import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from stackdrill.core.errors import InvalidValue
 from stackdrill.core.params import word_list
 from stackdrill.hosts.ssh import CommandResult, HostError
 from stackdrill.hosts.target import Target
@@ -38,7 +39,7 @@ def account_name(text: str) -> str:
     """A user or group name as useradd accepts it (a parameter parser)."""
     name = text.strip()
     if not name or not all(ch.isalnum() or ch in "._-" for ch in name) or name[0] == "-":
-        raise ValueError(f"{text!r} is not a user or group name")
+        raise InvalidValue(f"{text!r} is not a user or group name")
     return name
 
 
@@ -152,7 +153,7 @@ def chown_command(kind: str, old: int, owner: str | int) -> str:
 def owned_command(kind: str, number: int) -> str:
     """List the files still owned by the ``uid`` or ``gid`` ``number`` (the guide's check)."""
     if kind not in ("uid", "gid"):
-        raise ValueError(f"kind {kind!r}: expected uid or gid")
+        raise InvalidValue(f"kind {kind!r}: expected uid or gid")
     return _find(f"-{kind} {int(number)}")
 
 

@@ -1,34 +1,19 @@
-"""Reading systemd unit state on a target, in one command."""
+"""systemd units on a target: their state read in one command, and the sockets that would start
+a stopped service again. A service as such (whatever runs it) is ``target.service(name)``."""
 
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
 
+from stackdrill.hosts.service_commands import ServiceStatus, parse_statuses, status_command
 from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import CommandFailed, Target
-from stackdrill.inventory.profiles import ServiceState
+from stackdrill.inventory.profiles import Placement
 
 SOCKETS_PLACEHOLDER = "the active sockets that would start"
-PROPERTIES = ("ActiveState", "SubState", "MainPID", "Result", "NRestarts", "ExecMainStatus")
 
-
-@dataclass(frozen=True)
-class UnitStatus:
-    unit: str
-    active: str
-    sub: str
-    main_pid: int
-    result: str
-    restarts: int
-    exit_status: int
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        return 0
+UnitStatus = ServiceStatus
+"""A unit's state: ``active`` is its ``ActiveState``."""
 
 
 def systemctl_command(verb: str, units: list[str]) -> str:
@@ -36,32 +21,16 @@ def systemctl_command(verb: str, units: list[str]) -> str:
     return f"systemctl {verb} " + " ".join(shlex.quote(unit) for unit in units)
 
 
-def show_command(units: list[str]) -> str:
-    """The one ``systemctl show`` command that reads every unit's state."""
-    return f"systemctl show -p {','.join(PROPERTIES)} {' '.join(shlex.quote(u) for u in units)}"
-
-
-def parse_show(units: list[str], stdout: str) -> dict[str, UnitStatus]:
-    blocks = stdout.strip().split("\n\n")
-    statuses = {}
-    for unit, block in zip(units, blocks, strict=False):
-        fields = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
-        statuses[unit] = UnitStatus(
-            unit=unit, active=fields.get("ActiveState", "unknown"),
-            sub=fields.get("SubState", "unknown"), main_pid=_int(fields.get("MainPID", "0")),
-            result=fields.get("Result", "unknown"), restarts=_int(fields.get("NRestarts", "0")),
-            exit_status=_int(fields.get("ExecMainStatus", "0")),
-        )
-    return statuses
-
-
 def unit_statuses(target: Target, units: list[str]) -> dict[str, UnitStatus]:
+    """The state of each of ``units`` (systemd units on the host: sockets, services), read with
+    one ``systemctl show``."""
     if not units:
         return {}
-    result = target.run(show_command(units), record=False)
+    placements = [Placement(unit, "systemd", unit=unit) for unit in units]
+    result = target.run(status_command(placements), record=False)
     if not result.ok:
         raise CommandFailed(result)
-    return parse_show(units, result.stdout)
+    return dict(zip(units, parse_statuses(placements, result.stdout), strict=True))
 
 
 def unit_status(target: Target, unit: str) -> UnitStatus:
@@ -126,63 +95,8 @@ def _show_values(target: Target, prop: str, units: list[str]) -> list[str]:
                    if name.endswith((".service", ".socket"))})
 
 
-def act_and_wait_active(target: Target, unit: str, verb: str = "start",
-                        timeout: float = 60.0) -> None:
-    """``systemctl <verb> <unit>``, then poll until it is active; on timeout, record its status
-    and raise :class:`UnitNotActive`."""
-    from stackdrill.core.waiting import WaitTimeout, poll
-
-    target.run(f"systemctl {verb} {shlex.quote(unit)}", check=True, timeout=timeout + 30)
-    try:
-        poll(lambda: unit_status(target, unit).active == "active", timeout=timeout,
-             description=f"{unit} active on {target.name}")
-    except WaitTimeout as exc:
-        target.run(f"systemctl status --no-pager --lines=20 {shlex.quote(unit)}")
-        raise UnitNotActive(str(exc)) from exc
-    target.run(f"systemctl is-active {shlex.quote(unit)}")
-
-
 class UnitNotActive(HostError):
     """A unit did not become active in time; one line."""
-
-
-def service_state(target: Target, service: str) -> ServiceState:
-    """A service's state as the host runs it (systemd unit, container or LXC container),
-    through the deployment profile's status command."""
-    from stackdrill.inventory.profiles import ProfileError, parse_status
-
-    result = target.run(target.service_command(service, "status"), record=False)
-    if not result.ok:
-        raise CommandFailed(result)
-    try:
-        return parse_status(target.placement(service), result.stdout)
-    except ProfileError as exc:
-        raise HostError(f"{target.name}: {service}: {exc}") from None
-
-
-def act_on_service(target: Target, service: str, action: str, *, signal: str = "SIGKILL",
-                   timeout: float = 60.0) -> None:
-    """Start, stop, restart or kill ``service`` with the deployment profile's command; wait
-    (polling) until its state says it is running (start, restart) or not (stop)."""
-    from stackdrill.core.waiting import WaitTimeout, poll
-
-    target.run(target.service_command(service, action, signal=signal), check=True,
-               timeout=timeout + 30)
-    if action not in ("start", "restart", "stop"):
-        return
-    wanted = action != "stop"
-    try:
-        poll(lambda: service_state(target, service).active is wanted, timeout=timeout,
-             description=f"{service} {'running' if wanted else 'stopped'} on {target.name}")
-    except WaitTimeout as exc:
-        raise UnitNotActive(str(exc)) from exc
-
-
-def start_again(target: Target, service: str, timeout: float = 60.0) -> None:
-    """Start a service that was stopped or failed; a unit that failed may have hit its start
-    limit, which ``reset-failed`` clears."""
-    target.run(f"systemctl reset-failed {shlex.quote(target.unit(service))}")
-    act_on_service(target, service, "start", timeout=timeout)
 
 
 def start_stopped(target: Target, services: list[str], timeout: float = 60.0) -> list[str]:
@@ -190,10 +104,11 @@ def start_stopped(target: Target, services: list[str], timeout: float = 60.0) ->
     it was interrupted); return what was started, and what could not be, one line each."""
     done = []
     for service in services:
-        if service_state(target, service).active:
+        handle = target.service(service)
+        if handle.is_running():
             continue
         try:
-            start_again(target, service, timeout)
+            handle.start_again(timeout)
         except HostError as exc:
             done.append(f"could not start {service} on {target.name}: {exc}")
             continue

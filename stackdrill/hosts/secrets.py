@@ -8,125 +8,26 @@
 * Every value of the files the inventory lists under ``secrets_files`` (YAML or JSON mappings:
   the embedded lab's ``secrets.json``, kolla-ansible's ``passwords.yml``).
 
+Finding them needs nothing but the inventory and the files (:mod:`stackdrill.inventory.secrets`),
+except the power passwords, which the power drivers' options give.
+
 Database passwords are registered where a DSN is read (:func:`stackdrill.cloud.access.database`),
-with every other secret of the config file it is read from (:func:`config_secrets`): the
+with every other secret of the config file it is read from
+(:func:`stackdrill.inventory.secrets.config_secrets`): the
 ``transport_url``'s password, ``[keystone_authtoken] password``. And the redactor replaces the
 password of any URL in the text (``rabbit://user:***@host``) whether it is registered or not.
 """
 
 from __future__ import annotations
 
-import configparser
-from collections.abc import Iterable, Mapping
-from pathlib import Path
-from typing import Any
-from urllib.parse import unquote, urlsplit
-
-import yaml
+from collections.abc import Iterable
 
 from stackdrill.core.evidence import Redactor
 from stackdrill.hosts.power import power_secrets
-from stackdrill.inventory.model import HostSpec, Inventory, InventoryError
+from stackdrill.inventory.model import HostSpec, Inventory
+from stackdrill.inventory.secrets import file_secrets, secret_values
 
-__all__ = ["SecretsFileError", "auth_secrets", "config_secrets", "file_secrets",
-           "inventory_redactor", "inventory_secrets", "is_secret_key"]
-
-
-class SecretsFileError(InventoryError):
-    """A secrets file the inventory names that cannot be read as a mapping; one line."""
-
-SECRET_WORDS = ("password", "passwd", "passcode", "secret", "token")
-# option names that say where a secret is, not what it is
-_POINTERS = ("_env", "_file")
-
-
-def is_secret_key(key: str) -> bool:
-    """Whether a configuration key names a secret value."""
-    lowered = key.lower()
-    return any(word in lowered for word in SECRET_WORDS) and not lowered.endswith(_POINTERS)
-
-
-def _url_password(value: str) -> str | None:
-    if "://" not in value:
-        return None
-    try:
-        password = urlsplit(value).password
-    except ValueError:
-        return None
-    return unquote(password) if password else None
-
-
-def _secret_values(data: Mapping[str, Any]) -> Iterable[str]:
-    for key, value in data.items():
-        if isinstance(value, Mapping):
-            yield from _secret_values(value)
-        elif isinstance(value, str):
-            if is_secret_key(str(key)):
-                yield value
-            found = _url_password(value)
-            if found:
-                yield found
-
-
-def auth_secrets(auth: Mapping[str, Any] | None) -> list[str]:
-    """The secret values of a clouds.yaml entry's ``auth`` section."""
-    return list(dict.fromkeys(_secret_values(auth or {})))
-
-
-def _all_values(data: object) -> Iterable[str]:
-    if isinstance(data, Mapping):
-        for value in data.values():
-            yield from _all_values(value)
-    elif isinstance(data, list):
-        for value in data:
-            yield from _all_values(value)
-    elif isinstance(data, str | int | float) and not isinstance(data, bool):
-        yield str(data)
-
-
-def file_secrets(path: Path) -> list[str]:
-    """Every value, at any depth, of a secrets file (a YAML or JSON mapping)."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise SecretsFileError(f"secrets file {path}: cannot read: {reason}") from None
-    except yaml.YAMLError:
-        raise SecretsFileError(f"secrets file {path}: not YAML or JSON") from None
-    if not isinstance(data, Mapping):
-        raise SecretsFileError(f"secrets file {path}: expected a mapping of names to secrets")
-    return list(dict.fromkeys(_all_values(data)))
-
-
-def config_secrets(text: str) -> list[str]:
-    """The secrets of an INI config file as OpenStack's services write them: every option
-    named like a secret, and the password of every URL (``connection``, ``transport_url``,
-    with each of its hosts)."""
-    parser = configparser.ConfigParser(interpolation=None, strict=False)
-    try:
-        parser.read_string(text)
-    except configparser.Error:
-        return []
-    found: list[str] = []
-    for section in [parser.defaults(), *(parser[name] for name in parser.sections())]:
-        for key, value in section.items():
-            if is_secret_key(key) and value:
-                found.append(value)
-            found.extend(_transport_passwords(value))
-    return list(dict.fromkeys(found))
-
-
-def _transport_passwords(value: str) -> list[str]:
-    """Each host's password in an oslo.messaging URL (``rabbit://u:p@h1,u:p@h2/``)."""
-    if "://" not in value:
-        return []
-    netloc = value.split("://", 1)[1].split("/", 1)[0]
-    found = []
-    for part in netloc.split(","):
-        userinfo, at, _ = part.rpartition("@")
-        if at and ":" in userinfo:
-            found.append(unquote(userinfo.split(":", 1)[1]))
-    return found
+__all__ = ["inventory_redactor", "inventory_secrets"]
 
 
 def inventory_secrets(hosts: Iterable[HostSpec]) -> list[str]:
@@ -134,7 +35,7 @@ def inventory_secrets(hosts: Iterable[HostSpec]) -> list[str]:
     specs = list(hosts)
     found = power_secrets(specs)
     for spec in specs:
-        found.extend(_secret_values(spec.power or {}))
+        found.extend(secret_values(spec.power or {}))
     return list(dict.fromkeys(found))
 
 

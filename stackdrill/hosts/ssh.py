@@ -13,13 +13,14 @@ from dataclasses import dataclass
 
 import paramiko
 
+from stackdrill.core.errors import ActionFailed
 from stackdrill.core.waiting import WaitTimeout, poll
 from stackdrill.inventory.model import HostSpec, Inventory
 
 log = logging.getLogger(__name__)
 
 
-class HostError(Exception):
+class HostError(ActionFailed):
     """A host could not be used; the message is one line naming the host."""
 
 

@@ -7,8 +7,11 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from stackdrill.hosts.power.drivers import PowerDriver, PowerDrivers
+from stackdrill.hosts.service import Service
+from stackdrill.hosts.service_commands import LxcContainer, lxc_list_command, parse_lxc_ls
 from stackdrill.hosts.ssh import CommandResult, HostError, SshConnection, SshPool
-from stackdrill.inventory.model import HostSpec, Inventory, ServiceSpec
+from stackdrill.inventory.model import HostSpec, Inventory
 
 if TYPE_CHECKING:
     import testinfra.host
@@ -28,16 +31,24 @@ class CommandFailed(HostError):
 
 class Target:
     def __init__(self, spec: HostSpec, connection: SshConnection, inventory: Inventory,
-                 listeners: list[CommandListener]) -> None:
+                 listeners: list[CommandListener],
+                 power_drivers: PowerDrivers | None = None) -> None:
         self.spec = spec
         self.connection = connection
         self.inventory = inventory
         self._listeners = listeners
         self._os_release: dict[str, str] | None = None
+        self.power_drivers = power_drivers if power_drivers is not None else PowerDrivers()
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def power_driver(self) -> PowerDriver:
+        """This host's power driver, as its inventory entry names it among the registered
+        drivers; :class:`~stackdrill.hosts.power.PowerError` when it names none or an unknown
+        one."""
+        return self.power_drivers.driver(self.spec)
 
     def __repr__(self) -> str:
         return f"<Target {self.name} {','.join(self.spec.roles)}>"
@@ -52,20 +63,28 @@ class Target:
             raise CommandFailed(result)
         return result
 
-    def service(self, name: str) -> ServiceSpec:
-        return self.inventory.service(name)
+    def service(self, name: str) -> Service:
+        """The handle of service ``name`` (a logical name: ``nova-compute``, ``rabbitmq``) as
+        this host runs it under the inventory's deployment profile: state, start, stop,
+        restart, kill, main PID, boot state. Faults, recoveries and probes act through it."""
+        return Service(self, name)
 
     def systemctl(self, verb: str, services: Sequence[str], *, check: bool = True,
                   timeout: float | None = None) -> CommandResult:
+        """``systemctl <verb>`` of services the host's systemd runs itself (see :meth:`unit`),
+        in one command."""
         units = " ".join(shlex.quote(self.unit(s)) for s in services)
         return self.run(f"systemctl {verb} {units}", check=check, timeout=timeout)
 
     def unit(self, service: str) -> str:
-        placement = self.placement(service)
-        if placement.kind != "systemd" or placement.unit is None:
+        """The systemd unit of a service the host's systemd runs itself; a one-line
+        :class:`HostError` for any other. For code that handles only systemd; the built-ins use
+        :meth:`service`, which handles every placement."""
+        handle = self.service(service)
+        if handle.host_unit is None:
             raise HostError(f"{self.name}: service {service!r} runs as "
-                            f"{placement.describe()}, not a systemd unit on the host")
-        return placement.unit
+                            f"{handle.describe()}, not a systemd unit on the host")
+        return handle.host_unit
 
     def placement(self, service: str) -> Placement:
         """How ``service`` runs here: the inventory's ``services`` entry; else, when the inventory
@@ -78,8 +97,10 @@ class Target:
                 return Placement(service, "systemd", unit=explicit.unit)
             if explicit.runtime == "lxc":
                 return Placement(service, "lxc", unit=service, container=explicit.container)
+            wrapper = (self.profile.wrapper(explicit.container)
+                       if self.inventory.profile_spec.declared else None)
             return Placement(service, "container", container=explicit.container,
-                             runtime=explicit.runtime)
+                             runtime=explicit.runtime, wrapper=wrapper)
         chosen = self.inventory.profile_spec
         if not chosen.declared:
             return Placement(service, "systemd", unit=service)
@@ -111,26 +132,14 @@ class Target:
             self._os_release = parse_os_release(result.stdout)
         return self._os_release
 
-    def service_command(self, service: str, action: str, *, signal: str = "SIGKILL") -> str:
-        """The exact command that performs ``action`` (status, start, stop, restart, kill) on
-        ``service`` as this host runs it; an LXC container's name is looked up on the host."""
-        from stackdrill.inventory.profiles import ProfileError, command
-
-        placement = self.placement(service)
-        try:
-            name = self.lxc_container(placement.container) if placement.kind == "lxc" else None
-            return command(placement, action, signal=signal, lxc_name=name)
-        except ProfileError as exc:
-            raise HostError(f"{self.name}: {service}: {exc}") from None
-
-    def lxc_container(self, group: str | None) -> str:
-        """The full name of this host's LXC container ``group`` (or of that exact name)."""
-        from stackdrill.inventory.profiles import find_lxc_container, lxc_list_command, parse_lxc_ls
-
+    @cached_property
+    def lxc_containers(self) -> list[LxcContainer]:
+        """This host's LXC containers (``lxc-ls --fancy``), read once: OpenStack-Ansible names
+        a container when it creates it."""
         result = self.run(lxc_list_command(), record=False)
         if not result.ok:
             raise CommandFailed(result)
-        return find_lxc_container(parse_lxc_ls(result.stdout), str(group))
+        return parse_lxc_ls(result.stdout)
 
     @cached_property
     def host(self) -> testinfra.host.Host:
@@ -143,9 +152,11 @@ class Target:
 class Targets:
     """Every host of an inventory, selectable by name or role."""
 
-    def __init__(self, inventory: Inventory, pool: SshPool | None = None) -> None:
+    def __init__(self, inventory: Inventory, pool: SshPool | None = None,
+                 power_drivers: PowerDrivers | None = None) -> None:
         self.inventory = inventory
         self.pool = pool or SshPool(inventory)
+        self.power_drivers = power_drivers if power_drivers is not None else PowerDrivers()
         self.listeners: list[CommandListener] = []
         self._targets: dict[str, Target] = {}
 
@@ -153,7 +164,7 @@ class Targets:
         if name not in self._targets:
             spec = self.inventory.host(name)
             self._targets[name] = Target(spec, self.pool.get(name), self.inventory,
-                                         self.listeners)
+                                         self.listeners, self.power_drivers)
         return self._targets[name]
 
     def with_role(self, role: str) -> list[Target]:

@@ -27,16 +27,18 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from stackdrill.core.errors import ActionFailed
 from stackdrill.core.evidence import Redactor
-from stackdrill.hosts.secrets import auth_secrets
-from stackdrill.inventory.model import InventoryError, parse_inventory
+from stackdrill.inventory.loader import parse_inventory
+from stackdrill.inventory.model import InventoryError
+from stackdrill.inventory.secrets import auth_secrets
 
 __all__ = ["DiscoverError", "Discovered", "connect", "discover", "render", "resolve_name"]
 
 KEY_PLACEHOLDER = "~/.ssh/stackdrill_ed25519"
 
 
-class DiscoverError(Exception):
+class DiscoverError(ActionFailed):
     """The cloud could not be asked; one line."""
 
 

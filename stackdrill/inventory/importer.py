@@ -23,7 +23,9 @@ from typing import Any, cast
 
 import yaml
 
-from stackdrill.inventory.model import ROLES, InventoryError, parse_inventory
+from stackdrill.core.errors import InvalidValue
+from stackdrill.inventory.loader import parse_inventory
+from stackdrill.inventory.model import ROLES, InventoryError
 
 __all__ = [
     "GROUP_ROLES",
@@ -122,7 +124,7 @@ def expand_hosts(pattern: str) -> list[str]:
     elif len(start) == 1 and len(end) == 1 and start.isalpha() and end.isalpha():
         values = [chr(c) for c in range(ord(start), ord(end) + 1, step)]
     else:
-        raise ValueError(f"bad host range [{start}:{end}]")
+        raise InvalidValue(f"bad host range [{start}:{end}]")
     return [host for value in values for host in expand_hosts(head + value + tail)]
 
 

@@ -43,6 +43,8 @@ import pyghmi.ipmi.bmc as pyghmi_bmc  # type: ignore[import-untyped]
 import pyghmi.ipmi.private.serversession as pyghmi_server  # type: ignore[import-untyped]
 import pyghmi.ipmi.private.session as pyghmi_session  # type: ignore[import-untyped]
 
+from stackdrill.core.errors import HarnessError
+
 __all__ = [
     "BmcError",
     "BmcProcess",
@@ -474,7 +476,7 @@ USERS_ENV = "STACKDRILL_BMC_USERS"  # JSON {user: password}: kept off the comman
 START_TIMEOUT = 30.0
 
 
-class BmcError(RuntimeError):
+class BmcError(HarnessError, RuntimeError):
     pass
 
 

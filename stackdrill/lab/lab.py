@@ -118,6 +118,28 @@ class Lab:
         self._preflight()
         started = time.monotonic()
         self.down()
+        self._build_hosts()
+        secrets = None
+        disks: dict[str, list[tuple[str, str]]] = {}
+        if cloud:
+            secrets, disks = self._install_cloud(log)
+        self._boot_hosts(log)
+        if secrets is None:
+            # Without Nova, each compute gets a bare qemu domain; with Nova, the harness
+            # creates canary servers (a domain Nova does not know would stop nova-compute).
+            for host in HOSTS:
+                if "compute" in host.roles:
+                    self.start_canary_domain(host)
+        else:
+            self._bootstrap_cloud(secrets, disks, log)
+        self.write_inventory(cloud=secrets is not None)
+        log(f"lab: up in {time.monotonic() - started:.0f}s")
+        if journal is not None:
+            self._close_replaced_lab(journal, log)
+        return self.paths.inventory
+
+    def _build_hosts(self) -> None:
+        """Every host's root, network and SSH keys, made afresh; the hosts stay off."""
         self.paths.root.mkdir(parents=True, exist_ok=True)
         self.paths.root.chmod(0o700)
         if not self.paths.ssh_key.exists():
@@ -135,48 +157,51 @@ class Lab:
             rootfs.create_overlay(self.paths, host)
             known_hosts.append(rootfs.configure_host(self.paths, host, authorized))
         self.paths.known_hosts.write_text("".join(known_hosts))
-        secrets = None
-        disks: dict[str, list[tuple[str, str]]] = {}
-        if cloud:
-            ensure_openstack(log)
-            secrets = LabSecrets.load_or_create(self.paths.root / "secrets.json")
-            configure_cloud(self.paths, secrets, self.naming)
-            disks = swift.create_disks(self.paths)
-            shared = self._shared_instances()
-            for host in HOSTS:
-                binds = [(str(swift.control_dir(self.paths, host.name)), swift.DISK_CONTROL_DIR)
-                         for name, _ in swift.EIO_DISKS if name == host.name]
-                if "compute" in host.roles:
-                    binds.append((str(shared), "/var/lib/nova/instances"))
-                write_extra_binds(self.paths, host.name,
-                                  [dev for _, dev in disks.get(host.name, [])],
-                                  sorted(set(binds)))
+
+    def _install_cloud(self, log: Callable[[str], None]
+                       ) -> tuple[LabSecrets, dict[str, list[tuple[str, str]]]]:
+        """OpenStack installed and configured in the hosts' roots, the storage disks created
+        and bound into their hosts with the shared instances path; the cloud's secrets and
+        each host's disks."""
+        ensure_openstack(log)
+        secrets = LabSecrets.load_or_create(self.paths.root / "secrets.json")
+        configure_cloud(self.paths, secrets, self.naming)
+        disks = swift.create_disks(self.paths)
+        shared = self._shared_instances()
+        for host in HOSTS:
+            binds = [(str(swift.control_dir(self.paths, host.name)), swift.DISK_CONTROL_DIR)
+                     for name, _ in swift.EIO_DISKS if name == host.name]
+            if "compute" in host.roles:
+                binds.append((str(shared), "/var/lib/nova/instances"))
+            write_extra_binds(self.paths, host.name,
+                              [dev for _, dev in disks.get(host.name, [])],
+                              sorted(set(binds)))
+        return secrets, disks
+
+    def _boot_hosts(self, log: Callable[[str], None]) -> None:
+        """Every host powered on, then waited for until it boots."""
         booting = time.monotonic()
         for host in HOSTS:
             self.power.power_on(host.name)
         for host in HOSTS:
             self.wait_booted(host)
         log(f"lab hosts: booted in {time.monotonic() - booting:.0f}s")
-        if secrets is None:
-            # Without Nova, each compute gets a bare qemu domain; with Nova, the harness
-            # creates canary servers (a domain Nova does not know would stop nova-compute).
-            for host in HOSTS:
-                if "compute" in host.roles:
-                    self.start_canary_domain(host)
-        else:
-            CloudBootstrap(self.in_host, self.paths, secrets, log, self.naming).run()
-            swift.SwiftBootstrap(self.in_host, self.paths, secrets, disks, log,
-                                 self.naming).run()
-            write_clouds_yaml(self.paths, secrets)
-        self.write_inventory(cloud=secrets is not None)
-        log(f"lab: up in {time.monotonic() - started:.0f}s")
-        if journal is not None:
-            from stackdrill.engine.recover import close_replaced_lab
 
-            closed = close_replaced_lab(self.paths.inventory, journal)
-            if closed:
-                log(f"journal: {closed} entries a dead run left on the old lab closed")
-        return self.paths.inventory
+    def _bootstrap_cloud(self, secrets: LabSecrets, disks: dict[str, list[tuple[str, str]]],
+                         log: Callable[[str], None]) -> None:
+        """The booted cloud's services, accounts and object rings, and its clouds.yaml."""
+        CloudBootstrap(self.in_host, self.paths, secrets, log, self.naming).run()
+        swift.SwiftBootstrap(self.in_host, self.paths, secrets, disks, log,
+                             self.naming).run()
+        write_clouds_yaml(self.paths, secrets)
+
+    def _close_replaced_lab(self, journal: Path, log: Callable[[str], None]) -> None:
+        """What dead runs left pending on the old lab went with it: closed in ``journal``."""
+        from stackdrill.engine.recover import close_replaced_lab
+
+        closed = close_replaced_lab(self.paths.inventory, journal)
+        if closed:
+            log(f"journal: {closed} entries a dead run left on the old lab closed")
 
     def _shared_instances(self) -> Path:
         """An empty directory every compute mounts as its instances path."""

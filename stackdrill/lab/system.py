@@ -6,8 +6,10 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from stackdrill.core.errors import HarnessError
 
-class LabError(Exception):
+
+class LabError(HarnessError):
     """A lab operation failed; the message is one line for the operator."""
 
 

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from stackdrill.lab.system import LabError
+
 SUBNET_PREFIX = "172.31.77"
 BRIDGE = "sdlab0"
 BRIDGE_ADDRESS = f"{SUBNET_PREFIX}.1"
@@ -46,7 +48,7 @@ def host_by_name(name: str) -> LabHost:
         if host.name == name:
             return host
     known = ", ".join(h.name for h in HOSTS)
-    raise KeyError(f"no lab host named {name!r} (known: {known})")
+    raise LabError(f"no lab host named {name!r} (known: {known})")
 
 
 @dataclass(frozen=True)

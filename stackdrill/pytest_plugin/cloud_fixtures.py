@@ -14,10 +14,7 @@ from stackdrill.hosts.secrets import inventory_redactor
 from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import Targets
 from stackdrill.inventory.model import Inventory, InventoryError
-
-REDACTOR = pytest.StashKey[Redactor]()
-"""The session's redactor, kept on the config so that the plugin redacts pytest's own reports of
-a failure (terminal, junit.xml, Allure results) with every secret the fixtures registered."""
+from stackdrill.reporting.redacted import REDACTOR
 
 
 def session_redactor(config: pytest.Config) -> Redactor:

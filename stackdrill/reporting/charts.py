@@ -116,66 +116,105 @@ def timeline(run: Run) -> str:
     confirmation, the recovery steps (bars as long as they ran), verified again, the undo."""
     marks = _marks(run)
     end = max([run.duration, 1.0, *(m.at + m.length for m in marks)])
-    left, right = 30.0, WIDTH - 190.0  # room on the right for the last labels
-
-    def x(offset: float) -> float:
-        return left + (right - left) * max(0.0, offset) / end
-
-    body: list[str] = []
+    axis = _TimeAxis(30.0, WIDTH - 190.0, end)  # room on the right for the last labels
     track = 56
+    body = _time_to_recover_span(run, axis)
+    body.append(f'<line x1="{axis.left}" y1="{track}" x2="{axis.x(end):.1f}" y2="{track}" '
+                f'stroke="{COLORS["rule"]}" stroke-width="4" stroke-linecap="round"/>')
+    first_lane = track + 38
+    shapes, labels, rows = _drawn_marks(marks, axis, track, first_lane)
+    body += shapes + labels
+    bottom = first_lane + 20 * max(rows, 1) - 4
+    body += _time_ticks(axis, bottom)
+    return _svg(bottom + 26, body, f"timeline of {run.scenario}")
+
+
+@dataclass(frozen=True)
+class _TimeAxis:
+    """A timeline's horizontal scale: seconds from the drill's start (up to ``end``) to x."""
+
+    left: float
+    right: float
+    end: float
+
+    def x(self, offset: float) -> float:
+        return self.left + (self.right - self.left) * max(0.0, offset) / self.end
+
+
+def _time_to_recover_span(run: Run, axis: _TimeAxis) -> list[str]:
+    """A bracket from the fault to verified again, labelled with the time to recover (dashed
+    and red, to the end, when the drill did not recover)."""
     fault = next((e.offset for e in run.events if e.kind == "fault-injected"), None)
     verified = next((e.offset for e in run.events if e.kind == "verified"), None)
-    if fault is not None:
-        stop = verified if verified is not None else end
-        ok = verified is not None
-        color = COLORS["green" if ok else "red"]
-        dash = "" if ok else ' stroke-dasharray="5 4"'
-        body.append(f'<path d="M{x(fault):.1f} 30 v-8 H{x(stop):.1f} v8" fill="none" '
-                    f'stroke="{color}" stroke-width="1.5"{dash}/>')
-        label = (f"time to recover {seconds(run.time_to_recover)}"
-                 if ok and run.time_to_recover is not None else "not recovered")
-        middle = (x(fault) + x(stop)) / 2
-        middle = min(max(middle, left + CHAR * len(label) / 2), right - CHAR * len(label) / 2)
-        body.append(_text(middle, 15, label, color="green" if ok else "red", anchor="middle",
-                          weight="600"))
-    body.append(f'<line x1="{left}" y1="{track}" x2="{x(end):.1f}" y2="{track}" '
-                f'stroke="{COLORS["rule"]}" stroke-width="4" stroke-linecap="round"/>')
+    if fault is None:
+        return []
+    stop = verified if verified is not None else axis.end
+    ok = verified is not None
+    color = COLORS["green" if ok else "red"]
+    dash = "" if ok else ' stroke-dasharray="5 4"'
+    label = (f"time to recover {seconds(run.time_to_recover)}"
+             if ok and run.time_to_recover is not None else "not recovered")
+    middle = (axis.x(fault) + axis.x(stop)) / 2
+    middle = min(max(middle, axis.left + CHAR * len(label) / 2),
+                 axis.right - CHAR * len(label) / 2)
+    return [f'<path d="M{axis.x(fault):.1f} 30 v-8 H{axis.x(stop):.1f} v8" fill="none" '
+            f'stroke="{color}" stroke-width="1.5"{dash}/>',
+            _text(middle, 15, label, color="green" if ok else "red", anchor="middle",
+                  weight="600")]
+
+
+def _drawn_marks(marks: list[_Mark], axis: _TimeAxis, track: int, first_lane: int
+                 ) -> tuple[list[str], list[str], int]:
+    """Each mark on the track with a line down to its label, the labels (drawn last, over the
+    lines), and how many rows of labels there are."""
     lanes = _Lanes()
+    shapes: list[str] = []
     labels: list[str] = []
-    first_lane = track + 38
     for mark in marks:
-        mx = x(mark.at)
-        color = COLORS[mark.color]
-        if mark.length:
-            width = max(3.0, x(mark.at + mark.length) - mx)
-            body.append(f'<rect x="{mx:.1f}" y="{track - 8}" width="{width:.1f}" height="16" '
-                        f'rx="2" fill="{color}" fill-opacity="0.8" stroke="#fff"><title>'
-                        f'{escape(mark.tooltip)}</title></rect>')
-        else:
-            body.append(f'<circle cx="{mx:.1f}" cy="{track}" r="6" fill="{color}" '
-                        f'stroke="#fff" stroke-width="2"><title>{escape(mark.tooltip)}</title>'
-                        f'</circle>')
+        mx = axis.x(mark.at)
+        shapes.append(_mark_shape(mark, axis, track))
         span = CHAR * (len(mark.text) + len(mark.when) + 3)
         start, anchor = (mx - 4, "start") if mx + span < WIDTH - 10 else (mx + 4, "end")
         lane = lanes.place(start, start + span) if anchor == "start" else \
             lanes.place(start - span, start)
         y = first_lane + 20 * lane
-        body.append(f'<line x1="{mx:.1f}" y1="{track + 9}" x2="{mx:.1f}" y2="{y - 12}" '
-                    f'stroke="{color}" stroke-width="1" stroke-opacity="0.6"/>')
-        labels.append(f'<text x="{start:.1f}" y="{y}" font-size="12" text-anchor="{anchor}" '
-                      f'fill="{COLORS["ink"]}" {HALO}>{escape(mark.text)}<tspan fill="'
-                      f'{COLORS["grey"]}"> · {escape(mark.when)}</tspan><title>'
-                      f'{escape(mark.tooltip)}</title></text>')
-    body += labels
-    axis = first_lane + 20 * max(len(lanes.rows), 1) - 4
-    body.append(f'<line x1="{left}" y1="{axis}" x2="{right}" y2="{axis}" '
-                f'stroke="{COLORS["rule"]}"/>')
-    for tick in ticks(end, tick_step(end)):
-        tx = x(tick)
-        body.append(f'<line x1="{tx:.1f}" y1="{axis}" x2="{tx:.1f}" y2="{axis + 5}" '
+        shapes.append(f'<line x1="{mx:.1f}" y1="{track + 9}" x2="{mx:.1f}" y2="{y - 12}" '
+                      f'stroke="{COLORS[mark.color]}" stroke-width="1" stroke-opacity="0.6"/>')
+        labels.append(_mark_label(mark, start, y, anchor))
+    return shapes, labels, len(lanes.rows)
+
+
+def _mark_shape(mark: _Mark, axis: _TimeAxis, track: int) -> str:
+    """A recovery step as a bar as long as it ran; anything else as a dot."""
+    mx = axis.x(mark.at)
+    color = COLORS[mark.color]
+    if mark.length:
+        width = max(3.0, axis.x(mark.at + mark.length) - mx)
+        return (f'<rect x="{mx:.1f}" y="{track - 8}" width="{width:.1f}" height="16" '
+                f'rx="2" fill="{color}" fill-opacity="0.8" stroke="#fff"><title>'
+                f'{escape(mark.tooltip)}</title></rect>')
+    return (f'<circle cx="{mx:.1f}" cy="{track}" r="6" fill="{color}" '
+            f'stroke="#fff" stroke-width="2"><title>{escape(mark.tooltip)}</title>'
+            f'</circle>')
+
+
+def _mark_label(mark: _Mark, start: float, y: int, anchor: str) -> str:
+    return (f'<text x="{start:.1f}" y="{y}" font-size="12" text-anchor="{anchor}" '
+            f'fill="{COLORS["ink"]}" {HALO}>{escape(mark.text)}<tspan fill="'
+            f'{COLORS["grey"]}"> · {escape(mark.when)}</tspan><title>'
+            f'{escape(mark.tooltip)}</title></text>')
+
+
+def _time_ticks(axis: _TimeAxis, y: int) -> list[str]:
+    """The time axis at ``y``, a tick and its seconds at each step."""
+    body = [f'<line x1="{axis.left}" y1="{y}" x2="{axis.right}" y2="{y}" '
+            f'stroke="{COLORS["rule"]}"/>']
+    for tick in ticks(axis.end, tick_step(axis.end)):
+        tx = axis.x(tick)
+        body.append(f'<line x1="{tx:.1f}" y1="{y}" x2="{tx:.1f}" y2="{y + 5}" '
                     f'stroke="{COLORS["grey"]}"/>')
-        body.append(_text(tx, axis + 18, f"{tick:g} s", color="grey", anchor="middle", size=11))
-    return _svg(axis + 26, body, f"timeline of {run.scenario}")
+        body.append(_text(tx, y + 18, f"{tick:g} s", color="grey", anchor="middle", size=11))
+    return body
 
 
 def budget_bar(ttr: float | None, budget: float | None) -> str:
@@ -202,7 +241,54 @@ def trend(runs: Sequence[Run], found: Regression | None) -> str:
     """Time to recover of each run, oldest to newest; the budget and the regression limit
     (:mod:`stackdrill.reporting.trend`, from the runs before the latest) as dashed lines; runs
     that did not recover as red crosses along the top."""
-    left, right, top, bottom, height = 64.0, WIDTH - 190.0, 24.0, 176.0, 212
+    frame = _trend_frame(runs)
+    body = _trend_scale(frame)
+    points = [(frame.x(i), frame.y(run.time_to_recover)) for i, run in enumerate(runs)
+              if run.time_to_recover is not None]
+    if len(points) > 1:
+        path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
+        body.append(f'<polyline points="{path}" fill="none" stroke="{COLORS["blue"]}" '
+                    f'stroke-width="2"/>')
+    every = math.ceil(len(runs) / 10)
+    for index, run in enumerate(runs):
+        latest = index == len(runs) - 1
+        when = run.started.strftime("%m-%d %H:%M")
+        body += _trend_run(frame, index, run, when, found, latest)
+        if index % every == 0 or latest:
+            body.append(_text(frame.x(index), frame.bottom + 20, when, color="grey",
+                              anchor="middle", size=11))
+    body.append(f'<line x1="{frame.left}" y1="{frame.bottom}" x2="{frame.right}" '
+                f'y2="{frame.bottom}" stroke="{COLORS["grey"]}"/>')
+    return _svg(frame.height, body, "time to recover across runs")
+
+
+@dataclass(frozen=True)
+class _TrendFrame:
+    """A trend's scales (run number to x, seconds up to ``ymax`` to y) and its lines: the
+    latest budget and the regression limit, None when there is none."""
+
+    count: int
+    ymax: float
+    step: float
+    budget: float | None
+    limit: float | None
+    left: float = 64.0
+    right: float = WIDTH - 190.0
+    top: float = 24.0
+    bottom: float = 176.0
+    height: int = 212
+
+    def y(self, value: float) -> float:
+        return self.bottom - (self.bottom - self.top) * value / self.ymax
+
+    def x(self, index: int) -> float:
+        return (self.left + self.right) / 2 if self.count == 1 else \
+            self.left + (self.right - self.left) * index / (self.count - 1)
+
+
+def _trend_frame(runs: Sequence[Run]) -> _TrendFrame:
+    """A scale up to the highest time to recover, the regression limit, and the budget unless
+    it is far above them."""
     ttrs = [run.time_to_recover for run in runs]
     base = baseline([t if run.result == "passed" else None for t, run in zip(ttrs, runs,
                                                                                strict=True)])
@@ -215,57 +301,51 @@ def trend(runs: Sequence[Run], found: Regression | None) -> str:
         peak = max(peak, budget)
     step = tick_step(peak * 1.1 or 1.0, most=5)
     ymax = step * math.ceil((peak * 1.1 or 1.0) / step)
+    return _TrendFrame(count=len(runs), ymax=ymax, step=step, budget=budget, limit=limit)
 
-    def y(value: float) -> float:
-        return bottom - (bottom - top) * value / ymax
 
-    def x(index: int) -> float:
-        return (left + right) / 2 if len(runs) == 1 else \
-            left + (right - left) * index / (len(runs) - 1)
-
+def _trend_scale(frame: _TrendFrame) -> list[str]:
+    """The seconds grid, and the budget and the regression limit as dashed lines (a budget
+    above the scale as an arrow at its top)."""
+    left, right = frame.left, frame.right
     body: list[str] = []
-    for tick in ticks(ymax, step):
-        body.append(f'<line x1="{left}" y1="{y(tick):.1f}" x2="{right}" y2="{y(tick):.1f}" '
-                    f'stroke="{COLORS["track"]}"/>')
-        body.append(_text(left - 8, y(tick) + 4, f"{tick:g} s", color="grey", anchor="end",
-                          size=11))
-    for value, label, color in ((budget, "budget", "ink"), (limit, "regression limit", "amber")):
-        if value is None or value > ymax:
+    for tick in ticks(frame.ymax, frame.step):
+        body.append(f'<line x1="{left}" y1="{frame.y(tick):.1f}" x2="{right}" '
+                    f'y2="{frame.y(tick):.1f}" stroke="{COLORS["track"]}"/>')
+        body.append(_text(left - 8, frame.y(tick) + 4, f"{tick:g} s", color="grey",
+                          anchor="end", size=11))
+    for value, label, color in ((frame.budget, "budget", "ink"),
+                                (frame.limit, "regression limit", "amber")):
+        if value is None or value > frame.ymax:
             continue
-        body.append(f'<line x1="{left}" y1="{y(value):.1f}" x2="{right}" y2="{y(value):.1f}" '
-                    f'stroke="{COLORS[color]}" stroke-dasharray="6 4"/>')
-        body.append(_text(right + 10, y(value) + 4, f"{label} {seconds(value)}", color=color,
-                          size=11))
-    if budget is not None and budget > ymax:
-        body.append(_text(right + 10, top + 4, f"budget {seconds(budget)} ↑", color="grey",
-                          size=11))
-    points = [(x(i), y(t)) for i, t in enumerate(ttrs) if t is not None]
-    if len(points) > 1:
-        path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
-        body.append(f'<polyline points="{path}" fill="none" stroke="{COLORS["blue"]}" '
-                    f'stroke-width="2"/>')
-    every = math.ceil(len(runs) / 10)
-    for index, run in enumerate(runs):
-        latest = index == len(runs) - 1
-        when = run.started.strftime("%m-%d %H:%M")
-        if run.time_to_recover is None:
-            cx, cy = x(index), top - 12  # above the scale: no time to plot
-            body.append(f'<path d="M{cx - 5:.1f} {cy - 5:.1f} l10 10 m0 -10 l-10 10" '
-                        f'stroke="{COLORS["red"]}" stroke-width="2.5"><title>{escape(when)} '
-                        f'{escape(run.result)}: {escape(run.reason or "")}</title></path>')
-        else:
-            color = COLORS["red" if latest and found else "blue"]
-            body.append(f'<circle cx="{x(index):.1f}" cy="{y(run.time_to_recover):.1f}" '
-                        f'r="{6 if latest else 4}" fill="{color}" stroke="#fff" '
-                        f'stroke-width="1.5"><title>{escape(when)}: '
-                        f'{seconds(run.time_to_recover)}</title></circle>')
-            if latest:
-                body.append(_text(x(index) - 10, y(run.time_to_recover) - 10,
-                                  seconds(run.time_to_recover), color="red" if found else "blue",
-                                  anchor="end", weight="600"))
-        if index % every == 0 or latest:
-            body.append(_text(x(index), bottom + 20, when, color="grey", anchor="middle",
-                              size=11))
-    body.append(f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" '
-                f'stroke="{COLORS["grey"]}"/>')
-    return _svg(height, body, "time to recover across runs")
+        body.append(f'<line x1="{left}" y1="{frame.y(value):.1f}" x2="{right}" '
+                    f'y2="{frame.y(value):.1f}" stroke="{COLORS[color]}" '
+                    f'stroke-dasharray="6 4"/>')
+        body.append(_text(right + 10, frame.y(value) + 4, f"{label} {seconds(value)}",
+                          color=color, size=11))
+    if frame.budget is not None and frame.budget > frame.ymax:
+        body.append(_text(right + 10, frame.top + 4, f"budget {seconds(frame.budget)} ↑",
+                          color="grey", size=11))
+    return body
+
+
+def _trend_run(frame: _TrendFrame, index: int, run: Run, when: str,
+               found: Regression | None, latest: bool) -> list[str]:
+    """One run: a dot at its time to recover (the latest larger, red if it regressed, with its
+    time beside it), or a red cross along the top when it did not recover."""
+    x = frame.x(index)
+    if run.time_to_recover is None:
+        cx, cy = x, frame.top - 12  # above the scale: no time to plot
+        return [f'<path d="M{cx - 5:.1f} {cy - 5:.1f} l10 10 m0 -10 l-10 10" '
+                f'stroke="{COLORS["red"]}" stroke-width="2.5"><title>{escape(when)} '
+                f'{escape(run.result)}: {escape(run.reason or "")}</title></path>']
+    y = frame.y(run.time_to_recover)
+    color = COLORS["red" if latest and found else "blue"]
+    body = [f'<circle cx="{x:.1f}" cy="{y:.1f}" '
+            f'r="{6 if latest else 4}" fill="{color}" stroke="#fff" '
+            f'stroke-width="1.5"><title>{escape(when)}: '
+            f'{seconds(run.time_to_recover)}</title></circle>']
+    if latest:
+        body.append(_text(x - 10, y - 10, seconds(run.time_to_recover),
+                          color="red" if found else "blue", anchor="end", weight="600"))
+    return body

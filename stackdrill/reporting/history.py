@@ -23,6 +23,7 @@ import pytest
 
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.engine.drill import Drill
+from stackdrill.engine.upgrade_phases import CHANGES as UPGRADE_CHANGES
 from stackdrill.hosts.target import Targets
 from stackdrill.reporting.outcome import Outcome, one_line, outcome
 from stackdrill.reporting.runs import session_run_id
@@ -42,7 +43,6 @@ MAX_COMMANDS = 200
 MAX_OUTPUT = 4000
 MAX_CHECKS = 50
 MAX_DEVIATIONS = 200
-UPGRADE_CHANGES = "changed since the pre-upgrade record"  # the attachment's name
 
 
 def iso(timestamp: float) -> str:

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from html import escape
 
 from stackdrill.reporting import charts
+from stackdrill.reporting.drill_runs import DrillRuns
 from stackdrill.reporting.history import Run
-from stackdrill.reporting.report import DrillRuns
 from stackdrill.reporting.trend import MIN_HISTORY, RULE, previous_median
 
 CSS = """

@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from stackdrill.reporting.charts import seconds
+from stackdrill.reporting.drill_runs import DrillRuns, comparable
 from stackdrill.reporting.history import Run
-from stackdrill.reporting.report import DrillRuns, comparable
 
 LAST = 10  # runs of each drill, unless --last says otherwise
 HEADER = ("| feature | scenario | fault | recovery (runbook) | time to recover, latest pass "

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from stackdrill.core.errors import BadInput
 from stackdrill.engine.schedule import EXIT_MAX_DURATION, stopped_reason
 from stackdrill.reporting.history import RUN_RECORDS, iso
 
@@ -31,9 +32,12 @@ TIMEOUT = 30.0
 OUTCOMES = {0: "passed", 1: "failed", 2: "interrupted",
             EXIT_MAX_DURATION: "stopped at max duration"}
 _STARTED = pytest.StashKey[float]()
+SESSION_CLOUD = pytest.StashKey[str | None]()
+"""The inventory's cloud name (None when it names none), set once the session has loaded the
+inventory; a notification without it takes the cloud of the run's records."""
 
 
-class NotifyError(ValueError):
+class NotifyError(BadInput, ValueError):
     """A hook that cannot be used as given; one line."""
 
 
@@ -132,11 +136,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _cloud(config: pytest.Config, records: Sequence[Mapping[str, Any]]) -> str | None:
-    from stackdrill.pytest_plugin import INVENTORY
-
-    inventory = config.stash.get(INVENTORY, None)
-    if inventory is not None:
-        return str(inventory.cloud) if inventory.cloud else None
+    if SESSION_CLOUD in config.stash:
+        cloud = config.stash[SESSION_CLOUD]
+        return str(cloud) if cloud else None
     return next((str(r["cloud"]) for r in records if r.get("cloud")), None)
 
 
@@ -162,4 +164,5 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
               flush=True)
 
 
-__all__ = ["NotifyError", "check_url", "notify_command", "notify_url", "run_message", "where"]
+__all__ = ["SESSION_CLOUD", "NotifyError", "check_url", "notify_command", "notify_url",
+           "run_message", "where"]

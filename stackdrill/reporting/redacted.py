@@ -6,9 +6,9 @@ the exception itself (for the test, for each Gherkin step and for each fixture).
 redacted as it is made, before any plugin reads it, and when the session ends every file written
 into the Allure results during it, and junit.xml, is redacted on disk.
 
-The redactor is the one the ``redactor`` fixture builds
-(:func:`stackdrill.pytest_plugin.cloud_fixtures.session_redactor`): the inventory's power
-passwords, the clouds.yaml credentials and the database passwords, as the fixtures register them.
+The redactor is the one kept under :data:`REDACTOR`, where the plugin's ``redactor`` fixture
+puts it: the inventory's power passwords, the clouds.yaml credentials and the database
+passwords, as the fixtures register them.
 """
 
 from __future__ import annotations
@@ -21,9 +21,13 @@ from typing import Any
 
 import pytest
 
-from stackdrill.pytest_plugin.cloud_fixtures import REDACTOR
+from stackdrill.core.evidence import Redactor
 
-__all__ = ["redact_file", "redact_report", "redacted"]
+__all__ = ["REDACTOR", "redact_file", "redact_report", "redacted"]
+
+REDACTOR = pytest.StashKey[Redactor]()
+"""The session's redactor, kept on the config so that pytest's own reports of a failure
+(terminal, junit.xml, Allure results) are redacted with every secret the fixtures registered."""
 
 Redact = Callable[[str], str]
 _ALLURE_BEFORE = pytest.StashKey[tuple[Path, frozenset[str]]]()

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from stackdrill.api.probe import batch_script, split_batch
+from stackdrill.core.errors import InvalidValue
 from stackdrill.hosts.ssh import CommandResult
 
 __all__ = [
@@ -66,11 +67,11 @@ class VersionSource:
 
     def __post_init__(self) -> None:
         if not self.commands and not self.scripts:
-            raise ValueError(f"version of {self.service}: no command to look for")
+            raise InvalidValue(f"version of {self.service}: no command to look for")
         if self.scripts and (self.distribution is None
                              or not _DISTRIBUTION.match(self.distribution)):
-            raise ValueError(f"version of {self.service}: scripts need a distribution name, "
-                             f"got {self.distribution!r}")
+            raise InvalidValue(f"version of {self.service}: scripts need a distribution "
+                               f"name, got {self.distribution!r}")
 
     def fragment(self, timeout: float) -> str:
         """The ``sh`` fragment printing the version; exit 127 when nothing is installed."""

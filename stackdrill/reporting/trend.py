@@ -1,7 +1,7 @@
 """The regression rule: when a drill's time to recover is slower than its own history allows.
 
 A run is compared with the drill's earlier passing runs timed from the same kind of moment
-(the caller, :class:`stackdrill.reporting.report.DrillRuns`, leaves the others out), the
+(the caller, :class:`stackdrill.reporting.drill_runs.DrillRuns`, leaves the others out), the
 latest :data:`WINDOW` of them, and nothing is called before there are :data:`MIN_HISTORY` of
 them: a median of one or two runs says little of a drill whose time varies by itself. The
 limit is the median of those runs plus the largest of:

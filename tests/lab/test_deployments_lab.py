@@ -11,14 +11,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from stackdrill.api.registry import load_registries
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.cloud.canary import ensure_canaries
 from stackdrill.core.waiting import poll_until
-from stackdrill.hostkit.units import act_on_service, service_state
 from stackdrill.hosts.identity import boot_identity
-from stackdrill.hosts.power import power_driver
 from stackdrill.hosts.target import Targets
-from stackdrill.inventory.model import load_inventory
+from stackdrill.inventory.loader import load_inventory
 from stackdrill.lab.bmc import BmcProcess, LabPowerBackend
 from stackdrill.lab.lab import Lab
 from stackdrill.pytest_plugin.cloud_fixtures import domain_runner
@@ -51,25 +50,25 @@ def test_the_profile_names_the_lab_units(profile_targets: tuple[str, Targets]) -
     controller = targets.get("controller")
     assert controller.os_release()["ID"] == "debian"
     assert controller.unit("rabbitmq") == "rabbitmq-server"
-    assert service_state(controller, "rabbitmq").active
-    assert service_state(controller, "memcached").active
+    assert controller.service("rabbitmq").is_running()
+    assert controller.service("memcached").is_running()
     assert controller.unit("glance-api") == LAB_UNITS[profile]["glance-api"]
-    assert service_state(controller, "glance-api").active
+    assert controller.service("glance-api").is_running()
     compute = targets.get("compute1")
     assert compute.unit("nova-compute") == LAB_UNITS[profile]["nova-compute"]
-    assert service_state(compute, "nova-compute").active
+    assert compute.service("nova-compute").is_running()
     storage = targets.get("storage1")
     assert storage.unit("cinder-volume") == LAB_UNITS[profile]["cinder-volume"]
-    assert service_state(storage, "cinder-volume").active
+    assert storage.service("cinder-volume").is_running()
 
 
 def test_the_profile_restarts_a_service(profile_targets: tuple[str, Targets]) -> None:
     _, targets = profile_targets
     controller = targets.get("controller")
-    before = service_state(controller, "memcached").main_pid
-    act_on_service(controller, "memcached", "restart", timeout=30)
-    after = service_state(controller, "memcached")
-    assert after.active
+    before = controller.service("memcached").main_pid()
+    controller.service("memcached").restart(timeout=30)
+    after = controller.service("memcached").status()
+    assert after.running
     assert after.main_pid not in (0, before)
 
 
@@ -94,7 +93,8 @@ def test_virtual_bmc_powers_a_lab_host_off_and_on_and_resets_it(
             data["defaults"].pop("power", None)
             path = tmp_path / "inventory.yaml"
             path.write_text(yaml.safe_dump(data))
-            driver = power_driver(load_inventory(path).host("compute2"))
+            spec = load_inventory(path).host("compute2")
+            driver = load_registries().power_drivers.driver(spec)
             assert driver.is_on()
             driver.power_off()
             assert not driver.is_on()

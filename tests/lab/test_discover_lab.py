@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from stackdrill.inventory.model import load_inventory
+from stackdrill.inventory.loader import load_inventory
 from stackdrill.lab.lab import Lab
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -30,7 +30,7 @@ from stackdrill.engine.drill import Drill
 from stackdrill.engine.journal import Journal
 from stackdrill.hostkit.units import unit_status
 from stackdrill.hosts.target import Targets
-from stackdrill.inventory.model import load_inventory
+from stackdrill.inventory.loader import load_inventory
 from stackdrill.lab.lab import Lab
 from tests.feature_dirs import write_feature_dir
 
@@ -42,9 +42,9 @@ def lab_targets(lab: Lab, canaries: CanaryWorkload,
                 cloud_access: CloudAccess) -> Iterator[Targets]:
     """The lab's hosts; after each test, the cloud must be healthy again (Nova re-enables a
     compute service it disabled only at its next periodic task), so tests do not leak."""
-    targets = Targets(load_inventory(lab.ensure_up()))
-    yield targets
     registries = load_registries()
+    targets = Targets(load_inventory(lab.ensure_up()), power_drivers=registries.power_drivers)
+    yield targets
     probes = [registries.probes.get(name)() for name in registries.probes]
     context = CloudContext(cloud_access, targets)
     try:
@@ -118,13 +118,14 @@ from stackdrill.cloud.access import CloudAccess
 from stackdrill.cloud.canary import CanaryWorkload
 from stackdrill.engine.drill import Drill
 from stackdrill.hosts.target import Targets
-from stackdrill.inventory.model import load_inventory
+from stackdrill.inventory.loader import load_inventory
 from stackdrill.engine.journal import Journal
 from stackdrill.api.probe import CloudContext, health_problems
 from stackdrill.api.registry import load_registries
 
-targets = Targets(load_inventory(sys.argv[1]))
-drill = Drill("killed", targets, load_registries(), Journal(Path(sys.argv[2])))
+registries = load_registries()
+targets = Targets(load_inventory(sys.argv[1]), power_drivers=registries.power_drivers)
+drill = Drill("killed", targets, registries, Journal(Path(sys.argv[2])))
 drill.record_baseline(settle=120)
 drill.inject("kill_service", targets.get("compute2"),
              {"service": "dbus", "signal": "SIGKILL", "keep_down": "yes"})

@@ -28,7 +28,7 @@ from stackdrill.cloud.canary import CanaryWorkload
 from stackdrill.engine.drill import Drill
 from stackdrill.engine.journal import Journal
 from stackdrill.hosts.target import Targets
-from stackdrill.inventory.model import load_inventory
+from stackdrill.inventory.loader import load_inventory
 from stackdrill.lab.lab import Lab
 from tests.feature_dirs import write_feature_dir
 
@@ -45,16 +45,17 @@ from stackdrill.cloud.access import CloudAccess
 from stackdrill.engine.drill import Drill
 from stackdrill.core.evidence import Redactor
 from stackdrill.hosts.target import Targets
-from stackdrill.inventory.model import load_inventory
+from stackdrill.inventory.loader import load_inventory
 from stackdrill.engine.journal import Journal
 from stackdrill.api.registry import load_registries
 from tests.feature_dirs import write_feature_dir
 
 inventory, journal, clouds, case = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
 loaded = load_inventory(inventory)
-targets = Targets(loaded)
+registries = load_registries()
+targets = Targets(loaded, power_drivers=registries.power_drivers)
 cloud = CloudAccess(loaded.cloud, Redactor(), config_files=[clouds])
-drill = Drill("killed", targets, load_registries(), Journal(Path(journal)), cloud=cloud)
+drill = Drill("killed", targets, registries, Journal(Path(journal)), cloud=cloud)
 drill.record_baseline(settle=180)
 if case["before"]:
     drill.recover(case["before"], targets.get(case["host"]), {})
@@ -142,7 +143,8 @@ ROUTINE = {("kill_service", "injected"), ("drop_table", "recovering")}
 
 @pytest.fixture
 def lab_targets(lab: Lab) -> Iterator[Targets]:
-    targets = Targets(load_inventory(lab.ensure_up()))
+    targets = Targets(load_inventory(lab.ensure_up()),
+                      power_drivers=load_registries().power_drivers)
     yield targets
     targets.close()
 

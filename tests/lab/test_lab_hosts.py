@@ -12,10 +12,10 @@ import pytest
 
 from stackdrill.cloud.canary import CanaryWorkload
 from stackdrill.core.waiting import poll
-from stackdrill.hostkit.units import act_and_wait_active, unit_status
+from stackdrill.hostkit.units import unit_status
 from stackdrill.hosts import HostUnreachable
 from stackdrill.hosts.target import Target, Targets
-from stackdrill.inventory.model import load_inventory
+from stackdrill.inventory.loader import load_inventory
 from stackdrill.lab.lab import Lab
 from stackdrill.lab.topology import host_by_name
 
@@ -132,7 +132,7 @@ def test_lab_status_names_a_stopped_unit_and_exits_1(lab_targets: Targets) -> No
     controller = lab_targets.get("controller")
     unit = controller.unit("cinder-scheduler")
     assert unit_status(controller, unit).active == "active"
-    controller.run(controller.service_command("cinder-scheduler", "stop"), check=True)
+    controller.run(controller.service("cinder-scheduler").command("stop"), check=True)
     try:
         down = lab_status()
         assert down.returncode == 1, down.stdout + down.stderr
@@ -140,6 +140,6 @@ def test_lab_status_names_a_stopped_unit_and_exits_1(lab_targets: Targets) -> No
         assert f"problem: controller: unit {unit} is inactive" in problems, down.stdout
         assert "lab: not fully up" in down.stdout
     finally:
-        act_and_wait_active(controller, unit, "start", timeout=60)
+        controller.service("cinder-scheduler").start(timeout=60)
         poll(lambda: lab_status().returncode == 0, timeout=120, interval=2,
              description="lab status to exit 0 again")

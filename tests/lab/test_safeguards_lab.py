@@ -17,7 +17,7 @@ from stackdrill.core.waiting import poll_until
 from stackdrill.engine.journal import Journal
 from stackdrill.hostkit.units import unit_statuses
 from stackdrill.hosts.target import Targets
-from stackdrill.inventory.model import load_inventory
+from stackdrill.inventory.loader import load_inventory
 from stackdrill.lab.lab import Lab
 from tests.feature_dirs import write_feature_dir
 

@@ -20,7 +20,7 @@ from stackdrill.engine.drill import Drill
 from stackdrill.engine.journal import Journal
 from stackdrill.hostkit.units import unit_statuses
 from stackdrill.hosts.target import Targets
-from stackdrill.inventory.model import load_inventory
+from stackdrill.inventory.loader import load_inventory
 from stackdrill.lab.lab import Lab
 from tests.feature_dirs import write_feature_dir
 from tests.lab.test_bad_input import assert_one_line_error, drill_dir, lab_inventory

@@ -17,7 +17,7 @@ from stackdrill.cloud.access import CloudAccess
 from stackdrill.cloud.canary import ensure_canaries
 from stackdrill.engine.upgrade import load, record_path
 from stackdrill.hosts.target import Targets
-from stackdrill.inventory.model import load_inventory
+from stackdrill.inventory.loader import load_inventory
 from stackdrill.lab.cloud.layout import COMPUTE_UNITS, CONTROLLER_UNITS
 from stackdrill.lab.lab import Lab
 from stackdrill.lab.topology import LabPaths

@@ -4,7 +4,7 @@ the guide's instance/volume list."""
 from __future__ import annotations
 
 import pytest
-from stackdrill.builtin.recovery.compute_failure import (
+from stackdrill.builtin.recovery.move_instances_in_database import (
     VolumeRow,
     instances_on_host_sql,
     move_instances_sql,

@@ -17,7 +17,7 @@ import yaml
 
 from stackdrill import cli
 from stackdrill.inventory.discover import DiscoverError, discover, render, run_discovery
-from stackdrill.inventory.model import load_inventory
+from stackdrill.inventory.loader import load_inventory
 
 ADDRESSES = {"compute1": "10.0.0.11", "compute2": "10.0.0.12", "storage1": "10.0.0.21",
              "api.example.org": "10.0.0.5", "ctl1": "10.0.0.1"}

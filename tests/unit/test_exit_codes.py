@@ -1,5 +1,6 @@
 """Every exit code the command line can return is listed by ``stackdrill --help`` and
-``stackdrill run --help``, and the README and the docs list the same ones."""
+``stackdrill run --help``, and the README and the docs list the same ones; each branch of
+:mod:`stackdrill.core.errors` that reaches the command line has its exit code."""
 
 from __future__ import annotations
 
@@ -11,8 +12,12 @@ import pytest
 
 from stackdrill import cli
 from stackdrill.cli import run_options
+from stackdrill.core.errors import ActionFailed, BadInput
 from stackdrill.engine import schedule
+from stackdrill.engine.journal import JournalError
+from stackdrill.engine.lock import LockError
 from stackdrill.inventory import importer as inventory_import
+from stackdrill.lab.system import LabError
 
 ROOT = Path(__file__).resolve().parents[2]
 # modules whose functions make up the command line's exit status
@@ -98,3 +103,29 @@ def test_the_docs_list_the_same_exit_codes() -> None:
     reports = (ROOT / "reports/README.md").read_text()
     sentence = reports[reports.index("its exit code:"):]
     assert {int(code) for code in re.findall(r"[:,]\s+(\d+)\s", sentence)} == used
+
+
+@pytest.mark.parametrize(("error", "code", "line"), [
+    (BadInput("an option"), cli.EXIT_BAD_INPUT, "stackdrill: error: an option"),
+    (cli.CliError("--last: expected a positive number of runs"), cli.EXIT_BAD_INPUT,
+     "stackdrill: error: --last: expected a positive number of runs"),
+    (ActionFailed("c1: unreachable"), cli.EXIT_BAD_INPUT, "stackdrill: error: c1: unreachable"),
+    (JournalError("journal j: line 3: not valid JSON"), cli.EXIT_BAD_INPUT,
+     "stackdrill: error: journal j: line 3: not valid JSON"),
+    (LockError("lock l: cannot open"), cli.EXIT_BAD_INPUT,
+     "stackdrill: error: lock l: cannot open"),
+    (LabError("no libvirt"), cli.EXIT_HARNESS, "stackdrill: lab: no libvirt"),
+    (OSError("disk full"), cli.EXIT_HARNESS, "stackdrill: error: disk full"),
+    (KeyboardInterrupt(), cli.EXIT_INTERRUPTED, "stackdrill: interrupted"),
+])
+def test_the_command_line_maps_each_branch_to_its_exit_code(
+        error: BaseException, code: int, line: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Bad input, and a host, the journal or the lock that refused a command of the command line
+    itself: 2; the lab's own failure and the file system's: 1 (the harness); Ctrl-C: 130."""
+    def fail(args: object) -> int:
+        raise error
+
+    monkeypatch.setattr(cli, "_report", fail)
+    assert cli.main(["report"]) == code
+    assert capsys.readouterr().err == line + "\n"

@@ -17,11 +17,13 @@ from stackdrill.builtin.faults.drop_iscsi_sessions import (
     parse_lio_state,
 )
 from stackdrill.builtin.faults.hold_services_at_boot import HoldServicesAtBoot
+from stackdrill.builtin.faults.power_off_host import PowerOffHost
 from stackdrill.builtin.faults.reboot_host import RebootHost
 from stackdrill.builtin.faults.remove_files import RemoveFiles
 
 from stackdrill.api.fault import FaultError
-from stackdrill.hosts import power
+from stackdrill.hosts.power import PowerDriver, PowerDrivers
+from stackdrill.hosts.service import Service
 from stackdrill.hosts.ssh import CommandResult, HostError
 from tests.unit.test_iscsi import VOL1, RecordedHost, recorded
 
@@ -129,13 +131,18 @@ def test_lio_is_confirmed_by_the_portal_group_read_disabled_and_its_sessions_gon
 ORDER = {"order": "ops-guide-table-11-1"}
 
 
+READ = "echo tgt "  # the boot state read: one echo per service, the list's first is tgt
+
+
 class UnitsHost(RecordedHost):
-    def unit(self, service: str) -> str:
-        return service
+    """A host whose services are systemd units of their own names."""
+
+    def service(self, name: str) -> Service:
+        return Service.for_unit(self, name)  # type: ignore[arg-type]
 
 
 def test_holding_nothing_at_boot_is_refused_in_prepare() -> None:
-    host = UnitsHost({"for u in": (0, "mariadb disabled\nnova-compute masked\ntgt \n")})
+    host = UnitsHost({READ: (0, "mariadb disabled\nnova-compute masked\ntgt \n")})
     fault = HoldServicesAtBoot(host, ORDER)  # type: ignore[arg-type]
     with pytest.raises(FaultError, match=r"^storage1: no service of the priority list is enabled "
                                          r"at boot here; nothing to hold$"):
@@ -143,12 +150,13 @@ def test_holding_nothing_at_boot_is_refused_in_prepare() -> None:
 
 
 def test_held_services_are_confirmed_once_none_reads_enabled() -> None:
-    host = UnitsHost({"for u in": (0, "tgt enabled\nmariadb disabled\n")})
+    host = UnitsHost({READ: (0, "tgt enabled\nmariadb disabled\n")})
     fault = HoldServicesAtBoot(host, ORDER)  # type: ignore[arg-type]
     facts = fault.prepare()
-    assert facts == {"units": ["tgt"]}
+    assert facts == {"services": ["tgt"], "units": ["tgt"]}
+    assert host.ran[-1].startswith('echo tgt "$(systemctl is-enabled tgt 2>/dev/null)"; ')
     assert fault.confirm(facts) is None
-    host.answers["for u in"] = (0, "tgt disabled\n")
+    host.answers[READ] = (0, "tgt disabled\n")
     assert fault.confirm(facts) == "held at boot on storage1: tgt"
 
 
@@ -163,6 +171,10 @@ class RebootingHost:
         self.identity: str | None = "boot-a 100"
         self.powered = True
         self.spec = SimpleNamespace(name="storage1", power={"driver": "fake"})
+        self.power_drivers = PowerDrivers()
+
+    def power_driver(self) -> PowerDriver:
+        return self.power_drivers.driver(self.spec)  # type: ignore[arg-type]
 
     def run(self, command: str, *, check: bool = False, timeout: float | None = None,
             record: bool = True) -> CommandResult:
@@ -172,10 +184,10 @@ class RebootingHost:
 
 
 @pytest.fixture
-def rebooting(monkeypatch: pytest.MonkeyPatch) -> RebootingHost:
+def rebooting() -> RebootingHost:
     host = RebootingHost()
     driver = SimpleNamespace(is_on=lambda: host.powered)
-    monkeypatch.setitem(power.DRIVERS, "fake", lambda spec, options: driver)
+    host.power_drivers.register("fake", lambda spec, options: driver)  # type: ignore[return-value]
     return host
 
 
@@ -188,6 +200,16 @@ def test_a_host_that_stops_answering_has_not_thereby_rebooted(rebooting: Rebooti
     assert fault.confirm(facts) == "storage1 went down: its fake power driver reports it off"
     rebooting.powered, rebooting.identity = True, "boot-b 7"
     assert fault.confirm(facts) == "storage1 rebooted: boot identity boot-b:7 (was boot-a:100)"
+
+
+def test_a_power_driver_not_registered_is_refused_before_anything_is_injected(
+        rebooting: RebootingHost) -> None:
+    rebooting.spec.power = {"driver": "nope"}
+    for fault in (PowerOffHost(rebooting, {}),  # type: ignore[arg-type]
+                  RebootHost(rebooting, {"mode": "hard"})):  # type: ignore[arg-type]
+        with pytest.raises(FaultError, match=r"^storage1: unknown power driver 'nope' "
+                                             r"\(known: fake\)$"):
+            fault.prepare()
 
 
 def test_a_host_without_a_power_driver_is_proven_by_its_boot_identity_alone(
@@ -277,16 +299,16 @@ def test_the_undo_restores_only_what_is_missing_and_says_so(xml_files: list[Path
 # -- confirms that read nothing confirm nothing ------------------------------------------------
 def test_a_boot_state_that_cannot_be_read_does_not_read_as_held() -> None:
     """systemctl failing (a bus error while the host shuts down) prints no state: not held."""
-    host = UnitsHost({"for u in": (0, "tgt enabled\nmariadb enabled\n")})
+    host = UnitsHost({READ: (0, "tgt enabled\nmariadb enabled\n")})
     fault = HoldServicesAtBoot(host, ORDER)  # type: ignore[arg-type]
     facts = fault.prepare()
-    host.answers["for u in"] = (0, "tgt \nmariadb \n")
+    host.answers[READ] = (0, "tgt \nmariadb \n")
     assert fault.confirm(facts) is None
-    host.answers["for u in"] = (0, "tgt disabled\nmariadb unknown-state\n")
+    host.answers[READ] = (0, "tgt disabled\nmariadb unknown-state\n")
     assert fault.confirm(facts) is None
-    host.answers["for u in"] = (255, "")  # the read itself failed: not yet, and no error
+    host.answers[READ] = (255, "")  # the read itself failed: not yet, and no error
     assert fault.confirm(facts) is None
-    host.answers["for u in"] = (0, "tgt disabled\nmariadb disabled\n")
+    host.answers[READ] = (0, "tgt disabled\nmariadb disabled\n")
     assert fault.confirm(facts) == "held at boot on storage1: tgt, mariadb"
 
 

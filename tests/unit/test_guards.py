@@ -14,7 +14,8 @@ from stackdrill.api.registry import Registries
 from stackdrill.engine.drill import Drill, DrillError, GuardRefused
 from stackdrill.engine.guards import Guards, limits_from_tags, parse_limit_tag, unknown_limit_names
 from stackdrill.engine.journal import Journal
-from stackdrill.inventory.model import Inventory, parse_inventory
+from stackdrill.inventory.loader import parse_inventory
+from stackdrill.inventory.model import Inventory
 
 INVENTORY: dict[str, Any] = {
     "cloud": "prod-eu",

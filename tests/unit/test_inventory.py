@@ -7,15 +7,9 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from stackdrill.inventory.model import (
-    INVENTORY_SCHEMA,
-    HostSpec,
-    InventoryError,
-    ServiceSpec,
-    SshSpec,
-    load_inventory,
-    parse_inventory,
-)
+from stackdrill.inventory.loader import load_inventory, parse_inventory
+from stackdrill.inventory.model import HostSpec, InventoryError, ServiceSpec, SshSpec
+from stackdrill.inventory.schema import INVENTORY_SCHEMA
 
 FULL = """\
 cloud: stackdrill-lab

@@ -11,7 +11,7 @@ from stackdrill.inventory.importer import (
     expand_hosts,
     import_inventory,
 )
-from stackdrill.inventory.model import load_inventory
+from stackdrill.inventory.loader import load_inventory
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "ansible"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stackdrill.inventory.model import load_inventory
+from stackdrill.inventory.loader import load_inventory
 from stackdrill.inventory.profiles import load_profile
 from stackdrill.lab.cloud import configs, swift
 from stackdrill.lab.cloud.naming import ENV, NamingError, lab_naming

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from stackdrill.engine.lock import DrillLock, LockError, LockHeld, lock_for
-from stackdrill.inventory.model import parse_inventory
+from stackdrill.inventory.loader import parse_inventory
 
 
 def test_the_lock_records_its_holder_and_is_released(tmp_path: Path) -> None:

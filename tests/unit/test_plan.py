@@ -15,7 +15,7 @@ import yaml
 
 from stackdrill.api.registry import load_registries
 from stackdrill.engine.plan import PlannedScenario, dry_run_target, render_plan
-from stackdrill.inventory.model import parse_inventory
+from stackdrill.inventory.loader import parse_inventory
 from tests.unit.gherkin_fakes import Step, Table
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +47,8 @@ def test_the_plan_names_hosts_and_exact_commands(tmp_path: Path) -> None:
         f"plan: 1 scenario against cloud 'unit' (inventory {tmp_path / 'inventory.yaml'})")
     assert "protected hosts (never touched): controller" in text
     block = text.split("\n\n", 1)[1]
-    assert block == textwrap.dedent("""\
+    show = "systemctl show -p ActiveState,SubState,MainPID,Result,NRestarts,ExecMainStatus"
+    assert block == textwrap.dedent(f"""\
         features/x.feature:3: dbus crashes
           fault kill_service on compute1 (compute host, line 5)
             $ kill -s SEGV $(systemctl show -p MainPID --value dbus)
@@ -55,10 +56,10 @@ def test_the_plan_names_hosts_and_exact_commands(tmp_path: Path) -> None:
           recovery start_services on compute1 (compute host, line 9)
             1. Start dbus on compute1
                $ systemctl start dbus
-               $ systemctl show -p ActiveState,SubState,MainPID dbus
+               $ {show} dbus
             2. Start libvirtd on compute1
                $ systemctl start libvirtd
-               $ systemctl show -p ActiveState,SubState,MainPID libvirtd
+               $ {show} libvirtd
         """)
 
 
@@ -180,7 +181,7 @@ import pytest
 from pytest_bdd import given, parsers, when
 
 from stackdrill.api.fault import Fault
-from stackdrill.inventory.model import load_inventory
+from stackdrill.inventory.loader import load_inventory
 from stackdrill.builtin.steps.drill_steps import attempt, verified_state
 
 
@@ -319,4 +320,6 @@ def test_stopping_a_systemd_service_plans_to_stop_the_sockets_that_would_restart
     kolla = parse_inventory({"hosts": HOSTS, "profile": "kolla"}, tmp_path / "kolla.yaml")
     text = render_plan(scenario, kolla, load_registries())
     assert "TriggeredBy" not in text
-    assert "$ docker stop nova_libvirt" in text
+    assert ("$ if systemctl cat kolla-nova_libvirt-container.service >/dev/null 2>&1; "
+            "then systemctl stop kolla-nova_libvirt-container.service; "
+            "else docker stop nova_libvirt; fi\n") in text

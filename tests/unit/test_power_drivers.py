@@ -14,12 +14,22 @@ from typing import Any
 
 import pytest
 
+from stackdrill.api.registry import Registries, load_registries
+from stackdrill.core.errors import BadInput
 from stackdrill.core.waiting import poll_until
-from stackdrill.hosts.power import DRIVERS, PowerDriver, PowerError, power_driver, power_secrets
-from stackdrill.inventory.model import HostSpec, parse_inventory
+from stackdrill.hosts.power import (
+    PowerDriver,
+    PowerDrivers,
+    PowerError,
+    power_secrets,
+    pytest_stackdrill_register,
+)
+from stackdrill.inventory.loader import parse_inventory
+from stackdrill.inventory.model import HostSpec
 from stackdrill.lab.bmc import BmcProcess, FilePowerBackend
 
 USERS = {"admin": "s3cret-bmc-pass"}
+DRIVERS = load_registries().power_drivers
 HOSTS = ("compute1", "compute2")
 
 
@@ -52,8 +62,37 @@ def redfish_host(bmc: BmcProcess, name: str, tmp_path: Path, **extra: Any) -> Ho
     return host(name, power, tmp_path)
 
 
+def power_driver(spec: HostSpec) -> PowerDriver:
+    return DRIVERS.driver(spec)
+
+
 def test_registered_drivers() -> None:
+    """The built-in drivers and the lab's, each registered through the hook by its own
+    plugin."""
     assert {"lab", "ipmi", "redfish", "libvirt"} <= set(DRIVERS)
+    builtin = Registries()
+    pytest_stackdrill_register(registries=builtin)
+    assert set(builtin.power_drivers) == {"ipmi", "redfish", "libvirt"}
+
+
+def test_an_unknown_or_missing_driver_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(PowerError, match=r"^c1: unknown power driver 'nope' \(known: "
+                                         r"ipmi, lab, libvirt, redfish"):
+        power_driver(host("c1", {"driver": "nope"}, tmp_path))
+    spec = parse_inventory({"hosts": {"c2": {"address": "192.0.2.12", "roles": ["compute"]}}},
+                           tmp_path / "inventory.yaml").host("c2")
+    with pytest.raises(PowerError, match=r"^c2: the inventory gives it no power driver$"):
+        power_driver(spec)
+    with pytest.raises(PowerError, match="known: none registered"):
+        PowerDrivers().driver(host("c1", {"driver": "ipmi"}, tmp_path))
+
+
+def test_a_name_registered_twice_is_refused() -> None:
+    drivers = PowerDrivers()
+    drivers.register("ipmi", DRIVERS.get("ipmi"))
+    drivers.register("ipmi", DRIVERS.get("ipmi"))  # the same driver again: harmless
+    with pytest.raises(BadInput, match="power driver 'ipmi' registered twice"):
+        drivers.register("ipmi", DRIVERS.get("redfish"))
 
 
 # --- IPMI ------------------------------------------------------------------------------------
@@ -137,7 +176,7 @@ def test_redfish_needs_a_system_when_the_bmc_has_several(
     monkeypatch.setenv("STACKDRILL_TEST_BMC_PASSWORD", USERS["admin"])
     spec = redfish_host(bmc, "compute1", tmp_path)
     options = {k: v for k, v in dict(spec.power or {}).items() if k != "system"}
-    driver = DRIVERS["redfish"](spec, options)
+    driver = DRIVERS.get("redfish")(spec, options)
     with pytest.raises(PowerError, match=r"2 systems .*name one with the 'system' option"):
         driver.is_on()
 
@@ -146,7 +185,7 @@ def test_redfish_unknown_system(bmc: BmcProcess, tmp_path: Path,
                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STACKDRILL_TEST_BMC_PASSWORD", USERS["admin"])
     spec = redfish_host(bmc, "compute1", tmp_path)
-    driver = DRIVERS["redfish"](spec, {**dict(spec.power or {}), "system": "compute9"})
+    driver = DRIVERS.get("redfish")(spec, {**dict(spec.power or {}), "system": "compute9"})
     with pytest.raises(PowerError, match=r"compute1: redfish .*: power state: "):
         driver.is_on()
 

@@ -18,6 +18,7 @@ from stackdrill.builtin.probes.libvirt_domains import LibvirtDomains
 from stackdrill.builtin.probes.nova_db import NovaDatabase
 
 from stackdrill.api.probe import Probe, ProbeFailed, ProbeOutput, batch_script, split_batch
+from stackdrill.hosts.service import Service
 from stackdrill.hosts.ssh import CommandResult
 from stackdrill.hosts.target import Target
 
@@ -30,12 +31,13 @@ VIRSH_LIST = """\
 
 
 class Host:
-    """What the probes ask of a target: its name and a service's systemd unit."""
+    """What the probes ask of a target: its name and its services, systemd units of their own
+    names."""
 
     name = "compute1"
 
-    def unit(self, service: str) -> str:
-        return service
+    def service(self, name: str) -> Service:
+        return Service.for_unit(cast(Target, self), name)
 
 
 def fake_commands(directory: Path, **scripts: str) -> dict[str, str]:
@@ -106,6 +108,9 @@ class LocalHost:
 
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
+
+    def service(self, name: str) -> Service:
+        return Service.for_unit(cast(Target, self), name)
 
     def run(self, command: str, *, record: bool = True,
             timeout: float | None = None) -> CommandResult:

@@ -29,7 +29,7 @@ from stackdrill.engine.drill import Drill, GuardRefused
 from stackdrill.engine.guards import Guards, marked_as_changing
 from stackdrill.engine.journal import Journal
 from stackdrill.engine.preflight import NAMED
-from stackdrill.inventory.model import parse_inventory
+from stackdrill.inventory.loader import parse_inventory
 from tests.unit.fake_cloud import (
     CONFTEST,
     HOSTS,

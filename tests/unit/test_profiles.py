@@ -7,21 +7,22 @@ from typing import Any
 import pytest
 
 from stackdrill.engine.plan import dry_run_target
-from stackdrill.hostkit.units import UnitNotActive, act_on_service, service_state
+from stackdrill.hosts.service_commands import (
+    command,
+    find_lxc_container,
+    parse_lxc_ls,
+    parse_statuses,
+)
 from stackdrill.hosts.ssh import CommandResult, HostError
 from stackdrill.hosts.target import Target
-from stackdrill.inventory.model import Inventory, InventoryError, parse_inventory
+from stackdrill.inventory.loader import parse_inventory
+from stackdrill.inventory.model import Inventory, InventoryError
 from stackdrill.inventory.profiles import (
     Placement,
     ProfileError,
     available_profiles,
-    command,
-    find_lxc_container,
     load_profile,
-    parse_container_ps,
-    parse_lxc_ls,
     parse_os_release,
-    parse_status,
 )
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "profiles"
@@ -84,7 +85,8 @@ def test_packages_without_os_release_says_it_needs_it() -> None:
 def test_kolla_containers_and_runtime() -> None:
     kolla = load_profile("kolla")
     assert kolla.placement("nova-compute") == Placement(
-        "nova-compute", "container", container="nova_compute", runtime="docker")
+        "nova-compute", "container", container="nova_compute", runtime="docker",
+        wrapper="kolla-nova_compute-container.service")
     assert kolla.placement("libvirtd").container == "nova_libvirt"
     assert kolla.placement("rabbitmq", runtime="podman").runtime == "podman"
     assert kolla.placement("dbus") == Placement("dbus", "systemd", unit="dbus")
@@ -105,19 +107,34 @@ def test_unlisted_service_is_a_unit_of_the_same_name() -> None:
 # --- commands ----------------------------------------------------------------------------------
 
 
+def wrapped(container: str, systemd: str, runtime: str) -> str:
+    """A Kolla command: through the container's systemd unit where the host has it."""
+    unit = f"kolla-{container}-container.service"
+    return (f"if systemctl cat {unit} >/dev/null 2>&1; then {systemd} {unit}; "
+            f"else {runtime} {container}; fi")
+
+
 @pytest.mark.parametrize(("profile", "service", "action", "expected"), [
     ("devstack", "nova-compute", "stop", "systemctl stop devstack@n-cpu"),
-    ("devstack", "cinder-volume", "status",
-     "systemctl show -p ActiveState,SubState,MainPID devstack@c-vol"),
+    ("devstack", "cinder-volume", "status", "systemctl show -p ActiveState,SubState,MainPID,"
+                                            "Result,NRestarts,ExecMainStatus devstack@c-vol"),
     ("devstack", "nova-compute", "kill",
      "systemctl kill --kill-who=main --signal=SIGKILL devstack@n-cpu"),
-    ("kolla", "nova-compute", "stop", "docker stop nova_compute"),
-    ("kolla", "libvirtd", "restart", "docker restart nova_libvirt"),
+    ("kolla", "nova-compute", "stop", wrapped("nova_compute", "systemctl stop", "docker stop")),
+    ("kolla", "libvirtd", "restart",
+     wrapped("nova_libvirt", "systemctl restart", "docker restart")),
     ("kolla", "rabbitmq", "kill", "docker kill --signal SIGKILL rabbitmq"),
-    ("kolla", "rabbitmq", "status", "docker ps --all --no-trunc --format json"),
+    ("kolla", "rabbitmq", "status",
+     "docker container inspect --format 'container {{.Name}} {{.State.Status}} "
+     "{{.State.Pid}} {{.State.ExitCode}} {{.RestartCount}}' rabbitmq 2>&1 || true"),
 ])
 def test_commands(profile: str, service: str, action: str, expected: str) -> None:
     assert command(load_profile(profile).placement(service), action) == expected
+
+
+def test_a_container_without_a_wrapping_unit_is_acted_on_by_its_runtime() -> None:
+    placement = Placement("rabbitmq", "container", container="rabbitmq", runtime="podman")
+    assert command(placement, "start") == "podman start rabbitmq"
 
 
 def test_lxc_command_attaches_to_the_container() -> None:
@@ -130,9 +147,9 @@ def test_lxc_command_attaches_to_the_container() -> None:
 
 def test_command_refuses_bad_action_and_signal() -> None:
     placement = load_profile("devstack").placement("nova-compute")
-    with pytest.raises(ProfileError, match="unknown action 'melt'"):
+    with pytest.raises(HostError, match="unknown action 'melt'"):
         command(placement, "melt")
-    with pytest.raises(ProfileError, match="signal"):
+    with pytest.raises(HostError, match="signal"):
         command(placement, "kill", signal="KILL; reboot")
 
 
@@ -141,35 +158,41 @@ def test_command_refuses_bad_action_and_signal() -> None:
 
 def test_systemctl_show_status() -> None:
     unit = Placement("nova-compute", "systemd", unit="devstack@n-cpu")
-    running = parse_status(unit, fixture("systemctl_show_active.txt"))
-    assert (running.active, running.state, running.main_pid) == (True, "active", 48213)
-    failed = parse_status(unit, fixture("systemctl_show_failed.txt"))
-    assert (failed.active, failed.state) == (False, "failed")
+    [running] = parse_statuses([unit], fixture("systemctl_show_active.txt"))
+    assert (running.running, running.active, running.main_pid) == (True, "active", 48213)
+    [failed] = parse_statuses([unit], fixture("systemctl_show_failed.txt"))
+    assert (failed.running, failed.active) == (False, "failed")
 
 
-def test_docker_ps_json_lines() -> None:
-    containers = {c.name: c.state for c in parse_container_ps(fixture("docker_ps.jsonl"))}
-    assert containers == {"nova_compute": "running", "nova_libvirt": "running",
-                          "rabbitmq": "exited"}
+def test_docker_inspect_reads_in_systemd_words() -> None:
     kolla = load_profile("kolla")
-    assert parse_status(kolla.placement("nova-compute"), fixture("docker_ps.jsonl")).active
-    rabbit = parse_status(kolla.placement("rabbitmq"), fixture("docker_ps.jsonl"))
-    assert (rabbit.active, rabbit.state) == (False, "exited")
-    absent = parse_status(kolla.placement("cinder-volume"), fixture("docker_ps.jsonl"))
-    assert absent.state == "absent"
+    placements = [kolla.placement(s) for s in ("nova-compute", "rabbitmq", "cinder-volume")]
+    compute, rabbit, absent = parse_statuses(placements, fixture("docker_inspect.txt"))
+    assert (compute.active, compute.sub, compute.main_pid) == ("active", "running", 20417)
+    assert (rabbit.active, rabbit.sub, rabbit.result, rabbit.restarts) == (
+        "failed", "exited", "signal", 2)
+    assert (absent.active, absent.sub) == ("inactive", "absent")
 
 
-def test_podman_ps_json_array() -> None:
+def test_podman_inspect() -> None:
     kolla = load_profile("kolla")
-    compute = parse_status(kolla.placement("nova-compute", runtime="podman"),
-                           fixture("podman_ps.json"))
-    assert (compute.active, compute.main_pid) == (True, 20417)
-    assert parse_status(kolla.placement("mariadb"), fixture("podman_ps.json")).state == "exited"
+    compute, mariadb = parse_statuses(
+        [kolla.placement("nova-compute", runtime="podman"),
+         kolla.placement("mariadb", runtime="podman")], fixture("podman_inspect.txt"))
+    assert (compute.running, compute.main_pid) == (True, 20417)
+    assert (mariadb.running, mariadb.sub, mariadb.exit_status) == (False, "exited", 137)
 
 
-def test_container_list_that_is_not_json() -> None:
-    with pytest.raises(ProfileError, match="not JSON"):
-        parse_container_ps("CONTAINER ID   IMAGE\n")
+def test_a_container_ended_cleanly_is_inactive() -> None:
+    placement = Placement("memcached", "container", container="memcached", runtime="docker")
+    [status] = parse_statuses([placement], "container /memcached exited 0 143 0\n")
+    assert (status.active, status.result) == ("inactive", "success")
+
+
+def test_a_runtime_answer_that_is_not_a_container_line_is_an_error() -> None:
+    placement = Placement("rabbitmq", "container", container="rabbitmq", runtime="docker")
+    with pytest.raises(HostError, match="docker: Cannot connect to the Docker daemon"):
+        parse_statuses([placement], "Cannot connect to the Docker daemon at unix:///x\n")
 
 
 def test_lxc_ls_fancy() -> None:
@@ -183,12 +206,12 @@ def test_lxc_ls_fancy() -> None:
     assert find_lxc_container(containers, "galera_container") == galera.name
     assert find_lxc_container(containers, "rabbit_mq_container") == (
         "infra1_rabbit_mq_container-9c8d7e6f")
-    with pytest.raises(ProfileError, match="no container"):
+    with pytest.raises(HostError, match="no container"):
         find_lxc_container(containers, "cinder_api_container")
 
 
 def test_lxc_ls_without_header() -> None:
-    with pytest.raises(ProfileError, match="header"):
+    with pytest.raises(HostError, match="header"):
         parse_lxc_ls("infra1_galera_container-3ea2f8c1 RUNNING\n")
 
 
@@ -329,21 +352,23 @@ def test_kolla_service_is_not_a_unit(tmp_path: Path) -> None:
 
 
 def test_kolla_state_and_actions_through_the_runtime(tmp_path: Path) -> None:
-    answers: dict[str, Any] = {"podman ps --all": fixture("podman_ps.json"), "podman stop": ""}
+    answers: dict[str, Any] = {"podman container inspect": fixture("podman_inspect.txt"),
+                               "if systemctl cat kolla-mariadb-container.service": ""}
     target, connection = target_for(tmp_path, "profile: {name: kolla, runtime: podman}\n",
                                      answers)
-    assert service_state(target, "nova-compute").active
-    assert service_state(target, "mariadb").state == "exited"
-    act_on_service(target, "mariadb", "stop", timeout=5)
-    assert "podman stop mariadb" in connection.ran
+    assert target.service("nova-compute").is_running()
+    assert target.service("mariadb").status().sub == "exited"
+    target.service("mariadb").stop(timeout=5)
+    assert wrapped("mariadb", "systemctl stop", "podman stop") in connection.ran
 
 
 def test_a_service_that_stays_down_fails_the_action(tmp_path: Path) -> None:
-    answers = {"docker ps --all": fixture("docker_ps.jsonl"), "docker start": ""}
+    answers = {"docker container inspect": fixture("docker_inspect.txt"), "if systemctl": ""}
     target, connection = target_for(tmp_path, "profile: kolla\n", answers)
-    with pytest.raises(UnitNotActive, match="rabbitmq running on c1"):
-        act_on_service(target, "rabbitmq", "start", timeout=0.3)
-    assert connection.ran[0] == "docker start rabbitmq"
+    with pytest.raises(HostError, match="rabbitmq running on c1"):
+        target.service("rabbitmq").start(timeout=0.3)
+    assert connection.ran[0] == wrapped("rabbitmq", "systemctl start", "docker start")
+    assert connection.ran[-1] == "docker logs --tail 20 rabbitmq"
 
 
 def test_openstack_ansible_finds_the_container_then_attaches(tmp_path: Path) -> None:
@@ -351,12 +376,14 @@ def test_openstack_ansible_finds_the_container_then_attaches(tmp_path: Path) -> 
                "lxc-attach -n infra1_galera_container-3ea2f8c1 -- systemctl show":
                    fixture("systemctl_show_active.txt")}
     target, connection = target_for(tmp_path, "profile: openstack-ansible\n", answers)
-    state = service_state(target, "mariadb")
-    assert (state.active, state.main_pid) == (True, 48213)
+    state = target.service("mariadb").status()
+    assert (state.running, state.main_pid) == (True, 48213)
+    assert target.service("rabbitmq").command("stop") == (
+        "lxc-attach -n infra1_rabbit_mq_container-9c8d7e6f -- systemctl stop rabbitmq-server")
     assert connection.ran == [
         "lxc-ls --fancy",
-        "lxc-attach -n infra1_galera_container-3ea2f8c1 -- "
-        "systemctl show -p ActiveState,SubState,MainPID mariadb",
+        "lxc-attach -n infra1_galera_container-3ea2f8c1 -- systemctl show -p "
+        "ActiveState,SubState,MainPID,Result,NRestarts,ExecMainStatus mariadb",
     ]
 
 
@@ -365,4 +392,4 @@ def test_missing_lxc_container_is_one_line(tmp_path: Path) -> None:
                            {"lxc-ls --fancy": fixture("lxc_ls_fancy.txt")})
     with pytest.raises(HostError, match="c1: cinder-api: LXC container group "
                                         "cinder_api_container: no container on this host"):
-        target.service_command("cinder-api", "stop")
+        target.service("cinder-api").command("stop")

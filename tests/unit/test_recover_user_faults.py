@@ -25,7 +25,7 @@ from stackdrill import cli
 from stackdrill.api.origin import Origin, OriginError, load_class, origin_of
 from stackdrill.engine.journal import Journal
 from stackdrill.engine.lock import lock_name
-from stackdrill.inventory.model import load_inventory
+from stackdrill.inventory.loader import load_inventory
 from tests.unit.fake_cloud import CONFTEST, fake_project, run_args
 
 ROOT = Path(__file__).resolve().parents[2]

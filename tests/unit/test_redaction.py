@@ -29,9 +29,10 @@ from stackdrill.core.evidence import Evidence, Redactor
 from stackdrill.core.params import Param
 from stackdrill.engine.journal import Journal
 from stackdrill.engine.lock import lock_name
-from stackdrill.hosts.secrets import auth_secrets, inventory_redactor, inventory_secrets
+from stackdrill.hosts.secrets import inventory_redactor, inventory_secrets
 from stackdrill.inventory.discover import DiscoverError, run_discovery
-from stackdrill.inventory.model import load_inventory, parse_inventory
+from stackdrill.inventory.loader import load_inventory, parse_inventory
+from stackdrill.inventory.secrets import auth_secrets
 from tests.unit.fake_cloud import CONFTEST, HOSTS, fake_project, run_args
 
 ROOT = Path(__file__).resolve().parents[2]

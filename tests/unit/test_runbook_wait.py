@@ -6,9 +6,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from stackdrill.builtin.recovery.reboot import wait
 
-from stackdrill.api.runbook import RecoveryFailed, ResourceFailed
+from stackdrill.api.runbook import RecoveryFailed, ResourceFailed, wait
 from stackdrill.hosts.ssh import HostError
 
 

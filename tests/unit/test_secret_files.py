@@ -13,9 +13,11 @@ import yaml
 
 from stackdrill.cloud.access import CloudError, database, dsn_from_config
 from stackdrill.core.evidence import Evidence, Redactor
-from stackdrill.hosts.secrets import config_secrets, file_secrets, inventory_redactor
+from stackdrill.hosts.secrets import inventory_redactor
 from stackdrill.hosts.ssh import CommandResult
-from stackdrill.inventory.model import InventoryError, load_inventory
+from stackdrill.inventory.loader import load_inventory
+from stackdrill.inventory.model import InventoryError
+from stackdrill.inventory.secrets import config_secrets, file_secrets
 from stackdrill.lab.cloud.secrets import LabSecrets
 from stackdrill.lab.lab import Lab
 from stackdrill.lab.topology import LabPaths

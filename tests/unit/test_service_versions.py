@@ -14,7 +14,7 @@ import pytest
 
 from stackdrill.hosts.ssh import CommandResult, HostUnreachable
 from stackdrill.hosts.target import Targets
-from stackdrill.inventory.model import parse_inventory
+from stackdrill.inventory.loader import parse_inventory
 from stackdrill.reporting.allure_files import write_allure_files
 from stackdrill.reporting.history import (
     SERVICE_VERSIONS,

@@ -14,20 +14,19 @@ from stackdrill.builtin.faults.disk_io_errors import (
     DiskIoErrors,
     dm_name_of,
     failing_table,
-    restore_command,
-    swap_table_command,
 )
-from stackdrill.builtin.faults.pull_disk import PullDisk, parse_mounts
-from stackdrill.builtin.probes.swift_disks import SwiftDisks, parse_disks
-from stackdrill.builtin.probes.swift_replicas import (
-    SwiftReplicas,
+from stackdrill.builtin.faults.pull_disk import PullDisk
+from stackdrill.builtin.probes.swift_disks import SwiftDisks
+from stackdrill.builtin.probes.swift_replicas import SwiftReplicas
+
+from stackdrill.api.fault import FaultError
+from stackdrill.cloud.swift_canary import EXPECTED_ETAGS, OBJECTS, etag
+from stackdrill.cloud.swift_replicas import (
     canaries,
     observe_replicas,
     replica_values,
     split_sections,
 )
-
-from stackdrill.cloud.swift_canary import EXPECTED_ETAGS, OBJECTS, etag
 from stackdrill.cloud.swift_ring import (
     RingDevice,
     parse_get_nodes,
@@ -37,9 +36,12 @@ from stackdrill.cloud.swift_ring import (
 )
 from stackdrill.core.params import ParamError
 from stackdrill.hostkit.holders import holder_pids, parse_units
+from stackdrill.hostkit.mounts import parse_mounts
+from stackdrill.hostkit.swift_disks import parse_disks, restore_command, swap_table_command
 from stackdrill.hosts.ssh import CommandResult
 from stackdrill.lab.cloud import swift
 from stackdrill.lab.cloud.secrets import NAMES, LabSecrets
+from stackdrill.lab.system import LabError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "swift"
 ACCOUNT = "AUTH_test"
@@ -84,7 +86,7 @@ def test_tempauth_proxy_is_only_for_a_cloud_without_keystone() -> None:
     conf = ini(swift.proxy_server_conf(tempauth_users={"test:tester": "testing"}))
     assert conf["filter:tempauth"]["user_test_tester"] == "testing .admin"
     assert "authtoken" not in conf["pipeline:main"]["pipeline"]
-    with pytest.raises(ValueError, match="Keystone secrets or tempauth"):
+    with pytest.raises(LabError, match="Keystone secrets or tempauth"):
         swift.proxy_server_conf()
 
 
@@ -307,9 +309,9 @@ def test_dm_error_and_flakey_tables_cover_the_original_device() -> None:
     assert failing_table(linear, "flakey") == "0 2097152 flakey 8:16 2048 5 5"
     striped = "0 1024 linear 8:16 0\n1024 1024 linear 8:32 0\n"
     assert failing_table(striped, "error") == "0 2048 error"
-    with pytest.raises(ValueError, match="one-segment linear"):
+    with pytest.raises(FaultError, match="one-segment linear"):
         failing_table(striped, "flakey")
-    with pytest.raises(ValueError, match="not a device-mapper table"):
+    with pytest.raises(FaultError, match="not a device-mapper table"):
         failing_table("device-mapper: table ioctl on x failed", "error")
 
 

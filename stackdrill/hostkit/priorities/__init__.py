@@ -9,11 +9,13 @@ from typing import Any
 
 import yaml
 
+from stackdrill.core.errors import BadInput
+
 BUILTIN_DIR = Path(__file__).resolve().parent
 CHECKS = ("hosts_answer", "start_instances", "database_integrity", "hypervisors_match_database")
 
 
-class PriorityError(ValueError):
+class PriorityError(BadInput, ValueError):
     """A priority list that cannot be used; the message is one line."""
 
 

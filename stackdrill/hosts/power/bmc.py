@@ -1,6 +1,6 @@
 """Power drivers for real servers and virtual machines: IPMI (pyghmi), Redfish (sushy) and
-libvirt (``virsh``). Each is named by ``power.driver`` in the inventory and registered in
-:data:`stackdrill.hosts.power.DRIVERS`.
+libvirt (``virsh``). Each is named by ``power.driver`` in the inventory and registered in the
+power drivers table by :func:`stackdrill.hosts.power.pytest_stackdrill_register`.
 
 Credentials come from the host's ``power`` options: ``username`` and one of ``password``,
 ``password_env`` (the name of an environment variable) or ``password_file`` (a file whose first
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from stackdrill.core.evidence import Redactor
-from stackdrill.hosts.power import PowerError
+from stackdrill.hosts.power.drivers import PowerError
 from stackdrill.inventory.model import HostSpec
 
 __all__ = ["Credentials", "DriverBase", "credentials", "option", "password"]

@@ -13,8 +13,8 @@ from typing import Any, TypeVar, cast
 from pyghmi.exceptions import IpmiException  # type: ignore[import-untyped]
 from pyghmi.ipmi import command as ipmi_command  # type: ignore[import-untyped]
 
-from stackdrill.hosts.power import PowerError
 from stackdrill.hosts.power.bmc import Credentials, DriverBase, credentials, option
+from stackdrill.hosts.power.drivers import PowerError
 from stackdrill.inventory.model import HostSpec
 
 T = TypeVar("T")

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from stackdrill.core.waiting import WaitTimeout, poll
-from stackdrill.hosts.power import PowerError
 from stackdrill.hosts.power.bmc import DriverBase, option
+from stackdrill.hosts.power.drivers import PowerError
 from stackdrill.inventory.model import HostSpec
 
 

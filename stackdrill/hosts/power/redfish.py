@@ -16,8 +16,8 @@ from sushy import auth as sushy_auth
 from sushy import exceptions as sushy_errors
 
 from stackdrill.core.waiting import WaitTimeout, poll
-from stackdrill.hosts.power import PowerError
 from stackdrill.hosts.power.bmc import Credentials, DriverBase, credentials, option
+from stackdrill.hosts.power.drivers import PowerError
 from stackdrill.inventory.model import HostSpec
 
 

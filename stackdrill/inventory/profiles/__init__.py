@@ -1,6 +1,7 @@
 """Deployment profiles: how a deployment (DevStack, distribution packages, Kolla-Ansible,
-OpenStack-Ansible) runs each of stackdrill's logical services, and the exact commands that read
-and change a service's state there.
+OpenStack-Ansible) runs each of stackdrill's logical services. The commands that read and change
+a service where its profile places it are :mod:`stackdrill.hosts.service_commands`; the service
+handle ``target.service(name)`` runs them.
 
 A profile is a YAML data file. The shipped ones live beside this module; an inventory can name
 directories of its own (``profile: {name: mine, dirs: [profiles]}``) and a Python package can
@@ -12,12 +13,13 @@ A service entry is either a systemd unit name (``nova-compute: devstack@n-cpu``)
 systemd unit inside an OpenStack-Ansible LXC container (``{lxc: galera_container, unit:
 mariadb}``, where ``galera_container`` is the container group of
 ``<host>_galera_container-<8 hex>``). A profile with ``variants`` picks one by the host's
-``/etc/os-release`` (``ID``, then ``ID_LIKE``).
+``/etc/os-release`` (``ID``, then ``ID_LIKE``). ``container_unit`` names the systemd unit that
+wraps each container where the deployment has one (Kolla-Ansible's
+``kolla-{container}-container.service``).
 """
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
@@ -29,33 +31,22 @@ from typing import Any, Literal, cast
 import yaml
 from jsonschema import Draft202012Validator
 
+from stackdrill.core.errors import BadInput
+
 __all__ = [
-    "ACTIONS",
     "BUILTIN_DIR",
     "ENTRY_POINT_GROUP",
-    "ContainerState",
-    "LxcContainer",
     "Placement",
     "Profile",
     "ProfileError",
-    "ServiceState",
     "available_profiles",
-    "command",
-    "find_lxc_container",
     "load_profile",
-    "lxc_list_command",
-    "parse_container_ps",
-    "parse_lxc_ls",
     "parse_os_release",
-    "parse_status",
-    "parse_systemctl_show",
 ]
 
 BUILTIN_DIR = Path(__file__).parent
 ENTRY_POINT_GROUP = "stackdrill.profiles"
-ACTIONS: tuple[str, ...] = ("status", "start", "stop", "restart", "kill")
 CONTAINER_RUNTIMES: tuple[str, ...] = ("docker", "podman")
-SHOW_PROPERTIES = ("ActiveState", "SubState", "MainPID")
 
 Kind = Literal["systemd", "container", "lxc"]
 
@@ -85,6 +76,8 @@ PROFILE_SCHEMA: dict[str, Any] = {
         "name": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"},
         "description": {"type": "string"},
         "runtime": {"enum": CONTAINER_RUNTIMES},
+        "container_unit": {"type": "string", "pattern": r"^[A-Za-z0-9:_.@-]*\{container\}"
+                                                        r"[A-Za-z0-9:_.@-]*[.]service$"},
         "services": _SERVICES,
         "variants": {
             "type": "object",
@@ -105,7 +98,7 @@ PROFILE_SCHEMA: dict[str, Any] = {
 _VALIDATOR = Draft202012Validator(PROFILE_SCHEMA)
 
 
-class ProfileError(Exception):
+class ProfileError(BadInput):
     """A profile cannot be found or read, or does not describe a service; one line."""
 
 
@@ -114,7 +107,8 @@ class Placement:
     """Where one service runs: a systemd unit, a container, or a unit inside an LXC container.
 
     For ``lxc``, ``container`` is the OpenStack-Ansible container group (``galera_container``);
-    the container's full name is found on the host with ``lxc-ls``.
+    the container's full name is found on the host with ``lxc-ls``. For a container, ``wrapper``
+    is the systemd unit the profile says wraps it, where a host has that unit.
     """
 
     service: str
@@ -122,6 +116,7 @@ class Placement:
     unit: str | None = None
     container: str | None = None
     runtime: str | None = None
+    wrapper: str | None = None
 
     def describe(self) -> str:
         if self.kind == "systemd":
@@ -129,29 +124,6 @@ class Placement:
         if self.kind == "container":
             return f"{self.runtime} container {self.container}"
         return f"unit {self.unit} in LXC container {self.container}"
-
-
-@dataclass(frozen=True)
-class ServiceState:
-    """A service's state as its status command reports it."""
-
-    active: bool
-    state: str
-    main_pid: int = 0
-
-
-@dataclass(frozen=True)
-class ContainerState:
-    name: str
-    state: str
-    pid: int = 0
-
-
-@dataclass(frozen=True)
-class LxcContainer:
-    name: str
-    state: str
-    ipv4: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -168,10 +140,17 @@ class Profile:
     runtime: str
     services: Mapping[str, Any]
     variants: Mapping[str, _Variant] = field(default_factory=dict)
+    container_unit: str | None = None
 
     @property
     def needs_os_release(self) -> bool:
         return bool(self.variants)
+
+    def wrapper(self, container: str) -> str | None:
+        """The systemd unit that wraps ``container`` under this profile, if it names one."""
+        if self.container_unit is None:
+            return None
+        return self.container_unit.replace("{container}", container)
 
     def variant(self, os_release: Mapping[str, str] | None = None,
                 name: str | None = None) -> str | None:
@@ -214,7 +193,8 @@ class Profile:
         entry = cast(Mapping[str, str], entry)
         if "container" in entry:
             return Placement(service, "container", container=entry["container"],
-                             runtime=runtime or entry.get("runtime") or self.runtime)
+                             runtime=runtime or entry.get("runtime") or self.runtime,
+                             wrapper=self.wrapper(entry["container"]))
         if "lxc" in entry:
             return Placement(service, "lxc", unit=entry["unit"], container=entry["lxc"])
         return Placement(service, "systemd", unit=entry["unit"])
@@ -240,7 +220,8 @@ def profile_from_data(data: object, source: str) -> Profile:
     }
     return Profile(name=str(raw["name"]), description=str(raw.get("description", "")),
                    source=source, runtime=str(raw.get("runtime", "docker")),
-                   services=dict(raw.get("services", {})), variants=variants)
+                   services=dict(raw.get("services", {})), variants=variants,
+                   container_unit=raw.get("container_unit"))
 
 
 def _read_file(path: Path) -> Profile:
@@ -314,135 +295,3 @@ def parse_os_release(text: str) -> dict[str, str]:
             words = [value.strip("\"'")]
         result[key.strip()] = " ".join(words)
     return result
-
-
-def _systemctl(unit: str, action: str, signal: str) -> list[str]:
-    if action == "status":
-        return ["systemctl", "show", "-p", ",".join(SHOW_PROPERTIES), unit]
-    if action == "kill":
-        return ["systemctl", "kill", "--kill-who=main", f"--signal={signal}", unit]
-    return ["systemctl", action, unit]
-
-
-def command(placement: Placement, action: str, *, signal: str = "SIGKILL",
-            lxc_name: str | None = None) -> str:
-    """The exact shell command that performs ``action`` on the service.
-
-    ``status`` output is read with :func:`parse_status`. For an LXC placement, ``lxc_name`` is
-    the container's full name (see :func:`find_lxc_container`); without it the command names
-    the container group in angle brackets, as a dry run shows it.
-    """
-    if action not in ACTIONS:
-        raise ProfileError(f"unknown action {action!r} (known: {', '.join(ACTIONS)})")
-    if not re.fullmatch(r"SIG[A-Z0-9+]+", signal):
-        raise ProfileError(f"signal {signal!r}: expected a name such as SIGKILL")
-    if placement.kind == "systemd":
-        return shlex.join(_systemctl(cast(str, placement.unit), action, signal))
-    if placement.kind == "container":
-        runtime = cast(str, placement.runtime)
-        name = cast(str, placement.container)
-        if action == "status":
-            return shlex.join([runtime, "ps", "--all", "--no-trunc", "--format", "json"])
-        if action == "kill":
-            return shlex.join([runtime, "kill", "--signal", signal, name])
-        return shlex.join([runtime, action, name])
-    inner = _systemctl(cast(str, placement.unit), action, signal)
-    if lxc_name is None:
-        return f"lxc-attach -n <{placement.container}> -- {shlex.join(inner)}"
-    return shlex.join(["lxc-attach", "-n", lxc_name, "--", *inner])
-
-
-def lxc_list_command() -> str:
-    """The command whose output :func:`parse_lxc_ls` reads."""
-    return "lxc-ls --fancy"
-
-
-def parse_systemctl_show(text: str, count: int = 1) -> list[dict[str, str]]:
-    """The property blocks of ``systemctl show`` for ``count`` units, in order."""
-    blocks = text.strip().split("\n\n") if text.strip() else []
-    parsed = [dict(line.split("=", 1) for line in b.splitlines() if "=" in line) for b in blocks]
-    if len(parsed) != count:
-        raise ProfileError(f"systemctl show: expected {count} block(s), got {len(parsed)}")
-    return parsed
-
-
-def _int(value: object) -> int:
-    try:
-        return int(str(value))
-    except ValueError:
-        return 0
-
-
-def parse_container_ps(text: str) -> list[ContainerState]:
-    """``docker ps --format json`` (one object per line) or ``podman ps --format json`` (one
-    array) as container states."""
-    stripped = text.strip()
-    if not stripped:
-        return []
-    try:
-        if stripped.startswith("["):
-            items = cast(list[Mapping[str, Any]], json.loads(stripped))
-        else:
-            items = [cast(Mapping[str, Any], json.loads(line))
-                     for line in stripped.splitlines() if line.strip()]
-    except json.JSONDecodeError as exc:
-        raise ProfileError(f"container list: not JSON: {exc.msg} at line {exc.lineno}") from None
-    result = []
-    for item in items:
-        names = item.get("Names", [])
-        if isinstance(names, str):
-            names = names.split(",")
-        for name in cast(list[str], names):
-            result.append(ContainerState(name=name.lstrip("/"), state=str(item.get("State", "")),
-                                         pid=_int(item.get("Pid", 0))))
-    return result
-
-
-def parse_lxc_ls(text: str) -> list[LxcContainer]:
-    """``lxc-ls --fancy`` (``lxc-ls -f``): NAME STATE AUTOSTART GROUPS IPV4 IPV6 UNPRIVILEGED,
-    columns aligned under the header; empty cells are ``-``."""
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines:
-        return []
-    header = lines[0]
-    columns = [(m.group(), m.start()) for m in re.finditer(r"\S+", header)]
-    if not columns or columns[0][0] != "NAME":
-        raise ProfileError("lxc-ls --fancy: expected a header starting with NAME")
-    result = []
-    for line in lines[1:]:
-        cells: dict[str, str] = {}
-        for index, (title, start) in enumerate(columns):
-            end = columns[index + 1][1] if index + 1 < len(columns) else len(line)
-            cells[title] = line[start:end].strip()
-        ipv4 = tuple(a.strip() for a in cells.get("IPV4", "-").split(",") if a.strip() != "-")
-        result.append(LxcContainer(name=cells["NAME"], state=cells.get("STATE", ""),
-                                   ipv4=tuple(a for a in ipv4 if a)))
-    return result
-
-
-def find_lxc_container(containers: Iterable[LxcContainer], group: str) -> str:
-    """The one container of OpenStack-Ansible group ``group`` (``<host>_<group>-<hex>``), or
-    the container named exactly ``group``."""
-    containers = list(containers)
-    if any(c.name == group for c in containers):
-        return group
-    pattern = re.compile(rf"^(?:.+_)?{re.escape(group)}-[0-9a-f]{{8}}$")
-    found = sorted(c.name for c in containers if pattern.match(c.name))
-    if len(found) != 1:
-        what = "no container" if not found else f"{len(found)} containers ({', '.join(found)})"
-        raise ProfileError(f"LXC container group {group}: {what} on this host")
-    return found[0]
-
-
-def parse_status(placement: Placement, output: str) -> ServiceState:
-    """The service's state from the output of its ``status`` command."""
-    if placement.kind in ("systemd", "lxc"):
-        fields = parse_systemctl_show(output)[0]
-        state = fields.get("ActiveState", "unknown")
-        return ServiceState(active=state == "active", state=state,
-                            main_pid=_int(fields.get("MainPID", "0")))
-    for container in parse_container_ps(output):
-        if container.name == placement.container:
-            return ServiceState(active=container.state == "running", state=container.state,
-                                main_pid=container.pid)
-    return ServiceState(active=False, state="absent")

@@ -197,13 +197,34 @@ def inhost_modules() -> dict[str, str]:
 
 def controller_files(host: LabHost, secrets: LabSecrets,
                      naming: LabNaming = PACKAGES) -> dict[str, str]:
-    files: dict[str, str] = {
+    """The controller's configuration files and the units of its API and control services."""
+    return {
+        **_infrastructure_files(),
+        "/etc/keystone/keystone.conf": _keystone_conf(secrets),
+        "/etc/placement/placement.conf": _placement_conf(secrets),
+        "/etc/glance/glance-api.conf": _glance_conf(secrets),
+        "/etc/nova/nova.conf": nova_conf(host, secrets),
+        "/etc/cinder/cinder.conf": cinder_conf(host, secrets),
+        "/etc/neutron/neutron.conf": _neutron_conf(secrets),
+        "/etc/neutron/plugins/ml2/ml2_conf.ini": ML2_CONF,
+        **_api_files(naming),
+        **_control_units(naming),
+    }
+
+
+def _infrastructure_files() -> dict[str, str]:
+    """MariaDB and memcached, as the services use them."""
+    return {
         "/etc/mysql/mariadb.conf.d/99-stackdrill.cnf":
             "[mysqld]\nbind-address = 0.0.0.0\nmax_connections = 1000\n"
             "skip-name-resolve\n",
         "/etc/memcached.conf": "-m 64\n-p 11211\n-u memcache\n-l 0.0.0.0\n"
                                "-P /var/run/memcached/memcached.pid\n",
-        "/etc/keystone/keystone.conf": f"""[database]
+    }
+
+
+def _keystone_conf(secrets: LabSecrets) -> str:
+    return f"""[database]
 connection = {_db(secrets, "keystone", "keystone")}
 
 [token]
@@ -214,14 +235,20 @@ password_hash_rounds = 4
 
 [cache]
 enabled = false
-""",
-        "/etc/placement/placement.conf": f"""[api]
+"""
+
+
+def _placement_conf(secrets: LabSecrets) -> str:
+    return f"""[api]
 auth_strategy = keystone
 
 [placement_database]
 connection = {_db(secrets, "placement", "placement")}
-""" + _authtoken("placement", secrets),
-        "/etc/glance/glance-api.conf": f"""[DEFAULT]
+""" + _authtoken("placement", secrets)
+
+
+def _glance_conf(secrets: LabSecrets) -> str:
+    return f"""[DEFAULT]
 enabled_backends = fs:file
 bind_host = 0.0.0.0
 
@@ -242,10 +269,11 @@ filesystem_store_datadir = /var/lib/glance/staging
 
 [os_glance_tasks_store]
 filesystem_store_datadir = /var/lib/glance/tasks
-""" + _authtoken("glance", secrets),
-        "/etc/nova/nova.conf": nova_conf(host, secrets),
-        "/etc/cinder/cinder.conf": cinder_conf(host, secrets),
-        "/etc/neutron/neutron.conf": f"""[DEFAULT]
+""" + _authtoken("glance", secrets)
+
+
+def _neutron_conf(secrets: LabSecrets) -> str:
+    return f"""[DEFAULT]
 core_plugin = ml2
 service_plugins = router,port_forwarding
 transport_url = {_transport(secrets)}
@@ -259,8 +287,10 @@ connection = {_db(secrets, "neutron", "neutron")}
 
 [oslo_concurrency]
 lock_path = /var/lib/neutron/tmp
-""" + _authtoken("neutron", secrets) + _auth_section("nova", "nova", secrets),
-        "/etc/neutron/plugins/ml2/ml2_conf.ini": """[ml2]
+""" + _authtoken("neutron", secrets) + _auth_section("nova", "nova", secrets)
+
+
+ML2_CONF = """[ml2]
 type_drivers = flat
 tenant_network_types =
 mechanism_drivers =
@@ -268,8 +298,12 @@ extension_drivers =
 
 [ml2_type_flat]
 flat_networks = *
-""",
-    }
+"""
+
+
+def _api_files(naming: LabNaming) -> dict[str, str]:
+    """Each API's gunicorn entry point and its unit."""
+    files: dict[str, str] = {}
     wsgi_argv = {
         "neutron-api": ["neutron-api", "--config-file", "/etc/neutron/neutron.conf",
                         "--config-file", "/etc/neutron/plugins/ml2/ml2_conf.ini"],
@@ -292,6 +326,12 @@ flat_networks = *
             after="network-online.target mariadb.service memcached.service",
             environment=env.get(name, ""),
         )
+    return files
+
+
+def _control_units(naming: LabNaming) -> dict[str, str]:
+    """The units of the controller's services that are not APIs."""
+    files: dict[str, str] = {}
     for name, conf in (("nova-conductor", "/etc/nova/nova.conf"),
                        ("nova-scheduler", "/etc/nova/nova.conf"),
                        ("cinder-scheduler", "/etc/cinder/cinder.conf")):

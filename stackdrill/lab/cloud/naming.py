@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from stackdrill.core.errors import BadInput
+
 NAMINGS = ("packages", "devstack")
 ENV = "STACKDRILL_LAB_UNITS"
 
@@ -29,7 +31,7 @@ OWN_SERVICES = (
 )
 
 
-class NamingError(ValueError):
+class NamingError(BadInput, ValueError):
     pass
 
 

@@ -142,7 +142,7 @@ def proxy_server_conf(secrets: LabSecrets | None = None, *, bind_ip: str = "0.0.
     elif secrets is not None:
         auth_filters, auth = _keystone_filters(secrets), "authtoken keystoneauth"
     else:
-        raise ValueError("proxy_server_conf needs Keystone secrets or tempauth users")
+        raise LabError("proxy_server_conf needs Keystone secrets or tempauth users")
     pipeline = (f"catch_errors gatekeeper healthcheck proxy-logging cache listing_formats "
                 f"{auth} copy proxy-logging proxy-server")
     return f"""[DEFAULT]

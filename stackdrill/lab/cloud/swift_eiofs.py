@@ -23,6 +23,8 @@ import threading
 import time
 from typing import Any
 
+from stackdrill.core.errors import InvalidValue
+
 STATES = ("ok", "eio")
 
 
@@ -30,7 +32,7 @@ def parse_state(data: bytes) -> str:
     """The state written to a control file: ``ok`` or ``eio`` (whitespace ignored)."""
     text = data.decode(errors="replace").strip().lower()
     if text not in STATES:
-        raise ValueError(f"expected one of {', '.join(STATES)}, got {text!r}")
+        raise InvalidValue(f"expected one of {', '.join(STATES)}, got {text!r}")
     return text
 
 
@@ -81,93 +83,106 @@ class EioImages:
         self.state[key] = parse_state(data)
 
 
+def _fail(code: int) -> Exception:
+    from fuse import FuseOSError  # type: ignore[import-untyped]
+
+    return FuseOSError(code)  # type: ignore[no-any-return]
+
+
+class EioOperations:
+    """The FUSE operations over :class:`EioImages`. :func:`_operations` mixes them into
+    fusepy's ``Operations``, imported only where the filesystem is mounted."""
+
+    def __init__(self, images: EioImages) -> None:
+        self.images = images
+
+    def getattr(self, path: str, fh: Any = None) -> dict[str, Any]:
+        now = self.images.started
+        if path in self.images.directories():
+            return {"st_mode": stat.S_IFDIR | 0o755, "st_nlink": 2, "st_ctime": now,
+                    "st_mtime": now, "st_atime": now}
+        image = self.images.image_of(path)
+        if image is not None:
+            st = os.lstat(self.images.backing_file(image))
+            return {key: getattr(st, key) for key in ("st_mode", "st_nlink", "st_size",
+                    "st_ctime", "st_mtime", "st_atime", "st_uid", "st_gid")}
+        control = self.images.control_of(path)
+        if control is not None:
+            return {"st_mode": stat.S_IFREG | 0o644, "st_nlink": 1,
+                    "st_size": len(self.images.control_text(control)), "st_ctime": now,
+                    "st_mtime": now, "st_atime": now}
+        raise _fail(errno.ENOENT)
+
+    def readdir(self, path: str, fh: Any) -> list[str]:
+        return [".", "..", *self.images.directories().get(path, [])]
+
+    def open(self, path: str, flags: int) -> int:
+        image = self.images.image_of(path)
+        if image is not None:
+            return os.open(self.images.backing_file(image), flags & ~os.O_CREAT)
+        if self.images.control_of(path) is not None:
+            return 0
+        raise _fail(errno.ENOENT)
+
+    def read(self, path: str, size: int, offset: int, fh: int) -> bytes:
+        control = self.images.control_of(path)
+        if control is not None:
+            return self.images.control_text(control)[offset:offset + size]
+        image = self.images.image_of(path)
+        if image is None:
+            raise _fail(errno.ENOENT)
+        try:
+            self.images.check(image)
+        except OSError:
+            raise _fail(errno.EIO) from None
+        return os.pread(fh, size, offset)
+
+    def write(self, path: str, data: bytes, offset: int, fh: int) -> int:
+        control = self.images.control_of(path)
+        if control is not None:
+            try:
+                self.images.set_state(control, data)
+            except InvalidValue:
+                raise _fail(errno.EINVAL) from None
+            return len(data)
+        image = self.images.image_of(path)
+        if image is None:
+            raise _fail(errno.ENOENT)
+        try:
+            self.images.check(image)
+        except OSError:
+            raise _fail(errno.EIO) from None
+        return os.pwrite(fh, data, offset)
+
+    def truncate(self, path: str, length: int, fh: Any = None) -> None:
+        image = self.images.image_of(path)
+        if image is not None:
+            os.truncate(self.images.backing_file(image), length)
+
+    def fsync(self, path: str, datasync: int, fh: int) -> None:
+        image = self.images.image_of(path)
+        if image is not None:
+            try:
+                self.images.check(image)
+            except OSError:
+                raise _fail(errno.EIO) from None
+            os.fsync(fh)
+
+    def flush(self, path: str, fh: int) -> None:
+        return None
+
+    def release(self, path: str, fh: int) -> None:
+        if self.images.image_of(path) is not None:
+            os.close(fh)
+
+
 def _operations(images: EioImages) -> Any:
-    from fuse import FuseOSError, Operations  # type: ignore[import-untyped]
+    from fuse import Operations
 
-    def fail(code: int) -> Exception:
-        return FuseOSError(code)  # type: ignore[no-any-return]
+    class Ops(EioOperations, Operations):  # type: ignore[misc]
+        pass
 
-    class Ops(Operations):  # type: ignore[misc]
-        def getattr(self, path: str, fh: Any = None) -> dict[str, Any]:
-            now = images.started
-            if path in images.directories():
-                return {"st_mode": stat.S_IFDIR | 0o755, "st_nlink": 2, "st_ctime": now,
-                        "st_mtime": now, "st_atime": now}
-            image = images.image_of(path)
-            if image is not None:
-                st = os.lstat(images.backing_file(image))
-                return {key: getattr(st, key) for key in ("st_mode", "st_nlink", "st_size",
-                        "st_ctime", "st_mtime", "st_atime", "st_uid", "st_gid")}
-            control = images.control_of(path)
-            if control is not None:
-                return {"st_mode": stat.S_IFREG | 0o644, "st_nlink": 1,
-                        "st_size": len(images.control_text(control)), "st_ctime": now,
-                        "st_mtime": now, "st_atime": now}
-            raise fail(errno.ENOENT)
-
-        def readdir(self, path: str, fh: Any) -> list[str]:
-            return [".", "..", *images.directories().get(path, [])]
-
-        def open(self, path: str, flags: int) -> int:
-            image = images.image_of(path)
-            if image is not None:
-                return os.open(images.backing_file(image), flags & ~os.O_CREAT)
-            if images.control_of(path) is not None:
-                return 0
-            raise fail(errno.ENOENT)
-
-        def read(self, path: str, size: int, offset: int, fh: int) -> bytes:
-            control = images.control_of(path)
-            if control is not None:
-                return images.control_text(control)[offset:offset + size]
-            image = images.image_of(path)
-            if image is None:
-                raise fail(errno.ENOENT)
-            try:
-                images.check(image)
-            except OSError:
-                raise fail(errno.EIO) from None
-            return os.pread(fh, size, offset)
-
-        def write(self, path: str, data: bytes, offset: int, fh: int) -> int:
-            control = images.control_of(path)
-            if control is not None:
-                try:
-                    images.set_state(control, data)
-                except ValueError:
-                    raise fail(errno.EINVAL) from None
-                return len(data)
-            image = images.image_of(path)
-            if image is None:
-                raise fail(errno.ENOENT)
-            try:
-                images.check(image)
-            except OSError:
-                raise fail(errno.EIO) from None
-            return os.pwrite(fh, data, offset)
-
-        def truncate(self, path: str, length: int, fh: Any = None) -> None:
-            image = images.image_of(path)
-            if image is not None:
-                os.truncate(images.backing_file(image), length)
-
-        def fsync(self, path: str, datasync: int, fh: int) -> None:
-            image = images.image_of(path)
-            if image is not None:
-                try:
-                    images.check(image)
-                except OSError:
-                    raise fail(errno.EIO) from None
-                os.fsync(fh)
-
-        def flush(self, path: str, fh: int) -> None:
-            return None
-
-        def release(self, path: str, fh: int) -> None:
-            if images.image_of(path) is not None:
-                os.close(fh)
-
-    return Ops()
+    return Ops(images)
 
 
 def main(argv: list[str]) -> int:

@@ -1,0 +1,72 @@
+"""What a scenario checks against the verified state while a drill runs: paths that must deviate
+(the fault's effect) and paths that must stay unchanged. A path pattern is an ``fnmatch``
+pattern over the snapshot's paths, and must name at least one of them.
+
+:mod:`stackdrill.engine.drill` re-exports :func:`check_deviates` and :func:`check_unchanged`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from stackdrill.core.state import Deviation, Snapshot, render_diff
+from stackdrill.core.waiting import WaitTimeout, poll
+from stackdrill.engine.verdicts import DrillError
+
+if TYPE_CHECKING:
+    from stackdrill.engine.drill import Drill
+
+__all__ = ["check_deviates", "check_unchanged", "matches", "unknown_patterns"]
+
+
+def matches(pattern: str, path: str) -> bool:
+    """Whether the snapshot path ``path`` is one ``pattern`` names."""
+    return fnmatch.fnmatchcase(path, pattern)
+
+
+def unknown_patterns(baseline: Snapshot, patterns: Sequence[str]) -> list[str]:
+    """The patterns that name no path of ``baseline``."""
+    return [pattern for pattern in patterns
+            if not any(matches(pattern, path) for path in baseline.values)]
+
+
+def check_deviates(drill: Drill, patterns: list[str], within: float = 0.0) -> list[Deviation]:
+    """The state must deviate from the verified state at every pattern, at once or within
+    ``within`` seconds (effects such as a service marked down take a report interval)."""
+    found: list[Deviation] = []
+    missing: list[str] = list(patterns)
+
+    def all_seen() -> bool:
+        nonlocal found, missing
+        found = drill.deviations("during the fault")
+        missing = [p for p in patterns if not any(matches(p, d.path) for d in found)]
+        return not missing
+
+    try:
+        with drill.watched():
+            poll(all_seen, timeout=within, interval=0.5, max_interval=2.0,
+                 description="the fault's effect observed by the probes")
+    except WaitTimeout:
+        raise DrillError(f"expected a deviation at {', '.join(missing)} within {within:g}s; "
+                         f"observed: {render_diff(found)}") from None
+    drill.timeline.add("deviation", f"{len(found)} deviation(s) from the verified state",
+                       render_diff(found))
+    return found
+
+
+def check_unchanged(drill: Drill, patterns: list[str]) -> None:
+    """The current state must still match the verified state at every pattern (which must
+    name at least one observed path, so the check cannot pass vacuously)."""
+    if drill.baseline is None:
+        raise DrillError("no verified state recorded yet")
+    drill.check_safeguards()
+    unknown = unknown_patterns(drill.baseline, patterns)
+    if unknown:
+        raise DrillError(f"{unknown[0]}: no such path in the verified state")
+    found = drill.deviations("unchanged paths")
+    for pattern in patterns:
+        changed = [d for d in found if matches(pattern, d.path)]
+        if changed:
+            raise DrillError(f"{pattern}: changed: {changed[0]}")

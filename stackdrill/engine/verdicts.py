@@ -1,0 +1,94 @@
+"""A drill's verdicts and records: the :class:`DrillError` family a failed drill raises (each
+one line for the operator), what the drill keeps about each fault it injected, and its result.
+
+:mod:`stackdrill.engine.drill` re-exports every name here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from stackdrill.api.fault import Fault
+from stackdrill.api.runbook import RunbookRecord
+from stackdrill.core.errors import DrillError
+from stackdrill.engine.journal import JournalEntry
+
+__all__ = [
+    "ABORT_PREFIX",
+    "ActiveFault",
+    "BudgetExceeded",
+    "ClaimsRepair",
+    "DrillError",
+    "DrillResult",
+    "FaultNotConfirmed",
+    "GuardRefused",
+    "NotRepaired",
+    "PreflightFailed",
+    "SafeguardAborted",
+]
+
+ABORT_PREFIX = "aborted by safeguard: "
+
+
+class FaultNotConfirmed(DrillError):
+    """A fault's effect was not observed in time, or a step came before it was confirmed."""
+
+
+class BudgetExceeded(DrillError):
+    """The cloud was not back to its verified state within the scenario's budget."""
+
+
+class NotRepaired(DrillError):
+    """The verified state is back, but damage the scenario says its recovery repairs is not."""
+
+
+class GuardRefused(DrillError):
+    """A blast-radius guard refused a fault or a recovery; nothing was journalled or run."""
+
+
+class PreflightFailed(DrillError):
+    """Before the drill's first fault, the cloud did not match its verified state; nothing was
+    journalled or injected."""
+
+
+class SafeguardAborted(DrillError):
+    """A safeguard tripped; the drill stops here and its faults are undone."""
+
+
+@runtime_checkable
+class ClaimsRepair(Protocol):
+    """A fault whose parameters can say that the drill's recovery repairs its damage (a hard
+    reboot re-creates a removed domain XML). Once the verified state is back, ``unrepaired``
+    observes that damage again: one line naming what is still broken, or None. The drill fails
+    on that line (:class:`NotRepaired`), before the fault's undo would put it back."""
+
+    def unrepaired(self, facts: Mapping[str, Any]) -> str | None: ...
+
+
+@dataclass
+class ActiveFault:
+    """A fault the drill injected: its journal entry, the facts its undo needs, and when it was
+    injected and confirmed."""
+
+    fault: Fault
+    entry: JournalEntry
+    facts: dict[str, Any]
+    injected_at: float
+    confirmed_at: float | None = None
+    evidence: str | None = None
+    undone: bool = False
+
+
+@dataclass
+class DrillResult:
+    """What a drill measured: its time to recover against its budget, and its runbooks."""
+
+    name: str
+    time_to_recover: float | None = None
+    budget: float | None = None
+    recoveries: list[RunbookRecord] = field(default_factory=list)
+    #: What the time to recover and the budget run from, as in "measured from <this>": the
+    #: first fault's injection, or, in a drill without a fault, its first procedure's start.
+    measured_from: str | None = None

@@ -1,0 +1,175 @@
+"""The checks at collection: a feature or step module that cannot be collected, a step nothing
+matches, a raised limit or a role the inventory cannot satisfy, a production inventory without
+``--confirm``; and, once collection is accepted, the lock, the leftovers of dead runs and the
+hosts' reachability before anything runs."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+
+import pytest
+
+from stackdrill.engine.guards import (
+    Guards,
+    limits_from_tags,
+    unknown_limit_names,
+)
+from stackdrill.engine.preflight import (
+    check_every_role,
+    check_hosts,
+    check_steps,
+    one_line,
+)
+from stackdrill.pytest_plugin.dry_run import print_plan
+from stackdrill.pytest_plugin.options import planning
+from stackdrill.pytest_plugin.scenarios import (
+    limit_tags,
+    rendered_steps,
+    scenario_changes_the_cloud,
+    scenario_steps,
+    undefined_steps,
+)
+from stackdrill.pytest_plugin.session import (
+    existing_lab_inventory,
+    refuse_leftovers,
+    registries,
+    resolve_inventory,
+    session_targets,
+    take_lock,
+)
+
+_COLLECT_ERRORS = pytest.StashKey[list[str]]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector
+                               ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    """A module that cannot be collected (a malformed feature file, a missing one, broken step
+    code) is bad input: remembered here, refused with one line once collection ends."""
+    report = yield
+    call = getattr(report, "call", None)
+    if report.failed and call is not None and call.excinfo is not None:
+        problem = collect_problem(collector, call.excinfo)
+        collector.config.stash.setdefault(_COLLECT_ERRORS, []).append(problem)
+        report.longrepr = problem  # no traceback: the line says what to fix
+    return report
+
+
+def collect_problem(collector: pytest.Collector, excinfo: pytest.ExceptionInfo[BaseException]
+                    ) -> str:
+    """One line: a Gherkin error as ``file:line: message: the line``; anything else with the
+    feature file being read, or the module, and the exception's first line."""
+    from pytest_bdd.exceptions import GherkinParseError
+
+    error = excinfo.value
+    if isinstance(error, GherkinParseError):
+        message = " ".join(error.message.split()).removeprefix("Unknown parsing error: ")
+        return (f"{error.filename}:{error.line}: {message.rstrip('.')}: "
+                f"{error.line_content.strip()!r}")
+    where = str(collector.path)
+    for entry in excinfo.traceback:
+        feature = entry.locals.get("abs_filename")
+        if isinstance(feature, str):
+            where = feature
+    text = excinfo.exconly().strip().splitlines()
+    return f"{where}: {text[0] if text else type(error).__name__}"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
+                                  items: list[pytest.Item]) -> None:
+    found = registries(config)
+    collect_errors: list[str] = config.stash.get(_COLLECT_ERRORS, [])
+    problems = list(collect_errors)
+    for item in items:
+        scenario = scenario_steps(item)
+        steps = rendered_steps(item)
+        if scenario is None or steps is None:
+            continue
+        found_here = check_steps(scenario[0], steps, found) + undefined_steps(item, scenario[0])
+        problems += [p for p in dict.fromkeys(found_here) if p not in problems]
+    for item in items:
+        try:
+            limits_from_tags(limit_tags(item))
+        except ValueError as exc:
+            scenario = scenario_steps(item)
+            problem = f"{scenario[0] if scenario else item.nodeid}: {exc}"
+            if problem not in problems:
+                problems.append(problem)
+    if problems:
+        raise pytest.UsageError(one_line(problems))
+
+
+_COLLECTED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True, specname="pytest_collection_modifyitems")
+def pytest_collection_accepted(session: pytest.Session, config: pytest.Config,
+                               items: list[pytest.Item]) -> Iterator[None]:
+    """Marks a collection every plugin accepted: pytest calls ``pytest_collection_finish`` even
+    after a refusal, and then nothing may be planned, locked or contacted."""
+    result = yield
+    config.stash[_COLLECTED] = True
+    return result
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    config = session.config
+    if not config.stash.get(_COLLECTED, False):
+        return
+    if planning(config):
+        _check_limit_names(session)
+        _check_roles(session)
+        print_plan(session)
+        return
+    needs_hosts = [item for item in session.items if item.get_closest_marker("drill")]
+    destructive = [item for item in session.items if scenario_changes_the_cloud(item)]
+    if config.option.collectonly or not (needs_hosts or destructive):
+        return
+    if needs_hosts and config.getoption("lab"):
+        # before the lab may be rebuilt under another run's drill
+        existing = existing_lab_inventory()
+        if existing is not None:
+            take_lock(config, existing)
+    inventory = resolve_inventory(config)
+    _check_limit_names(session)
+    _check_roles(session)
+    refusal = Guards.for_inventory(inventory, confirm=config.getoption("confirm")) \
+        .production_refusal()
+    if refusal is not None:
+        raise pytest.UsageError(refusal)
+    if needs_hosts:
+        take_lock(config, inventory)
+        refuse_leftovers(config, inventory)
+        targets = session_targets(config)
+        problems = check_hosts(targets)
+        if problems:
+            raise pytest.UsageError(one_line(problems))
+
+
+def _check_roles(session: pytest.Session) -> None:
+    """A fault on every host of a role needs a host of that role in the inventory."""
+    scenarios = [(scenario[0], steps) for scenario, steps in
+                 ((scenario_steps(item), rendered_steps(item)) for item in session.items)
+                 if scenario is not None and steps is not None]
+    if not scenarios:
+        return
+    inventory = resolve_inventory(session.config)
+    problems: list[str] = []
+    for location, steps in scenarios:
+        problems += [p for p in check_every_role(location, steps, inventory) if p not in problems]
+    if problems:
+        raise pytest.UsageError(one_line(problems))
+
+
+def _check_limit_names(session: pytest.Session) -> None:
+    """Every raised limit names a role or one of the inventory's clusters."""
+    raised = [limits for limits in (limits_from_tags(limit_tags(item)) for item in session.items)
+              if limits]
+    if not raised:
+        return
+    inventory = resolve_inventory(session.config)
+    for limits in raised:
+        problem = unknown_limit_names(limits, inventory)
+        if problem is not None:
+            raise pytest.UsageError(problem)

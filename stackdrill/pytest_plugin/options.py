@@ -1,0 +1,52 @@
+"""The plugin's command-line options and its hook specification (``--inventory``,
+``--lab``, ``--journal``, ``--history``, ``--settle``, ``--confirm``, the dry run...)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from stackdrill.api import hookspecs
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("stackdrill", "stackdrill recovery drills")
+    group.addoption("--inventory", default=os.environ.get("STACKDRILL_INVENTORY"),
+                    help="inventory file of the cloud's hosts (env STACKDRILL_INVENTORY)")
+    group.addoption("--os-cloud", default=os.environ.get("OS_CLOUD"),
+                    help="cloud name in clouds.yaml (env OS_CLOUD)")
+    group.addoption("--lab", action="store_true", default=False,
+                    help="drill the embedded lab: bring it up if needed and use its inventory")
+    group.addoption("--journal", default=None,
+                    help="undo journal (default: $XDG_STATE_HOME/stackdrill/journal.jsonl)")
+    group.addoption("--history", default=None,
+                    help="append one JSON record per drill scenario to this file (default: "
+                         "$XDG_STATE_HOME/stackdrill/history.jsonl)")
+    group.addoption("--openstack-bin-dir", action="append", metavar="DIR",
+                    default=[d for d in os.environ.get("STACKDRILL_OPENSTACK_BIN_DIRS",
+                                                       "").split(":") if d],
+                    help="a directory on the hosts holding the OpenStack services' commands "
+                         "(nova-manage, ...) besides PATH, for their versions in the reports; "
+                         "repeatable (env STACKDRILL_OPENSTACK_BIN_DIRS, colon-separated)")
+    group.addoption("--settle", type=float, default=180.0,
+                    help="seconds a drill waits for the cloud to be healthy before it records "
+                         "the verified state and refuses to start (default 180)")
+    group.addoption("--budget-scale", type=float, default=1.0,
+                    help="multiply every time budget written in the features by this factor")
+    group.addoption("--safeguard-interval", type=float, default=2.0,
+                    help="seconds between two observations of a drill's safeguards (default 2)")
+    group.addoption("--confirm", metavar="CLOUD", default=None,
+                    help="allow faults and recoveries on a production inventory; CLOUD must "
+                         "be its cloud name")
+    group.addoption("--stackdrill-plan", action="store_true", default=False,
+                    help="dry run: print each scenario's faults, recoveries, target hosts and "
+                         "commands, and run nothing")
+
+
+def planning(config: pytest.Config) -> bool:
+    return bool(config.getoption("stackdrill_plan", False))

@@ -1,0 +1,197 @@
+"""The session's shared state and its setup and teardown: the registries, the inventory, the
+hosts, the drill lock, the interrupt guard, and the drills to undo if the session ends early."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import sys
+from pathlib import Path
+
+import pytest
+
+from stackdrill.api.registry import Registries, entry_point_plugins
+from stackdrill.core.errors import HarnessError
+from stackdrill.engine.drill import Drill
+from stackdrill.engine.guards import LIMIT_MARK
+from stackdrill.engine.interrupts import InterruptGuard
+from stackdrill.engine.journal import Journal, JournalError
+from stackdrill.engine.lock import DrillLock, LockError, lock_for, lock_name
+from stackdrill.engine.state_dir import default_state_dir
+from stackdrill.hosts.secrets import inventory_redactor
+from stackdrill.hosts.target import Targets
+from stackdrill.inventory.loader import load_inventory
+from stackdrill.inventory.model import Inventory, InventoryError
+from stackdrill.pytest_plugin import allure_bdd
+from stackdrill.pytest_plugin.cloud_fixtures import session_redactor
+from stackdrill.pytest_plugin.options import planning
+from stackdrill.reporting.history import VERSION_SETTINGS
+from stackdrill.reporting.notify import SESSION_CLOUD
+from stackdrill.reporting.service_versions import DEFAULT_DIRECTORIES, VersionSettings
+
+REGISTRIES = pytest.StashKey[Registries]()
+"""The faults, recoveries, probes and power drivers the plugins registered, once asked for."""
+INVENTORY = pytest.StashKey[Inventory]()
+"""The inventory the session drills, once loaded."""
+LOCK = pytest.StashKey[DrillLock]()
+"""The drill lock of the inventory's cloud, held until the session ends."""
+_INTERRUPTS = pytest.StashKey[InterruptGuard]()
+LIVE_DRILLS: set[Drill] = set()
+"""The drills of the scenarios running now: undone if the session ends before they do."""
+ABORTED: list[str] = []
+"""Every drill a safeguard aborted in the current session, as ``<test id>: <reason>``."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    ABORTED.clear()
+    config.addinivalue_line("markers", f"{LIMIT_MARK}(tag): a role limit raised by a feature's "
+                                       f"@allow_down_<role>_<n> tag")
+    if planning(config) and getattr(config.option, "allure_report_dir", None):
+        config.option.allure_report_dir = None
+    for name, plugin in entry_point_plugins():
+        if not config.pluginmanager.is_registered(plugin):
+            config.pluginmanager.register(plugin, name=name)
+    config.pluginmanager.register(allure_bdd, "stackdrill.pytest_plugin.allure_bdd")
+
+    config.stash[VERSION_SETTINGS] = version_settings(config)
+
+    if not hasattr(config, "workerinput"):
+        guard = InterruptGuard(functools.partial(_say_past_capture, config))
+        if guard.install():
+            config.stash[_INTERRUPTS] = guard
+
+
+def version_settings(config: pytest.Config) -> VersionSettings:
+    """Where the OpenStack services' commands are looked for on the hosts besides PATH: the
+    given directories, DevStack's virtualenv, and with ``--lab`` the lab's virtualenv."""
+    directories = [str(d) for d in config.getoption("openstack_bin_dir", None) or []]
+    if config.getoption("lab", False):
+        from stackdrill.lab.cloud.layout import VENV
+
+        directories.append(str(VENV / "bin"))
+    return VersionSettings(directories=tuple(dict.fromkeys([*directories,
+                                                             *DEFAULT_DIRECTORIES])))
+
+
+def _say_past_capture(config: pytest.Config, text: str) -> None:
+    """A line for the operator's terminal now, not in a test's captured output."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        print(text, file=sys.stderr, flush=True)
+
+
+def registries(config: pytest.Config) -> Registries:
+    if REGISTRIES not in config.stash:
+        found = Registries()
+        config.hook.pytest_stackdrill_register(registries=found)
+        config.stash[REGISTRIES] = found
+    return config.stash[REGISTRIES]
+
+
+def resolve_inventory(config: pytest.Config) -> Inventory:
+    if INVENTORY in config.stash:
+        return config.stash[INVENTORY]
+    path = config.getoption("inventory")
+    if config.getoption("lab") and planning(config):
+        from stackdrill.lab.topology import LabPaths
+
+        path = str(LabPaths.default().inventory)
+        if not Path(path).is_file():
+            raise pytest.UsageError(f"lab: no inventory at {path}; the lab is not up "
+                                    f"(stackdrill lab up)")
+    elif config.getoption("lab"):
+        from stackdrill.lab.lab import Lab
+
+        try:
+            path = str(Lab().ensure_up(journal=journal_path(config)))
+        except (HarnessError, OSError) as exc:  # the lab, its journal
+            raise pytest.UsageError(f"lab: {exc}") from None
+    if not path:
+        raise pytest.UsageError("drills need an inventory: pass --inventory FILE or --lab")
+    try:
+        inventory = load_inventory(path)
+    except InventoryError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[INVENTORY] = inventory
+    config.stash[SESSION_CLOUD] = inventory.cloud  # for the run's notification
+    inventory_redactor(inventory, session_redactor(config))
+    return inventory
+
+
+def journal_path(config: pytest.Config) -> Path:
+    path = config.getoption("journal")
+    return Path(path) if path else default_state_dir() / "journal.jsonl"
+
+
+def refuse_leftovers(config: pytest.Config, inventory: Inventory) -> None:
+    """Nothing is drilled on a cloud that a dead run left broken: the guards count only the
+    faults of the live run, so a second controller could go down."""
+    try:
+        left = Journal(journal_path(config)).left_behind(lock_name(inventory), inventory.hosts)
+    except JournalError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if left:
+        first = left[0]
+        raise pytest.UsageError(
+            f"{len(left)} {'entry' if len(left) == 1 else 'entries'} left pending on this cloud "
+            f"by a run that is gone (first: {first.kind} {first.fault} on {first.target}, "
+            f"pid {first.pid}): run `stackdrill recover --pending` first")
+
+
+def existing_lab_inventory() -> Inventory | None:
+    from stackdrill.lab.topology import LabPaths
+
+    path = LabPaths.default().inventory
+    try:
+        return load_inventory(path) if path.is_file() else None
+    except InventoryError:
+        return None
+
+
+def take_lock(config: pytest.Config, inventory: Inventory) -> None:
+    if hasattr(config, "workerinput") or LOCK in config.stash:
+        return
+    lock = lock_for(inventory, default_state_dir())
+    try:
+        note = lock.acquire()
+    except LockError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[LOCK] = lock
+    if note:
+        print(f"stackdrill: {note}", file=sys.stderr, flush=True)
+
+
+_TARGETS = pytest.StashKey[dict[str, Targets]]()
+
+
+def session_targets(config: pytest.Config) -> Targets:
+    holder = config.stash.setdefault(_TARGETS, {})
+    if "targets" not in holder:
+        holder["targets"] = Targets(resolve_inventory(config),
+                                    power_drivers=registries(config).power_drivers)
+    return holder["targets"]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    lock = config.stash.get(LOCK, None)
+    if lock is not None:
+        undo_live_drills()
+    holder = config.stash.get(_TARGETS, {})
+    if "targets" in holder:
+        holder["targets"].close()
+    if lock is not None:
+        lock.release()
+    guard = config.stash.get(_INTERRUPTS, None)
+    if guard is not None:
+        guard.restore()
+
+
+def undo_live_drills() -> None:
+    for drill in list(LIVE_DRILLS):
+        drill.undo_all()
+        LIVE_DRILLS.discard(drill)
+
+
+def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    undo_live_drills()
