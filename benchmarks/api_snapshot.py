@@ -75,10 +75,11 @@ from provenance import header, provenance
 from stackdrill.builtin.probes.cloud_api import PAGE, CloudApi, json_pages
 from stackdrill.builtin.probes.nova_db import NovaDatabase
 
-from stackdrill.api.probe import CloudContext, take_snapshot
+from stackdrill.api.probe import CloudContext
 from stackdrill.cloud.access import CloudAccess, CloudError
 from stackdrill.cloud.canary import image_and_flavor
 from stackdrill.core.waiting import WaitTimeout, poll
+from stackdrill.engine.snapshot import take_snapshot
 from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import Target, Targets
 from stackdrill.inventory.loader import load_inventory

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from stackdrill.api.origin import origin_of
-from stackdrill.api.probe import CloudContext, CloudProbe, Probe, SnapshotSettings, take_snapshot
+from stackdrill.api.probe import CloudContext, CloudProbe, Probe
 from stackdrill.api.registry import Registries
 from stackdrill.api.runbook import RecoveryContext, RunbookRecord
 from stackdrill.cloud.access import CloudAccess
@@ -30,6 +30,7 @@ from stackdrill.engine.safeguards import (
     SafeguardMonitor,
     SafeguardTripped,
 )
+from stackdrill.engine.snapshot import SnapshotSettings, take_snapshot
 from stackdrill.engine.state_checks import check_deviates, check_unchanged, unknown_patterns
 from stackdrill.engine.verdicts import (
     ABORT_PREFIX,

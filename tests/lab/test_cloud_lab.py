@@ -11,10 +11,11 @@ from pathlib import Path
 
 import yaml
 
-from stackdrill.api.probe import CloudContext, take_snapshot
+from stackdrill.api.probe import CloudContext
 from stackdrill.api.registry import load_registries
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.cloud.canary import CanaryWorkload
+from stackdrill.engine.snapshot import take_snapshot
 from stackdrill.hosts.target import Targets
 from stackdrill.lab.cloud.layout import VENV
 from stackdrill.lab.lab import Lab

@@ -21,13 +21,14 @@ from pathlib import Path
 
 import pytest
 
-from stackdrill.api.probe import CloudContext, health_problems
+from stackdrill.api.probe import CloudContext
 from stackdrill.api.registry import load_registries
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.cloud.canary import CanaryWorkload
 from stackdrill.core.waiting import poll_until
 from stackdrill.engine.drill import Drill
 from stackdrill.engine.journal import Journal
+from stackdrill.engine.snapshot import health_problems
 from stackdrill.hostkit.units import unit_status
 from stackdrill.hosts.target import Targets
 from stackdrill.inventory.loader import load_inventory
@@ -120,7 +121,8 @@ from stackdrill.engine.drill import Drill
 from stackdrill.hosts.target import Targets
 from stackdrill.inventory.loader import load_inventory
 from stackdrill.engine.journal import Journal
-from stackdrill.api.probe import CloudContext, health_problems
+from stackdrill.api.probe import CloudContext
+from stackdrill.engine.snapshot import health_problems
 from stackdrill.api.registry import load_registries
 
 registries = load_registries()

@@ -11,16 +11,9 @@ from typing import Any
 
 import pytest
 
-from stackdrill.api.probe import (
-    Probe,
-    ProbeOutput,
-    SnapshotSettings,
-    batch_script,
-    health_problems,
-    split_batch,
-    take_snapshot,
-)
+from stackdrill.api.probe import Probe, ProbeOutput, batch_script, split_batch
 from stackdrill.core.state import Rule, Snapshot, Tolerance, compare
+from stackdrill.engine.snapshot import SnapshotSettings, health_problems, take_snapshot
 from stackdrill.hosts.ssh import CommandResult, HostTimeout, HostUnreachable
 from stackdrill.hosts.target import Target
 
