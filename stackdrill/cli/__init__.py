@@ -1,7 +1,8 @@
 """The operator's command line: ``stackdrill lab|plan|run|recover|report|inventory|discover``.
 
 Every exit code the command line returns is in :data:`EXIT_MEANINGS`, which ``stackdrill --help``
-and ``stackdrill run --help`` list.
+and ``stackdrill run --help`` list. The package is a front door: it may import every layer, the
+lab included.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ pytest loads this package through the ``stackdrill`` entry point; the modules it
 scenario says), :mod:`.collection` (the checks before anything runs), :mod:`.dry_run`,
 :mod:`.drills` (a drill's fixtures), :mod:`.reports` (what the session leaves behind) and
 :mod:`.cloud_fixtures`; the reporting and engine modules after them add their own options and
-hooks. The names below are the ones the command line and other callers use.
+hooks. The names below are the ones the command line and other callers use. The package is a
+front door: it may import every layer, the lab included.
 """
 
 from __future__ import annotations
