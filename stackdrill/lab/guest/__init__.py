@@ -1,0 +1,4 @@
+"""The lab's canary guest: a minimal Linux (Debian's kernel, an initramfs of busybox-static and
+the virtio modules) built offline from the packages ``scripts/setup`` downloads, whose ``/init``
+writes the heartbeat defined in :mod:`stackdrill.cloud.heartbeat`; and a plain-qemu runner that
+boots it outside any cloud. May import ``core`` and ``cloud``, and the lab's own modules."""
