@@ -29,6 +29,7 @@ from stackdrill.hosts.ssh import HostError
 
 RUNNING = 1
 REASON = "stackdrill: planned maintenance"
+TRANSIENT_REFUSALS = ("No valid host", "is unavailable at this time")
 
 
 def _migration_kind(text: str) -> str:
@@ -140,15 +141,17 @@ class PlannedComputeMaintenance(Recovery):
                 f"'s choice requested"]
 
     def _request(self, server_id: str, host: str | None) -> bool:
-        """Ask for the migration; a host just enabled may not be schedulable yet (Nova updates
-        its placement trait asynchronously), so "No valid host" is asked again."""
+        """Ask for the migration. Two refusals are asked again until the deadline: "No valid
+        host" (a host just enabled may not be schedulable yet: Nova updates its placement trait
+        asynchronously), and "Compute service of <host> is unavailable" (a nova-compute started
+        a moment ago whose first report is not in yet, while the last one has grown too old)."""
         label = (f"nova live-migration {server_id} {host or ''}".strip()
                  if self.values["migration"] == "live" else
                  f"openstack server migrate {server_id}{' --host ' + host if host else ''}")
         try:
             self.api_call(label, functools.partial(self._migrate, server_id, host))
         except RecoveryFailed as exc:
-            if "No valid host" in str(exc):
+            if any(transient in str(exc) for transient in TRANSIENT_REFUSALS):
                 return False
             raise ResourceFailed(str(exc)) from exc
         return True
