@@ -128,6 +128,11 @@ class EioOperations:
         control = self.images.control_of(path)
         if control is not None:
             return self.images.control_text(control)[offset:offset + size]
+        self._healthy_image(path)
+        return os.pread(fh, size, offset)
+
+    def _healthy_image(self, path: str) -> None:
+        """ENOENT for a path that is no image, EIO for an image whose state fails it."""
         image = self.images.image_of(path)
         if image is None:
             raise _fail(errno.ENOENT)
@@ -135,7 +140,6 @@ class EioOperations:
             self.images.check(image)
         except OSError:
             raise _fail(errno.EIO) from None
-        return os.pread(fh, size, offset)
 
     def write(self, path: str, data: bytes, offset: int, fh: int) -> int:
         control = self.images.control_of(path)
@@ -145,13 +149,7 @@ class EioOperations:
             except InvalidValue:
                 raise _fail(errno.EINVAL) from None
             return len(data)
-        image = self.images.image_of(path)
-        if image is None:
-            raise _fail(errno.ENOENT)
-        try:
-            self.images.check(image)
-        except OSError:
-            raise _fail(errno.EIO) from None
+        self._healthy_image(path)
         return os.pwrite(fh, data, offset)
 
     def truncate(self, path: str, length: int, fh: Any = None) -> None:
