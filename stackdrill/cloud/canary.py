@@ -1,8 +1,15 @@
 """The canary workload: user resources the harness creates so drills can prove they survive.
 
-One server on each compute host (pinned with ``nova:<host>``), booted from a small image with
-``networks='none'``; where the cloud has block storage, each server also has a 1 GiB volume
-attached. Creation is idempotent: healthy canaries are reused, broken ones replaced.
+One server on each compute host (pinned with ``nova:<host>``), with ``networks='none'``; where
+the cloud has block storage, each server also has a 1 GiB volume attached. Creation is
+idempotent: healthy canaries are reused, broken ones replaced.
+
+Given a built guest (:class:`~stackdrill.cloud.guest_image.GuestFiles`), the canaries boot it:
+a Linux guest whose heartbeat goes to its console and to a ring log on its volume
+(:mod:`stackdrill.cloud.heartbeat`), and their set-up waits until each one's console shows a
+heartbeat acknowledged by its volume. A canary that boots another image is replaced. Without
+a guest, they boot a blank 1 MiB image and sit in the firmware: the control plane's view of
+them still counts, and nothing measures what a tenant would feel.
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stackdrill.cloud.access import CloudAccess, CloudError
+from stackdrill.cloud.guest_image import GuestFiles, ensure_guest_image
+from stackdrill.cloud.heartbeat import HEARTBEAT_TAG, parse_console
 from stackdrill.cloud.swift_canary import ensure_swift_canary
 from stackdrill.core.waiting import WaitTimeout, poll
 
@@ -19,7 +28,11 @@ PREFIX = "stackdrill-canary"
 IMAGE = PREFIX
 FLAVOR = f"{PREFIX}.tiny"
 IMAGE_BYTES = b"\0" * (1 << 20)
+GUEST_FLAVOR = f"{PREFIX}.guest"
+GUEST_RAM_MB = 128
+"""The guest's kernel panics below 96 MiB under qemu (``benchmarks/results/guest_boot.md``)."""
 VOLUME_GIB = 1
+CONSOLE_TAIL_LINES = 40
 RUNNING = 1  # Nova's power_state for a running guest
 
 
@@ -29,6 +42,7 @@ class CanaryWorkload:
     flavor_id: str
     servers: dict[str, str]  # compute host -> server id
     volumes: dict[str, str] = field(default_factory=dict)  # compute host -> volume id
+    guest: bool = False  # the servers run the heartbeat guest
 
     def server_name(self, host: str) -> str:
         return f"{PREFIX}-{host}"
@@ -49,10 +63,10 @@ def _image(conn: Any) -> Any:
                                    allow_duplicates=True)
 
 
-def _flavor(conn: Any) -> Any:
-    flavor = conn.compute.find_flavor(FLAVOR)
+def _flavor(conn: Any, name: str = FLAVOR, ram: int = 64) -> Any:
+    flavor = conn.compute.find_flavor(name)
     if flavor is None:
-        flavor = conn.compute.create_flavor(name=FLAVOR, ram=64, vcpus=1, disk=1)
+        flavor = conn.compute.create_flavor(name=name, ram=ram, vcpus=1, disk=1)
     return flavor
 
 
@@ -116,12 +130,9 @@ def _wait_active(conn: Any, server: Any, timeout: float,
     return found
 
 
-def ensure_canaries(access: CloudAccess, compute_hosts: list[str],
-                    timeout: float = 300.0,
-                    domain_running: DomainRunning | None = None) -> CanaryWorkload:
-    conn = access.connection()
-    image = _image(conn)
-    flavor = _flavor(conn)
+def _servers(conn: Any, compute_hosts: list[str], image: Any, flavor: Any) -> list[tuple[str, Any]]:
+    """Each compute's canary server: reused, or created after removing one that moved, broke
+    or boots another image."""
     existing = {s.name: s for s in conn.compute.servers(all_projects=True)
                 if s.name.startswith(PREFIX)}
     pending = []
@@ -129,7 +140,8 @@ def ensure_canaries(access: CloudAccess, compute_hosts: list[str],
         name = f"{PREFIX}-{host}"
         server = existing.get(name)
         if server is not None and (server.compute_host != host
-                                   or server.status not in ("ACTIVE", "SHUTOFF")):
+                                   or server.status not in ("ACTIVE", "SHUTOFF")
+                                   or (server.image or {}).get("id") != image.id):
             conn.compute.delete_server(server)
             conn.compute.wait_for_delete(server, wait=120)
             server = None
@@ -138,6 +150,19 @@ def ensure_canaries(access: CloudAccess, compute_hosts: list[str],
                 name=name, image_id=image.id, flavor_id=flavor.id, networks="none",
                 availability_zone=f"nova:{host}")
         pending.append((host, server))
+    return pending
+
+
+def ensure_canaries(access: CloudAccess, compute_hosts: list[str],
+                    timeout: float = 300.0,
+                    domain_running: DomainRunning | None = None,
+                    guest: GuestFiles | None = None) -> CanaryWorkload:
+    conn = access.connection()
+    if guest is None:
+        image, flavor = _image(conn), _flavor(conn)
+    else:
+        image, flavor = ensure_guest_image(conn, guest), _flavor(conn, GUEST_FLAVOR, GUEST_RAM_MB)
+    pending = _servers(conn, compute_hosts, image, flavor)
     servers = {host: _wait_active(conn, server, timeout, domain_running).id
                for host, server in pending}
     ensure_swift_canary(access)
@@ -145,8 +170,33 @@ def ensure_canaries(access: CloudAccess, compute_hosts: list[str],
     if conn.has_service("block-storage"):
         volumes = {host: _attached_volume(conn, host, server_id, timeout)
                    for host, server_id in servers.items()}
+    if guest is not None:
+        for server_id in servers.values():
+            wait_heartbeat(conn, server_id, timeout, acknowledged=bool(volumes))
     return CanaryWorkload(image_id=image.id, flavor_id=flavor.id, servers=servers,
-                          volumes=volumes)
+                          volumes=volumes, guest=guest is not None)
+
+
+def console_tail(conn: Any, server_id: str, lines: int = CONSOLE_TAIL_LINES) -> str:
+    """The last ``lines`` of the server's console log, through Nova's API."""
+    output = conn.compute.get_server_console_output(server_id, length=lines)
+    return str(output.get("output", "")) if isinstance(output, dict) else str(output)
+
+
+def wait_heartbeat(conn: Any, server_id: str, timeout: float, acknowledged: bool) -> None:
+    """Wait until the guest's console shows a heartbeat (one whose ring-log write its volume
+    acknowledged, with ``acknowledged``). A guest that never beats fails with its console."""
+    def beating() -> bool:
+        beats = [r for r in parse_console(console_tail(conn, server_id))
+                 if r.kind == HEARTBEAT_TAG]
+        return bool(beats) and (beats[-1].ack > 0 or not acknowledged)
+
+    try:
+        poll(beating, timeout=timeout, interval=1.0, max_interval=3.0,
+             description=f"a heartbeat on the console of canary {server_id}")
+    except WaitTimeout as exc:
+        tail = " | ".join(console_tail(conn, server_id).strip().splitlines()[-8:])
+        raise CloudError(f"{exc}; console: {tail or 'empty'}") from exc
 
 
 def wait_volume_status(conn: Any, volume_id: str, wanted: str, timeout: float) -> Any:

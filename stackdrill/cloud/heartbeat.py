@@ -1,5 +1,5 @@
 """The heartbeat a canary guest writes, defined once: its records on the serial console and in the
-ring log on its first disk, their parsers, and the shell that writes them (the guest's ``/init``
+ring log on its volume, their parsers, and the shell that writes them (the guest's ``/init``
 is generated from this module, so the two sides cannot drift apart).
 
 **Console.** One line per record, every 200 ms or so::

@@ -19,7 +19,8 @@ from stackdrill.cloud.access import CloudAccess, CloudError
 from stackdrill.hostkit.iscsi import TGT_SHOW, parse_tgt_targets
 from stackdrill.hosts.target import Target, Targets
 
-OFFSET = 1 << 20
+OFFSET = 64 << 20
+"""Past the canary guest's ring log, which takes the volume's first 16 MiB and 4 KiB."""
 LENGTH = 1 << 20
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from stackdrill.cloud.access import CloudAccess, CloudError
 from stackdrill.cloud.canary import CanaryWorkload, ensure_canaries
+from stackdrill.cloud.guest_image import GuestFiles
 from stackdrill.core.evidence import Redactor
 from stackdrill.hosts.secrets import inventory_redactor
 from stackdrill.hosts.ssh import HostError
@@ -72,8 +73,25 @@ def domain_runner(targets: Targets) -> Callable[[str, str], bool]:
     return running
 
 
+@pytest.fixture(scope="session")
+def canary_guest() -> GuestFiles | None:
+    """The heartbeat guest the canaries boot, built once from the Debian packages that
+    ``scripts/setup`` downloads (``scripts/fetch-guest-packages``); None where they are not
+    on this machine, and the canaries then boot a blank image and report no heartbeat."""
+    from stackdrill.engine.state_dir import default_state_dir
+    from stackdrill.lab.guest.builder import build_guest
+    from stackdrill.lab.guest.debs import GuestBuildError
+
+    try:
+        built = build_guest(default_state_dir() / "guest")
+    except GuestBuildError:
+        return None
+    return GuestFiles(built.kernel, built.initrd, built.command_line, built.key)
+
+
 @pytest.fixture
-def canaries(cloud_access: CloudAccess | None, targets: Targets) -> CanaryWorkload:
+def canaries(cloud_access: CloudAccess | None, targets: Targets,
+             canary_guest: GuestFiles | None) -> CanaryWorkload:
     """Checked before each scenario: a drill may have moved, stopped or replaced a canary.
     Healthy canaries are reused, so this costs a few API calls and one virsh per compute."""
     if cloud_access is None:
@@ -81,10 +99,11 @@ def canaries(cloud_access: CloudAccess | None, targets: Targets) -> CanaryWorklo
                     "inventory", pytrace=False)
     hosts = [t.name for t in targets.with_role("compute")]
     try:
-        return ensure_canaries(cloud_access, hosts, domain_running=domain_runner(targets))
+        return ensure_canaries(cloud_access, hosts, domain_running=domain_runner(targets),
+                               guest=canary_guest)
     except CloudError as exc:
         message = str(exc)
     pytest.fail(message, pytrace=False)
 
 
-__all__ = ["REDACTOR", "canaries", "cloud_access", "redactor", "session_redactor"]
+__all__ = ["REDACTOR", "canaries", "canary_guest", "cloud_access", "redactor", "session_redactor"]

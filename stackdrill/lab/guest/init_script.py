@@ -4,14 +4,19 @@
 What it does, in order:
 
 - mounts ``/proc``, ``/sys`` and ``/dev``, and loads the virtio modules (deps first);
-- if a virtio disk is attached (``/dev/vda``): reads the ring's header, takes the next boot
-  number and writes it back (so the counter survives reboots), and, in the background while
-  the first beats go out, finds the slot after the newest record (records are written from
-  then on); a disk that is neither blank nor a ring log is left alone;
 - lowers the console log level, so that kernel messages no longer interleave with records, and
   follows ``/dev/kmsg`` for lines with "I/O error";
 - then loops every :data:`PERIOD` seconds: one ``SDHB`` record per beat on the console (and
   one ``SDIO`` record per I/O error line seen), each offered to the ring log.
+
+The ring log's disk is the first virtio disk with a serial number: Nova gives an attached
+Cinder volume its id as serial, and the image-backed root disk none. Each beat looks for it
+until one appears, since Nova attaches the canary's volume after the guest has booted (a
+hot-plug) and, after a reboot, the disk may be probed after the first beats. On the disk, the
+init reads the ring's header, takes the next boot number and writes it back (so the counter
+survives reboots), and, in the background while the beats go on, finds the slot after the
+newest record (records are written from then on); a disk that is neither blank nor a ring log
+is left alone. Records written before the disk is found carry ``boot=0``.
 
 Writes to the ring log run in the background, one at a time, so that a stalled disk never
 stalls the heartbeat: a record is written with busybox ``dd bs=4096 oflag=direct conv=fsync``
@@ -57,24 +62,23 @@ done
 mkfifo /run/tick
 exec 3<>/run/tick
 
-has_virtio_disk() {
-  for d in /sys/bus/virtio/devices/*; do
-    [ "$(cat "$d/device" 2>/dev/null)" = 0x0002 ] && return 0
+find_disk() {
+  for f in /sys/block/vd*/serial; do
+    serial=
+    read -r serial <"$f" 2>/dev/null
+    [ -n "$serial" ] || continue
+    d=${f%/serial}
+    d=/dev/${d##*/}
+    [ -b "$d" ] && { dev=$d; return 0; }
   done
   return 1
 }
-wait_disk() {
-  has_virtio_disk || return 1
-  i=0
-  while [ ! -b /dev/vda ] && [ "$i" -lt 50 ]; do tick 0.2; i=$((i + 1)); done
-  [ -b /dev/vda ]
-}
 put_slot() {
-  printf '%-@PAD@s\n' "$2" | dd of=/dev/vda bs=@SLOT@ seek="$1" count=1 iflag=fullblock \
+  printf '%-@PAD@s\n' "$2" | dd of="$dev" bs=@SLOT@ seek="$1" count=1 iflag=fullblock \
     oflag=direct conv=fsync status=none
 }
 open_ring() {
-  dd if=/dev/vda of=/run/header bs=@SLOT@ count=1 iflag=direct status=none \
+  dd if="$dev" of=/run/header bs=@SLOT@ count=1 iflag=direct status=none \
     || { log "cannot read the ring header: the disk is not used this boot"; return 1; }
   hdr=$(tr -d '\000' </run/header)
   case $hdr in
@@ -83,11 +87,11 @@ open_ring() {
         case $f in boot=*) boot=${f#boot=} ;; slots=*) slots=${f#slots=} ;; esac
       done ;;
     "")
-      slots=$(($(cat /sys/block/vda/size) / @SECTORS@ - 1))
+      slots=$(($(cat "/sys/block/${dev#/dev/}/size") / @SECTORS@ - 1))
       [ "$slots" -gt @MAX@ ] && slots=@MAX@ ;;
-    *) log "/dev/vda holds something else than a ring log: left alone"; return 1 ;;
+    *) log "$dev holds something else than a ring log: left alone"; return 1 ;;
   esac
-  [ "$slots" -gt 0 ] || { log "/dev/vda is too small for a ring log"; return 1; }
+  [ "$slots" -gt 0 ] || { log "$dev is too small for a ring log"; return 1; }
   boot=$((boot + 1))
   sd_header
   put_slot 0 "$rec" || { log "cannot write the ring header"; boot=0; return 1; }
@@ -98,11 +102,11 @@ ring_ready() {
   [ "$disk" = scanning ] && [ -e /run/slot ] || return 0
   read -r slot </run/slot
   case $slot in ''|*[!0-9]*) log "no resume slot found: writing from slot 1"; slot=1 ;; esac
-  disk=/dev/vda
-  log "ring log on /dev/vda: boot $boot, $slots slots, next slot $slot"
+  disk=$dev
+  log "ring log on $dev (serial $serial): boot $boot, $slots slots, next slot $slot"
 }
 offer() {
-  [ "$disk" = /dev/vda ] && [ -z "$wpid" ] || return 0
+  [ -n "$disk" ] && [ "$disk" = "$dev" ] && [ -z "$wpid" ] || return 0
   wseq=$seq
   ( put_slot "$slot" "$rec" 2>/run/write.err; echo $? >/run/write.new
     mv /run/write.new /run/write.rc ) &
@@ -140,11 +144,12 @@ emit_io_errors() {
   rm -f /run/ioerr.now
 }
 
-dev=/dev/vda boot=0 slots=0 slot=1 disk= wpid= wseq=0 seq=0 ack=0
-if wait_disk; then open_ring; else log "no virtio disk: heartbeats on the console only"; fi
+dev= boot=0 slots=0 slot=1 disk= wpid= wseq=0 seq=0 ack=0
 echo 1 >/proc/sys/kernel/printk
 watch_kmsg &
+log "waiting for a disk with a serial number to hold the ring log"
 while :; do
+  if [ -z "$disk" ] && find_disk; then open_ring || disk=refused; fi
   ring_ready
   reap
   emit_io_errors

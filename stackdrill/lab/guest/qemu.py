@@ -19,6 +19,7 @@ from stackdrill.lab.system import LabError
 
 QEMU = "qemu-system-x86_64"
 MEMORY_MB = 96
+RING_SERIAL = "stackdrill-ring"
 
 
 class GuestBootError(LabError):
@@ -52,11 +53,13 @@ def qemu_command(spec: QemuSpec) -> list[str]:
                "-kernel", str(spec.kernel), "-initrd", str(spec.initrd),
                "-append", spec.command_line]
     if spec.disk is not None and spec.disk_errors is None:
-        command += ["-drive", f"file={spec.disk},format=raw,if=virtio,cache=writeback"]
+        command += ["-drive", f"id=ring,if=none,file={spec.disk},format=raw,cache=writeback"]
     elif spec.disk is not None:
-        command += ["-drive", "if=virtio,driver=raw,cache=writeback,werror=report,"
+        command += ["-drive", "id=ring,if=none,driver=raw,cache=writeback,werror=report,"
                     f"rerror=report,file.driver=blkdebug,file.config={spec.disk_errors},"
                     f"file.image.filename={spec.disk}"]
+    if spec.disk is not None:  # the serial marks the ring log's disk, as Nova's volume id does
+        command += ["-device", f"virtio-blk-pci,drive=ring,serial={RING_SERIAL}"]
     return command
 
 

@@ -1,0 +1,178 @@
+"""The canary workload monitor: what each canary's tenant felt, from the guest's own heartbeats.
+
+A :class:`~stackdrill.cloud.tenant_view.TenantObserver`. In the background it reads every
+canary's console through Nova's API (``os-getConsoleOutput``) every
+:data:`READ_INTERVAL` seconds and follows its heartbeats (:mod:`stackdrill.cloud.heartbeat_track`).
+A read asks for as many lines as were written since the last successful one, up to Nova's
+100 KiB: a console that cannot be read for a while (nova-compute down) is caught up with later,
+as far as Nova keeps it.
+
+Lost writes are counted on the data path: the ring log is read from the volume's backing store
+on its iSCSI target host (:func:`stackdrill.cloud.volume_data.locate`), and every acknowledged
+record the console showed, within the span the ring still holds, must be there.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import shlex
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+from stackdrill.cloud.access import CloudAccess, CloudError
+from stackdrill.cloud.canary import CanaryWorkload
+from stackdrill.cloud.heartbeat import (
+    RING_SLOTS_MAX,
+    SLOT_BYTES,
+    RingLog,
+    parse_console,
+    parse_ring,
+)
+from stackdrill.cloud.heartbeat_track import HeartbeatTrack
+from stackdrill.cloud.tenant_view import CANARY_PREFIX, Outage
+from stackdrill.cloud.volume_data import locate
+from stackdrill.hosts.ssh import HostError
+from stackdrill.hosts.target import Targets
+
+READ_INTERVAL = 2.0
+LINES_MIN = 150
+LINES_MAX = 2500
+"""About Nova's 100 KiB of console log at some 40 bytes a record."""
+LINES_PER_SECOND = 7
+RING_MARGIN = 256
+"""Acknowledged records this close to the ring's capacity are not required to be in it: a
+record written but never seen acknowledged on the console still took a slot."""
+ALIVE_WITHIN = 10.0
+
+RingReader = Callable[[str], RingLog]
+
+
+def ring_reader(access: CloudAccess, targets: Targets) -> RingReader:
+    """Reads a volume's ring log from its backing store, on the host that exports it."""
+    def read(volume_id: str) -> RingLog:
+        path = locate(access, targets, [volume_id])[0]
+        command = (f"dd if={shlex.quote(path.backing)} bs={SLOT_BYTES} "
+                   f"count={RING_SLOTS_MAX + 1} status=none | gzip -1 | base64 -w0")
+        try:
+            result = targets.get(path.target_host).run(command, check=True, record=False,
+                                                       timeout=60)
+        except HostError as exc:
+            raise CloudError(f"reading the ring log of volume {volume_id}: {exc}") from exc
+        return parse_ring(gzip.decompress(base64.b64decode(result.stdout.strip())))
+
+    return read
+
+
+def lost_writes(acked: set[tuple[int, int]], ring: RingLog) -> list[tuple[int, int]]:
+    """The acknowledged records the ring log should hold and does not, oldest first."""
+    if ring.header is None:
+        return sorted(acked)
+    span = max(0, ring.header.slots - RING_MARGIN)
+    expected = sorted(acked)[-span:] if span else []
+    held = ring.by_key()
+    return [key for key in expected if key not in held]
+
+
+class WorkloadMonitor:
+    """Follows every canary's heartbeat while it runs; subjects ``canary:<compute host>``."""
+
+    def __init__(self, access: CloudAccess, canaries: CanaryWorkload,
+                 read_ring: RingReader | None = None,
+                 interval: float = READ_INTERVAL) -> None:
+        self._access = access
+        self._servers = dict(canaries.servers)
+        self._volumes = dict(canaries.volumes)
+        self._read_ring = read_ring
+        self._interval = interval
+        self._tracks = {host: HeartbeatTrack(CANARY_PREFIX + host) for host in self._servers}
+        self._errors: dict[str, str] = {}
+        self._lost: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def subjects(self) -> frozenset[str]:
+        return frozenset(track.lane for track in self._tracks.values())
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._read_all()
+            self._thread = threading.Thread(target=self._run, name="canary-heartbeats",
+                                            daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+            self._read_all()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._read_all()
+
+    def _read_all(self) -> None:
+        for host, server_id in self._servers.items():
+            self._read_console(host, server_id)
+
+    def _read_console(self, host: str, server_id: str) -> None:
+        track = self._tracks[host]
+        since = time.time() - track.last_read if track.last_read else LINES_MAX
+        lines = int(min(LINES_MAX, LINES_MIN + LINES_PER_SECOND * since))
+        from keystoneauth1.exceptions import ClientException
+        from openstack.exceptions import SDKException
+
+        try:
+            output = self._access.connection().compute.get_server_console_output(
+                server_id, length=lines)
+        except (SDKException, ClientException, CloudError) as exc:  # recorded, never raised
+            self._errors[host] = f"console not read: {type(exc).__name__}: {exc}"[:200]
+            return
+        text = str(output.get("output", "")) if isinstance(output, dict) else str(output)
+        with self._lock:
+            track.feed(parse_console(text), time.time())
+
+    def check_ring_logs(self) -> dict[str, int]:
+        """Lost writes per compute host, read now from each canary volume's backing store."""
+        if self._read_ring is None:
+            return {}
+        for host, volume_id in self._volumes.items():
+            try:
+                ring = self._read_ring(volume_id)
+            except CloudError as exc:
+                self._errors[host] = str(exc)
+                continue
+            with self._lock:
+                self._lost[host] = len(lost_writes(self._tracks[host].acked, ring))
+        return dict(self._lost)
+
+    def figures(self) -> Mapping[str, float]:
+        now = time.time()
+        found: dict[str, float] = {}
+        with self._lock:
+            for host, track in self._tracks.items():
+                if not track.boots:
+                    continue
+                lane = track.lane
+                silent = track.silent_s(now) or 0.0
+                found.update({f"{lane}/stall_s": round(max(track.stall_s, 0.0), 2),
+                              f"{lane}/io_stall_s": round(track.io_stall_s, 2),
+                              f"{lane}/reboots": track.reboots,
+                              f"{lane}/io_errors": track.io_errors,
+                              f"{lane}/silent_s": round(silent, 2),
+                              f"{lane}/alive": 1.0 if silent <= ALIVE_WITHIN else 0.0})
+                if host in self._lost:
+                    found[f"{lane}/lost_writes"] = self._lost[host]
+        return found
+
+    def outages(self) -> list[Outage]:
+        now = time.time()
+        with self._lock:
+            return [o for track in self._tracks.values() for o in track.open_outages(now)]
+
+    def errors(self) -> dict[str, str]:
+        """The last failure to read each canary's console or ring log, by compute host."""
+        return dict(self._errors)
