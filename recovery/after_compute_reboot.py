@@ -13,10 +13,9 @@ import functools
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from stackdrill.api.runbook import Recovery, RunbookStep, wait
+from stackdrill.api.runbook import Recovery, RunbookStep, after_reboot_steps, wait
 from stackdrill.core.params import Param, positive_float
 from stackdrill.hostkit.amqp import AMQP_PORT, nova_compute_connected
-from stackdrill.hostkit.reboots import prove_reboot, wait_for_host
 
 
 class AfterComputeReboot(Recovery):
@@ -30,10 +29,7 @@ class AfterComputeReboot(Recovery):
     def runbook(self) -> list[RunbookStep]:
         name = self.target.name
         return [
-            RunbookStep(f"Wait for {name} to answer", functools.partial(
-                wait_for_host, self.target, self.values["timeout"])),
-            RunbookStep(f"Prove {name} rebooted (boot identity changed)", functools.partial(
-                prove_reboot, self.target, self.context.fault_facts)),
+            *after_reboot_steps(self, self.values["timeout"]),
             RunbookStep("Check nova-compute is running (ps aux | grep nova-compute)",
                         self.nova_compute_running, ("ps aux | grep nova-compute",)),
             RunbookStep("Check nova-compute connected to AMQP", self.amqp_connected),

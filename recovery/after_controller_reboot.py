@@ -13,10 +13,15 @@ import functools
 from collections.abc import Mapping
 from typing import ClassVar
 
-from stackdrill.api.runbook import Recovery, RecoveryFailed, RunbookStep, wait
+from stackdrill.api.runbook import (
+    Recovery,
+    RecoveryFailed,
+    RunbookStep,
+    after_reboot_steps,
+    wait,
+)
 from stackdrill.core.params import Param, positive_float, word_list
 from stackdrill.core.waiting import WaitTimeout, poll
-from stackdrill.hostkit.reboots import prove_reboot, wait_for_host
 
 
 class AfterControllerReboot(Recovery):
@@ -32,12 +37,8 @@ class AfterControllerReboot(Recovery):
     }
 
     def runbook(self) -> list[RunbookStep]:
-        name = self.target.name
         return [
-            RunbookStep(f"Wait for {name} to answer", functools.partial(
-                wait_for_host, self.target, self.values["timeout"])),
-            RunbookStep(f"Prove {name} rebooted (boot identity changed)", functools.partial(
-                prove_reboot, self.target, self.context.fault_facts)),
+            *after_reboot_steps(self, self.values["timeout"]),
             RunbookStep("Check the services were started (ps aux | grep nova- glance- "
                         "keystone cinder)", self.check_processes, ("ps aux",)),
             RunbookStep("Check the services work: openstack image list",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -142,3 +143,17 @@ def wait(check: Callable[[], Any], timeout: float, description: str) -> Any:
     if failed:
         raise RecoveryFailed(f"{description}: {failed[0]}") from failed[0]
     return value
+
+
+def after_reboot_steps(recovery: Recovery, timeout: float) -> list[RunbookStep]:
+    """The first two steps after any host reboots: wait until it answers, then prove from its
+    boot identity (recorded by the fault) that it really rebooted."""
+    from stackdrill.hostkit.reboots import prove_reboot, wait_for_host
+
+    name = recovery.target.name
+    return [
+        RunbookStep(f"Wait for {name} to answer", functools.partial(
+            wait_for_host, recovery.target, timeout)),
+        RunbookStep(f"Prove {name} rebooted (boot identity changed)", functools.partial(
+            prove_reboot, recovery.target, recovery.context.fault_facts)),
+    ]
