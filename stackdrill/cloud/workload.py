@@ -45,6 +45,9 @@ RING_MARGIN = 256
 """Acknowledged records this close to the ring's capacity are not required to be in it: a
 record written but never seen acknowledged on the console still took a slot."""
 ALIVE_WITHIN = 10.0
+STOP_WAIT = 5.0
+RING_CHECK_AGE = 15.0
+"""``figures`` reads the ring logs again when their last check is older than this."""
 
 RingReader = Callable[[str], RingLog]
 
@@ -88,7 +91,9 @@ class WorkloadMonitor:
         self._interval = interval
         self._tracks = {host: HeartbeatTrack(CANARY_PREFIX + host) for host in self._servers}
         self._errors: dict[str, str] = {}
+        self._log: list[str] = []
         self._lost: dict[str, int] = {}
+        self._ring_checked = 0.0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -104,11 +109,16 @@ class WorkloadMonitor:
             self._thread.start()
 
     def stop(self) -> None:
+        """Stop reading; a last read of each console and ring log follows, unless a read is
+        still hanging after :data:`STOP_WAIT` seconds."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=30)
+            self._thread.join(timeout=STOP_WAIT)
+            finished = not self._thread.is_alive()
             self._thread = None
-            self._read_all()
+            if finished:
+                self._read_all()
+                self.check_ring_logs()
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
@@ -129,7 +139,7 @@ class WorkloadMonitor:
             output = self._access.connection().compute.get_server_console_output(
                 server_id, length=lines)
         except (SDKException, ClientException, CloudError) as exc:  # recorded, never raised
-            self._errors[host] = f"console not read: {type(exc).__name__}: {exc}"[:200]
+            self._failed(host, f"console not read: {type(exc).__name__}: {exc}"[:200])
             return
         text = str(output.get("output", "")) if isinstance(output, dict) else str(output)
         with self._lock:
@@ -139,17 +149,22 @@ class WorkloadMonitor:
         """Lost writes per compute host, read now from each canary volume's backing store."""
         if self._read_ring is None:
             return {}
+        self._ring_checked = time.monotonic()
         for host, volume_id in self._volumes.items():
             try:
                 ring = self._read_ring(volume_id)
             except CloudError as exc:
-                self._errors[host] = str(exc)
+                self._failed(host, str(exc))
                 continue
             with self._lock:
                 self._lost[host] = len(lost_writes(self._tracks[host].acked, ring))
         return dict(self._lost)
 
     def figures(self) -> Mapping[str, float]:
+        """The figures so far; while the monitor runs, the ring logs are read again first
+        when their last check is older than :data:`RING_CHECK_AGE` seconds."""
+        if self._thread is not None and time.monotonic() - self._ring_checked > RING_CHECK_AGE:
+            self.check_ring_logs()
         now = time.time()
         found: dict[str, float] = {}
         with self._lock:
@@ -172,6 +187,17 @@ class WorkloadMonitor:
         now = time.time()
         with self._lock:
             return [o for track in self._tracks.values() for o in track.open_outages(now)]
+
+    def _failed(self, host: str, reason: str) -> None:
+        self._errors[host] = reason
+        stamp = time.strftime("%H:%M:%S", time.gmtime())
+        with self._lock:
+            self._log.append(f"{stamp} UTC {CANARY_PREFIX}{host}: {reason}")
+
+    def log(self) -> list[str]:
+        """One line per failed console or ring-log read, oldest first."""
+        with self._lock:
+            return list(self._log)
 
     def errors(self) -> dict[str, str]:
         """The last failure to read each canary's console or ring log, by compute host."""

@@ -17,6 +17,7 @@ from stackdrill.api.probe import CloudContext, CloudProbe, Probe
 from stackdrill.api.registry import Registries
 from stackdrill.api.runbook import RecoveryContext, RunbookRecord
 from stackdrill.cloud.access import CloudAccess
+from stackdrill.cloud.tenant_view import TenantObserver
 from stackdrill.core.errors import ActionFailed, BadInput
 from stackdrill.core.evidence import Evidence, Timeline
 from stackdrill.core.state import Deviation, Rule, Snapshot, Tolerance, compare, render_diff
@@ -32,6 +33,7 @@ from stackdrill.engine.safeguards import (
 )
 from stackdrill.engine.snapshot import SnapshotSettings, take_snapshot
 from stackdrill.engine.state_checks import check_deviates, check_unchanged, unknown_patterns
+from stackdrill.engine.tenant_watch import TenantWatch
 from stackdrill.engine.verdicts import (
     ABORT_PREFIX,
     ActiveFault,
@@ -111,6 +113,8 @@ class Drill:
         self.expected_paths: list[str] = []
         #: When the drill's first recovery or procedure started, and which one it was.
         self.first_procedure: tuple[float, str] | None = None
+        #: What the tenants feel, watched from the verified state until the drill closes.
+        self.tenants = TenantWatch(self.timeline, self.evidence)
         targets.listeners.append(self._on_command)
 
     def _on_command(self, result: CommandResult) -> None:
@@ -135,10 +139,12 @@ class Drill:
         self.evidence.attach_json(f"snapshot: {label}", snap.to_json())
         return snap
 
-    def record_baseline(self, settle: float = 0.0) -> Snapshot:
+    def record_baseline(self, settle: float = 0.0,
+                        observers: Sequence[TenantObserver] = ()) -> Snapshot:
         """Record the verified state of a healthy cloud. With ``settle``, wait up to that many
         seconds for the cloud to become healthy (a previous drill's effects may still be
-        clearing); refuse with the first reason if it does not."""
+        clearing); refuse with the first reason if it does not. Once it is recorded, the
+        ``observers`` of what the tenants feel start, until :meth:`close`."""
         problems: list[str] = []
 
         def healthy() -> Snapshot | None:
@@ -161,6 +167,7 @@ class Drill:
         self.evidence.attach_json("snapshot: verified state", snap.to_json())
         self.baseline = snap
         self.timeline.add("baseline", f"verified state recorded ({len(snap.values)} values)")
+        self.tenants.start(observers)
         return snap
 
     def tolerate(self, rules: list[Rule]) -> None:
@@ -522,5 +529,11 @@ class Drill:
         return ending
 
     def close(self) -> None:
+        """Stop the tenant observers (their last figures and outages go to the result and the
+        evidence) and stop recording commands."""
+        final = self.tenants.stop()
+        if final is not None:
+            self.result.tenant_figures = dict(final.figures)
+            self.result.outages = list(final.outages)
         if self._on_command in self.targets.listeners:
             self.targets.listeners.remove(self._on_command)

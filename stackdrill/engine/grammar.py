@@ -58,3 +58,15 @@ def rule_cells(rows: Sequence[Sequence[str]]) -> list[tuple[int, str]]:
     the header row."""
     return [(index, str(row[0]).strip()) for index, row in enumerate(rows)
             if row and str(row[0]).strip() != RULE_HEADER]
+
+# What the tenants felt (read by stackdrill.engine.tenant_expectations): an API's longest
+# outage, and what the canaries' guests saw. An API or a claim is matched loosely here and
+# refused by name at collection, so that a typo gets its own line rather than "no step matches".
+API_UNAVAILABLE = rf"(?:the (?P<api>[\w -]+?) API|every API) was unavailable for at most {SECONDS}"
+CANARY_HOST = r"[\w.-]+"
+TENANTS_SAW = (rf"(?:the tenants|each canary|the canary on (?P<host>{CANARY_HOST})) "
+               rf"saw (?P<claims>.+)")
+NO_CANARY_REBOOTED = r"no canary rebooted"
+CANARY_REBOOTED = (rf"(?:each canary|the canary on (?P<host>{CANARY_HOST})) rebooted at most "
+                   rf"(?P<times>once|\d+ times)")
+HEARTBEATS_STALLED = rf"the canaries' heartbeats stalled for at most {SECONDS}"

@@ -31,6 +31,7 @@ from stackdrill.engine.grammar import (
     rule_cells,
 )
 from stackdrill.engine.safeguards import SAFEGUARD_STEP, parse_safeguards
+from stackdrill.engine.tenant_expectations import step_problems as tenant_step_problems
 from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import Target, Targets
 from stackdrill.inventory.model import ROLES, Inventory
@@ -243,9 +244,9 @@ def check_recreated(location: str, steps: Iterable[Any]) -> list[str]:
 
 def check_steps(location: str, steps: Iterable[Any], registries: Registries) -> list[str]:
     """Every fault or recovery a scenario names must be registered and take its parameters, on
-    a host an earlier step chose; a safeguards or tolerance table must parse; no fault is
-    acted on before it is confirmed, none is left unconfirmed, and a repair the scenario claims
-    is checked."""
+    a host an earlier step chose; a safeguards or tolerance table must parse; a tenant
+    expectation must name a known API and claims that read; no fault is acted on before it is
+    confirmed, none is left unconfirmed, and a repair the scenario claims is checked."""
     steps = list(steps)
     problems = []
     chosen: set[str] = set()
@@ -263,6 +264,7 @@ def check_steps(location: str, steps: Iterable[Any], registries: Registries) -> 
             continue
         problems += _role_problems(where, step, chosen)
         problems += _named_problems(where, step, registries)
+        problems += tenant_step_problems(where, text)
     return problems + check_confirmed(location, steps) + check_recreated(location, steps)
 
 

@@ -12,6 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from stackdrill.api.fault import Fault
 from stackdrill.api.runbook import RunbookRecord
+from stackdrill.cloud.tenant_view import Outage
 from stackdrill.core.errors import DrillError
 from stackdrill.engine.journal import JournalEntry
 
@@ -83,7 +84,8 @@ class ActiveFault:
 
 @dataclass
 class DrillResult:
-    """What a drill measured: its time to recover against its budget, and its runbooks."""
+    """What a drill measured: its time to recover against its budget, its runbooks, and what
+    its tenants felt (the observers' figures and outages when they stopped)."""
 
     name: str
     time_to_recover: float | None = None
@@ -92,3 +94,5 @@ class DrillResult:
     #: What the time to recover and the budget run from, as in "measured from <this>": the
     #: first fault's injection, or, in a drill without a fault, its first procedure's start.
     measured_from: str | None = None
+    tenant_figures: dict[str, float] = field(default_factory=dict)
+    outages: list[Outage] = field(default_factory=list)

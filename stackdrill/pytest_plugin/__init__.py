@@ -4,10 +4,11 @@ pytest loads this package through the ``stackdrill`` entry point; the modules it
 ``pytest_plugins`` hold the hooks and fixtures, one concern each: :mod:`.options`,
 :mod:`.session` (the session's state, setup and teardown), :mod:`.scenarios` (what a collected
 scenario says), :mod:`.collection` (the checks before anything runs), :mod:`.dry_run`,
-:mod:`.drills` (a drill's fixtures), :mod:`.reports` (what the session leaves behind) and
-:mod:`.cloud_fixtures`; the reporting and engine modules after them add their own options and
-hooks. The names below are the ones the command line and other callers use. The package is a
-front door: it may import every layer, the lab included.
+:mod:`.drills` (a drill's fixtures), :mod:`.reports` (what the session leaves behind),
+:mod:`.cloud_fixtures` and :mod:`.tenant_fixtures` (a drill's tenant observers); the reporting
+and engine modules after them add their own options and hooks. The names below are the ones
+the command line and other callers use. The package is a front door: it may import every
+layer, the lab included.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ pytest_plugins = ["stackdrill.pytest_plugin.options", "stackdrill.pytest_plugin.
                   "stackdrill.pytest_plugin.scenarios", "stackdrill.pytest_plugin.collection",
                   "stackdrill.pytest_plugin.dry_run", "stackdrill.pytest_plugin.drills",
                   "stackdrill.pytest_plugin.reports",
-                  "stackdrill.pytest_plugin.cloud_fixtures", "stackdrill.reporting.outcome",
+                  "stackdrill.pytest_plugin.cloud_fixtures",
+                  "stackdrill.pytest_plugin.tenant_fixtures", "stackdrill.reporting.outcome",
                   "stackdrill.reporting.redacted", "stackdrill.reporting.runs",
                   "stackdrill.engine.schedule", "stackdrill.reporting.notify",
                   "stackdrill.engine.upgrade"]

@@ -20,6 +20,7 @@ from stackdrill.engine.preflight import (
     check_steps,
     one_line,
 )
+from stackdrill.engine.tenant_expectations import canary_problems
 from stackdrill.pytest_plugin.dry_run import print_plan
 from stackdrill.pytest_plugin.options import planning
 from stackdrill.pytest_plugin.scenarios import (
@@ -148,7 +149,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def _check_roles(session: pytest.Session) -> None:
-    """A fault on every host of a role needs a host of that role in the inventory."""
+    """A fault on every host of a role needs a host of that role in the inventory, and a
+    tenant expectation on a canary a compute host to run it."""
     scenarios = [(scenario[0], steps) for scenario, steps in
                  ((scenario_steps(item), rendered_steps(item)) for item in session.items)
                  if scenario is not None and steps is not None]
@@ -157,7 +159,9 @@ def _check_roles(session: pytest.Session) -> None:
     inventory = resolve_inventory(session.config)
     problems: list[str] = []
     for location, steps in scenarios:
-        problems += [p for p in check_every_role(location, steps, inventory) if p not in problems]
+        found = check_every_role(location, steps, inventory) + \
+            canary_problems(location, steps, inventory)
+        problems += [p for p in found if p not in problems]
     if problems:
         raise pytest.UsageError(one_line(problems))
 

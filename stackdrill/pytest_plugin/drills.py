@@ -12,6 +12,7 @@ import pytest
 
 from stackdrill.api.registry import Registries
 from stackdrill.cloud.access import CloudAccess
+from stackdrill.cloud.tenant_view import TenantObserver
 from stackdrill.core.evidence import Redactor
 from stackdrill.core.waiting import observing
 from stackdrill.engine.drill import Drill, DrillError
@@ -36,6 +37,7 @@ from stackdrill.pytest_plugin.session import (
     resolve_inventory,
     session_targets,
 )
+from stackdrill.pytest_plugin.tenant_fixtures import report_tenant_figures
 from stackdrill.reporting.history import record_drill
 from stackdrill.reporting.outcome import SAFEGUARD_ABORT, outcome
 
@@ -116,12 +118,13 @@ def drill(request: pytest.FixtureRequest, targets: Targets, stackdrill_registrie
             yield current
     finally:
         errors = current.undo_all()
+        current.close()  # its tenant observers stop: their figures go to the record
+        report_tenant_figures(current)
         errors += never_confirmed(request.node, current)
         LIVE_DRILLS.discard(current)
         _ended_by_safeguard(request, current)
         evidence.attach_text("timeline", current.timeline.render())
         evidence.attach_json("timeline.json", current.timeline.to_json())
-        current.close()
         history = request.config.getoption("history")
         record_drill(request.node, current, Path(history) if history else
                      default_state_dir() / "history.jsonl", cloud_access, errors)
@@ -130,10 +133,13 @@ def drill(request: pytest.FixtureRequest, targets: Targets, stackdrill_registrie
 
 
 @pytest.fixture
-def baseline(request: pytest.FixtureRequest, drill: Drill) -> Any:
-    """The verified state, recorded before anything is broken."""
+def baseline(request: pytest.FixtureRequest, drill: Drill,
+             tenant_observers: list[TenantObserver]) -> Any:
+    """The verified state, recorded before anything is broken; the observers of what the
+    tenants feel start then."""
     try:
-        return drill.record_baseline(settle=float(request.config.getoption("settle")))
+        return drill.record_baseline(settle=float(request.config.getoption("settle")),
+                                     observers=tenant_observers)
     except DrillError as exc:
         message = str(exc)
     pytest.fail(message, pytrace=False)

@@ -28,6 +28,11 @@ KINDS = {
     "undo-failed": ("undo failed", "red"),
     "refused": ("refused by a guard", "purple"),
 }
+# what the tenants felt, one lane per API and canary: (label, colour) of each kind of interval
+FELT_KINDS = {"unavailable": ("unavailable", "red"), "stall": ("heartbeat stall", "amber"),
+              "io-stall": ("volume I/O stall", "orange"), "reboot": ("reboot", "purple")}
+LANE_HEIGHT = 18
+LANE_CHARS = 27  # a lane's label fits the margin right of the axis
 
 
 def seconds(value: float) -> str:
@@ -125,8 +130,48 @@ def timeline(run: Run) -> str:
     shapes, labels, rows = _drawn_marks(marks, axis, track, first_lane)
     body += shapes + labels
     bottom = first_lane + 20 * max(rows, 1) - 4
+    lanes, bottom = _felt_lanes(run, axis, bottom)
+    body += lanes
     body += _time_ticks(axis, bottom)
     return _svg(bottom + 26, body, f"timeline of {run.scenario}")
+
+
+def _lane_names(run: Run) -> list[str]:
+    """The tenant lanes: every subject with a figure or an interval, the APIs first."""
+    names = {name.split("/", 1)[0] for name in run.tenant_figures or {}}
+    names |= {felt.lane for felt in run.felt}
+    return sorted(names, key=lambda name: (not name.startswith("api:"), name))
+
+
+def _felt_lanes(run: Run, axis: _TimeAxis, top: int) -> tuple[list[str], int]:
+    """Below the markers, a lane per API and canary: a grey track over the time its
+    observer watched, and a bar for each interval the tenants felt (unavailable, stalled,
+    rebooted), its kind and detail in the tooltip; the lane's name right of the axis."""
+    names = _lane_names(run)
+    if not names:
+        return [], top
+    watched = [e.offset for e in run.events if e.kind == "tenant-watch"]
+    stopped = [e.offset for e in run.events if e.kind == "tenant-watch-stopped"]
+    start, end = (watched[0] if watched else 0.0), (stopped[-1] if stopped else axis.end)
+    body: list[str] = []
+    y = top + 16
+    for name in names:
+        body.append(f'<line x1="{axis.x(start):.1f}" y1="{y:.1f}" x2="{axis.x(end):.1f}" '
+                    f'y2="{y:.1f}" stroke="{COLORS["track"]}" stroke-width="6"/>')
+        own = [felt for felt in run.felt if felt.lane == name]
+        for felt in own:
+            label, color = FELT_KINDS.get(felt.kind, (felt.kind, "grey"))
+            x0 = axis.x(felt.offset)
+            width = max(3.0, axis.x(min(felt.offset + felt.duration, axis.end)) - x0)
+            tooltip = f"+{felt.offset:.1f} s {name} {label} for {seconds(felt.duration)}" + (
+                f": {felt.detail}" if felt.detail else "")
+            body.append(f'<rect x="{x0:.1f}" y="{y - 6:.1f}" width="{width:.1f}" height="12" '
+                        f'rx="2" fill="{COLORS[color]}"><title>{escape(tooltip)}</title></rect>')
+        text = f"{name} · {len(own)} felt" if own else name
+        body.append(_text(axis.right + 10, y + 4, text[:LANE_CHARS],
+                          color="ink" if own else "grey", size=11))
+        y += LANE_HEIGHT
+    return body, y
 
 
 @dataclass(frozen=True)

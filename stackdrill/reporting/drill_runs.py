@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from stackdrill.reporting.charts import seconds
 from stackdrill.reporting.history import Run
+from stackdrill.reporting.tenant_figures import FigureRegression, regressions
 from stackdrill.reporting.trend import Baseline, Regression, baseline, regression
 
 INJECTION = "the injection of"
@@ -61,6 +62,12 @@ class DrillRuns:
     @property
     def baseline(self) -> Baseline | None:
         return baseline(self.comparable_ttrs)
+
+    @property
+    def figure_regressions(self) -> list[FigureRegression]:
+        """The tenant-visible figures whose latest value regressed (same rule as the time to
+        recover, over the passing runs that reported them)."""
+        return regressions(self.runs)
 
     def line(self) -> str:
         run = self.latest

@@ -43,6 +43,8 @@ MAX_COMMANDS = 200
 MAX_OUTPUT = 4000
 MAX_CHECKS = 50
 MAX_DEVIATIONS = 200
+MAX_OUTAGES = 500  # intervals the tenants felt, per record
+MAX_DETAIL = 300
 
 
 def iso(timestamp: float) -> str:
@@ -160,6 +162,19 @@ def evidence_record(attachments: Sequence[tuple[str, str]]) -> dict[str, Any]:
     return found
 
 
+def tenant_record(drill: Drill) -> dict[str, Any] | None:
+    """What the drill's tenants felt, as its observers reported when they stopped: the figures
+    (``<subject>/<figure>``) and each interval, from the drill's start; None if none ran."""
+    if drill.tenants.stopped is None:
+        return None
+    start = drill.timeline.started
+    return {"figures": {name: round(value, 3)
+                        for name, value in sorted(drill.result.tenant_figures.items())},
+            "outages": [{"lane": o.lane, "kind": o.kind, "offset": round(o.start - start, 3),
+                         "duration": round(o.seconds, 3), "detail": o.detail[:MAX_DETAIL]}
+                        for o in drill.result.outages[:MAX_OUTAGES]]}
+
+
 def drill_record(drill: Drill, *, feature: str, scenario: str, cloud: str | None,
                  result: Outcome, ended: float,
                  openstack: Mapping[str, str] | None = None,
@@ -196,6 +211,9 @@ def drill_record(drill: Drill, *, feature: str, scenario: str, cloud: str | None
                                    "error": s.error} for s in r.steps]}
                        for r in drill.result.recoveries],
     }
+    tenant = tenant_record(drill)
+    if tenant is not None:
+        record["tenant"] = tenant
     record.update(evidence_record(drill.evidence.attachments))
     return dict(redacted(record, drill.evidence.redact))
 
@@ -254,6 +272,31 @@ class Marker:
     offset: float
     kind: str
     title: str
+
+
+@dataclass(frozen=True)
+class Felt:
+    """An interval the tenants felt (:class:`stackdrill.cloud.tenant_view.Outage`), from the
+    drill's start."""
+
+    lane: str
+    kind: str
+    offset: float
+    duration: float
+    detail: str = ""
+
+
+def _felt(data: Mapping[str, Any]) -> tuple[Mapping[str, float] | None, tuple[Felt, ...]]:
+    """The record's tenant figures (None when no observer ran, or in older records) and the
+    intervals behind them."""
+    tenant = data.get("tenant")
+    if not isinstance(tenant, Mapping):
+        return None, ()
+    figures = {str(name): float(value) for name, value in (tenant.get("figures") or {}).items()
+               if isinstance(value, int | float)}
+    return figures, tuple(Felt(str(o["lane"]), str(o["kind"]), float(o["offset"]),
+                               float(o["duration"]), str(o.get("detail", "")))
+                          for o in tenant.get("outages") or [])
 
 
 @dataclass(frozen=True)
@@ -316,6 +359,10 @@ class Run:
     machine: Mapping[str, Any] | None = None  # where the harness ran; None in older records
     faults: tuple[str, ...] = ()  # each fault injected, as "<fault> on <host>", in order
     recovery_names: tuple[str, ...] = ()  # each recovery or procedure run, in order
+    # what the tenants felt: figures by "<subject>/<figure>" (None: no observer ran, or an
+    # older record) and the intervals behind them
+    tenant_figures: Mapping[str, float] | None = None
+    felt: tuple[Felt, ...] = ()
 
     @property
     def duration(self) -> float:
@@ -326,6 +373,7 @@ class Run:
         def number(value: Any) -> float | None:
             return float(value) if isinstance(value, int | float) else None
 
+        tenant_figures, felt = _felt(data)
         return cls(
             drill=str(data["drill"]), feature=str(data.get("feature", "")),
             scenario=str(data.get("scenario") or data["drill"]), cloud=data.get("cloud"),
@@ -348,7 +396,8 @@ class Run:
             machine=dict(data["machine"]) if isinstance(data.get("machine"), Mapping) else None,
             faults=tuple(str(e.get("title", "")) for e in data.get("events", [])
                          if e.get("kind") == "fault-injected"),
-            recovery_names=tuple(str(r.get("recovery", "")) for r in data.get("recoveries", [])))
+            recovery_names=tuple(str(r.get("recovery", "")) for r in data.get("recoveries", [])),
+            tenant_figures=tenant_figures, felt=felt)
 
 
 def load_runs(path: Path) -> tuple[list[Run], int]:

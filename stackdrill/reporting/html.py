@@ -6,9 +6,17 @@ import datetime as dt
 from collections.abc import Sequence
 from html import escape
 
+from stackdrill.cloud.tenant_view import API_PREFIX, CANARY_PREFIX
 from stackdrill.reporting import charts
 from stackdrill.reporting.drill_runs import DrillRuns
 from stackdrill.reporting.history import Run
+from stackdrill.reporting.tenant_figures import (
+    API_COLUMNS,
+    CANARY_COLUMNS,
+    NONE,
+    felt_line,
+    subjects,
+)
 from stackdrill.reporting.trend import MIN_HISTORY, RULE, previous_median
 
 CSS = """
@@ -59,6 +67,8 @@ pre { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, monospace; background:
 details.cmd > summary { cursor: pointer; padding: 2px 0; overflow-wrap: anywhere; }
 details.cmd > summary .exit { margin-left: 8px; }
 table.versions { width: auto; min-width: 320px; }
+table.felt { width: auto; min-width: 420px; margin-bottom: 8px; }
+td.felt { font-size: 12px; }
 """
 
 LEGEND = ('<p class="small legend"><b class="blue">●</b> time to recover of a run '
@@ -148,6 +158,42 @@ def _commands(run: Run) -> str:
     return "".join(items)
 
 
+def _figure(name: str, value: float | None) -> str:
+    if value is None:
+        return NONE
+    return charts.seconds(value) if name.endswith("_s") else f"{value:g}"
+
+
+def _felt(run: Run) -> str:
+    """What the tenants felt: each API's and each canary's figures, and every interval."""
+    figures = run.tenant_figures
+    if figures is None:
+        return '<p class="small">Not measured: no tenant observer ran in this drill.</p>'
+    parts = []
+    for scope, columns, what in ((API_PREFIX, API_COLUMNS, "API"),
+                                 (CANARY_PREFIX, CANARY_COLUMNS, "canary")):
+        names = subjects(figures, scope)
+        if not names:
+            continue
+        head = "".join(f'<th class="num">{_e(title)}</th>' for _, title in columns)
+        rows = "".join(
+            f"<tr><td>{_e(name.split(':', 1)[1])}</td>"
+            + "".join(f'<td class="num">{_figure(key, figures.get(f"{name}/{key}"))}</td>'
+                      for key, _ in columns) + "</tr>" for name in names)
+        parts.append(f'<table class="felt"><tr><th>{what}</th>{head}</tr>{rows}</table>')
+    if not parts:
+        parts.append('<p class="small">The tenant observers reported no figure.</p>')
+    if run.felt:
+        rows = "".join(f'<tr><td>{_e(f.lane)}</td><td>{_e(f.kind)}</td>'
+                       f'<td class="num">+{f.offset:.1f} s</td>'
+                       f'<td class="num">{f.duration:.1f} s</td><td>{_e(f.detail)}</td></tr>'
+                       for f in run.felt)
+        parts.append('<table class="felt-intervals"><tr><th>lane</th><th>felt</th>'
+                     '<th class="num">from</th><th class="num">for</th><th>detail</th></tr>'
+                     f"{rows}</table>")
+    return "".join(parts)
+
+
 def _versions(run: Run) -> str:
     rows = [("stackdrill", run.stackdrill_version or "unknown")]
     for service, release in run.openstack_versions.items():
@@ -172,6 +218,7 @@ def _run(run: Run, is_open: bool) -> str:
             f'<h3>Time to recover against the budget</h3><div class="ttr">'
             f'{charts.budget_bar(run.time_to_recover, run.budget)}'
             f'<span class="figure">{_e(_budget_text(run))}</span></div>'
+            f"<h3>What the tenants felt</h3>{_felt(run)}"
             f"<h3>Recovery steps</h3>{_steps(run)}"
             f"{_changes(run)}"
             f"<h3>Deviations from the verified state</h3>{_checks(run)}"
@@ -183,6 +230,8 @@ def _run(run: Run, is_open: bool) -> str:
 def _drill(number: int, item: DrillRuns) -> str:
     found = item.regression
     flag = f'<p class="regression">Regression: {_e(found.describe())}</p>' if found else ""
+    flag += "".join(f'<p class="regression">Regression: {_e(figure.describe())}</p>'
+                    for figure in item.figure_regressions)
     where = f" · cloud {_e(item.cloud)}" if item.cloud else ""
     count = len(item.runs)
     chart = (charts.trend(item.runs, found) + LEGEND if count > 1
@@ -208,21 +257,26 @@ def _summary(groups: Sequence[DrillRuns]) -> str:
             f'<td><span class="pill {_e(run.result)}">{_e(run.result)}</span></td>'
             f'<td class="num">{_ttr(run)}</td>'
             f'<td class="num">{charts.seconds(run.budget) if run.budget is not None else "—"}'
-            f'</td><td class="num">{charts.seconds(median) if median is not None else "—"}</td>'
+            f'</td><td class="felt">{_e(felt_line(run))}</td>'
+            f'<td class="num">{charts.seconds(median) if median is not None else "—"}</td>'
             f"<td>{trend}</td></tr>")
     return ('<table><tr><th>drill</th><th>cloud</th><th class="num">runs</th><th>latest</th>'
             '<th class="num">time to recover</th><th class="num">budget</th>'
+            '<th>what the tenants felt</th>'
             '<th class="num">median before</th><th>trend</th></tr>' + "".join(rows) + "</table>")
 
 
 def _verdict(item: DrillRuns) -> str:
+    figures = ", ".join(r.headline.title for r in item.figure_regressions)
+    felt = f'<br><span class="flag">regression</span> of {_e(figures)}' if figures else ""
     found = item.regression
     if found is not None:
         change = f" ({found.latest / found.median - 1:+.0%})" if found.median else ""
-        return f'<span class="flag">regression</span>{change}'
+        return f'<span class="flag">regression</span>{change}{felt}'
     if item.baseline is None:
-        return f'<span class="small">fewer than {MIN_HISTORY} earlier passing runs</span>'
-    return '<span class="ok">ok</span>'
+        return (f'<span class="small">fewer than {MIN_HISTORY} earlier passing runs</span>'
+                f"{felt}")
+    return f'<span class="ok">ok</span>{felt}'
 
 
 def render(groups: Sequence[DrillRuns], source: str, now: dt.datetime | None = None) -> str:
@@ -231,6 +285,9 @@ def render(groups: Sequence[DrillRuns], source: str, now: dt.datetime | None = N
     banners = "".join(f'<p class="regression">Regression in {_e(g.scenario)}: '
                       f"{_e(found.describe())}</p>"
                       for g in groups if (found := g.regression) is not None)
+    banners += "".join(f'<p class="regression">Regression in {_e(g.scenario)}: '
+                       f"{_e(figure.describe())}</p>"
+                       for g in groups for figure in g.figure_regressions)
     return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>stackdrill drill report</title><style>{CSS}</style></head><body><main>"

@@ -1,10 +1,12 @@
 """``stackdrill report --markdown``: the drill table of the README, from the drill history.
 
 One row per drill: its feature, scenario, the faults it injected and the recoveries it ran (as
-its latest passing run recorded them), the time to recover of that run, and the median and
-range over the passing runs among its latest N that were timed from the same kind of moment
-as that run (a fault's injection, or the start of a procedure). Above the table, when and
-where the records come from: their dates, the clouds, and the machines the harness ran on.
+its latest passing run recorded them), the time to recover of that run, the median and range
+over the passing runs among its latest N that were timed from the same kind of moment as that
+run (a fault's injection, or the start of a procedure), and what the tenants felt in that run
+(:mod:`stackdrill.reporting.tenant_figures`; "—" where nothing measured it). Above the table,
+when and where the records come from: their dates, the clouds, and the machines the harness
+ran on.
 Nothing in it depends on when it is printed, so the same history always gives the same text.
 """
 
@@ -17,10 +19,13 @@ from typing import Any
 from stackdrill.reporting.charts import seconds
 from stackdrill.reporting.drill_runs import DrillRuns, comparable
 from stackdrill.reporting.history import Run
+from stackdrill.reporting.tenant_figures import HEADLINES, NONE, cell
 
 LAST = 10  # runs of each drill, unless --last says otherwise
 HEADER = ("| feature | scenario | fault | recovery (runbook) | time to recover, latest pass "
-          "| median (range) of the passing runs |\n|---|---|---|---|---|---|")
+          "| median (range) of the passing runs | API unavailable, longest | heartbeat stall, "
+          "longest | volume I/O stall, longest | guest reboots | lost writes |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def _cell(text: str) -> str:
@@ -79,8 +84,10 @@ def row(item: DrillRuns) -> str:
     count = _count(item, len(_passed(item.runs)), len(passed))
     spread = (f"{seconds(statistics.median(passed))} ({seconds(min(passed))} to "
               f"{seconds(max(passed))}), {count}" if passed else count)
+    felt = [cell(shown, headline) if shown.result == "passed" else NONE
+            for headline in HEADLINES]
     cells = [f"`{feature_name(item.feature)}`", item.scenario, faults(shown),
-             recoveries(shown), latest, spread]
+             recoveries(shown), latest, spread, *felt]
     return "| " + " | ".join(_cell(cell) for cell in cells) + " |"
 
 
@@ -109,7 +116,10 @@ def provenance(groups: Sequence[DrillRuns], last: int) -> str:
             f"a drill without a fault, the start of its first procedure) to the first snapshot "
             f"matching the verified state; the median and range are over the passing runs "
             f"among each drill's latest {last} timed from the same kind of moment as its "
-            f"latest pass.")
+            f"latest pass. What the tenants felt is from that latest pass: the longest outage "
+            f"of any API sampled (and which), the longest heartbeat and volume I/O stall of "
+            f"any canary, and their reboots and lost acknowledged writes; {NONE} where nothing "
+            f"measured it.")
 
 
 def render(groups: Sequence[DrillRuns], last: int) -> str:

@@ -23,6 +23,8 @@ def summary(groups: Sequence[DrillRuns]) -> list[str]:
         found = item.regression
         if found is not None:
             lines.append(f"REGRESSION: {item.drill}: {found.describe()}")
+        lines += [f"REGRESSION: {item.drill}: {figure.describe()}"
+                  for figure in item.figure_regressions]
     return lines
 
 

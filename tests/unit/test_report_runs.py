@@ -146,7 +146,11 @@ def table_history(path: Path) -> Path:
     runs.append({**record("the controller is reset", 8, 60.0), "machine": MACHINE,
                  "events": [{"offset": 0.0, "kind": "fault-injected",
                              "title": "reboot_host on controller", "detail": ""}],
-                 "recoveries": [{"recovery": "after_controller_reboot", "steps": []}]})
+                 "recoveries": [{"recovery": "after_controller_reboot", "steps": []}],
+                 "tenant": {"figures": {"api:compute/unavailable_s": 58.2,
+                                        "api:identity/unavailable_s": 41.0,
+                                        "canary:compute1/reboots": 0},
+                            "outages": []}})
     return write_history(path, runs)
 
 
@@ -160,17 +164,24 @@ def test_markdown_drill_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         "the moment each record measures it from (the first fault's injection; in a drill "
         "without a fault, the start of its first procedure) to the first snapshot matching the "
         "verified state; the median and range are over the passing runs among each drill's "
-        "latest 5 timed from the same kind of moment as its latest pass.",
+        "latest 5 timed from the same kind of moment as its latest pass. What the tenants felt "
+        "is from that latest pass: the longest outage of any API sampled (and which), the "
+        "longest heartbeat and volume I/O stall of any canary, and their reboots and lost "
+        "acknowledged writes; — where nothing measured it.",
         "",
         "| feature | scenario | fault | recovery (runbook) | time to recover, latest pass | "
-        "median (range) of the passing runs |",
-        "|---|---|---|---|---|---|",
+        "median (range) of the passing runs | API unavailable, longest | heartbeat stall, "
+        "longest | volume I/O stall, longest | guest reboots | lost writes |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
         "| `control_plane/controller` | RabbitMQ stops | `stop_service` on controller | "
-        "`restart_database` | 30.0 s | 22.5 s (21.0 s to 30.0 s), 4 of 5 passed |",
+        "`restart_database` | 30.0 s | 22.5 s (21.0 s to 30.0 s), 4 of 5 passed "
+        "| — | — | — | — | — |",
         "| `control_plane/controller` | the controller is reset | `reboot_host` on controller | "
-        "`after_controller_reboot` | 60.0 s | 60.0 s (60.0 s to 60.0 s), 1 of 1 passed |",
+        "`after_controller_reboot` | 60.0 s | 60.0 s (60.0 s to 60.0 s), 1 of 1 passed "
+        "| 58.2 s (compute) | — | — | 0 | — |",
         "| `control_plane/controller` | the database stops | `stop_service` on controller | "
-        "`restart_database` | 3.4 s | 3.3 s (3.1 s to 3.5 s), 4 of 4 passed |",
+        "`restart_database` | 3.4 s | 3.3 s (3.1 s to 3.5 s), 4 of 4 passed "
+        "| — | — | — | — | — |",
     ]
     assert FEATURE_FILE.endswith("control_plane/controller.feature")
     assert cli.main(["report", "--markdown", "--history", str(history), "--last", "5"]) == 0
@@ -241,7 +252,7 @@ def test_markdown_medians_are_over_runs_timed_alike(tmp_path: Path,
     assert cli.main(["report", "--markdown", "--history", str(history)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[-1].endswith("| 62.0 s | 61.0 s (60.0 s to 62.0 s), 5 of 5 passed, 3 timed "
-                              "from another start left out |")
+                              "from another start left out | — | — | — | — | — |")
     assert "from the moment each record measures it from (the first fault's injection; in a " \
            "drill without a fault, the start of its first procedure)" in lines[0]
 
