@@ -70,6 +70,11 @@ def _flavor(conn: Any, name: str = FLAVOR, ram: int = 64) -> Any:
     return flavor
 
 
+def guest_flavor(conn: Any) -> Any:
+    """The flavor the guest canaries boot with, created if missing."""
+    return _flavor(conn, GUEST_FLAVOR, GUEST_RAM_MB)
+
+
 def image_and_flavor(conn: Any) -> tuple[Any, Any]:
     """The canary image and flavor, created if missing (benchmarks boot servers of them)."""
     return _image(conn), _flavor(conn)
@@ -161,7 +166,7 @@ def ensure_canaries(access: CloudAccess, compute_hosts: list[str],
     if guest is None:
         image, flavor = _image(conn), _flavor(conn)
     else:
-        image, flavor = ensure_guest_image(conn, guest), _flavor(conn, GUEST_FLAVOR, GUEST_RAM_MB)
+        image, flavor = ensure_guest_image(conn, guest), guest_flavor(conn)
     pending = _servers(conn, compute_hosts, image, flavor)
     servers = {host: _wait_active(conn, server, timeout, domain_running).id
                for host, server in pending}

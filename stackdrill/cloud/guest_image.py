@@ -3,13 +3,16 @@ them, as Nova's libvirt driver boots ``kernel_id``/``ramdisk_id`` images.
 
 The guest itself (a Debian kernel and a busybox initramfs whose ``/init`` writes the heartbeat of
 :mod:`stackdrill.cloud.heartbeat`) is built from files on the drill host; this module only
-registers a build. A build is known by its key (a digest of everything it was built from),
-stored as the machine image's ``stackdrill_guest`` property: the images are uploaded once per
-build, and the images of older builds are removed once no server uses them.
+registers a build. A build is known by its key (a digest of everything it was built from, and of
+the properties it is registered with), stored as each image's ``stackdrill_guest`` property: the
+images are uploaded once per build, and those of older builds are removed once no server uses
+them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,10 @@ KEY_PROPERTY = "stackdrill_guest"
 ROOT_DISK_BYTES = b"\0" * (1 << 20)
 """The machine image's own disk: the guest runs from its initramfs and never reads it."""
 UPLOAD_TIMEOUT = 300
+SHUTDOWN_TIMEOUT = "10"
+"""Nova's ``os_shutdown_timeout`` for the guest: it does not answer ACPI's power button (its
+``/init`` runs no ACPI daemon), so a stop powers it off after 10 s instead of Nova's default 60.
+Acknowledged writes are on the volume already; a tenant whose guest ignores ACPI sees the same."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,13 @@ class GuestFiles:
     initrd: Path
     command_line: str
     key: str
+
+
+def _identity(guest: GuestFiles) -> str:
+    """The build's key and how it is registered: a change to either uploads it again."""
+    registration = json.dumps({"key": guest.key, "command_line": guest.command_line,
+                               "os_shutdown_timeout": SHUTDOWN_TIMEOUT}, sort_keys=True)
+    return hashlib.sha256(registration.encode()).hexdigest()
 
 
 def _find(conn: Any, name: str, key: str) -> Any:
@@ -68,14 +82,16 @@ def _remove_older(conn: Any, key: str) -> None:
 def ensure_guest_image(conn: Any, guest: GuestFiles) -> Any:
     """The machine image of ``guest``, uploaded with its kernel and ramdisk if Glance lacks
     this build."""
-    machine = _find(conn, MACHINE, guest.key)
+    key = _identity(guest)
+    machine = _find(conn, MACHINE, key)
     if machine is not None:
         return machine
-    kernel = _find(conn, KERNEL, guest.key) or _upload(
-        conn, KERNEL, guest.kernel.read_bytes(), "aki", guest.key)
-    ramdisk = _find(conn, RAMDISK, guest.key) or _upload(
-        conn, RAMDISK, guest.initrd.read_bytes(), "ari", guest.key)
-    machine = _upload(conn, MACHINE, ROOT_DISK_BYTES, "raw", guest.key, kernel_id=kernel.id,
-                      ramdisk_id=ramdisk.id, os_command_line=guest.command_line)
-    _remove_older(conn, guest.key)
+    kernel = _find(conn, KERNEL, key) or _upload(
+        conn, KERNEL, guest.kernel.read_bytes(), "aki", key)
+    ramdisk = _find(conn, RAMDISK, key) or _upload(
+        conn, RAMDISK, guest.initrd.read_bytes(), "ari", key)
+    machine = _upload(conn, MACHINE, ROOT_DISK_BYTES, "raw", key, kernel_id=kernel.id,
+                      ramdisk_id=ramdisk.id, os_command_line=guest.command_line,
+                      os_shutdown_timeout=SHUTDOWN_TIMEOUT)
+    _remove_older(conn, key)
     return machine
