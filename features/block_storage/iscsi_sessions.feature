@@ -24,6 +24,8 @@ Feature: iSCSI sessions between the computes and the storage host drop
       | targets | iqn.2010-10.org.openstack:volume-* |
     Then the cloud is back to its verified state within 120 seconds
     And each canary volume reads back its pattern through its guest's disk
+    And the tenants saw at most 90 seconds of volume I/O stall, at most 10 seconds of heartbeat stall, no reboot and no lost write
+    And every API was unavailable for at most 30 seconds
 
   Scenario: the network cuts the computes off the iSCSI portal
     When the fault "drop_iscsi_sessions" is injected on the storage host:
@@ -37,3 +39,5 @@ Feature: iSCSI sessions between the computes and the storage host drop
       | targets | iqn.2010-10.org.openstack:volume-* |
     Then the cloud is back to its verified state within 120 seconds
     And each canary volume reads back its pattern through its guest's disk
+    And the tenants saw at most 90 seconds of volume I/O stall, at most 10 seconds of heartbeat stall, no reboot and no lost write
+    And every API was unavailable for at most 30 seconds

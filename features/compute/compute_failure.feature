@@ -43,6 +43,9 @@ Feature: A compute node fails for good
       | host:*/iscsi_portal:* ignore    |
     And the fault "power_off_host" ends
     Then the cloud is back to its verified state within 300 seconds
+    And each canary saw at most one reboot and no lost write
+    And the canaries' heartbeats stalled for at most 300 seconds
+    And every API was unavailable for at most 120 seconds
 
   Scenario: the failed compute's instances are moved in the database and hard-rebooted
     The operations guide's manual path: select the failed host's instances, save their volumes
@@ -75,3 +78,6 @@ Feature: A compute node fails for good
     And the fault "power_off_host" ends
     And the recovery "remove_stale_domains" runs on the compute host
     Then the cloud is back to its verified state within 300 seconds
+    And each canary saw at most 2 reboots and no lost write
+    And the canaries' heartbeats stalled for at most 300 seconds
+    And every API was unavailable for at most 60 seconds

@@ -18,3 +18,5 @@ Feature: A compute node is taken down for planned maintenance
       | migration | live |
     Then the cloud is back to its verified state within 120 seconds
     And each canary volume reads back its pattern through its guest's disk
+    And the tenants saw at most 60 seconds of volume I/O stall, at most 30 seconds of heartbeat stall, no reboot and no lost write
+    And every API was unavailable for at most 30 seconds

@@ -21,6 +21,9 @@ Feature: A compute node reboots
       | cloud/agreement:*/nova_only |
     When the recovery "after_compute_reboot" runs on the compute host
     Then the cloud is back to its verified state within 300 seconds
+    And each canary saw at most one reboot and no lost write
+    And the canaries' heartbeats stalled for at most 180 seconds
+    And every API was unavailable for at most 30 seconds
 
   Scenario: a compute node is reset and an instance's libvirt XML is gone
     The guide: when the XML in /etc/libvirt/qemu no longer exists, nova reboot --hard
@@ -40,3 +43,6 @@ Feature: A compute node reboots
       | cloud/agreement:*/nova_only |
     When the recovery "after_compute_reboot" runs on the compute host
     Then the cloud is back to its verified state within 300 seconds
+    And each canary saw at most one reboot and no lost write
+    And the canaries' heartbeats stalled for at most 180 seconds
+    And every API was unavailable for at most 30 seconds

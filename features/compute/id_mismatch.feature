@@ -22,3 +22,5 @@ Feature: A UID/GID mismatch on a compute node
       | host:*/files/unowned         |
     When the recovery "align_ids" runs on the compute host
     Then the cloud is back to its verified state within 300 seconds
+    And the tenants saw at most 10 seconds of heartbeat stall, no reboot and no lost write
+    And every API was unavailable for at most 30 seconds

@@ -30,7 +30,10 @@ Feature: libvirtd and dbus failures on a compute node
     When the recovery "start_services" runs on the compute host:
       | services | dbus, libvirtd |
     Then the cloud is back to its verified state within 120 seconds
+    And the tenants saw at most 10 seconds of heartbeat stall, no reboot and no lost write
+    And every API was unavailable for at most 30 seconds
 
+  @devstack
   Scenario: libvirtd is killed with SIGKILL and its guests survive
     When the fault "kill_service" is injected on the compute host:
       | service | libvirtd |
@@ -46,3 +49,5 @@ Feature: libvirtd and dbus failures on a compute node
     When the recovery "restart_services" runs on the compute host:
       | services | libvirtd |
     Then the cloud is back to its verified state within 120 seconds
+    And the tenants saw at most 10 seconds of heartbeat stall, no reboot and no lost write
+    And every API was unavailable for at most 30 seconds

@@ -18,6 +18,8 @@ Feature: Cloud controller failures
       | cloud/* |
     When the recovery "after_controller_reboot" runs on the controller host
     Then the cloud is back to its verified state within 300 seconds
+    And the tenants saw at most 10 seconds of heartbeat stall, at most 10 seconds of volume I/O stall, no reboot and no lost write
+    And every API was unavailable for at most 120 seconds
 
   Scenario: the controller is reset (hard reboot)
     When the fault "reboot_host" is injected on the controller host:
@@ -28,7 +30,10 @@ Feature: Cloud controller failures
       | cloud/* |
     When the recovery "after_controller_reboot" runs on the controller host
     Then the cloud is back to its verified state within 300 seconds
+    And the tenants saw at most 10 seconds of heartbeat stall, at most 10 seconds of volume I/O stall, no reboot and no lost write
+    And every API was unavailable for at most 120 seconds
 
+  @devstack
   Scenario: RabbitMQ stops on the controller
     When the fault "stop_service" is injected on the controller host:
       | service | rabbitmq |
@@ -44,6 +49,8 @@ Feature: Cloud controller failures
       | cloud/server:*/status    |
     When the recovery "restart_rabbitmq" runs on the controller host
     Then the cloud is back to its verified state within 240 seconds
+    And the tenants saw at most 10 seconds of heartbeat stall, no reboot and no lost write
+    And every API was unavailable for at most 60 seconds
 
   Scenario: the database stops on the controller
     When the fault "stop_service" is injected on the controller host:
@@ -58,3 +65,5 @@ Feature: Cloud controller failures
       | host:*/domain:*/qemu_pid |
     When the recovery "restart_database" runs on the controller host
     Then the cloud is back to its verified state within 240 seconds
+    And the tenants saw at most 10 seconds of heartbeat stall, no reboot and no lost write
+    And every API was unavailable for at most 60 seconds

@@ -25,6 +25,8 @@ Feature: The control plane is restored from its backup
       | services  | glance-api |
       | databases | glance     |
     Then the cloud is back to its verified state within 120 seconds
+    And the tenants saw at most 10 seconds of heartbeat stall, no reboot and no lost write
+    And every API was unavailable for at most 60 seconds
 
   Scenario: a deleted service configuration is put back from the backup
     When the fault "remove_files" is injected on the controller host:
@@ -39,3 +41,5 @@ Feature: The control plane is restored from its backup
       | services | glance-api |
       | configs  | glance     |
     Then the cloud is back to its verified state within 120 seconds
+    And the tenants saw at most 10 seconds of heartbeat stall, no reboot and no lost write
+    And every API was unavailable for at most 60 seconds

@@ -28,3 +28,6 @@ Feature: Everything loses power and the cloud is restored in priority order
       | order | ops-guide-table-11-1 |
     Then the cloud is back to its verified state within 900 seconds
     And each canary volume reads back its pattern through its guest's disk
+    And each canary saw at most 2 reboots and no lost write
+    And the canaries' heartbeats stalled for at most 900 seconds
+    And every API was unavailable for at most 600 seconds

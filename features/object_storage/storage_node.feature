@@ -28,6 +28,8 @@ Feature: A Swift storage node goes down
       | path                          |
       | cloud/swift_object:*/readable |
     Then the cloud is back to its verified state within 240 seconds
+    And the tenants saw at most 120 seconds of volume I/O stall, at most 10 seconds of heartbeat stall, no reboot and no lost write
+    And every API was unavailable for at most 60 seconds
 
   @long
   Scenario: a storage node is down for long, taken out of the rings, and added back
@@ -52,3 +54,5 @@ Feature: A Swift storage node goes down
     When the fault "power_off_host" ends
     And the recovery "add_storage_node_to_rings" runs on the storage host
     Then the cloud is back to its verified state within 900 seconds
+    And the tenants saw at most 300 seconds of volume I/O stall, at most 10 seconds of heartbeat stall, no reboot and no lost write
+    And every API was unavailable for at most 60 seconds

@@ -26,6 +26,8 @@ Feature: A Swift disk fails
     When the recovery "replace_swift_disk" runs on the storage host:
       | disk | d1 |
     Then the cloud is back to its verified state within 300 seconds
+    And the tenants saw at most 10 seconds of heartbeat stall, no reboot and no lost write
+    And every API was unavailable for at most 30 seconds
 
   Scenario: a Swift disk fails with I/O errors and is replaced
     Its XFS shuts down ("Filesystem has been shut down"), the object server gets EIO.
@@ -42,3 +44,5 @@ Feature: A Swift disk fails
     When the recovery "replace_swift_disk" runs on the storage host:
       | disk | d2 |
     Then the cloud is back to its verified state within 300 seconds
+    And the tenants saw at most 10 seconds of heartbeat stall, no reboot and no lost write
+    And every API was unavailable for at most 30 seconds

@@ -1,7 +1,9 @@
 """One canary's heartbeats followed across console reads: what its tenant felt.
 
-A console read returns the log's tail; successive reads overlap. :meth:`HeartbeatTrack.feed`
-takes each read's records, keeps only those after the newest one already seen, and folds them
+A console read returns the log's tail; successive reads overlap. The first read only marks
+where observing began (:meth:`HeartbeatTrack.prime`): the console keeps minutes of history, and
+what it shows from before counts for nothing. :meth:`HeartbeatTrack.feed` then takes each read's
+records, keeps only those after the newest one already seen, and folds them
 into the figures of :mod:`stackdrill.cloud.tenant_view`:
 
 - **stall**: the longest gap between two consecutive records of one boot, in the guest's own
@@ -59,6 +61,19 @@ class HeartbeatTrack:
     acked: set[tuple[int, int]] = field(default_factory=set)
     outages: list[Outage] = field(default_factory=list)
     last_read: float | None = None
+
+    def prime(self, records: list[Record], read_at: float) -> None:
+        """Start from the newest of ``records`` (the console as it was when observing began):
+        what they show happened before and counts for nothing."""
+        if self.boots or not records:
+            return
+        last = records[-1]
+        boot = _Boot(last, last, read_at - last.uptime)
+        beats = [r for r in records if r.kind == HEARTBEAT_TAG and r.boot == last.boot]
+        if beats and beats[-1].ack > 0:
+            boot.last_beat, boot.ack_since_cs = beats[-1], beats[-1].up_cs
+        self.boots.append(boot)
+        self.last_read = read_at
 
     def feed(self, records: list[Record], read_at: float) -> int:
         """Fold in the records of a console read made at ``read_at`` (epoch seconds); returns

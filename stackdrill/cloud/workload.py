@@ -103,7 +103,7 @@ class WorkloadMonitor:
 
     def start(self) -> None:
         if self._thread is None:
-            self._read_all()
+            self._read_all(prime=True)
             self._thread = threading.Thread(target=self._run, name="canary-heartbeats",
                                             daemon=True)
             self._thread.start()
@@ -124,13 +124,13 @@ class WorkloadMonitor:
         while not self._stop.wait(self._interval):
             self._read_all()
 
-    def _read_all(self) -> None:
+    def _read_all(self, prime: bool = False) -> None:
         for host, server_id in self._servers.items():
-            self._read_console(host, server_id)
+            self._read_console(host, server_id, prime)
 
-    def _read_console(self, host: str, server_id: str) -> None:
+    def _read_console(self, host: str, server_id: str, prime: bool = False) -> None:
         track = self._tracks[host]
-        since = time.time() - track.last_read if track.last_read else LINES_MAX
+        since = time.time() - track.last_read if track.last_read else 0.0
         lines = int(min(LINES_MAX, LINES_MIN + LINES_PER_SECOND * since))
         from keystoneauth1.exceptions import ClientException
         from openstack.exceptions import SDKException
@@ -143,7 +143,10 @@ class WorkloadMonitor:
             return
         text = str(output.get("output", "")) if isinstance(output, dict) else str(output)
         with self._lock:
-            track.feed(parse_console(text), time.time())
+            if prime or not track.boots:  # observing begins at the first console read
+                track.prime(parse_console(text), time.time())
+            else:
+                track.feed(parse_console(text), time.time())
 
     def check_ring_logs(self) -> dict[str, int]:
         """Lost writes per compute host, read now from each canary volume's backing store."""

@@ -19,8 +19,8 @@ The sentences (``stackdrill.engine.grammar`` holds their patterns)::
 
 ``<api>`` is identity, compute, block storage, image or object storage. "The tenants" and "each
 canary" mean the canary of every compute host of the inventory. A time is a budget like any
-other: ``--budget-scale`` multiplies it. A heartbeat stall counts a canary still silent when the
-step runs (``silent_s``) as stalled for that long.
+other: ``--budget-scale`` multiplies it. A heartbeat stall counts a canary no longer alive when
+the step runs (``alive`` 0) as stalled for as long as it has been silent (``silent_s``).
 
 An expectation fails on a figure above its limit, with the measured figure and its longest
 interval in one line, and on a figure no observer reported: a subject nobody watched is never
@@ -70,6 +70,7 @@ LOST_WRITES = Measure("lost_writes", "lost write", False)
 IO_ERRORS = Measure("io_errors", "I/O error", False)
 CLAIMED = {m.words.lower(): m for m in (STALL, IO_STALL, REBOOTS, LOST_WRITES, IO_ERRORS)}
 SILENT = "silent_s"
+ALIVE = "alive"
 _CLAIM = re.compile(r"(?:(?P<no>no)|at most (?P<n>\d+(?:\.\d+)?|one)"
                     r"(?P<unit> seconds? of)?) (?P<measure>.+)")
 _SEPARATOR = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+")
@@ -240,10 +241,11 @@ def _intervals(subject: str, measure: Measure, outages: Sequence[Outage]) -> str
 
 
 def figure_value(figures: Mapping[str, float], subject: str, measure: Measure) -> float | None:
-    """A subject's figure for ``measure``, None if never reported; a heartbeat stall is at
-    least the silence still going on (``silent_s``)."""
+    """A subject's figure for ``measure``, None if never reported; the heartbeat stall of a
+    canary no longer alive (``alive`` 0: silent for longer than a read's lag) is at least the
+    silence still going on (``silent_s``)."""
     value = figures.get(f"{subject}/{measure.figure}")
-    if measure is STALL and value is not None:
+    if measure is STALL and value is not None and figures.get(f"{subject}/{ALIVE}", 1.0) == 0:
         value = max(value, figures.get(f"{subject}/{SILENT}", 0.0))
     return value
 

@@ -98,3 +98,14 @@ def test_lost_writes_are_the_acknowledged_records_missing_from_the_ring() -> Non
     holed = holed[:5 * SLOT_BYTES] + b"\0" * 3 * SLOT_BYTES + holed[8 * SLOT_BYTES:]
     assert lost_writes(acked, parse_ring(holed)) == [(1, 5), (1, 6), (1, 7)]
     assert lost_writes(acked, parse_ring(b"\0" * SLOT_BYTES)) == sorted(acked)
+
+
+def test_what_the_console_showed_before_observing_began_counts_for_nothing() -> None:
+    track = HeartbeatTrack("canary:c1")
+    history = beats(1, 1, 10, 200) + beats(2, 1, 10, 200)  # an earlier reboot, on the console
+    stalled = [Record(HEARTBEAT_TAG, 2, seq, 400 + 20 * seq, 10) for seq in range(11, 40)]
+    track.prime(history + stalled, T0 + 10.0)
+    assert (track.reboots, track.stall_s, track.io_stall_s, track.acked) == (0, 0.0, 0.0, set())
+    track.feed(history + stalled + beats(2, 40, 5, 400 + 20 * 40, ack_lag=1), T0 + 12.0)
+    assert track.reboots == 0 and track.io_stall_s < 0.5
+    assert (2, 43) in track.acked

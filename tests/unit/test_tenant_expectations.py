@@ -135,6 +135,7 @@ def test_the_canaries_verdicts_name_each_canary_and_what_it_felt() -> None:
                "canary:compute2/io_stall_s": 12.0, "canary:compute2/lost_writes": 3,
                "canary:compute1/reboots": 2, "canary:compute2/reboots": 1,
                "canary:compute1/stall_s": 0.4, "canary:compute1/silent_s": 31.0,
+               "canary:compute1/alive": 0.0, "canary:compute2/alive": 1.0,
                "canary:compute2/stall_s": 0.3, "canary:compute2/silent_s": 0.5}
     outages = (Outage("canary:compute1", "io-stall", AT, AT + 52.34),)
     seen = observed(figures, outages)
@@ -148,7 +149,7 @@ def test_the_canaries_verdicts_name_each_canary_and_what_it_felt() -> None:
     assert verdict("no canary rebooted", seen) == [
         "the canary on compute1 rebooted 2 times, none expected",
         "the canary on compute2 rebooted once, none expected"]
-    # a canary still silent counts as stalled for as long
+    # a canary still silent (no longer alive) counts as stalled for as long
     assert verdict("the canaries' heartbeats stalled for at most 20 seconds", seen) == [
         "the canary on compute1 saw 31.0 s of heartbeat stall, more than the 20 s expected"]
     assert verdict("the canaries' heartbeats stalled for at most 20 seconds", seen,
