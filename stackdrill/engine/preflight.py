@@ -36,8 +36,9 @@ from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import Target, Targets
 from stackdrill.inventory.model import ROLES, Inventory
 
-__all__ = ["NAMED", "check_confirmed", "check_every_role", "check_hosts", "check_recreated",
-           "check_running_domains", "check_steps", "one_line", "unchanged_patterns"]
+__all__ = ["NAMED", "check_confirmed", "check_every_role", "check_fault_inventory",
+           "check_hosts", "check_recreated", "check_running_domains", "check_steps", "one_line",
+           "unchanged_patterns"]
 
 DOMAINS_PROBE = "libvirt_domains"
 
@@ -281,6 +282,40 @@ def check_every_role(location: str, steps: Iterable[Any], inventory: Inventory) 
             problems.append(f"{location}:{step.line_number}: the {named['kind']} "
                             f"{named['name']!r} acts on every {role} host, but the inventory "
                             f"has no {role} host")
+    return problems
+
+
+def _acted_on(text: str, inventory: Inventory) -> list[Any] | None:
+    """The hosts a fault step acts on (every host of its role, which the drill narrows to
+    the one it chose), or None for a step that injects no fault."""
+    injected = _injected(text)
+    if injected is None:
+        return None
+    role = injected["role"]
+    if role is None:
+        return sorted(inventory.hosts.values(), key=lambda spec: spec.name)
+    return inventory.with_role(role) if role in ROLES else None
+
+
+def check_fault_inventory(location: str, steps: Iterable[Any], inventory: Inventory,
+                          registries: Registries) -> list[str]:
+    """Each fault's parameters against the inventory (:meth:`Fault.inventory_problems`): a
+    partition whose set is empty or holds the harness's own address, say."""
+    problems = []
+    for step in steps:
+        text = step.name.strip()
+        hosts = _acted_on(text, inventory)
+        named = NAMED.search(text)
+        if hosts is None or named is None:
+            continue
+        try:
+            fault = registries.faults.get(named["name"])
+            raw = table_params(_table(step))
+            fault.validate(raw)
+        except (UnknownName, ParamError):
+            continue  # check_steps names it
+        problems += [f"{location}:{step.line_number}: fault {named['name']!r}: {problem}"
+                     for problem in fault.inventory_problems(raw, inventory, hosts)]
     return problems
 
 

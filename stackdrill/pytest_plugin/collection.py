@@ -16,6 +16,7 @@ from stackdrill.engine.guards import (
 )
 from stackdrill.engine.preflight import (
     check_every_role,
+    check_fault_inventory,
     check_hosts,
     check_steps,
     one_line,
@@ -149,19 +150,22 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def _check_roles(session: pytest.Session) -> None:
-    """A fault on every host of a role needs a host of that role in the inventory, and a
-    tenant expectation on a canary a compute host to run it."""
+    """A fault on every host of a role needs a host of that role in the inventory, a tenant
+    expectation on a canary a compute host to run it, and each fault's parameters must hold
+    against the inventory."""
     scenarios = [(scenario[0], steps) for scenario, steps in
                  ((scenario_steps(item), rendered_steps(item)) for item in session.items)
                  if scenario is not None and steps is not None]
     if not scenarios:
         return
     inventory = resolve_inventory(session.config)
+    found = registries(session.config)
     problems: list[str] = []
     for location, steps in scenarios:
-        found = check_every_role(location, steps, inventory) + \
-            canary_problems(location, steps, inventory)
-        problems += [p for p in found if p not in problems]
+        here = check_every_role(location, steps, inventory) \
+            + canary_problems(location, steps, inventory) \
+            + check_fault_inventory(location, steps, inventory, found)
+        problems += [p for p in here if p not in problems]
     if problems:
         raise pytest.UsageError(one_line(problems))
 
