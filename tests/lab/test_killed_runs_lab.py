@@ -144,6 +144,8 @@ CASES = {
     "disk_fill": Case("disk_fill", "compute2", {"path": "/var/lib/nova/instances",
                                                  "percent": "97"}),
 }
+# written with the faults and not yet run on the lab: selected only by ``-m wip``
+NOT_YET_RUN = ("freeze_service", "partition", "packet_loss", "disk_fill")
 STAGES = [(name, "injected") for name in CASES] + [
     (name, "recovering") for name, case in CASES.items() if case.recovery]
 ROUTINE = {("kill_service", "injected"), ("drop_table", "recovering")}
@@ -163,7 +165,8 @@ def test_every_fault_type_is_covered() -> None:
 
 @pytest.mark.parametrize(("name", "stage"), [
     pytest.param(name, stage, id=f"{name}-{stage}",
-                 marks=() if (name, stage) in ROUTINE else pytest.mark.long)
+                 marks=(() if (name, stage) in ROUTINE else (pytest.mark.long,))
+                 + ((pytest.mark.wip,) if name in NOT_YET_RUN else ()))
     for name, stage in STAGES])
 def test_recover_pending_after_a_sigkill_restores_the_verified_state(
         name: str, stage: str, lab: Lab, lab_targets: Targets, canaries: CanaryWorkload,

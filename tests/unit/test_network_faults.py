@@ -346,3 +346,46 @@ def test_a_filesystem_already_fuller_is_refused(inventory: Inventory) -> None:
     host = Host("compute1", inventory, {"^df ": (0, DF)})
     with pytest.raises(FaultError, match="nothing to fill to 40 %"):
         DiskFill(host, {"path": "/var/lib/nova/instances", "percent": "40"}).prepare()
+
+
+# -- refused at collection, by run and plan alike -------------------------------------------
+
+PARTITION = """\
+Feature: a partition on the fake cloud
+  Scenario: compute cut off
+    Given a compute host
+    And the cloud is in its verified state
+    When the fault "partition" is injected on the compute host:
+      | peers | {peers} |
+    Then the fault is confirmed within 5 seconds
+"""
+
+
+@pytest.mark.parametrize(("peers_text", "own", "fragment"), [
+    ("role:storage", "198.51.100.1", "peers: role:storage: the inventory has no such host, so "
+                                     "the set is empty"),
+    ("compute2", "192.0.2.12", "the partition would include compute2 (192.0.2.12), the "
+                               "harness's own address"),
+])
+@pytest.mark.parametrize("command", ["run", "plan"])
+def test_a_partition_the_inventory_cannot_hold_is_refused_at_collection(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        peers_text: str, own: str, fragment: str, command: str) -> None:
+    from tests.unit.fake_cloud import fake_project, run_args, stackdrill
+    from tests.unit.test_feature_input_refused import assert_refused, plan_args
+
+    monkeypatch.setattr(peers.own_addresses, "__defaults__", (lambda address: own,))
+    features, inventory = fake_project(tmp_path, PARTITION.format(peers=peers_text))
+    argv = run_args(tmp_path, features, inventory) if command == "run" \
+        else plan_args(features, inventory)
+    ran = stackdrill(argv, tmp_path, capfd)
+    assert_refused(ran, tmp_path, features, "drills.feature:5: fault 'partition': ", fragment)
+
+
+def test_wip_drills_are_left_out_unless_the_expression_names_them() -> None:
+    from stackdrill.cli import without_wip
+
+    assert without_wip(None) == "not wip"
+    assert without_wip("compute and not long") == "(compute and not long) and not wip"
+    assert without_wip("wip") == "wip"
+    assert without_wip("network and wip") == "network and wip"
