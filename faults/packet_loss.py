@@ -5,11 +5,12 @@ namespace. Each packet is dropped independently with probability p, as a lossy l
 There is no latency fault beside it: the lab machine's kernel has no ``sch_netem`` (built
 without ``CONFIG_NET_SCH_NETEM``, no modules to load), so ``tc qdisc ... netem`` is refused.
 
-The rules carry the injection's tag; rules that accept the harness's SSH path and every BMC are
-placed first, so the harness's own commands lose nothing. A counting rule (no target) sits right
-before each DROP with the same match, so the confirmation measures the loss: the packets the
-DROP rules took out of those the counting rules saw since the injection, which must be above
-zero.
+The rules carry the injection's tag; rules that accept the harness's SSH connections to the host
+and every BMC's traffic are placed first, so the harness's own commands lose nothing. Only its
+SSH is spared: its API calls to a lossy controller lose packets like everyone's. A counting rule
+(no target) sits right before each DROP with the same match, so the confirmation measures the
+loss: the packets the DROP rules took out of those the counting rules saw since the injection,
+which must be above zero.
 """
 
 from __future__ import annotations
@@ -132,7 +133,10 @@ class PacketLoss(Fault):
 
     def prepare(self) -> dict[str, Any]:
         addresses = self._addresses()
-        exempt = peers.never_cut(self.target.inventory, self.target.name)
+        inventory = self.target.inventory
+        harness = peers.harness_addresses(inventory, self.target.name)
+        bmcs = peers.bmc_addresses(inventory)
+        exempt = sorted(set(harness) | set(bmcs))
         if set(addresses) & set(exempt):
             raise FaultError(f"{self.target.name}: refusing loss toward "
                              f"{', '.join(sorted(set(addresses) & set(exempt)))}: the harness's "
@@ -140,7 +144,8 @@ class PacketLoss(Fault):
         tag = netfilter.drill_tag("packet-loss")
         matches = _matches(self.values["interface"] or None, addresses, self.values["direction"])
         return {"tag": tag, "percent": self.values["percent"], "exempt": exempt,
-                "rules": [*netfilter.exempt_rules(exempt, tag),
+                "rules": [*netfilter.exempt_rules(harness, tag, self.target.spec.ssh.port),
+                          *netfilter.exempt_rules(bmcs, tag),
                           *loss_rules(matches, self._probability(), tag)]}
 
     def inject(self, facts: Mapping[str, Any]) -> None:

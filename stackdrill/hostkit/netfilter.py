@@ -142,14 +142,17 @@ def answered(outcome: str | None) -> bool:
     return outcome in (OPEN, REFUSED)
 
 
-def exempt_rules(addresses: Iterable[str], tag: str) -> list[str]:
+def exempt_rules(addresses: Iterable[str], tag: str, ssh_port: int | None = None) -> list[str]:
     """ACCEPT rules, in and out, for traffic with ``addresses`` (the harness, BMCs): a fault
-    puts them before its DROP rules, so its cut never falls on them."""
+    puts them before its DROP rules, so its cut never falls on them. With ``ssh_port``, only
+    the SSH connections to the host's sshd on that port are exempt."""
     rules = []
+    inbound = f" -p tcp --dport {int(ssh_port)}" if ssh_port else ""
+    outbound = f" -p tcp --sport {int(ssh_port)}" if ssh_port else ""
     for address in addresses:
         quoted = shlex.quote(address)
-        rules += [tagged("INPUT", f"-s {quoted}", tag, "ACCEPT"),
-                  tagged("OUTPUT", f"-d {quoted}", tag, "ACCEPT")]
+        rules += [tagged("INPUT", f"-s {quoted}{inbound}", tag, "ACCEPT"),
+                  tagged("OUTPUT", f"-d {quoted}{outbound}", tag, "ACCEPT")]
     return rules
 
 

@@ -247,7 +247,9 @@ def test_loss_is_measured_by_the_drop_rules_against_the_counting_rules(
     assert f"INPUT -i eth0 -m comment --comment {tag}" in facts["rules"]
     assert (f"INPUT -i eth0 -m statistic --mode random --probability 0.30000 -m comment "
             f"--comment {tag} -j DROP") in facts["rules"]
-    assert facts["rules"][0].endswith("-j ACCEPT")
+    assert facts["rules"][:2] == [
+        f"INPUT -s 172.31.77.1 -p tcp --dport 22 -m comment --comment {tag} -j ACCEPT",
+        f"OUTPUT -d 172.31.77.1 -p tcp --sport 22 -m comment --comment {tag} -j ACCEPT"]
     fault.inject(facts)
     host.answers["grep -F"] = (0, f"-A INPUT -i eth0 -m comment --comment {tag} -c 0 0\n")
     assert fault.confirm(facts) is None
