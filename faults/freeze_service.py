@@ -14,45 +14,25 @@ born running, but a recovery may have restarted it while another one stayed stop
 from __future__ import annotations
 
 import contextlib
-import re
-import shlex
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from stackdrill.api.fault import Fault, FaultError
 from stackdrill.core.errors import InvalidValue
 from stackdrill.core.params import Param
+from stackdrill.hostkit.processes import (
+    parse_pids,
+    parse_states,
+    signal_command,
+    states_command,
+    tree_command,
+)
 from stackdrill.hosts.service import Service
 
-# The service's process tree where it runs: its main process (a container's init, with the
-# children pids_script already adds) and every descendant, one PID per line.
-TREE = ('todo="$({pids})"; seen=""; while [ -n "$todo" ]; do next=""; for p in $todo; do '
-        'case " $seen " in *" $p "*) continue;; esac; [ "$p" -gt 0 ] 2>/dev/null || continue; '
-        'seen="$seen $p"; next="$next $(pgrep -P "$p" | tr "\\n" " ")"; done; todo="$next"; '
-        'done; for p in $seen; do echo "$p"; done')
-# Each PID's state as /proc says it, one ``<pid> <state letter>`` line ("gone" once it exited).
-STATES = ('for p in {pids}; do s=$(sed -n "s/^State:[[:space:]]*\\([A-Za-z]\\).*/\\1/p" '
-          '/proc/$p/status 2>/dev/null); echo "$p ${{s:-gone}}"; done')
-_STATE = re.compile(r"^(\d+) (\S+)$")
-
+__all__ = ["NEVER", "FreezeService", "parse_states"]
 
 # The harness reaches every host through sshd: freezing it would leave no way to undo.
 NEVER = ("ssh", "sshd", "ssh.service", "sshd.service", "systemd", "dbus-broker")
-
-
-def _roots(service: Service) -> str:
-    """The processes the tree starts from: the service's own (:meth:`Service.pids_script`), and
-    for a systemd unit every process of its control group (workers its main process did not
-    start)."""
-    if service.kind == "container" or service.unit is None:
-        return service.pids_script()
-    unit = shlex.quote(service.unit)
-    return (f'{service.pids_script()}; cat "/sys/fs/cgroup$(systemctl show -p ControlGroup '
-            f'--value {unit})/cgroup.procs" 2>/dev/null')
-
-
-def tree_command(service: Service) -> str:
-    return service.shell(TREE.format(pids=_roots(service)))
 
 
 def _service_name(text: str) -> str:
@@ -62,31 +42,6 @@ def _service_name(text: str) -> str:
     if not name:
         raise InvalidValue("expected a service name")
     return name
-
-
-def states_command(service: Service, pids: list[int]) -> str:
-    return service.shell(STATES.format(pids=" ".join(str(int(pid)) for pid in pids)))
-
-
-def signal_command(service: Service, signal: str, pids: list[int]) -> str:
-    """``kill -s STOP`` or ``CONT`` of ``pids`` where the service runs; a process that exited
-    since is no failure."""
-    listed = " ".join(str(int(pid)) for pid in pids)
-    return service.shell(f"for p in {listed}; do kill -s {signal} $p 2>/dev/null; done; true")
-
-
-def parse_pids(text: str) -> list[int]:
-    return sorted({int(word) for word in text.split() if word.isdigit() and int(word) > 0})
-
-
-def parse_states(text: str) -> dict[int, str]:
-    """``states_command`` output -> {pid: state letter, or "gone"}."""
-    found: dict[int, str] = {}
-    for line in text.splitlines():
-        match = _STATE.match(line.strip())
-        if match:
-            found[int(match.group(1))] = match.group(2)
-    return found
 
 
 class FreezeService(Fault):

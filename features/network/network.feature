@@ -74,8 +74,11 @@ Feature: Network partitions, packet loss, frozen services and full disks
     When the fault "freeze_service" is injected on the controller host:
       | service | nova-conductor |
     Then the fault is confirmed within 30 seconds
-    When the recovery "restart_services" runs on the controller host:
-      | services | nova-conductor |
+    And the state deviates from the verified state within 60 seconds at:
+      | path                                 |
+      | cloud/service:nova-conductor@*/state |
+    When the recovery "restart_frozen_service" runs on the controller host:
+      | service | nova-conductor |
     Then the cloud is back to its verified state within 180 seconds
 
   Scenario: the instances filesystem of a compute fills up
