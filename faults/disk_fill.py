@@ -9,16 +9,17 @@ percentage asked, and the file there with the size allocated.
 
 from __future__ import annotations
 
-import re
 import secrets
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from stackdrill.api.fault import Fault, FaultError
 from stackdrill.core.errors import InvalidValue
 from stackdrill.core.params import Param
+from stackdrill.hostkit.filesystems import Usage, absolute_path, df_command, parse_df
+
+__all__ = ["FILE_PREFIX", "DiskFill", "fill_bytes", "parse_df", "percent"]
 
 FILE_PREFIX = ".stackdrill-disk-fill-"
 
@@ -28,41 +29,6 @@ def percent(text: str) -> float:
     if not 0 < value <= 100:
         raise InvalidValue(f"expected a percentage above 0 and at most 100, got {text!r}")
     return value
-
-
-def absolute_path(text: str) -> str:
-    value = text.strip()
-    if not value.startswith("/") or "\n" in value:
-        raise InvalidValue(f"expected an absolute path, got {text!r}")
-    return value
-
-
-@dataclass(frozen=True)
-class Usage:
-    """One filesystem as ``df -B1 --output=size,used,avail,target`` shows it, in bytes."""
-
-    size: int
-    used: int
-    available: int
-    mount: str
-
-    @property
-    def percent(self) -> float:
-        """Use as ``df`` reckons it: used over used plus available (root's reserve left out)."""
-        total = self.used + self.available
-        return 100.0 * self.used / total if total else 0.0
-
-
-def df_command(path: str) -> str:
-    return f"df -B1 --output=size,used,avail,target {shlex.quote(path)}"
-
-
-def parse_df(text: str) -> Usage | None:
-    for line in text.splitlines():
-        fields = line.split(maxsplit=3)
-        if len(fields) == 4 and all(re.fullmatch(r"\d+", f) for f in fields[:3]):
-            return Usage(int(fields[0]), int(fields[1]), int(fields[2]), fields[3].strip())
-    return None
 
 
 def fill_bytes(usage: Usage, wanted: float) -> int:

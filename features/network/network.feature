@@ -86,5 +86,8 @@ Feature: Network partitions, packet loss, frozen services and full disks
       | path    | /var/lib/nova/instances |
       | percent | 99                      |
     Then the fault is confirmed within 120 seconds
+    And the state deviates from the verified state within 60 seconds at:
+      | path                                           |
+      | host:*/fs:/var/lib/nova/instances/used_percent |
     When the fault "disk_fill" ends
     Then the cloud is back to its verified state within 120 seconds
