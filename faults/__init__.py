@@ -6,6 +6,7 @@ from stackdrill.api.registry import Registries
 
 
 def pytest_stackdrill_register(registries: Registries) -> None:
+    from .cpu_pressure import CpuPressure
     from .disk_fill import DiskFill
     from .disk_io_errors import DiskIoErrors
     from .drop_iscsi_sessions import DropIscsiSessions
@@ -14,6 +15,7 @@ def pytest_stackdrill_register(registries: Registries) -> None:
     from .hold_services_at_boot import HoldServicesAtBoot
     from .id_mismatch import IdMismatch
     from .kill_service import KillService
+    from .memory_pressure import MemoryPressure
     from .packet_loss import PacketLoss
     from .partition import Partition
     from .power_off_host import PowerOffHost
@@ -25,5 +27,5 @@ def pytest_stackdrill_register(registries: Registries) -> None:
     for fault in (KillService, StopService, RebootHost, RemoveFiles, PowerOffHost, PullDisk,
                   DiskIoErrors, DropIscsiSessions, DropTable,
                   HoldServicesAtBoot, IdMismatch, FreezeService, Partition, PacketLoss,
-                  DiskFill):
+                  DiskFill, CpuPressure, MemoryPressure):
         registries.faults.register(fault)

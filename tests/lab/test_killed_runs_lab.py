@@ -138,14 +138,19 @@ CASES = {
     # written with the network faults, not yet run on the lab: the undo from the journal must
     # continue the frozen processes, and delete exactly the tagged rules or the filled file
     "freeze_service": Case("freeze_service", "controller", {"service": "nova-conductor"},
-                           "restart_services", {"services": "nova-conductor"}),
+                           "restart_frozen_service", {"service": "nova-conductor"}),
     "partition": Case("partition", "compute2", {"peers": "role:controller", "ports": "5672"}),
     "packet_loss": Case("packet_loss", "compute2", {"percent": "30", "interface": "eth0"}),
     "disk_fill": Case("disk_fill", "compute2", {"path": "/var/lib/nova/instances",
                                                  "percent": "97"}),
+    # the undo from the journal must end exactly the stress-ng processes the dead run's tag
+    # marks, and leave none behind
+    "cpu_pressure": Case("cpu_pressure", "compute2", {"workers": "1", "load": "50"}),
+    "memory_pressure": Case("memory_pressure", "compute2", {"percent": "10"}),
 }
 # written with the faults and not yet run on the lab: selected only by ``-m wip``
-NOT_YET_RUN = ("freeze_service", "partition", "packet_loss", "disk_fill")
+NOT_YET_RUN = ("freeze_service", "partition", "packet_loss", "disk_fill", "cpu_pressure",
+               "memory_pressure")
 STAGES = [(name, "injected") for name in CASES] + [
     (name, "recovering") for name, case in CASES.items() if case.recovery]
 ROUTINE = {("kill_service", "injected"), ("drop_table", "recovering")}

@@ -1,5 +1,7 @@
-"""``partition``, ``packet_loss``, ``freeze_service`` and ``disk_fill`` on the lab, through the
-drill engine. Written with the faults and not yet run on the lab: every test is marked ``wip``,
+"""``partition``, ``packet_loss``, ``freeze_service``, ``disk_fill``, ``cpu_pressure`` and
+``memory_pressure`` on the lab, through the drill engine, with ``restart_frozen_service`` and
+``recover --pending`` after a run that died with a cut in place. Written with the faults and
+not yet run on the lab: every test is marked ``wip``,
 so no run selects it unless its marker expression names wip
 (``scripts/test -m wip tests/lab/test_network_faults_lab.py``).
 
@@ -9,6 +11,8 @@ fault's confirmation and undo are observed on the hosts themselves."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -104,3 +108,64 @@ def test_a_filled_disk_is_confirmed_by_df_and_the_undo_removes_only_its_file(
     assert "df shows" in drill.confirm(active, timeout=120)
     drill.undo_all()
     assert not target.run(f"test -e {active.facts['file']}").ok
+
+
+def test_the_frozen_service_recovery_finds_state_t_and_restarts(
+        drill: Drill, lab_targets: Targets) -> None:
+    target = lab_targets.get("controller")
+    active = drill.inject("freeze_service", target, {"service": "nova-conductor"})
+    drill.confirm(active, timeout=30)
+    record = drill.recover("restart_frozen_service", target, {"service": "nova-conductor"})
+    assert record.ok, record.render()
+    assert "State: T" in record.steps[0].title
+    drill.wait_verified(180)
+
+
+def test_a_partition_left_by_a_killed_run_is_removed_by_recover_pending_and_the_site_rule_kept(
+        lab: Lab, drill: Drill, lab_targets: Targets, tmp_path: Path) -> None:
+    target = lab_targets.get("compute1")
+    target.run(f"iptables -I {SITE_RULE}", check=True)
+    try:
+        for fault, params in (("partition", {"peers": "role:controller", "ports": "5672"}),
+                              ("packet_loss", {"percent": "20", "interface": "eth0"})):
+            journal = Journal(tmp_path / f"{fault}.jsonl")
+            dead = Drill("killed", lab_targets, load_registries(), journal)
+            dead.baseline = drill.baseline
+            dead.preflight_passed = True
+            active = dead.inject(fault, target, params)
+            dead.confirm(active, timeout=60)
+            dead.close()  # the run dies here: its undo never runs
+            result = subprocess.run(
+                [sys.executable, "-m", "stackdrill.cli", "recover", "--pending", "--inventory",
+                 str(lab.paths.inventory), "--journal", str(journal.path)],
+                capture_output=True, text=True, timeout=600, check=False)
+            assert result.returncode == 0, result.stdout + result.stderr
+            left = target.run("iptables -S", check=True).stdout
+            assert active.facts["tag"] not in left
+            assert "site-own-rule" in left
+    finally:
+        target.run(f"while iptables -C {SITE_RULE} 2>/dev/null; do "
+                   f"iptables -D {SITE_RULE}; done")
+
+
+@pytest.mark.parametrize(("fault", "params", "seen"), [
+    ("cpu_pressure", {"workers": "1", "load": "50"}, "CPU-seconds"),
+    ("memory_pressure", {"percent": "10"}, "resident"),
+])
+def test_stress_pressure_is_observed_and_the_undo_ends_exactly_its_processes(
+        drill: Drill, lab_targets: Targets, fault: str, params: dict[str, str],
+        seen: str) -> None:
+    target = lab_targets.get("compute2")
+    # a process of the host's own, in a session of its own, without the tag
+    pid = target.run("setsid -f sh -c 'echo $$ >/run/stackdrill-untagged.pid; exec sleep 600' "
+                     "</dev/null >/dev/null 2>&1; sleep 0.2; cat /run/stackdrill-untagged.pid",
+                     check=True).stdout.strip()
+    try:
+        active = drill.inject(fault, target, params)
+        assert seen in drill.confirm(active, timeout=60)
+        drill.undo_all()
+        drill.undo_all()  # idempotent
+        assert "stress-ng" not in target.run("ps -e -o comm=", check=True).stdout
+        assert target.run(f"kill -0 {pid}").ok, "a process without the tag was ended"
+    finally:
+        target.run(f"kill {pid}; rm -f /run/stackdrill-untagged.pid")
