@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 from stackdrill.api.fault import Fault, FaultError
 from stackdrill.core.errors import InvalidValue
-from stackdrill.core.params import Param, parse_params
+from stackdrill.core.params import Param, ParamError, parse_params
 from stackdrill.hostkit import netfilter, peers
 from stackdrill.inventory.model import HostSpec, Inventory
 
@@ -91,6 +91,17 @@ class Partition(Fault):
             return [f"the partition would include {inside.name} ({inside.address}), the "
                     f"harness's own address: the harness would cut itself off"]
         return []
+
+    @classmethod
+    def cut_off(cls, raw_params: Mapping[str, str], inventory: Inventory,
+                host: HostSpec) -> list[HostSpec]:
+        """The peers, whose side of the cut the guards count as down with this host."""
+        try:
+            values = parse_params(f"fault {cls.name!r}", cls.params, raw_params)
+            found = peers.resolve(inventory, values["peers"])
+        except (InvalidValue, ParamError):
+            return []
+        return [spec for spec in found if spec.name != host.name]
 
     def _check_port(self) -> int:
         return int(self.values["check_port"]) or next(iter(self.values["ports"]), 22)

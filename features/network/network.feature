@@ -45,6 +45,7 @@ Feature: Network partitions, packet loss, frozen services and full disks
     When the fault "partition" ends
     Then the cloud is back to its verified state within 180 seconds
 
+  @allow_down_compute_2
   Scenario: the controller is isolated from every compute, then healed
     When the fault "partition" is injected on the controller host:
       | peers | role:compute |

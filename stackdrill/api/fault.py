@@ -45,6 +45,14 @@ class Fault(ABC):
         one line each, or nothing. A set that names no host, say."""
         return []
 
+    @classmethod
+    def cut_off(cls, raw_params: Mapping[str, str], inventory: Inventory,
+                host: HostSpec) -> list[HostSpec]:
+        """The other hosts this fault on ``host`` cuts off (a partition's peers): the guards
+        count them as under the fault too, for the protected hosts, the role limits and the
+        quorum. Parameters that name no host give none (``prepare`` refuses them)."""
+        return []
+
     @abstractmethod
     def plan(self) -> list[str]:
         """The commands ``inject`` would run, for the dry run and the report."""

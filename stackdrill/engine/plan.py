@@ -120,10 +120,12 @@ def plan_scenario(scenario: PlannedScenario, inventory: Inventory, registries: R
         try:
             raw = table_params(_rows(step))
             if kind == "fault":
-                refusal = guards.fault_refusal(name, host, active)
-                commands = registries.faults.get(name)(target, raw).plan()
+                fault = registries.faults.get(name)
+                cut = fault.cut_off(raw, inventory, host)
+                refusal = guards.fault_refusal(name, host, active, cut)
+                commands = fault(target, raw).plan()
                 if refusal is None:
-                    active.append(host)
+                    active += [host, *cut]
                 else:
                     lines.append(f"    ! {refusal}")
                 lines.extend(f"    $ {command}" for command in commands)
