@@ -185,6 +185,12 @@ class Drill:
         return found
 
     # -- faults -----------------------------------------------------------------------------
+    def record_choice(self, note: str) -> None:
+        """A step chose its hosts (at random with the run's seed, where a server runs): how,
+        in the evidence and on the timeline, so that the run can be replayed."""
+        self.evidence.attach_text("host choice", note)
+        self.timeline.add("host-chosen", note)
+
     def inject(self, fault_name: str, target: Target, raw_params: Mapping[str, str]) -> ActiveFault:
         with self.watched():
             return self._inject(fault_name, target, raw_params)

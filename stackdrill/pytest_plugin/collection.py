@@ -10,12 +10,14 @@ from collections.abc import Generator, Iterator
 
 import pytest
 
+from stackdrill.engine.grammar import step_choice
 from stackdrill.engine.guards import (
     Guards,
     limits_from_tags,
     unknown_limit_names,
 )
 from stackdrill.engine.preflight import (
+    check_choices,
     check_every_role,
     check_fault_inventory,
     check_hosts,
@@ -24,7 +26,7 @@ from stackdrill.engine.preflight import (
 )
 from stackdrill.engine.tenant_expectations import canary_problems
 from stackdrill.pytest_plugin.dry_run import print_plan
-from stackdrill.pytest_plugin.options import planning
+from stackdrill.pytest_plugin.options import planning, seed_of
 from stackdrill.pytest_plugin.scenarios import (
     limit_tags,
     rendered_steps,
@@ -138,6 +140,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         _check_roles(session)
         print_plan(session)
         return
+    _announce_seed(session)
     needs_hosts = [item for item in session.items if item.get_closest_marker("drill")]
     destructive = [item for item in session.items if scenario_changes_the_cloud(item)]
     if config.option.collectonly or not (needs_hosts or destructive):
@@ -178,10 +181,24 @@ def _check_roles(session: pytest.Session) -> None:
     for location, steps in scenarios:
         here = check_every_role(location, steps, inventory) \
             + canary_problems(location, steps, inventory) \
+            + check_choices(location, steps, inventory) \
             + check_fault_inventory(location, steps, inventory, found)
         problems += [p for p in here if p not in problems]
     if problems:
         raise pytest.UsageError(one_line(problems))
+
+
+def _announce_seed(session: pytest.Session) -> None:
+    """A run whose scenarios choose hosts at random says its seed before anything runs."""
+    if not any(choice is not None and choice.random
+               for steps in (rendered_steps(item) for item in session.items) if steps
+               for choice in (step_choice(step.name) for step in steps)):
+        return
+    seed = seed_of(session.config)
+    reporter = session.config.pluginmanager.getplugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"stackdrill: seed {seed} chooses the hosts taken at random "
+                            f"(--seed {seed} chooses them again)")
 
 
 def _check_limit_names(session: pytest.Session) -> None:
