@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from stackdrill.api.fault import Fault
+from stackdrill.core.errors import InvalidValue
 from stackdrill.core.params import Param
 from stackdrill.hostkit import stress
 from stackdrill.hostkit.stress import StressRun
@@ -35,8 +36,12 @@ def cpu_workers(text: str) -> int:
     return 0 if text.strip().lower() == "all" else stress.workers(text)
 
 
-def load(text: str) -> float:
-    return stress.share(text, 100.0)
+def load(text: str) -> int:
+    """A whole percentage, 1 to 100, as stress-ng's ``--cpu-load`` takes it."""
+    value = stress.share(text, 100.0)
+    if value != int(value) or value < 1:
+        raise InvalidValue(f"expected a whole percentage from 1 to 100, got {text!r}")
+    return int(value)
 
 
 class CpuPressure(Fault):
@@ -58,14 +63,14 @@ class CpuPressure(Fault):
         self._first: stress.Observation | None = None
 
     def _arguments(self, workers: int) -> list[str]:
-        return ["--cpu", str(workers), "--cpu-load", f"{self.values['load']:g}"]
+        return ["--cpu", str(workers), "--cpu-load", str(self.values["load"])]
 
     def plan(self) -> list[str]:
         workers = self.values["workers"] or "<one per CPU>"
         return [stress.PRESENT, stress.MEMINFO,
                 stress.launch_command("stackdrill-cpu-pressure-<id>",
                                       ["--cpu", str(workers), "--cpu-load",
-                                       f"{self.values['load']:g}"],
+                                       str(self.values["load"])],
                                       self.values["max_seconds"])]
 
     def prepare(self) -> dict[str, Any]:

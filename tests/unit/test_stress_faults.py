@@ -69,6 +69,7 @@ def host(tmp_path: Path) -> Iterator[Local]:
     (CpuPressure, {"workers": "many"}, "invalid literal"),
     (CpuPressure, {"load": "150"}, "at most 100"),
     (CpuPressure, {"load": "0"}, "above 0"),
+    (CpuPressure, {"load": "12.5"}, "a whole percentage from 1 to 100"),
     (CpuPressure, {"max_seconds": "5"}, "expected 10 to 86400 seconds"),
     (MemoryPressure, {"percent": "95"}, "above 0 and at most 90"),
     (MemoryPressure, {"percent": "-1"}, "above 0 and at most 90"),
