@@ -6,12 +6,18 @@ from stackdrill.api.registry import Registries
 
 
 def pytest_stackdrill_register(registries: Registries) -> None:
+    from .cpu_pressure import CpuPressure
+    from .disk_fill import DiskFill
     from .disk_io_errors import DiskIoErrors
     from .drop_iscsi_sessions import DropIscsiSessions
     from .drop_table import DropTable
+    from .freeze_service import FreezeService
     from .hold_services_at_boot import HoldServicesAtBoot
     from .id_mismatch import IdMismatch
     from .kill_service import KillService
+    from .memory_pressure import MemoryPressure
+    from .packet_loss import PacketLoss
+    from .partition import Partition
     from .power_off_host import PowerOffHost
     from .pull_disk import PullDisk
     from .reboot_host import RebootHost
@@ -20,5 +26,6 @@ def pytest_stackdrill_register(registries: Registries) -> None:
 
     for fault in (KillService, StopService, RebootHost, RemoveFiles, PowerOffHost, PullDisk,
                   DiskIoErrors, DropIscsiSessions, DropTable,
-                  HoldServicesAtBoot, IdMismatch):
+                  HoldServicesAtBoot, IdMismatch, FreezeService, Partition, PacketLoss,
+                  DiskFill, CpuPressure, MemoryPressure):
         registries.faults.register(fault)

@@ -7,8 +7,10 @@
   until undo binds it back; without it, initiators reconnect at once.
 - ``network``: iptables on the storage host drops the portal's traffic (from ``initiators``, or
   from everyone) until undo deletes the rule. The rule carries a ``stackdrill-drop-iscsi``
-  comment, so undo and recovery delete it and nothing else. The cut is confirmed by the rule's
-  packet counter rising after the injection (see ``_confirm_network``), never by the rule alone.
+  comment, so undo and recovery delete it and nothing else; it is installed and removed as
+  every network fault's rules are (:mod:`stackdrill.hostkit.netfilter`). The cut is confirmed
+  by the rule's packet counter rising after the injection (see ``_confirm_network``), never by
+  the rule alone.
 
 ``method: auto`` picks ``initiator`` where iscsiadm lists sessions, else ``target`` where tgtadm
 or targetcli exists, else ``network``.
@@ -28,7 +30,7 @@ from typing import Any, ClassVar
 from stackdrill.api.fault import Fault, FaultError
 from stackdrill.core.errors import InvalidValue
 from stackdrill.core.params import Param, boolean, word_list
-from stackdrill.hostkit import iscsi
+from stackdrill.hostkit import iscsi, netfilter
 
 METHODS = ("auto", "initiator", "target", "network")
 DETECT = ("command -v iscsiadm >/dev/null 2>&1 && iscsiadm -m session 2>/dev/null "
@@ -93,8 +95,8 @@ class DropIscsiSessions(Fault):
                          if self.values["hold"] else []),
                        f"tgtadm --lld iscsi --mode conn --op delete --tid <tid of {pattern}> "
                        "--sid <sid> --cid <cid>  (or: targetcli /iscsi/<iqn>/tpg1 disable)"],
-            "network": [f"iptables -I {rule}" for rule in
-                        iscsi.iptables_rule(self.values["initiators"], iscsi.DROP_RULE_TAG)],
+            "network": [netfilter.install(iscsi.iptables_rule(self.values["initiators"],
+                                                              iscsi.DROP_RULE_TAG))],
         }
         if method == "auto":
             return [f"{name}: {line}" for name in METHODS[1:] for line in plans[name]]
@@ -197,9 +199,7 @@ class DropIscsiSessions(Fault):
             for session in facts["sessions"]:
                 self.target.run(iscsi.iscsiadm_logout(session["sid"]), check=True)
         elif method == "network":
-            for rule in facts["rules"]:
-                self.target.run(f"iptables -C {rule} 2>/dev/null || iptables -I {rule}",
-                                check=True)
+            self.target.run(netfilter.install(facts["rules"]), check=True)
         elif facts["tool"] == "targetcli":
             for iqn in facts["targets"]:
                 self.target.run(iscsi.lio_tpg(iqn, "disable"), check=True)
@@ -320,9 +320,7 @@ class DropIscsiSessions(Fault):
                     self.target.run(iscsi.iscsiadm_login(session["iqn"], session["portal"]),
                                     check=True)
         elif method == "network":
-            for rule in facts["rules"]:
-                self.target.run(f"while iptables -C {rule} 2>/dev/null; do "
-                                f"iptables -D {rule}; done", check=True)
+            self.target.run(netfilter.uninstall(facts["rules"]), check=True)
         elif facts["tool"] == "targetcli":
             for iqn in facts["targets"]:
                 self.target.run(iscsi.lio_tpg(iqn, "enable"), check=True)

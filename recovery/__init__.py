@@ -17,6 +17,7 @@ def pytest_stackdrill_register(registries: Registries) -> None:
     from .remove_stale_domains import RemoveStaleDomains
     from .replace_swift_disk import ReplaceSwiftDisk
     from .restart_database import RestartDatabase
+    from .restart_frozen_service import RestartFrozenService
     from .restart_rabbitmq import RestartRabbitMQ
     from .restore_in_priority_order import RestoreInPriorityOrder
     from .restore_iscsi_sessions import RestoreIscsiSessions
@@ -28,5 +29,6 @@ def pytest_stackdrill_register(registries: Registries) -> None:
                      RemoveStorageNodeFromRings, AddStorageNodeToRings, RestoreIscsiSessions,
                      RecoverAfterPowerLoss, EvacuateInstances, MoveInstancesInDatabase,
                      RemoveStaleDomains, PlannedComputeMaintenance, BackUpControlPlane,
-                     RestoreControlPlane, RestoreInPriorityOrder, AlignIds):
+                     RestoreControlPlane, RestoreInPriorityOrder, AlignIds,
+                     RestartFrozenService):
         registries.recoveries.register(recovery)

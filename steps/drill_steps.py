@@ -12,6 +12,7 @@ from stackdrill.api.registry import Registries, UnknownName
 from stackdrill.api.runbook import RecoveryFailed
 from stackdrill.core.params import table_params
 from stackdrill.core.state import Rule
+from stackdrill.engine.choice import choice_key, choose
 from stackdrill.engine.drill import (
     ActiveFault,
     Drill,
@@ -27,10 +28,14 @@ from stackdrill.engine.grammar import (
     FAULT_ENDS,
     INJECT,
     INJECT_EVERYWHERE,
+    INJECT_ONE_CHOSEN,
+    INJECT_SOME_CHOSEN,
     RECOVER,
+    RECOVER_CHOSEN,
     TOLERATES,
     TOLERATES_FROM_NOW,
     UNCHANGED,
+    parse_choice,
     path_cells,
     rule_cells,
 )
@@ -85,6 +90,28 @@ def chosen_host(chosen: dict[str, Target], role: str) -> Target:
     return chosen[role]
 
 
+@pytest.fixture
+def choices_made() -> dict[str, int]:
+    """How many steps of the scenario made each choice so far (the key of a random choice)."""
+    return {}
+
+
+def choose_for(request: pytest.FixtureRequest, drill: Drill, targets: Targets,
+               chosen: dict[str, Target], choices_made: dict[str, int], seed: int,
+               kind: str, name: str, text: str) -> list[Target]:
+    """The hosts a step's choice names (at random with the run's seed, the first N by name,
+    where a server runs), recorded in the evidence; the first becomes "the <role> host" of the
+    steps after it."""
+    choice = parse_choice(text)
+    assert choice is not None  # the step's pattern matched a choice
+    key = choice_key(request.node.nodeid, kind, name, choice, choices_made)
+    cloud = drill.cloud.access if drill.cloud is not None else None
+    found = attempt(lambda: choose(choice, targets, seed=seed, key=key, cloud=cloud))
+    drill.record_choice(found.note)
+    chosen[choice.role] = found.hosts[0]
+    return found.hosts
+
+
 @given("the cloud is in its verified state")
 def verified_state(baseline: Any) -> None:
     """The ``baseline`` fixture records it and refuses an unhealthy start."""
@@ -96,6 +123,28 @@ def inject(drill: Drill, chosen: dict[str, Target], fault: str, role: str,
            datatable: list[list[str]] | None = None) -> ActiveFault:
     return attempt(drill.inject, fault, chosen_host(chosen, role),
                    table_params(datatable or []))
+
+
+@changes_the_cloud
+@when(parsers.re(INJECT_ONE_CHOSEN), target_fixture="active_fault")
+def inject_on_chosen(request: pytest.FixtureRequest, drill: Drill, targets: Targets,
+                     chosen: dict[str, Target], choices_made: dict[str, int], drill_seed: int,
+                     fault: str, choice: str, datatable: list[list[str]] | None = None
+                     ) -> ActiveFault:
+    [host] = choose_for(request, drill, targets, chosen, choices_made, drill_seed, "fault",
+                        fault, choice)
+    return attempt(drill.inject, fault, host, table_params(datatable or []))
+
+
+@changes_the_cloud
+@when(parsers.re(INJECT_SOME_CHOSEN), target_fixture="active_faults")
+def inject_on_some(request: pytest.FixtureRequest, drill: Drill, targets: Targets,
+                   chosen: dict[str, Target], choices_made: dict[str, int], drill_seed: int,
+                   fault: str, choice: str, datatable: list[list[str]] | None = None
+                   ) -> list[ActiveFault]:
+    hosts = choose_for(request, drill, targets, chosen, choices_made, drill_seed, "fault",
+                       fault, choice)
+    return attempt(drill.inject_each, fault, hosts, table_params(datatable or []))
 
 
 @then(parsers.re(CONFIRM_ONE), converters={"seconds": float})
@@ -173,6 +222,17 @@ def unchanged(drill: Drill, datatable: list[list[str]]) -> None:
 def recover(drill: Drill, chosen: dict[str, Target], recovery: str, role: str,
             datatable: list[list[str]] | None = None) -> None:
     attempt(drill.recover, recovery, chosen_host(chosen, role), table_params(datatable or []))
+
+
+@changes_the_cloud
+@when(parsers.re(RECOVER_CHOSEN))
+def recover_on_chosen(request: pytest.FixtureRequest, drill: Drill, targets: Targets,
+                      chosen: dict[str, Target], choices_made: dict[str, int], drill_seed: int,
+                      kind: str, recovery: str, choice: str,
+                      datatable: list[list[str]] | None = None) -> None:
+    [host] = choose_for(request, drill, targets, chosen, choices_made, drill_seed, kind,
+                        recovery, choice)
+    attempt(drill.recover, recovery, host, table_params(datatable or []))
 
 
 @then(parsers.re(BACK_TO_VERIFIED), converters={"seconds": float})

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from stackdrill.core.errors import ActionFailed
 from stackdrill.core.params import Param, parse_params
 from stackdrill.hosts.target import Target
+from stackdrill.inventory.model import HostSpec, Inventory
 
 
 class FaultError(ActionFailed):
@@ -35,6 +36,22 @@ class Fault(ABC):
     @classmethod
     def validate(cls, raw_params: Mapping[str, str]) -> None:
         parse_params(f"fault {cls.name!r}", cls.params, raw_params)
+
+    @classmethod
+    def inventory_problems(cls, raw_params: Mapping[str, str], inventory: Inventory,
+                           hosts: Sequence[HostSpec]) -> list[str]:
+        """What is wrong with the parameters against the inventory when the fault acts on
+        ``hosts`` (checked at collection, once the inventory is known, after :meth:`validate`):
+        one line each, or nothing. A set that names no host, say."""
+        return []
+
+    @classmethod
+    def cut_off(cls, raw_params: Mapping[str, str], inventory: Inventory,
+                host: HostSpec) -> list[HostSpec]:
+        """The other hosts this fault on ``host`` cuts off (a partition's peers): the guards
+        count them as under the fault too, for the protected hosts, the role limits and the
+        quorum. Parameters that name no host give none (``prepare`` refuses them)."""
+        return []
 
     @abstractmethod
     def plan(self) -> list[str]:

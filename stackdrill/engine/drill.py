@@ -12,6 +12,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
+from stackdrill.api.fault import Fault
 from stackdrill.api.origin import origin_of
 from stackdrill.api.probe import CloudContext, CloudProbe, Probe
 from stackdrill.api.registry import Registries
@@ -50,6 +51,7 @@ from stackdrill.engine.verdicts import (
 from stackdrill.engine.verify import RecoveryWatch
 from stackdrill.hosts.ssh import CommandResult, HostError
 from stackdrill.hosts.target import Target, Targets
+from stackdrill.inventory.model import HostSpec
 
 # A drill's verbs, and the verdicts and checks that go with them, are imported from here.
 __all__ = [
@@ -183,13 +185,19 @@ class Drill:
         return found
 
     # -- faults -----------------------------------------------------------------------------
+    def record_choice(self, note: str) -> None:
+        """A step chose its hosts (at random with the run's seed, where a server runs): how,
+        in the evidence and on the timeline, so that the run can be replayed."""
+        self.evidence.attach_text("host choice", note)
+        self.timeline.add("host-chosen", note)
+
     def inject(self, fault_name: str, target: Target, raw_params: Mapping[str, str]) -> ActiveFault:
         with self.watched():
             return self._inject(fault_name, target, raw_params)
 
     def _inject(self, fault_name: str, target: Target, raw_params: Mapping[str, str]
                 ) -> ActiveFault:
-        self._guard(fault_name, [target])
+        self._guard(fault_name, [target], raw_params)
         self._preflight()
         monitor = self._safeguard_monitor()
         fault_class = self.registries.faults.get(fault_name)
@@ -249,22 +257,33 @@ class Drill:
                     raw_params: Mapping[str, str]) -> list[ActiveFault]:
         """The same fault on several hosts, one after the other (a power outage). The guards
         judge the whole set first: if any host of it would be refused, none is touched."""
-        self._guard(fault_name, targets)
+        self._guard(fault_name, targets, raw_params)
         self._preflight()
         return [self.inject(fault_name, target, raw_params) for target in targets]
 
-    def _guard(self, fault_name: str, targets: Sequence[Target]) -> None:
-        """Refuse ``fault_name`` on ``targets`` (each added to the faults already active) if
-        the guards would refuse any of them."""
-        active = [a.fault.target.spec for a in self.faults if not a.undone]
+    def _cut_off(self, fault_class: type[Fault], raw_params: Mapping[str, str],
+                 host: HostSpec) -> list[HostSpec]:
+        inventory = getattr(self.targets, "inventory", None)
+        return [] if inventory is None else fault_class.cut_off(raw_params, inventory, host)
+
+    def _guard(self, fault_name: str, targets: Sequence[Target],
+               raw_params: Mapping[str, str]) -> None:
+        """Refuse ``fault_name`` on ``targets`` (each added to the faults already active, with
+        the peers each one cuts off) if the guards would refuse any of them."""
+        active = [spec for a in self.faults if not a.undone
+                  for spec in (a.fault.target.spec,
+                               *self._cut_off(type(a.fault), a.fault.raw_params,
+                                              a.fault.target.spec))]
+        fault_class = self.registries.faults.get(fault_name)
         for target in targets:
-            refusal = self.guards.fault_refusal(fault_name, target.spec, active)
+            cut = self._cut_off(fault_class, raw_params, target.spec)
+            refusal = self.guards.fault_refusal(fault_name, target.spec, active, cut)
             if refusal is not None:
                 self.timeline.add("refused", refusal)
                 if len(targets) > 1:
                     refusal += f"; no host of the {len(targets)} was touched"
                 raise GuardRefused(refusal)
-            active.append(target.spec)
+            active += [target.spec, *cut]
 
     def _preflight(self) -> None:
         """Before the drill's first fault, the cloud must still match its verified state

@@ -3,13 +3,19 @@ the checks at collection (:mod:`stackdrill.engine.preflight`) and the dry run
 (:mod:`stackdrill.engine.plan`) all read the steps with these patterns.
 
 A fault, recovery or procedure step acts on the host that an earlier ``Given a <role> host``
-of the same scenario (its Background included) chose, or on every host of a role.
+of the same scenario (its Background included) chose, or on every host of a role. A fault or
+recovery step may also choose its hosts the way operators do (:data:`CHOICE`): ``on a random
+compute host`` (drawn with the run's seed), ``on 2 compute hosts`` (the first two by name),
+``on 2 random compute hosts``, ``on the compute host running canary X`` (or ``running server
+X``: where Nova says that server runs). A step's choice becomes "the <role> host" of the
+steps after it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 ROLE = r"[\w-]+"
 
@@ -24,6 +30,17 @@ CHOOSE_HOST = rf"an? (?P<role>{ROLE}) host(?P<domains> running qemu domains)?"
 INJECT = rf'the fault "(?P<fault>[^"]+)" is injected {ON_ROLE}:?'
 INJECT_EVERYWHERE = rf'the fault "(?P<fault>[^"]+)" is injected {ON_EVERY}:?'
 RECOVER = rf'the (?:recovery|procedure) "(?P<recovery>[^"]+)" runs {ON_ROLE}:?'
+
+# hosts chosen the way operators choose them: one (at random, or where a server runs), or N
+SERVER = r"[^\s:\"]+"
+ONE_CHOSEN = (rf"a random {ROLE} host|the {ROLE} host running (?:canary|server) {SERVER}")
+SOME_CHOSEN = rf"\d+ (?:random )?{ROLE} hosts"
+CHOICE = rf"(?:{ONE_CHOSEN}|{SOME_CHOSEN})"
+ON_CHOICE = re.compile(rf"\bon (?P<choice>{CHOICE})(?=:?$)")
+INJECT_ONE_CHOSEN = rf'the fault "(?P<fault>[^"]+)" is injected on (?P<choice>{ONE_CHOSEN}):?'
+INJECT_SOME_CHOSEN = rf'the fault "(?P<fault>[^"]+)" is injected on (?P<choice>{SOME_CHOSEN}):?'
+RECOVER_CHOSEN = (rf'the (?P<kind>recovery|procedure) "(?P<recovery>[^"]+)" runs on '
+                  rf'(?P<choice>{ONE_CHOSEN}):?')
 SECONDS = r"(?P<seconds>\d+(?:\.\d+)?) seconds?"
 # the singular confirms the fault of the last INJECT (one host); the plural confirms them all
 CONFIRM_ONE = rf"the fault is confirmed within {SECONDS}"
@@ -70,3 +87,52 @@ NO_CANARY_REBOOTED = r"no canary rebooted"
 CANARY_REBOOTED = (rf"(?:each canary|the canary on (?P<host>{CANARY_HOST})) rebooted at most "
                    rf"(?P<times>once|\d+ times)")
 HEARTBEATS_STALLED = rf"the canaries' heartbeats stalled for at most {SECONDS}"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Hosts a step chooses: ``count`` hosts of ``role``, at random (with the run's seed) or the
+    first by name; or the host running server ``server`` (a canary's short name or any
+    server's name, as ``kind`` says)."""
+
+    role: str
+    count: int = 1
+    random: bool = False
+    server: str | None = None
+    kind: str = "server"
+
+    @property
+    def text(self) -> str:
+        if self.server is not None:
+            return f"the {self.role} host running {self.kind} {self.server}"
+        if self.count == 1 and self.random:
+            return f"a random {self.role} host"
+        return f"{self.count} {'random ' if self.random else ''}{self.role} hosts"
+
+
+_RANDOM_ONE = re.compile(rf"a random (?P<role>{ROLE}) host")
+_RUNNING = re.compile(rf"the (?P<role>{ROLE}) host running (?P<kind>canary|server) "
+                      rf"(?P<server>{SERVER})")
+_SOME = re.compile(rf"(?P<count>\d+) (?P<random>random )?(?P<role>{ROLE}) hosts")
+
+
+def parse_choice(text: str) -> Choice | None:
+    """The :class:`Choice` a :data:`CHOICE` text says, or None for any other text."""
+    text = text.strip()
+    match = _RANDOM_ONE.fullmatch(text)
+    if match:
+        return Choice(match["role"], random=True)
+    match = _RUNNING.fullmatch(text)
+    if match:
+        return Choice(match["role"], server=match["server"], kind=match["kind"])
+    match = _SOME.fullmatch(text)
+    if match:
+        return Choice(match["role"], count=int(match["count"]), random=bool(match["random"]))
+    return None
+
+
+def step_choice(text: str) -> Choice | None:
+    """The choice a fault, recovery or procedure step makes with its target, or None."""
+    named = NAMED.search(text)
+    found = ON_CHOICE.search(text.strip(), named.end()) if named else None
+    return parse_choice(found["choice"]) if found else None

@@ -7,6 +7,11 @@
   RabbitMQ, ...). Faults may be active on fewer than half of a cluster's members at once (one of
   three, two of five; none of two), so it keeps its quorum. A feature that means to break the
   quorum says so with the same tag and the cluster's name, ``@allow_down_galera_2``.
+* Cut peers: a fault that cuts its host off from peers (a partition) counts as taking the
+  peers' side down too: the peers it cuts off are counted as under the fault for the protected
+  hosts, the role limits and the quorum, while it lasts. Isolating a controller from every
+  compute puts every compute under it (``@allow_down_compute_<n>``); cutting a cluster member off
+  from the others counts them all, conservatively, though one side may keep its quorum.
 * Production: an inventory with ``production: true`` refuses every scenario that changes the
   cloud unless the run is confirmed with ``--confirm <cloud>``, where ``<cloud>`` is the
   inventory's ``cloud`` value. A scenario changes the cloud if it is a ``@drill``, if a step
@@ -167,36 +172,48 @@ class Guards:
                     f"--confirm {self.cloud}; nothing injected")
         return None
 
-    def fault_refusal(self, fault: str, host: HostLike, active: Sequence[HostLike]) -> str | None:
+    def fault_refusal(self, fault: str, host: HostLike, active: Sequence[HostLike],
+                      cut_off: Sequence[HostLike] = ()) -> str | None:
         """Why ``fault`` may not be injected on ``host`` while faults are active on ``active``
-        (hosts with a fault not yet undone), or None if it may."""
+        (hosts with a fault not yet undone, the peers active partitions cut off among them),
+        or None if it may. ``cut_off`` are the peers this fault cuts ``host`` off from (a
+        partition): they count as under the fault, as ``host`` does, for the protected hosts,
+        the role limits and the quorum."""
         reason = self.production_refusal()
         if reason is not None:
             return reason
         if host.name in self.protected:
             return f"fault {fault} refused: {host.name} is protected in {self.source}"
-        for role in host.roles:
-            down = sorted({h.name for h in active if role in h.roles} | {host.name})
+        peers = [peer for peer in cut_off if peer.name != host.name]
+        shielded = sorted(peer.name for peer in peers if peer.name in self.protected)
+        if shielded:
+            return (f"fault {fault} refused: it would cut {host.name} off from "
+                    f"{', '.join(shielded)}, protected in {self.source}")
+        hit = [host, *peers]
+        for role in dict.fromkeys(role for h in hit for role in h.roles):
+            down = sorted({h.name for h in [*active, *hit] if role in h.roles})
             limit = self.limit(role)
             if len(down) > limit:
                 return (f"fault {fault} refused: it would put {len(down)} {role} hosts under "
-                        f"faults at once ({', '.join(down)}), the limit is {limit}; a feature "
-                        f"may raise it with @{LIMIT_TAG_PREFIX}_{role}_{len(down)}")
-        return self._quorum_refusal(fault, host, active)
+                        f"faults at once ({', '.join(down)}{_cut(peers, down, host)}), the "
+                        f"limit is {limit}; a feature may raise it with "
+                        f"@{LIMIT_TAG_PREFIX}_{role}_{len(down)}")
+        return self._quorum_refusal(fault, host, active, peers)
 
-    def _quorum_refusal(self, fault: str, host: HostLike, active: Sequence[HostLike]
-                        ) -> str | None:
+    def _quorum_refusal(self, fault: str, host: HostLike, active: Sequence[HostLike],
+                        peers: Sequence[HostLike] = ()) -> str | None:
+        hit = [host, *peers]
         for cluster, members in sorted(self.clusters.items()):
-            if host.name not in members:
+            if not any(h.name in members for h in hit):
                 continue
-            down = sorted({h.name for h in active if h.name in members} | {host.name})
+            down = sorted({h.name for h in [*active, *hit] if h.name in members})
             limit = self.cluster_limit(cluster)
             if len(down) > limit:
                 return (f"fault {fault} refused: it would put {len(down)} of the {len(members)} "
                         f"members of cluster {cluster} under faults at once "
-                        f"({', '.join(down)}), the limit is {limit} (fewer than half keeps its "
-                        f"quorum); a feature that means to break it says "
-                        f"@{LIMIT_TAG_PREFIX}_{cluster}_{len(down)}")
+                        f"({', '.join(down)}{_cut(peers, down, host)}), the limit is {limit} "
+                        f"(fewer than half keeps its quorum); a feature that means to break it "
+                        f"says @{LIMIT_TAG_PREFIX}_{cluster}_{len(down)}")
         return None
 
     def recovery_refusal(self, recovery: str, host: HostLike) -> str | None:
@@ -207,3 +224,10 @@ class Guards:
         if host.name in self.protected:
             return f"recovery {recovery} refused: {host.name} is protected in {self.source}"
         return None
+
+
+def _cut(peers: Sequence[HostLike], down: Sequence[str], host: HostLike) -> str:
+    """The part of a refusal that says which of ``down`` count as the peers ``host`` is cut
+    off from."""
+    cut = [name for name in down if any(peer.name == name for peer in peers)]
+    return f"; {', '.join(cut)} cut off from {host.name}" if cut else ""

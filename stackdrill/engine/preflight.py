@@ -11,6 +11,7 @@ from typing import Any
 from stackdrill.api.registry import Registries, UnknownName
 from stackdrill.core.params import ParamError, boolean, table_params
 from stackdrill.core.state import Rule
+from stackdrill.engine.choice import inventory_problem
 from stackdrill.engine.grammar import (
     BACK_TO_VERIFIED,
     CONFIRM_ALL,
@@ -18,10 +19,13 @@ from stackdrill.engine.grammar import (
     FAULT_ENDS,
     INJECT,
     INJECT_EVERYWHERE,
+    INJECT_ONE_CHOSEN,
+    INJECT_SOME_CHOSEN,
     NAMED,
     ON_EVERY_HOST,
     ON_ROLE_HOST,
     RECOVER,
+    RECOVER_CHOSEN,
     RECREATES,
     TOLERATES,
     TOLERATES_FROM_NOW,
@@ -29,6 +33,7 @@ from stackdrill.engine.grammar import (
     chosen_role,
     path_cells,
     rule_cells,
+    step_choice,
 )
 from stackdrill.engine.safeguards import SAFEGUARD_STEP, parse_safeguards
 from stackdrill.engine.tenant_expectations import step_problems as tenant_step_problems
@@ -36,8 +41,9 @@ from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import Target, Targets
 from stackdrill.inventory.model import ROLES, Inventory
 
-__all__ = ["NAMED", "check_confirmed", "check_every_role", "check_hosts", "check_recreated",
-           "check_running_domains", "check_steps", "one_line", "unchanged_patterns"]
+__all__ = ["NAMED", "check_choices", "check_confirmed", "check_every_role",
+           "check_fault_inventory", "check_hosts", "check_recreated", "check_running_domains",
+           "check_steps", "one_line", "unchanged_patterns"]
 
 DOMAINS_PROBE = "libvirt_domains"
 
@@ -98,16 +104,23 @@ def _unknown_role(where: str, role: str | None) -> list[str]:
     return [f"{where}: unknown role {role!r} (known: {', '.join(ROLES)})"]
 
 
-def _role_problems(where: str, step: Any, chosen: set[str]) -> list[str]:
-    """A step that acts on the <role> host needs an earlier ``Given a <role> host``; every
-    role named must be one the inventories know. Adds the role a Given chooses to ``chosen``."""
+def _role_problems(where: str, step: Any, chosen: dict[str, int]) -> list[str]:
+    """A step that acts on the <role> host needs an earlier step that chose one host of that
+    role (``Given a <role> host``, or a fault or recovery ``on a random <role> host``...); every
+    role named must be one the inventories know. Records in ``chosen`` how many hosts of its
+    role a step chooses."""
     role = chosen_role(step.name)
     if role is not None:
-        chosen.add(role)
+        chosen[role] = 1
         return _unknown_role(where, role)
     named = NAMED.search(step.name)
     if named is None:
         return []
+    choice = step_choice(step.name)
+    if choice is not None:
+        chosen[choice.role] = choice.count
+        count = [] if choice.count >= 1 else [f"{where}: {choice.text}: choose at least one host"]
+        return _unknown_role(where, choice.role) + count
     every = ON_EVERY_HOST.search(step.name, named.end())
     if every is not None:
         return _unknown_role(where, every["role"])
@@ -115,16 +128,21 @@ def _role_problems(where: str, step: Any, chosen: set[str]) -> list[str]:
     if target is None:
         return []
     role = target["role"]
-    if role not in ROLES or role in chosen:
+    if role not in ROLES:
         return _unknown_role(where, role)
-    return [f"{where}: the {named['kind']} {named['name']!r} acts on the {role} host, but no "
-            f"earlier step 'Given a {role} host' chooses one"]
+    acts = f"the {named['kind']} {named['name']!r} acts on the {role} host"
+    if role not in chosen:
+        return [f"{where}: {acts}, but no earlier step 'Given a {role} host' chooses one"]
+    if chosen[role] > 1:
+        return [f"{where}: {acts}, but an earlier step chose {chosen[role]} {role} hosts; name "
+                f"one ('on the {role} host running canary NAME', 'on a random {role} host')"]
+    return []
 
 
 def _acts(text: str) -> str | None:
     """What a step does to the faults injected before it, in words: a recovery or procedure
     runs, a fault ends, the verdict is given; None for any other step."""
-    if re.fullmatch(RECOVER, text):
+    if re.fullmatch(RECOVER, text) or re.fullmatch(RECOVER_CHOSEN, text):
         named = NAMED.search(text)
         return f"the {named['kind']} {named['name']!r} acts" if named else None
     ends = re.fullmatch(FAULT_ENDS, text)
@@ -142,8 +160,14 @@ SINGULAR_ALONE = ("the singular confirmation has no fault injected on one host b
 
 
 def _injected(text: str) -> re.Match[str] | None:
-    """The match of a step that injects a fault, on one host or on every host, or None."""
-    return re.fullmatch(INJECT, text) or re.fullmatch(INJECT_EVERYWHERE, text)
+    """The match of a step that injects a fault (on one host, on every host, on hosts it
+    chooses), or None."""
+    return (re.fullmatch(INJECT, text) or re.fullmatch(INJECT_EVERYWHERE, text)
+            or re.fullmatch(INJECT_ONE_CHOSEN, text) or re.fullmatch(INJECT_SOME_CHOSEN, text))
+
+
+def _on_one_host(text: str) -> bool:
+    return bool(re.fullmatch(INJECT, text) or re.fullmatch(INJECT_ONE_CHOSEN, text))
 
 
 @dataclass
@@ -163,7 +187,7 @@ class _Confirmations:
         injected = _injected(text)
         if injected is not None:
             self.unconfirmed[line] = injected["fault"]
-            self.last_on_one_host = line if re.fullmatch(INJECT, text) else self.last_on_one_host
+            self.last_on_one_host = line if _on_one_host(text) else self.last_on_one_host
             return None
         if re.fullmatch(CONFIRM_ONE, text):
             return self._confirm_one()
@@ -249,7 +273,7 @@ def check_steps(location: str, steps: Iterable[Any], registries: Registries) -> 
     confirmed, none is left unconfirmed, and a repair the scenario claims is checked."""
     steps = list(steps)
     problems = []
-    chosen: set[str] = set()
+    chosen: dict[str, int] = {}
     for step in steps:
         where = f"{location}:{step.line_number}"
         text = step.name.strip()
@@ -281,6 +305,55 @@ def check_every_role(location: str, steps: Iterable[Any], inventory: Inventory) 
             problems.append(f"{location}:{step.line_number}: the {named['kind']} "
                             f"{named['name']!r} acts on every {role} host, but the inventory "
                             f"has no {role} host")
+    return problems
+
+
+def check_choices(location: str, steps: Iterable[Any], inventory: Inventory) -> list[str]:
+    """A step that chooses its hosts needs them in the inventory: a host of the role, as many
+    as it asks for."""
+    problems = []
+    for step in steps:
+        choice = step_choice(step.name)
+        named = NAMED.search(step.name)
+        problem = inventory_problem(choice, inventory) if choice and named else None
+        if problem is not None and named is not None:
+            problems.append(f"{location}:{step.line_number}: the {named['kind']} "
+                            f"{named['name']!r} acts on {problem}")
+    return problems
+
+
+def _acted_on(text: str, inventory: Inventory) -> list[Any] | None:
+    """The hosts a fault step acts on (every host of its role, which the drill narrows to
+    the one it chose), or None for a step that injects no fault."""
+    injected = _injected(text)
+    if injected is None:
+        return None
+    choice = step_choice(text)
+    role = choice.role if choice is not None else injected.groupdict().get("role")
+    if role is None:
+        return sorted(inventory.hosts.values(), key=lambda spec: spec.name)
+    return inventory.with_role(role) if role in ROLES else None
+
+
+def check_fault_inventory(location: str, steps: Iterable[Any], inventory: Inventory,
+                          registries: Registries) -> list[str]:
+    """Each fault's parameters against the inventory (:meth:`Fault.inventory_problems`): a
+    partition whose set is empty or holds the harness's own address, say."""
+    problems = []
+    for step in steps:
+        text = step.name.strip()
+        hosts = _acted_on(text, inventory)
+        named = NAMED.search(text)
+        if hosts is None or named is None:
+            continue
+        try:
+            fault = registries.faults.get(named["name"])
+            raw = table_params(_table(step))
+            fault.validate(raw)
+        except (UnknownName, ParamError):
+            continue  # check_steps names it
+        problems += [f"{location}:{step.line_number}: fault {named['name']!r}: {problem}"
+                     for problem in fault.inventory_problems(raw, inventory, hosts)]
     return problems
 
 

@@ -11,6 +11,8 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
+from stackdrill.hostkit import netfilter
+
 TGT_SHOW = "tgtadm --lld iscsi --mode target --op show"
 ISCSI_PORT = 3260
 DROP_RULE_TAG = "stackdrill-drop-iscsi"
@@ -138,11 +140,13 @@ def iscsiadm_login(iqn: str, portal: str) -> str:
 
 
 def iptables_rule(sources: list[str], tag: str) -> list[str]:
-    """The INPUT rules that cut initiators off a target's portal (all initiators if none)."""
-    base = f"INPUT -p tcp --dport {ISCSI_PORT} -m comment --comment {shlex.quote(tag)} -j DROP"
+    """The INPUT rules that cut initiators off a target's portal (all initiators if none), as
+    :mod:`stackdrill.hostkit.netfilter` installs and removes them."""
+    portal = f"-p tcp --dport {ISCSI_PORT}"
     if not sources:
-        return [base]
-    return [f"INPUT -s {shlex.quote(source)} {base[len('INPUT '):]}" for source in sources]
+        return [netfilter.tagged("INPUT", portal, tag, "DROP")]
+    return [netfilter.tagged("INPUT", f"-s {shlex.quote(source)} {portal}", tag, "DROP")
+            for source in sources]
 
 
 def drop_source(address: str) -> str:

@@ -39,6 +39,7 @@ class Target:
         self._listeners = listeners
         self._os_release: dict[str, str] | None = None
         self.power_drivers = power_drivers if power_drivers is not None else PowerDrivers()
+        self._peers: Callable[[str], Target] | None = None
 
     @property
     def name(self) -> str:
@@ -52,6 +53,15 @@ class Target:
 
     def __repr__(self) -> str:
         return f"<Target {self.name} {','.join(self.spec.roles)}>"
+
+    def peer(self, name: str) -> Target:
+        """Another host of the same inventory, over the same connection pool: a fault that cuts
+        this host off observes the cut from the other side too."""
+        if name == self.name:
+            return self
+        if self._peers is None:
+            raise HostError(f"{self.name}: no other host is reachable from this target")
+        return self._peers(name)
 
     def run(self, command: str, *, check: bool = False, timeout: float | None = None,
             record: bool = True) -> CommandResult:
@@ -163,8 +173,10 @@ class Targets:
     def get(self, name: str) -> Target:
         if name not in self._targets:
             spec = self.inventory.host(name)
-            self._targets[name] = Target(spec, self.pool.get(name), self.inventory,
-                                         self.listeners, self.power_drivers)
+            target = Target(spec, self.pool.get(name), self.inventory, self.listeners,
+                            self.power_drivers)
+            target._peers = self.get
+            self._targets[name] = target
         return self._targets[name]
 
     def with_role(self, role: str) -> list[Target]:

@@ -5,24 +5,28 @@ hosts' reachability before anything runs."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Generator, Iterator
 
 import pytest
 
+from stackdrill.engine.grammar import step_choice
 from stackdrill.engine.guards import (
     Guards,
     limits_from_tags,
     unknown_limit_names,
 )
 from stackdrill.engine.preflight import (
+    check_choices,
     check_every_role,
+    check_fault_inventory,
     check_hosts,
     check_steps,
     one_line,
 )
 from stackdrill.engine.tenant_expectations import canary_problems
 from stackdrill.pytest_plugin.dry_run import print_plan
-from stackdrill.pytest_plugin.options import planning
+from stackdrill.pytest_plugin.options import planning, seed_of
 from stackdrill.pytest_plugin.scenarios import (
     limit_tags,
     rendered_steps,
@@ -101,6 +105,19 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         raise pytest.UsageError(one_line(problems))
 
 
+@pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
+def pytest_collection_deselect_wip(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Drills tagged ``@wip`` (written, not yet run on the lab) are deselected unless the
+    marker expression names ``wip``: a plain ``pytest features`` runs nothing untested either.
+    They were checked for bad input above all the same."""
+    if re.search(r"\bwip\b", config.option.markexpr or ""):
+        return
+    kept = [item for item in items if item.get_closest_marker("wip") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
+
+
 _COLLECTED = pytest.StashKey[bool]()
 
 
@@ -123,6 +140,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         _check_roles(session)
         print_plan(session)
         return
+    _announce_seed(session)
     needs_hosts = [item for item in session.items if item.get_closest_marker("drill")]
     destructive = [item for item in session.items if scenario_changes_the_cloud(item)]
     if config.option.collectonly or not (needs_hosts or destructive):
@@ -149,21 +167,38 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def _check_roles(session: pytest.Session) -> None:
-    """A fault on every host of a role needs a host of that role in the inventory, and a
-    tenant expectation on a canary a compute host to run it."""
+    """A fault on every host of a role needs a host of that role in the inventory, a tenant
+    expectation on a canary a compute host to run it, and each fault's parameters must hold
+    against the inventory."""
     scenarios = [(scenario[0], steps) for scenario, steps in
                  ((scenario_steps(item), rendered_steps(item)) for item in session.items)
                  if scenario is not None and steps is not None]
     if not scenarios:
         return
     inventory = resolve_inventory(session.config)
+    found = registries(session.config)
     problems: list[str] = []
     for location, steps in scenarios:
-        found = check_every_role(location, steps, inventory) + \
-            canary_problems(location, steps, inventory)
-        problems += [p for p in found if p not in problems]
+        here = check_every_role(location, steps, inventory) \
+            + canary_problems(location, steps, inventory) \
+            + check_choices(location, steps, inventory) \
+            + check_fault_inventory(location, steps, inventory, found)
+        problems += [p for p in here if p not in problems]
     if problems:
         raise pytest.UsageError(one_line(problems))
+
+
+def _announce_seed(session: pytest.Session) -> None:
+    """A run whose scenarios choose hosts at random says its seed before anything runs."""
+    if not any(choice is not None and choice.random
+               for steps in (rendered_steps(item) for item in session.items) if steps
+               for choice in (step_choice(step.name) for step in steps)):
+        return
+    seed = seed_of(session.config)
+    reporter = session.config.pluginmanager.getplugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"stackdrill: seed {seed} chooses the hosts taken at random "
+                            f"(--seed {seed} chooses them again)")
 
 
 def _check_limit_names(session: pytest.Session) -> None:

@@ -28,6 +28,7 @@ from stackdrill.engine.state_dir import default_state_dir
 from stackdrill.hosts.target import Targets
 from stackdrill.inventory.model import Inventory
 from stackdrill.pytest_plugin import allure_bdd
+from stackdrill.pytest_plugin.options import seed_of
 from stackdrill.pytest_plugin.scenarios import limit_tags, rendered_steps
 from stackdrill.pytest_plugin.session import (
     ABORTED,
@@ -143,6 +144,12 @@ def baseline(request: pytest.FixtureRequest, drill: Drill,
     except DrillError as exc:
         message = str(exc)
     pytest.fail(message, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def drill_seed(pytestconfig: pytest.Config) -> int:
+    """The run's seed for hosts chosen at random (``--seed``, or drawn and printed)."""
+    return seed_of(pytestconfig)
 
 
 @pytest.fixture

@@ -35,7 +35,8 @@ def _planned(item: pytest.Item, rootpath: Path) -> Any:
         location = str(filename)
     return PlannedScenario(location=f"{location}:{template.line_number}", name=scenario.name,
                            steps=scenario.steps, limits=limits_from_tags(limit_tags(item)),
-                           changes_the_cloud=scenario_changes_the_cloud(item))
+                           changes_the_cloud=scenario_changes_the_cloud(item),
+                           nodeid=item.nodeid)
 
 
 def print_plan(session: pytest.Session) -> None:
@@ -46,7 +47,7 @@ def print_plan(session: pytest.Session) -> None:
     if not scenarios:
         return
     text = render_plan(scenarios, resolve_inventory(config), registries(config),
-                       config.getoption("confirm"))
+                       config.getoption("confirm"), config.getoption("seed", None))
     sys.stdout.write(text)
     sys.stdout.flush()
 

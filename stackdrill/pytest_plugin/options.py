@@ -1,5 +1,6 @@
 """The plugin's command-line options and its hook specification (``--inventory``,
-``--lab``, ``--journal``, ``--history``, ``--settle``, ``--confirm``, the dry run...)."""
+``--lab``, ``--journal``, ``--history``, ``--settle``, ``--confirm``, ``--seed``, the dry
+run...)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import pytest
 
 from stackdrill.api import hookspecs
+from stackdrill.engine.choice import draw_seed
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -43,6 +45,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--confirm", metavar="CLOUD", default=None,
                     help="allow faults and recoveries on a production inventory; CLOUD must "
                          "be its cloud name")
+    group.addoption("--seed", type=int, default=None, metavar="N",
+                    help="seed of the hosts chosen at random ('on a random compute host'); "
+                         "the seed used is printed and kept in the evidence, and the same seed "
+                         "chooses the same hosts again (default: drawn for the run)")
     group.addoption("--stackdrill-plan", action="store_true", default=False,
                     help="dry run: print each scenario's faults, recoveries, target hosts and "
                          "commands, and run nothing")
@@ -50,3 +56,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def planning(config: pytest.Config) -> bool:
     return bool(config.getoption("stackdrill_plan", False))
+
+
+SEED = pytest.StashKey[int]()
+
+
+def seed_of(config: pytest.Config) -> int:
+    """The run's seed for hosts chosen at random: ``--seed``, else one drawn once per run."""
+    if SEED not in config.stash:
+        given = config.getoption("seed", None)
+        config.stash[SEED] = int(given) if given is not None else draw_seed()
+    return config.stash[SEED]

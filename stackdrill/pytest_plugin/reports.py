@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from stackdrill.pytest_plugin.options import planning
+from stackdrill.pytest_plugin.options import SEED, planning
 from stackdrill.pytest_plugin.session import ABORTED, INVENTORY, undo_live_drills
 from stackdrill.reporting.allure_files import write_allure_files
 from stackdrill.reporting.history import (
@@ -27,7 +27,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         write_allure_files(Path(directory), cloud=inventory.cloud if inventory else None,
                            stackdrill=stackdrill_version(),
                            openstack=config.stash.get(API_VERSIONS, None),
-                           services=config.stash.get(SERVICE_VERSIONS, None))
+                           services=config.stash.get(SERVICE_VERSIONS, None),
+                           seed=config.stash.get(SEED, None))
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,

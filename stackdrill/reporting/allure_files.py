@@ -26,10 +26,13 @@ CATEGORIES = [
 
 def write_allure_files(directory: Path, *, cloud: str | None, stackdrill: str | None,
                        openstack: Mapping[str, str] | None,
-                       services: Mapping[str, str | Mapping[str, str]] | None = None) -> None:
+                       services: Mapping[str, str | Mapping[str, str]] | None = None,
+                       seed: int | None = None) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     environment = {"cloud": cloud or "none", "stackdrill": stackdrill or "unknown",
                    "python": platform.python_version()}
+    if seed is not None:  # the run chose hosts at random: --seed replays its choices
+        environment["seed"] = str(seed)
     for service, version in sorted((openstack or {}).items()):
         environment[f"openstack.{service}"] = version
     for service, release in (services or {}).items():

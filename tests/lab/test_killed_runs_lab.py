@@ -135,7 +135,22 @@ CASES = {
                            hold_after=4, budget=600),
     "reboot_host": Case("reboot_host", "controller", {"mode": "hard"},
                         "after_controller_reboot", hold_after=2),
+    # written with the network faults, not yet run on the lab: the undo from the journal must
+    # continue the frozen processes, and delete exactly the tagged rules or the filled file
+    "freeze_service": Case("freeze_service", "controller", {"service": "nova-conductor"},
+                           "restart_frozen_service", {"service": "nova-conductor"}),
+    "partition": Case("partition", "compute2", {"peers": "role:controller", "ports": "5672"}),
+    "packet_loss": Case("packet_loss", "compute2", {"percent": "30", "interface": "eth0"}),
+    "disk_fill": Case("disk_fill", "compute2", {"path": "/var/lib/nova/instances",
+                                                 "percent": "97"}),
+    # the undo from the journal must end exactly the stress-ng processes the dead run's tag
+    # marks, and leave none behind
+    "cpu_pressure": Case("cpu_pressure", "compute2", {"workers": "1", "load": "50"}),
+    "memory_pressure": Case("memory_pressure", "compute2", {"percent": "10"}),
 }
+# written with the faults and not yet run on the lab: selected only by ``-m wip``
+NOT_YET_RUN = ("freeze_service", "partition", "packet_loss", "disk_fill", "cpu_pressure",
+               "memory_pressure")
 STAGES = [(name, "injected") for name in CASES] + [
     (name, "recovering") for name, case in CASES.items() if case.recovery]
 ROUTINE = {("kill_service", "injected"), ("drop_table", "recovering")}
@@ -155,7 +170,8 @@ def test_every_fault_type_is_covered() -> None:
 
 @pytest.mark.parametrize(("name", "stage"), [
     pytest.param(name, stage, id=f"{name}-{stage}",
-                 marks=() if (name, stage) in ROUTINE else pytest.mark.long)
+                 marks=(() if (name, stage) in ROUTINE else (pytest.mark.long,))
+                 + ((pytest.mark.wip,) if name in NOT_YET_RUN else ()))
     for name, stage in STAGES])
 def test_recover_pending_after_a_sigkill_restores_the_verified_state(
         name: str, stage: str, lab: Lab, lab_targets: Targets, canaries: CanaryWorkload,
@@ -211,9 +227,13 @@ def recover_pending(lab: Lab, journal: Path) -> subprocess.CompletedProcess[str]
 
 
 # -- a fault of the user's own, from a conftest.py ----------------------------------------------
-# memcached's main process frozen with SIGSTOP (systemd still says active), thawed with SIGCONT.
-# The run prints "injected" once the process is stopped and holds there until it is killed.
-FREEZE_CONFTEST = """
+# memcached's main process paused with SIGSTOP (systemd still says active), continued with
+# SIGCONT. The name is one no built-in registers: a second registration of a name is refused
+# (DuplicateName), and ``recover --pending`` loads a fault from the journalled file only when no
+# plugin registers its name. (The built-in ``freeze_service`` stops a service's whole process
+# tree; this one only the main process.) The run prints "injected" once the process is stopped
+# and holds there until it is killed.
+PAUSE_CONFTEST = """
 import shlex
 import sys
 
@@ -223,10 +243,10 @@ from stackdrill.core.params import Param
 pytest_plugins = ["stackdrill.builtin.steps.drill_steps"]
 
 
-class FreezeService(Fault):
-    name = "freeze_service"
-    description = "freeze a service's main process with SIGSTOP; the undo sends SIGCONT"
-    params = {"service": Param("the service whose main process is frozen")}
+class PauseMainProcess(Fault):
+    name = "pause_main_process"
+    description = "pause a service's main process with SIGSTOP; the undo sends SIGCONT"
+    params = {"service": Param("the service whose main process is paused")}
 
     def plan(self):
         return [f"kill -STOP <MainPID of {self.target.unit(self.values['service'])}>"]
@@ -252,15 +272,15 @@ class FreezeService(Fault):
 
 
 def pytest_stackdrill_register(registries):
-    registries.faults.register(FreezeService)
+    registries.faults.register(PauseMainProcess)
 """
 
-FREEZE_FEATURE = """\
+PAUSE_FEATURE = """\
 Feature: a fault of the user's own, left in place by a killed run
-  Scenario: memcached is frozen and the run is killed
+  Scenario: memcached's main process is paused and the run is killed
     Given a controller host
     And the cloud is in its verified state
-    When the fault "freeze_service" is injected on the controller host:
+    When the fault "pause_main_process" is injected on the controller host:
       | service | memcached |
     Then the fault is confirmed within 10 seconds
 """
@@ -272,7 +292,7 @@ def test_recover_pending_undoes_a_fault_from_a_conftest_after_a_sigkill(
     verifier = Drill("verifier", lab_targets, load_registries(), Journal(tmp_path / "v.jsonl"),
                      cloud=cloud_access)
     verifier.record_baseline(settle=180)
-    features = write_feature_dir(tmp_path / "drills", "freeze", FREEZE_FEATURE, FREEZE_CONFTEST)
+    features = write_feature_dir(tmp_path / "drills", "pause", PAUSE_FEATURE, PAUSE_CONFTEST)
     journal = tmp_path / "journal.jsonl"
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
     # pytest's default import mode: the conftest is module "conftest", found through the
@@ -295,7 +315,7 @@ def test_recover_pending_undoes_a_fault_from_a_conftest_after_a_sigkill(
         proc.kill()
         proc.wait(timeout=30)
     [entry] = Journal(journal).pending()
-    assert entry.fault == "freeze_service"
+    assert entry.fault == "pause_main_process"
     assert entry.origin is not None
     assert entry.origin.file == str((features / "conftest.py").resolve())
     controller = lab_targets.get(entry.target)
@@ -309,7 +329,7 @@ def test_recover_pending_undoes_a_fault_from_a_conftest_after_a_sigkill(
                             capture_output=True, text=True, timeout=600, cwd=elsewhere, env=env,
                             check=False)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.startswith("restored freeze_service on controller "), result.stdout
+    assert result.stdout.startswith("restored pause_main_process on controller "), result.stdout
     assert Journal(journal).pending() == []
     assert not controller.run(f"ps -o stat= -p {pid}").stdout.strip().startswith("T")
     verifier.wait_verified(300)

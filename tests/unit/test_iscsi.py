@@ -14,8 +14,9 @@ from stackdrill.builtin.recovery.restore_iscsi_sessions import RestoreIscsiSessi
 from stackdrill.api.fault import FaultError
 from stackdrill.api.runbook import RecoveryContext, RecoveryFailed
 from stackdrill.cloud.volume_data import guest_disk
-from stackdrill.hostkit import iscsi
+from stackdrill.hostkit import iscsi, netfilter
 from stackdrill.hosts.ssh import CommandResult
+from tests.unit.iptables_fake import IptablesHost
 
 RECORDED = Path(__file__).parents[1] / "fixtures" / "iscsi"
 VOL1 = "iqn.2010-10.org.openstack:volume-ef2771b8-ef7d-417f-bdd9-2959f1588686"
@@ -122,17 +123,40 @@ def test_target_side_with_hold_unbinds_the_acl_and_deletes_each_connection() -> 
                             "--initiator-address ALL")
 
 
-def test_network_side_inserts_and_deletes_the_same_tagged_rule() -> None:
-    host = RecordedHost({"command -v iscsiadm": (0, ""), "command -v tgtadm": (1, "")})
+class StorageHost(IptablesHost):
+    """A storage host with iptables (the fake) and no iSCSI tool: the network method."""
+
+    def run(self, command: str, *, check: bool = False, timeout: float | None = None,
+            record: bool = True) -> CommandResult:
+        if command.startswith("command -v") or command.startswith("tgtadm"):
+            self.ran.append(command)
+            return CommandResult(self.name, command, 1, "", "", 0.0, 0.0)
+        return super().run(command, check=check, timeout=timeout, record=record)
+
+
+def test_network_side_inserts_and_deletes_the_same_tagged_rule(tmp_path: Path) -> None:
+    host = StorageHost("storage1", tmp_path)
+    site = "-s 172.31.77.12 -p tcp --dport 3260 -j DROP"
+    host.iptables(f"-I INPUT {site}")
     fault = _fault(host, method="network", initiators="172.31.77.11")
     facts = fault.prepare()
     rule = ("INPUT -s 172.31.77.11 -p tcp --dport 3260 -m comment --comment "
             "stackdrill-drop-iscsi -j DROP")
     assert facts["rules"] == [rule]
+    assert fault.plan() == [netfilter.install([rule])]
     fault.inject(facts)
+    fault.inject(facts)  # a retried injection leaves one copy
+    assert host.rules() == [
+        "-A INPUT -s 172.31.77.11/32 -p tcp -m tcp --dport 3260 -m comment --comment "
+        "stackdrill-drop-iscsi -j DROP",
+        "-A INPUT -s 172.31.77.12/32 -p tcp -m tcp --dport 3260 -j DROP"]
+    assert fault.confirm(facts) is None  # the rule has dropped nothing yet
+    host.count("INPUT", 0, 7)
+    assert fault.confirm(facts) == ("storage1: iptables dropped 7 packets of iSCSI portal "
+                                    "traffic from 172.31.77.11 since the injection")
     fault.undo(facts)
-    assert host.ran[-2:] == [f"iptables -C {rule} 2>/dev/null || iptables -I {rule}",
-                             f"while iptables -C {rule} 2>/dev/null; do iptables -D {rule}; done"]
+    fault.undo(facts)
+    assert host.rules() == ["-A INPUT -s 172.31.77.12/32 -p tcp -m tcp --dport 3260 -j DROP"]
 
 
 DOMAIN_XML = """<domain><devices>

@@ -326,9 +326,9 @@ def test_a_rebuilt_lab_closes_what_dead_runs_left_on_the_old_one(tmp_path: Path)
 def test_where_a_class_loads_from_is_journalled_and_read_back(path: Path) -> None:
     from stackdrill.api.origin import Origin
 
-    origin = Origin("conftest", "FreezeService", "/srv/drills/conftest.py")
-    entry = Journal(path).arm("freeze_service", "controller", {}, {"pid": 7}, origin=origin)
-    assert read_lines(path)[0]["origin"] == {"module": "conftest", "qualname": "FreezeService",
+    origin = Origin("conftest", "PauseMainProcess", "/srv/drills/conftest.py")
+    entry = Journal(path).arm("pause_main_process", "controller", {}, {"pid": 7}, origin=origin)
+    assert read_lines(path)[0]["origin"] == {"module": "conftest", "qualname": "PauseMainProcess",
                                              "file": "/srv/drills/conftest.py"}
     assert Journal(path).pending() == [entry]
     assert entry.origin == origin
