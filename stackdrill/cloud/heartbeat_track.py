@@ -156,15 +156,17 @@ class HeartbeatTrack:
             self.outages.append(Outage(self.lane, "io-stall", start, start + boot.io_stalled,
                                        f"no acknowledged write for {boot.io_stalled:.1f} s"))
 
-    def silent_s(self, now: float) -> float | None:
-        """Seconds since the newest record was written (None: no record yet)."""
-        if not self.boots:
+    def silent_s(self) -> float | None:
+        """How old the newest record was at the last console read (None: no read yet): the
+        guest's silence as last seen. A console that cannot be read is not a silent guest, so
+        the time since the last read does not count."""
+        if not self.boots or self.last_read is None:
             return None
         boot = self.boots[-1]
-        return max(0.0, now - (boot.offset + boot.last.uptime))
+        return max(0.0, self.last_read - (boot.offset + boot.last.uptime))
 
-    def open_outages(self, now: float) -> list[Outage]:
-        """The outages so far, with a still-open I/O stall and silence up to ``now``."""
+    def open_outages(self) -> list[Outage]:
+        """The outages so far, with a still-open I/O stall and silence as last seen."""
         found = list(self.outages)
         if not self.boots:
             return found
@@ -173,10 +175,10 @@ class HeartbeatTrack:
             start = boot.offset + boot.ack_since_cs / 100
             found.append(Outage(self.lane, "io-stall", start, start + boot.io_stalled,
                                 f"no acknowledged write for {boot.io_stalled:.1f} s, still"))
-        silent = self.silent_s(now) or 0.0
-        if silent >= SHOWN_STALL + BEAT_PERIOD + 5.0:
-            start = now - silent
-            found.append(Outage(self.lane, "silent", start, now,
+        silent = self.silent_s() or 0.0
+        if silent >= SHOWN_STALL + BEAT_PERIOD + 5.0 and self.last_read is not None:
+            start = self.last_read - silent
+            found.append(Outage(self.lane, "silent", start, self.last_read,
                                 f"no heartbeat seen for {silent:.1f} s"))
         return found
 

@@ -168,14 +168,13 @@ class WorkloadMonitor:
         when their last check is older than :data:`RING_CHECK_AGE` seconds."""
         if self._thread is not None and time.monotonic() - self._ring_checked > RING_CHECK_AGE:
             self.check_ring_logs()
-        now = time.time()
         found: dict[str, float] = {}
         with self._lock:
             for host, track in self._tracks.items():
                 if not track.boots:
                     continue
                 lane = track.lane
-                silent = track.silent_s(now) or 0.0
+                silent = track.silent_s() or 0.0
                 found.update({f"{lane}/stall_s": round(max(track.stall_s, 0.0), 2),
                               f"{lane}/io_stall_s": round(track.io_stall_s, 2),
                               f"{lane}/reboots": track.reboots,
@@ -186,10 +185,17 @@ class WorkloadMonitor:
                     found[f"{lane}/lost_writes"] = self._lost[host]
         return found
 
-    def outages(self) -> list[Outage]:
-        now = time.time()
+    def newest_beat(self, host: str) -> float | None:
+        """When the newest record seen from the canary of ``host`` was written (epoch seconds,
+        from the guest's clock and the console reads), or None."""
         with self._lock:
-            return [o for track in self._tracks.values() for o in track.open_outages(now)]
+            track = self._tracks[host]
+            silent = track.silent_s()
+            return None if silent is None or track.last_read is None else track.last_read - silent
+
+    def outages(self) -> list[Outage]:
+        with self._lock:
+            return [o for track in self._tracks.values() for o in track.open_outages()]
 
     def _failed(self, host: str, reason: str) -> None:
         self._errors[host] = reason

@@ -323,9 +323,16 @@ def add_parser(sub: Any) -> None:
     imported.add_argument("--profile", default="packages",
                           help="deployment profile for the inventory (default: packages)")
     imported.add_argument("-o", "--output", help="write here instead of to standard output")
+    from stackdrill.inventory import devstack
+
+    devstack.add_parser(actions)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.inventory_action == "devstack":
+        from stackdrill.inventory import devstack
+
+        return devstack.run(args)
     source = Path(args.file)
     output = Path(args.output) if args.output else None
     conversion = import_inventory(source, profile=args.profile, output=output)

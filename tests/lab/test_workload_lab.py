@@ -50,8 +50,8 @@ def _domain(cloud_access: CloudAccess, canaries: CanaryWorkload) -> str:
 def _beats_after(monitor: WorkloadMonitor, since: float, timeout: float = 60.0) -> None:
     """Wait until the monitor has read heartbeats written after ``since``."""
     def fresh() -> bool:
-        silent = monitor.figures().get(f"{LANE}/silent_s")
-        return silent is not None and time.time() - silent > since
+        newest = monitor.newest_beat(HOST)
+        return newest is not None and newest > since
 
     poll(fresh, timeout=timeout, interval=1.0, description="fresh heartbeats")
 

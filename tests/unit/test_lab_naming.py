@@ -61,7 +61,7 @@ def test_unit_files_are_written_under_the_namings_names() -> None:
     controller = configs.controller_files(host_by_name("controller"), SECRETS, naming)
     units = sorted(p for p in controller if p.startswith("/etc/systemd/system/"))
     assert units == sorted(f"/etc/systemd/system/devstack@{name}.service" for name in (
-        "keystone", "placement-api", "g-api", "n-api", "c-api", "q-svc", "n-super-cond",
+        "keystone", "placement-api", "g-api", "n-api", "c-api", "neutron-api", "n-super-cond",
         "n-sch", "c-sch"))
     storage = swift.storage_units(naming)
     assert "/etc/systemd/system/devstack@s-account.service" in storage
