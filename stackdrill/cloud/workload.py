@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from stackdrill.cloud.access import CloudAccess, CloudError
+from stackdrill.cloud.api_requests import TenantConnection
 from stackdrill.cloud.canary import CanaryWorkload
 from stackdrill.cloud.heartbeat import (
     RING_SLOTS_MAX,
@@ -37,6 +38,9 @@ from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import Targets
 
 READ_INTERVAL = 2.0
+READ_TIMEOUT = 10.0
+"""Seconds a console read may take: its own connection, without retries, so that a controller
+that lost power costs one read, not minutes of a request waiting on a dead peer."""
 LINES_MIN = 150
 LINES_MAX = 2500
 """About Nova's 100 KiB of console log at some 40 bytes a record."""
@@ -60,7 +64,7 @@ def ring_reader(access: CloudAccess, targets: Targets) -> RingReader:
                    f"count={RING_SLOTS_MAX + 1} status=none | gzip -1 | base64 -w0")
         try:
             result = targets.get(path.target_host).run(command, check=True, record=False,
-                                                       timeout=60)
+                                                       timeout=30)
         except HostError as exc:
             raise CloudError(f"reading the ring log of volume {volume_id}: {exc}") from exc
         return parse_ring(gzip.decompress(base64.b64decode(result.stdout.strip())))
@@ -84,7 +88,7 @@ class WorkloadMonitor:
     def __init__(self, access: CloudAccess, canaries: CanaryWorkload,
                  read_ring: RingReader | None = None,
                  interval: float = READ_INTERVAL) -> None:
-        self._access = access
+        self._console = TenantConnection(access, READ_TIMEOUT)
         self._servers = dict(canaries.servers)
         self._volumes = dict(canaries.volumes)
         self._read_ring = read_ring
@@ -119,6 +123,7 @@ class WorkloadMonitor:
             if finished:
                 self._read_all()
                 self.check_ring_logs()
+        self._console.close()
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
@@ -136,11 +141,13 @@ class WorkloadMonitor:
         from openstack.exceptions import SDKException
 
         try:
-            output = self._access.connection().compute.get_server_console_output(
-                server_id, length=lines)
+            output = self._console.get().compute.get_server_console_output(server_id,
+                                                                            length=lines)
         except (SDKException, ClientException, CloudError) as exc:  # recorded, never raised
+            self._console.failed()
             self._failed(host, f"console not read: {type(exc).__name__}: {exc}"[:200])
             return
+        self._console.succeeded()
         text = str(output.get("output", "")) if isinstance(output, dict) else str(output)
         with self._lock:
             if prime or not track.boots:  # observing begins at the first console read
