@@ -148,9 +148,8 @@ CASES = {
     "cpu_pressure": Case("cpu_pressure", "compute2", {"workers": "1", "load": "50"}),
     "memory_pressure": Case("memory_pressure", "compute2", {"percent": "10"}),
 }
-# written with the faults and not yet run on the lab: selected only by ``-m wip``
-NOT_YET_RUN = ("freeze_service", "partition", "packet_loss", "disk_fill", "cpu_pressure",
-               "memory_pressure")
+# cases written and not yet run on the lab: selected only by ``-m wip``
+NOT_YET_RUN: tuple[str, ...] = ()
 STAGES = [(name, "injected") for name in CASES] + [
     (name, "recovering") for name, case in CASES.items() if case.recovery]
 ROUTINE = {("kill_service", "injected"), ("drop_table", "recovering")}

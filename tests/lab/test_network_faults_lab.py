@@ -1,9 +1,6 @@
 """``partition``, ``packet_loss``, ``freeze_service``, ``disk_fill``, ``cpu_pressure`` and
 ``memory_pressure`` on the lab, through the drill engine, with ``restart_frozen_service`` and
-``recover --pending`` after a run that died with a cut in place. Written with the faults and
-not yet run on the lab: every test is marked ``wip``,
-so no run selects it unless its marker expression names wip
-(``scripts/test -m wip tests/lab/test_network_faults_lab.py``).
+``recover --pending`` after a run that died with a cut in place.
 
 The harness's SSH keeps working through every partition (each host answers while the cut is in
 place), the undo removes the drill's own rules and leaves a rule of the site's own, and each
@@ -22,12 +19,11 @@ from stackdrill.api.registry import load_registries
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.cloud.canary import CanaryWorkload
 from stackdrill.engine.drill import Drill
+from stackdrill.engine.guards import Guards
 from stackdrill.engine.journal import Journal
 from stackdrill.hosts.target import Targets
 from stackdrill.inventory.loader import load_inventory
 from stackdrill.lab.lab import Lab
-
-pytestmark = pytest.mark.wip
 
 SITE_RULE = "INPUT -p tcp --dport 9 -m comment --comment site-own-rule -j DROP"
 
@@ -42,8 +38,10 @@ def lab_targets(lab: Lab, canaries: CanaryWorkload) -> Iterator[Targets]:
 
 @pytest.fixture
 def drill(lab_targets: Targets, tmp_path: Path, cloud_access: CloudAccess) -> Iterator[Drill]:
+    # the controller cut off from every compute puts both computes under the fault
+    guards = Guards.for_inventory(lab_targets.inventory, limits={"compute": 2})
     drill = Drill("lab-test", lab_targets, load_registries(), Journal(tmp_path / "j.jsonl"),
-                  cloud=cloud_access)
+                  guards=guards, cloud=cloud_access)
     drill.record_baseline(settle=180)
     try:
         yield drill
