@@ -165,8 +165,7 @@ class PacketLoss(Fault):
                 f"tagged {facts['tag']}")
 
     def undo(self, facts: Mapping[str, Any]) -> None:
-        self.target.run(netfilter.uninstall(facts["rules"]), check=True)
-        left = self.target.run(netfilter.listing(facts["tag"]), check=True).stdout.strip()
-        if left:
+        left = netfilter.remove_tagged(self.target, facts["rules"], facts["tag"])
+        if left is not None:
             raise FaultError(f"{self.target.name}: rules tagged {facts['tag']} left after the "
-                             f"undo: {left.splitlines()[0]}")
+                             f"undo: {left}")

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from stackdrill.core.errors import InvalidValue
+from stackdrill.hosts.target import Target
 
 CHAINS = ("INPUT", "OUTPUT")
 TAG_PREFIX = "stackdrill"
@@ -64,6 +65,14 @@ def listing(tag: str) -> str:
     """The INPUT and OUTPUT rules that carry ``tag``, with their counters (read-only)."""
     return (f"for chain in {' '.join(CHAINS)}; do iptables -S $chain -v; done "
             f"| grep -F -e {shlex.quote(f'--comment {tag} ')} || true")
+
+
+def remove_tagged(target: Target, rules: Iterable[str], tag: str) -> str | None:
+    """Remove ``rules`` from the host, then list what ``tag`` still marks there: None when
+    nothing is left, else the first rule left (for the undo's one-line failure)."""
+    target.run(uninstall(rules), check=True)
+    left = target.run(listing(tag), check=True).stdout.strip()
+    return left.splitlines()[0] if left else None
 
 
 CHAINS_READ = "iptables -S INPUT -v && iptables -S OUTPUT -v"
