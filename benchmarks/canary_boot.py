@@ -119,7 +119,8 @@ def main(argv: list[str]) -> int:
              for _ in range(args.boots)]
     results = {**provenance(), "note": args.note, "load_average_1min_at_start": load,
                "host": args.host, "ram_mb": GUEST_RAM_MB, "boots": boots,
-               "median": {key: statistics.median(b[key] for b in boots) for key in boots[0]}}
+               "median": {key: round(statistics.median(b[key] for b in boots), 3)
+                          for key in boots[0]}}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "canary_boot.json").write_text(json.dumps(results, indent=2) + "\n")
     (RESULTS / "canary_boot.md").write_text(markdown(results), encoding="utf-8")

@@ -7,7 +7,9 @@ on the lab, each run with a history file of its own.
 The drills are two short ones whose recovery polls the APIs: libvirtd killed with SIGKILL on a
 compute (``restart_services``) and RabbitMQ stopped on the controller (``restart_rabbitmq``).
 Writes benchmarks/results/sampler_effect.json and .md, with the date, the commit and the
-machine. Needs the lab up (``stackdrill lab up``).
+machine. Needs the lab up (``stackdrill lab up``). Without the sampler, a drill's expectations
+about the APIs fail (no API figure was reported), after its time to recover is measured; such a
+run counts, any other failure stops the benchmark.
 """
 
 from __future__ import annotations
@@ -42,11 +44,15 @@ def run_once(node: str, extra: list[str], history: Path, reports: Path) -> dict[
     command = [str(ROOT / ".venv/bin/stackdrill"), "run", "--lab", "--history", str(history),
                "--reports", str(reports), node, "--", "-p", "no:randomly", *extra]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
-    records = [json.loads(line) for line in history.read_text().splitlines() if line.strip()]
-    if done.returncode != 0 or not records:
+    records = ([json.loads(line) for line in history.read_text().splitlines() if line.strip()]
+               if history.exists() else [])
+    record = records[-1] if records else {}
+    # without the sampler, the drill's API expectations fail by design (no API figure), after
+    # the verified state is back: the time to recover is measured before them
+    if record.get("time_to_recover") is None or (
+            done.returncode != 0 and "no API sampler ran" not in record.get("reason", "")):
         tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
         raise SystemExit(f"{node} failed (exit {done.returncode}): {' | '.join(tail)}")
-    record = records[-1]
     return {"result": record["result"], "time_to_recover": record["time_to_recover"]}
 
 
@@ -80,7 +86,9 @@ def main(argv: list[str]) -> int:
 def markdown(results: dict[str, Any]) -> str:
     lines = [*header(results, "The API sampler's effect on the time to recover", {}),
              f"Load average (1 min) when it started: {results['load_average_1min_at_start']:.2f}"
-             f" on 2 CPUs. Each drill ran {results['repeat']} times each way, alternating.", "",
+             f" on 2 CPUs. Each drill ran {results['repeat']} times each way, alternating. "
+             "Without the sampler a drill's API expectations fail, as they must with no API "
+             "figure; its time to recover is measured before them.", "",
              "| drill | " + " | ".join(f"time to recover, {m}" for m in MODES) + " |",
              "|---|" + "---|" * len(MODES)]
     for drill, modes in results["runs"].items():

@@ -114,9 +114,12 @@ def report_tenant_figures(drill: Drill) -> None:
         return
     import allure
 
-    allure.dynamic.parameter("what the tenants felt",
-                             drill.evidence.redact(summary_of(drill.result.tenant_figures)),
-                             excluded=True)
+    try:
+        allure.dynamic.parameter("what the tenants felt",
+                                 drill.evidence.redact(summary_of(drill.result.tenant_figures)),
+                                 excluded=True)
+    except AttributeError:  # Allure holds no open result: the run was interrupted (Ctrl-C)
+        return
 
 
 __all__ = ["api_sampler", "report_tenant_figures", "scenario_canaries", "tenant_observers",
