@@ -22,8 +22,16 @@ class CloudError(ActionFailed):
     """The cloud's API or database could not be reached; one line."""
 
 
+API_TIMEOUT = 60.0
+"""Seconds any one API request of the harness may take. Without it, a request to a service that
+waits on a message queue that is down (nova-api listing hypervisors while RabbitMQ is stopped)
+never returned, and a snapshot waited on it for good; now the request fails, the probe records
+the error and the wait polls again."""
+
+
 class CloudAccess:
-    """One openstacksdk connection per thread, created on first use."""
+    """One openstacksdk connection per thread, created on first use; every request times out
+    after :data:`API_TIMEOUT` seconds."""
 
     def __init__(self, cloud: str, redactor: Redactor | None = None,
                  config_files: list[str] | None = None) -> None:
@@ -48,7 +56,7 @@ class CloudAccess:
 
         try:
             loader = openstack.config.OpenStackConfig(config_files=self.config_files)
-            region = loader.get_one(cloud=self.cloud)
+            region = loader.get_one(cloud=self.cloud, api_timeout=API_TIMEOUT)
         except ConfigException as exc:
             raise CloudError(f"cloud {self.cloud!r}: {exc}") from exc
         self.redactor.add_all(auth_secrets(region.config.get("auth")))
