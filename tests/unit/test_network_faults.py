@@ -50,6 +50,8 @@ def harness_on_the_bridge(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(peers, "route_source", lambda address: "172.31.77.1")
     monkeypatch.setattr(peers.never_cut, "__defaults__", (lambda address: "172.31.77.1",))
     monkeypatch.setattr(peers.own_addresses, "__defaults__", (lambda address: "172.31.77.1",))
+    monkeypatch.setattr(peers.harness_addresses, "__defaults__",
+                        (lambda address: "172.31.77.1",))
 
 
 class Host:
