@@ -50,8 +50,8 @@ Feature: A compute node fails for good
   Scenario: the failed compute's instances are moved in the database and hard-rebooted
     The operations guide's manual path: select the failed host's instances, save their volumes
     with the guide's query, move the rows to the healthy host, "nova reboot --hard" each, then
-    reattach the volumes. The canary guest has no operating system to answer a hot-unplug, so
-    each instance is stopped while its volumes are detached and attached again.
+    reattach the volumes. The canary guest's answer to a hot-unplug is not drilled, so each
+    instance is stopped while its volumes are detached and attached again.
 
     When the fault "power_off_host" is injected on the compute host
     Then the fault is confirmed within 30 seconds

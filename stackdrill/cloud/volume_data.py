@@ -1,11 +1,12 @@
 """Data on the canary volumes: written on the storage side, read back through the guest's disk.
 
-The canary servers run no operating system, so nothing inside them writes. Instead a known
-pattern is written into the volume's backing store on the iSCSI target host (the file or
-logical volume tgtd exports), and read back later by qemu itself through the guest's own block
-device: ``qemu-io`` on the disk's block node, over the guest's iSCSI session. A read that
-returns the pattern proves the whole data path (target, network, initiator, the guest's disk)
-and that the data survived whatever happened in between.
+The canary guest writes only its heartbeat ring log (the volume's first 16 MiB,
+:mod:`stackdrill.cloud.heartbeat`). Beyond it, at :data:`OFFSET`, a known pattern is written
+into the volume's backing store on the iSCSI target host (the file or logical volume tgtd
+exports), and read back later by qemu itself through the guest's own block device:
+``qemu-io`` on the disk's block node, over the guest's iSCSI session. A read that returns the
+pattern proves the whole data path (target, network, initiator, the guest's disk) and that the
+data survived whatever happened in between.
 """
 
 from __future__ import annotations
