@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 
 from stackdrill.cloud.access import CloudAccess, CloudError
 from stackdrill.cloud.api_requests import TenantConnection
-from stackdrill.cloud.canary import CanaryWorkload
+from stackdrill.cloud.canary import CanaryWorkload, console_tail
 from stackdrill.cloud.heartbeat import (
     RING_SLOTS_MAX,
     SLOT_BYTES,
@@ -141,14 +141,12 @@ class WorkloadMonitor:
         from openstack.exceptions import SDKException
 
         try:
-            output = self._console.get().compute.get_server_console_output(server_id,
-                                                                            length=lines)
+            text = console_tail(self._console.get(), server_id, lines)
         except (SDKException, ClientException, CloudError) as exc:  # recorded, never raised
             self._console.failed()
             self._failed(host, f"console not read: {type(exc).__name__}: {exc}"[:200])
             return
         self._console.succeeded()
-        text = str(output.get("output", "")) if isinstance(output, dict) else str(output)
         with self._lock:
             if prime or not track.boots:  # observing begins at the first console read
                 track.prime(parse_console(text), time.time())

@@ -251,3 +251,23 @@ def stackdrill(argv: list[str], home: Path, capfd: pytest.CaptureFixture[str]) -
         code = cli.main(argv)
     out, err = capfd.readouterr()
     return Ran(code, out, err)
+
+
+CANARY_SCENARIO = """\
+  Scenario: the canary stops
+    Given a compute host
+    And the cloud is in its verified state
+    And the verified state tolerates:
+      | rule                     |
+      | host:*/svc:other ignore  |
+    When the fault "fake_stop" is injected on the compute host:
+      | service | canary |
+    And the verified state from now on tolerates:
+      | rule                     |
+      | host:*/svc:canary ignore |
+    Then the fault is confirmed within 5 seconds
+    When the recovery "fake_start" runs on the compute host:
+      | service | canary |
+    Then the cloud is back to its verified state within 5 seconds
+"""
+"""A drill on the fake cloud that passes: the fake canary service stopped, then started."""

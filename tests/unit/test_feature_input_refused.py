@@ -14,26 +14,9 @@ from pathlib import Path
 import pytest
 
 from stackdrill import cli
-from tests.unit.fake_cloud import Ran, events, fake_project, run_args, stackdrill
+from tests.unit.fake_cloud import CANARY_SCENARIO, Ran, events, fake_project, run_args, stackdrill
 
-GOOD = """\
-Feature: a drill on the fake cloud
-  Scenario: the canary stops
-    Given a compute host
-    And the cloud is in its verified state
-    And the verified state tolerates:
-      | rule                     |
-      | host:*/svc:other ignore  |
-    When the fault "fake_stop" is injected on the compute host:
-      | service | canary |
-    And the verified state from now on tolerates:
-      | rule                     |
-      | host:*/svc:canary ignore |
-    Then the fault is confirmed within 5 seconds
-    When the recovery "fake_start" runs on the compute host:
-      | service | canary |
-    Then the cloud is back to its verified state within 5 seconds
-"""
+GOOD = "Feature: a drill on the fake cloud\n" + CANARY_SCENARIO
 CONFIRM = "    Then the fault is confirmed within 5 seconds\n"
 RECOVERY = ('    When the recovery "fake_start" runs on the compute host:\n'
             "      | service | canary |\n")
