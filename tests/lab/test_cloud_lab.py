@@ -13,6 +13,7 @@ import yaml
 
 from stackdrill.api.probe import CloudContext
 from stackdrill.api.registry import load_registries
+from stackdrill.cloud import guest_image
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.cloud.canary import CanaryWorkload
 from stackdrill.engine.snapshot import take_snapshot
@@ -55,7 +56,8 @@ def test_a_snapshot_sees_services_servers_rows_and_agreement(
         assert values[f"host:{host}/amqp:nova-compute/connected"] is True
         assert server_id
     assert values["host:controller/unit:nova-api/active"] == "active"
-    assert values["cloud/image:stackdrill-canary/status"] == "active"
+    for image in (guest_image.MACHINE, guest_image.KERNEL, guest_image.RAMDISK):
+        assert values[f"cloud/image:{image}/status"] == "active"
 
 
 def test_no_password_or_token_reaches_the_reports(lab: Lab, canaries: CanaryWorkload,
