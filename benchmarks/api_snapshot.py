@@ -73,6 +73,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from provenance import header, provenance
 from stackdrill.builtin.probes.cloud_api import PAGE, CloudApi, json_pages
+from stackdrill.builtin.probes.cloud_images import CloudImages
 from stackdrill.builtin.probes.nova_db import NovaDatabase
 
 from stackdrill.api.probe import CloudContext
@@ -324,7 +325,7 @@ def _count(snapshot_values: Mapping[str, Any], kind: str, status: str | None = N
 def measure(access: CloudAccess, targets: Targets, cloud: str,
             run: Runner = _run_cli) -> dict[str, Any]:
     context = CloudContext(access, targets)
-    probes = [CloudApi(), NovaDatabase()]
+    probes = [CloudApi(), CloudImages(), NovaDatabase()]
     snap = take_snapshot([], probes, cloud=context)
     if snap.errors:
         raise CloudError(f"cloud probes failed: {next(iter(snap.errors.values()))}")
@@ -336,8 +337,8 @@ def measure(access: CloudAccess, targets: Targets, cloud: str,
         "project_servers": sum(1 for _ in conn.compute.servers()),
         "cli_commands": {kind: CLI_COMMANDS[kind] for kind in CLI_COMMANDS}}
     results["stackdrill"] = _timed(lambda: take_snapshot([], probes, cloud=context))
-    results["stackdrill_api_only"] = _timed(lambda: take_snapshot([], [CloudApi()],
-                                                                  cloud=context))
+    results["stackdrill_api_only"] = _timed(
+        lambda: take_snapshot([], [CloudApi(), CloudImages()], cloud=context))
 
     def cold() -> None:
         fresh = CloudContext(CloudAccess(cloud, config_files=access.config_files), targets)
@@ -375,8 +376,8 @@ def breakdown(access: CloudAccess, targets: Targets) -> dict[str, Any]:
         "openstacksdk: block_storage.volumes(details=True)":
             lambda: sum(1 for _ in conn.block_storage.volumes(details=True, all_projects=True,
                                                              limit=PAGE)),
-        "cloud_api probe (all its lists, concurrently)":
-            lambda: take_snapshot([], [CloudApi()], cloud=context),
+        "cloud_api and cloud_images probes (all their lists, concurrently)":
+            lambda: take_snapshot([], [CloudApi(), CloudImages()], cloud=context),
         "nova_db probe": lambda: take_snapshot([], [NovaDatabase()], cloud=context),
     }
     results: dict[str, Any] = {
@@ -422,16 +423,16 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join([
         *header(results, f"API snapshot, {results['servers']} servers and "
                          f"{results['volumes']} volumes", {}),
-        f"Median of {RUNS} runs each. stackdrill: `cloud_api` (services, hypervisors, "
-        "servers, volumes and images, concurrently; servers and volumes as JSON pages of "
-        f"{PAGE}) and `nova_db`. *Cold*: a new `CloudAccess` per run (authentication and "
+        f"Median of {RUNS} runs each. stackdrill: `cloud_api` and `cloud_images` (services, "
+        "hypervisors, servers, volumes and images, concurrently; servers and volumes as JSON "
+        f"pages of {PAGE}) and `nova_db`. *Cold*: a new `CloudAccess` per run (authentication and "
         "connections included); *warm*: the previous run's tokens and connections reused. "
         "The CLI is cold only: each command is a new process that authenticates.",
         "",
         f"CLI: `openstack {' '.join(commands['servers'])}` then "
         f"`openstack {' '.join(commands['volumes'])}`. {extra}",
         "",
-        "| servers | volumes | stackdrill cold | stackdrill warm | cloud_api only (warm) "
+        "| servers | volumes | stackdrill cold | stackdrill warm | API probes only (warm) "
         "| CLI server list | CLI volume list | CLI as run | of which: the volume list's "
         "server listing | CLI, same listings (estimate) | CLI same listings ÷ stackdrill "
         "(cold/cold) |",

@@ -9,6 +9,7 @@ def pytest_stackdrill_register(registries: Registries) -> None:
     from .account_ids import AccountIds
     from .amqp_connections import AmqpConnections
     from .cloud_api import CloudApi
+    from .cloud_images import CloudImages
     from .filesystem_use import FilesystemUse
     from .iscsi_paths import IscsiPaths
     from .iscsi_targets import IscsiTargets
@@ -19,7 +20,7 @@ def pytest_stackdrill_register(registries: Registries) -> None:
     from .swift_replicas import SwiftReplicas
     from .systemd_units import SystemdUnits
 
-    for probe in (SystemdUnits, LibvirtDomains, AmqpConnections, CloudApi, NovaDatabase,
-                  SwiftDisks, SwiftObjects, SwiftReplicas, IscsiTargets, IscsiPaths, AccountIds,
-                  FilesystemUse):
+    for probe in (SystemdUnits, LibvirtDomains, AmqpConnections, CloudApi, CloudImages,
+                  NovaDatabase, SwiftDisks, SwiftObjects, SwiftReplicas, IscsiTargets, IscsiPaths,
+                  AccountIds, FilesystemUse):
         registries.probes.register(probe)

@@ -1,5 +1,5 @@
-"""The cloud as its APIs report it: compute and volume services, hypervisors, servers, volumes,
-images.
+"""The cloud as Nova's and Cinder's APIs report it: compute and volume services, hypervisors,
+servers, volumes (Glance's images are ``cloud_images``).
 
 Each resource kind is one list call, paged at the services' maximum page size (never one GET
 per resource); the kinds are listed concurrently. Servers and volumes, the lists that grow with
@@ -26,14 +26,14 @@ PAGE = 1000
 
 class CloudApi(CloudProbe):
     name = "cloud_api"
-    description = "compute services, hypervisors, servers, volumes and images, via openstacksdk"
+    description = "compute and volume services, hypervisors, servers and volumes, via openstacksdk"
     rules = ("cloud/service:*/updated ignore",)
 
     def observe_cloud(self, context: CloudContext) -> dict[str, Any]:
         access = context.access
         calls: dict[str, Callable[[], dict[str, Any]]] = {
             "services": partial(_services, access), "hypervisors": partial(_hypervisors, access),
-            "servers": partial(_servers, access), "images": partial(_images, access)}
+            "servers": partial(_servers, access)}
         if access.connection().has_service("block-storage"):
             calls["volumes"] = partial(_volumes, access)
             calls["volume services"] = partial(_volume_services, access)
@@ -126,7 +126,3 @@ def _volumes(access: CloudAccess) -> dict[str, Any]:
 def _volume_services(access: CloudAccess) -> dict[str, Any]:
     return _service_values(access.connection().block_storage.services(), "state", "status")
 
-
-def _images(access: CloudAccess) -> dict[str, Any]:
-    return {f"image:{image.name}/status": image.status
-            for image in access.connection().image.images(limit=PAGE)}

@@ -19,8 +19,8 @@ Feature: The control plane is restored from its backup
       | table    | images |
     Then the fault is confirmed within 10 seconds
     And the state deviates from the verified state within 60 seconds at:
-      | path                 |
-      | cloud/image:*/status |
+      | path                      |
+      | cloud/probe:cloud_images  |
     When the recovery "restore_control_plane" runs on the controller host:
       | services  | glance-api |
       | databases | glance     |
@@ -35,8 +35,8 @@ Feature: The control plane is restored from its backup
       | service | glance-api |
     Then the faults are confirmed within 30 seconds
     And the state deviates from the verified state within 60 seconds at:
-      | path                 |
-      | cloud/image:*/status |
+      | path                      |
+      | cloud/probe:cloud_images  |
     When the recovery "restore_control_plane" runs on the controller host:
       | services | glance-api |
       | configs  | glance     |

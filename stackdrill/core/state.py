@@ -31,7 +31,10 @@ __all__ = [
 ]
 
 RuleKind = Literal["exact", "ignore", "abs", "rel", "min", "max", "subset", "superset", "present"]
-DeviationKind = Literal["changed", "missing", "added", "unobserved"]
+DeviationKind = Literal["changed", "missing", "added", "unobserved", "unknown"]
+"""``unobserved``: a probe or a host could not be observed (the path is its error key);
+``unknown``: a path of the verified state whose probe or host could not be observed this time,
+so nothing is known of it (never taken for a change)."""
 
 _RULE_KINDS: tuple[str, ...] = get_args(RuleKind)
 _VALUED_KINDS = frozenset({"abs", "rel", "min", "max"})
@@ -254,7 +257,7 @@ class Deviation:
         if self.kind == "unobserved":
             return f"{self.path}: unobserved: {_one_line(str(self.current))} ({self.rule})"
         before = _ABSENT if self.kind == "added" else repr(self.baseline)
-        after = _ABSENT if self.kind == "missing" else repr(self.current)
+        after = {"missing": _ABSENT, "unknown": "<unknown>"}.get(self.kind, repr(self.current))
         return f"{self.path}: {before} -> {after} ({self.rule})"
 
 
@@ -286,7 +289,8 @@ def compare(baseline: Snapshot, current: Snapshot, tolerance: Tolerance) -> list
             continue
         rule_text = rule.text if rule is not None else "exact"
         if path not in current.values:
-            deviations.append(Deviation(path, baseline.values[path], None, rule_text, "missing"))
+            kind: DeviationKind = "unknown" if _unobserved(path, baseline, current) else "missing"
+            deviations.append(Deviation(path, baseline.values[path], None, rule_text, kind))
         elif path not in baseline.values:
             deviations.append(Deviation(path, None, current.values[path], rule_text, "added"))
         else:
@@ -303,6 +307,13 @@ def compare(baseline: Snapshot, current: Snapshot, tolerance: Tolerance) -> list
         )
     deviations.sort(key=lambda d: (d.path, d.kind))
     return deviations
+
+
+def _unobserved(path: str, baseline: Snapshot, current: Snapshot) -> bool:
+    """Whether ``path``'s probe (or its whole host) failed in ``current``; a path whose probe
+    is not known (a verified state read from a file) by its host alone."""
+    source = current.sources.get(path) or baseline.sources.get(path) or path
+    return covers(frozenset(current.errors), source)
 
 
 def render_diff(deviations: list[Deviation]) -> str:

@@ -34,14 +34,17 @@ def unknown_patterns(baseline: Snapshot, patterns: Sequence[str]) -> list[str]:
 
 def check_deviates(drill: Drill, patterns: list[str], within: float = 0.0) -> list[Deviation]:
     """The state must deviate from the verified state at every pattern, at once or within
-    ``within`` seconds (effects such as a service marked down take a report interval)."""
+    ``within`` seconds (effects such as a service marked down take a report interval). A path
+    whose probe failed is unknown, not deviating: only the probe's own error key (a pattern such
+    as ``cloud/probe:nova_db``) stands for a probe that cannot observe."""
     found: list[Deviation] = []
     missing: list[str] = list(patterns)
 
     def all_seen() -> bool:
         nonlocal found, missing
         found = drill.deviations("during the fault")
-        missing = [p for p in patterns if not any(matches(p, d.path) for d in found)]
+        seen = [d for d in found if d.kind != "unknown"]  # a failed probe shows no damage
+        missing = [p for p in patterns if not any(matches(p, d.path) for d in seen)]
         return not missing
 
     try:
@@ -69,4 +72,5 @@ def check_unchanged(drill: Drill, patterns: list[str]) -> None:
     for pattern in patterns:
         changed = [d for d in found if matches(pattern, d.path)]
         if changed:
-            raise DrillError(f"{pattern}: changed: {changed[0]}")
+            state = "not observed" if changed[0].kind == "unknown" else "changed"
+            raise DrillError(f"{pattern}: {state}: {changed[0]}")

@@ -109,6 +109,23 @@ def test_the_journal_holds_the_undo_before_the_fault_is_injected(drill: Drill) -
                      "undone"]
 
 
+def test_a_probe_that_fails_confirms_no_deviation_and_breaks_no_unchanged_check_silently(
+        drill: Drill) -> None:
+    target = drill.targets[0]  # type: ignore[index]
+    drill.record_baseline()
+    drill.inject("break", target, {})
+    target.state = None  # the probe raises from now on: nothing is known of the unit
+    with pytest.raises(DrillError, match="expected a deviation at host:c1/unit:svc/active"):
+        check_deviates(drill, ["host:c1/unit:svc/active"], within=0)
+    # the probe's own error key is what says it cannot observe
+    found = check_deviates(drill, ["host:c1/probe:state"])
+    assert {d.kind for d in found} == {"unknown", "unobserved"}
+    with pytest.raises(DrillError, match="host:c1/unit:svc/active: 'active' -> <unknown>"):
+        check_unchanged(drill, ["host:c1/unit:*"])
+    target.state = {"svc": "failed"}
+    assert drill.undo_all() == []
+
+
 def test_a_failed_undo_is_reported_and_stays_pending(drill: Drill) -> None:
     target = drill.targets[0]  # type: ignore[index]
     drill.record_baseline()

@@ -174,7 +174,8 @@ def test_a_dead_host_is_one_unreachable_fact_that_health_reports(shared: Shared)
     assert "host:c2/ssh" in health_problems(targets, [Hostname()])
     baseline = Snapshot(0, {**snap.values, "host:c2/name": "c2"}, {})
     kinds = {(d.path, d.kind) for d in compare(baseline, snap, Tolerance())}
-    assert kinds == {("host:c2/name", "missing"), ("host:c2/ssh", "unobserved")}
+    # a value of a host that could not be reached is unknown, not gone
+    assert kinds == {("host:c2/name", "unknown"), ("host:c2/ssh", "unobserved")}
 
 
 def test_a_slow_host_times_out_alone_and_does_not_stall_the_snapshot(shared: Shared) -> None:
@@ -314,13 +315,16 @@ class FakeConnection:
 def test_the_cloud_probe_lists_each_kind_once_with_full_pages(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from stackdrill.builtin.probes.cloud_api import CloudApi
+    from stackdrill.builtin.probes.cloud_images import CloudImages
 
     from stackdrill.api.probe import CloudContext
 
     monkeypatch.setattr("stackdrill.builtin.probes.cloud_api.PAGE", 2)
+    monkeypatch.setattr("stackdrill.builtin.probes.cloud_images.PAGE", 2)
     conn = FakeConnection()
     access = type("Access", (), {"connection": lambda self: conn})()
-    values = CloudApi().observe_cloud(CloudContext(access, []))  # type: ignore[arg-type]
+    context = CloudContext(access, [])  # type: ignore[arg-type]
+    values = {**CloudApi().observe_cloud(context), **CloudImages().observe_cloud(context)}
     assert values == {
         "service:nova-compute@c1/state": "up", "service:nova-compute@c1/status": "enabled",
         "service:nova-compute@c1/disabled_reason": None,

@@ -366,3 +366,20 @@ def test_render_diff() -> None:
     assert render_diff([]) == "no deviations"
     deviations = diff({"a": 1, "b": 2}, {"a": 3}, "b present")
     assert render_diff(deviations) == "a: 1 -> 3 (exact)\nb: 2 -> <absent> (b present)"
+
+
+def test_a_path_whose_probe_failed_is_unknown_not_missing() -> None:
+    path = "cloud/server:canary/status"
+    baseline = Snapshot(0, {path: "ACTIVE", "host:c1/load": 1},
+                        sources={path: "cloud/probe:cloud_api",
+                                 "host:c1/load": "host:c1/probe:load"})
+    failed = Snapshot(1, {}, {"cloud/probe:cloud_api": "no answer within 60 s",
+                              "host:c1/ssh": "unreachable"})
+    kinds = {(d.path, d.kind) for d in compare(baseline, failed, Tolerance())}
+    assert kinds == {(path, "unknown"), ("host:c1/load", "unknown"),
+                     ("cloud/probe:cloud_api", "unobserved"), ("host:c1/ssh", "unobserved")}
+    assert str(compare(baseline, failed, Tolerance())[0]) == (
+        "cloud/probe:cloud_api: unobserved: no answer within 60 s (exact)")
+    observed = Snapshot(1, {"host:c1/load": 1}, sources={"host:c1/load": "host:c1/probe:load"})
+    assert [(d.path, d.kind) for d in compare(baseline, observed, Tolerance())] == [
+        (path, "missing")]
