@@ -1,11 +1,13 @@
-"""Cloud-level drill vocabulary: the canary workload and the data on its volumes."""
+"""Cloud-level drill vocabulary: the canary workload, the data on its volumes, and whether a
+host can boot a server."""
 
 from __future__ import annotations
 
 import pytest
-from pytest_bdd import given, then
+from pytest_bdd import given, parsers, then
 
 from stackdrill.cloud.access import CloudAccess, CloudError
+from stackdrill.cloud.boot_check import BootOutcome, boot_on
 from stackdrill.cloud.canary import CanaryWorkload
 from stackdrill.cloud.volume_data import (
     Readback,
@@ -14,8 +16,15 @@ from stackdrill.cloud.volume_data import (
     write_patterns,
 )
 from stackdrill.engine.drill import Drill
+from stackdrill.engine.grammar import ON_ROLE, SECONDS
 from stackdrill.engine.guards import changes_the_cloud
-from stackdrill.hosts.target import Targets
+from stackdrill.hosts.target import Target, Targets
+
+from .drill_steps import chosen_host
+
+BOOTED = rf"a server booted {ON_ROLE} "
+BOOT_FAILS = BOOTED + rf'fails within {SECONDS} saying "(?P<words>[^"]+)"'
+BOOT_ACTIVE = BOOTED + rf"becomes ACTIVE within {SECONDS}"
 
 
 @changes_the_cloud
@@ -61,3 +70,39 @@ def reads_back(written_data: WrittenData, cloud_access: CloudAccess, targets: Ta
     failed = [r.render() for r in results if not r.ok]
     if failed:
         pytest.fail("; ".join(failed), pytrace=False)
+
+
+def _boot(drill: Drill, cloud_access: CloudAccess, canaries: CanaryWorkload, host: Target,
+          seconds: str) -> BootOutcome:
+    outcome: BootOutcome | None = None
+    try:
+        outcome = boot_on(cloud_access, host.name, canaries.image_id, canaries.flavor_id,
+                          float(seconds))
+    except CloudError as exc:
+        message = str(exc)
+    if outcome is None:
+        pytest.fail(message, pytrace=False)
+    drill.timeline.add("boot-check", outcome.render())
+    drill.evidence.attach_text(f"boot check on {host.name}", outcome.render())
+    return outcome
+
+
+@changes_the_cloud
+@then(parsers.re(BOOT_FAILS))
+def boot_fails(role: str, seconds: str, words: str, chosen: dict[str, Target],
+               drill: Drill, cloud_access: CloudAccess, canaries: CanaryWorkload) -> None:
+    """A server booted on the host goes to ERROR, and Nova's reason says ``words``."""
+    outcome = _boot(drill, cloud_access, canaries, chosen_host(chosen, role), seconds)
+    if outcome.status != "ERROR" or words.lower() not in outcome.reason.lower():
+        pytest.fail(f"expected the boot to fail saying {words!r}; {outcome.render()}",
+                    pytrace=False)
+
+
+@changes_the_cloud
+@then(parsers.re(BOOT_ACTIVE))
+def boot_active(role: str, seconds: str, chosen: dict[str, Target], drill: Drill,
+                cloud_access: CloudAccess, canaries: CanaryWorkload) -> None:
+    """A server booted on the host becomes ACTIVE."""
+    outcome = _boot(drill, cloud_access, canaries, chosen_host(chosen, role), seconds)
+    if outcome.status != "ACTIVE":
+        pytest.fail(f"expected the boot to succeed; {outcome.render()}", pytrace=False)

@@ -123,12 +123,14 @@ Feature: Network partitions, packet loss, frozen services and full disks
   Scenario: the instances filesystem of a compute fills up
     When the fault "disk_fill" is injected on a random compute host:
       | path    | /var/lib/nova/instances |
-      | percent | 99                      |
+      | percent | 99.9                    |
     Then the fault is confirmed within 120 seconds
     And the state deviates from the verified state within 60 seconds at:
       | path                                           |
       | host:*/fs:/var/lib/nova/instances/used_percent |
+    And a server booted on the compute host fails within 300 seconds saying "No space left on device"
     When the fault "disk_fill" ends
     Then the cloud is back to its verified state within 120 seconds
+    And a server booted on the compute host becomes ACTIVE within 300 seconds
     And the tenants saw at most 10 seconds of heartbeat stall, no reboot and no lost write
     And every API was unavailable for at most 60 seconds

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stackdrill.cloud.access import CloudAccess, CloudError
+from stackdrill.cloud.boot_check import remove_leftovers
 from stackdrill.cloud.guest_image import GuestFiles, ensure_guest_image
 from stackdrill.cloud.heartbeat import HEARTBEAT_TAG, parse_console
 from stackdrill.cloud.swift_canary import ensure_swift_canary
@@ -163,6 +164,7 @@ def ensure_canaries(access: CloudAccess, compute_hosts: list[str],
                     domain_running: DomainRunning | None = None,
                     guest: GuestFiles | None = None) -> CanaryWorkload:
     conn = access.connection()
+    remove_leftovers(conn)
     if guest is None:
         image, flavor = _image(conn), _flavor(conn)
     else:

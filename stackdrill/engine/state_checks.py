@@ -59,18 +59,40 @@ def check_deviates(drill: Drill, patterns: list[str], within: float = 0.0) -> li
     return found
 
 
-def check_unchanged(drill: Drill, patterns: list[str]) -> None:
+UNOBSERVED_WAIT = 60.0
+"""Seconds an unchanged-check waits for paths its probes could not observe (a listing that
+timed out under packet loss, say) to be observed; a change seen on the way fails at once."""
+
+
+def check_unchanged(drill: Drill, patterns: list[str],
+                    observe_within: float = UNOBSERVED_WAIT) -> None:
     """The current state must still match the verified state at every pattern (which must
-    name at least one observed path, so the check cannot pass vacuously)."""
+    name at least one observed path, so the check cannot pass vacuously). A path whose probe
+    failed is observed again for up to ``observe_within`` seconds; it never passes unseen."""
     if drill.baseline is None:
         raise DrillError("no verified state recorded yet")
     drill.check_safeguards()
     unknown = unknown_patterns(drill.baseline, patterns)
     if unknown:
         raise DrillError(f"{unknown[0]}: no such path in the verified state")
-    found = drill.deviations("unchanged paths")
-    for pattern in patterns:
-        changed = [d for d in found if matches(pattern, d.path)]
-        if changed:
-            state = "not observed" if changed[0].kind == "unknown" else "changed"
-            raise DrillError(f"{pattern}: {state}: {changed[0]}")
+    unseen: list[tuple[str, Deviation]] = []
+
+    def judged() -> bool:
+        found = drill.deviations("unchanged paths")
+        unseen.clear()
+        for pattern in patterns:
+            matched = [d for d in found if matches(pattern, d.path)]
+            changed = [d for d in matched if d.kind != "unknown"]
+            if changed:
+                raise DrillError(f"{pattern}: changed: {changed[0]}")
+            unseen.extend((pattern, d) for d in matched[:1])
+        return not unseen
+
+    try:
+        with drill.watched():
+            poll(judged, timeout=observe_within, interval=1.0, max_interval=5.0,
+                 description="the paths that must stay unchanged observed")
+    except WaitTimeout:
+        pattern, deviation = unseen[0]
+        raise DrillError(f"{pattern}: not observed within {observe_within:g}s: "
+                         f"{deviation}") from None

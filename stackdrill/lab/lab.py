@@ -204,12 +204,8 @@ class Lab:
             log(f"journal: {closed} entries a dead run left on the old lab closed")
 
     def _shared_instances(self) -> Path:
-        """An empty directory every compute mounts as its instances path."""
-        shared = self.paths.nova_instances
-        if shared.exists():
-            sh(["rm", "-rf", "--one-file-system", str(shared)])
-        shared.mkdir(parents=True)
-        return shared
+        """An empty file system every compute mounts as its instances path."""
+        return rootfs.mount_instances(self.paths)
 
     def is_up(self, *, cloud: bool = True) -> bool:
         if cloud and not (self.paths.root / "clouds.yaml").exists():

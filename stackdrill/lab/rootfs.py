@@ -13,6 +13,9 @@ from stackdrill.lab.system import LabError, mounted, sh, unmount_under
 from stackdrill.lab.topology import HOSTS, LabHost, LabPaths
 
 IMAGE_SIZE = "8G"
+INSTANCES_SIZE = "4G"
+"""The instances file system: Nova reports it as each compute's DISK_GB (4 GB), room for the
+canaries and the servers evacuated onto one compute, with a flavor disk of 1 GB each."""
 
 # Units a lab host keeps from the machine's enabled set; every other enabled unit is masked so a
 # host boots only what its role needs.
@@ -62,11 +65,33 @@ def mount_state(paths: LabPaths) -> None:
     sh(["mount", "-o", "loop", str(paths.image), str(paths.mountpoint)])
 
 
+def mount_instances(paths: LabPaths) -> Path:
+    """A new, empty instances file system of its own, mounted at the computes' shared
+    instances path."""
+    shared = paths.nova_instances
+    unmount_under(shared)
+    _detach(paths.instances_image)
+    if shared.exists():
+        sh(["rm", "-rf", "--one-file-system", str(shared)])
+    shared.mkdir(parents=True)
+    paths.instances_image.unlink(missing_ok=True)
+    sh(["truncate", "-s", INSTANCES_SIZE, str(paths.instances_image)])
+    sh(["mkfs.xfs", "-q", "-f", str(paths.instances_image)])
+    sh(["mount", "-o", "loop", str(paths.instances_image), str(shared)])
+    return shared
+
+
+def _detach(image: Path) -> None:
+    """Detach every loop device backed by ``image``."""
+    if image.exists():
+        for line in sh(["losetup", "-j", str(image)], check=False).stdout.splitlines():
+            sh(["losetup", "-d", line.split(":", 1)[0]], check=False)
+
+
 def unmount_state(paths: LabPaths) -> None:
     unmount_under(paths.mountpoint)
-    if paths.image.exists():
-        for line in sh(["losetup", "-j", str(paths.image)], check=False).stdout.splitlines():
-            sh(["losetup", "-d", line.split(":", 1)[0]], check=False)
+    _detach(paths.instances_image)
+    _detach(paths.image)
 
 
 def create_overlay(paths: LabPaths, host: LabHost) -> Path:

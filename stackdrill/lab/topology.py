@@ -91,6 +91,12 @@ class LabPaths:
         operations guide's evacuation and manual recovery of a failed compute assume)."""
         return self.mountpoint / "shared" / "nova-instances"
 
+    @property
+    def instances_image(self) -> Path:
+        """The file system behind :attr:`nova_instances`, apart from the hosts' own: a full
+        instances file system fills no host's root."""
+        return self.root / "instances.img"
+
     def host_dir(self, name: str) -> Path:
         return self.mountpoint / name
 

@@ -120,10 +120,32 @@ def test_a_probe_that_fails_confirms_no_deviation_and_breaks_no_unchanged_check_
     # the probe's own error key is what says it cannot observe
     found = check_deviates(drill, ["host:c1/probe:state"])
     assert {d.kind for d in found} == {"unknown", "unobserved"}
-    with pytest.raises(DrillError, match="host:c1/unit:svc/active: 'active' -> <unknown>"):
-        check_unchanged(drill, ["host:c1/unit:*"])
+    with pytest.raises(DrillError, match=r"^host:c1/unit:\*: not observed within 0.2s: "
+                                         r"host:c1/unit:svc/active: 'active' -> <unknown>"):
+        check_unchanged(drill, ["host:c1/unit:*"], observe_within=0.2)
     target.state = {"svc": "failed"}
     assert drill.undo_all() == []
+
+
+def test_an_unchanged_check_waits_for_a_path_its_probe_could_not_observe(
+        drill: Drill) -> None:
+    target = drill.targets[0]  # type: ignore[index]
+    drill.record_baseline()
+    fails = iter([True, True])
+    probe_state = target.state
+
+    class Flaky(dict[str, str]):
+        def items(self) -> Any:
+            if next(fails, False):
+                raise OSError("listing cut short")
+            return probe_state.items()
+
+    target.state = Flaky()
+    check_unchanged(drill, ["host:c1/unit:svc/active"], observe_within=30)
+    target.state = probe_state
+    looks = [name for name, _ in drill.evidence.attachments
+             if name == "state difference: unchanged paths"]
+    assert len(looks) == 3
 
 
 def test_a_failed_undo_is_reported_and_stays_pending(drill: Drill) -> None:

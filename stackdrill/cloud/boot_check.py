@@ -1,0 +1,105 @@
+"""Can a host boot a server now, and if not, why: a server booted on that host with the
+canaries' image and flavor, watched until Nova settles it (ACTIVE or ERROR), then deleted.
+
+Nova's reason is what an operator reads with ``openstack server show`` and
+``openstack server event show``: the server's fault, and the error each failed step of its
+build left (the last line of the step's traceback, such as ``OSError: [Errno 28] No space left
+on device``). A build that fails on its host is rescheduled; targeting one host leaves no
+alternate, so the fault is Nova's "Exhausted all hosts" and the step's error says the cause.
+
+The server is named :data:`PREFIX`-<host>. One left behind by a run that died is deleted before
+the next boot check and by the canary set-up, so it never becomes part of a verified state.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from stackdrill.cloud.access import CloudAccess, CloudError
+from stackdrill.core.waiting import WaitTimeout, poll
+
+PREFIX = "stackdrill-boot-check"
+DELETE_TIMEOUT = 120
+SETTLED = ("ACTIVE", "ERROR")
+
+
+@dataclass(frozen=True)
+class BootOutcome:
+    """How a boot on ``host`` ended, after ``seconds``: ACTIVE, or ERROR with Nova's reason."""
+
+    host: str
+    status: str
+    reason: str
+    seconds: float
+
+    def render(self) -> str:
+        said = f": {self.reason}" if self.reason else ""
+        return f"a server booted on {self.host} went {self.status} in {self.seconds:.1f}s{said}"
+
+
+def remove_leftovers(conn: Any) -> None:
+    """Delete every boot-check server (a run that died may have left one)."""
+    for server in list(conn.compute.servers(all_projects=True)):
+        if server.name.startswith(PREFIX):
+            _delete(conn, server)
+
+
+def boot_on(access: CloudAccess, host: str, image_id: str, flavor_id: str,
+            timeout: float) -> BootOutcome:
+    """Boot a server on ``host``, wait up to ``timeout`` seconds for Nova to settle it, read
+    why it failed if it did, and delete it."""
+    conn = access.connection()
+    remove_leftovers(conn)
+    started = time.monotonic()
+    server = conn.compute.create_server(
+        name=f"{PREFIX}-{host}", image_id=image_id, flavor_id=flavor_id, networks="none",
+        availability_zone=f"nova:{host}")
+    try:
+        settled = _settled(conn, server.id, timeout)
+        seconds = time.monotonic() - started
+        reason = _reason(conn, settled) if settled.status == "ERROR" else ""
+        return BootOutcome(host, settled.status, reason, seconds)
+    finally:
+        _delete(conn, server)
+
+
+def _settled(conn: Any, server_id: str, timeout: float) -> Any:
+    def settled() -> Any:
+        current = conn.compute.get_server(server_id)
+        return current if current.status in SETTLED and not current.task_state else None
+
+    try:
+        found, _ = poll(settled, timeout=timeout, interval=1.0, max_interval=3.0,
+                        description="the boot-check server ACTIVE or ERROR")
+    except WaitTimeout as exc:
+        raise CloudError(str(exc)) from exc
+    return found
+
+
+def _reason(conn: Any, server: Any) -> str:
+    """The server's fault message and each failed build step's error, in Nova's words."""
+    parts = [str((server.fault or {}).get("message") or "no fault recorded")]
+    for action in conn.compute.server_actions(server.id):
+        detail = conn.compute.get_server_action(action.request_id, server.id)
+        for event in detail.events or []:
+            result, trace = _field(event, "result"), _field(event, "traceback")
+            if result == "Error" and trace:
+                last = str(trace).strip().splitlines()[-1]
+                parts.append(f"{_field(event, 'event')}: {last}")
+    return "; ".join(dict.fromkeys(parts))
+
+
+def _field(event: Any, name: str) -> Any:
+    return event.get(name) if isinstance(event, dict) else getattr(event, name, None)
+
+
+def _delete(conn: Any, server: Any) -> None:
+    from openstack.exceptions import SDKException
+
+    try:
+        conn.compute.delete_server(server, ignore_missing=True)
+        conn.compute.wait_for_delete(server, wait=DELETE_TIMEOUT)
+    except SDKException as exc:
+        raise CloudError(f"the boot-check server {server.name} was not deleted: {exc}") from exc
