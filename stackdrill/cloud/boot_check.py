@@ -3,9 +3,10 @@ canaries' image and flavor, watched until Nova settles it (ACTIVE or ERROR), the
 
 Nova's reason is what an operator reads with ``openstack server show`` and
 ``openstack server event show``: the server's fault, and the error each failed step of its
-build left (the last line of the step's traceback, such as ``OSError: [Errno 28] No space left
-on device``). A build that fails on its host is rescheduled; targeting one host leaves no
-alternate, so the fault is Nova's "Exhausted all hosts" and the step's error says the cause.
+build left (the last lines of the step's traceback, such as a ``cp`` whose standard error says
+``No space left on device``). A build that fails on its host is rescheduled; targeting one host
+leaves no alternate, so the fault is Nova's "Exhausted all hosts" and the step's error says
+the cause.
 
 The server is named :data:`PREFIX`-<host>. One left behind by a run that died is deleted before
 the next boot check and by the canary set-up, so it never becomes part of a verified state.
@@ -23,6 +24,9 @@ from stackdrill.core.waiting import WaitTimeout, poll
 PREFIX = "stackdrill-boot-check"
 DELETE_TIMEOUT = 120
 SETTLED = ("ACTIVE", "ERROR")
+TRACE_LINES = 3
+"""The last lines of a failed step's traceback kept: the exception, and for a command that
+failed, its standard error."""
 
 
 @dataclass(frozen=True)
@@ -86,8 +90,8 @@ def _reason(conn: Any, server: Any) -> str:
         for event in detail.events or []:
             result, trace = _field(event, "result"), _field(event, "traceback")
             if result == "Error" and trace:
-                last = str(trace).strip().splitlines()[-1]
-                parts.append(f"{_field(event, 'event')}: {last}")
+                last = [line.strip() for line in str(trace).strip().splitlines()[-TRACE_LINES:]]
+                parts.append(f"{_field(event, 'event')}: {' '.join(last)}")
     return "; ".join(dict.fromkeys(parts))
 
 

@@ -76,7 +76,9 @@ def mount_instances(paths: LabPaths) -> Path:
     shared.mkdir(parents=True)
     paths.instances_image.unlink(missing_ok=True)
     sh(["truncate", "-s", INSTANCES_SIZE, str(paths.instances_image)])
-    sh(["mkfs.xfs", "-q", "-f", str(paths.instances_image)])
+    # without reflink, as on ext4: a boot copies the guest's kernel and ramdisk into the
+    # instance's directory, and a full file system fails it
+    sh(["mkfs.xfs", "-q", "-f", "-m", "reflink=0", str(paths.instances_image)])
     sh(["mount", "-o", "loop", str(paths.instances_image), str(shared)])
     return shared
 

@@ -54,7 +54,8 @@ def _access(compute: Compute) -> Any:
 
 
 def test_a_failed_boot_says_nova_s_reason_and_the_server_is_deleted() -> None:
-    trace = "Traceback (most recent call last):\n  ...\nOSError: [Errno 28] No space left on device"
+    trace = ("Traceback (most recent call last):\n  ...\nProcessExecutionError: Unexpected error"
+             "\nCommand: cp kernel\nStderr: 'cp: error writing kernel: No space left on device'")
     compute = Compute([("BUILD", "spawning"), ("ERROR", None)],
                       fault="Exhausted all hosts available for retrying build failures",
                       events=[{"event": "compute__do_build_and_run_instance",
@@ -64,8 +65,9 @@ def test_a_failed_boot_says_nova_s_reason_and_the_server_is_deleted() -> None:
     outcome = boot_check.boot_on(_access(compute), "compute1", "img", "flv", timeout=30)
     assert outcome.status == "ERROR"
     assert outcome.reason == ("Exhausted all hosts available for retrying build failures; "
-                              "compute__do_build_and_run_instance: OSError: [Errno 28] No "
-                              "space left on device")
+                              "compute__do_build_and_run_instance: ProcessExecutionError: "
+                              "Unexpected error Command: cp kernel Stderr: 'cp: error writing "
+                              "kernel: No space left on device'")
     assert compute.created == [{"name": "stackdrill-boot-check-compute1", "image_id": "img",
                                 "flavor_id": "flv", "networks": "none",
                                 "availability_zone": "nova:compute1"}]
