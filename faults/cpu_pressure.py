@@ -85,6 +85,8 @@ class CpuPressure(Fault):
                        int(facts["max_seconds"]))
 
     def confirm(self, facts: Mapping[str, Any]) -> str | None:
+        """Two readings at least half a second apart: every tagged worker is there, and
+        between the readings they used at least a quarter of the CPU time asked of them."""
         now = self.run.observe(facts["tag"])
         if now is None or len(now.workers) < int(facts["workers"]):
             self._first = None
@@ -106,4 +108,6 @@ class CpuPressure(Fault):
                 f"{' '.join(f'{v:.2f}' for v in now.load)}")
 
     def undo(self, facts: Mapping[str, Any]) -> None:
+        """SIGTERM to every process of the injection's tagged session, SIGKILL to any left;
+        fails naming the processes still there."""
         self.run.end(facts["tag"])

@@ -78,6 +78,8 @@ class DiskFill(Fault):
                         f"{{ rc=$?; rm -f {file}; exit $rc; }}", check=True, timeout=300)
 
     def confirm(self, facts: Mapping[str, Any]) -> str | None:
+        """``df`` shows the filesystem used at or above the percentage asked, and the
+        fallocated file is there."""
         usage = self._usage(facts["path"])
         size = self.target.run(f"stat -c %s {shlex.quote(facts['file'])}", record=False)
         if usage is None or not size.ok or usage.percent + 0.05 < float(facts["percent"]):
@@ -87,6 +89,7 @@ class DiskFill(Fault):
                 f"{facts['file']} of {size.stdout.strip()} bytes")
 
     def undo(self, facts: Mapping[str, Any]) -> None:
+        """Delete exactly the fallocated file; fails if it is still there."""
         file = shlex.quote(facts["file"])
         if not self.target.run(f"rm -f -- {file} && test ! -e {file}").ok:
             raise FaultError(f"{self.target.name}: {facts['file']} is still there after the undo")

@@ -175,6 +175,8 @@ class DiskIoErrors(Fault):
                             check=True, timeout=60)
 
     def confirm(self, facts: Mapping[str, Any]) -> str | None:
+        """After a write and a sync on the disk, its root can no longer be read (XFS shut the
+        filesystem down); the kernel's XFS lines for the device are the evidence."""
         result = self.target.run(io_check_command(facts["mountpoint"], facts["source"]),
                                  timeout=60)
         lines = result.stdout.splitlines()
@@ -186,6 +188,9 @@ class DiskIoErrors(Fault):
                 f"I/O errors; kernel: {kernel[-1].strip() if kernel else 'no XFS message'}")
 
     def undo(self, facts: Mapping[str, Any]) -> None:
+        """Give the device back (the lab's control file, or the original device-mapper table);
+        a filesystem still unreadable is unmounted, its holders released, and mounted again
+        until it reads."""
         self.target.run(restore_command(facts), check=True, timeout=60)
         path = facts["mountpoint"]
         quoted = shlex.quote(path)

@@ -217,6 +217,10 @@ class DropIscsiSessions(Fault):
             self.target.run(iscsi.tgt_conn_delete(tid, sid, cid), check=True)
 
     def confirm(self, facts: Mapping[str, Any]) -> str | None:
+        """By method. initiator: every recorded session logged out. target: none of the
+        recorded sessions left (with hold, no initiator logged in and the ACLs empty; LIO: the
+        portal groups disabled). network: each drop rule's packet counter risen since the
+        injection."""
         method = facts["method"]
         if method == "initiator":
             live = self._live_sessions()
@@ -311,6 +315,9 @@ class DropIscsiSessions(Fault):
                 f"{len(facts['targets'])} target(s); sessions ended: {_ids(ended)}")
 
     def undo(self, facts: Mapping[str, Any]) -> None:
+        """By method. initiator: log in again to each recorded target without a session.
+        network: delete the tagged rules. target: LIO's portal groups enabled again; tgtd's
+        ACLs bound back after hold (without hold the initiators reconnect by themselves)."""
         method = facts["method"]
         if method == "initiator":
             listing = self.target.run("iscsiadm -m session", record=False).stdout

@@ -65,11 +65,13 @@ class DropTable(Fault):
         self.target.run(f"mysql {database} -e '{_drop(table)}'", check=True)
 
     def confirm(self, facts: Mapping[str, Any]) -> str | None:
+        """The table is gone from the database's ``information_schema.tables``."""
         if self._exists():
             return None
         return f"{facts['database']}.{facts['table']} is gone on {self.target.name}"
 
     def undo(self, facts: Mapping[str, Any]) -> None:
+        """Load the dump back if the table is still missing, then delete the dump."""
         dump = facts["dump"]
         if not self._exists():
             self.target.run(f"test -s {dump} && mysql {facts['database']} < {dump}",

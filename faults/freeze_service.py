@@ -105,6 +105,8 @@ class FreezeService(Fault):
                 f"(stopped) in /proc/<pid>/status: {listed}")
 
     def undo(self, facts: Mapping[str, Any]) -> None:
+        """SIGCONT to the journalled processes and to the service's processes now, then read
+        ``/proc`` again: fails naming any process still stopped (``T``)."""
         service = self.target.service(facts["service"])
         pids = set(int(pid) for pid in facts["pids"])
         # the journalled processes are continued even when the service's cannot be listed

@@ -110,6 +110,8 @@ class HoldServicesAtBoot(Fault):
         return f"held at boot on {self.target.name}: {', '.join(facts['units'])}"
 
     def undo(self, facts: Mapping[str, Any]) -> None:
+        """Enable the held services at boot again and start them (a host that booted while
+        they were held has them stopped)."""
         # --now: a host that booted while they were held has them stopped; they ran before.
         if "services" in facts:
             self._switch(facts["services"], "enable")

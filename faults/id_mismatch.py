@@ -65,6 +65,8 @@ class IdMismatch(Fault):
             {name: (old, new) for name, (old, new) in facts["groups"].items()}), check=True)
 
     def confirm(self, facts: Mapping[str, Any]) -> str | None:
+        """Every user and group named reads its shifted ID on the host (files keep the old
+        ones)."""
         ids = read_ids(self.target, facts["users"], facts["groups"])
         changed = [f"{name} uid {old} -> {new}" for name, (old, new) in facts["users"].items()
                    if ids.users.get(name) == new]

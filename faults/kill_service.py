@@ -79,6 +79,8 @@ class KillService(Fault):
         self.target.run(command, check=True)
 
     def confirm(self, facts: Mapping[str, Any]) -> str | None:
+        """The main process recorded before the injection is gone, and the service's main
+        process is no longer it (a restarted service has a new one)."""
         pid = int(facts["main_pid"])
         service = self._journalled(facts)
         gone = service.pid_gone(pid)
@@ -91,6 +93,8 @@ class KillService(Fault):
                 f"main pid {status.main_pid or 'none'}, restarts {status.restarts})")
 
     def undo(self, facts: Mapping[str, Any]) -> None:
+        """Start the sockets the injection stopped, then the service; fails if it does not
+        run."""
         legacy = [facts["socket"]] if facts.get("socket") else []  # older journals
         start_sockets(self.target, facts.get("sockets", legacy))
         service = self._journalled(facts)

@@ -85,6 +85,7 @@ class MemoryPressure(Fault):
                        int(facts["max_seconds"]))
 
     def confirm(self, facts: Mapping[str, Any]) -> str | None:
+        """The tagged worker is there and holds, resident, at least 90 % of the bytes asked."""
         now = self.run.observe(facts["tag"])
         if now is None or not now.workers:
             return None
@@ -97,4 +98,6 @@ class MemoryPressure(Fault):
                 f"{_mib(int(facts['available_before_kb']) * 1024)} before")
 
     def undo(self, facts: Mapping[str, Any]) -> None:
+        """SIGTERM to every process of the injection's tagged session, SIGKILL to any left;
+        fails naming the processes still there."""
         self.run.end(facts["tag"])

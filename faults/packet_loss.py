@@ -152,6 +152,8 @@ class PacketLoss(Fault):
         self.target.run(netfilter.install(facts["rules"]), check=True)
 
     def confirm(self, facts: Mapping[str, Any]) -> str | None:
+        """Since the injection, the counting rules have seen packets and the tagged DROP
+        rules have dropped some of them."""
         result = self.target.run(netfilter.listing(facts["tag"]), record=False)
         if not result.ok:
             return None
@@ -165,6 +167,8 @@ class PacketLoss(Fault):
                 f"tagged {facts['tag']}")
 
     def undo(self, facts: Mapping[str, Any]) -> None:
+        """Delete exactly the rules the injection added (by its tag); fails if a rule with
+        the tag is left."""
         left = netfilter.remove_tagged(self.target, facts["rules"], facts["tag"])
         if left is not None:
             raise FaultError(f"{self.target.name}: rules tagged {facts['tag']} left after the "

@@ -199,6 +199,8 @@ class Partition(Fault):
                 + f"; {dropped} packets dropped by the rules tagged {facts['tag']}")
 
     def undo(self, facts: Mapping[str, Any]) -> None:
+        """Delete exactly the rules the injection added (by its tag); fails if a rule with
+        the tag is left."""
         left = netfilter.remove_tagged(self.target, facts["rules"], facts["tag"])
         if left is not None:
             raise FaultError(f"{self.target.name}: rules tagged {facts['tag']} left after the "

@@ -39,6 +39,7 @@ class PowerOffHost(Fault):
             raise FaultError(str(exc)) from exc
 
     def confirm(self, facts: Mapping[str, Any]) -> str | None:
+        """The power driver reports the host off, and the host does not answer."""
         try:
             if self.target.power_driver().is_on():
                 return None
@@ -51,6 +52,7 @@ class PowerOffHost(Fault):
         return None
 
     def undo(self, facts: Mapping[str, Any]) -> None:
+        """Power the host on through its power driver, unless it is on already."""
         try:
             driver = self.target.power_driver()
             if not driver.is_on():

@@ -39,6 +39,7 @@ class PullDisk(Fault):
         self.target.run(f"umount -l {shlex.quote(facts['mountpoint'])}", check=True)
 
     def confirm(self, facts: Mapping[str, Any]) -> str | None:
+        """The disk's mount point is gone from ``/proc/mounts``."""
         mount = current_mount(self.target, facts["mountpoint"])
         if mount is not None:
             return None
@@ -46,5 +47,7 @@ class PullDisk(Fault):
                 f"{self.target.name} (gone from /proc/mounts)")
 
     def undo(self, facts: Mapping[str, Any]) -> None:
+        """Mount the disk again: from fstab where it is listed, else from the recorded
+        device; a disk mounted already is left alone."""
         self.target.run(remount_command(facts["mountpoint"], facts["source"], facts["fstype"]),
                         check=True, timeout=120)

@@ -89,6 +89,8 @@ class RebootHost(Fault):
                 f"reports it off")
 
     def undo(self, facts: Mapping[str, Any]) -> None:
+        """Power the host on where its power driver reports it off; a host without a power
+        driver is left to come back by itself."""
         if self.target.spec.power is None:
             return
         try:

@@ -61,6 +61,7 @@ class RemoveFiles(Fault):
         return [f for f in files if f in missing]
 
     def confirm(self, facts: Mapping[str, Any]) -> str | None:
+        """None of the files that matched when the fault was prepared exists any more."""
         try:
             if self._missing(facts["files"]) != list(facts["files"]):
                 return None
@@ -78,6 +79,7 @@ class RemoveFiles(Fault):
         return f"{self.target.name}: not re-created: {', '.join(missing)}"
 
     def undo(self, facts: Mapping[str, Any]) -> None:
+        """Put back, from the copy, each file still missing, then delete the copy."""
         backup = shlex.quote(facts["backup"])
         restore = " && ".join(
             f"{{ [ -e {shlex.quote(f)} ] || {{ tar -xPf {backup}/files.tar {shlex.quote(f)} && "

@@ -68,10 +68,12 @@ class StopService(Fault):
         self.target.run(facts["stop"], check=True, timeout=120)
 
     def confirm(self, facts: Mapping[str, Any]) -> str | None:
+        """The service no longer runs, read the way the deployment runs it."""
         if self.target.service(facts["service"]).is_running():
             return None
         return f"{facts['service']} is stopped on {self.target.name}"
 
     def undo(self, facts: Mapping[str, Any]) -> None:
+        """Start the sockets the injection stopped, then the service."""
         start_sockets(self.target, facts.get("sockets") or [])
         self.target.run(facts["start"], check=True, timeout=120)

@@ -1,5 +1,6 @@
 """The operator's command line: ``stackdrill lab|plan|run|recover|report|inventory|discover``.
 
+``stackdrill list|describe`` print the catalogue of faults, recoveries, probes and steps.
 Every exit code the command line returns is in :data:`EXIT_MEANINGS`, which ``stackdrill --help``
 and ``stackdrill run --help`` list. The package is a front door: it may import every layer, the
 lab included.
@@ -55,13 +56,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
+    from stackdrill.cli import catalogue
     from stackdrill.inventory import importer as inventory_import
 
     parser = _Parser(prog="stackdrill", description=__doc__.splitlines()[0],
                      epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_lab_parser, _run_parser, _plan_parser, _recover_parser, _report_parser,
-                _discover_parser, inventory_import.add_parser):
+                _discover_parser, inventory_import.add_parser, catalogue.add_list_parser,
+                catalogue.add_describe_parser):
         add(sub)
     return parser
 
@@ -441,6 +444,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "inventory":
             from stackdrill.inventory import importer as inventory_import
             return inventory_import.run(args)
+        if args.command in ("list", "describe"):
+            from stackdrill.cli import catalogue
+            return catalogue.run(args)
         return _recover(args)
     except (BadInput, ActionFailed) as exc:  # an argument, a file; a host not reached
         print(f"stackdrill: error: {exc}", file=sys.stderr)

@@ -1,8 +1,8 @@
 """Drill history and reports: one JSON line per drill run, and a self-contained HTML report of
 the runs (timelines, time to recover against the budget and what the tenants felt, trends and
-regressions), each run's directory under ``reports/``, and notifications. May import every
-layer below it (``core`` to ``engine``); never ``lab`` or the front doors, which hand it what
-it reports."""
+regressions), each run's directory under ``reports/``, and notifications; and the catalogue of
+the faults, recoveries, probes and steps (docs/reference.md). May import every layer below it
+(``core`` to ``engine``); never ``lab`` or the front doors, which hand it what it reports."""
 
 from __future__ import annotations
 

@@ -261,6 +261,6 @@ def test_every_step_that_changes_the_cloud_is_marked() -> None:
     assert {name for name, changes in found.items() if changes} == {
         "inject", "inject_everywhere", "fault_ends", "recover", "canary_workload",
         "known_pattern", "record_pre_upgrade", "inject_on_chosen", "inject_on_some",
-        "recover_on_chosen"}
+        "recover_on_chosen", "boot_fails", "boot_active"}
     assert {"verified_state", "unchanged", "deviates", "reads_back", "same_canaries",
             "back_to_verified"} <= {name for name, changes in found.items() if not changes}
