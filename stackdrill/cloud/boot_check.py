@@ -2,11 +2,10 @@
 canaries' image and flavor, watched until Nova settles it (ACTIVE or ERROR), then deleted.
 
 Nova's reason is what an operator reads with ``openstack server show`` and
-``openstack server event show``: the server's fault, and the error each failed step of its
-build left (the last lines of the step's traceback, such as a ``cp`` whose standard error says
-``No space left on device``). A build that fails on its host is rescheduled; targeting one host
-leaves no alternate, so the fault is Nova's "Exhausted all hosts" and the step's error says
-the cause.
+``openstack server event show``: the server's fault (a message Nova cuts at 255 characters),
+the last lines of the traceback behind it, which an administrator sees (for a full instances
+file system, a ``cp`` whose standard error says ``No space left on device``), and those of each
+build step that failed.
 
 The server is named :data:`PREFIX`-<host>. One left behind by a run that died is deleted before
 the next boot check and by the canary set-up, so it never becomes part of a verified state.
@@ -84,15 +83,23 @@ def _settled(conn: Any, server_id: str, timeout: float) -> Any:
 
 def _reason(conn: Any, server: Any) -> str:
     """The server's fault message and each failed build step's error, in Nova's words."""
-    parts = [str((server.fault or {}).get("message") or "no fault recorded")]
+    fault = server.fault or {}
+    parts = [str(fault.get("message") or "no fault recorded")]
+    if fault.get("details"):  # an administrator sees the traceback behind the message
+        parts.append(_tail(fault["details"]))
     for action in conn.compute.server_actions(server.id):
         detail = conn.compute.get_server_action(action.request_id, server.id)
         for event in detail.events or []:
             result, trace = _field(event, "result"), _field(event, "traceback")
             if result == "Error" and trace:
-                last = [line.strip() for line in str(trace).strip().splitlines()[-TRACE_LINES:]]
-                parts.append(f"{_field(event, 'event')}: {' '.join(last)}")
+                parts.append(f"{_field(event, 'event')}: {_tail(trace)}")
     return "; ".join(dict.fromkeys(parts))
+
+
+def _tail(trace: object) -> str:
+    """The last :data:`TRACE_LINES` lines of a traceback, on one line."""
+    lines = [line.strip() for line in str(trace).strip().splitlines() if line.strip()]
+    return " ".join(lines[-TRACE_LINES:])
 
 
 def _field(event: Any, name: str) -> Any:

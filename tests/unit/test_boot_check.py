@@ -14,9 +14,10 @@ from stackdrill.cloud.access import CloudError
 
 class Compute:
     def __init__(self, states: list[tuple[str, str | None]], fault: str = "",
-                 events: list[dict[str, Any]] | None = None) -> None:
+                 events: list[dict[str, Any]] | None = None, details: str = "") -> None:
         self.states = iter(states)
         self.fault = fault
+        self.details = details
         self.events = events or []
         self.created: list[dict[str, Any]] = []
         self.deleted: list[str] = []
@@ -33,7 +34,8 @@ class Compute:
     def get_server(self, server_id: str) -> Any:
         status, task = next(self.states)
         return SimpleNamespace(id=server_id, status=status, task_state=task,
-                               fault={"message": self.fault} if self.fault else None)
+                               fault={"message": self.fault, "details": self.details}
+                               if self.fault else None)
 
     def server_actions(self, server_id: str) -> list[Any]:
         return [SimpleNamespace(request_id="req-1")]
@@ -58,6 +60,8 @@ def test_a_failed_boot_says_nova_s_reason_and_the_server_is_deleted() -> None:
              "\nCommand: cp kernel\nStderr: 'cp: error writing kernel: No space left on device'")
     compute = Compute([("BUILD", "spawning"), ("ERROR", None)],
                       fault="Exhausted all hosts available for retrying build failures",
+                      details="Traceback (most recent call last):\n  ...\nRescheduledException:"
+                              " re-scheduled\n\nExit code: 1\nStderr: 'No space left'\n",
                       events=[{"event": "compute__do_build_and_run_instance",
                                "result": "Error", "traceback": trace},
                               {"event": "conductor_schedule_and_build_instances",
@@ -65,6 +69,8 @@ def test_a_failed_boot_says_nova_s_reason_and_the_server_is_deleted() -> None:
     outcome = boot_check.boot_on(_access(compute), "compute1", "img", "flv", timeout=30)
     assert outcome.status == "ERROR"
     assert outcome.reason == ("Exhausted all hosts available for retrying build failures; "
+                              "RescheduledException: re-scheduled Exit code: 1 Stderr: 'No "
+                              "space left'; "
                               "compute__do_build_and_run_instance: ProcessExecutionError: "
                               "Unexpected error Command: cp kernel Stderr: 'cp: error writing "
                               "kernel: No space left on device'")
