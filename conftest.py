@@ -1,4 +1,3 @@
-"""Loads the drill vocabulary for every feature under features/."""
-
-pytest_plugins = ["stackdrill.builtin.steps.drill_steps", "stackdrill.builtin.steps.cloud_steps",
-                  "stackdrill.builtin.steps.upgrade_steps", "stackdrill.builtin.steps.tenant_steps"]
+"""The checkout's features need nothing here: the stackdrill pytest plugin, which pytest loads
+through its ``pytest11`` entry point, registers the drill vocabulary (the built-in step modules,
+``stackdrill.builtin.steps.*``) and the drills' markers itself, in every run."""

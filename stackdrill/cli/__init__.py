@@ -1,6 +1,7 @@
 """The operator's command line: ``stackdrill lab|plan|run|recover|report|inventory|discover``.
 
-``stackdrill list|describe`` print the catalogue of faults, recoveries, probes and steps.
+``stackdrill list|describe`` print the catalogue of faults, recoveries, probes and steps;
+``stackdrill init DIR`` writes a drill project of one's own.
 Every exit code the command line returns is in :data:`EXIT_MEANINGS`, which ``stackdrill --help``
 and ``stackdrill run --help`` list. The package is a front door: it may import every layer, the
 lab included.
@@ -56,7 +57,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from stackdrill.cli import catalogue
+    from stackdrill.cli import catalogue, scaffold
     from stackdrill.inventory import importer as inventory_import
 
     parser = _Parser(prog="stackdrill", description=__doc__.splitlines()[0],
@@ -64,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_lab_parser, _run_parser, _plan_parser, _recover_parser, _report_parser,
                 _discover_parser, inventory_import.add_parser, catalogue.add_list_parser,
-                catalogue.add_describe_parser):
+                catalogue.add_describe_parser, scaffold.add_parser):
         add(sub)
     return parser
 
@@ -232,6 +233,7 @@ def without_wip(tags: str | None) -> str:
 def _pytest_argv(args: argparse.Namespace, options: Sequence[str]) -> list[str]:
     argv = list(args.paths)
     argv += ["-m", without_wip(args.tags)]
+    argv += ["-o", "stackdrill_features=true"]  # feature files no test module binds
     for option in options:
         value = getattr(args, option)
         if value is not None:
@@ -447,6 +449,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("list", "describe"):
             from stackdrill.cli import catalogue
             return catalogue.run(args)
+        if args.command == "init":
+            from stackdrill.cli import scaffold
+            return scaffold.run(args)
         return _recover(args)
     except (BadInput, ActionFailed) as exc:  # an argument, a file; a host not reached
         print(f"stackdrill: error: {exc}", file=sys.stderr)
