@@ -8,7 +8,7 @@ pattern over the snapshot's paths, and must name at least one of them.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from stackdrill.core.state import Deviation, Snapshot, render_diff
@@ -47,13 +47,10 @@ def check_deviates(drill: Drill, patterns: list[str], within: float = 0.0) -> li
         missing = [p for p in patterns if not any(matches(p, d.path) for d in seen)]
         return not missing
 
-    try:
-        with drill.watched():
-            poll(all_seen, timeout=within, interval=0.5, max_interval=2.0,
-                 description="the fault's effect observed by the probes")
-    except WaitTimeout:
-        raise DrillError(f"expected a deviation at {', '.join(missing)} within {within:g}s; "
-                         f"observed: {render_diff(found)}") from None
+    _watched_poll(drill, all_seen, within, (0.5, 2.0),
+                  "the fault's effect observed by the probes",
+                  lambda: f"expected a deviation at {', '.join(missing)} within {within:g}s; "
+                          f"observed: {render_diff(found)}")
     drill.timeline.add("deviation", f"{len(found)} deviation(s) from the verified state",
                        render_diff(found))
     return found
@@ -88,11 +85,19 @@ def check_unchanged(drill: Drill, patterns: list[str],
             unseen.extend((pattern, d) for d in matched[:1])
         return not unseen
 
+    _watched_poll(drill, judged, observe_within, (1.0, 5.0),
+                  "the paths that must stay unchanged observed",
+                  lambda: f"{unseen[0][0]}: not observed within {observe_within:g}s: "
+                          f"{unseen[0][1]}")
+
+
+def _watched_poll(drill: Drill, check: Callable[[], bool], timeout: float,
+                  intervals: tuple[float, float], description: str,
+                  failure: Callable[[], str]) -> None:
+    """Poll ``check`` under the drill's safeguards; at the deadline, fail with ``failure()``."""
     try:
         with drill.watched():
-            poll(judged, timeout=observe_within, interval=1.0, max_interval=5.0,
-                 description="the paths that must stay unchanged observed")
+            poll(check, timeout=timeout, interval=intervals[0], max_interval=intervals[1],
+                 description=description)
     except WaitTimeout:
-        pattern, deviation = unseen[0]
-        raise DrillError(f"{pattern}: not observed within {observe_within:g}s: "
-                         f"{deviation}") from None
+        raise DrillError(failure()) from None
