@@ -42,11 +42,12 @@ READ_TIMEOUT = 10.0
 """Seconds a console read may take: its own connection, without retries, so that a controller
 that lost power costs one read, not minutes of a request waiting on a dead peer."""
 NO_ANSWER_HOLD = 60.0
-"""Seconds a canary's console is left alone after a read got no answer in time. Nova's API
-worker still waits on nova-compute after the client gave up, for ``rpc_response_timeout``
-(60 s by default), and the API's workers are few: reading again sooner would hold one worker
-more at each read, and the compute API the drill measures would go out because of the
-monitor. The console is caught up with at the next read."""
+"""Seconds every console is left alone after a read got no answer in time. Nova's API worker
+still waits on nova-compute after the client gave up, for ``rpc_response_timeout`` (60 s by
+default), and the API's workers are few: reading again sooner, or reading the other canaries'
+consoles through the same dead message queue, would hold one worker more at each read, and the
+compute API the drill measures would go out because of the monitor. The consoles are caught up
+with at the next read."""
 LINES_MIN = 150
 LINES_MAX = 2500
 """About Nova's 100 KiB of console log at some 40 bytes a record."""
@@ -101,7 +102,7 @@ class WorkloadMonitor:
         self._interval = interval
         self._tracks = {host: HeartbeatTrack(CANARY_PREFIX + host) for host in self._servers}
         self._errors: dict[str, str] = {}
-        self._held_until: dict[str, float] = {}
+        self._held_until = 0.0
         self._log: list[str] = []
         self._lost: dict[str, int] = {}
         self._ring_checked = 0.0
@@ -128,7 +129,7 @@ class WorkloadMonitor:
             finished = not self._thread.is_alive()
             self._thread = None
             if finished:
-                self._held_until.clear()  # the last read is worth the wait
+                self._held_until = 0.0  # the last read is worth the wait
                 self._read_all()
                 self.check_ring_logs()
         self._console.close()
@@ -142,7 +143,7 @@ class WorkloadMonitor:
             self._read_console(host, server_id, prime)
 
     def _read_console(self, host: str, server_id: str, prime: bool = False) -> None:
-        if time.monotonic() < self._held_until.get(host, 0.0):
+        if time.monotonic() < self._held_until:
             return
         track = self._tracks[host]
         since = time.time() - track.last_read if track.last_read else 0.0
@@ -156,7 +157,7 @@ class WorkloadMonitor:
             self._console.failed()
             note = ""
             if isinstance(exc, ConnectTimeout):
-                self._held_until[host] = time.monotonic() + NO_ANSWER_HOLD
+                self._held_until = time.monotonic() + NO_ANSWER_HOLD
                 note = f" (next read in {NO_ANSWER_HOLD:.0f} s)"
             self._failed(host, f"console not read{note}: {type(exc).__name__}: {exc}"[:200])
             return

@@ -1,6 +1,6 @@
-"""The workload monitor's console reads: a read that got no answer leaves that console alone
-for a while (Nova's API worker is still waiting on nova-compute), the others go on, and the
-last read at stop is made anyway."""
+"""The workload monitor's console reads: a read that got no answer leaves every console alone
+for a while (Nova's API worker is still waiting on nova-compute, and the others' reads would
+go through the same message queue), and the last read at stop is made anyway."""
 
 from __future__ import annotations
 
@@ -45,14 +45,14 @@ def _monitor() -> workload.WorkloadMonitor:
     return workload.WorkloadMonitor(CloudAccess("lab"), canaries)
 
 
-def test_a_console_that_did_not_answer_is_left_alone_and_the_others_are_read(
+def test_a_console_that_did_not_answer_leaves_every_console_alone(
         consoles: Consoles) -> None:
     monitor = _monitor()
     consoles.silent.add("s1")
     monitor._read_all()
     monitor._read_all()
     monitor._read_all()
-    assert consoles.reads == ["s1", "s2", "s2", "s2"]
+    assert consoles.reads == ["s1"]
     assert "next read in 60 s" in monitor.errors()["compute1"]
 
 
@@ -81,5 +81,4 @@ def test_the_last_read_at_stop_reads_a_held_console(consoles: Consoles) -> None:
     monitor.start()
     consoles.silent.clear()
     monitor.stop()
-    assert consoles.reads[:2] == ["s1", "s2"]
-    assert consoles.reads[-2:] == ["s1", "s2"]
+    assert consoles.reads == ["s1", "s1", "s2"]
