@@ -84,12 +84,12 @@ def _lab_parser(sub: Any) -> None:
 
 def _run_parser(sub: Any) -> None:
     """``stackdrill run``: drills against a cloud, through pytest."""
+    from stackdrill.cli import shipped_drills
     from stackdrill.cli.run_options import add_run_arguments
 
     run = sub.add_parser("run", help="run drills (features) against a cloud",
                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("paths", nargs="*", default=["features"],
-                     help="feature directories or test modules (default: features)")
+    run.add_argument("paths", nargs="*", help=shipped_drills.paths_help())
     run.add_argument("--tags", "-m", help="pytest marker expression, e.g. 'compute and not slow'")
     run.add_argument("--inventory", help="inventory file of the cloud's hosts")
     run.add_argument("--os-cloud", help="cloud name in clouds.yaml (default: $OS_CLOUD)")
@@ -113,10 +113,11 @@ def _run_parser(sub: Any) -> None:
 
 def _plan_parser(sub: Any) -> None:
     """``stackdrill plan``: the dry run."""
+    from stackdrill.cli import shipped_drills
+
     plan = sub.add_parser("plan", help="dry run: show each drill's faults, recoveries, target "
                                        "hosts and commands, touching nothing")
-    plan.add_argument("paths", nargs="*", default=["features"],
-                      help="feature directories or test modules (default: features)")
+    plan.add_argument("paths", nargs="*", help=shipped_drills.paths_help())
     plan.add_argument("--tags", "-m", help="pytest marker expression, e.g. 'compute and not slow'")
     where = plan.add_mutually_exclusive_group()
     where.add_argument("--inventory", help="inventory file of the cloud's hosts")
@@ -230,8 +231,13 @@ def without_wip(tags: str | None) -> str:
     return f"({tags}) and not wip"
 
 
-def _pytest_argv(args: argparse.Namespace, options: Sequence[str]) -> list[str]:
-    argv = list(args.paths)
+def _pytest_argv(args: argparse.Namespace, options: Sequence[str], *,
+                 cache: bool = True) -> list[str]:
+    from stackdrill.cli.shipped_drills import default_argv
+    from stackdrill.engine.state_dir import default_state_dir
+
+    argv = list(args.paths) or default_argv(default_state_dir() / "pytest-cache" if cache
+                                            else None)
     argv += ["-m", without_wip(args.tags)]
     argv += ["-o", "stackdrill_features=true"]  # feature files no test module binds
     for option in options:
@@ -246,7 +252,7 @@ def _pytest_argv(args: argparse.Namespace, options: Sequence[str]) -> list[str]:
 def _plan(args: argparse.Namespace, pytest_args: list[str]) -> int:
     import pytest
 
-    argv = [*_pytest_argv(args, ("inventory", "seed")), "--stackdrill-plan", "-qq",
+    argv = [*_pytest_argv(args, ("inventory", "seed"), cache=False), "--stackdrill-plan", "-qq",
             "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
     try:
         return _exit_code(int(pytest.main([*argv, *pytest_args])))

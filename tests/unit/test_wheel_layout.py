@@ -1,5 +1,6 @@
-"""The wheel ships the built-in folders inside ``stackdrill.builtin`` and nothing under a generic
-top-level name: the build hook's mapping, read without building anything."""
+"""The wheel ships the built-in folders inside ``stackdrill.builtin``, the drills' feature files
+in ``stackdrill/builtin/features/``, and nothing under a generic top-level name: the build
+hook's mapping, read without building anything (test_installed_wheel.py builds and installs)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ class _HookInterface:
     """Stands in for hatchling's ``BuildHookInterface``: only what the hook reads."""
 
     target_name = "wheel"
+    root = str(ROOT)
 
 
 def _hook(monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -40,8 +42,11 @@ def test_a_wheel_maps_each_builtin_folder_into_stackdrill_builtin(
     hook = _hook(monkeypatch)
     build_data: dict[str, Any] = {"force_include": {}}
     hook.initialize("standard", build_data)
+    features = {str(path.relative_to(ROOT)) for path in (ROOT / "features").rglob("*.feature")}
+    assert features
     assert build_data["force_include"] == {
-        folder: f"stackdrill/builtin/{folder}" for folder in BUILTIN_FOLDERS}
+        **{folder: f"stackdrill/builtin/{folder}" for folder in BUILTIN_FOLDERS},
+        **{feature: f"stackdrill/builtin/{feature}" for feature in features}}
     for folder in BUILTIN_FOLDERS:
         assert (ROOT / folder / "__init__.py").is_file()
 
@@ -59,7 +64,7 @@ def test_the_wheel_packages_only_stackdrill() -> None:
     assert wheel["packages"] == ["stackdrill"]
     assert "custom" in wheel["hooks"]
     sdist = project["tool"]["hatch"]["build"]["targets"]["sdist"]["include"]
-    assert {*BUILTIN_FOLDERS, "stackdrill", "hatch_build.py"} <= set(sdist)
+    assert {*BUILTIN_FOLDERS, "features", "stackdrill", "hatch_build.py"} <= set(sdist)
     plugins = project["project"]["entry-points"]["stackdrill.plugins"]
     assert not [target for target in plugins.values()
                 if target.split(".")[0] in BUILTIN_FOLDERS]
