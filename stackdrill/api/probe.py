@@ -40,7 +40,8 @@ its own after the batch, so the built-in probes do not.
 Transport failures belong to the host, not to a probe: when the batch cannot run (unreachable,
 refused, no answer within ``SnapshotSettings.host_timeout``), the snapshot records a single
 error under ``host:<name>/ssh`` (``"unreachable: ..."``, ``"timeout: ..."``) and no values for
-that host. Health checks report it; comparisons list it as unobserved. A slow or dead host costs
+that host. Health checks report it; comparisons list it as unobserved, and each value the
+verified state had there as unknown (never as gone). A slow or dead host costs
 at most one worker for ``host_timeout``; the snapshot never waits longer for it.
 
 Cloud probes
