@@ -50,6 +50,20 @@ A :class:`CloudProbe` observes the cloud as a whole, once per snapshot, concurre
 hosts; its paths are prefixed with ``cloud/``. It lists each resource kind with one paged list
 call (never one GET per resource) and may run independent calls concurrently with
 :func:`run_calls`. Its errors are recorded under ``cloud/probe:<name>``.
+
+Lifetime and reach
+------------------
+Every registered probe takes part in every drill of the run: a probe is not chosen by a
+feature. Each drill (one per scenario) makes one instance of every registered probe when it
+starts, and uses it for every snapshot of that drill (the verified state, the pre-flight, each
+comparison, the wait for the verified state, the safeguards' background observations) until the
+scenario ends; the next scenario gets new instances. Within a drill, the methods are called for
+each host in each snapshot, from the snapshot's threads (one per host, and the safeguards'
+thread alongside): anything kept on the instance must hold for every host and be safe to use
+from several threads at once. A probe's default ``rules`` join every drill's tolerance, before
+the feature's own rules (which win). Its ``problems``, and any error it records, keep every
+drill from recording its verified state: the drill waits up to ``--settle`` seconds (180 by
+default) for the cloud to be healthy, then refuses to start, naming the first problem.
 """
 
 from __future__ import annotations
@@ -97,6 +111,7 @@ class ProbeOutput:
 
     @property
     def ok(self) -> bool:
+        """Whether the fragment exited 0."""
         return self.exit_status == 0
 
     def require_ok(self) -> str:
@@ -121,6 +136,7 @@ class _ProbeBase(ABC):
 
     @classmethod
     def tolerance_rules(cls) -> list[Rule]:
+        """The ``rules`` parsed: the defaults every drill's tolerance starts from."""
         return [Rule.parse(text) for text in cls.rules]
 
 
@@ -130,6 +146,9 @@ class Probe(_ProbeBase):
     roles: ClassVar[tuple[str, ...]] = ()
 
     def applies_to(self, target: Target) -> bool:
+        """Whether to observe ``target`` in a snapshot: by default, whether it carries one of
+        ``roles`` (every host when ``roles`` is empty). Called for each host in each snapshot;
+        decide from the inventory alone, never from the host."""
         return not self.roles or any(role in target.spec.roles for role in self.roles)
 
     def command(self, target: Target) -> str | None:
@@ -137,10 +156,15 @@ class Probe(_ProbeBase):
         return None
 
     def parse(self, target: Target, output: ProbeOutput) -> dict[str, Any]:
+        """The values this probe observed on ``target``, by path relative to the host
+        (``"unit:dbus/active": "active"``), from its fragment's output. Values are JSON-like
+        (strings, numbers, booleans, lists); the paths should be the same from one snapshot to
+        the next while nothing changes, since a path that appears or goes is a deviation."""
         raise NotImplementedError(f"probe {self.name} has a command but no parse")
 
     @property
     def batched(self) -> bool:
+        """Whether it joins the host's batch (it defines ``command``), else runs ``observe``."""
         return type(self).command is not Probe.command
 
     def observe(self, target: Target) -> dict[str, Any]:
@@ -165,7 +189,10 @@ class CloudProbe(_ProbeBase):
     """Observes the cloud as a whole, once per snapshot; paths are prefixed with ``cloud/``."""
 
     @abstractmethod
-    def observe_cloud(self, context: CloudContext) -> dict[str, Any]: ...
+    def observe_cloud(self, context: CloudContext) -> dict[str, Any]:
+        """The values this probe observed on the cloud, by path relative to ``cloud/``
+        (``"server:<name>/status": "ACTIVE"``). What it raises is recorded as its
+        error under ``cloud/probe:<name>`` and the other probes' values are kept."""
 
 
 # -- one command per host ------------------------------------------------------------------------
@@ -233,6 +260,7 @@ class Workers:
         self._lock = threading.Lock()
 
     def pool(self) -> ThreadPoolExecutor:
+        """The pool, created on first use."""
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.size, thread_name_prefix=self.prefix)

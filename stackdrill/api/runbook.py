@@ -1,4 +1,12 @@
-"""What a recovery is: a runbook of named steps, each timed, each command recorded."""
+"""What a recovery is: a runbook of named steps, each timed, each command recorded.
+
+A recovery is what an operator does to bring the cloud back after a fault, written as the
+runbook they would follow: :meth:`Recovery.runbook` returns :class:`RunbookStep` objects, and
+the drill runs them in order. The shared pieces a runbook is written with live here too:
+:func:`wait` (poll until true, for a step), :func:`after_reboot_steps` (the first two steps
+after a host reboots), :meth:`Recovery.api_call` (an API call shown as the CLI command it
+stands for) and :meth:`Recovery.cloud` (the openstacksdk connection).
+"""
 
 from __future__ import annotations
 
@@ -28,6 +36,21 @@ class ResourceFailed(RecoveryFailed):
 
 @dataclass(frozen=True)
 class RunbookStep:
+    """One step of a runbook, as an operator reads it.
+
+    ``title`` names it in the report, the timeline and the failure message ("Start libvirtd
+    on compute1"). ``action`` does it, called with no argument when the step's turn comes; its
+    return value is ignored, and an :class:`~stackdrill.core.errors.ActionFailed` it raises
+    (a :class:`~stackdrill.hosts.ssh.HostError`, :class:`RecoveryFailed`, ...) fails the
+    step. Anything else it raises rolls the runbook back too, but ends the drill as an error
+    with a traceback: wait with :func:`wait`, whose timeout fails the step, not with a bare
+    :func:`~stackdrill.core.waiting.poll`, whose :class:`WaitTimeout` is not an
+    ``ActionFailed``. ``commands`` are the commands it stands for, as text: the dry run and
+    the report print them, nothing runs them. Bind what the action needs with
+    :func:`functools.partial` or a method; building the steps must not contact a host, since
+    the dry run builds them with targets that cannot connect.
+    """
+
     title: str
     action: Callable[[], object]
     commands: tuple[str, ...] = ()
@@ -35,6 +58,9 @@ class RunbookStep:
 
 @dataclass
 class StepRecord:
+    """What one step did in a drill: when it started, how long it took, whether it succeeded
+    (else its error), and every command its action ran with ``record`` on."""
+
     title: str
     started: float
     duration: float = 0.0
@@ -45,6 +71,9 @@ class StepRecord:
 
 @dataclass
 class RunbookRecord:
+    """What one recovery did in a drill, step by step; ``render`` is the text the evidence
+    shows, and the drill's result keeps it."""
+
     recovery: str
     target: str
     steps: list[StepRecord] = field(default_factory=list)
@@ -65,7 +94,11 @@ class RunbookRecord:
 @dataclass(frozen=True)
 class RecoveryContext:
     """What a runbook may use besides its target: every host, the cloud's APIs, and the facts
-    the drill's faults recorded about this target (e.g. its boot identity before a reboot)."""
+    the drill's faults recorded about this target (e.g. its boot identity before a reboot).
+
+    In a dry run all three are empty; ``stackdrill recover --pending`` gives the hosts and the
+    cloud but no fault facts. A runbook that needs one says so with :class:`RecoveryFailed`
+    (:meth:`Recovery.cloud` does)."""
 
     targets: Targets | None = None
     cloud: CloudAccess | None = None
@@ -73,7 +106,31 @@ class RecoveryContext:
 
 
 class Recovery(ABC):
-    """Subclass, set ``name``, ``description`` and ``params``, return the steps from ``runbook``."""
+    """Subclass, set ``name``, ``description`` and ``params``, return the steps from ``runbook``.
+
+    ``name`` is what a feature writes (``When the recovery "restart_services" runs on the
+    compute host``) and is unique among recoveries; ``description`` is one line for the
+    catalogue; ``params`` maps each parameter a feature's table may give to its
+    :class:`~stackdrill.core.params.Param`. An instance is made per use, with the
+    chosen host's ``target``, the table's raw strings and a :class:`RecoveryContext`;
+    ``values`` holds the parameters parsed (defaults filled in), and a missing, unknown or
+    malformed one raises :class:`~stackdrill.core.params.ParamError`.
+
+    When each part runs:
+
+    - ``validate`` (a class method) at collection, for each step that names the recovery:
+      bad parameters refuse the run before anything is touched.
+    - ``runbook`` in the dry run (its titles and commands printed, no host contacted) and in
+      the drill, after every fault so far has been confirmed. The recovery is journalled before
+      its first step. Before each step the drill checks its safeguards; each step is timed and
+      the commands it runs are recorded under it. A step that raises an
+      :class:`~stackdrill.core.errors.ActionFailed` ends the runbook: the drill fails with
+      :class:`RecoveryFailed` naming the step.
+    - ``rollback`` after a step failed, after the runbook was stopped (Ctrl-C, SIGTERM, a
+      safeguard), and by ``stackdrill recover --pending`` for a runbook a killed run left half
+      done, from a new instance made with the same parameters and a context without
+      ``fault_facts``.
+    """
 
     name: ClassVar[str]
     description: ClassVar[str]
@@ -88,18 +145,31 @@ class Recovery(ABC):
 
     @classmethod
     def validate(cls, raw_params: Mapping[str, str]) -> None:
+        """Refuse a feature's parameters with a one-line
+        :class:`~stackdrill.core.params.ParamError` (checked at collection, before anything
+        runs)."""
         parse_params(f"recovery {cls.name!r}", cls.params, raw_params)
 
     @abstractmethod
-    def runbook(self) -> list[RunbookStep]: ...
+    def runbook(self) -> list[RunbookStep]:
+        """The steps, in the order they run. Build them from ``values`` and the target's name
+        alone: the dry run calls this with a target that cannot connect, and the drill calls it
+        once, before the first step runs."""
 
     def rollback(self) -> list[str]:
         """After a failed step: undo what the runbook changed on purpose and that must not
-        outlast it (a service it disabled); return what was done. Most runbooks have none."""
+        outlast it (a service it disabled); return what was done. Most runbooks have none.
+
+        It runs after a failed or stopped runbook, whichever step it reached, and from
+        ``stackdrill recover --pending`` on a new instance in another process: read the state
+        from the hosts, not from attributes the steps set. An
+        :class:`~stackdrill.core.errors.ActionFailed` it raises is reported beside the step's
+        failure, and the journal keeps the recovery pending for ``recover --pending``."""
         return []
 
     def cloud(self) -> Any:
-        """The openstacksdk connection; a recovery that needs it fails clearly without it."""
+        """The openstacksdk connection (one per thread, for the cloud the run was given); a
+        recovery that needs it fails clearly without it (:class:`RecoveryFailed`)."""
         if self.context.cloud is None:
             raise RecoveryFailed(f"recovery {self.name!r} needs the cloud's APIs "
                                  f"(clouds.yaml / --os-cloud)")
@@ -107,7 +177,9 @@ class Recovery(ABC):
 
     def api_call(self, label: str, call: Callable[[], list[str]]) -> list[str]:
         """Run an API call standing in for an operator's CLI command (``label``) and record
-        its result, one line per resource, as the command's output."""
+        its result, one line per resource, as the command's output (host ``api`` in the
+        evidence and the step's record); return those lines. Whatever the call raises becomes
+        a :class:`RecoveryFailed` whose one line starts with ``label``."""
         started, clock = time.time(), time.monotonic()
         try:
             lines = call()
@@ -123,9 +195,12 @@ class Recovery(ABC):
 
 
 def wait(check: Callable[[], Any], timeout: float, description: str) -> Any:
-    """Poll ``check`` until it returns something true, for a runbook step; a timeout fails the
-    step. A host that does not answer and a failed API call are retried; a resource in an error
-    state (:class:`ResourceFailed`) fails the step at once."""
+    """Poll ``check`` until it returns something true, for a runbook step, and return that
+    value; a timeout fails the step (:class:`RecoveryFailed` with the wait's one-line message).
+    A host that does not answer (:class:`~stackdrill.hosts.ssh.HostError`) and a failed API call
+    (:class:`RecoveryFailed`) are retried; a resource in an error state
+    (:class:`ResourceFailed`) fails the step at once. Polls every 1 s at first, then up to
+    every 3 s, under the drill's safeguards like every wait."""
     failed: list[ResourceFailed] = []
 
     def attempt() -> Any:

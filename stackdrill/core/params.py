@@ -1,4 +1,15 @@
-"""Typed parameters for faults and recoveries, parsed from a feature's data table."""
+"""Typed parameters for faults and recoveries, parsed from a feature's data table.
+
+A feature gives a fault or a recovery its parameters as a two-column table of strings::
+
+    When the fault "kill_service" is injected on the compute host:
+      | service | libvirtd |
+      | signal  | SIGKILL  |
+
+The class declares each one as a :class:`Param` (``params = {"signal": Param("the signal",
+signal_name, "SIGKILL")}``), and its ``values`` hold them parsed. The parsers here are the
+usual ones; any callable from ``str`` that raises :class:`ValueError` on bad text will do.
+"""
 
 from __future__ import annotations
 
@@ -20,16 +31,31 @@ class _Required:
 
 
 REQUIRED: Any = _Required()
+"""The default of a parameter a feature must give."""
 
 
 @dataclass(frozen=True)
 class Param:
+    """One parameter of a fault or a recovery.
+
+    ``help`` says what it means (``stackdrill describe`` and docs/reference.md show it, and a
+    missing parameter's message quotes it). ``parse`` turns the table's text into the value
+    (``str`` by default; :func:`boolean`, :func:`positive_float`, :func:`word_list`,
+    :func:`signal_name`, ... or any callable that raises :class:`ValueError` on bad text: its
+    message becomes the refusal). ``default`` is the value when the table does not give it,
+    used as it is, not parsed; without one the parameter is required. Parameters are checked
+    when the features are collected, so a bad one refuses the run with one line before
+    anything is touched.
+    """
+
     help: str
     parse: Callable[[str], Any] = str
     default: Any = REQUIRED
 
 
 def signal_name(text: str) -> str:
+    """A signal's name as ``kill -s`` and systemd take it: ``kill``, ``SIGKILL`` or ``sigkill``
+    give ``SIGKILL``."""
     name = text.strip().upper()
     if not name.startswith("SIG"):
         name = "SIG" + name
@@ -39,6 +65,8 @@ def signal_name(text: str) -> str:
 
 
 def word_list(text: str) -> list[str]:
+    """A list written with commas (or semicolons): ``dbus, libvirtd`` gives ``["dbus",
+    "libvirtd"]``; an empty item is refused."""
     items = [part.strip() for part in text.replace(";", ",").split(",")]
     if not all(items):
         raise InvalidValue(f"expected a comma-separated list, got {text!r}")
@@ -46,6 +74,7 @@ def word_list(text: str) -> list[str]:
 
 
 def boolean(text: str) -> bool:
+    """``yes``, ``true``, ``on``, ``1`` or ``no``, ``false``, ``off``, ``0``, in any case."""
     value = text.strip().lower()
     if value in ("yes", "true", "on", "1"):
         return True
@@ -55,6 +84,7 @@ def boolean(text: str) -> bool:
 
 
 def positive_float(text: str) -> float:
+    """A number above 0: seconds, a percentage."""
     value = float(text)
     if value <= 0:
         raise InvalidValue(f"expected a positive number, got {text!r}")
@@ -62,6 +92,9 @@ def positive_float(text: str) -> float:
 
 
 def parse_params(owner: str, specs: Mapping[str, Param], raw: Mapping[str, str]) -> dict[str, Any]:
+    """Every parameter of ``specs`` parsed from ``raw``, defaults filled in; a
+    :class:`ParamError` naming ``owner`` ("fault 'kill_service'") for an unknown, missing or
+    malformed one."""
     unknown = sorted(set(raw) - set(specs))
     if unknown:
         allowed = ", ".join(sorted(specs)) or "none"
@@ -91,6 +124,7 @@ def table_params(rows: list[list[str]]) -> dict[str, str]:
 
 
 def positive_int(text: str) -> int:
+    """A whole number above 0: a count."""
     value = int(text)
     if value <= 0:
         raise InvalidValue(f"expected a positive whole number, got {text!r}")

@@ -1,9 +1,17 @@
 """Polling with a deadline, keeping a record of every attempt.
 
 Callers that wait for the cloud to reach some state use :func:`poll` (or
-:func:`poll_until`) instead of sleeping for a fixed time.  The returned
+:func:`poll_until`) instead of sleeping for a fixed time: a check is called until it returns
+something true or the deadline passes, with growing pauses between attempts.  The returned
 :class:`PollRecord` says how many attempts were needed and what each one saw,
-so a drill report can show how long recovery actually took.
+so a drill report can show how long recovery actually took.  A wait that runs out raises
+:class:`~stackdrill.core.errors.WaitTimeout`, which carries the same record and whose message
+is one line ending with what the last attempt saw.
+
+Inside a drill every wait is observed (:func:`observing`): before each pause the drill checks
+its safeguards, and ends the wait by raising when one has tripped, and the terminal shows the
+wait's progress.  A runbook step waits with :func:`stackdrill.api.runbook.wait`, which turns a
+timeout into a failed step; a fault's ``confirm`` does not wait at all, the drill polls it.
 """
 
 from __future__ import annotations
@@ -35,6 +43,9 @@ _DETAIL_LIMIT = 300
 
 
 class Clock(Protocol):
+    """What :func:`poll` reads the time from and sleeps with: :data:`SYSTEM_CLOCK`, or a fake
+    clock in a test, so that a wait of minutes runs in no time."""
+
     def monotonic(self) -> float: ...
 
     def sleep(self, seconds: float) -> None: ...
@@ -49,6 +60,7 @@ class _SystemClock:
 
 
 SYSTEM_CLOCK: Clock = _SystemClock()
+"""The real clock: :func:`time.monotonic` and :func:`time.sleep`."""
 
 
 def _seconds(value: float) -> str:
@@ -58,6 +70,10 @@ def _seconds(value: float) -> str:
 
 @dataclass(frozen=True)
 class Attempt:
+    """One call of a wait's check: its number (from 1), when it began (seconds after the wait
+    began), how long it took, whether it succeeded, and what it saw (the check's return value,
+    or the exception it raised from ``ignore``, on one line of at most 300 characters)."""
+
     number: int
     at: float
     duration: float
@@ -65,12 +81,20 @@ class Attempt:
     detail: str
 
     def render(self) -> str:
+        """One line: ``#3 +1.25s (0.10s) not yet: 'inactive'``."""
         status = "ok" if self.ok else "not yet"
         return f"#{self.number} +{self.at:.2f}s ({self.duration:.2f}s) {status}: {self.detail}"
 
 
 @dataclass
 class PollRecord:
+    """The record of one wait: what was waited for (``description``), its ``timeout``, every
+    attempt in order, the seconds it took (``elapsed``, up to the end of the last attempt) and
+    whether it ``succeeded``. :func:`poll` returns it with the value; a
+    :class:`~stackdrill.core.errors.WaitTimeout` carries it as ``record``. Drills attach its
+    :meth:`render` to their evidence, so a report shows how long each wait took and what it saw
+    on the way."""
+
     description: str
     timeout: float
     attempts: list[Attempt] = field(default_factory=list)
@@ -78,6 +102,8 @@ class PollRecord:
     succeeded: bool = False
 
     def render(self) -> str:
+        """A header line (reached or not, after how many attempts, in how long, the timeout)
+        and one line per attempt, a long run of alike attempts shortened."""
         outcome = "reached" if self.succeeded else "not reached"
         count = len(self.attempts)
         noun = "attempt" if count == 1 else "attempts"
@@ -190,15 +216,18 @@ def poll(
 ) -> tuple[T, PollRecord]:
     """Call ``check`` until it returns a truthy value or ``timeout`` seconds pass.
 
-    The truthy value is returned together with the record of all attempts.
-    Exceptions listed in ``ignore`` count as failed attempts; any other
-    exception propagates immediately.  The pause between attempts starts at
-    ``interval`` and is multiplied by ``backoff`` after each attempt, capped at
-    ``max_interval``; a pause is shortened so that the final attempt happens at
+    The truthy value is returned together with the record of all attempts.  The first call is
+    at once (``timeout=0`` makes exactly one); a falsy return (False, None, 0, an empty string
+    or list) means not yet.  Exceptions listed in ``ignore`` (a host that does not answer, say)
+    count as failed attempts; any other exception propagates immediately.  The pause between
+    attempts starts at ``interval`` and is multiplied by ``backoff`` after each attempt,
+    capped at ``max_interval``; a pause is shortened so that the final attempt happens at
     the deadline.  With ``pacing``, the pause after a failed attempt is instead
     whatever it returns for that attempt (e.g. from its duration), still cut at
     the deadline.  Raises :class:`WaitTimeout` when the deadline passes.  Before
-    each pause the observers installed with :func:`observing` see the record.
+    each pause the observers installed with :func:`observing` see the record.  ``description``
+    names the wait in the record and in the timeout's message ("nova-compute running on
+    compute1"); timing arguments out of range are :class:`~stackdrill.core.errors.InvalidValue`.
     """
     _check_arguments(description, timeout, interval, max_interval, backoff)
     record = PollRecord(description=description, timeout=timeout)

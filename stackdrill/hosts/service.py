@@ -31,7 +31,15 @@ class Service:
     """The handle of service ``name`` on ``target``: its state and main process, start, stop,
     restart, kill, and whether it starts at boot. Where it runs is looked up once, when first
     needed (:meth:`Target.placement`); a placement that cannot be resolved is a
-    :class:`~stackdrill.hosts.ssh.HostError`."""
+    :class:`~stackdrill.hosts.ssh.HostError`.
+
+    ``target.service(name)`` makes a new handle each time; a handle keeps no state but its
+    placement. The methods that act (start, stop, restart, kill) run their command with
+    ``record`` on, so the evidence and the runbook step show it; the reads (status, presence)
+    do not, since they are polled. The ``*_command`` methods, ``shell``, ``inside`` and
+    ``running_test`` only build text, for a plan or a probe's fragment (a service in an LXC
+    container first reads the host's container names, once per host).
+    """
 
     def __init__(self, target: Target, name: str) -> None:
         self.target = target
@@ -52,6 +60,7 @@ class Service:
 
     @cached_property
     def placement(self) -> Placement:
+        """Where and how the service runs (:meth:`Target.placement`), looked up once."""
         return self.target.placement(self.name)
 
     @property
@@ -84,6 +93,8 @@ class Service:
         return str(self.placement.unit)
 
     def describe(self) -> str:
+        """Its placement in words, for messages: ``unit rabbitmq-server``, ``docker container
+        rabbitmq`` or ``unit nova-api in LXC container nova_api_container``."""
         return self.placement.describe()
 
     def lxc_name(self) -> str | None:
@@ -109,6 +120,7 @@ class Service:
         return commands.kill_command(self.placement, signal, pid, self.lxc_name())
 
     def main_pid_command(self) -> str:
+        """The command printing its main process's ID (0 when it runs none)."""
         return commands.main_pid_command(self.placement, self.lxc_name())
 
     def boot_command(self, verb: str) -> str:
@@ -137,10 +149,13 @@ class Service:
     # -- reading ---------------------------------------------------------------------------------
 
     def status(self) -> ServiceStatus:
+        """Its state now, in systemd's words whatever runs it (one command, not recorded);
+        :class:`~stackdrill.hosts.target.CommandFailed` when it cannot be read."""
         result = self.target.run(self.command("status"), check=True, record=False)
         return commands.parse_statuses([self.placement], result.stdout)[0]
 
     def is_running(self) -> bool:
+        """Whether it is active now (:attr:`ServiceStatus.running`)."""
         return self.status().running
 
     def main_pid(self) -> int:
@@ -168,12 +183,15 @@ class Service:
     # -- acting ----------------------------------------------------------------------------------
 
     def start(self, timeout: float = 60.0) -> None:
+        """Start it and wait until it runs (:meth:`act`)."""
         self.act("start", timeout=timeout)
 
     def stop(self, timeout: float = 60.0) -> None:
+        """Stop it and wait until it no longer runs (:meth:`act`)."""
         self.act("stop", timeout=timeout)
 
     def restart(self, timeout: float = 60.0) -> None:
+        """Restart it and wait until it runs (:meth:`act`)."""
         self.act("restart", timeout=timeout)
 
     def act(self, action: str, *, timeout: float = 60.0) -> None:

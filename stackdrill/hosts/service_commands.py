@@ -82,6 +82,7 @@ class ServiceStatus:
 
     @property
     def running(self) -> bool:
+        """Whether it is active (not activating, not deactivating)."""
         return self.active == "active"
 
 

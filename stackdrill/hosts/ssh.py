@@ -42,6 +42,11 @@ class HostTimeout(HostError):
 
 @dataclass(frozen=True)
 class CommandResult:
+    """What one command did on one host (:meth:`Target.run
+    <stackdrill.hosts.target.Target.run>`): the host's name, the command line, its exit
+    status, its stdout and stderr (decoded as UTF-8), when it started (wall clock) and how many
+    seconds it took. ``render`` is the text the evidence shows."""
+
     host: str
     command: str
     exit_status: int
@@ -52,6 +57,7 @@ class CommandResult:
 
     @property
     def ok(self) -> bool:
+        """Whether the command exited 0."""
         return self.exit_status == 0
 
     def render(self) -> str:

@@ -19,9 +19,14 @@ if TYPE_CHECKING:
     from stackdrill.inventory.profiles import Placement, Profile
 
 CommandListener = Callable[[CommandResult], None]
+"""Called with every command a target runs with ``record`` on (the drill's evidence)."""
 
 
 class CommandFailed(HostError):
+    """A command run with ``check`` exited non-zero: one line naming the host, the command, its
+    exit status and the last line of its output; ``result`` is the whole
+    :class:`~stackdrill.hosts.ssh.CommandResult`."""
+
     def __init__(self, result: CommandResult) -> None:
         last = (result.stderr or result.stdout).strip().splitlines()
         detail = last[-1] if last else "no output"
@@ -30,6 +35,23 @@ class CommandFailed(HostError):
 
 
 class Target:
+    """One inventory host as faults, recoveries and probes act on it: shell commands over the
+    host's pooled SSH connection (:meth:`run`), its services as the deployment runs them
+    (:meth:`service`), its power driver, and the inventory's other hosts (:meth:`peer`).
+
+    A drill hands a fault or a recovery the target of the host its step chose; a snapshot
+    hands each probe the target of every host it applies to. Targets come from
+    :class:`Targets`, one per host for the whole run and shared by every drill of it (and by
+    the snapshot's threads), so keep no state of your own on one. In a dry run (``stackdrill
+    plan``) a target cannot connect: every command raises :class:`HostError`, so a fault's
+    ``plan`` and a recovery's ``runbook`` must build their text without running anything.
+
+    ``spec`` is the inventory's entry for the host (``name``, ``address``, ``roles``, ``ssh``,
+    ``power``), ``inventory`` the whole inventory (its ``services`` map, its profile),
+    ``connection`` the pooled :class:`~stackdrill.hosts.ssh.SshConnection` and
+    ``power_drivers`` the registered power drivers.
+    """
+
     def __init__(self, spec: HostSpec, connection: SshConnection, inventory: Inventory,
                  listeners: list[CommandListener],
                  power_drivers: PowerDrivers | None = None) -> None:
@@ -43,6 +65,7 @@ class Target:
 
     @property
     def name(self) -> str:
+        """The host's name in the inventory (``compute1``), as messages and paths name it."""
         return self.spec.name
 
     def power_driver(self) -> PowerDriver:
@@ -55,8 +78,10 @@ class Target:
         return f"<Target {self.name} {','.join(self.spec.roles)}>"
 
     def peer(self, name: str) -> Target:
-        """Another host of the same inventory, over the same connection pool: a fault that cuts
-        this host off observes the cut from the other side too."""
+        """Another host of the same inventory by name (this one for its own name), over the
+        same connection pool: a fault that cuts this host off observes the cut from the other
+        side too. An unknown name is an :class:`~stackdrill.inventory.model.InventoryError`; a
+        dry run's target has no peers (:class:`HostError`)."""
         if name == self.name:
             return self
         if self._peers is None:
@@ -65,6 +90,24 @@ class Target:
 
     def run(self, command: str, *, check: bool = False, timeout: float | None = None,
             record: bool = True) -> CommandResult:
+        """Run ``command`` on the host and return its
+        :class:`~stackdrill.hosts.ssh.CommandResult` (exit status, stdout, stderr, timing).
+
+        The command is one shell command line, run by the shell of the inventory's SSH user
+        (root on the lab; nothing adds ``sudo``) with no terminal and nothing on its stdin:
+        quote every value with :func:`shlex.quote`. A dropped connection is opened again first.
+
+        - A non-zero exit is returned, not raised; with ``check`` it raises
+          :class:`CommandFailed`.
+        - ``timeout`` is the seconds the whole command may take (default: the host's
+          ``ssh.command_timeout``); past it, :class:`~stackdrill.hosts.ssh.HostTimeout`.
+        - A host that cannot be reached or drops the connection raises
+          :class:`~stackdrill.hosts.ssh.HostUnreachable` (a wrong key or host key, their
+          own :class:`HostError` kinds).
+        - With ``record`` (the default) the result goes to the listeners: a drill shows it in
+          its evidence and in the runbook step running then. Pass ``record=False`` for reads
+          repeated while polling, which would bury the commands that acted.
+        """
         result = self.connection.run(command, timeout=timeout)
         if record:
             for listener in self._listeners:
@@ -124,6 +167,8 @@ class Target:
 
     @cached_property
     def profile(self) -> Profile:
+        """The deployment profile the inventory names (``packages`` when it names none), loaded
+        once; one that cannot be loaded is a :class:`HostError` naming the inventory."""
         from stackdrill.inventory.profiles import ProfileError, load_profile
 
         try:
@@ -132,7 +177,8 @@ class Target:
             raise HostError(f"{self.inventory.path}: profile: {exc}") from None
 
     def os_release(self) -> dict[str, str]:
-        """This host's ``/etc/os-release``, read once."""
+        """This host's ``/etc/os-release`` as a mapping (``ID``, ``VERSION_ID``, ...), read
+        once; :class:`CommandFailed` when it cannot be read."""
         if self._os_release is None:
             from stackdrill.inventory.profiles import parse_os_release
 
@@ -153,14 +199,19 @@ class Target:
 
     @cached_property
     def host(self) -> testinfra.host.Host:
-        """The pytest-testinfra ``host`` API over this target's pooled connection."""
+        """The pytest-testinfra ``host`` API (``host.file(...)``, ``host.process``, ...) over
+        this target's pooled connection. Its commands are not recorded in the evidence: use
+        :meth:`run` for what a fault or a runbook does."""
         from stackdrill.hosts.testinfra_backend import testinfra_host
 
         return testinfra_host(self.connection)
 
 
 class Targets:
-    """Every host of an inventory, selectable by name or role."""
+    """Every host of an inventory, selectable by name or role: one :class:`Target` per host,
+    created when first asked for and kept, over one :class:`~stackdrill.hosts.ssh.SshPool`;
+    iterating gives them all, sorted by name. ``listeners`` are called with every command a
+    target runs with ``record`` on."""
 
     def __init__(self, inventory: Inventory, pool: SshPool | None = None,
                  power_drivers: PowerDrivers | None = None) -> None:
@@ -171,6 +222,8 @@ class Targets:
         self._targets: dict[str, Target] = {}
 
     def get(self, name: str) -> Target:
+        """The target of host ``name``; an unknown name is an
+        :class:`~stackdrill.inventory.model.InventoryError` listing the known ones."""
         if name not in self._targets:
             spec = self.inventory.host(name)
             target = Target(spec, self.pool.get(name), self.inventory, self.listeners,
@@ -180,10 +233,13 @@ class Targets:
         return self._targets[name]
 
     def with_role(self, role: str) -> list[Target]:
+        """The targets of the hosts carrying ``role``, sorted by name (empty when none does);
+        an unknown role is an :class:`~stackdrill.core.errors.InvalidValue`."""
         return [self.get(h.name) for h in self.inventory.with_role(role)]
 
     def __iter__(self) -> Iterator[Target]:
         return iter([self.get(name) for name in sorted(self.inventory.hosts)])
 
     def close(self) -> None:
+        """Close every pooled connection (a later command connects again)."""
         self.pool.close()
