@@ -36,8 +36,9 @@ Feature: libvirtd and dbus failures on a compute node
   @devstack
   Scenario: libvirtd is killed with SIGKILL and its guests survive
     When the fault "kill_service" is injected on the compute host:
-      | service | libvirtd |
-      | signal  | SIGKILL  |
+      | service   | libvirtd |
+      | signal    | SIGKILL  |
+      | keep_down | yes      |
     Then the fault is confirmed within 10 seconds
     And the state deviates from the verified state within 30 seconds at:
       | path                                |
