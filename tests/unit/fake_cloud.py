@@ -253,21 +253,25 @@ def stackdrill(argv: list[str], home: Path, capfd: pytest.CaptureFixture[str]) -
     return Ran(code, out, err)
 
 
-CANARY_SCENARIO = """\
-  Scenario: the canary stops
-    Given a compute host
-    And the cloud is in its verified state
-    And the verified state tolerates:
-      | rule                     |
-      | host:*/svc:other ignore  |
-    When the fault "fake_stop" is injected on the compute host:
-      | service | canary |
-    And the verified state from now on tolerates:
-      | rule                     |
-      | host:*/svc:canary ignore |
-    Then the fault is confirmed within 5 seconds
-    When the recovery "fake_start" runs on the compute host:
-      | service | canary |
-    Then the cloud is back to its verified state within 5 seconds
-"""
+def service_scenario(title: str, service: str, other: str, tags: str = "") -> str:
+    """A drill on the fake cloud: ``service`` stopped, then started; ``other`` ignored."""
+    def rule(name: str) -> str:
+        return f"      | {f'host:*/svc:{name} ignore':<24} |\n"
+
+    return (f"{tags}  Scenario: {title}\n"
+            "    Given a compute host\n"
+            "    And the cloud is in its verified state\n"
+            "    And the verified state tolerates:\n"
+            "      | rule                     |\n" + rule(other) +
+            f'    When the fault "fake_stop" is injected on the compute host:\n'
+            f"      | service | {service} |\n"
+            "    And the verified state from now on tolerates:\n"
+            "      | rule                     |\n" + rule(service) +
+            "    Then the fault is confirmed within 5 seconds\n"
+            '    When the recovery "fake_start" runs on the compute host:\n'
+            f"      | service | {service} |\n"
+            "    Then the cloud is back to its verified state within 5 seconds\n")
+
+
+CANARY_SCENARIO = service_scenario("the canary stops", "canary", "other")
 """A drill on the fake cloud that passes: the fake canary service stopped, then started."""

@@ -18,29 +18,19 @@ import pytest
 from _pytest.mark.expression import Expression
 
 from stackdrill import cli
-from tests.unit.fake_cloud import CANARY_SCENARIO, events, fake_project, run_args, stackdrill
+from tests.unit.fake_cloud import (
+    CANARY_SCENARIO,
+    events,
+    fake_project,
+    run_args,
+    service_scenario,
+    stackdrill,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
 DONE = "Feature: a drill on the fake cloud, and one written and not yet run\n" + CANARY_SCENARIO
-WIP = """
-  @wip
-  Scenario: the other service stops
-    Given a compute host
-    And the cloud is in its verified state
-    And the verified state tolerates:
-      | rule                     |
-      | host:*/svc:canary ignore |
-    When the fault "fake_stop" is injected on the compute host:
-      | service | other |
-    And the verified state from now on tolerates:
-      | rule                     |
-      | host:*/svc:other ignore  |
-    Then the fault is confirmed within 5 seconds
-    When the recovery "fake_start" runs on the compute host:
-      | service | other |
-    Then the cloud is back to its verified state within 5 seconds
-"""
+WIP = "\n" + service_scenario("the other service stops", "other", "canary", tags="  @wip\n")
 RAN_DONE = ["inject compute1/canary", "recover compute1/canary", "undo compute1/canary"]
 RAN_WIP = ["inject compute1/other", "recover compute1/other", "undo compute1/other"]
 
