@@ -76,7 +76,7 @@ from stackdrill.builtin.probes.cloud_api import PAGE, CloudApi, json_pages
 from stackdrill.builtin.probes.cloud_images import CloudImages
 from stackdrill.builtin.probes.nova_db import NovaDatabase
 
-from stackdrill.api.probe import CloudContext
+from stackdrill.api._probe import CloudContext
 from stackdrill.cloud.access import CloudAccess, CloudError
 from stackdrill.cloud.canary import image_and_flavor
 from stackdrill.core.waiting import WaitTimeout, poll

@@ -32,7 +32,7 @@ import paramiko
 import scale_lab
 from provenance import header, provenance
 
-from stackdrill.api.probe import Probe, ProbeOutput
+from stackdrill.api._probe import Probe, ProbeOutput
 from stackdrill.engine.snapshot import SnapshotSettings, take_snapshot
 from stackdrill.hosts.target import Target, Targets
 from stackdrill.inventory.loader import load_inventory

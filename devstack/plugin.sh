@@ -5,7 +5,8 @@
 # stack install:     stackdrill's harness in its own virtualenv (scripts/setup --client: uv and
 #                    the locked Python environment; none of the embedded lab's packages, so no
 #                    browser, no tgt beside DevStack's LIO target, no second MariaDB, RabbitMQ or
-#                    memcached)
+#                    memcached), and the canary guest's kernel and busybox packages
+#                    (scripts/fetch-guest-packages, downloaded, not installed)
 # stack extra:       the drills' SSH key, allowed to log in to this node as STACKDRILL_SSH_USER,
 #                    this node's host key, and the inventory of this node
 #                    (`stackdrill inventory devstack`, from ENABLED_SERVICES)
@@ -24,6 +25,11 @@ function install_stackdrill {
     mkdir -p "$STACKDRILL_DATA_DIR"
     UV_PROJECT_ENVIRONMENT=$STACKDRILL_VENV STACKDRILL_UV_DIR=$STACKDRILL_DATA_DIR/uv \
         "$STACKDRILL_DIR/scripts/setup" --client
+    # the canaries' heartbeat guest is built from the distribution's kernel and busybox
+    # packages, downloaded (not installed); without them the canaries boot a blank image
+    if ! sudo "$STACKDRILL_DIR/scripts/fetch-guest-packages"; then
+        warn $LINENO "stackdrill: no guest packages; the canaries boot a blank image"
+    fi
 }
 
 # The node's address for the drills: DevStack's own HOST_IP (HOST_IPV6 on an IPv6-only node).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stackdrill.api.registry import Registries
+from stackdrill.api import Registries
 
 
 def pytest_stackdrill_register(registries: Registries) -> None:

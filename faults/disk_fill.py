@@ -14,7 +14,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from stackdrill.api.fault import Fault, FaultError
+from stackdrill.api import Fault, FaultError
 from stackdrill.core.errors import InvalidValue
 from stackdrill.core.params import Param
 from stackdrill.hostkit.filesystems import Usage, absolute_path, df_command, parse_df

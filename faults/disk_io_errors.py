@@ -19,7 +19,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from stackdrill.api.fault import Fault, FaultError
+from stackdrill.api import Fault, FaultError
 from stackdrill.core.errors import InvalidValue
 from stackdrill.core.params import Param
 from stackdrill.core.waiting import WaitTimeout, poll_until

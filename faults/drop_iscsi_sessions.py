@@ -27,7 +27,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from stackdrill.api.fault import Fault, FaultError
+from stackdrill.api import Fault, FaultError
 from stackdrill.core.errors import InvalidValue
 from stackdrill.core.params import Param, boolean, word_list
 from stackdrill.hostkit import iscsi, netfilter

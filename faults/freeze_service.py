@@ -17,7 +17,7 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from stackdrill.api.fault import Fault, FaultError
+from stackdrill.api import Fault, FaultError
 from stackdrill.core.errors import InvalidValue
 from stackdrill.core.params import Param
 from stackdrill.hostkit.processes import (

@@ -11,7 +11,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from stackdrill.api.fault import Fault, FaultError
+from stackdrill.api import Fault, FaultError
 from stackdrill.core.params import Param
 from stackdrill.hostkit.priorities import priority_list
 from stackdrill.hostkit.units import systemctl_command

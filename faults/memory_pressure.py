@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from stackdrill.api.fault import Fault
+from stackdrill.api import Fault
 from stackdrill.core.params import Param
 from stackdrill.hostkit import stress
 from stackdrill.hostkit.stress import StressFailed, StressRun

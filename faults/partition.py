@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from stackdrill.api.fault import Fault, FaultError
+from stackdrill.api import Fault, FaultError
 from stackdrill.core.errors import InvalidValue
 from stackdrill.core.params import Param, ParamError, parse_params
 from stackdrill.hostkit import netfilter, peers

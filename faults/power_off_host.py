@@ -3,13 +3,14 @@ failed power supply, a board awaiting parts). Undo powers it on again."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from stackdrill.api.fault import Fault, FaultError
+from stackdrill.api import Fault, FaultError
 from stackdrill.hosts.identity import boot_identity
 from stackdrill.hosts.power import PowerError
 from stackdrill.hosts.ssh import HostError
+from stackdrill.inventory.model import HostSpec, Inventory
 
 
 class PowerOffHost(Fault):
@@ -17,11 +18,21 @@ class PowerOffHost(Fault):
     description = ("Power the host off through its power driver and keep it off; confirmed "
                    "when the driver reports it off and it stops answering. Undo powers it on")
 
-    def _driver_name(self) -> str:
-        return str((self.target.spec.power or {}).get("driver", "none"))
+    @classmethod
+    def inventory_problems(cls, raw_params: Mapping[str, str], inventory: Inventory,
+                           hosts: Sequence[HostSpec]) -> list[str]:
+        """Every host the fault may act on needs a power driver in the inventory."""
+        unpowered = [spec.name for spec in hosts if spec.power is None]
+        if not unpowered:
+            return []
+        return [f"the inventory gives {', '.join(unpowered)} no power driver, and powering a "
+                f"host off needs one (add 'power' to the host or to 'defaults')"]
 
     def plan(self) -> list[str]:
-        return [f"power off via {self._driver_name()} driver"]
+        power = self.target.spec.power
+        if power is None:
+            raise HostError(f"{self.target.name}: the inventory gives it no power driver")
+        return [f"power off via {power.get('driver')} driver"]
 
     def prepare(self) -> dict[str, Any]:
         try:

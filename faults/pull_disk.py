@@ -8,7 +8,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from stackdrill.api.fault import Fault, FaultError
+from stackdrill.api import Fault, FaultError
 from stackdrill.core.params import Param
 from stackdrill.hostkit.mounts import current_mount, remount_command
 from stackdrill.hostkit.swift_disks import disk_name, mountpoint

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from stackdrill.api.fault import Fault, FaultError
+from stackdrill.api import Fault, FaultError
 from stackdrill.core.errors import InvalidValue
-from stackdrill.core.params import Param
+from stackdrill.core.params import Param, parse_params
 from stackdrill.hosts.identity import boot_identity
 from stackdrill.hosts.power import PowerError
 from stackdrill.hosts.ssh import HostError
+from stackdrill.inventory.model import HostSpec, Inventory
 
 
 def _mode(text: str) -> str:
@@ -38,9 +39,24 @@ class RebootHost(Fault):
                        _proof, "down"),
     }
 
+    @classmethod
+    def inventory_problems(cls, raw_params: Mapping[str, str], inventory: Inventory,
+                           hosts: Sequence[HostSpec]) -> list[str]:
+        """A hard reboot needs a power driver in the inventory for every host it may act on."""
+        if parse_params(f"fault {cls.name!r}", cls.params, raw_params)["mode"] != "hard":
+            return []
+        unpowered = [spec.name for spec in hosts if spec.power is None]
+        if not unpowered:
+            return []
+        return [f"the inventory gives {', '.join(unpowered)} no power driver, and a hard "
+                f"reboot resets the host through one (add 'power' to the host or to "
+                f"'defaults', or reboot with mode graceful)"]
+
     def plan(self) -> list[str]:
         if self.values["mode"] == "graceful":
             return ["systemctl reboot"]
+        if self.target.spec.power is None:
+            raise HostError(f"{self.target.name}: the inventory gives it no power driver")
         return [f"power reset via {self._driver_name()} driver"]
 
     def _driver_name(self) -> str:

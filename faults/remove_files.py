@@ -12,7 +12,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from stackdrill.api.fault import Fault, FaultError
+from stackdrill.api import Fault, FaultError
 from stackdrill.core.params import Param, boolean
 
 BACKUP_ROOT = "/var/lib/stackdrill/removed"

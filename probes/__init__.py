@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stackdrill.api.registry import Registries
+from stackdrill.api import Registries
 
 
 def pytest_stackdrill_register(registries: Registries) -> None:
@@ -13,6 +13,7 @@ def pytest_stackdrill_register(registries: Registries) -> None:
     from .filesystem_use import FilesystemUse
     from .iscsi_paths import IscsiPaths
     from .iscsi_targets import IscsiTargets
+    from .keystone_tokens import KeystoneTokens
     from .libvirt_domains import LibvirtDomains
     from .nova_db import NovaDatabase
     from .swift_disks import SwiftDisks
@@ -22,5 +23,5 @@ def pytest_stackdrill_register(registries: Registries) -> None:
 
     for probe in (SystemdUnits, LibvirtDomains, AmqpConnections, CloudApi, CloudImages,
                   NovaDatabase, SwiftDisks, SwiftObjects, SwiftReplicas, IscsiTargets, IscsiPaths,
-                  AccountIds, FilesystemUse):
+                  AccountIds, FilesystemUse, KeystoneTokens):
         registries.probes.register(probe)

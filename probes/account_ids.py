@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from stackdrill.api.probe import Probe, ProbeFailed, ProbeOutput
+from stackdrill.api import Probe, ProbeFailed, ProbeOutput
 from stackdrill.hostkit.accounts import lookup_command, parse_lookup, unowned_command
 from stackdrill.hosts.target import Target
 

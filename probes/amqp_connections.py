@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stackdrill.api.probe import Probe, ProbeOutput
+from stackdrill.api import Probe, ProbeOutput
 from stackdrill.hostkit.amqp import connections_command, main_process_connected
 from stackdrill.hosts.target import Target
 

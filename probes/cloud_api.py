@@ -16,7 +16,7 @@ from typing import Any
 
 from openstack import exceptions
 
-from stackdrill.api.probe import CloudContext, CloudProbe, run_calls
+from stackdrill.api import CloudContext, CloudProbe, run_calls
 from stackdrill.cloud.access import CloudAccess
 
 #: The page size asked of every list call: the services' default maximum (Nova's and Cinder's

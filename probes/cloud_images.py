@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stackdrill.api.probe import CloudContext, CloudProbe
+from stackdrill.api import CloudContext, CloudProbe
 
 from .cloud_api import PAGE
 

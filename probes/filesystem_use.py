@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from stackdrill.api.probe import Probe, ProbeOutput
+from stackdrill.api import Probe, ProbeOutput
 from stackdrill.hostkit.filesystems import parse_usages, usage_command
 from stackdrill.hosts.target import Target
 

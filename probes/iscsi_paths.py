@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from stackdrill.api.probe import Probe, ProbeOutput
+from stackdrill.api import Probe, ProbeOutput
 from stackdrill.hostkit.iscsi import parse_iscsiadm_sessions
 from stackdrill.hosts.target import Target
 

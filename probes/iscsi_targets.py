@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stackdrill.api.probe import Probe, ProbeOutput
+from stackdrill.api import Probe, ProbeOutput
 from stackdrill.hostkit.iscsi import TGT_SHOW, parse_tgt_targets
 from stackdrill.hosts.target import Target
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stackdrill.api.probe import Probe, ProbeOutput
+from stackdrill.api import Probe, ProbeOutput
 from stackdrill.hosts.target import Target
 
 SCRIPT = r"""

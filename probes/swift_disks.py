@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from stackdrill.api.probe import Probe
+from stackdrill.api import Probe
 from stackdrill.hostkit.swift_disks import disk_problems, disk_values
 from stackdrill.hosts.target import Target
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stackdrill.api.probe import CloudContext, CloudProbe
+from stackdrill.api import CloudContext, CloudProbe
 from stackdrill.cloud.swift_canary import CONTAINER, EXPECTED_ETAGS, etag, has_object_store
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from stackdrill.api.probe import CloudContext, CloudProbe
+from stackdrill.api import CloudContext, CloudProbe
 from stackdrill.cloud.swift_canary import account_of, has_object_store
 from stackdrill.cloud.swift_replicas import observe_replicas, replica_problems, ring_host
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from stackdrill.api.probe import Probe, ProbeFailed, ProbeOutput
+from stackdrill.api import Probe, ProbeFailed, ProbeOutput
 from stackdrill.hosts.service import Service, parse_statuses, status_command
 from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import Target

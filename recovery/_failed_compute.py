@@ -14,7 +14,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from stackdrill.api.runbook import Recovery, RecoveryFailed, ResourceFailed, wait
+from stackdrill.api import Recovery, RecoveryFailed, ResourceFailed, wait
 from stackdrill.core.params import Param, positive_float
 
 RUNNING = 1  # Nova's power_state of a running guest

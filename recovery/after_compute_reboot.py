@@ -13,7 +13,8 @@ import functools
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from stackdrill.api.runbook import Recovery, RunbookStep, after_reboot_steps, wait
+from stackdrill.api import Recovery, RunbookStep, wait
+from stackdrill.api._runbook import after_reboot_steps
 from stackdrill.core.params import Param, positive_float
 from stackdrill.hostkit.amqp import AMQP_PORT, nova_compute_connected
 

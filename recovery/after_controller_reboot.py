@@ -13,13 +13,8 @@ import functools
 from collections.abc import Mapping
 from typing import ClassVar
 
-from stackdrill.api.runbook import (
-    Recovery,
-    RecoveryFailed,
-    RunbookStep,
-    after_reboot_steps,
-    wait,
-)
+from stackdrill.api import Recovery, RecoveryFailed, RunbookStep, wait
+from stackdrill.api._runbook import after_reboot_steps
 from stackdrill.core.params import Param, positive_float, word_list
 from stackdrill.core.waiting import WaitTimeout, poll
 

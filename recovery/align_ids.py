@@ -18,7 +18,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from stackdrill.api.runbook import Recovery, RecoveryFailed, RunbookStep
+from stackdrill.api import Recovery, RecoveryFailed, RunbookStep
 from stackdrill.core.params import Param, positive_float, word_list
 from stackdrill.hostkit.accounts import (
     Ids,

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from stackdrill.api.runbook import Recovery, RecoveryFailed, RunbookStep
+from stackdrill.api import Recovery, RecoveryFailed, RunbookStep
 from stackdrill.core.errors import InvalidValue
 from stackdrill.core.params import Param, positive_float, word_list
 from stackdrill.hostkit.databases import identifier

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from stackdrill.api.runbook import RunbookStep
+from stackdrill.api import RunbookStep
 
 from ._failed_compute import FailedComputeRecovery
 

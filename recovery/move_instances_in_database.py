@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from stackdrill.api.runbook import RecoveryFailed, RunbookStep, wait
+from stackdrill.api import RecoveryFailed, RunbookStep, wait
 from stackdrill.cloud.canary import wait_volume_status
 from stackdrill.core.params import Param, boolean
 from stackdrill.hosts.target import Target

@@ -20,7 +20,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from stackdrill.api.runbook import Recovery, RecoveryFailed, ResourceFailed, RunbookStep, wait
+from stackdrill.api import Recovery, RecoveryFailed, ResourceFailed, RunbookStep, wait
 from stackdrill.cloud.canary import wait_compute_up
 from stackdrill.core.errors import InvalidValue
 from stackdrill.core.params import Param, positive_float

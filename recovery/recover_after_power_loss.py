@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 from keystoneauth1.exceptions import ClientException
 from openstack.exceptions import SDKException
 
-from stackdrill.api.runbook import Recovery, ResourceFailed, RunbookStep, wait
+from stackdrill.api import Recovery, ResourceFailed, RunbookStep, wait
 from stackdrill.core.params import Param, positive_float
 
 ACTIVE_POWER = 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from stackdrill.api.runbook import Recovery, RunbookStep, wait
+from stackdrill.api import Recovery, RunbookStep, wait
 from stackdrill.cloud.canary import wait_compute_up
 from stackdrill.core.params import Param, positive_float
 

@@ -18,7 +18,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from stackdrill.api.runbook import RecoveryFailed, RunbookStep, wait
+from stackdrill.api import RecoveryFailed, RunbookStep, wait
 from stackdrill.core.params import Param, positive_float
 from stackdrill.hostkit.holders import HoldersNotReleased, release_holders
 from stackdrill.hostkit.mounts import mounted_test

@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import ClassVar
 
-from stackdrill.api.runbook import Recovery, RecoveryFailed, RunbookStep
+from stackdrill.api import Recovery, RecoveryFailed, RunbookStep
 from stackdrill.core.errors import InvalidValue
 from stackdrill.core.params import Param, positive_float, word_list
 

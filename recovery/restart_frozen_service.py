@@ -28,7 +28,7 @@ import functools
 from collections.abc import Mapping
 from typing import ClassVar
 
-from stackdrill.api.runbook import Recovery, RecoveryFailed, RunbookStep, wait
+from stackdrill.api import Recovery, RecoveryFailed, RunbookStep, wait
 from stackdrill.core.params import Param, positive_float
 from stackdrill.hostkit.processes import (
     parse_pids,

@@ -11,7 +11,7 @@ import functools
 from collections.abc import Mapping
 from typing import ClassVar
 
-from stackdrill.api.runbook import Recovery, RecoveryFailed, RunbookStep
+from stackdrill.api import Recovery, RecoveryFailed, RunbookStep
 from stackdrill.core.params import Param, positive_float
 from stackdrill.core.waiting import WaitTimeout, poll
 from stackdrill.hostkit.amqp import AMQP_PORT, nova_compute_connected, runs_nova_compute

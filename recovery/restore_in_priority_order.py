@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from stackdrill.api.runbook import Recovery, RecoveryFailed, RunbookStep, wait
+from stackdrill.api import Recovery, RecoveryFailed, RunbookStep, wait
 from stackdrill.core.params import Param, positive_float
 from stackdrill.hostkit.priorities import PriorityList, Tier, priority_list
 from stackdrill.hosts.identity import boot_identity

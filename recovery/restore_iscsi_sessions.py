@@ -15,7 +15,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from stackdrill.api.runbook import Recovery, RecoveryFailed, RunbookStep, wait
+from stackdrill.api import Recovery, RecoveryFailed, RunbookStep, wait
 from stackdrill.core.params import Param, positive_float
 from stackdrill.hostkit import iscsi
 

@@ -10,7 +10,7 @@ import functools
 from collections.abc import Mapping
 from typing import ClassVar
 
-from stackdrill.api.runbook import Recovery, RunbookStep
+from stackdrill.api import Recovery, RunbookStep
 from stackdrill.core.params import Param, positive_float, word_list
 
 

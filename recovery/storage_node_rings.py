@@ -26,7 +26,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from stackdrill.api.runbook import Recovery, RecoveryFailed, RunbookStep, wait
+from stackdrill.api import Recovery, RecoveryFailed, RunbookStep, wait
 from stackdrill.cloud.swift_canary import account_of
 from stackdrill.cloud.swift_replicas import observe_replicas, replica_problems, ring_host
 from stackdrill.cloud.swift_ring import (

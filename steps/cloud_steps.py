@@ -1,5 +1,5 @@
-"""Cloud-level drill vocabulary: the canary workload, the data on its volumes, and whether a
-host can boot a server."""
+"""Cloud-level drill vocabulary: the canary workload, the data on its volumes, whether a host
+can boot a server, and whether the cloud can create a volume."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pytest_bdd import given, parsers, then
 from stackdrill.cloud.access import CloudAccess, CloudError
 from stackdrill.cloud.boot_check import BootOutcome, boot_on
 from stackdrill.cloud.canary import CanaryWorkload
+from stackdrill.cloud.volume_check import VolumeOutcome, create_volume
 from stackdrill.cloud.volume_data import (
     Readback,
     WrittenData,
@@ -25,6 +26,10 @@ from .drill_steps import chosen_host
 BOOTED = rf"a server booted {ON_ROLE} "
 BOOT_FAILS = BOOTED + rf'fails within {SECONDS} saying "(?P<words>[^"]+)"'
 BOOT_ACTIVE = BOOTED + rf"becomes ACTIVE within {SECONDS}"
+# a size of at least 1 GiB: "0 GiB" or "-1 GiB" matches no step and is refused at collection
+VOLUME = r"a volume of (?P<size>[1-9]\d*) GiB created on the cloud "
+VOLUME_FAILS = VOLUME + rf'fails within {SECONDS} saying "(?P<words>[^"]+)"'
+VOLUME_AVAILABLE = VOLUME + rf"becomes available within {SECONDS}"
 
 
 @changes_the_cloud
@@ -106,3 +111,43 @@ def boot_active(role: str, seconds: str, chosen: dict[str, Target], drill: Drill
     outcome = _boot(drill, cloud_access, canaries, chosen_host(chosen, role), seconds)
     if outcome.status != "ACTIVE":
         pytest.fail(f"expected the boot to succeed; {outcome.render()}", pytrace=False)
+
+
+def _create_volume(drill: Drill, cloud_access: CloudAccess | None, size: str,
+                   seconds: str) -> VolumeOutcome:
+    if cloud_access is None:
+        pytest.fail("the volume check needs a cloud: no clouds.yaml entry for this inventory",
+                    pytrace=False)
+    outcome: VolumeOutcome | None = None
+    try:
+        outcome = create_volume(cloud_access, int(size), float(seconds))
+    except CloudError as exc:
+        message = str(exc)
+    if outcome is None:
+        pytest.fail(message, pytrace=False)
+    drill.timeline.add("volume-check", outcome.render())
+    drill.evidence.attach_text(f"volume check ({size} GiB)", outcome.render())
+    return outcome
+
+
+@changes_the_cloud
+@then(parsers.re(VOLUME_FAILS))
+def volume_fails(size: str, seconds: str, words: str, drill: Drill,
+                 cloud_access: CloudAccess | None) -> None:
+    """A volume created on the cloud goes to error (or the API refuses it), and Cinder's
+    reason says ``words``."""
+    outcome = _create_volume(drill, cloud_access, size, seconds)
+    if outcome.available or words.lower() not in outcome.reason.lower():
+        pytest.fail(f"expected the volume to fail saying {words!r}; {outcome.render()}",
+                    pytrace=False)
+
+
+@changes_the_cloud
+@then(parsers.re(VOLUME_AVAILABLE))
+def volume_available(size: str, seconds: str, drill: Drill,
+                     cloud_access: CloudAccess | None) -> None:
+    """A volume created on the cloud becomes available."""
+    outcome = _create_volume(drill, cloud_access, size, seconds)
+    if not outcome.available:
+        pytest.fail(f"expected the volume to become available; {outcome.render()}",
+                    pytrace=False)

@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from stackdrill.api.registry import Registries, UnknownName
-from stackdrill.api.runbook import RecoveryFailed
+from stackdrill.api import RecoveryFailed, Registries
+from stackdrill.api._registry import UnknownName
 from stackdrill.core.params import table_params
 from stackdrill.core.state import Rule
 from stackdrill.engine.choice import choice_key, choose

@@ -57,15 +57,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from stackdrill.cli import catalogue, scaffold
+    from stackdrill.cli import catalogue, profile, scaffold
     from stackdrill.inventory import importer as inventory_import
 
     parser = _Parser(prog="stackdrill", description=__doc__.splitlines()[0],
                      epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_lab_parser, _run_parser, _plan_parser, _recover_parser, _report_parser,
-                _discover_parser, inventory_import.add_parser, catalogue.add_list_parser,
-                catalogue.add_describe_parser, scaffold.add_parser):
+                _discover_parser, inventory_import.add_parser, profile.add_parser,
+                catalogue.add_list_parser, catalogue.add_describe_parser, scaffold.add_parser):
         add(sub)
     return parser
 
@@ -328,11 +328,10 @@ def _exit_code(code: int) -> int:
 
 
 def _recover(args: argparse.Namespace) -> int:
-    from stackdrill.api.registry import load_registries
+    from stackdrill.api._registry import load_registries
     from stackdrill.cloud.access import CloudAccess
-    from stackdrill.engine.journal import Journal
-    from stackdrill.engine.lock import lock_for, lock_name
-    from stackdrill.engine.recover import undo_pending
+    from stackdrill.engine.lock import run_lock
+    from stackdrill.engine.recover import journal_for, undo_pending
     from stackdrill.engine.state_dir import default_state_dir
     from stackdrill.hosts.secrets import inventory_redactor
     from stackdrill.hosts.target import Targets
@@ -341,9 +340,7 @@ def _recover(args: argparse.Namespace) -> int:
 
     inventory = load_inventory(args.inventory or LabPaths.default().inventory)
     redactor = inventory_redactor(inventory)
-    journal = Journal(Path(args.journal) if args.journal
-                      else default_state_dir() / "journal.jsonl", cloud=lock_name(inventory))
-    lock = lock_for(inventory, default_state_dir())
+    lock = run_lock(inventory, default_state_dir(), "recover --pending")
     note = lock.acquire()
     if note:
         print(f"stackdrill: {note}", file=sys.stderr)
@@ -353,6 +350,8 @@ def _recover(args: argparse.Namespace) -> int:
     cloud = CloudAccess(cloud_name, redactor) if cloud_name else None
     if cloud is not None:
         cloud.register_secrets()  # before anything is printed, even if no rollback connects
+    journal = journal_for(inventory, Path(args.journal) if args.journal
+                          else default_state_dir() / "journal.jsonl", targets, cloud)
     try:
         lines, failures = undo_pending(journal, targets, registries, cloud, redactor)
     finally:
@@ -458,6 +457,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "init":
             from stackdrill.cli import scaffold
             return scaffold.run(args)
+        if args.command == "profile":
+            from stackdrill.cli import profile
+            return profile.run(args)
         return _recover(args)
     except (BadInput, ActionFailed) as exc:  # an argument, a file; a host not reached
         print(f"stackdrill: error: {exc}", file=sys.stderr)

@@ -36,7 +36,7 @@ def add_describe_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``list`` or ``describe``; an unknown name is bad input (one line, exit 2)."""
-    from stackdrill.api.registry import load_registries
+    from stackdrill.api._registry import load_registries
     from stackdrill.reporting import catalogue
 
     if args.command == "describe":

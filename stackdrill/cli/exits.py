@@ -33,7 +33,9 @@ EXIT_MEANINGS: dict[int, str] = {
     EXIT_FAILED: "a drill failed, or the harness broke (the reason on stderr, the report files "
                  "it under harness error); recover --pending: an undo failed or could not run "
                  "(its class not loadable: the entry stays pending); lab status: the "
-                 "lab is not fully up (a host, unit, API or canary down, or no clouds.yaml)",
+                 "lab is not fully up (a host, unit, API or canary down, or no clouds.yaml); "
+                 "profile verify: a service missing, not running or renamed, or a host not "
+                 "reached",
     EXIT_BAD_INPUT: "bad input (arguments, inventory, feature, host access, a held drill lock, "
                     "faults a dead run left pending), refused before anything was injected",
     EXIT_ABORTED: "a drill was aborted by a safeguard (its faults undone, the run stopped)",

@@ -62,6 +62,12 @@ class CloudAccess:
         self.redactor.add_all(auth_secrets(region.config.get("auth")))
         return region
 
+    def region(self) -> Any:
+        """The clouds.yaml entry as openstacksdk reads it (a ``CloudRegion``), with a keystoneauth
+        plugin of its own, for a caller that authenticates by itself rather than through the
+        per-thread connections; its credentials are registered with the redactor."""
+        return self._region()
+
     def register_secrets(self) -> bool:
         """Register the clouds.yaml entry's credentials without connecting; False when
         clouds.yaml has no usable entry for this cloud."""

@@ -17,11 +17,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from stackdrill.cloud.access import CloudAccess, CloudError
-from stackdrill.core.waiting import WaitTimeout, poll
+from stackdrill.cloud.access import CloudAccess
+from stackdrill.cloud.resource_check import delete_and_wait, remove_named, wait_settled
 
 PREFIX = "stackdrill-boot-check"
-DELETE_TIMEOUT = 120
 SETTLED = ("ACTIVE", "ERROR")
 TRACE_LINES = 3
 """The last lines of a failed step's traceback kept: the exception, and for a command that
@@ -44,9 +43,8 @@ class BootOutcome:
 
 def remove_leftovers(conn: Any) -> None:
     """Delete every boot-check server (a run that died may have left one)."""
-    for server in list(conn.compute.servers(all_projects=True)):
-        if server.name.startswith(PREFIX):
-            _delete(conn, server)
+    remove_named(conn.compute.servers(all_projects=True), PREFIX,
+                 lambda server: _delete(conn, server))
 
 
 def boot_on(access: CloudAccess, host: str, image_id: str, flavor_id: str,
@@ -73,12 +71,7 @@ def _settled(conn: Any, server_id: str, timeout: float) -> Any:
         current = conn.compute.get_server(server_id)
         return current if current.status in SETTLED and not current.task_state else None
 
-    try:
-        found, _ = poll(settled, timeout=timeout, interval=1.0, max_interval=3.0,
-                        description="the boot-check server ACTIVE or ERROR")
-    except WaitTimeout as exc:
-        raise CloudError(str(exc)) from exc
-    return found
+    return wait_settled(settled, timeout, "the boot-check server ACTIVE or ERROR")
 
 
 def _reason(conn: Any, server: Any) -> str:
@@ -107,10 +100,4 @@ def _field(event: Any, name: str) -> Any:
 
 
 def _delete(conn: Any, server: Any) -> None:
-    from openstack.exceptions import SDKException
-
-    try:
-        conn.compute.delete_server(server, ignore_missing=True)
-        conn.compute.wait_for_delete(server, wait=DELETE_TIMEOUT)
-    except SDKException as exc:
-        raise CloudError(f"the boot-check server {server.name} was not deleted: {exc}") from exc
+    delete_and_wait(conn.compute, conn.compute.delete_server, server, "the boot-check server")

@@ -23,6 +23,7 @@ from stackdrill.cloud.boot_check import remove_leftovers
 from stackdrill.cloud.guest_image import GuestFiles, ensure_guest_image
 from stackdrill.cloud.heartbeat import HEARTBEAT_TAG, parse_console
 from stackdrill.cloud.swift_canary import ensure_swift_canary
+from stackdrill.cloud.volume_check import remove_leftovers as remove_check_volumes
 from stackdrill.core.waiting import WaitTimeout, poll
 
 PREFIX = "stackdrill-canary"
@@ -165,6 +166,7 @@ def ensure_canaries(access: CloudAccess, compute_hosts: list[str],
                     guest: GuestFiles | None = None) -> CanaryWorkload:
     conn = access.connection()
     remove_leftovers(conn)
+    remove_check_volumes(conn)
     if guest is None:
         image, flavor = _image(conn), _flavor(conn)
     else:

@@ -10,7 +10,7 @@ is one line ending with what the last attempt saw.
 
 Inside a drill every wait is observed (:func:`observing`): before each pause the drill checks
 its safeguards, and ends the wait by raising when one has tripped, and the terminal shows the
-wait's progress.  A runbook step waits with :func:`stackdrill.api.runbook.wait`, which turns a
+wait's progress.  A runbook step waits with :func:`stackdrill.api.wait`, which turns a
 timeout into a failed step; a fault's ``confirm`` does not wait at all, the drill polls it.
 """
 

@@ -12,11 +12,11 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
-from stackdrill.api.fault import Fault
-from stackdrill.api.origin import origin_of
-from stackdrill.api.probe import CloudContext, CloudProbe, Probe
-from stackdrill.api.registry import Registries
-from stackdrill.api.runbook import RecoveryContext, RunbookRecord
+from stackdrill.api._fault import Fault
+from stackdrill.api._origin import origin_of
+from stackdrill.api._probe import CloudContext, CloudProbe, Probe
+from stackdrill.api._registry import Registries
+from stackdrill.api._runbook import RecoveryContext, RunbookRecord
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.cloud.tenant_view import TenantObserver
 from stackdrill.core.errors import ActionFailed, BadInput
@@ -24,7 +24,7 @@ from stackdrill.core.evidence import Evidence, Timeline
 from stackdrill.core.state import Deviation, Rule, Snapshot, Tolerance, compare, render_diff
 from stackdrill.core.waiting import PollRecord, WaitTimeout, observing, poll
 from stackdrill.engine.guards import Guards
-from stackdrill.engine.journal import Journal
+from stackdrill.engine.journal import Journal, JournalMirrorError
 from stackdrill.engine.runbooks import RunbookRunner
 from stackdrill.engine.safeguards import (
     DEFAULT_INTERVAL,
@@ -200,6 +200,11 @@ class Drill:
         self._guard(fault_name, [target], raw_params)
         self._preflight()
         monitor = self._safeguard_monitor()
+        return self._fire(self._arm(fault_name, target, raw_params), monitor)
+
+    def _arm(self, fault_name: str, target: Target, raw_params: Mapping[str, str]
+             ) -> ActiveFault:
+        """The fault prepared and its undo journalled (and mirrored), not injected yet."""
         fault_class = self.registries.faults.get(fault_name)
         try:
             fault = fault_class(target, raw_params)
@@ -208,14 +213,21 @@ class Drill:
         except (ActionFailed, BadInput) as exc:
             raise DrillError(f"fault {fault_name} on {target.name} not injected: {exc}") \
                 from exc
-        entry = self.journal.arm(fault_name, target.name, dict(raw_params), facts,
-                                 origin=origin_of(type(fault)))
-        active = ActiveFault(fault, entry, facts, time.time())
+        try:
+            entry = self.journal.arm(fault_name, target.name, dict(raw_params), facts,
+                                     origin=origin_of(type(fault)))
+        except JournalMirrorError as exc:  # refused: one line, and the run stops (exit 2)
+            raise DrillError(str(exc)) from None
+        return ActiveFault(fault, entry, facts, 0.0)
+
+    def _fire(self, armed: ActiveFault, monitor: SafeguardMonitor | None) -> ActiveFault:
+        fault, target = armed.fault, armed.fault.target
+        active = ActiveFault(fault, armed.entry, armed.facts, time.time())
         self.faults.append(active)
         try:
-            fault.inject(facts)
+            fault.inject(active.facts)
         except ActionFailed as exc:
-            raise DrillError(f"fault {fault_name} on {target.name} failed to inject: {exc}") \
+            raise DrillError(f"fault {fault.name} on {target.name} failed to inject: {exc}") \
                 from exc
         finally:
             if monitor is not None:
@@ -224,7 +236,7 @@ class Drill:
                 monitor.start()
         # the clock runs from the moment the injection began: a graceful reboot or a BMC's
         # power-off takes seconds to return, and the damage starts with it
-        self.timeline.add("fault-injected", f"{fault_name} on {target.name}",
+        self.timeline.add("fault-injected", f"{fault.name} on {target.name}",
                           f"injecting took {time.time() - active.injected_at:.2f}s",
                           at=active.injected_at)
         return active
@@ -256,10 +268,25 @@ class Drill:
     def inject_each(self, fault_name: str, targets: Sequence[Target],
                     raw_params: Mapping[str, str]) -> list[ActiveFault]:
         """The same fault on several hosts, one after the other (a power outage). The guards
-        judge the whole set first: if any host of it would be refused, none is touched."""
-        self._guard(fault_name, targets, raw_params)
-        self._preflight()
-        return [self.inject(fault_name, target, raw_params) for target in targets]
+        judge the whole set first: if any host of it would be refused, none is touched. Every
+        undo is journalled, and mirrored, before the first injection (one may take the mirror's
+        host down); what was journalled and never injected is closed as such."""
+        with self.watched():
+            self._guard(fault_name, targets, raw_params)
+            self._preflight()
+            monitor = self._safeguard_monitor()
+        armed: list[ActiveFault] = []
+        try:
+            for target in targets:
+                armed.append(self._arm(fault_name, target, raw_params))
+            for index, each in enumerate(armed):
+                with self.watched():
+                    armed[index] = self._fire(each, monitor if index == 0 else None)
+        finally:
+            for each in armed:
+                if not each.injected_at:
+                    self.journal.mark_undone(each.entry.id, detail="not injected")
+        return armed
 
     def _cut_off(self, fault_class: type[Fault], raw_params: Mapping[str, str],
                  host: HostSpec) -> list[HostSpec]:

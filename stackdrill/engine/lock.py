@@ -1,10 +1,13 @@
 """One drill run per cloud at a time.
 
-The lock is a file under the state directory, one per cloud (the inventory's ``cloud`` name, or
-its path when it has none), held with ``fcntl.flock`` for as long as the run lasts. The file
-records the holder: pid, host name and start time. The kernel releases a flock when its holder
-dies, however it dies, so a killed run never blocks the next one; the record it left behind is
-reported as a stale lock and replaced.
+Where the lock lives is the inventory's choice (its ``coordination`` key,
+:func:`run_lock`): on the cloud (:mod:`stackdrill.engine.cloud_lock`: the cloud's MySQL or
+MariaDB, etcd or Redis through tooz, or a ``flock`` on the first controller over SSH), or, by
+default, here: a file under the state directory, one per cloud (the inventory's ``cloud`` name,
+or its path when it has none), held with ``fcntl.flock`` for as long as the run lasts. The file
+records the holder: pid, host name, start time and what it drills. The kernel releases a flock
+when its holder dies, however it dies, so a killed run never blocks the next one; the record it
+left behind is reported as a stale lock and replaced.
 
 A run started by the holder itself (a descendant process, such as a test of the harness that
 runs ``stackdrill run``) is covered by the holder's lock and does not take it again.
@@ -14,100 +17,54 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
-import json
 import os
-import re
 import socket
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from stackdrill.core.errors import HarnessError
 from stackdrill.core.waiting import WaitTimeout, poll
 from stackdrill.engine.journal import process_alive
+from stackdrill.engine.lock_holder import (
+    Holder,
+    LockError,
+    LockHeld,
+    LockLost,
+    RunLock,
+    held_message,
+    lock_name,
+    lock_stem,
+    nested_holder,
+)
 from stackdrill.inventory.model import Inventory
 
-__all__ = ["DrillLock", "Holder", "LockError", "LockHeld", "lock_for"]
+__all__ = ["DrillLock", "Holder", "LockError", "LockHeld", "LockLost", "RunLock", "lock_for",
+           "lock_name", "run_lock"]
 
 _FILE_MODE = 0o644
-_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
-class LockError(HarnessError):
-    """The lock file could not be used; one line naming it."""
+def lock_for(inventory: Inventory, state_dir: Path, drill: str = "") -> DrillLock:
+    """The lock file of the inventory's cloud on this machine, under ``state_dir``."""
+    return DrillLock(state_dir / "locks" / f"{lock_stem(lock_name(inventory))}.lock",
+                     lock_name(inventory), drill)
 
 
-class LockHeld(LockError):
-    """Another run holds the lock; the message names its pid."""
+def run_lock(inventory: Inventory, state_dir: Path, drill: str = "") -> RunLock:
+    """The lock the inventory names (``coordination.lock``): on the cloud, or this machine's
+    lock file when it names none (or ``local``). ``drill`` says what the run drills."""
+    if inventory.coordination.lock == "local":
+        return lock_for(inventory, state_dir, drill)
+    from stackdrill.engine.cloud_lock import cloud_lock
 
-    def __init__(self, message: str, holder: Holder | None) -> None:
-        super().__init__(message)
-        self.holder = holder
-
-
-@dataclass(frozen=True)
-class Holder:
-    pid: int
-    host: str
-    started: float
-
-    def to_json(self) -> str:
-        return json.dumps({"pid": self.pid, "host": self.host, "started": self.started,
-                           "since": _iso(self.started)})
-
-    @classmethod
-    def parse(cls, text: str) -> Holder | None:
-        try:
-            data = json.loads(text)
-            return cls(pid=int(data["pid"]), host=str(data["host"]),
-                       started=float(data["started"]))
-        except (ValueError, KeyError, TypeError):
-            return None
-
-    def describe(self) -> str:
-        return f"pid {self.pid} on {self.host}, started {_iso(self.started)}"
-
-
-def _iso(at: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
-
-
-def _parent(pid: int) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rfind(")") + 2:].split()
-    return int(fields[1]) if len(fields) > 1 else None
-
-
-def _ancestors(pid: int) -> set[int]:
-    found: set[int] = set()
-    current = _parent(pid)
-    while current and current not in found:
-        found.add(current)
-        current = _parent(current)
-    return found
-
-
-def lock_name(inventory: Inventory) -> str:
-    """What the lock is for: the cloud's name, or the inventory's path when it has none."""
-    return inventory.cloud or str(inventory.path.expanduser().resolve())
-
-
-def lock_for(inventory: Inventory, state_dir: Path) -> DrillLock:
-    name = lock_name(inventory)
-    stem = _SAFE.sub("_", name.strip("/"))[-80:] or "cloud"
-    if stem != name:
-        stem += "-" + hashlib.sha256(name.encode()).hexdigest()[:12]
-    return DrillLock(state_dir / "locks" / f"{stem}.lock", name)
+    return cloud_lock(inventory, drill)
 
 
 class DrillLock:
-    def __init__(self, path: Path, name: str) -> None:
+    """The lock file of one cloud on this machine."""
+
+    def __init__(self, path: Path, name: str, drill: str = "") -> None:
         self.path = Path(path)
         self.name = name
+        self.drill = drill
         self._fd: int | None = None
         self.nested_in: Holder | None = None
 
@@ -129,17 +86,17 @@ class DrillLock:
         except BlockingIOError:
             holder = self._holder(fd)
             os.close(fd)
-            if holder is not None and holder.host == socket.gethostname() \
-                    and holder.pid in _ancestors(os.getpid()):
-                self.nested_in = holder
+            self.nested_in = nested_holder(holder)
+            if self.nested_in is not None:
                 return None
-            raise LockHeld(self._held_message(holder), holder) from None
+            raise LockHeld(held_message(self.name, holder, f"lock file {self.path}"),
+                           holder) from None
         except OSError as exc:
             os.close(fd)
             raise LockError(f"lock {self.path}: cannot lock: {exc.strerror}") from exc
         try:
             stale = Holder.parse(self._read(fd)) if os.fstat(fd).st_size else None
-            mine = Holder(os.getpid(), socket.gethostname(), time.time())
+            mine = Holder.mine(self.drill)
             os.ftruncate(fd, 0)
             os.pwrite(fd, (mine.to_json() + "\n").encode(), 0)
             os.fsync(fd)
@@ -153,6 +110,10 @@ class DrillLock:
             else "no longer holding it"
         return (f"stale lock from pid {stale.pid} removed ({stale.describe()}, {state}); "
                 f"if that run was killed, `stackdrill recover --pending` undoes what it left")
+
+    def check(self) -> str | None:
+        """A lock file stays held while this process lives: nothing to check."""
+        return None
 
     def release(self) -> None:
         self.nested_in = None
@@ -191,13 +152,3 @@ class DrillLock:
         except (WaitTimeout, OSError):
             return None
         return holder
-
-    def _held_message(self, holder: Holder | None) -> str:
-        if holder is None:
-            who = "another process (no holder recorded)"
-        else:
-            who = holder.describe()
-            if holder.host == socket.gethostname() and not process_alive(holder.pid):
-                who += " (gone; a process it started still holds the lock)"
-        return (f"another drill run against {self.name!r} is in progress: {who}; "
-                f"lock file {self.path}")

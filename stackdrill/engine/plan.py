@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from stackdrill.api.registry import Registries
+from stackdrill.api._registry import Registries
 from stackdrill.core.errors import ActionFailed, BadInput
 from stackdrill.core.params import table_params
 from stackdrill.engine.choice import choice_key, inventory_problem, planned, planned_hosts

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from stackdrill.api.registry import Registries, UnknownName
+from stackdrill.api._registry import Registries, UnknownName
 from stackdrill.core.params import ParamError, boolean, table_params
 from stackdrill.core.state import Rule
 from stackdrill.engine.choice import inventory_problem
@@ -114,8 +114,9 @@ def _role_problems(where: str, step: Any, chosen: dict[str, int]) -> list[str]:
         chosen[role] = 1
         return _unknown_role(where, role)
     named = NAMED.search(step.name)
-    if named is None:
-        return []
+    if named is None:  # a step of its own on the <role> host: a server booted on it
+        own = ON_ROLE_HOST.search(step.name)
+        return [] if own is None else _acting_on(where, "the step", own["role"], chosen)
     choice = step_choice(step.name)
     if choice is not None:
         chosen[choice.role] = choice.count
@@ -127,10 +128,15 @@ def _role_problems(where: str, step: Any, chosen: dict[str, int]) -> list[str]:
     target = ON_ROLE_HOST.search(step.name, named.end())
     if target is None:
         return []
-    role = target["role"]
+    return _acting_on(where, f"the {named['kind']} {named['name']!r}", target["role"], chosen)
+
+
+def _acting_on(where: str, actor: str, role: str, chosen: dict[str, int]) -> list[str]:
+    """What keeps ``actor`` from acting on the <role> host: an unknown role, no earlier step
+    that chose one, or one that chose several."""
     if role not in ROLES:
         return _unknown_role(where, role)
-    acts = f"the {named['kind']} {named['name']!r} acts on the {role} host"
+    acts = f"{actor} acts on the {role} host"
     if role not in chosen:
         return [f"{where}: {acts}, but no earlier step 'Given a {role} host' chooses one"]
     if chosen[role] > 1:

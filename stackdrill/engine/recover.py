@@ -6,15 +6,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from stackdrill.api.origin import OriginError, load_class
-from stackdrill.api.registry import Registries, Registry
-from stackdrill.api.runbook import RecoveryContext
+from stackdrill.api._origin import OriginError, load_class
+from stackdrill.api._registry import Registries, Registry
+from stackdrill.api._runbook import RecoveryContext
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.core.errors import ActionFailed, BadInput
-from stackdrill.engine.journal import Journal, JournalEntry
+from stackdrill.engine.journal import Journal, JournalEntry, JournalError, JournalMirrorError
 from stackdrill.engine.lock import lock_name
-from stackdrill.hosts.target import Targets
+from stackdrill.hosts.target import Target, Targets
 from stackdrill.inventory.loader import load_inventory
+from stackdrill.inventory.model import Inventory
 
 #: What fails one entry, and the others are still restored: bad input (an unknown name, a
 #: parameter), a failed action (the undo or rollback itself), a class that cannot be loaded.
@@ -26,17 +27,31 @@ def undo_pending(journal: Journal, targets: Targets, registries: Registries,
                  redact: Callable[[str], str] = str) -> tuple[list[str], int]:
     """Undo every armed fault and roll back every recovery a run left half done, newest first;
     return one line per entry and the failure count. Every line, and every detail written to
-    the journal, passes through ``redact``."""
+    the journal, passes through ``redact``.
+
+    With a mirror, the entries of both places are undone and each is marked done in both; a
+    mirror that cannot be read is a failure, and the local journal's entries are undone
+    still."""
     lines: list[str] = []
     failures = 0
-    pending = journal.pending()
+    try:
+        pending = journal.pending()
+    except JournalMirrorError as exc:
+        lines.append(redact(f"FAILED {exc}; only the local journal {journal.path} was read"))
+        failures += 1
+        pending = journal.pending(local_only=True)
+    unread = failures > 0  # the mirror: nothing more to ask of it
     if journal.cloud is not None:
         pending = [entry for entry in pending
                    if entry.belongs_to(journal.cloud, targets.inventory.hosts)]
     if not pending:
-        return [f"nothing pending for {journal.cloud or 'this inventory'} in {journal.path}"], 0
+        failures += 0 if unread else _settle_mirror(journal, lines, redact)
+        return [*lines, f"nothing pending for {journal.cloud or 'this inventory'} in "
+                        f"{_places(journal)}"], failures
     for entry in reversed(pending):
-        label = f"{entry.fault} on {entry.target} (armed by pid {entry.pid}, run {entry.run[:8]})"
+        where = "" if entry.here else f" on {entry.host}"
+        label = (f"{entry.fault} on {entry.target} (armed by pid {entry.pid}{where}, "
+                 f"run {entry.run[:8]})")
         try:
             done = _restore(entry, targets, registries, cloud)
         except ERRORS as exc:
@@ -48,7 +63,31 @@ def undo_pending(journal: Journal, targets: Targets, registries: Registries,
             continue
         journal.mark_undone(entry.id, detail="restored by stackdrill recover --pending")
         lines.append(redact(f"{done} {label}"))
+    if not unread:
+        failures += _settle_mirror(journal, lines, redact)
     return lines, failures
+
+
+def _places(journal: Journal) -> str:
+    """The journal's file, and its mirror when it has one."""
+    return journal.path.as_posix() + (f" and {journal.mirror.where}" if journal.mirror else "")
+
+
+def _settle_mirror(journal: Journal, lines: list[str], redact: Callable[[str], str]) -> int:
+    """The mirror gets the undo records it missed, and each place the successful undos the
+    other has (a run that undid its faults while the mirror was down); 1 when it cannot."""
+    if journal.mirror is None:
+        return 0
+    lag = journal.mirror_lag()
+    try:
+        if lag is None:
+            journal.reconcile()
+    except JournalError as exc:
+        lag = str(exc)
+    if lag is None:
+        return 0
+    lines.append(redact(f"FAILED journal mirror {journal.mirror.where}: {lag}"))
+    return 1
 
 
 def _restore(entry: JournalEntry, targets: Targets, registries: Registries,
@@ -69,6 +108,19 @@ def _known(registry: Registry[Any], entry: JournalEntry) -> type[Any]:
     if entry.fault not in registry and entry.origin is not None:
         registry.register(load_class(entry.origin, registry.kind, entry.fault))
     return registry.get(entry.fault)
+
+
+def journal_for(inventory: Inventory, path: Path, targets: Targets,
+                cloud: CloudAccess | None) -> Journal:
+    """The journal at ``path`` with the mirror the inventory names (read and written through
+    ``targets``' first controller, or Swift through ``cloud``)."""
+    from stackdrill.engine.journal_mirror import mirror_for
+
+    def controller() -> Target:
+        return targets.get(inventory.with_role("controller")[0].name)
+
+    return Journal(path, cloud=lock_name(inventory),
+                   mirror=mirror_for(inventory, controller, lambda: cloud))
 
 
 def close_replaced_lab(inventory_path: Path, journal_path: Path) -> int:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 
-from stackdrill.api.origin import origin_of
-from stackdrill.api.runbook import Recovery, RecoveryFailed, RunbookRecord, RunbookStep, StepRecord
+from stackdrill.api._origin import origin_of
+from stackdrill.api._runbook import Recovery, RecoveryFailed, RunbookRecord, RunbookStep, StepRecord
 from stackdrill.core.errors import ActionFailed
 from stackdrill.core.evidence import Evidence, Timeline
 from stackdrill.engine.journal import Journal, JournalEntry

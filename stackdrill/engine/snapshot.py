@@ -1,7 +1,7 @@
 """The snapshot: every probe that applies, observed on every host and on the cloud, with one SSH
-round trip per host (the probes' fragments joined by :func:`~stackdrill.api.probe.batch_script`)
+round trip per host (the probes' fragments joined by :func:`~stackdrill.api._probe.batch_script`)
 and hosts in parallel, each within its own deadline. The contract the probes implement is
-:mod:`stackdrill.api.probe`.
+:mod:`stackdrill.api._probe`.
 """
 
 from __future__ import annotations
@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
-from stackdrill.api.probe import (
+from stackdrill.api._probe import (
     CloudContext,
     CloudProbe,
     Probe,
     ProbeOutput,
     Workers,
     batch_script,
+    cloud_path,
+    host_path,
     split_batch,
 )
 from stackdrill.cloud.access import CloudError
@@ -64,7 +66,7 @@ class _HostResult:
 def _observe_host(target: Target, probes: Sequence[Probe], marker: str,
                   timeout: float) -> _HostResult:
     result = _HostResult({}, {}, {}, {})
-    prefix = f"host:{target.name}"
+    prefix = host_path(target.name)
     fragments: list[tuple[Probe, str]] = []
     for probe in probes:
         if probe.batched:
@@ -84,7 +86,7 @@ def _run_batch(target: Target, fragments: Sequence[tuple[Probe, str]], marker: s
                timeout: float, result: _HostResult) -> bool:
     """Run the fragments as one command and record each probe's values; False when the host
     could not be reached (recorded as its ``ssh`` error)."""
-    prefix = f"host:{target.name}"
+    prefix = host_path(target.name)
     script = batch_script([f for _, f in fragments], marker)
     command = f"sh -c {shlex.quote(script)}"
     try:
@@ -135,13 +137,13 @@ def _record(result: _HostResult, probe: Probe, prefix: str,
 
 def _observe_cloud(probe: CloudProbe, context: CloudContext) -> _HostResult:
     result = _HostResult({}, {}, {}, {})
-    source = f"cloud/probe:{probe.name}"
+    source = cloud_path(f"probe:{probe.name}")
     observed = _guarded(result, source, partial(probe.observe_cloud, context))
     if observed is None:
         return result
     for key, value in observed.items():
-        result.values[f"cloud/{key}"] = value
-        result.sources[f"cloud/{key}"] = source
+        result.values[cloud_path(key)] = value
+        result.sources[cloud_path(key)] = source
     for problem in probe.problems(observed):
         result.health[source] = problem
     return result

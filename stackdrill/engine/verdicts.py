@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from stackdrill.api.fault import Fault
-from stackdrill.api.runbook import RunbookRecord
+from stackdrill.api._fault import Fault
+from stackdrill.api._runbook import RunbookRecord
 from stackdrill.cloud.tenant_view import Outage
 from stackdrill.core.errors import DrillError
 from stackdrill.engine.journal import JournalEntry

@@ -5,6 +5,7 @@
   into a URL (``qemu+ssh://user:pw@host/system``).
 * The clouds.yaml entry's credentials: every ``auth`` value under a key naming a password, a
   secret or a token (``password``, ``application_credential_secret``, ``token``, ...).
+* The password of the ``coordination`` URL (the lock's MySQL, etcd or Redis).
 * Every value of the files the inventory lists under ``secrets_files`` (YAML or JSON mappings:
   the embedded lab's ``secrets.json``, kolla-ansible's ``passwords.yml``).
 
@@ -45,6 +46,8 @@ def inventory_redactor(inventory: Inventory | None, redactor: Redactor | None = 
     found = redactor if redactor is not None else Redactor()
     if inventory is not None:
         found.add_all(inventory_secrets(inventory.hosts.values()))
+        # the password of the coordination backend's URL (``mysql://user:pw@host/db``)
+        found.add_all(secret_values({"url": inventory.coordination.url or ""}))
         for path in inventory.secrets_files:
             found.add_all(file_secrets(path))
     return found

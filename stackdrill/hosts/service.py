@@ -111,7 +111,9 @@ class Service:
     # -- commands, as plans and journals show them -----------------------------------------------
 
     def command(self, action: str, *, signal: str = "SIGKILL", every: bool = False) -> str:
-        """The command that performs ``action``: status, start, stop, restart or kill."""
+        """The command that performs ``action``: status, start, stop, restart or kill
+        (``kill`` sends ``signal`` to the main process, or with ``every`` to each of its
+        processes)."""
         return commands.command(self.placement, action, signal=signal, every=every,
                                 lxc_name=self.lxc_name())
 

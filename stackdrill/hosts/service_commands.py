@@ -437,12 +437,14 @@ def parse_lxc_ls(text: str) -> list[LxcContainer]:
 
 
 def find_lxc_container(containers: Iterable[LxcContainer], group: str) -> str:
-    """The one container of OpenStack-Ansible group ``group`` (``<host>_<group>-<hex>``), or
-    the container named exactly ``group``."""
+    """The one container of OpenStack-Ansible group ``group`` (``<host>_<group>-<hex>``, or
+    ``<host>-<group with hyphens>-<hex>`` as recent OpenStack-Ansible releases name new
+    containers), or the container named exactly ``group``."""
     containers = list(containers)
     if any(c.name == group for c in containers):
         return group
-    pattern = re.compile(rf"^(?:.+_)?{re.escape(group)}-[0-9a-f]{{8}}$")
+    loose = "[_-]".join(re.escape(part) for part in re.split(r"[_-]", group))
+    pattern = re.compile(rf"^(?:.+[_-])?{loose}-[0-9a-f]{{8}}$")
     found = sorted(c.name for c in containers if pattern.match(c.name))
     if len(found) != 1:
         what = "no container" if not found else f"{len(found)} containers ({', '.join(found)})"

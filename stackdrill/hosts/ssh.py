@@ -61,6 +61,8 @@ class CommandResult:
         return self.exit_status == 0
 
     def render(self) -> str:
+        """The command as the evidence shows it: the host and the command line, its exit
+        status and duration, then its stdout and stderr."""
         text = f"[{self.host}] $ {self.command}\n(exit {self.exit_status}, {self.duration:.2f}s)\n"
         if self.stdout:
             text += self.stdout if self.stdout.endswith("\n") else self.stdout + "\n"
@@ -182,6 +184,23 @@ class SshConnection:
                 client.close()
                 raise HostUnreachable(f"{self.label}: connection lost: {exc}") from exc
         return self._collect(channel, command, limit, started, clock)
+
+    def open_session(self, command: str) -> paramiko.Channel:
+        """Start ``command`` on a channel of its own and return the channel, its stdin open: a
+        remote process that lives as long as the channel does (the drill lock's ``flock`` on
+        the first controller). The caller reads, writes and closes it."""
+        with self._lock:
+            client = self._alive() or self._connect_once()
+            self._client = client
+            transport = client.get_transport()
+            if transport is None:
+                raise HostUnreachable(f"{self.label}: connection lost")
+            try:
+                channel = transport.open_session(timeout=self.spec.ssh.connect_timeout)
+                channel.exec_command(command)
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                raise HostUnreachable(f"{self.label}: cannot open a session: {exc}") from exc
+        return channel
 
     def _collect(self, channel: paramiko.Channel, command: str, limit: float, started: float,
                  clock: float) -> CommandResult:

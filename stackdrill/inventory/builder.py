@@ -14,6 +14,7 @@ from typing import Any, cast
 from stackdrill.inventory.model import (
     DEFAULT_DEPLOYMENT,
     DEFAULT_KNOWN_HOSTS,
+    CoordinationSpec,
     HostSpec,
     Inventory,
     ProfileSpec,
@@ -239,6 +240,21 @@ class Builder:
             found.append(path)
         return tuple(found)
 
+    def coordination(self) -> CoordinationSpec:
+        """Where the lock and the journal's mirror live; checked against the hosts here, so that
+        a lock that cannot be held is refused at load (one line)."""
+        from stackdrill.inventory.coordination import coordination_problems, coordination_spec
+
+        raw = self.data.get("coordination")
+        if raw is None:
+            return CoordinationSpec()
+        spec = coordination_spec(cast(Mapping[str, Any], raw))
+        controllers = [name for name, host in self.raw_hosts.items()
+                       if "controller" in cast(list[str], host["roles"])]
+        for key, message in coordination_problems(spec, has_controller=bool(controllers)):
+            self.report(("coordination", key), message)
+        return spec
+
     def build(self) -> Inventory:
         self.check_timeouts(self.default_ssh, ("defaults", "ssh"))
         for name, raw in self.raw_hosts.items():
@@ -252,6 +268,7 @@ class Builder:
         profile = self.profile()
         clusters = self.clusters()
         secrets_files = self.secrets_files()
+        coordination = self.coordination()
         if self.problems:
             raise fail(self.file, self.data, self.problems)
         return Inventory(
@@ -265,4 +282,8 @@ class Builder:
             profile_spec=profile,
             clusters=clusters,
             secrets_files=secrets_files,
+            coordination=coordination,
+            keystone_tokens_survive=cast(
+                bool | None, cast(Mapping[str, Any], self.data.get("keystone") or {}).get(
+                    "tokens_survive")),
         )

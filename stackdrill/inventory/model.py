@@ -21,8 +21,11 @@ __all__ = [
     "DEFAULT_DEPLOYMENT",
     "DEFAULT_KNOWN_HOSTS",
     "DEFAULT_PROFILE",
+    "JOURNAL_MIRRORS",
+    "LOCK_BACKENDS",
     "ROLES",
     "RUNTIMES",
+    "CoordinationSpec",
     "HostSpec",
     "Inventory",
     "InventoryError",
@@ -45,6 +48,15 @@ RUNTIMES: tuple[str, ...] = ("docker", "podman", "lxc")
 DEFAULT_DEPLOYMENT = "packages"
 DEFAULT_PROFILE = "packages"
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
+#: Where the drill lock is held: the cloud's MySQL/MariaDB (``GET_LOCK``), etcd or Redis (each
+#: through tooz), a ``flock`` on the first controller over SSH, or this machine's state directory.
+LOCK_BACKENDS: tuple[str, ...] = ("mysql", "etcd", "redis", "ssh", "local")
+#: Where the undo journal is mirrored: a directory on the first controller over SSH, a Swift
+#: container, or nowhere (the journal stays on this machine only).
+JOURNAL_MIRRORS: tuple[str, ...] = ("ssh", "swift", "none")
+DEFAULT_DATABASE_CONFIG = "/etc/nova/nova.conf"
+DEFAULT_COORDINATION_DIR = "/var/lib/stackdrill"
+DEFAULT_JOURNAL_CONTAINER = "stackdrill-journal"
 
 class InventoryError(BadInput):
     """One or more problems with an inventory; ``str()`` is a single line."""
@@ -112,6 +124,32 @@ class ProfileSpec:
 
 
 @dataclass(frozen=True)
+class CoordinationSpec:
+    """Where the drill lock is held and where the undo journal is mirrored (the inventory's
+    ``coordination`` key). ``declared`` is False when the inventory has no such key: the lock
+    and the journal then stay on the machine that runs the drill, as before the key existed.
+
+    ``url`` is the backend's tooz URL (etcd, Redis; for MySQL optional, else the ``[database]
+    connection`` of ``database_config`` is read on the first controller, as the ``nova_db``
+    probe reads it); ``directory`` is where the SSH lock, the holder's record and the SSH
+    mirror live on the first controller; ``container`` is the Swift mirror's container.
+    """
+
+    lock: str = "local"
+    journal: str = "none"
+    url: str | None = field(default=None, repr=False)
+    database_config: str = DEFAULT_DATABASE_CONFIG
+    directory: str = DEFAULT_COORDINATION_DIR
+    container: str = DEFAULT_JOURNAL_CONTAINER
+    declared: bool = False
+
+    @property
+    def on_cloud(self) -> bool:
+        """Whether anything lives on the cloud's side: a cloud-held lock or a mirror."""
+        return self.lock != "local" or self.journal != "none"
+
+
+@dataclass(frozen=True)
 class Inventory:
     path: Path
     cloud: str | None
@@ -125,6 +163,10 @@ class Inventory:
     clusters: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     # files whose every value is a secret to keep out of reports (YAML or JSON mappings)
     secrets_files: tuple[Path, ...] = ()
+    coordination: CoordinationSpec = CoordinationSpec()
+    # ``keystone.tokens_survive``: whether a token Keystone issued before a fault must still
+    # validate after it; None: as the token's format promises (Fernet and JWS tokens do)
+    keystone_tokens_survive: bool | None = None
 
     @property
     def profile(self) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from stackdrill.inventory.model import ROLES, RUNTIMES
+from stackdrill.inventory.model import JOURNAL_MIRRORS, LOCK_BACKENDS, ROLES, RUNTIMES
 
 __all__ = ["INVENTORY_SCHEMA", "VALIDATOR"]
 
@@ -51,6 +51,12 @@ INVENTORY_SCHEMA: dict[str, Any] = {
         },
         "protected": {"type": "array", "items": _NAME_SCHEMA},
         "secrets_files": {"type": "array", "items": _NAME_SCHEMA},
+        "coordination": {"$ref": "#/$defs/coordination"},
+        "keystone": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"tokens_survive": {"type": "boolean"}},
+        },
         "clusters": {
             "type": "object",
             "propertyNames": _NAME_SCHEMA,
@@ -63,6 +69,34 @@ INVENTORY_SCHEMA: dict[str, Any] = {
         },
     },
     "$defs": {
+        "coordination": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "lock": {"enum": list(LOCK_BACKENDS)},
+                "journal": {"enum": list(JOURNAL_MIRRORS)},
+                "url": {
+                    "type": "string",
+                    "pattern": r"^[a-z][a-z0-9+.-]*://\S+$",
+                    "x-expected": "URL (scheme://...) without whitespace",
+                },
+                "database_config": {
+                    "type": "string",
+                    "pattern": r"^/[^\s;|&$`'\"\\]*$",
+                    "x-expected": "absolute path on the controller (no whitespace or quotes)",
+                },
+                "directory": {
+                    "type": "string",
+                    "pattern": r"^/[A-Za-z0-9_./-]*$",
+                    "x-expected": "absolute path on the controller (letters, digits and _./-)",
+                },
+                "container": {
+                    "type": "string",
+                    "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                    "x-expected": "Swift container name (letters, digits and _.-)",
+                },
+            },
+        },
         "profile": {
             "if": {"type": "string"},
             "then": {"$ref": "#/$defs/profile_name"},

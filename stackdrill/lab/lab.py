@@ -28,6 +28,7 @@ from stackdrill.lab.cloud.layout import BLOCK_STORAGE_UNITS, COMPUTE_UNITS, CONT
 from stackdrill.lab.cloud.naming import LabNaming, NamingError, lab_naming
 from stackdrill.lab.cloud.secrets import LabSecrets
 from stackdrill.lab.power import LabPower
+from stackdrill.lab.prerequisites import missing_tools
 from stackdrill.lab.supervisor import DEVICES_FILE, write_extra_binds
 from stackdrill.lab.system import LabError, sh
 from stackdrill.lab.topology import HOSTS, LabHost, LabPaths
@@ -96,7 +97,7 @@ class Lab:
         missing = [tool for tool in REQUIRED_TOOLS
                    if sh(["sh", "-c", f"command -v {tool}"], check=False).returncode != 0]
         if missing:
-            raise LabError(f"missing tools: {', '.join(missing)} (run scripts/setup)")
+            raise LabError(f"missing tools: {missing_tools(missing)}")
 
     def down(self) -> None:
         self.power.kill_all()
@@ -266,6 +267,9 @@ class Lab:
         if cloud:
             # the cloud's passwords, for the redactor: the engine reads the file, not the lab
             inventory["secrets_files"] = [str(self.paths.root / "secrets.json")]
+            # the drill lock in the cloud's MariaDB (GET_LOCK, with the credentials of Nova's
+            # [database] connection on the controller), the journal mirrored on the controller
+            inventory["coordination"] = {"lock": "mysql", "journal": "ssh"}
         if self.naming.profile:
             # services the map does not list (a feature's own) are named by the profile too
             inventory["profile"] = self.naming.profile

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from stackdrill.inventory.model import HostSpec
 
 if TYPE_CHECKING:
-    from stackdrill.api.registry import Registries
+    from stackdrill.api._registry import Registries
 
 
 class LabPowerDriver:

@@ -44,13 +44,15 @@ remember_owner = 0
 security_driver = "none"
 """
 
+# The lab's key is authorized outside root's home (a tmpfs on every lab host); keys added to
+# ~/.ssh/authorized_keys are honoured too, as on any node (the DevStack job authorizes its own).
 SSHD_CONF = """\
 HostKey /etc/ssh/stackdrill_host_ed25519_key
 PermitRootLogin prohibit-password
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UseDNS no
-AuthorizedKeysFile /etc/ssh/stackdrill_authorized_keys
+AuthorizedKeysFile /etc/ssh/stackdrill_authorized_keys .ssh/authorized_keys
 """
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from stackdrill.core.errors import HarnessError
+from stackdrill.lab.prerequisites import missing_tools
 
 
 class LabError(HarnessError):
@@ -21,7 +22,7 @@ def sh(argv: Sequence[str], *, check: bool = True, timeout: float = 120.0,
             check=False,
         )
     except FileNotFoundError as exc:
-        raise LabError(f"{argv[0]}: not installed (run scripts/setup)") from exc
+        raise LabError(f"not installed: {missing_tools([argv[0]])}") from exc
     except subprocess.TimeoutExpired as exc:
         raise LabError(f"{' '.join(argv)}: no answer within {timeout:.0f}s") from exc
     if check and proc.returncode != 0:

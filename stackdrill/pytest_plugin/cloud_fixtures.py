@@ -75,7 +75,7 @@ def domain_runner(targets: Targets) -> Callable[[str, str], bool]:
 
 @pytest.fixture(scope="session")
 def canary_guest() -> GuestFiles | None:
-    """The heartbeat guest the canaries boot, built once from the Debian packages that
+    """The heartbeat guest the canaries boot, built once from the Debian or Ubuntu packages that
     ``scripts/setup`` downloads (``scripts/fetch-guest-packages``); None where they are not
     on this machine, and the canaries then boot a blank image and report no heartbeat."""
     from stackdrill.engine.state_dir import default_state_dir

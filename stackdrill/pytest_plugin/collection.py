@@ -40,6 +40,7 @@ from stackdrill.pytest_plugin.session import (
     registries,
     resolve_inventory,
     session_targets,
+    take_lab_lock,
     take_lock,
 )
 
@@ -149,7 +150,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         # before the lab may be rebuilt under another run's drill
         existing = existing_lab_inventory()
         if existing is not None:
-            take_lock(config, existing)
+            take_lab_lock(config, existing)
     inventory = resolve_inventory(config)
     _check_limit_names(session)
     _check_roles(session)

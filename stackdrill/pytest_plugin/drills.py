@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from stackdrill.api.registry import Registries
+from stackdrill.api._registry import Registries
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.cloud.tenant_view import TenantObserver
 from stackdrill.core.evidence import Redactor
@@ -21,7 +21,6 @@ from stackdrill.engine.guards import (
     limits_from_tags,
 )
 from stackdrill.engine.journal import Journal
-from stackdrill.engine.lock import lock_name
 from stackdrill.engine.preflight import unchanged_patterns
 from stackdrill.engine.progress import WaitProgress
 from stackdrill.engine.state_dir import default_state_dir
@@ -33,9 +32,10 @@ from stackdrill.pytest_plugin.scenarios import limit_tags, rendered_steps
 from stackdrill.pytest_plugin.session import (
     ABORTED,
     LIVE_DRILLS,
-    journal_path,
+    check_lock,
     registries,
     resolve_inventory,
+    session_journal,
     session_targets,
 )
 from stackdrill.pytest_plugin.tenant_fixtures import report_tenant_figures
@@ -97,7 +97,7 @@ def targets(pytestconfig: pytest.Config) -> Targets:
 
 @pytest.fixture(scope="session")
 def journal(pytestconfig: pytest.Config, inventory: Inventory) -> Journal:
-    return Journal(journal_path(pytestconfig), cloud=lock_name(inventory))
+    return session_journal(pytestconfig, inventory)
 
 
 @pytest.fixture
@@ -105,6 +105,7 @@ def drill(request: pytest.FixtureRequest, targets: Targets, stackdrill_registrie
           journal: Journal, redactor: Redactor, cloud_access: CloudAccess | None
           ) -> Iterator[Drill]:
     """A drill for one scenario; every fault it injected is undone when the scenario ends."""
+    check_lock(request.config)
     evidence = allure_bdd.AllureEvidence(redactor)
     guards = Guards.for_inventory(targets.inventory, limits_from_tags(limit_tags(request.node)),
                                   request.config.getoption("confirm"))
@@ -124,6 +125,8 @@ def drill(request: pytest.FixtureRequest, targets: Targets, stackdrill_registrie
         errors += never_confirmed(request.node, current)
         LIVE_DRILLS.discard(current)
         _ended_by_safeguard(request, current)
+        if journal.refusal is not None:  # the mirror cannot be written: nothing more is run
+            request.session.shouldstop = journal.refusal
         evidence.attach_text("timeline", current.timeline.render())
         evidence.attach_json("timeline.json", current.timeline.to_json())
         history = request.config.getoption("history")

@@ -8,12 +8,12 @@ import os
 
 import pytest
 
-from stackdrill.api import hookspecs
+from stackdrill.api import _hookspecs
 from stackdrill.engine.choice import draw_seed
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    pluginmanager.add_hookspecs(hookspecs)
+    pluginmanager.add_hookspecs(_hookspecs)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

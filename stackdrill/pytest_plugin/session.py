@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from stackdrill.api.registry import Registries, entry_point_plugins
+from stackdrill.api._registry import Registries, entry_point_plugins
 from stackdrill.core.errors import HarnessError
 from stackdrill.engine.drill import Drill
 from stackdrill.engine.guards import LIMIT_MARK
 from stackdrill.engine.interrupts import InterruptGuard
 from stackdrill.engine.journal import Journal, JournalError
-from stackdrill.engine.lock import DrillLock, LockError, lock_for, lock_name
+from stackdrill.engine.lock import DrillLock, LockError, RunLock, lock_for, lock_name, run_lock
 from stackdrill.engine.state_dir import default_state_dir
 from stackdrill.hosts.secrets import inventory_redactor
-from stackdrill.hosts.target import Targets
+from stackdrill.hosts.target import Target, Targets
 from stackdrill.inventory.loader import load_inventory
 from stackdrill.inventory.model import Inventory, InventoryError
 from stackdrill.pytest_plugin import allure_bdd
@@ -33,8 +33,11 @@ REGISTRIES = pytest.StashKey[Registries]()
 """The faults, recoveries, probes and power drivers the plugins registered, once asked for."""
 INVENTORY = pytest.StashKey[Inventory]()
 """The inventory the session drills, once loaded."""
-LOCK = pytest.StashKey[DrillLock]()
-"""The drill lock of the inventory's cloud, held until the session ends."""
+LOCK = pytest.StashKey[RunLock]()
+"""The drill lock of the inventory's cloud (where the inventory says), held until the session
+ends."""
+_LAB_LOCK = pytest.StashKey[DrillLock]()
+_JOURNAL = pytest.StashKey[Journal]()
 _INTERRUPTS = pytest.StashKey[InterruptGuard]()
 LIVE_DRILLS: set[Drill] = set()
 """The drills of the scenarios running now: undone if the session ends before they do."""
@@ -124,13 +127,36 @@ def journal_path(config: pytest.Config) -> Path:
     return Path(path) if path else default_state_dir() / "journal.jsonl"
 
 
+def session_journal(config: pytest.Config, inventory: Inventory) -> Journal:
+    """The run's journal, with the mirror the inventory names (on the first controller, or in
+    Swift)."""
+    if _JOURNAL not in config.stash:
+        from stackdrill.cloud.access import CloudAccess
+        from stackdrill.engine.journal_mirror import mirror_for
+
+        def controller() -> Target:
+            return session_targets(config).get(inventory.with_role("controller")[0].name)
+
+        def access() -> CloudAccess | None:
+            name = config.getoption("os_cloud", None) or inventory.cloud
+            return CloudAccess(name, session_redactor(config)) if name else None
+
+        config.stash[_JOURNAL] = Journal(journal_path(config), cloud=lock_name(inventory),
+                                         mirror=mirror_for(inventory, controller, access))
+    return config.stash[_JOURNAL]
+
+
 def refuse_leftovers(config: pytest.Config, inventory: Inventory) -> None:
     """Nothing is drilled on a cloud that a dead run left broken: the guards count only the
-    faults of the live run, so a second controller could go down."""
+    faults of the live run, so a second controller could go down. The journal's mirror is read
+    (what a dead drill host left) and must take records, or nothing is injected."""
     try:
-        left = Journal(journal_path(config)).left_behind(lock_name(inventory), inventory.hosts)
+        journal = session_journal(config, inventory)
+        if journal.mirror is not None:
+            journal.mirror.check()
+        left = journal.left_behind(lock_name(inventory), inventory.hosts)
     except JournalError as exc:
-        raise pytest.UsageError(str(exc)) from None
+        raise pytest.UsageError(f"{exc}; nothing injected") from None
     if left:
         first = left[0]
         raise pytest.UsageError(
@@ -149,17 +175,64 @@ def existing_lab_inventory() -> Inventory | None:
         return None
 
 
+def take_lab_lock(config: pytest.Config, inventory: Inventory) -> None:
+    """This machine's lock file of the lab's cloud, before the lab may be rebuilt under another
+    run's drill (the lab runs here; its database may be down until it is up again)."""
+    if hasattr(config, "workerinput") or _LAB_LOCK in config.stash:
+        return
+    lock = lock_for(inventory, default_state_dir(), _drill_of(config))
+    _acquire(lock)
+    config.stash[_LAB_LOCK] = lock
+
+
 def take_lock(config: pytest.Config, inventory: Inventory) -> None:
+    """The inventory's drill lock, where it says (:func:`~stackdrill.engine.lock.run_lock`)."""
     if hasattr(config, "workerinput") or LOCK in config.stash:
         return
-    lock = lock_for(inventory, default_state_dir())
+    lock = run_lock(inventory, default_state_dir(), _drill_of(config))
+    lab = config.stash.get(_LAB_LOCK, None)
+    if lab is not None and isinstance(lock, DrillLock) and lock.path == lab.path:
+        config.stash[LOCK] = lab  # the same lock file, taken once
+        return
+    _acquire(lock, _local_only(inventory))
+    config.stash[LOCK] = lock
+
+
+def _drill_of(config: pytest.Config) -> str:
+    """What the run drills, for the lock holder's record."""
+    return " ".join(["drills", *map(str, config.args)])[:160]
+
+
+def _acquire(lock: RunLock, otherwise: str | None = None) -> None:
     try:
-        note = lock.acquire()
+        note = lock.acquire() or otherwise
     except LockError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[LOCK] = lock
     if note:
         print(f"stackdrill: {note}", file=sys.stderr, flush=True)
+
+
+def _local_only(inventory: Inventory) -> str | None:
+    """For a production inventory that names no coordination: said once, not silently."""
+    if not inventory.production or inventory.coordination.declared:
+        return None
+    return (f"cloud {lock_name(inventory)}: the drill lock and the undo journal are on this "
+            f"machine only (the inventory has no coordination key): a run from another "
+            f"machine is not stopped, and faults left by this one are undone only from here")
+
+
+def check_lock(config: pytest.Config) -> None:
+    """Before each scenario: the lock is still held (taken again if its backend dropped it);
+    a run whose lock another run took stops here, exit 2."""
+    lock = config.stash.get(LOCK, None)
+    if lock is None:
+        return
+    try:
+        note = lock.check()
+    except LockError as exc:
+        pytest.exit(f"stackdrill: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+    if note:
+        _say_past_capture(config, f"stackdrill: {note}")
 
 
 _TARGETS = pytest.StashKey[dict[str, Targets]]()
@@ -173,15 +246,31 @@ def session_targets(config: pytest.Config) -> Targets:
     return holder["targets"]
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """An injection the journal's mirror refused is bad input: exit 2, its line said."""
+    journal = session.config.stash.get(_JOURNAL, None)
+    if journal is not None and journal.refusal is not None:
+        _say_past_capture(session.config, f"stackdrill: {journal.refusal}")
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     lock = config.stash.get(LOCK, None)
     if lock is not None:
         undo_live_drills()
+    journal = config.stash.get(_JOURNAL, None)
+    lag = journal.mirror_lag() if journal is not None else None
+    if lag:
+        print(f"stackdrill: {lag}", file=sys.stderr, flush=True)
     holder = config.stash.get(_TARGETS, {})
     if "targets" in holder:
         holder["targets"].close()
     if lock is not None:
         lock.release()
+    lab_lock = config.stash.get(_LAB_LOCK, None)
+    if lab_lock is not None:
+        lab_lock.release()
     guard = config.stash.get(_INTERRUPTS, None)
     if guard is not None:
         guard.restore()

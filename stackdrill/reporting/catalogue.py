@@ -35,7 +35,7 @@ from stackdrill.core.params import (
 if TYPE_CHECKING:
     from pytest_bdd.steps import StepFunctionContext
 
-    from stackdrill.api.registry import Registries, Registry
+    from stackdrill.api._registry import Registries, Registry
 
 KINDS = ("faults", "recoveries", "probes", "steps")
 """What ``stackdrill list`` lists: the three registries, and the built-in steps."""
@@ -164,8 +164,8 @@ def _roles(item: type) -> tuple[str, ...]:
 
 def _probe_paths(item: type) -> tuple[str | None, str | None]:
     """Where a probe's values go, and its failure: a host probe's under ``host:<host>/``, a
-    cloud probe's under ``cloud/`` (:mod:`stackdrill.api.probe`)."""
-    from stackdrill.api.probe import CloudProbe, Probe
+    cloud probe's under ``cloud/`` (:mod:`stackdrill.api._probe`)."""
+    from stackdrill.api._probe import CloudProbe, Probe
 
     prefix = ("cloud/" if issubclass(item, CloudProbe)
               else "host:<host>/" if issubclass(item, Probe) else None)
@@ -176,7 +176,7 @@ def _probe_paths(item: type) -> tuple[str | None, str | None]:
 
 def entry(kind: str, item: type) -> Entry:
     """What the catalogue says of ``item``, a ``kind`` (fault, recovery or probe)."""
-    from stackdrill.api.fault import Fault
+    from stackdrill.api._fault import Fault
 
     fault = kind == "fault"
     values_under, failure_at = _probe_paths(item) if kind == "probe" else (None, None)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from stackdrill.api.runbook import RecoveryFailed
+from stackdrill.api._runbook import RecoveryFailed
 from stackdrill.engine.drill import DrillError
 
 RESULTS = ("passed", "failed", "aborted", "error")

@@ -3,7 +3,7 @@ would: ``nova-manage --version`` (oslo.config prints the package's version, ``34
 a service whose commands have no ``--version`` (Swift, Neutron's ``neutron-db-manage``) the
 package's version as the Python of one of its commands sees it.
 
-One command per host (the fragments of :func:`stackdrill.api.probe.batch_script`), hosts in
+One command per host (the fragments of :func:`stackdrill.api._probe.batch_script`), hosts in
 parallel, once per session. A service whose command is not on the host is left out for that
 host; a version that cannot be read is ``"unknown"``; nothing here raises.
 """
@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
-from stackdrill.api.probe import batch_script, split_batch
+from stackdrill.api._probe import batch_script, split_batch
 from stackdrill.core.errors import InvalidValue
 from stackdrill.hosts.ssh import CommandResult
 

@@ -10,12 +10,14 @@ import sys
 from pathlib import Path
 
 import yaml
+from stackdrill.builtin.probes.nova_db import INSTANCES, NovaDatabase
 
-from stackdrill.api.probe import CloudContext
-from stackdrill.api.registry import load_registries
+from stackdrill.api._probe import CloudContext
+from stackdrill.api._registry import load_registries
 from stackdrill.cloud import guest_image
-from stackdrill.cloud.access import CloudAccess
+from stackdrill.cloud.access import CloudAccess, database
 from stackdrill.cloud.canary import CanaryWorkload
+from stackdrill.cloud.nova_cells import NOVA_CONF, read_cells, read_config
 from stackdrill.engine.snapshot import take_snapshot
 from stackdrill.hosts.target import Targets
 from stackdrill.lab.cloud.layout import VENV
@@ -81,6 +83,30 @@ def test_no_password_or_token_reaches_the_reports(lab: Lab, canaries: CanaryWork
         assert password, name
         assert not any(password in text for text in texts), f"the {name} password leaked"
     assert not any("gAAAAA" in text for text in texts), "a Fernet token leaked"
+
+
+def test_nova_db_finds_the_labs_one_cell_as_nova_does(
+        targets: Targets, cloud_access: CloudAccess, canaries: CanaryWorkload) -> None:
+    """The probe reads the canaries through the API database's ``cell_mappings``: the lab maps
+    one cell besides cell0, ``cell1``, to the database nova.conf's ``[database]`` names, so the
+    probe records exactly what a read of that section gives (what it recorded before it
+    looked for cells)."""
+    controller = targets.with_role("controller")[0]
+    config = read_config(controller, "nova-api", NOVA_CONF)
+    cells = read_cells(config, cloud_access.redactor)
+    direct = config.dsn("database")
+    assert [(cell.name, cell.dsn.host, cell.dsn.database) for cell in cells] == [
+        ("cell1", direct.host, direct.database)]
+    with database(direct, cloud_access.redactor) as conn, conn.cursor() as cur:
+        cur.execute(INSTANCES)
+        rows = list(cur.fetchall())
+    expected = {f"db:instance:{row['display_name']}/{column}": row[column] for row in rows
+                for column in ("host", "vm_state", "power_state", "task_state")}
+    values = NovaDatabase().observe_cloud(CloudContext(cloud_access, targets))
+    assert {k: v for k, v in values.items() if k.startswith("db:instance:")} == expected
+    for host in canaries.servers:
+        assert values[f"db:instance:stackdrill-canary-{host}/vm_state"] == "active"
+    assert not any(direct.password in str(value) for value in values.values())
 
 
 def lab_secrets(lab: Lab) -> dict[str, str]:

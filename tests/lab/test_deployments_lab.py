@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stackdrill.api.registry import load_registries
+from stackdrill.api._registry import load_registries
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.cloud.canary import ensure_canaries
 from stackdrill.core.waiting import poll_until

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from stackdrill.api.probe import CloudContext
-from stackdrill.api.registry import load_registries
+from stackdrill.api._probe import CloudContext
+from stackdrill.api._registry import load_registries
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.cloud.canary import CanaryWorkload
 from stackdrill.core.waiting import poll_until
@@ -121,9 +121,9 @@ from stackdrill.engine.drill import Drill
 from stackdrill.hosts.target import Targets
 from stackdrill.inventory.loader import load_inventory
 from stackdrill.engine.journal import Journal
-from stackdrill.api.probe import CloudContext
+from stackdrill.api._probe import CloudContext
 from stackdrill.engine.snapshot import health_problems
-from stackdrill.api.registry import load_registries
+from stackdrill.api._registry import load_registries
 
 registries = load_registries()
 targets = Targets(load_inventory(sys.argv[1]), power_drivers=registries.power_drivers)

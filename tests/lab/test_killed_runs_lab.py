@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from stackdrill.api.registry import load_registries
+from stackdrill.api._registry import load_registries
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.cloud.canary import CanaryWorkload
 from stackdrill.engine.drill import Drill
@@ -47,7 +47,7 @@ from stackdrill.core.evidence import Redactor
 from stackdrill.hosts.target import Targets
 from stackdrill.inventory.loader import load_inventory
 from stackdrill.engine.journal import Journal
-from stackdrill.api.registry import load_registries
+from stackdrill.api._registry import load_registries
 from tests.feature_dirs import write_feature_dir
 
 inventory, journal, clouds, case = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
@@ -236,7 +236,7 @@ PAUSE_CONFTEST = """
 import shlex
 import sys
 
-from stackdrill.api.fault import Fault, FaultError
+from stackdrill.api._fault import Fault, FaultError
 from stackdrill.core.params import Param
 
 pytest_plugins = ["stackdrill.builtin.steps.drill_steps"]

@@ -15,7 +15,7 @@ from stackdrill.lab.lab import Lab
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = "the database stops on the controller"
-BUSY = "another drill run against"
+BUSY = "is being drilled by"
 
 
 def stackdrill(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from stackdrill.api.registry import load_registries
+from stackdrill.api._registry import load_registries
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.core.waiting import poll_until
 from stackdrill.engine.drill import Drill
@@ -164,7 +164,9 @@ def test_a_second_run_against_the_same_cloud_is_refused(lab: Lab, lab_targets: T
     holding = write_feature_dir(tmp_path / "holding", "holding",
                                 HOLDING.format(release=release), HOLDING_STEPS)
     inventory = lab.paths.inventory
-    lock_file = tmp_path / "state" / "stackdrill" / "locks" / "stackdrill-lab.lock"
+    # the lab's lock is GET_LOCK in its MariaDB; its holder's record is on the controller
+    holder = "/var/lib/stackdrill/locks/stackdrill-lab.holder"
+    controller = lab_targets.get("controller")
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
     first = subprocess.Popen(
         [sys.executable, "-m", "stackdrill.cli",
@@ -173,13 +175,14 @@ def test_a_second_run_against_the_same_cloud_is_refused(lab: Lab, lab_targets: T
     try:
         poll_until(Path(f"{release}.holding").exists, timeout=60, interval=0.1,
                    description="the first run is inside its drill")
-        assert json.loads(lock_file.read_text())["pid"] == first.pid
+        assert json.loads(controller.run(f"cat {holder}", record=False).stdout)["pid"] \
+            == first.pid
 
         before = main_pids(lab_targets)
         second = stackdrill(tmp_path, *run_args(drill_dir(tmp_path / "second"), inventory,
                                                 tmp_path / "second"))
-        assert_one_line_error(second, "another drill run against 'stackdrill-lab' is in "
-                                      f"progress: pid {first.pid} on ")
+        assert_one_line_error(second, "cloud stackdrill-lab is being drilled by pid "
+                                      f"{first.pid} on host ")
         assert not (tmp_path / "second" / "journal.jsonl").exists()
         assert main_pids(lab_targets) == before
         assert first.poll() is None
@@ -187,7 +190,8 @@ def test_a_second_run_against_the_same_cloud_is_refused(lab: Lab, lab_targets: T
         release.touch()
         output, _ = first.communicate(timeout=60)
     assert first.returncode == 0, output
-    assert lock_file.read_text() == ""  # released, not stale
+    # released, its record removed
+    assert not controller.run(f"test -e {holder}", record=False).ok
 
 
 TWO_CONTROLLERS = """\

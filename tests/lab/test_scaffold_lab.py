@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from stackdrill.api.registry import load_registries
+from stackdrill.api._registry import load_registries
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.cloud.canary import CanaryWorkload
 from stackdrill.engine.drill import Drill

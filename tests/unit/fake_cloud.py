@@ -27,11 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from stackdrill.api.fault import Fault
-from stackdrill.core.params import Param
-from stackdrill.api.probe import Probe
-from stackdrill.api.registry import Registries
-from stackdrill.api.runbook import Recovery, RunbookStep
+from stackdrill.api import Fault, Param, Probe, Recovery, Registries, RunbookStep
 
 pytest_plugins = ["stackdrill.builtin.steps.drill_steps"]
 

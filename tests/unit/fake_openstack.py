@@ -1,8 +1,8 @@
 """A fake OpenStack cloud on loopback, answering what a tenant asks through openstacksdk: Keystone's
-version document and password authentication (a token and a catalog), a server, a volume, an
-image and a Swift object, each with the version discovery openstacksdk does first. Each
-service can be told to fail (an HTTP status), to hang (answer after a delay) or to drop the
-connection, and the server records which TCP connection each request came on."""
+version document, password authentication (a token and a catalog) and token validation, a
+server, a volume, an image and a Swift object, each with the version discovery openstacksdk
+does first. Each service can be told to fail (an HTTP status), to hang (answer after a delay)
+or to drop the connection, and the server records which TCP connection each request came on."""
 
 from __future__ import annotations
 
@@ -195,6 +195,9 @@ class Handler(BaseHTTPRequestHandler):
             f"/image/v2/images/{IMAGE}": {"id": IMAGE, "name": "stackdrill-canary",
                                          "status": "active"},
             f"/object/v1/AUTH_{PROJECT}/{CONTAINER}/{OBJECT}": b"canary object\n",
+            # a token's validation: found while the cloud still holds the subject token
+            "/identity/v3/auth/tokens": _token_body(self.cloud)
+            if self.headers.get("X-Subject-Token") in self.cloud.tokens else None,
         }
         return resources.get(path)
 

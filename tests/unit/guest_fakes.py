@@ -1,6 +1,6 @@
-"""Fake Debian packages and kernel modules for the guest builder's tests: a .deb is an ar archive
-of debian-binary, control.tar.xz and data.tar.xz; a module is a 64-bit ELF file whose
-.modinfo section holds its ``depends=``."""
+"""Fake Debian and Ubuntu packages and kernel modules for the guest builder's tests: a .deb is an
+ar archive of debian-binary, control.tar.xz and data.tar.xz (data.tar.zst as Ubuntu may have
+it); a module is a 64-bit ELF file whose .modinfo section holds its ``depends=``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import hashlib
 import io
 import lzma
 import struct
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -35,14 +36,24 @@ def fake_module(name: str, depends: list[str], padding: int = 64) -> bytes:
             + section(10, names_at, len(names)))
 
 
-def _tar_xz(files: dict[str, bytes]) -> bytes:
+def _tar(files: dict[str, bytes]) -> bytes:
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w") as tar:
         for name, data in files.items():
             info = tarfile.TarInfo("./" + name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
-    return lzma.compress(raw.getvalue())
+    return raw.getvalue()
+
+
+def _tar_xz(files: dict[str, bytes]) -> bytes:
+    return lzma.compress(_tar(files))
+
+
+def zstd(data: bytes) -> bytes:
+    """``data`` compressed by the zstd command (Python 3.11 has no zstd)."""
+    return subprocess.run(["zstd", "-q", "-c"], input=data, capture_output=True,
+                          check=True).stdout
 
 
 def _ar_member(name: str, data: bytes) -> bytes:
@@ -50,11 +61,14 @@ def _ar_member(name: str, data: bytes) -> bytes:
     return header + data + (b"\n" if len(data) % 2 else b"")
 
 
-def fake_deb(path: Path, files: dict[str, bytes]) -> Path:
-    """A .deb at ``path`` whose file tree holds ``files`` (in the order given)."""
+def fake_deb(path: Path, files: dict[str, bytes], compression: str = "xz") -> Path:
+    """A .deb at ``path`` whose file tree holds ``files`` (in the order given), its data.tar
+    compressed with xz or (``compression="zst"``) zstd."""
+    data = (_ar_member("data.tar.zst", zstd(_tar(files))) if compression == "zst"
+            else _ar_member("data.tar.xz", _tar_xz(files)))
     path.write_bytes(b"!<arch>\n" + _ar_member("debian-binary", b"2.0\n")
                      + _ar_member("control.tar.xz", _tar_xz({"control": b"Package: x\n"}))
-                     + _ar_member("data.tar.xz", _tar_xz(files)))
+                     + data)
     return path
 
 
@@ -86,6 +100,64 @@ def fake_cache(cache: Path, *, drop: str = "") -> Path:
     lines = [("linux-image-amd64", "6.1.999-1", meta),
              ("linux-image-6.1.0-99-amd64", "6.1.999-1", kernel),
              ("busybox-static", "1:1.35.0-4", busybox)]
+    (cache / "packages.tsv").write_text("".join(
+        f"{name}\t{version}\t{deb.name}\t{hashlib.sha256(deb.read_bytes()).hexdigest()}\n"
+        for name, version, deb in lines))
+    return cache
+
+
+UBUNTU_RELEASE = "6.8.0-99-generic"
+VIRTIO = {"virtio_ring": ("drivers/virtio/virtio_ring", []),
+          "virtio": ("drivers/virtio/virtio", ["virtio_ring"]),
+          "virtio_pci": ("drivers/virtio/virtio_pci", ["virtio"]),
+          "virtio_blk": ("drivers/block/virtio_blk", ["virtio", "virtio_ring"])}
+"""The fake kernels' virtio modules: their paths under kernel/ and what they depend on."""
+
+
+def _ubuntu_modules(builtin: tuple[str, ...], compression: str) -> dict[str, bytes]:
+    """The module files of an Ubuntu modules package: the virtio modules the kernel does not
+    build in (``.ko.zst`` with ``compression="zst"``, else plain) and an unrelated one."""
+    base = f"lib/modules/{UBUNTU_RELEASE}/kernel"
+    files = {}
+    for name, (path, depends) in VIRTIO.items():
+        if name not in builtin:
+            module = fake_module(name, depends)
+            files[f"{base}/{path}.ko" + (".zst" if compression == "zst" else "")] = (
+                zstd(module) if compression == "zst" else module)
+    files[f"{base}/drivers/net/unrelated.ko"] = fake_module("unrelated", [])
+    return files
+
+
+def fake_ubuntu_cache(cache: Path, *, builtin: tuple[str, ...] = tuple(VIRTIO),
+                      compression: str = "xz", modules: bool = True) -> Path:
+    """A guest package cache like scripts/fetch-guest-packages leaves on Ubuntu: the
+    linux-image-virtual metapackage, linux-image-<release> (vmlinuz only),
+    linux-modules-<release> (the modules, modules.builtin naming ``builtin``, which Ubuntu's
+    generic kernel builds in) and busybox-static (in usr/bin, the same bytes as the Debian
+    fake's). ``compression`` is the packages' data.tar's and the modules'; ``modules=False``
+    leaves the modules package out."""
+    base = f"lib/modules/{UBUNTU_RELEASE}"
+    in_kernel = ["kernel/drivers/tty/serial/8250/8250.ko",
+                 *(f"kernel/{VIRTIO[name][0]}.ko" for name in builtin)]
+    cache.mkdir(parents=True, exist_ok=True)
+    image = fake_deb(cache / f"linux-image-{UBUNTU_RELEASE}_6.8.0-99.99_amd64.deb",
+                     {f"boot/vmlinuz-{UBUNTU_RELEASE}": b"MZ fake Ubuntu kernel " * 100,
+                      f"usr/share/doc/linux-image-{UBUNTU_RELEASE}/copyright": b"GPL"},
+                     compression)
+    modules_deb = fake_deb(
+        cache / f"linux-modules-{UBUNTU_RELEASE}_6.8.0-99.99_amd64.deb",
+        {f"boot/config-{UBUNTU_RELEASE}": b"CONFIG_VIRTIO_BLK=y\n",
+         **_ubuntu_modules(builtin, compression),
+         f"{base}/modules.builtin": "".join(f"{line}\n" for line in in_kernel).encode(),
+         f"{base}/modules.order": b"kernel/drivers/net/unrelated.ko\n"}, compression)
+    meta = fake_deb(cache / "linux-image-virtual_6.8.0-99.99_amd64.deb", {}, compression)
+    busybox = fake_deb(cache / "busybox-static_1%3a1.36.1-6ubuntu3_amd64.deb",
+                       {"usr/bin/busybox": b"\x7fELF fake busybox" * 50}, compression)
+    lines = [("linux-image-virtual", "6.8.0-99.99", meta),
+             (f"linux-image-{UBUNTU_RELEASE}", "6.8.0-99.99", image),
+             *([(f"linux-modules-{UBUNTU_RELEASE}", "6.8.0-99.99", modules_deb)] if modules
+               else []),
+             ("busybox-static", "1:1.36.1-6ubuntu3", busybox)]
     (cache / "packages.tsv").write_text("".join(
         f"{name}\t{version}\t{deb.name}\t{hashlib.sha256(deb.read_bytes()).hexdigest()}\n"
         for name, version, deb in lines))

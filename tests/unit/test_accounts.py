@@ -11,8 +11,8 @@ import pytest
 from stackdrill.builtin.probes.account_ids import AccountIds
 from stackdrill.builtin.recovery.align_ids import AlignIds
 
-from stackdrill.api.probe import ProbeFailed, ProbeOutput
-from stackdrill.api.runbook import RecoveryFailed
+from stackdrill.api._probe import ProbeFailed, ProbeOutput
+from stackdrill.api._runbook import RecoveryFailed
 from stackdrill.hostkit.accounts import (
     Ids,
     account_name,

@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 import pytest
 
 from stackdrill import cli
-from stackdrill.api.fault import Fault
-from stackdrill.api.registry import Registries
+from stackdrill.api._fault import Fault
+from stackdrill.api._registry import Registries
 from stackdrill.core.params import REQUIRED, Param, boolean, word_list
 from stackdrill.reporting import catalogue
 

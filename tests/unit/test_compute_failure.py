@@ -12,7 +12,7 @@ from stackdrill.builtin.recovery.move_instances_in_database import (
     volumes_of_host_sql,
 )
 
-from stackdrill.api.runbook import RecoveryFailed
+from stackdrill.api._runbook import RecoveryFailed
 
 INSTANCE = "3f57699a-e773-4650-a443-b4b37eed5a06"
 VOLUME = "1f0fbf36-7b1f-4b0e-8d55-2f6d6e0ad1c1"

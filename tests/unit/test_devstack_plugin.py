@@ -110,7 +110,8 @@ echo >>"{calls}"
 def node(tmp_path: Path) -> Node:
     fake = Node(tmp_path)
     fake.home.mkdir()
-    for tool in ("stackdrill/scripts/setup", "stackdrill/.venv/bin/stackdrill"):
+    for tool in ("stackdrill/scripts/setup", "stackdrill/scripts/fetch-guest-packages",
+                 "stackdrill/.venv/bin/stackdrill"):
         path = tmp_path / tool
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(RECORDER.replace("{calls}", str(fake.calls)))
@@ -128,9 +129,10 @@ def test_the_script_and_its_settings_are_valid_bash() -> None:
 def test_install_sets_up_the_harness_only_in_its_own_virtualenv(node: Node) -> None:
     result = node.source("stack", "install")
     assert result.returncode == 0, result.stderr
-    [call] = node.recorded()
-    assert call[1] == str(node.root / "stackdrill" / ".venv")
-    assert call[2:] == [str(node.root / "stackdrill" / "scripts" / "setup"), "--client"]
+    setup, fetch = node.recorded()
+    assert setup[1] == str(node.root / "stackdrill" / ".venv")
+    assert setup[2:] == [str(node.root / "stackdrill" / "scripts" / "setup"), "--client"]
+    assert fetch[2:] == [str(node.root / "stackdrill" / "scripts" / "fetch-guest-packages")]
 
 
 def test_extra_lets_the_drills_in_and_writes_the_inventory_of_this_node(node: Node) -> None:

@@ -11,10 +11,10 @@ from typing import Any, ClassVar
 
 import pytest
 
-from stackdrill.api.fault import Fault
-from stackdrill.api.probe import Probe
-from stackdrill.api.registry import Registries
-from stackdrill.api.runbook import Recovery, RecoveryFailed, RunbookStep
+from stackdrill.api._fault import Fault
+from stackdrill.api._probe import Probe
+from stackdrill.api._registry import Registries
+from stackdrill.api._runbook import Recovery, RecoveryFailed, RunbookStep
 from stackdrill.core.evidence import Evidence, Redactor
 from stackdrill.core.params import Param
 from stackdrill.engine.drill import (
@@ -70,7 +70,7 @@ class BreakService(Fault):
 
     def undo(self, facts: Mapping[str, Any]) -> None:
         if self.values["fail_undo"] == "yes":
-            from stackdrill.api.fault import FaultError
+            from stackdrill.api._fault import FaultError
 
             raise FaultError("cannot")
         self.target.state["svc"] = facts["was"]
@@ -250,7 +250,7 @@ def test_secrets_never_reach_evidence() -> None:
 
 
 def test_a_fault_that_cannot_be_prepared_is_refused_before_the_journal(drill: Drill) -> None:
-    from stackdrill.api.fault import FaultError
+    from stackdrill.api._fault import FaultError
 
     class NothingToBreak(BreakService):
         name = "nothing_to_break"

@@ -12,9 +12,9 @@ from typing import Any, ClassVar
 import pytest
 from pytest_bdd.parser import FeatureParser
 
-from stackdrill.api.fault import FaultError
-from stackdrill.api.registry import Registries, load_registries
-from stackdrill.api.runbook import Recovery, RunbookStep
+from stackdrill.api._fault import FaultError
+from stackdrill.api._registry import Registries, load_registries
+from stackdrill.api._runbook import Recovery, RunbookStep
 from stackdrill.core.params import Param, boolean
 from stackdrill.engine.drill import (
     BudgetExceeded,

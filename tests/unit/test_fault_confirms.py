@@ -21,7 +21,7 @@ from stackdrill.builtin.faults.power_off_host import PowerOffHost
 from stackdrill.builtin.faults.reboot_host import RebootHost
 from stackdrill.builtin.faults.remove_files import RemoveFiles
 
-from stackdrill.api.fault import FaultError
+from stackdrill.api._fault import FaultError
 from stackdrill.hosts.power import PowerDriver, PowerDrivers
 from stackdrill.hosts.service import Service
 from stackdrill.hosts.ssh import CommandResult, HostError

@@ -13,7 +13,7 @@ from typing import Any, cast
 import pytest
 from stackdrill.builtin.probes.filesystem_use import FilesystemUse
 
-from stackdrill.api.probe import ProbeOutput
+from stackdrill.api._probe import ProbeOutput
 from stackdrill.core.state import Snapshot, Tolerance, compare
 from stackdrill.hostkit.filesystems import parse_df, parse_usages, usage_command
 from stackdrill.hosts.target import Target

@@ -8,8 +8,8 @@ import importlib.util
 
 import pytest
 
-from stackdrill.api.former_names import RENAMED, SPLIT, TOP_LEVEL, current_module
-from stackdrill.api.origin import Origin, current_origin, load_class
+from stackdrill.api._former_names import RENAMED, SPLIT, TOP_LEVEL, current_module
+from stackdrill.api._origin import Origin, current_origin, load_class
 
 
 @pytest.mark.parametrize("module", sorted({*RENAMED, *TOP_LEVEL}))

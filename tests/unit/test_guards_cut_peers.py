@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import pytest
 from stackdrill.builtin.faults.partition import Partition
 
-from stackdrill.api.registry import Registries
+from stackdrill.api._registry import Registries
 from stackdrill.core.params import Param
 from stackdrill.engine.drill import Drill, GuardRefused
 from stackdrill.engine.guards import Guards

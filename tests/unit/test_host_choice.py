@@ -12,7 +12,7 @@ import pytest
 from stackdrill.builtin.probes.libvirt_domains import LibvirtDomains
 from stackdrill.builtin.steps.drill_steps import choose_host, inject, recover
 
-from stackdrill.api.registry import Registries
+from stackdrill.api._registry import Registries
 from stackdrill.engine.drill import Drill
 from stackdrill.engine.preflight import check_running_domains
 from stackdrill.hosts.ssh import HostUnreachable

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stackdrill.api.registry import load_registries
+from stackdrill.api._registry import load_registries
 from stackdrill.builtin import shipped_drills
 from stackdrill.cli.shipped_drills import default_argv
 from stackdrill.lab.lab import Lab

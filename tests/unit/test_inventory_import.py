@@ -128,3 +128,34 @@ def test_unknown_profile_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
 def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["inventory", "import", str(tmp_path / "nope")]) == 2
     assert capsys.readouterr().err == f"stackdrill: error: {tmp_path / 'nope'}: file not found\n"
+
+
+def test_kolla_multinode_clusters_its_database_and_messaging_groups() -> None:
+    """kolla's [mariadb:children] control and [rabbitmq:children] control: three controllers,
+    a Galera cluster and a RabbitMQ cluster the quorum guard keeps."""
+    data = import_inventory(FIXTURES / "multinode", profile="kolla").data
+    controllers = ["control01", "control02", "control03"]
+    assert data["clusters"] == {"galera": controllers, "rabbitmq": controllers}
+
+
+def test_a_group_of_one_host_gives_no_cluster(tmp_path: Path) -> None:
+    source = tmp_path / "multinode"
+    text = (FIXTURES / "multinode").read_text()
+    source.write_text(text.replace("[rabbitmq:children]\ncontrol\n", "[rabbitmq]\ncontrol01\n"))
+    data = import_inventory(source, profile="kolla").data
+    assert data["clusters"] == {"galera": ["control01", "control02", "control03"]}
+    single = tmp_path / "aio.ini"
+    single.write_text("[control]\naio1\n[mariadb:children]\ncontrol\n[rabbitmq:children]\n"
+                      "control\n")
+    assert "clusters" not in import_inventory(single).data
+
+
+def test_clusters_from_a_hand_written_inventory_reach_the_guards(tmp_path: Path) -> None:
+    source = tmp_path / "hosts.yaml"
+    source.write_text("all:\n  children:\n    galera:\n      hosts:\n        db[1:3]:\n"
+                      "    messaging:\n      hosts:\n        mq[1:2]:\n    compute:\n"
+                      "      hosts:\n        cmp1:\n")
+    out = tmp_path / "inventory.yaml"
+    assert main(["inventory", "import", str(source), "-o", str(out)]) == 0
+    inventory = load_inventory(out)
+    assert inventory.clusters == {"galera": ("db1", "db2", "db3"), "rabbitmq": ("mq1", "mq2")}

@@ -11,8 +11,8 @@ import pytest
 from stackdrill.builtin.faults.drop_iscsi_sessions import DropIscsiSessions
 from stackdrill.builtin.recovery.restore_iscsi_sessions import RestoreIscsiSessions
 
-from stackdrill.api.fault import FaultError
-from stackdrill.api.runbook import RecoveryContext, RecoveryFailed
+from stackdrill.api._fault import FaultError
+from stackdrill.api._runbook import RecoveryContext, RecoveryFailed
 from stackdrill.cloud.volume_data import guest_disk
 from stackdrill.hostkit import iscsi, netfilter
 from stackdrill.hosts.ssh import CommandResult

@@ -4,6 +4,7 @@ import fcntl
 import json
 import multiprocessing
 import os
+import socket
 import stat
 import time
 from pathlib import Path
@@ -56,6 +57,7 @@ def test_arm_records_entry_before_anything_else(path: Path) -> None:
         "undo": {"action": "start_unit", "unit": "libvirtd"},
         "run": "run-1",
         "pid": os.getpid(),
+        "host": socket.gethostname(),
     }
 
 
@@ -324,7 +326,7 @@ def test_a_rebuilt_lab_closes_what_dead_runs_left_on_the_old_one(tmp_path: Path)
 
 
 def test_where_a_class_loads_from_is_journalled_and_read_back(path: Path) -> None:
-    from stackdrill.api.origin import Origin
+    from stackdrill.api._origin import Origin
 
     origin = Origin("conftest", "PauseMainProcess", "/srv/drills/conftest.py")
     entry = Journal(path).arm("pause_main_process", "controller", {}, {"pid": 7}, origin=origin)

@@ -36,7 +36,8 @@ def test_a_second_acquire_in_the_same_process_is_refused(tmp_path: Path) -> None
         with pytest.raises(LockHeld) as refused:
             DrillLock(path, "prod-eu").acquire()
         message = str(refused.value)
-        assert f"pid {os.getpid()} on {socket.gethostname()}" in message
+        assert message.startswith(f"cloud prod-eu is being drilled by pid {os.getpid()} on host "
+                                  f"{socket.gethostname()} since ")
         assert "\n" not in message
     DrillLock(path, "prod-eu").acquire()
 
@@ -61,7 +62,8 @@ def test_another_process_holding_the_lock_refuses_the_run_then_dies_and_goes_sta
             DrillLock(path, "prod-eu").acquire()
         assert refused.value.holder is not None and refused.value.holder.pid == pid
         assert str(refused.value).startswith(
-            f"another drill run against 'prod-eu' is in progress: pid {pid} on ")
+            f"cloud prod-eu is being drilled by pid {pid} on host {socket.gethostname()} since ")
+        assert str(refused.value).endswith(f"; lock: lock file {path}")
     finally:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)

@@ -16,7 +16,7 @@ from stackdrill.builtin.faults.freeze_service import FreezeService, parse_states
 from stackdrill.builtin.faults.packet_loss import PacketLoss
 from stackdrill.builtin.faults.partition import Partition, cut_rules
 
-from stackdrill.api.fault import FaultError
+from stackdrill.api._fault import FaultError
 from stackdrill.core.params import ParamError
 from stackdrill.hostkit import netfilter, peers
 from stackdrill.hosts.service import Service

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from stackdrill.api.registry import load_registries
+from stackdrill.api._registry import load_registries
 from stackdrill.core.params import ParamError, parse_params, signal_name, table_params, word_list
 from stackdrill.engine.preflight import check_steps, one_line
 from tests.unit.gherkin_fakes import Step, Table

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from stackdrill.api.registry import load_registries
+from stackdrill.api._registry import load_registries
 from stackdrill.engine.plan import PlannedScenario, dry_run_target, render_plan
 from stackdrill.inventory.loader import parse_inventory
 from tests.unit.gherkin_fakes import Step, Table
@@ -180,7 +180,7 @@ from typing import Any
 import pytest
 from pytest_bdd import given, parsers, when
 
-from stackdrill.api.fault import Fault
+from stackdrill.api import Fault
 from stackdrill.inventory.loader import load_inventory
 from stackdrill.builtin.steps.drill_steps import attempt, verified_state
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from stackdrill.builtin.recovery.planned_compute_maintenance import PlannedComputeMaintenance
 
-from stackdrill.api.runbook import ResourceFailed
+from stackdrill.api._runbook import ResourceFailed
 
 
 class Refusing(PlannedComputeMaintenance):

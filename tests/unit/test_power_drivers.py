@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from stackdrill.api.registry import Registries, load_registries
+from stackdrill.api._registry import Registries, load_registries
 from stackdrill.core.errors import BadInput
 from stackdrill.core.waiting import poll_until
 from stackdrill.hosts.power import (

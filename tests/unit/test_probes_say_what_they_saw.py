@@ -17,7 +17,7 @@ from stackdrill.builtin.probes.iscsi_paths import IscsiPaths
 from stackdrill.builtin.probes.libvirt_domains import LibvirtDomains
 from stackdrill.builtin.probes.nova_db import NovaDatabase
 
-from stackdrill.api.probe import Probe, ProbeFailed, ProbeOutput, batch_script, split_batch
+from stackdrill.api._probe import Probe, ProbeFailed, ProbeOutput, batch_script, split_batch
 from stackdrill.hosts.service import Service
 from stackdrill.hosts.ssh import CommandResult
 from stackdrill.hosts.target import Target

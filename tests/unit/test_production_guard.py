@@ -23,8 +23,8 @@ import pytest
 import yaml
 
 from stackdrill import cli
-from stackdrill.api.registry import Registries
-from stackdrill.api.runbook import Recovery, RunbookStep
+from stackdrill.api._registry import Registries
+from stackdrill.api._runbook import Recovery, RunbookStep
 from stackdrill.engine.drill import Drill, GuardRefused
 from stackdrill.engine.guards import Guards, marked_as_changing
 from stackdrill.engine.journal import Journal
@@ -239,9 +239,10 @@ def feature_steps() -> list[str]:
 
 
 def test_every_step_that_changes_the_cloud_is_marked() -> None:
-    """A step definition that runs the features' faults, recoveries or procedures, or that uses
-    the canary workload (which creates and replaces servers and volumes), is marked; the
-    verification steps are not, so that they run on production unconfirmed."""
+    """A step definition that runs the features' faults, recoveries or procedures, that uses
+    the canary workload (which creates and replaces servers and volumes), or that creates a
+    volume of its own (the volume check), is marked; the verification steps are not, so that
+    they run on production unconfirmed."""
     from pytest_bdd.steps import step_function_context_registry
     from stackdrill.builtin.steps import cloud_steps, drill_steps, upgrade_steps
 
@@ -255,12 +256,13 @@ def test_every_step_that_changes_the_cloud_is_marked() -> None:
             continue
         runs_named = any(NAMED.search(text) is not None and context.parser.is_matching(text)
                          for text in texts)
-        changes = runs_named or "canaries" in inspect.signature(function).parameters
+        changes = runs_named or "canaries" in inspect.signature(function).parameters \
+            or function.__name__ in {"volume_fails", "volume_available"}
         found[function.__name__] = changes
         assert marked_as_changing(function) is changes, (function.__name__, context.parser.name)
     assert {name for name, changes in found.items() if changes} == {
         "inject", "inject_everywhere", "fault_ends", "recover", "canary_workload",
         "known_pattern", "record_pre_upgrade", "inject_on_chosen", "inject_on_some",
-        "recover_on_chosen", "boot_fails", "boot_active"}
+        "recover_on_chosen", "boot_fails", "boot_active", "volume_fails", "volume_available"}
     assert {"verified_state", "unchanged", "deviates", "reads_back", "same_canaries",
             "back_to_verified"} <= {name for name, changes in found.items() if not changes}

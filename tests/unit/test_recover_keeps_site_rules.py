@@ -13,7 +13,7 @@ import pytest
 from stackdrill.builtin.faults.packet_loss import PacketLoss
 from stackdrill.builtin.faults.partition import Partition
 
-from stackdrill.api.registry import load_registries
+from stackdrill.api._registry import load_registries
 from stackdrill.engine.journal import Journal
 from stackdrill.engine.recover import undo_pending
 from stackdrill.hostkit import peers

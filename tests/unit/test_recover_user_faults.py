@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from stackdrill import cli
-from stackdrill.api.origin import Origin, OriginError, load_class, origin_of
+from stackdrill.api._origin import Origin, OriginError, load_class, origin_of
 from stackdrill.engine.journal import Journal
 from stackdrill.engine.lock import lock_name
 from stackdrill.inventory.loader import load_inventory
@@ -245,7 +245,7 @@ def test_a_class_made_inside_a_function_is_found_through_the_modules_hook(
         tmp_path: Path) -> None:
     plugin = tmp_path / "made.py"
     plugin.write_text(
-        "from stackdrill.api.fault import Fault\n\n\n"
+        "from stackdrill.api import Fault\n\n\n"
         "def make(name):\n"
         "    class Made(Fault):\n"
         "        pass\n"

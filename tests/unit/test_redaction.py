@@ -22,8 +22,8 @@ import pytest
 import yaml
 
 from stackdrill import cli
-from stackdrill.api.fault import Fault, FaultError
-from stackdrill.api.registry import Registries
+from stackdrill.api._fault import Fault, FaultError
+from stackdrill.api._registry import Registries
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.core.evidence import Evidence, Redactor
 from stackdrill.core.params import Param
@@ -297,9 +297,9 @@ def test_no_secret_reaches_pytests_own_failure_reports(tmp_path: Path) -> None:
     features, inventory = fake_project(tmp_path, FAILING_FEATURE, inventory=inventory_data())
     conftest = features / "conftest.py"
     conftest.write_text(CONFTEST.replace(NO_CLOUD_OVERRIDE, "\n")
-                        .replace("from stackdrill.api.fault import Fault\n",
-                                 "from stackdrill.api.fault import Fault, FaultError\n"
-                                 "from pytest_bdd import then\n") + FAILING)
+                        .replace("from stackdrill.api import Fault, ",
+                                 "from pytest_bdd import then\n"
+                                 "from stackdrill.api import Fault, FaultError, ") + FAILING)
     clouds_yaml(tmp_path)
     result = stackdrill(tmp_path, *run_args(tmp_path, features, inventory, "--os-cloud",
                                             "appcred", ))
@@ -383,7 +383,7 @@ class LeakyUndo(Fault):
 def test_recover_pending_prints_and_journals_no_secret(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    import stackdrill.api.registry
+    import stackdrill.api._registry
 
     inventory_file = tmp_path / "inventory.yaml"
     inventory_file.write_text(yaml.safe_dump(inventory_data()))
@@ -392,7 +392,7 @@ def test_recover_pending_prints_and_journals_no_secret(
         "leaky_undo", "compute1", {}, {})
     registries = Registries()
     registries.faults.register(LeakyUndo)
-    monkeypatch.setattr(stackdrill.api.registry, "load_registries", lambda: registries)
+    monkeypatch.setattr(stackdrill.api._registry, "load_registries", lambda: registries)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds_yaml(tmp_path)))
     code = cli.main(["recover", "--pending", "--inventory", str(inventory_file), "--journal",

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from stackdrill.builtin.faults.kill_service import KillService
 
-from stackdrill.api.registry import DuplicateName, Registry, UnknownName, load_registries
+from stackdrill.api._registry import DuplicateName, Registry, UnknownName, load_registries
 
 
 class Thing:

@@ -40,7 +40,7 @@ import pytest
 from pytest_bdd import given, scenarios
 
 from stackdrill.hosts.ssh import CommandResult
-from stackdrill.api.runbook import RunbookRecord, StepRecord
+from stackdrill.api._runbook import RunbookRecord, StepRecord
 
 scenarios("drills.feature")
 

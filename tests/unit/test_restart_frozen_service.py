@@ -12,8 +12,8 @@ import pytest
 from stackdrill.builtin.faults.freeze_service import FreezeService
 from stackdrill.builtin.recovery.restart_frozen_service import RestartFrozenService
 
-from stackdrill.api.registry import load_registries
-from stackdrill.api.runbook import RecoveryFailed
+from stackdrill.api._registry import load_registries
+from stackdrill.api._runbook import RecoveryFailed
 from stackdrill.hostkit.processes import parse_states, stopped
 from stackdrill.hosts.service import Service
 from stackdrill.hosts.ssh import CommandResult

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from stackdrill.api.runbook import RecoveryFailed, ResourceFailed, wait
+from stackdrill.api._runbook import RecoveryFailed, ResourceFailed, wait
 from stackdrill.hosts.ssh import HostError
 
 

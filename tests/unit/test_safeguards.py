@@ -16,9 +16,9 @@ from typing import Any, ClassVar
 import pytest
 
 from stackdrill import cli
-from stackdrill.api.fault import Fault
-from stackdrill.api.registry import Registries
-from stackdrill.api.runbook import Recovery, RunbookStep
+from stackdrill.api._fault import Fault
+from stackdrill.api._registry import Registries
+from stackdrill.api._runbook import Recovery, RunbookStep
 from stackdrill.core.state import Rule, Snapshot
 from stackdrill.core.waiting import PollRecord, WaitTimeout, observing, poll
 from stackdrill.engine.drill import Drill, DrillError, SafeguardAborted, check_deviates

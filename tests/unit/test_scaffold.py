@@ -77,7 +77,7 @@ FAKE_CONFTEST = LOCAL_HOSTS + '''
 import pytest
 
 import stackdrill.hosts.target
-from stackdrill.api.registry import Registries
+from stackdrill.api import Registries
 
 from memcached_drills import pytest_stackdrill_register
 

@@ -22,8 +22,8 @@ from stackdrill.builtin.probes.amqp_connections import AmqpConnections
 from stackdrill.builtin.probes.libvirt_domains import LibvirtDomains
 from stackdrill.builtin.probes.systemd_units import SystemdUnits
 
-from stackdrill.api.fault import FaultError
-from stackdrill.api.registry import Registries
+from stackdrill.api._fault import FaultError
+from stackdrill.api._registry import Registries
 from stackdrill.engine.drill import Drill
 from stackdrill.engine.journal import Journal
 from stackdrill.hosts.ssh import CommandResult

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from stackdrill.api.probe import Probe, ProbeOutput, batch_script, split_batch
+from stackdrill.api._probe import Probe, ProbeOutput, batch_script, split_batch
 from stackdrill.core.state import Rule, Snapshot, Tolerance, compare
 from stackdrill.engine.snapshot import SnapshotSettings, health_problems, take_snapshot
 from stackdrill.hosts.ssh import CommandResult, HostTimeout, HostUnreachable
@@ -317,7 +317,7 @@ def test_the_cloud_probe_lists_each_kind_once_with_full_pages(
     from stackdrill.builtin.probes.cloud_api import CloudApi
     from stackdrill.builtin.probes.cloud_images import CloudImages
 
-    from stackdrill.api.probe import CloudContext
+    from stackdrill.api._probe import CloudContext
 
     monkeypatch.setattr("stackdrill.builtin.probes.cloud_api.PAGE", 2)
     monkeypatch.setattr("stackdrill.builtin.probes.cloud_images.PAGE", 2)

@@ -19,7 +19,7 @@ from stackdrill.builtin.faults.pull_disk import PullDisk
 from stackdrill.builtin.probes.swift_disks import SwiftDisks
 from stackdrill.builtin.probes.swift_replicas import SwiftReplicas
 
-from stackdrill.api.fault import FaultError
+from stackdrill.api._fault import FaultError
 from stackdrill.cloud.swift_canary import EXPECTED_ETAGS, OBJECTS, etag
 from stackdrill.cloud.swift_replicas import (
     canaries,

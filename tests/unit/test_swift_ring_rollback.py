@@ -14,7 +14,7 @@ from stackdrill.builtin.recovery.storage_node_rings import (
     RemoveStorageNodeFromRings,
 )
 
-from stackdrill.api.runbook import RecoveryContext
+from stackdrill.api._runbook import RecoveryContext
 from stackdrill.hosts.ssh import CommandResult
 
 FILES = BUILDER_FILES + RING_FILES

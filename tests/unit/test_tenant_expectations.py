@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from stackdrill.api.registry import Registries
+from stackdrill.api._registry import Registries
 from stackdrill.cloud.tenant_view import Outage
 from stackdrill.core.errors import DrillError, InvalidValue
 from stackdrill.engine.drill import Drill

@@ -11,9 +11,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from stackdrill.api.fault import Fault
-from stackdrill.api.probe import CloudContext, CloudProbe, Probe
-from stackdrill.api.registry import Registries
+from stackdrill.api._fault import Fault
+from stackdrill.api._probe import CloudContext, CloudProbe, Probe
+from stackdrill.api._registry import Registries
 from stackdrill.core.state import Snapshot, Tolerance
 from stackdrill.core.waiting import Attempt, PollRecord
 from stackdrill.engine.drill import Drill, check_deviates

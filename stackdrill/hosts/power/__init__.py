@@ -1,7 +1,7 @@
 """Power drivers: how a fault cuts a host's power or resets it, out of band.
 
 The inventory names a host's driver (``power: {driver: ipmi, ...}``). Drivers register in the
-:class:`PowerDrivers` table that :class:`stackdrill.api.registry.Registries` holds, through the
+:class:`PowerDrivers` table that :class:`stackdrill.api._registry.Registries` holds, through the
 ``pytest_stackdrill_register`` hook; a target builds its driver from that table. This package
 registers ``ipmi``, ``redfish`` and ``libvirt`` (in :mod:`stackdrill.hosts.power.bmc`), which
 drive servers' BMCs and virtual machines; the lab registers its own ``lab`` driver.
@@ -21,7 +21,7 @@ from stackdrill.hosts.power.drivers import (
 from stackdrill.inventory.model import HostSpec
 
 if TYPE_CHECKING:
-    from stackdrill.api.registry import Registries
+    from stackdrill.api._registry import Registries
 
 __all__ = ["PowerDriver", "PowerDriverFactory", "PowerDrivers", "PowerError",
            "power_secrets", "pytest_stackdrill_register"]

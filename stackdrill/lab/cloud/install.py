@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from stackdrill.lab.cloud.layout import VENV
+from stackdrill.lab.prerequisites import UV_DIR, uv_hint
 from stackdrill.lab.system import LabError, sh
 
 LOCK = Path(__file__).with_name("openstack.lock")
@@ -19,10 +20,10 @@ PYTHON = "3.11"
 
 
 def _uv() -> str:
-    for candidate in (shutil.which("uv"), "/opt/stackdrill-uv/bin/uv"):
+    for candidate in (shutil.which("uv"), str(UV_DIR / "bin" / "uv")):
         if candidate and Path(candidate).exists():
             return candidate
-    raise LabError("uv not found (run scripts/setup)")
+    raise LabError(f"uv not found on PATH nor in {UV_DIR}/bin; {uv_hint()}")
 
 
 def ensure_openstack(log: Callable[[str], None] = print) -> None:

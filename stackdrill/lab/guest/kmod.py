@@ -5,7 +5,8 @@ Debian's kernel package ships no ``modules.dep`` (``depmod`` writes it when the 
 installed, and the package is only downloaded here), so a module's dependencies come from its
 own ``depends=`` field in its ``.modinfo`` ELF section: modpost writes that field from the same
 symbol resolution that ``depmod`` later turns into ``modules.dep``. Compressed modules
-(``.ko.xz``, ``.ko.gz``) are decompressed, since busybox's ``insmod`` loads plain ``.ko`` files.
+(``.ko.xz``, ``.ko.gz``, and Ubuntu's ``.ko.zst``) are decompressed, since busybox's ``insmod``
+loads plain ``.ko`` files; zstd, which Python 3.11 does not read, by the ``zstd`` command.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from __future__ import annotations
 import gzip
 import lzma
 import struct
+import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import PurePosixPath
 
 from stackdrill.lab.guest.debs import GuestBuildError
 
 _ELF64_LE = b"\x7fELF\x02\x01"
-_SUFFIXES = (".ko", ".ko.xz", ".ko.gz")
+_SUFFIXES = (".ko", ".ko.xz", ".ko.gz", ".ko.zst")
 
 
 def module_name(path: str) -> str | None:
@@ -38,9 +40,27 @@ def decompress(path: str, data: bytes) -> bytes:
             return lzma.decompress(data)
         if path.endswith(".ko.gz"):
             return gzip.decompress(data)
+        if path.endswith(".ko.zst"):
+            return _unzstd(path, data)
     except (lzma.LZMAError, OSError, EOFError) as exc:
         raise GuestBuildError(f"{path}: cannot decompress: {exc}") from exc
     return data
+
+
+def _unzstd(path: str, data: bytes) -> bytes:
+    """A ``.ko.zst`` module decompressed by the ``zstd`` command."""
+    try:
+        done = subprocess.run(["zstd", "-d", "-c", "-q"], input=data, capture_output=True,
+                              check=False, timeout=120)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise GuestBuildError(f"{path}: zstd-compressed, and the zstd command, which "
+                              f"decompresses it, cannot be run ({exc}); apt-get install zstd"
+                              ) from exc
+    if done.returncode != 0:
+        said = done.stderr.decode("utf-8", errors="replace").strip().splitlines()
+        raise GuestBuildError(f"{path}: cannot decompress: "
+                              f"{said[-1] if said else f'zstd exit status {done.returncode}'}")
+    return done.stdout
 
 
 def modinfo(module: bytes) -> dict[str, list[str]]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from stackdrill.api.registry import Registries
+    from stackdrill.api._registry import Registries
 
 hookspec = pluggy.HookspecMarker("pytest")
 

@@ -1,4 +1,5 @@
-"""What a fault is: inject, confirm that the damage happened, and undo."""
+"""What a fault is: inject, confirm that the damage happened, and undo. Drill authors import
+:class:`Fault` and :class:`FaultError` from :mod:`stackdrill.api`, not from here."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ class Fault(ABC):
     ``name`` is what a feature writes (``When the fault "kill_service" is injected on the
     compute host``) and is unique among faults; ``description`` is one line for the catalogue
     (say what the confirm observes); ``params`` maps each parameter a feature's table may give
-    to its :class:`~stackdrill.core.params.Param`. An instance is made per use, with the
+    to its :class:`~stackdrill.api.Param`. An instance is made per use, with the
     chosen host's ``target`` and the table's raw strings: ``raw_params`` keeps them as given,
     ``values`` holds them parsed (defaults filled in). Keep what ``undo`` needs in the facts,
     not on the instance: it may run on a new instance, in another process.
@@ -71,7 +72,7 @@ class Fault(ABC):
     @classmethod
     def validate(cls, raw_params: Mapping[str, str]) -> None:
         """Refuse a feature's parameters with a one-line
-        :class:`~stackdrill.core.params.ParamError` (checked at collection, before anything
+        :class:`~stackdrill.api.ParamError` (checked at collection, before anything
         runs)."""
         parse_params(f"fault {cls.name!r}", cls.params, raw_params)
 
@@ -95,7 +96,7 @@ class Fault(ABC):
     def plan(self) -> list[str]:
         """The commands ``inject`` would run, for the dry run and the report. Build them from
         ``values`` and the target's name alone: in the dry run the target cannot connect (a
-        :class:`~stackdrill.hosts.ssh.HostError` there is printed as "cannot plan")."""
+        :class:`~stackdrill.api.HostError` there is printed as "cannot plan")."""
 
     def prepare(self) -> dict[str, Any]:
         """Facts needed to confirm and undo (JSON-serialisable); raise FaultError if unsafe.
@@ -122,7 +123,7 @@ class Fault(ABC):
         scenario's N seconds pass (then the drill fails: fault not confirmed). The string is
         the evidence, on the drill's timeline: say what was observed ("pid 4242 of libvirtd
         is gone on compute1"). Observe the damage itself, not that ``inject`` ran. A
-        :class:`~stackdrill.hosts.ssh.HostError` counts as not yet; any other
+        :class:`~stackdrill.api.HostError` counts as not yet; any other
         ``ActionFailed`` fails the confirmation at once."""
 
     @abstractmethod

@@ -1,48 +1,19 @@
-"""State probes: the contract a host probe and a cloud probe implement, and the one-command
-batch their fragments are joined into. The snapshot that gathers them (one SSH round trip per
-host, hosts in parallel) is :mod:`stackdrill.engine.snapshot`.
+"""State probes: the contract a host probe (:class:`Probe`) and a cloud probe
+(:class:`CloudProbe`) implement, the paths their values go under (:func:`host_path`,
+:func:`cloud_path`), and the one-command batch their fragments are joined into. The snapshot that
+gathers them (one SSH round trip per host, hosts in parallel) is
+:mod:`stackdrill.engine.snapshot`. Drill authors import the public names from
+:mod:`stackdrill.api`; this module is not part of that door.
 
-Host probes: the contract
--------------------------
-A host probe (:class:`Probe`) observes one host. During a snapshot it runs no command of its
-own: it contributes a shell *fragment*, the snapshot joins the fragments of every probe that
-applies to a host into **one** remote command (``sh -c`` with delimited sections), runs it once
-per host over the pooled SSH connection, and hands each probe back its own section. A probe is
-a subclass of :class:`Probe` with:
-
-``name``, ``description`` (class attributes)
-    As for every registered plugin; ``name`` is unique among probes.
-``roles`` (class attribute, optional)
-    The inventory roles it applies to; empty means every host. Override :meth:`applies_to` for
-    finer conditions (a service the inventory declares). ``applies_to`` must not touch the host.
-``rules`` (class attribute, optional)
-    Default tolerance rules, e.g. ``("host:*/unit:*/main_pid ignore",)``.
-``command(target) -> str``
-    A POSIX ``sh`` fragment printing what the probe needs on stdout. It runs in a subshell of
-    its own with stdin from /dev/null, so ``exit``, ``cd``, variables and functions stay local.
-    It must be read-only, must not leave processes behind, and must be quick: the whole batch
-    shares one per-host timeout. Quote every value from the inventory with :func:`shlex.quote`.
-    Do not start socket-activated daemons (ask ``systemctl is-active`` first).
-``parse(target, output) -> dict[str, Any]``
-    Turns its :class:`ProbeOutput` (``stdout``, ``stderr``, ``exit_status``) into JSON-like
-    values under paths relative to the host (``"unit:dbus/active"``); the snapshot prefixes
-    them with ``host:<name>/``. Use ``output.require_ok()`` when a non-zero exit means the output
-    is unusable; raise :class:`ProbeFailed` for output it cannot read. Either is recorded as an
-    error under ``host:<name>/probe:<name>`` and the other probes' values are kept.
-``problems(values) -> list[str]`` (optional)
-    What in its values rules out a healthy cloud (checked before the verified state is recorded).
-
-``observe(target)`` runs one probe on its own (one round trip), for callers outside a snapshot
-such as a recovery waiting for one fact. A probe that cannot be written as a fragment may
-override ``observe`` instead of ``command``/``parse``; it keeps working but costs round trips of
-its own after the batch, so the built-in probes do not.
-
-Transport failures belong to the host, not to a probe: when the batch cannot run (unreachable,
-refused, no answer within ``SnapshotSettings.host_timeout``), the snapshot records a single
-error under ``host:<name>/ssh`` (``"unreachable: ..."``, ``"timeout: ..."``) and no values for
-that host. Health checks report it; comparisons list it as unobserved, and each value the
-verified state had there as unknown (never as gone). A slow or dead host costs
-at most one worker for ``host_timeout``; the snapshot never waits longer for it.
+Host probes
+-----------
+The contract is :class:`Probe`'s. Transport failures belong to the host, not to a probe: when
+the batch cannot run (unreachable, refused, no answer within ``SnapshotSettings.host_timeout``),
+the snapshot records a single error under ``host:<name>/ssh`` (``"unreachable: ..."``,
+``"timeout: ..."``) and no values for that host. Health checks report it; comparisons list it
+as unobserved, and each value the verified state had there as unknown (never as gone). A slow
+or dead host costs at most one worker for ``host_timeout``; the snapshot never waits longer for
+it.
 
 Cloud probes
 ------------
@@ -81,7 +52,7 @@ from stackdrill.core.state import Rule
 from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import Target, Targets
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 __all__ = [
     "CloudContext",
@@ -91,9 +62,29 @@ __all__ = [
     "ProbeOutput",
     "Workers",
     "batch_script",
+    "cloud_path",
+    "host_path",
     "run_calls",
     "split_batch",
 ]
+
+
+def host_path(host: str, path: str = "") -> str:
+    """The snapshot path of a value a host probe observed on ``host`` under ``path`` (the key
+    its ``parse`` returned), as a feature's tables name it: ``host_path("compute1",
+    "unit:dbus/active")`` is ``"host:compute1/unit:dbus/active"``. Without ``path``, the host's
+    own prefix (``"host:compute1"``). A probe's failure on the host is recorded under
+    ``host_path(host, "probe:<probe>")``, a host that did not answer under
+    ``host_path(host, "ssh")``."""
+    return f"host:{host}/{path}" if path else f"host:{host}"
+
+
+def cloud_path(path: str = "") -> str:
+    """The snapshot path of a value a cloud probe observed under ``path`` (the key its
+    ``observe_cloud`` returned): ``cloud_path("server:canary/status")`` is
+    ``"cloud/server:canary/status"``. Without ``path``, ``"cloud"``. A cloud probe's failure
+    is recorded under ``cloud_path("probe:<probe>")``."""
+    return f"cloud/{path}" if path else "cloud"
 
 
 class ProbeFailed(HostError):
@@ -102,7 +93,8 @@ class ProbeFailed(HostError):
 
 @dataclass(frozen=True)
 class ProbeOutput:
-    """One probe's section of a host's batch."""
+    """What a probe's fragment printed on one host, handed to its ``parse``: the host's name,
+    the fragment's stdout and stderr, and its exit status."""
 
     host: str
     stdout: str
@@ -141,7 +133,51 @@ class _ProbeBase(ABC):
 
 
 class Probe(_ProbeBase):
-    """A host probe; see the module's docstring for the contract."""
+    """A host probe: it observes each host it applies to, in every snapshot of the cloud's state.
+    Subclass it, set ``name`` and ``description``, write ``command`` and ``parse``, and register
+    it (``registries.probes.register(MyProbe)``).
+
+    During a snapshot a probe runs no command of its own: it contributes a shell *fragment*, the
+    snapshot joins the fragments of every probe that applies to a host into **one** remote
+    command (``sh -c`` with delimited sections), runs it once per host over the pooled SSH
+    connection, and hands each probe back its own section.
+
+    ``name``, ``description`` (class attributes)
+        As for every registered plugin; ``name`` is unique among probes.
+    ``roles`` (class attribute, optional)
+        The inventory roles it applies to; empty means every host. Override :meth:`applies_to`
+        for finer conditions (a service the inventory declares); it must not touch the host.
+    ``rules`` (class attribute, optional)
+        Default tolerance rules, e.g. ``("host:*/unit:*/main_pid ignore",)``.
+    ``command(target) -> str``
+        A POSIX ``sh`` fragment printing what the probe needs on stdout. It runs in a subshell
+        of its own with stdin from /dev/null, so ``exit``, ``cd``, variables and functions stay
+        local. It must be read-only, must not leave processes behind, and must be quick: the
+        whole batch shares one per-host timeout. Quote every value from the inventory with
+        :func:`shlex.quote`. Do not start socket-activated daemons (ask ``systemctl is-active``
+        first).
+    ``parse(target, output) -> dict[str, Any]``
+        Turns its :class:`ProbeOutput` (``stdout``, ``stderr``, ``exit_status``) into JSON-like
+        values under paths relative to the host (``"unit:dbus/active"``); the snapshot records
+        each under :func:`host_path` (``host:<name>/unit:dbus/active``), the path a feature's
+        tables name. Use ``output.require_ok()`` when a non-zero exit means the output is
+        unusable; raise :class:`ProbeFailed` for output it cannot read. Either is recorded as
+        an error under ``host:<name>/probe:<probe>`` and the other probes' values are kept.
+    ``problems(values) -> list[str]`` (optional)
+        What in its values rules out a healthy cloud (checked before the verified state is
+        recorded).
+
+    ``observe(target)`` runs one probe on its own (one round trip), for callers outside a
+    snapshot such as a recovery waiting for one fact. A probe that cannot be written as a
+    fragment may override ``observe`` instead of ``command``/``parse``; it keeps working but
+    costs round trips of its own after the batch, so the built-in probes do not.
+
+    Every registered probe takes part in every drill of the run. Each drill makes one instance
+    of it when the scenario starts and uses it for every snapshot until the scenario ends,
+    calling its methods for each host from several threads at once: anything kept on the
+    instance must hold for every host and be safe to share between threads. Its ``problems``,
+    and any error it records, keep a drill from starting until the cloud is healthy.
+    """
 
     roles: ClassVar[tuple[str, ...]] = ()
 
@@ -179,14 +215,22 @@ class Probe(_ProbeBase):
 
 @dataclass(frozen=True)
 class CloudContext:
-    """What a cloud probe may use: the APIs, the hosts (e.g. to read a DSN), the redactor."""
+    """What a cloud probe's ``observe_cloud`` is handed: ``access``, the cloud's APIs
+    (``access.connection()`` is the openstacksdk connection of the calling thread, for the cloud
+    the run was given), and ``targets``, every host of the inventory (to read a database's DSN
+    from a controller's configuration, say)."""
 
     access: CloudAccess
     targets: Targets
 
 
 class CloudProbe(_ProbeBase):
-    """Observes the cloud as a whole, once per snapshot; paths are prefixed with ``cloud/``."""
+    """A cloud probe: it observes the cloud as a whole through its APIs, once per snapshot,
+    concurrently with the hosts. Subclass it, set ``name`` and ``description`` (and ``rules``,
+    as for :class:`Probe`), write ``observe_cloud``, and register it with
+    ``registries.probes.register``. List each resource kind with one paged list call, never
+    one GET per resource; run independent calls concurrently with :func:`run_calls`. Its
+    values go under :func:`cloud_path`, its failure under ``cloud/probe:<probe>``."""
 
     @abstractmethod
     def observe_cloud(self, context: CloudContext) -> dict[str, Any]:
@@ -270,7 +314,7 @@ class Workers:
 _API_CALLS = Workers(8, "api-call")
 
 
-def run_calls(calls: Mapping[str, Callable[[], T]]) -> dict[str, T]:
+def run_calls(calls: Mapping[str, Callable[[], _T]]) -> dict[str, _T]:
     """Run independent API calls concurrently (e.g. one list call per resource kind) and return
     their results by name; the first failure is raised. Calls must not nest."""
     jobs = {name: _API_CALLS.pool().submit(call) for name, call in calls.items()}

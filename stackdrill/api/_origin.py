@@ -5,7 +5,7 @@ The journal records the class's module, its qualified name and the module's file
 imports the module by name when that name finds the same file; otherwise it runs the file
 itself, and only a regular file that root or the current user owns and that others cannot
 write. Whether a name finds the file is decided without running anything but stackdrill's own
-packages. A built-in journalled under a former module name (:mod:`stackdrill.api.former_names`)
+packages. A built-in journalled under a former module name (:mod:`stackdrill.api._former_names`)
 is imported from its module now."""
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from stackdrill.api.former_names import current_module
-from stackdrill.api.registry import Registries
+from stackdrill.api._former_names import current_module
+from stackdrill.api._registry import Registries
 from stackdrill.core.errors import HarnessError
 
 __all__ = ["Origin", "OriginError", "current_origin", "load_class", "origin_of"]
 
-OWN_PACKAGE = "stackdrill"
+_OWN_PACKAGE = "stackdrill"
 
 
 class OriginError(HarnessError):
@@ -37,6 +37,9 @@ class OriginError(HarnessError):
 
 @dataclass(frozen=True)
 class Origin:
+    """Where a journalled fault's or recovery's class was loaded from: its module, its
+    qualified name, and the module's file (None for a module without one)."""
+
     module: str
     qualname: str
     file: str | None = None  # None: a module without a file, imported by name
@@ -108,7 +111,7 @@ def _name_finds(name: str, file: Path) -> bool:
     importlib, its parent packages imported (they may extend their ``__path__``, as
     ``stackdrill.builtin`` does to the checkout's folders); any other only from its top-level
     package, and nothing of it runs."""
-    if name == OWN_PACKAGE or name.startswith(OWN_PACKAGE + "."):
+    if name == _OWN_PACKAGE or name.startswith(_OWN_PACKAGE + "."):
         return _own_name_finds(name, file)
     top, _, rest = name.partition(".")
     try:

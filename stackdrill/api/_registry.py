@@ -10,22 +10,25 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import pluggy
 
-from stackdrill.api import hookspecs
+from stackdrill.api import _hookspecs
 from stackdrill.core.errors import BadInput, InvalidValue
 from stackdrill.hosts.power.drivers import PowerDrivers
 
-ENTRY_POINT_GROUP = "stackdrill.plugins"
+_ENTRY_POINT_GROUP = "stackdrill.plugins"
 
 
-class Named(Protocol):
+class _Named(Protocol):
     name: str
     description: str
 
 
-T = TypeVar("T", bound=Named)
+_T = TypeVar("_T", bound=_Named)
 
 
 class UnknownName(BadInput, LookupError):
+    """A feature or a journal names a fault, recovery or probe that is not registered; one line
+    listing the registered names."""
+
     def __init__(self, kind: str, name: str, known: Iterable[str]) -> None:
         self.kind = kind
         self.name = name
@@ -37,15 +40,24 @@ class UnknownName(BadInput, LookupError):
 
 
 class DuplicateName(BadInput, ValueError):
-    pass
+    """Two different classes were registered under one name."""
 
 
-class Registry(Generic[T]):
+class Registry(Generic[_T]):
+    """The classes of one kind (faults, recoveries or probes) by their ``name``: what a
+    feature's steps look up. ``name in registry`` says whether one is registered, iterating
+    gives the names, sorted."""
+
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        self._items: dict[str, type[T]] = {}
+        self._items: dict[str, type[_T]] = {}
 
-    def register(self, item: type[T]) -> type[T]:
+    def register(self, item: type[_T]) -> type[_T]:
+        """Add the class ``item`` under its ``name`` and return it (so it works as a class
+        decorator too). Registering the same class again changes nothing, so a project's hook
+        may run from its entry point and its ``conftest.py`` both; another class under a name
+        already taken is refused (:class:`DuplicateName`), and so is a class without a
+        ``name``."""
         name = getattr(item, "name", None)
         if not isinstance(name, str) or not name:
             raise InvalidValue(f"{item!r} has no `name`; a {self.kind} needs one")
@@ -57,7 +69,9 @@ class Registry(Generic[T]):
         self._items[name] = item
         return item
 
-    def get(self, name: str) -> type[T]:
+    def get(self, name: str) -> type[_T]:
+        """The class registered as ``name``; :class:`UnknownName`, listing the registered
+        names, when there is none."""
         try:
             return self._items[name]
         except KeyError:
@@ -75,6 +89,13 @@ class Registry(Generic[T]):
 
 @dataclass
 class Registries:
+    """Everything a run can use, as the ``pytest_stackdrill_register`` hook receives it:
+    ``faults``, ``recoveries`` and ``probes`` (each a :class:`Registry`, e.g.
+    ``registries.faults.register(MyFault)``), and ``power_drivers``, the power drivers an
+    inventory's hosts can name (``registries.power_drivers.register("mybmc", MyBmcDriver)``).
+    Every registered probe takes part in every drill of the run; a fault or a recovery is used
+    where a feature names it."""
+
     faults: Registry[Any] = field(default_factory=lambda: Registry("fault"))
     recoveries: Registry[Any] = field(default_factory=lambda: Registry("recovery"))
     probes: Registry[Any] = field(default_factory=lambda: Registry("probe"))
@@ -93,16 +114,18 @@ class _PluginManager(pluggy.PluginManager):
 
 
 def entry_point_plugins() -> list[tuple[str, object]]:
+    """The modules the ``stackdrill.plugins`` entry points name, loaded, each with its
+    entry point's name."""
     plugins = []
-    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        plugins.append((f"{ENTRY_POINT_GROUP}:{ep.name}", ep.load()))
+    for ep in importlib.metadata.entry_points(group=_ENTRY_POINT_GROUP):
+        plugins.append((f"{_ENTRY_POINT_GROUP}:{ep.name}", ep.load()))
     return plugins
 
 
 def load_registries(extra_plugins: Iterable[object] = ()) -> Registries:
     """Registries outside a pytest run (the CLI's ``plan`` and ``recover``)."""
     pm = _PluginManager("pytest")
-    pm.add_hookspecs(hookspecs)
+    pm.add_hookspecs(_hookspecs)
     for name, plugin in entry_point_plugins():
         pm.register(plugin, name=name)
     for plugin in extra_plugins:

@@ -5,7 +5,9 @@ runbook they would follow: :meth:`Recovery.runbook` returns :class:`RunbookStep`
 the drill runs them in order. The shared pieces a runbook is written with live here too:
 :func:`wait` (poll until true, for a step), :func:`after_reboot_steps` (the first two steps
 after a host reboots), :meth:`Recovery.api_call` (an API call shown as the CLI command it
-stands for) and :meth:`Recovery.cloud` (the openstacksdk connection).
+stands for) and :meth:`Recovery.cloud` (the openstacksdk connection). Drill authors import
+the public ones from :mod:`stackdrill.api`, not from here; the step and runbook records are the
+engine's.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class RunbookStep:
     ``title`` names it in the report, the timeline and the failure message ("Start libvirtd
     on compute1"). ``action`` does it, called with no argument when the step's turn comes; its
     return value is ignored, and an :class:`~stackdrill.core.errors.ActionFailed` it raises
-    (a :class:`~stackdrill.hosts.ssh.HostError`, :class:`RecoveryFailed`, ...) fails the
+    (a :class:`~stackdrill.api.HostError`, :class:`RecoveryFailed`, ...) fails the
     step. Anything else it raises rolls the runbook back too, but ends the drill as an error
     with a traceback: wait with :func:`wait`, whose timeout fails the step, not with a bare
     :func:`~stackdrill.core.waiting.poll`, whose :class:`WaitTimeout` is not an
@@ -111,10 +113,10 @@ class Recovery(ABC):
     ``name`` is what a feature writes (``When the recovery "restart_services" runs on the
     compute host``) and is unique among recoveries; ``description`` is one line for the
     catalogue; ``params`` maps each parameter a feature's table may give to its
-    :class:`~stackdrill.core.params.Param`. An instance is made per use, with the
+    :class:`~stackdrill.api.Param`. An instance is made per use, with the
     chosen host's ``target``, the table's raw strings and a :class:`RecoveryContext`;
     ``values`` holds the parameters parsed (defaults filled in), and a missing, unknown or
-    malformed one raises :class:`~stackdrill.core.params.ParamError`.
+    malformed one raises :class:`~stackdrill.api.ParamError`.
 
     When each part runs:
 
@@ -146,7 +148,7 @@ class Recovery(ABC):
     @classmethod
     def validate(cls, raw_params: Mapping[str, str]) -> None:
         """Refuse a feature's parameters with a one-line
-        :class:`~stackdrill.core.params.ParamError` (checked at collection, before anything
+        :class:`~stackdrill.api.ParamError` (checked at collection, before anything
         runs)."""
         parse_params(f"recovery {cls.name!r}", cls.params, raw_params)
 
@@ -195,10 +197,13 @@ class Recovery(ABC):
 
 
 def wait(check: Callable[[], Any], timeout: float, description: str) -> Any:
-    """Poll ``check`` until it returns something true, for a runbook step, and return that
-    value; a timeout fails the step (:class:`RecoveryFailed` with the wait's one-line message).
-    A host that does not answer (:class:`~stackdrill.hosts.ssh.HostError`) and a failed API call
-    (:class:`RecoveryFailed`) are retried; a resource in an error state
+    """Poll ``check`` until it returns something true, for a runbook step (or any action of a
+    fault or a recovery that must wait), and return that value; ``timeout`` seconds after the
+    first call the step fails (:class:`RecoveryFailed` with the wait's one-line message).
+    ``check`` is called with no argument; ``description`` names what is awaited, in the
+    evidence's record of the wait and in the timeout's message ("nova-compute running on
+    compute1"). A host that does not answer (:class:`~stackdrill.api.HostError`) and a
+    failed API call (:class:`RecoveryFailed`) are retried; a resource in an error state
     (:class:`ResourceFailed`) fails the step at once. Polls every 1 s at first, then up to
     every 3 s, under the drill's safeguards like every wait."""
     failed: list[ResourceFailed] = []

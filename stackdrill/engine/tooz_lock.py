@@ -1,0 +1,114 @@
+"""A drill lock held through tooz, OpenStack's coordination library: ``GET_LOCK`` on MySQL or
+MariaDB (the server releases it when the holder's connection dies), a lease on etcd or Redis
+(renewed by tooz's heartbeat while the holder lives), an ``fcntl`` lock with the ``file://``
+driver (which the unit tests use for a session-bound backend)."""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from stackdrill.engine.lock_holder import Holder, LockError
+
+__all__ = ["ToozBackend"]
+
+
+class ToozBackend:
+    """A tooz lock: ``GET_LOCK`` on MySQL, a lease on etcd or Redis, ``fcntl`` with the
+    ``file://`` driver. ``owner`` (MySQL) says which connection holds the lock now, and tells
+    the holder's record from an older one."""
+
+    def __init__(self, url: str | Callable[[], str], key: str, where: str,
+                 owner: Callable[[], str | None] | None = None) -> None:
+        self.url = url
+        self.key = key
+        self.where = where
+        self.seen: Holder | None = None
+        self._owner = owner
+        self._secret = ""
+        self._mine: str | None = None
+        self._coordinator: Any = None
+        self._lock: Any = None
+
+    def _error(self, exc: BaseException) -> LockError:
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        if self._secret:
+            text = text.replace(self._secret, "***")
+        return LockError(f"{self.where}: cannot take the lock: {text}")
+
+    def _url(self) -> str:
+        url = self.url() if callable(self.url) else self.url
+        self._secret = urlsplit(url).password or ""
+        return url
+
+    def take(self, holder: Holder) -> bool:
+        import tooz
+        from stevedore.exception import NoMatches
+        from tooz import coordination
+
+        member = f"{holder.host}-{holder.pid}".encode()
+        url = self._url()
+        with warnings.catch_warnings():  # tooz's MySQL driver passes PyMySQL's old 'passwd'
+            warnings.filterwarnings("ignore", "'passwd' is deprecated", DeprecationWarning)
+            try:
+                coordinator = coordination.get_coordinator(url, member)
+                if not url.startswith("mysql"):  # MySQL's locks open their own connection
+                    coordinator.start(start_heart=True)
+            except (tooz.ToozError, NoMatches, ImportError, OSError) as exc:
+                raise self._error(exc) from None
+            try:
+                lock = coordinator.get_lock(self.key.encode())
+                taken = bool(lock.acquire(blocking=False))
+            except (tooz.ToozError, OSError) as exc:
+                _stop(coordinator)
+                raise self._error(exc) from None
+        if not taken:
+            _stop(coordinator)
+            return False
+        self._coordinator, self._lock = coordinator, lock
+        self._mine = self.owner()
+        return True
+
+    def owner(self) -> str | None:
+        """Who holds the lock now, as the backend names it (MySQL's connection id); None when
+        it is free, or the backend cannot say."""
+        try:
+            return self._owner() if self._owner is not None else None
+        except LockError:
+            return None
+
+    def alive(self) -> bool:
+        """Whether this run still holds the lock: asked of MySQL (its connection dies with the
+        server); a lease is renewed by tooz's heartbeat. A server that cannot be asked now (a
+        drill stopped it) is asked again before the next scenario."""
+        if self._lock is None:
+            return False
+        if self._owner is None or self._mine is None:
+            return True
+        try:
+            return self._owner() == self._mine
+        except LockError:
+            return True
+
+    def give_back(self) -> None:
+        import tooz
+
+        lock, self._lock = self._lock, None
+        coordinator, self._coordinator = self._coordinator, None
+        try:
+            if lock is not None:
+                lock.release()
+        except (tooz.ToozError, OSError):
+            pass  # the lock dies with its connection, closed next
+        if coordinator is not None:
+            _stop(coordinator)
+
+
+def _stop(coordinator: Any) -> None:
+    import tooz
+
+    with contextlib.suppress(tooz.ToozError, OSError):
+        coordinator.stop()
