@@ -10,7 +10,10 @@ from stackdrill.api import Fault, FaultError
 from stackdrill.core.params import Param, boolean, signal_name
 from stackdrill.hostkit.units import (
     SOCKETS_PLACEHOLDER,
+    hold_restart_command,
     reactivating_sockets,
+    release_restart_command,
+    restart_hold_file,
     start_sockets,
     systemctl_command,
 )
@@ -21,12 +24,14 @@ class KillService(Fault):
     name = "kill_service"
     description = ("Send a signal to a service's main process, however the deployment runs it "
                    "(a systemd unit, a container, a unit in an LXC container). With keep_down, "
-                   "also stop the sockets that would start a systemd unit again (its own and "
-                   "its dependents'), so nothing brings it back until someone starts it.")
+                   "hold off the unit's own Restart= policy (a runtime drop-in) and stop the "
+                   "sockets that would start it again (its own and its dependents'), so nothing "
+                   "brings it back until someone starts it.")
     params: ClassVar[Mapping[str, Param]] = {
         "service": Param("the service to kill, by its logical name in the inventory"),
         "signal": Param("the signal to send", signal_name, "SIGKILL"),
-        "keep_down": Param("stop the sockets that would start it again, so it stays down",
+        "keep_down": Param("hold off its Restart= policy and stop the sockets that would start "
+                           "it again, so it stays down",
                            boolean, False),
     }
 
@@ -50,6 +55,7 @@ class KillService(Fault):
         commands = [service.kill_command(self.values["signal"])]
         unit = self._kept_down(service)
         if unit is not None:
+            commands.insert(0, hold_restart_command(restart_hold_file(unit)))
             commands.append(f"systemctl stop <{SOCKETS_PLACEHOLDER} {shlex.quote(unit)} again>")
         return commands
 
@@ -62,7 +68,7 @@ class KillService(Fault):
                              f"running; nothing to kill")
         sockets = reactivating_sockets(self.target, unit) if unit else []
         return {"service": service.name, "unit": service.label, "main_pid": status.main_pid,
-                "sockets": sockets}
+                "sockets": sockets, "restart_hold": restart_hold_file(unit) if unit else None}
 
     def _journalled(self, facts: Mapping[str, Any]) -> Service:
         """The service the facts name; a journal written before services had handles names
@@ -76,16 +82,21 @@ class KillService(Fault):
                                                        int(facts["main_pid"]))
         if facts["sockets"]:
             command += " && " + systemctl_command("stop", facts["sockets"])
+        if facts.get("restart_hold"):
+            command = f"{hold_restart_command(str(facts['restart_hold']))} && {command}"
         self.target.run(command, check=True)
 
     def confirm(self, facts: Mapping[str, Any]) -> str | None:
         """The main process recorded before the injection is gone, and the service's main
-        process is no longer it (a restarted service has a new one)."""
+        process is no longer it (a restarted service has a new one); kept down, the service
+        does not run at all."""
         pid = int(facts["main_pid"])
         service = self._journalled(facts)
         gone = service.pid_gone(pid)
         status = service.status()
         if not gone or status.main_pid == pid:
+            return None
+        if facts.get("restart_hold") and status.running:
             return None
         noun = "container" if service.kind == "container" else "unit"
         return (f"{facts['unit']} main process {pid} is gone after {self.values['signal']}; "
@@ -93,8 +104,10 @@ class KillService(Fault):
                 f"main pid {status.main_pid or 'none'}, restarts {status.restarts})")
 
     def undo(self, facts: Mapping[str, Any]) -> None:
-        """Start the sockets the injection stopped, then the service; fails if it does not
-        run."""
+        """Lift the restart hold, start the sockets the injection stopped, then the service;
+        fails if it does not run."""
+        if facts.get("restart_hold"):
+            self.target.run(release_restart_command(str(facts["restart_hold"])), check=True)
         legacy = [facts["socket"]] if facts.get("socket") else []  # older journals
         start_sockets(self.target, facts.get("sockets", legacy))
         service = self._journalled(facts)

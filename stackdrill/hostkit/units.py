@@ -21,6 +21,27 @@ def systemctl_command(verb: str, units: list[str]) -> str:
     return f"systemctl {verb} " + " ".join(shlex.quote(unit) for unit in units)
 
 
+def restart_hold_file(unit: str) -> str:
+    """The runtime drop-in that holds ``unit``'s ``Restart=`` policy off (under ``/run``, so a
+    reboot drops it too)."""
+    name = unit if "." in unit else f"{unit}.service"
+    return f"/run/systemd/system/{name}.d/stackdrill-keep-down.conf"
+
+
+def hold_restart_command(path: str) -> str:
+    """Write the drop-in ``path`` (:func:`restart_hold_file`: ``Restart=no``) and reload
+    systemd: a unit with ``Restart=on-failure`` that dies is then not started again by
+    systemd."""
+    folder = shlex.quote(path.rsplit("/", 1)[0])
+    return (f"mkdir -p {folder} && printf '[Service]\\nRestart=no\\n' > {shlex.quote(path)} "
+            f"&& systemctl daemon-reload")
+
+
+def release_restart_command(path: str) -> str:
+    """Remove a restart hold written by :func:`hold_restart_command` and reload systemd."""
+    return f"rm -f {shlex.quote(path)} && systemctl daemon-reload"
+
+
 def unit_statuses(target: Target, units: list[str]) -> dict[str, UnitStatus]:
     """The state of each of ``units`` (systemd units on the host: sockets, services), read with
     one ``systemctl show``."""

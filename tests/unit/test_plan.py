@@ -48,9 +48,13 @@ def test_the_plan_names_hosts_and_exact_commands(tmp_path: Path) -> None:
     assert "protected hosts (never touched): controller" in text
     block = text.split("\n\n", 1)[1]
     show = "systemctl show -p ActiveState,SubState,MainPID,Result,NRestarts,ExecMainStatus"
+    dropin = "/run/systemd/system/dbus.service.d"
+    hold = (f"mkdir -p {dropin} && printf '[Service]\\nRestart=no\\n' > "
+            f"{dropin}/stackdrill-keep-down.conf && systemctl daemon-reload")
     assert block == textwrap.dedent(f"""\
         features/x.feature:3: dbus crashes
           fault kill_service on compute1 (compute host, line 5)
+            $ {hold}
             $ kill -s SEGV $(systemctl show -p MainPID --value dbus)
             $ systemctl stop <the active sockets that would start dbus again>
           recovery start_services on compute1 (compute host, line 9)

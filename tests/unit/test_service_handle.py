@@ -310,6 +310,30 @@ def test_stop_service_acts_through_the_profile(tmp_path: Path, profile: str) -> 
     assert connection.ran[-1] == start
 
 
+def test_kill_service_kept_down_holds_the_restart_policy_and_confirms_only_while_down(
+        tmp_path: Path) -> None:
+    """systemd's Restart=on-failure brings a SIGKILLed unit back within a second: kept down,
+    a runtime drop-in holds that off, the confirm fails while the unit runs again, and the undo
+    removes the drop-in before starting it."""
+    status, running, restarted, stopped, kill, start, _ = ACTIONS["packages"]
+    hold = "/run/systemd/system/rabbitmq-server.service.d/stackdrill-keep-down.conf"
+    target, connection = scripted(tmp_path, "packages", {
+        status: [running, restarted, stopped, running], "mkdir -p": [""], "test ! -e /proc/": [""],
+        "rm -f": [""], start: [""]})
+    fault = KillService(target, {"service": "rabbitmq", "keep_down": "yes"})
+    facts = fault.prepare()
+    assert facts["restart_hold"] == hold
+    fault.inject(facts)
+    assert connection.ran[-1].startswith(
+        "mkdir -p /run/systemd/system/rabbitmq-server.service.d && printf "
+        "'[Service]\\nRestart=no\\n' > " + hold + " && systemctl daemon-reload && " + kill)
+    assert fault.confirm(facts) is None  # restarted by systemd: not kept down
+    assert "now inactive" in str(fault.confirm(facts))
+    fault.undo(facts)
+    released = connection.ran.index(f"rm -f {hold} && systemctl daemon-reload")
+    assert released < connection.ran.index(start)
+
+
 def test_kill_service_with_keep_down_refuses_a_container(tmp_path: Path) -> None:
     target, connection = scripted(tmp_path, "kolla", {})
     fault = KillService(target, {"service": "rabbitmq", "keep_down": "yes"})
