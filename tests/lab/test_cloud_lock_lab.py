@@ -113,8 +113,10 @@ def test_a_second_drill_host_is_refused_then_takes_over_and_undoes_the_first_one
                              cwd=ROOT, env=env_of(first_dir), stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
     try:
-        poll_until(Path(f"{release}.holding").exists, timeout=600, interval=0.5,
+        poll_until(lambda: Path(f"{release}.holding").exists() or first.poll() is not None,
+                   timeout=600, interval=0.5,
                    description="the first run holds, memcached stopped")
+        assert first.poll() is None, first.communicate(timeout=60)[0]
         assert not memcached_active(controller)
         assert f'"pid": {first.pid}' in controller.run(f"cat {HOLDER}", record=False).stdout
 

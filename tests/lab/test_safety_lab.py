@@ -144,7 +144,7 @@ Feature: a drill that holds the cloud
 HOLDING_STEPS = '''\
 from pathlib import Path
 
-from pytest_bdd import given, parsers
+from pytest_bdd import given, parsers, then
 
 from stackdrill.core.waiting import poll_until
 
@@ -152,6 +152,7 @@ pytest_plugins = ["stackdrill.builtin.steps.drill_steps"]
 
 
 @given(parsers.parse("the run holds until {release} exists"))
+@then(parsers.parse("the run holds until {release} exists"))
 def hold(release: str) -> None:
     Path(release + ".holding").touch()
     poll_until(Path(release).exists, timeout=90, interval=0.1, description="released")
