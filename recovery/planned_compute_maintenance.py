@@ -189,7 +189,7 @@ class PlannedComputeMaintenance(Recovery):
     def reboot(self) -> None:
         self.boot = boot_identity(self.target)
         with contextlib.suppress(HostError):  # the connection may close under the reboot
-            self.target.run("systemctl reboot", timeout=10)
+            self.target.run("systemctl reboot", timeout=10, retry_on_disconnect=False)
         wait(lambda: boot_identity(self.target, timeout=3) != self.boot,
              self.values["timeout"], f"{self.target.name} answering with a new boot identity")
         self.target.run("uptime; cat /proc/sys/kernel/random/boot_id")

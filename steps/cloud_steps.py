@@ -3,6 +3,9 @@ can boot a server, and whether the cloud can create a volume."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
 import pytest
 from pytest_bdd import given, parsers, then
 
@@ -77,19 +80,29 @@ def reads_back(written_data: WrittenData, cloud_access: CloudAccess, targets: Ta
         pytest.fail("; ".join(failed), pytrace=False)
 
 
+class _Outcome(Protocol):
+    def render(self) -> str: ...
+
+
+_O = TypeVar("_O", bound=_Outcome)
+
+
+def _checked(drill: Drill, kind: str, title: str, check: Callable[[], _O]) -> _O:
+    """Run a boot or volume check; its outcome goes to the timeline and the evidence, and a
+    cloud that refuses the check fails the step with its reason."""
+    try:
+        outcome = check()
+    except CloudError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    drill.timeline.add(kind, outcome.render())
+    drill.evidence.attach_text(title, outcome.render())
+    return outcome
+
+
 def _boot(drill: Drill, cloud_access: CloudAccess, canaries: CanaryWorkload, host: Target,
           seconds: str) -> BootOutcome:
-    outcome: BootOutcome | None = None
-    try:
-        outcome = boot_on(cloud_access, host.name, canaries.image_id, canaries.flavor_id,
-                          float(seconds))
-    except CloudError as exc:
-        message = str(exc)
-    if outcome is None:
-        pytest.fail(message, pytrace=False)
-    drill.timeline.add("boot-check", outcome.render())
-    drill.evidence.attach_text(f"boot check on {host.name}", outcome.render())
-    return outcome
+    return _checked(drill, "boot-check", f"boot check on {host.name}", lambda: boot_on(
+        cloud_access, host.name, canaries.image_id, canaries.flavor_id, float(seconds)))
 
 
 @changes_the_cloud
@@ -118,16 +131,9 @@ def _create_volume(drill: Drill, cloud_access: CloudAccess | None, size: str,
     if cloud_access is None:
         pytest.fail("the volume check needs a cloud: no clouds.yaml entry for this inventory",
                     pytrace=False)
-    outcome: VolumeOutcome | None = None
-    try:
-        outcome = create_volume(cloud_access, int(size), float(seconds))
-    except CloudError as exc:
-        message = str(exc)
-    if outcome is None:
-        pytest.fail(message, pytrace=False)
-    drill.timeline.add("volume-check", outcome.render())
-    drill.evidence.attach_text(f"volume check ({size} GiB)", outcome.render())
-    return outcome
+    access = cloud_access
+    return _checked(drill, "volume-check", f"volume check ({size} GiB)",
+                    lambda: create_volume(access, int(size), float(seconds)))
 
 
 @changes_the_cloud

@@ -71,9 +71,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _lab_parser(sub: Any) -> None:
-    """``stackdrill lab up|down|status``."""
+    """``stackdrill lab up|down|status|fetch-guest``."""
     lab = sub.add_parser("lab", help="the embedded lab cloud on this machine")
-    lab.add_argument("action", choices=("up", "down", "status"))
+    lab.add_argument("action", choices=("up", "down", "status", "fetch-guest"),
+                     help="fetch-guest: download the canary guest's kernel and "
+                          "busybox-static packages, as root, into $STACKDRILL_GUEST_CACHE "
+                          "(default /var/cache/stackdrill/guest), without installing them; "
+                          "without them the canaries boot a blank image")
     lab.add_argument("--hosts-only", action="store_true",
                      help="with up: the hosts without the OpenStack cloud")
     lab.add_argument("--units", choices=("packages", "devstack"),
@@ -175,8 +179,12 @@ def _discover_parser(sub: Any) -> None:
 
 def _lab(action: str, hosts_only: bool = False, units: str | None = None) -> int:
     from stackdrill.lab.cloud.naming import NamingError, lab_naming
+    from stackdrill.lab.guest.fetch import fetch_guest_packages, missing_guest_packages
     from stackdrill.lab.lab import Lab
 
+    if action == "fetch-guest":
+        fetch_guest_packages()
+        return EXIT_OK
     try:
         naming = lab_naming(units)
     except NamingError as exc:
@@ -195,6 +203,8 @@ def _lab(action: str, hosts_only: bool = False, units: str | None = None) -> int
         for status in lab.status():
             print(status.line())
         print(f"inventory: {inventory}")
+        if (missing := missing_guest_packages()) is not None:
+            print(f"lab: {missing}")
     elif action == "down":
         lab.down()
         print("lab down")

@@ -16,6 +16,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Protocol
 
+from stackdrill.hosts.reconnect import retrying_on_disconnect
 from stackdrill.hosts.ssh import CommandResult, HostError
 from stackdrill.hosts.target import Targets
 from stackdrill.inventory.model import Inventory
@@ -77,7 +78,8 @@ def run_quietly(shell: Shell, command: str, timeout: float = 30.0) -> CommandRes
     """A command of the harness's own bookkeeping: not part of any drill's evidence. A host
     that cannot be reached is a failed result (exit 255), with the reason on stderr."""
     try:
-        return shell.run(command, timeout=timeout, record=False)
+        with retrying_on_disconnect(False):  # an append run twice would write its lines twice
+            return shell.run(command, timeout=timeout, record=False)
     except HostError as exc:
         return CommandResult(host=shell.name, command=command, exit_status=255, stdout="",
                              stderr=str(exc), started=0.0, duration=0.0)

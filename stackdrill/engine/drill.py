@@ -49,6 +49,7 @@ from stackdrill.engine.verdicts import (
     SafeguardAborted,
 )
 from stackdrill.engine.verify import RecoveryWatch
+from stackdrill.hosts.reconnect import retrying_on_disconnect
 from stackdrill.hosts.ssh import CommandResult, HostError
 from stackdrill.hosts.target import Target, Targets
 from stackdrill.inventory.model import HostSpec
@@ -381,7 +382,7 @@ class Drill:
     # -- recovery ---------------------------------------------------------------------------
     def recover(self, recovery_name: str, target: Target,
                 raw_params: Mapping[str, str]) -> RunbookRecord:
-        with self.watched():
+        with self.watched(), retrying_on_disconnect():
             return self._recover(recovery_name, target, raw_params)
 
     def _recover(self, recovery_name: str, target: Target,
@@ -550,10 +551,11 @@ class Drill:
 
     def _undo(self, active: ActiveFault, kind: str = "undone") -> str | None:
         try:
-            active.fault.undo(active.facts)
-        except ActionFailed as exc:
+            with retrying_on_disconnect():
+                active.fault.undo(active.facts)
+        except (ActionFailed, WaitTimeout) as exc:
             detail = f"undo of {active.fault.name} on {active.fault.target.name} failed: {exc}"
-            self.journal.mark_undone(active.entry.id, ok=False, detail=str(exc))
+            self.journal.mark_undone(active.entry.id, ok=False, detail=detail)
             self.timeline.add("undo-failed", detail)
             return detail
         active.undone = True

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from stackdrill.api._origin import Origin, OriginError
+from stackdrill.core.disk_probe import NotWritable, probe_directory
 from stackdrill.core.errors import HarnessError
 
 __all__ = ["Journal", "JournalEntry", "JournalError", "JournalMirror", "JournalMirrorError"]
@@ -195,9 +196,11 @@ class Journal:
         self.run_id = run_id if run_id is not None else uuid.uuid4().hex
         self.cloud = cloud
         self.mirror = mirror
-        self.refusal: str | None = None  # why the mirror refused an injection, if it did
+        self.refusal: str | None = None  # why the mirror (or this file) refused an injection
         self._unmirrored: list[bytes] = []  # undo records the mirror could not take yet
         self._mirror_problem = ""
+        self._unwritten: list[bytes] = []  # undo records this file could not take (a full disk)
+        self._unwritten_problem = ""
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r}, run_id={self.run_id!r})"
@@ -234,7 +237,12 @@ class Journal:
             **({"origin": origin.to_json()} if origin is not None else {}),
         }
         line = self._encode(record, f"cannot record {fault} on {target}")
-        self._append(line)
+        try:
+            self._append(line)
+        except JournalError as exc:  # a full disk: nothing is injected, and the run stops
+            what = "not injected" if kind == "fault" else "not started"
+            self.refusal = f"{exc}; {kind} {fault} on {target} {what}"
+            raise JournalError(self.refusal) from None
         if self.mirror is not None:
             try:
                 self._mirror_write(line)
@@ -261,9 +269,15 @@ class Journal:
     def mark_undone(self, entry_id: str, ok: bool = True, detail: str = "") -> None:
         """Record that the undo of ``entry_id`` ran; a failed undo stays pending. The mirror
         gets the record too; when it cannot, the record waits for the next write that reaches
-        it (:meth:`mirror_lag` says so meanwhile)."""
+        it (:meth:`mirror_lag` says so meanwhile). A record this file cannot take (a full
+        disk) does not stop the undos after it: it is written before the next record that
+        fits (:meth:`unwritten_lag` says so meanwhile)."""
         line = self._undone(entry_id, ok, detail)
-        self._append(line)
+        try:
+            self._append(line)
+        except JournalError as exc:
+            self._unwritten.append(line)
+            self._unwritten_problem = str(exc)
         if self.mirror is None:
             return
         try:
@@ -290,6 +304,30 @@ class Journal:
                     f"{self._mirror_problem}; `stackdrill recover --pending` writes them")
         self._unmirrored.clear()
         return None
+
+    def unwritten_lag(self) -> str | None:
+        """Write the undo records this file could not take; one line when it still cannot
+        (the file then shows faults undone here as pending: their undo runs again, harmless,
+        from ``stackdrill recover --pending``)."""
+        if not self._unwritten:
+            return None
+        try:
+            self._append(b"")
+        except JournalError as exc:
+            self._unwritten_problem = str(exc)
+            return (f"{len(self._unwritten)} undo record(s) not written: "
+                    f"{self._unwritten_problem}; their undos ran, and the journal shows them "
+                    f"pending until `stackdrill recover --pending` runs with room to write")
+        return None
+
+    def check_writable(self) -> None:
+        """Raise :class:`JournalError` unless this file's directory takes a synced write of
+        1 MiB and the file, if any, can be appended to: checked before anything is injected,
+        so that a full disk refuses the run instead of its first injection."""
+        try:
+            probe_directory(self.path, "journal")
+        except NotWritable as exc:
+            raise JournalError(str(exc)) from None
 
     def pending(self, run: str | None = None, *, local_only: bool = False
                 ) -> list[JournalEntry]:
@@ -413,7 +451,7 @@ class Journal:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             self._repair_tail(fd)
-            view = memoryview(line)
+            view = memoryview(b"".join([*self._unwritten, line]))
             while view:
                 written = os.write(fd, view)
                 view = view[written:]
@@ -422,6 +460,7 @@ class Journal:
             raise self._error(f"cannot append: {exc.strerror}") from exc
         finally:
             os.close(fd)
+        self._unwritten.clear()
         if created:
             self._sync_parent()
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from stackdrill.core.errors import HarnessError
+from stackdrill.engine.journal import process_alive
 from stackdrill.inventory.model import Inventory
 
 __all__ = ["Holder", "LockError", "LockHeld", "LockLost", "RunLock", "held_message",
@@ -116,19 +117,11 @@ def held_message(cloud: str, holder: Holder | None, where: str) -> str:
         who = f"pid {holder.pid} on host {holder.host} since {iso(holder.started)}"
         if holder.drill:
             who += f" ({holder.drill})"
-        if holder.here and not _alive(holder.pid):
+        if holder.here and not process_alive(holder.pid):
             who += " (gone; a process it started still holds the lock)"
     return f"cloud {cloud} is being drilled by {who}; lock: {where}"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _parent(pid: int) -> int | None:

@@ -10,16 +10,18 @@ from stackdrill.api._origin import OriginError, load_class
 from stackdrill.api._registry import Registries, Registry
 from stackdrill.api._runbook import RecoveryContext
 from stackdrill.cloud.access import CloudAccess
-from stackdrill.core.errors import ActionFailed, BadInput
+from stackdrill.core.errors import ActionFailed, BadInput, WaitTimeout
 from stackdrill.engine.journal import Journal, JournalEntry, JournalError, JournalMirrorError
 from stackdrill.engine.lock import lock_name
+from stackdrill.hosts.reconnect import retrying_on_disconnect
 from stackdrill.hosts.target import Target, Targets
 from stackdrill.inventory.loader import load_inventory
 from stackdrill.inventory.model import Inventory
 
 #: What fails one entry, and the others are still restored: bad input (an unknown name, a
-#: parameter), a failed action (the undo or rollback itself), a class that cannot be loaded.
-ERRORS = (BadInput, ActionFailed, OriginError)
+#: parameter), a failed action (the undo or rollback itself, a host that stayed unreachable),
+#: a wait of the undo that ran out, a class that cannot be loaded.
+ERRORS = (BadInput, ActionFailed, WaitTimeout, OriginError)
 
 
 def undo_pending(journal: Journal, targets: Targets, registries: Registries,
@@ -55,7 +57,7 @@ def undo_pending(journal: Journal, targets: Targets, registries: Registries,
         try:
             done = _restore(entry, targets, registries, cloud)
         except ERRORS as exc:
-            journal.mark_undone(entry.id, ok=False, detail=redact(str(exc)))
+            journal.mark_undone(entry.id, ok=False, detail=redact(_reason(entry, exc)))
             # the code that can undo it is not at hand: said, since nothing was attempted
             kept = "; left pending" if isinstance(exc, OriginError) else ""
             lines.append(redact(f"FAILED {label}: {exc}{kept}"))
@@ -63,6 +65,10 @@ def undo_pending(journal: Journal, targets: Targets, registries: Registries,
             continue
         journal.mark_undone(entry.id, detail="restored by stackdrill recover --pending")
         lines.append(redact(f"{done} {label}"))
+    unwritten = journal.unwritten_lag()  # a full disk: the undos ran, their records wait
+    if unwritten is not None:
+        lines.append(redact(f"FAILED {unwritten}"))
+        failures += 1
     if not unread:
         failures += _settle_mirror(journal, lines, redact)
     return lines, failures
@@ -90,15 +96,24 @@ def _settle_mirror(journal: Journal, lines: list[str], redact: Callable[[str], s
     return 1
 
 
+def _reason(entry: JournalEntry, exc: Exception) -> str:
+    """Why the entry stays pending, on one line naming its host."""
+    text = " ".join(str(exc).split())
+    return text if text.startswith(f"{entry.target}") else f"{entry.target}: {text}"
+
+
 def _restore(entry: JournalEntry, targets: Targets, registries: Registries,
              cloud: CloudAccess | None) -> str:
+    """Undo the entry's fault, or roll back its recovery; a command whose connection is lost
+    runs again on a fresh one (undo and rollback are written to run twice)."""
     target = targets.get(entry.target)
-    if entry.kind == "recovery":
-        context = RecoveryContext(targets=targets, cloud=cloud)
-        recovery = _known(registries.recoveries, entry)
-        done = recovery(target, entry.params, context).rollback()
-        return f"rolled back the interrupted recovery ({'; '.join(done) or 'nothing to do'})"
-    _known(registries.faults, entry)(target, entry.params).undo(entry.undo)
+    with retrying_on_disconnect():
+        if entry.kind == "recovery":
+            context = RecoveryContext(targets=targets, cloud=cloud)
+            recovery = _known(registries.recoveries, entry)
+            done = recovery(target, entry.params, context).rollback()
+            return f"rolled back the interrupted recovery ({'; '.join(done) or 'nothing to do'})"
+        _known(registries.faults, entry)(target, entry.params).undo(entry.undo)
     return "restored"
 
 

@@ -1,5 +1,7 @@
 """Pooled paramiko connections: every call has a timeout, host keys are checked by default, and a
-connection that died under us (a host rebooted) is re-established with backoff."""
+connection that died under us (a host rebooted) is re-established with backoff. A command whose
+connection broke before its exit status came raises :class:`HostUnreachable`;
+:mod:`stackdrill.hosts.reconnect` runs it again on a fresh connection where that is safe."""
 
 from __future__ import annotations
 
@@ -45,7 +47,9 @@ class CommandResult:
     """What one command did on one host (:meth:`Target.run
     <stackdrill.hosts.target.Target.run>`): the host's name, the command line, its exit
     status, its stdout and stderr (decoded as UTF-8), when it started (wall clock) and how many
-    seconds it took. ``render`` is the text the evidence shows."""
+    seconds it took. ``render`` is the text the evidence shows. ``reconnected`` is empty, or,
+    for a command run again on a fresh connection after its connection was lost
+    (:mod:`stackdrill.hosts.reconnect`), how many attempts it took and what each saw."""
 
     host: str
     command: str
@@ -54,6 +58,7 @@ class CommandResult:
     stderr: str
     started: float
     duration: float
+    reconnected: str = ""
 
     @property
     def ok(self) -> bool:
@@ -64,6 +69,8 @@ class CommandResult:
         """The command as the evidence shows it: the host and the command line, its exit
         status and duration, then its stdout and stderr."""
         text = f"[{self.host}] $ {self.command}\n(exit {self.exit_status}, {self.duration:.2f}s)\n"
+        if self.reconnected:
+            text += self.reconnected + "\n"
         if self.stdout:
             text += self.stdout if self.stdout.endswith("\n") else self.stdout + "\n"
         if self.stderr:
@@ -202,6 +209,27 @@ class SshConnection:
                 raise HostUnreachable(f"{self.label}: cannot open a session: {exc}") from exc
         return channel
 
+    def _lost(self, channel: paramiko.Channel) -> bool:
+        """Whether a channel that closed without an exit status closed because its connection
+        died (sshd killed, the host rebooting), rather than because the command was killed by
+        a signal; a dead connection is forgotten, so that the next command opens a new one.
+        A dying transport closes its channels just before it stops: it is given a second."""
+        transport = channel.get_transport()
+        if transport.is_active():
+            transport.join(timeout=1.0)
+        if transport.is_active():
+            return False
+        self._forget(channel)
+        return True
+
+    def _forget(self, channel: paramiko.Channel) -> None:
+        """Drop the client whose connection ``channel`` ran on (it broke under a command)."""
+        with self._lock:
+            client = self._client
+            if client is not None and client.get_transport() is channel.get_transport():
+                client.close()
+                self._client = None
+
     def _collect(self, channel: paramiko.Channel, command: str, limit: float, started: float,
                  clock: float) -> CommandResult:
         deadline = clock + limit
@@ -228,11 +256,15 @@ class SshConnection:
                 err += channel.recv_stderr(65536)
             status = channel.recv_exit_status()
         except (paramiko.SSHException, EOFError, OSError) as exc:
+            self._forget(channel)
             raise HostUnreachable(f"{self.label}: connection lost during {command!r}: "
                                   f"{exc}") from exc
         finally:
             with contextlib.suppress(paramiko.SSHException, EOFError, OSError):
                 channel.close()
+        if status == -1 and self._lost(channel):
+            raise HostUnreachable(f"{self.label}: connection lost during {command!r}: "
+                                  f"closed before the command's exit status came")
         return CommandResult(
             host=self.spec.name, command=command, exit_status=status,
             stdout=out.decode("utf-8", "replace"), stderr=err.decode("utf-8", "replace"),

@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from stackdrill.hosts.power.drivers import PowerDriver, PowerDrivers
+from stackdrill.hosts.reconnect import retries_by_default, run_reconnecting
 from stackdrill.hosts.service import Service
 from stackdrill.hosts.service_commands import LxcContainer, lxc_list_command, parse_lxc_ls
 from stackdrill.hosts.ssh import CommandResult, HostError, SshConnection, SshPool
@@ -89,7 +90,7 @@ class Target:
         return self._peers(name)
 
     def run(self, command: str, *, check: bool = False, timeout: float | None = None,
-            record: bool = True) -> CommandResult:
+            record: bool = True, retry_on_disconnect: bool | None = None) -> CommandResult:
         """Run ``command`` on the host and return its
         :class:`~stackdrill.hosts.ssh.CommandResult` (exit status, stdout, stderr, timing).
 
@@ -107,8 +108,20 @@ class Target:
         - With ``record`` (the default) the result goes to the listeners: a drill shows it in
           its evidence and in the runbook step running then. Pass ``record=False`` for reads
           repeated while polling, which would bury the commands that acted.
+        - With ``retry_on_disconnect``, a command whose connection was lost (``HostUnreachable``)
+          runs again on a fresh connection, with backoff, until ``timeout`` has passed; the
+          result then says how many attempts it took
+          (:func:`~stackdrill.hosts.reconnect.run_reconnecting`). Only for a command that may
+          run twice: one whose connection broke after it was sent may have run. Left at None,
+          it is on inside :func:`~stackdrill.hosts.reconnect.retrying_on_disconnect` (a fault's
+          undo, a recovery's steps and rollback) and off elsewhere (a fault's inject).
         """
-        result = self.connection.run(command, timeout=timeout)
+        retry = retries_by_default() if retry_on_disconnect is None else retry_on_disconnect
+        if retry:
+            limit = timeout if timeout is not None else self.spec.ssh.command_timeout
+            result = run_reconnecting(self.connection, self.name, command, limit)
+        else:
+            result = self.connection.run(command, timeout=timeout)
         if record:
             for listener in self._listeners:
                 listener(result)

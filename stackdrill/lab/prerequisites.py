@@ -1,7 +1,8 @@
 """What the lab needs of the machine it runs on, and what to tell an operator who lacks some of
 it: in a checkout, its ``scripts/setup`` (or ``scripts/fetch-guest-packages``); where stackdrill
 runs from an installed wheel (``uv tool install``, ``pipx install``), which has no scripts, the
-Debian packages and the commands that install them. Each hint fits on the one line of a
+Debian packages and the commands that install them, and ``stackdrill lab fetch-guest``, which
+runs the guest packages' download script the package ships. Each hint fits on the one line of a
 :class:`~stackdrill.lab.system.LabError`."""
 
 from __future__ import annotations
@@ -42,12 +43,22 @@ TOOL_PACKAGES: Mapping[str, str] = {
 UV_DIR = Path("/opt/stackdrill-uv")
 """Where ``scripts/setup`` installs uv as root when the one on PATH is not its version."""
 
+FETCH_GUEST_COMMAND = "stackdrill lab fetch-guest"
+"""The command that downloads the canary guest's packages: it runs :func:`guest_fetch_script`."""
+
 
 def checkout_script(name: str, package_file: str = __file__) -> Path | None:
     """``scripts/<name>`` of the checkout this stackdrill runs from (an editable install or the
     source tree itself), or None when it runs from an installed wheel, which has no scripts."""
     script = Path(package_file).resolve().parents[2] / "scripts" / name
     return script if script.is_file() else None
+
+
+def guest_fetch_script(package_file: str = __file__) -> Path:
+    """The script that downloads the canary guest's packages, shipped inside the package
+    (``stackdrill/lab/guest/fetch-guest-packages``); a checkout's ``scripts/fetch-guest-packages``
+    runs the same file."""
+    return Path(package_file).resolve().parent / "guest" / "fetch-guest-packages"
 
 
 def packages_of(tools: Sequence[str]) -> list[str]:
@@ -94,6 +105,6 @@ def guest_packages_hint(package_file: str = __file__) -> str:
     busybox-static, into the guest cache), and what happens without them."""
     fetch = checkout_script("fetch-guest-packages", package_file)
     where = (f"download them as root: {fetch}" if fetch is not None else
-             "download them as root with scripts/fetch-guest-packages from a checkout of "
-             "stackdrill's source")
+             f"download them as root: {FETCH_GUEST_COMMAND} (it runs "
+             f"{guest_fetch_script(package_file)})")
     return f"{where}; without them the lab's canaries boot a blank image, with no heartbeat"

@@ -76,8 +76,8 @@ def domain_runner(targets: Targets) -> Callable[[str, str], bool]:
 @pytest.fixture(scope="session")
 def canary_guest() -> GuestFiles | None:
     """The heartbeat guest the canaries boot, built once from the Debian or Ubuntu packages that
-    ``scripts/setup`` downloads (``scripts/fetch-guest-packages``); None where they are not
-    on this machine, and the canaries then boot a blank image and report no heartbeat."""
+    ``stackdrill lab fetch-guest`` (or a checkout's ``scripts/setup``) downloads; None where they
+    are not on this machine, and the canaries then boot a blank image and report no heartbeat."""
     from stackdrill.engine.state_dir import default_state_dir
     from stackdrill.lab.guest.builder import build_guest
     from stackdrill.lab.guest.debs import GuestBuildError

@@ -25,6 +25,7 @@ from stackdrill.engine.preflight import (
     one_line,
 )
 from stackdrill.engine.tenant_expectations import canary_problems
+from stackdrill.pytest_plugin.disk_space import refuse_unwritable
 from stackdrill.pytest_plugin.dry_run import print_plan
 from stackdrill.pytest_plugin.options import planning, seed_of
 from stackdrill.pytest_plugin.scenarios import (
@@ -158,6 +159,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         .production_refusal()
     if refusal is not None:
         raise pytest.UsageError(refusal)
+    refuse_unwritable(config, inventory)  # a full disk: before the journal or the lock is written
     if needs_hosts:
         take_lock(config, inventory)
         refuse_leftovers(config, inventory)

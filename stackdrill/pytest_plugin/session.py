@@ -260,9 +260,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if lock is not None:
         undo_live_drills()
     journal = config.stash.get(_JOURNAL, None)
-    lag = journal.mirror_lag() if journal is not None else None
-    if lag:
-        print(f"stackdrill: {lag}", file=sys.stderr, flush=True)
+    for lag in [journal.mirror_lag(), journal.unwritten_lag()] if journal is not None else []:
+        if lag:
+            print(f"stackdrill: {lag}", file=sys.stderr, flush=True)
     holder = config.stash.get(_TARGETS, {})
     if "targets" in holder:
         holder["targets"].close()

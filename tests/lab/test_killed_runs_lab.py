@@ -30,7 +30,7 @@ from stackdrill.engine.journal import Journal
 from stackdrill.hosts.target import Targets
 from stackdrill.inventory.loader import load_inventory
 from stackdrill.lab.lab import Lab
-from tests.feature_dirs import write_feature_dir
+from tests.feature_dirs import kill_once_injected, write_feature_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,7 +48,7 @@ from stackdrill.hosts.target import Targets
 from stackdrill.inventory.loader import load_inventory
 from stackdrill.engine.journal import Journal
 from stackdrill.api._registry import load_registries
-from tests.feature_dirs import write_feature_dir
+from tests.feature_dirs import kill_once_injected, write_feature_dir
 
 inventory, journal, clouds, case = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
 loaded = load_inventory(inventory)
@@ -303,16 +303,7 @@ def test_recover_pending_undoes_a_fault_from_a_conftest_after_a_sigkill(
          "--", "-c", "/dev/null", "--rootdir", str(features), "-q", "-s", "-p",
          "no:cacheprovider"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=features, env=env)
-    assert proc.stdout is not None
-    words: list[str] = []
-    try:
-        while "injected" not in words:
-            line = proc.stdout.readline()
-            assert line, f"the run ended before the injection: {words}"
-            words.extend(line.split()[-1:])
-    finally:
-        proc.kill()
-        proc.wait(timeout=30)
+    kill_once_injected(proc)
     [entry] = Journal(journal).pending()
     assert entry.fault == "pause_main_process"
     assert entry.origin is not None

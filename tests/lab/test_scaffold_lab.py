@@ -28,6 +28,7 @@ from stackdrill.engine.journal import Journal
 from stackdrill.hosts.target import Targets
 from stackdrill.inventory.loader import load_inventory
 from stackdrill.lab.lab import Lab
+from tests.feature_dirs import kill_once_injected
 
 # Appended to the project's faults.py, which already imports what it uses. The run prints
 # "injected" once the process is paused and holds there until it is killed.
@@ -154,16 +155,7 @@ def test_a_scaffolded_project_drills_the_lab_and_recover_undoes_its_own_fault(
          "-k", "paused", "-s", "-p", "no:cacheprovider"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=elsewhere,
         env=environment(tmp_path))
-    assert proc.stdout is not None
-    words: list[str] = []
-    try:
-        while "injected" not in words:
-            line = proc.stdout.readline()
-            assert line, f"the run ended before the injection: {words}"
-            words.extend(line.split()[-1:])
-    finally:
-        proc.kill()
-        proc.wait(timeout=30)
+    kill_once_injected(proc)
     [entry] = Journal(journal).pending()
     assert entry.fault == "pause_main_process"
     assert entry.origin is not None

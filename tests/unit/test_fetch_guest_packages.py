@@ -1,6 +1,9 @@
-"""scripts/fetch-guest-packages against fake ``apt-cache``, ``apt-get`` and ``dpkg-deb`` and a fake
-os-release (``STACKDRILL_OS_RELEASE``): which packages it downloads on Debian and on Ubuntu, what
-it records in packages.tsv, and what it refuses. Nothing is downloaded or installed."""
+"""The guest packages' download script, shipped in the package
+(``stackdrill/lab/guest/fetch-guest-packages``), against fake ``apt-cache``, ``apt-get`` and
+``dpkg-deb`` and a fake os-release (``STACKDRILL_OS_RELEASE``): which packages it downloads on
+Debian and on Ubuntu, what it records in packages.tsv, and what it refuses; and the two ways to
+run it, ``stackdrill lab fetch-guest`` and a checkout's ``scripts/fetch-guest-packages``.
+Nothing is downloaded or installed."""
 
 from __future__ import annotations
 
@@ -12,8 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from stackdrill.cli import EXIT_HARNESS, EXIT_OK, main
+from stackdrill.lab.guest import fetch
+from stackdrill.lab.prerequisites import guest_fetch_script
+
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "fetch-guest-packages"
+SCRIPT = guest_fetch_script()
+CHECKOUT_SCRIPT = ROOT / "scripts" / "fetch-guest-packages"
 
 APT_CACHE = r"""#!/usr/bin/env bash
 echo "apt-cache $*" >>"$FAKE_APT/log"
@@ -90,16 +98,21 @@ class FakeApt:
         log = self.root / "log"
         return log.read_text().splitlines() if log.exists() else []
 
-    def run(self, cache: Path, os_release: str | None) -> subprocess.CompletedProcess[str]:
+    def environment(self, cache: Path, os_release: str | None) -> dict[str, str]:
+        """What the script reads: the fake apt first on PATH, the cache, the os-release."""
         release = self.root / "os-release"
         if os_release is None:
             release.unlink(missing_ok=True)
         else:
             release.write_text(os_release)
-        env = {**os.environ, "PATH": f"{self.root / 'bin'}:{os.environ['PATH']}",
-               "FAKE_APT": str(self.root), "STACKDRILL_GUEST_CACHE": str(cache),
-               "STACKDRILL_OS_RELEASE": str(release)}
-        return subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True,
+        return {"PATH": f"{self.root / 'bin'}:{os.environ['PATH']}",
+                "FAKE_APT": str(self.root), "STACKDRILL_GUEST_CACHE": str(cache),
+                "STACKDRILL_OS_RELEASE": str(release)}
+
+    def run(self, cache: Path, os_release: str | None,
+            argv: tuple[str, ...] = ("bash", str(SCRIPT))) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, **self.environment(cache, os_release)}
+        return subprocess.run(list(argv), env=env, capture_output=True, text=True,
                               timeout=60, check=False)
 
 
@@ -186,7 +199,7 @@ def test_ubuntu_without_a_kernel_is_refused(apt: FakeApt, tmp_path: Path) -> Non
     apt.offer({"busybox-static": "1:1.36.1-6ubuntu3"})
     done = apt.run(tmp_path / "cache", UBUNTU_RELEASE)
     assert done.returncode == 1
-    assert done.stderr.strip() == ("scripts/fetch-guest-packages: apt knows neither "
+    assert done.stderr.strip() == ("fetch-guest-packages: apt knows neither "
                                    "linux-image-virtual nor linux-image-generic here; no guest")
     assert "apt-get update -qq" in apt.calls() and downloads(apt) == []
     assert not (tmp_path / "cache" / "packages.tsv").exists()
@@ -205,7 +218,7 @@ def test_debian_without_a_kernel_is_refused_as_before(apt: FakeApt, tmp_path: Pa
     apt.offer(UBUNTU)
     done = apt.run(tmp_path / "cache", DEBIAN_RELEASE)
     assert done.returncode == 1
-    assert done.stderr.strip() == ("scripts/fetch-guest-packages: apt knows no "
+    assert done.stderr.strip() == ("fetch-guest-packages: apt knows no "
                                    "linux-image-amd64 here; no guest")
 
 
@@ -229,3 +242,49 @@ def test_cached_packages_are_kept_and_an_old_kernels_removed(apt: FakeApt,
     assert downloads(apt)[4:] == ["linux-image-virtual=6.8.0-100.100",
                                   "linux-image-6.8.0-100-generic=6.8.0-100.100",
                                   "linux-modules-6.8.0-100-generic=6.8.0-100.100"]
+
+
+def test_the_checkouts_script_runs_the_shipped_one(apt: FakeApt, tmp_path: Path) -> None:
+    """One source of truth: scripts/fetch-guest-packages only runs the file the package ships."""
+    text = CHECKOUT_SCRIPT.read_text()
+    assert "stackdrill/lab/guest/fetch-guest-packages" in text
+    assert "apt-get" not in text
+    apt.offer(DEBIAN)
+    done = apt.run(tmp_path / "cache", DEBIAN_RELEASE, argv=(str(CHECKOUT_SCRIPT),))
+    assert done.returncode == 0, done.stderr
+    assert manifest(tmp_path / "cache") == list(DEBIAN.items())
+
+
+def test_stackdrill_lab_fetch_guest_runs_the_shipped_script(
+        apt: FakeApt, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    apt.offer(UBUNTU)
+    for name, value in apt.environment(tmp_path / "cache", UBUNTU_RELEASE).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("STACKDRILL_LAB_UNITS", "not-a-naming")  # read by lab up, not here
+    assert fetch.missing_guest_packages() is not None
+    assert main(["lab", "fetch-guest"]) == EXIT_OK
+    assert manifest(tmp_path / "cache")[0][0] == "linux-image-virtual"
+    assert "fetch-guest-packages: in " in capfd.readouterr().out
+    assert fetch.missing_guest_packages() is None
+
+
+def test_a_failed_fetch_is_one_line_and_a_harness_exit(
+        apt: FakeApt, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    for name, value in apt.environment(tmp_path / "cache", DEBIAN_RELEASE).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(fetch.os, "geteuid", lambda: 1000)
+    assert main(["lab", "fetch-guest"]) == EXIT_HARNESS
+    said = capfd.readouterr().err.splitlines()
+    assert said == ["fetch-guest-packages: apt knows no linux-image-amd64 here; no guest",
+                    f"stackdrill: lab: {SCRIPT} exited with status 1; run it as root"]
+
+
+def test_a_cache_without_packages_is_named_with_the_command_that_fills_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STACKDRILL_GUEST_CACHE", str(tmp_path / "empty"))
+    missing = fetch.missing_guest_packages()
+    assert missing is not None
+    assert missing.startswith(f"no guest packages in {tmp_path / 'empty'} ")
+    assert "\n" not in missing

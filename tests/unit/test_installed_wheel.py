@@ -6,7 +6,9 @@ environment's ``stackdrill`` answers ``--help``, lists the faults the checkout l
 drills it ships (no path given) against the lab's inventory under the names they have in the
 checkout, and writes and plans a project of one's own (``stackdrill init``). The lab's inventory
 keeps its hosts, roles, services and power driver, with TEST-NET addresses: nothing could be
-contacted.
+contacted. The installed package holds every file the lab reads beside its modules, and its
+``stackdrill lab fetch-guest`` runs the guest packages' download script it ships, against a
+fake apt.
 
 uv builds and installs from its cache; what the cache lacks (hatchling, a locked dependency)
 comes from PyPI. Without uv, or when PyPI cannot be reached either, the tests are skipped with
@@ -20,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +33,10 @@ from stackdrill.api._registry import load_registries
 from stackdrill.builtin import shipped_drills
 from stackdrill.cli.shipped_drills import default_argv
 from stackdrill.lab.lab import Lab
+from stackdrill.lab.package_data import lab_package_files
 from stackdrill.lab.topology import LabPaths
 from stackdrill.reporting import catalogue
+from tests.unit.test_fetch_guest_packages import DEBIAN, DEBIAN_RELEASE, FakeApt, manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 UV_CANDIDATES = ("uv", "/opt/stackdrill-uv/bin/uv")
@@ -80,17 +85,22 @@ class Installed:
     elsewhere: Path
     state: Path
 
-    def stackdrill(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return self.run(str(self.venv / "bin" / "stackdrill"), *args)
+    def stackdrill(self, *args: str,
+                   env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return self.run(str(self.venv / "bin" / "stackdrill"), *args, env=env)
 
-    def run(self, *argv: str) -> subprocess.CompletedProcess[str]:
-        env = {name: value for name, value in os.environ.items()
-               if not name.startswith(("PYTEST_", "STACKDRILL_", "OS_"))
-               and name not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
-        env.update(XDG_STATE_HOME=str(self.state), COLUMNS="400",
-                   PATH=f"{self.venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
-        return subprocess.run(list(argv), cwd=self.elsewhere, env=env, capture_output=True,
-                              text=True, timeout=TIMEOUT, check=False)
+    def run(self, *argv: str,
+            env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """``argv`` from the directory outside the checkout, with this process's environment
+        less stackdrill's, pytest's and the cloud's variables, and then ``env``."""
+        environment = {name: value for name, value in os.environ.items()
+                       if not name.startswith(("PYTEST_", "STACKDRILL_", "OS_"))
+                       and name not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
+        environment.update(XDG_STATE_HOME=str(self.state), COLUMNS="400",
+                           PATH=f"{self.venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
+        environment.update(env or {})
+        return subprocess.run(list(argv), cwd=self.elsewhere, env=environment,
+                              capture_output=True, text=True, timeout=TIMEOUT, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -212,6 +222,45 @@ def test_the_wheel_holds_every_file_of_the_package_and_the_drills(installed: Ins
     assert drills <= names
     assert not [name for name in names if name.startswith("stackdrill/builtin/features/")
                 and not name.endswith(".feature")]
+
+
+def test_the_installed_package_holds_every_file_the_lab_reads(installed: Installed) -> None:
+    """The list kept beside the lab's code (``stackdrill/lab/package_data.py``), as the installed
+    package computes it, is the checkout's, and each of its files is in site-packages."""
+    listed = installed.run(str(installed.venv / "bin" / "python"), "-c",
+                           "from stackdrill.lab.package_data import PACKAGE, lab_package_files; "
+                           "print(PACKAGE); print(*lab_package_files(), sep='\\n')")
+    assert listed.returncode == 0, listed.stderr
+    package, *files = listed.stdout.splitlines()
+    assert Path(package).is_relative_to(installed.venv)
+    assert files == lab_package_files()
+    assert "stackdrill/lab/guest/fetch-guest-packages" in files
+    assert [name for name in files if not (Path(package).parent / name).is_file()] == []
+
+
+def test_the_installed_stackdrill_fetches_the_guest_packages_with_its_own_script(
+        installed: Installed, tmp_path: Path) -> None:
+    """``stackdrill lab fetch-guest`` runs the script the package ships, against a fake apt
+    (nothing is downloaded), and the lab's hint for missing guest packages names the command."""
+    shipped = next(installed.venv.glob(
+        "lib/python*/site-packages/stackdrill/lab/guest/fetch-guest-packages"))
+    helped = installed.stackdrill("lab", "fetch-guest", "--help")
+    assert helped.returncode == 0, helped.stderr
+    assert "fetch-guest: download the canary guest's kernel" in " ".join(helped.stdout.split())
+    hint = installed.run(str(installed.venv / "bin" / "python"), "-c",
+                         "from stackdrill.lab.prerequisites import guest_packages_hint; "
+                         "print(guest_packages_hint())")
+    assert hint.returncode == 0, hint.stderr
+    assert hint.stdout.startswith(
+        f"download them as root: stackdrill lab fetch-guest (it runs {shipped}); ")
+    apt = FakeApt(tmp_path / "apt")
+    apt.offer(DEBIAN)
+    cache = tmp_path / "cache"
+    fetched = installed.stackdrill("lab", "fetch-guest",
+                                   env=apt.environment(cache, DEBIAN_RELEASE))
+    assert fetched.returncode == 0, fetched.stdout + fetched.stderr
+    assert f"fetch-guest-packages: in {cache}: linux-image-amd64 " in fetched.stdout
+    assert manifest(cache) == list(DEBIAN.items())
 
 
 def test_without_a_path_a_features_folder_here_is_taken_as_before(

@@ -32,6 +32,13 @@ HEALTHY = {"keystone:new_token/issued": True, "keystone:earlier_token/validates"
 HOSTS = {"controller": {"address": "192.0.2.10", "roles": ["controller"]}}
 
 
+@pytest.fixture(autouse=True)
+def every_snapshot_asks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each snapshot here asks Keystone anew (see test_a_new_token_is_asked_for_at_most_every_
+    interval for the interval itself)."""
+    monkeypatch.setattr(KeystoneTokens, "issue_interval", 0.0)
+
+
 def inventory(directory: Path, **extra: Any) -> Targets:
     path = directory / "inventory.yaml"
     path.write_text(yaml.safe_dump({"cloud": "fake", "hosts": HOSTS, **extra}))
@@ -235,3 +242,19 @@ def test_credentials_that_issue_no_token_are_the_probe_s_error(tmp_path: Path) -
     snap = take_snapshot([], [KeystoneTokens()], {}, context)
     assert snap.values == {}
     assert "has Keystone issue no token" in snap.errors["cloud/probe:keystone_tokens"]
+
+
+def test_a_new_token_is_asked_for_at_most_every_interval(
+        cloud: tuple[FakeCloud, CloudContext], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh authentication costs Keystone a bcrypt hash: within the interval the last answer
+    stands, after it Keystone is asked again."""
+    fake, context = cloud
+    probe = KeystoneTokens()
+    monkeypatch.setattr(probe, "issue_interval", 3600.0)
+    assert probe.observe_cloud(context) == HEALTHY
+    asked = len(fake.tokens)
+    assert probe.observe_cloud(context) == HEALTHY
+    assert len(fake.tokens) == asked
+    monkeypatch.setattr(probe, "issue_interval", 0.0)
+    assert probe.observe_cloud(context) == HEALTHY
+    assert len(fake.tokens) == asked + 1

@@ -1,6 +1,7 @@
 """The lab's messages about what the machine lacks tell an operator what to do whether stackdrill
 runs from a checkout (its ``scripts/setup``) or from an installed wheel, which has no scripts
-(the Debian packages, and the command that installs them); each is one line."""
+(the Debian packages, and the command that installs them; ``stackdrill lab fetch-guest`` for the
+guest's packages); each is one line."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from stackdrill.lab.prerequisites import (
     LAB_PACKAGES,
     TOOL_PACKAGES,
     checkout_script,
+    guest_fetch_script,
     guest_packages_hint,
     missing_tools,
     uv_hint,
@@ -80,10 +82,20 @@ def test_an_installed_wheel_is_told_the_packages_and_the_command(tmp_path: Path)
                               "root: apt-get install --no-install-recommends systemd ")
     assert message.endswith(" ".join(LAB_PACKAGES))
     assert "python3 -m venv /opt/stackdrill-uv" in uv_hint(wheel)
-    assert "scripts/fetch-guest-packages from a checkout" in guest_packages_hint(wheel)
+    shipped = Path(wheel).parent / "guest" / "fetch-guest-packages"
+    assert guest_fetch_script(wheel) == shipped
+    assert guest_packages_hint(wheel).startswith(
+        f"download them as root: stackdrill lab fetch-guest (it runs {shipped}); ")
     for text in (message, uv_hint(wheel), guest_packages_hint(wheel)):
-        assert "scripts/setup" not in text
+        assert "scripts/" not in text
         assert "\n" not in text
+
+
+def test_the_guest_fetch_script_ships_in_the_package() -> None:
+    """The checkout's scripts/fetch-guest-packages runs this same file."""
+    script = guest_fetch_script()
+    assert script == ROOT / "stackdrill" / "lab" / "guest" / "fetch-guest-packages"
+    assert script.read_text().startswith("#!/usr/bin/env bash\n")
 
 
 def test_the_preflight_names_the_missing_tools_and_their_packages(
@@ -129,6 +141,6 @@ def test_missing_guest_packages_say_how_to_get_them(tmp_path: Path, installed: N
         debs.read_manifest(tmp_path / "empty")
     message = str(raised.value)
     assert message.startswith(f"no guest packages in {tmp_path / 'empty'} (No such file or "
-                              f"directory); download them as root with "
-                              f"scripts/fetch-guest-packages from a checkout")
+                              f"directory); download them as root: stackdrill lab fetch-guest "
+                              f"(it runs {guest_fetch_script()}); without them ")
     assert "\n" not in message

@@ -1,5 +1,5 @@
 """Reading the downloaded Debian packages without installing them: the cache's manifest
-(``packages.tsv``, written by ``scripts/fetch-guest-packages``), and a package's files, streamed
+(``packages.tsv``, written by ``fetch-guest-packages``), and a package's files, streamed
 out of its ``data.tar`` (a .deb is an ``ar`` archive) so that only the files wanted are kept.
 
 Debian's packages compress ``data.tar`` with xz, which Python reads. Ubuntu's may use zstd,
@@ -50,7 +50,7 @@ def cache_dir() -> Path:
 
 
 def read_manifest(cache: Path) -> dict[str, CachedPackage]:
-    """The cached packages by name, as ``scripts/fetch-guest-packages`` recorded them."""
+    """The cached packages by name, as ``fetch-guest-packages`` recorded them."""
     manifest = cache / MANIFEST
     try:
         lines = manifest.read_text(encoding="utf-8").splitlines()
