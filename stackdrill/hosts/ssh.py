@@ -176,37 +176,36 @@ class SshConnection:
 
     def run(self, command: str, *, timeout: float | None = None) -> CommandResult:
         limit = timeout if timeout is not None else self.spec.ssh.command_timeout
+        started = time.time()
+        clock = time.monotonic()
+        channel = self._channel(limit)
+        return self._collect(channel, command, limit, started, clock)
+
+    def _channel(self, timeout: float) -> paramiko.Channel:
+        """A new channel on the live connection, connecting first if there is none; a
+        connection that cannot give one is dropped (the next command connects afresh)."""
         with self._lock:
             client = self._alive() or self._connect_once()
             self._client = client
             transport = client.get_transport()
             if transport is None:
                 raise HostUnreachable(f"{self.label}: connection lost")
-            started = time.time()
-            clock = time.monotonic()
             try:
-                channel = transport.open_session(timeout=limit)
+                return transport.open_session(timeout=timeout)
             except (paramiko.SSHException, EOFError, OSError) as exc:
                 self._client = None
                 client.close()
                 raise HostUnreachable(f"{self.label}: connection lost: {exc}") from exc
-        return self._collect(channel, command, limit, started, clock)
 
     def open_session(self, command: str) -> paramiko.Channel:
         """Start ``command`` on a channel of its own and return the channel, its stdin open: a
         remote process that lives as long as the channel does (the drill lock's ``flock`` on
         the first controller). The caller reads, writes and closes it."""
-        with self._lock:
-            client = self._alive() or self._connect_once()
-            self._client = client
-            transport = client.get_transport()
-            if transport is None:
-                raise HostUnreachable(f"{self.label}: connection lost")
-            try:
-                channel = transport.open_session(timeout=self.spec.ssh.connect_timeout)
-                channel.exec_command(command)
-            except (paramiko.SSHException, EOFError, OSError) as exc:
-                raise HostUnreachable(f"{self.label}: cannot open a session: {exc}") from exc
+        channel = self._channel(self.spec.ssh.connect_timeout)
+        try:
+            channel.exec_command(command)
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise HostUnreachable(f"{self.label}: cannot open a session: {exc}") from exc
         return channel
 
     def _lost(self, channel: paramiko.Channel) -> bool:
