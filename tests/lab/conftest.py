@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
+from stackdrill.api._registry import load_registries
+from stackdrill.hosts.target import Targets
+from stackdrill.inventory.loader import load_inventory
 from stackdrill.lab.lab import Lab
 
 
@@ -18,3 +23,12 @@ def lab(pytestconfig: pytest.Config) -> Lab:
     if not pytestconfig.getoption("lab"):
         pytest.skip("lab tests need --lab")
     return Lab()
+
+
+@pytest.fixture
+def lab_targets(lab: Lab) -> Iterator[Targets]:
+    """The lab's hosts, with its power driver, brought up first if need be."""
+    targets = Targets(load_inventory(lab.ensure_up()),
+                      power_drivers=load_registries().power_drivers)
+    yield targets
+    targets.close()

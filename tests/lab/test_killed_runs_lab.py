@@ -16,7 +16,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +27,6 @@ from stackdrill.cloud.canary import CanaryWorkload
 from stackdrill.engine.drill import Drill
 from stackdrill.engine.journal import Journal
 from stackdrill.hosts.target import Targets
-from stackdrill.inventory.loader import load_inventory
 from stackdrill.lab.lab import Lab
 from tests.feature_dirs import kill_once_injected, write_feature_dir
 
@@ -153,14 +151,6 @@ NOT_YET_RUN: tuple[str, ...] = ()
 STAGES = [(name, "injected") for name in CASES] + [
     (name, "recovering") for name, case in CASES.items() if case.recovery]
 ROUTINE = {("kill_service", "injected"), ("drop_table", "recovering")}
-
-
-@pytest.fixture
-def lab_targets(lab: Lab) -> Iterator[Targets]:
-    targets = Targets(load_inventory(lab.ensure_up()),
-                      power_drivers=load_registries().power_drivers)
-    yield targets
-    targets.close()
 
 
 def test_every_fault_type_is_covered() -> None:

@@ -28,7 +28,6 @@ from stackdrill.cloud.canary import CanaryWorkload
 from stackdrill.engine.drill import Drill
 from stackdrill.engine.journal import Journal
 from stackdrill.hosts.target import Targets
-from stackdrill.inventory.loader import load_inventory
 from stackdrill.lab.lab import Lab
 from stackdrill.lab.system import sh
 from stackdrill.lab.topology import BRIDGE, host_by_name
@@ -85,15 +84,7 @@ def lab_registries() -> Registries:
 
 
 @pytest.fixture
-def lab_targets(lab: Lab, canaries: CanaryWorkload) -> Iterator[Targets]:
-    targets = Targets(load_inventory(lab.ensure_up()),
-                      power_drivers=load_registries().power_drivers)
-    yield targets
-    targets.close()
-
-
-@pytest.fixture
-def drill(lab: Lab, lab_targets: Targets, tmp_path: Path,
+def drill(lab: Lab, canaries: CanaryWorkload, lab_targets: Targets, tmp_path: Path,
           cloud_access: CloudAccess) -> Iterator[Drill]:
     drill = Drill("reconnect", lab_targets, lab_registries(), Journal(tmp_path / "j.jsonl"),
                   cloud=cloud_access)

@@ -15,10 +15,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from stackdrill.api._registry import load_registries
 from stackdrill.cloud.access import CloudAccess
@@ -26,7 +23,6 @@ from stackdrill.cloud.canary import CanaryWorkload
 from stackdrill.engine.drill import Drill
 from stackdrill.engine.journal import Journal
 from stackdrill.hosts.target import Targets
-from stackdrill.inventory.loader import load_inventory
 from stackdrill.lab.lab import Lab
 from tests.feature_dirs import kill_once_injected
 
@@ -80,14 +76,6 @@ Feature: memcached paused on the controller
       | unit | memcached |
     Then the fault is confirmed within 10 seconds
 """
-
-
-@pytest.fixture
-def lab_targets(lab: Lab) -> Iterator[Targets]:
-    targets = Targets(load_inventory(lab.ensure_up()),
-                      power_drivers=load_registries().power_drivers)
-    yield targets
-    targets.close()
 
 
 def scaffold(tmp_path: Path) -> Path:
