@@ -10,7 +10,9 @@ Feature: libvirtd and dbus failures on a compute node
 
   Scenario: dbus crashes and takes libvirtd down
     The ops guide's story: libvirtd silently died because dbus had crashed, and simply
-    starting dbus, then libvirtd, set the chain back on track.
+    starting dbus, then libvirtd, set the chain back on track. systemd-logind gives up too
+    while dbus is down (it restarts until its start limit, then stays dead), so it is started
+    between them.
 
     When the fault "kill_service" is injected on the compute host:
       | service   | dbus    |
@@ -28,7 +30,7 @@ Feature: libvirtd and dbus failures on a compute node
       | host:*/domain:*/qemu_pid |
       | cloud/server:*/status    |
     When the recovery "start_services" runs on the compute host:
-      | services | dbus, libvirtd |
+      | services | dbus, systemd-logind, libvirtd |
     Then the cloud is back to its verified state within 120 seconds
     And the tenants saw at most 10 seconds of heartbeat stall, no reboot and no lost write
     And every API was unavailable for at most 30 seconds

@@ -95,7 +95,7 @@ class Case:
 CASES = {
     "kill_service": Case("kill_service", "compute2",
                          {"service": "dbus", "signal": "SIGSEGV", "keep_down": "yes"},
-                         "start_services", {"services": "dbus, libvirtd"}),
+                         "start_services", {"services": "dbus, systemd-logind, libvirtd"}),
     "stop_service": Case("stop_service", "controller", {"service": "rabbitmq-server"},
                          "restart_rabbitmq"),
     "drop_iscsi_sessions": Case("drop_iscsi_sessions", "storage1",
