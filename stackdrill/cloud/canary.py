@@ -234,7 +234,10 @@ def _attached_volume(conn: Any, host: str, server_id: str, timeout: float) -> st
         if volume.status not in ("available",):
             if volume.status == "in-use":
                 for other in attached_to - {None}:
-                    conn.compute.delete_volume_attachment(volume.id, other)
+                    # (server, volume), and a 404 raised: an attachment left in place
+                    # would only show as a timeout below
+                    conn.compute.delete_volume_attachment(other, volume.id,
+                                                          ignore_missing=False)
                 wait_volume_status(conn, volume.id, "available", timeout)
             else:
                 conn.block_storage.delete_volume(volume, force=True)
