@@ -84,6 +84,10 @@ def _lab_parser(sub: Any) -> None:
                      help="with up: name the OpenStack units as distribution packages do "
                           "(nova-compute, the default) or as DevStack does (devstack@n-cpu); "
                           "default: $STACKDRILL_LAB_UNITS or packages")
+    lab.add_argument("--topology", choices=("single", "ha"),
+                     help="with up: one controller (single, the default), or three behind a "
+                          "keepalived VIP with Galera, a RabbitMQ cluster and HAProxy (ha); a "
+                          "lab up with another topology is refused until lab down")
 
 
 def _run_parser(sub: Any) -> None:
@@ -177,10 +181,12 @@ def _discover_parser(sub: Any) -> None:
                                                  "an existing file is not overwritten")
 
 
-def _lab(action: str, hosts_only: bool = False, units: str | None = None) -> int:
+def _lab(action: str, hosts_only: bool = False, units: str | None = None,
+         topology: str | None = None) -> int:
     from stackdrill.lab.cloud.naming import NamingError, lab_naming
     from stackdrill.lab.guest.fetch import fetch_guest_packages, missing_guest_packages
     from stackdrill.lab.lab import Lab
+    from stackdrill.lab.topology import topology_named
 
     if action == "fetch-guest":
         fetch_guest_packages()
@@ -189,7 +195,11 @@ def _lab(action: str, hosts_only: bool = False, units: str | None = None) -> int
         naming = lab_naming(units)
     except NamingError as exc:
         raise CliError(str(exc)) from None
-    lab = Lab(naming=naming)
+    if topology is not None and action != "up":
+        raise CliError(f"lab {action}: --topology is for lab up (the lab's own is recorded)")
+    # up builds the topology asked for (single by default); the rest act on the one built
+    lab = Lab(naming=naming,
+              topology=topology_named(topology or "single") if action == "up" else None)
     if action == "up":
         from stackdrill.core.waiting import WaitTimeout
         from stackdrill.engine.state_dir import default_state_dir
@@ -449,7 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise CliError(f"{args.command}: arguments after -- are for pytest, which only run "
                            f"and plan call")
         if args.command == "lab":
-            return _lab(args.action, args.hosts_only, args.units)
+            return _lab(args.action, args.hosts_only, args.units, args.topology)
         if args.command == "run":
             return _run(args, passthrough)
         if args.command == "plan":

@@ -1,7 +1,9 @@
 """Bring the lab up, tear it down, and say what is up.
 
 ``up`` copes with whatever a killed run left behind (mounts, loop devices, namespaces, processes):
-it tears that down first, then builds every host afresh.
+it tears that down first, then builds every host afresh. It builds the lab's topology
+(:mod:`stackdrill.lab.topology`, ``single`` unless asked) and records it; a lab of another
+topology must be taken down first. Everything else reads the recorded topology back.
 """
 
 from __future__ import annotations
@@ -20,18 +22,26 @@ import yaml
 from stackdrill.core.waiting import poll
 from stackdrill.lab import network, rootfs
 from stackdrill.lab import status as lab_status
-from stackdrill.lab.cloud import swift
+from stackdrill.lab.cloud import clusters, swift
 from stackdrill.lab.cloud.bootstrap import CloudBootstrap, write_clouds_yaml
 from stackdrill.lab.cloud.bootstrap import configure as configure_cloud
 from stackdrill.lab.cloud.install import ensure_openstack
-from stackdrill.lab.cloud.layout import BLOCK_STORAGE_UNITS, COMPUTE_UNITS, CONTROLLER_UNITS
+from stackdrill.lab.cloud.layout import BLOCK_STORAGE_UNITS, COMPUTE_UNITS, controller_units
 from stackdrill.lab.cloud.naming import LabNaming, NamingError, lab_naming
 from stackdrill.lab.cloud.secrets import LabSecrets
 from stackdrill.lab.power import LabPower
 from stackdrill.lab.prerequisites import missing_tools
 from stackdrill.lab.supervisor import DEVICES_FILE, write_extra_binds
 from stackdrill.lab.system import LabError, sh
-from stackdrill.lab.topology import HOSTS, LabHost, LabPaths
+from stackdrill.lab.topology import (
+    API_ADDRESS,
+    LabHost,
+    LabPaths,
+    Topology,
+    built_topology,
+    record_topology,
+    refuse_other_topology,
+)
 
 BOOT_TIMEOUT = 60.0
 REQUIRED_TOOLS = ("systemd-nspawn", "mkfs.xfs", "ip", "ssh-keygen", "nsenter", "losetup")
@@ -77,10 +87,15 @@ def _tcp_open(address: str, port: int = 22, timeout: float = 1.0) -> bool:
 
 
 class Lab:
-    def __init__(self, paths: LabPaths | None = None, naming: LabNaming | None = None) -> None:
+    """``topology``: what ``up`` builds; by default the topology of the lab built under
+    ``paths`` (``single`` when none is)."""
+
+    def __init__(self, paths: LabPaths | None = None, naming: LabNaming | None = None,
+                 topology: Topology | None = None) -> None:
         self.paths = paths or LabPaths.default()
         self.naming = naming or lab_naming()
-        self.power = LabPower(self.paths)
+        self.topology = topology or built_topology(self.paths)
+        self.power = LabPower(self.paths, self.topology)
 
     def in_host(self, name: str, command: str, *, check: bool = True,
                 timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
@@ -104,21 +119,24 @@ class Lab:
         swift.remove_disks(self.paths)
         rootfs.unmount_state(self.paths)
         network.remove_all()
-        for host in HOSTS:
-            run = self.paths.host_run(host.name)
+        runs = sorted(self.paths.run.iterdir()) if self.paths.run.is_dir() else []
+        for run in runs:
             for name in ("supervisor.pid", "nspawn.pid", DEVICES_FILE):
                 (run / name).unlink(missing_ok=True)
         self.paths.inventory.unlink(missing_ok=True)
         (self.paths.root / "clouds.yaml").unlink(missing_ok=True)
+        self.paths.topology.unlink(missing_ok=True)
 
     def up(self, *, cloud: bool = True, log: Callable[[str], None] = print,
            journal: Path | None = None) -> Path:
         """Build every host afresh; with ``cloud``, install and bootstrap OpenStack on them.
         With ``journal``, what dead runs left pending there on the old lab is closed: it went
-        with the old lab."""
+        with the old lab. A lab of another topology is refused, untouched."""
+        refuse_other_topology(self.paths, self.topology)
         self._preflight()
         started = time.monotonic()
         self.down()
+        record_topology(self.paths, self.topology)
         self._build_hosts()
         secrets = None
         disks: dict[str, list[tuple[str, str]]] = {}
@@ -128,9 +146,8 @@ class Lab:
         if secrets is None:
             # Without Nova, each compute gets a bare qemu domain; with Nova, the harness
             # creates canary servers (a domain Nova does not know would stop nova-compute).
-            for host in HOSTS:
-                if "compute" in host.roles:
-                    self.start_canary_domain(host)
+            for host in self.topology.with_role("compute"):
+                self.start_canary_domain(host)
         else:
             self._bootstrap_cloud(secrets, disks, log)
         self.write_inventory(cloud=secrets is not None)
@@ -150,13 +167,15 @@ class Lab:
         rootfs.mount_state(self.paths)
         network.ensure_bridge()
         known_hosts = []
-        for host in HOSTS:
+        for host in self.topology.hosts:
             run = self.paths.host_run(host.name)
             run.mkdir(parents=True, exist_ok=True)
             (run / "console.log").write_text("")
-            network.create_host_network(host)
+            network.create_host_network(
+                host, nonlocal_bind=self.topology.is_clustered_controller(host))
             rootfs.create_overlay(self.paths, host)
-            known_hosts.append(rootfs.configure_host(self.paths, host, authorized))
+            known_hosts.append(rootfs.configure_host(self.paths, host, authorized,
+                                                     self.topology))
         self.paths.known_hosts.write_text("".join(known_hosts))
 
     def _install_cloud(self, log: Callable[[str], None]
@@ -166,34 +185,43 @@ class Lab:
         each host's disks."""
         ensure_openstack(log)
         secrets = LabSecrets.load_or_create(self.paths.root / "secrets.json")
-        configure_cloud(self.paths, secrets, self.naming)
+        configure_cloud(self.paths, secrets, self.naming, self.topology)
         disks = swift.create_disks(self.paths)
-        shared = self._shared_instances()
-        for host in HOSTS:
-            binds = [(str(swift.control_dir(self.paths, host.name)), swift.DISK_CONTROL_DIR)
-                     for name, _ in swift.EIO_DISKS if name == host.name]
-            if "compute" in host.roles:
-                binds.append((str(shared), "/var/lib/nova/instances"))
+        shared = {"/var/lib/nova/instances": self._shared_instances()}
+        if self.topology.clustered:
+            shared["/var/lib/glance"] = rootfs.shared_glance(self.paths)
+        for host in self.topology.hosts:
             write_extra_binds(self.paths, host.name,
                               [dev for _, dev in disks.get(host.name, [])],
-                              sorted(set(binds)))
+                              self._binds(host, shared))
         return secrets, disks
+
+    def _binds(self, host: LabHost, shared: dict[str, Path]) -> list[tuple[str, str]]:
+        """What the machine binds into ``host``: its disks' fault switches, the computes'
+        instances path, the HA controllers' Glance store."""
+        binds = [(str(swift.control_dir(self.paths, host.name)), swift.DISK_CONTROL_DIR)
+                 for name, _ in swift.EIO_DISKS if name == host.name]
+        if "compute" in host.roles:
+            binds.append((str(shared["/var/lib/nova/instances"]), "/var/lib/nova/instances"))
+        if self.topology.is_clustered_controller(host):
+            binds.append((str(shared["/var/lib/glance"]), "/var/lib/glance"))
+        return sorted(set(binds))
 
     def _boot_hosts(self, log: Callable[[str], None]) -> None:
         """Every host powered on, then waited for until it boots."""
         booting = time.monotonic()
-        for host in HOSTS:
+        for host in self.topology.hosts:
             self.power.power_on(host.name)
-        for host in HOSTS:
+        for host in self.topology.hosts:
             self.wait_booted(host)
         log(f"lab hosts: booted in {time.monotonic() - booting:.0f}s")
 
     def _bootstrap_cloud(self, secrets: LabSecrets, disks: dict[str, list[tuple[str, str]]],
                          log: Callable[[str], None]) -> None:
         """The booted cloud's services, accounts and object rings, and its clouds.yaml."""
-        CloudBootstrap(self.in_host, self.paths, secrets, log, self.naming).run()
+        CloudBootstrap(self.in_host, self.paths, secrets, log, self.naming, self.topology).run()
         swift.SwiftBootstrap(self.in_host, self.paths, secrets, disks, log,
-                             self.naming).run()
+                             self.naming, self.topology).run()
         write_clouds_yaml(self.paths, secrets)
 
     def _close_replaced_lab(self, journal: Path, log: Callable[[str], None]) -> None:
@@ -240,7 +268,7 @@ class Lab:
             "libvirtd": {"unit": "libvirtd"}, "dbus": {"unit": "dbus"}}
         if cloud:
             services.update({name: {"unit": self.naming.unit(name)} for name in (
-                *CONTROLLER_UNITS, *COMPUTE_UNITS, *BLOCK_STORAGE_UNITS,
+                *controller_units(self.topology), *COMPUTE_UNITS, *BLOCK_STORAGE_UNITS,
                 *swift.STORAGE_UNITS, *swift.PROXY_UNITS)})
             services["rabbitmq"] = {"unit": "rabbitmq-server"}
             services["tgtd"] = {"unit": "tgt"}
@@ -260,10 +288,12 @@ class Lab:
             },
             "hosts": {
                 host.name: {"address": host.address, "roles": list(host.roles)}
-                for host in HOSTS
+                for host in self.topology.hosts
             },
             "services": services,
         }
+        if cloud and self.topology.clustered:
+            inventory.update(self._clustered_inventory())
         if cloud:
             # the cloud's passwords, for the redactor: the engine reads the file, not the lab
             inventory["secrets_files"] = [str(self.paths.root / "secrets.json")]
@@ -277,6 +307,13 @@ class Lab:
             "# Generated by `stackdrill lab up`.\n" + yaml.safe_dump(inventory, sort_keys=False)
         )
 
+    def _clustered_inventory(self) -> dict[str, object]:
+        """The HA topology's clusters (the quorum guard's: ``@allow_down_galera_2`` lets a
+        drill break one) and the VIP every controller may hold."""
+        members = [host.name for host in self.topology.controllers]
+        return {"clusters": {"galera": members, "rabbitmq": list(members)},
+                "vips": {"api": {"address": API_ADDRESS, "hosts": list(members)}}}
+
     def report(self, hosts: list[HostStatus],
                connect: lab_status.Connector | None = None) -> lab_status.LabReport:
         """Whether the lab is fully up: its hosts, and its cloud when it was built with one
@@ -287,6 +324,7 @@ class Lab:
         if naming is not None:
             cloud = lab_status.CloudState(
                 clouds_yaml=clouds_yaml.exists(), units=self._unit_states(hosts, naming),
+                clusters=self._cluster_state(hosts) if self.topology.clustered else None,
                 **self._api_states(clouds_yaml, connect or lab_status.connect))
         return lab_status.lab_report(hosts, self.paths.inventory, clouds_yaml, cloud)
 
@@ -306,15 +344,16 @@ class Lab:
             except NamingError:
                 return self.naming
         keystone = self.naming.service_file("keystone").lstrip("/")
-        return self.naming if (self.paths.merged("controller") / keystone).exists() else None
+        first = self.paths.merged(self.topology.first_controller.name)
+        return self.naming if (first / keystone).exists() else None
 
     def _unit_states(self, hosts: list[HostStatus], naming: LabNaming
                      ) -> dict[str, dict[str, str]]:
         states = {}
-        for host in HOSTS:
+        for host in self.topology.hosts:
             if not any(h.name == host.name and h.powered for h in hosts):
                 continue
-            units = lab_status.expected_units(host, naming, cloud=True)
+            units = lab_status.expected_units(host, naming, cloud=True, topology=self.topology)
             try:
                 found = self.in_host(host.name, "systemctl is-active " + " ".join(units),
                                      check=False, timeout=15).stdout
@@ -322,6 +361,33 @@ class Lab:
                 found = ""
             states[host.name] = lab_status.parse_is_active(units, found)
         return states
+
+    def _answer(self, host: str, command: str, timeout: float = 20) -> str:
+        """A command's output in ``host``; LabError when it fails (the clusters' readers
+        take that for no answer)."""
+        try:
+            result = self.in_host(host, command, check=False, timeout=timeout)
+        except subprocess.SubprocessError as exc:
+            raise LabError(f"{host}: {exc}") from exc
+        if result.returncode != 0:
+            raise LabError(f"{host}: {command[:40]!r} exited {result.returncode}")
+        return str(result.stdout)
+
+    def _cluster_state(self, hosts: list[HostStatus]) -> lab_status.ClusterState:
+        """Each powered controller's Galera and RabbitMQ state, and who holds the VIP."""
+        names = [h.name for h in hosts if h.powered and h.name in
+                 {c.name for c in self.topology.controllers}]
+        holders = []
+        for name in names:
+            try:
+                if f" {API_ADDRESS}/" in self._answer(name, "ip -4 -o addr show"):
+                    holders.append(name)
+            except LabError:
+                continue
+        return lab_status.ClusterState(
+            galera={name: clusters.wsrep_status(self._answer, name) for name in names},
+            rabbitmq={name: clusters.running_nodes(self._answer, name) for name in names},
+            vip_holders=holders)
 
     @staticmethod
     def _api_states(clouds_yaml: Path, connect: lab_status.Connector) -> dict[str, Any]:
@@ -339,7 +405,7 @@ class Lab:
 
     def status(self) -> list[HostStatus]:
         result = []
-        for host in HOSTS:
+        for host in self.topology.hosts:
             powered = self.power.is_on(host.name)
             result.append(HostStatus(
                 name=host.name, address=host.address, roles=host.roles, powered=powered,

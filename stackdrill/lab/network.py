@@ -21,8 +21,11 @@ def ensure_bridge() -> None:
     sh(["ip", "link", "set", BRIDGE, "up"])
 
 
-def create_host_network(host: LabHost) -> None:
-    """A fresh namespace for the host, wired to the bridge; it outlives the host's reboots."""
+def create_host_network(host: LabHost, *, nonlocal_bind: bool = False) -> None:
+    """A fresh namespace for the host, wired to the bridge; it outlives the host's reboots.
+    ``nonlocal_bind``: its processes may bind addresses it does not hold (an HA controller's
+    HAProxy binds the VIP's ports wherever the VIP is), set from outside the host, whose
+    ``/proc/sys`` may be read-only."""
     remove_host_network(host.name, host.veth)
     sh(["ip", "netns", "add", host.netns])
     sh(["ip", "link", "add", host.veth, "type", "veth", "peer", "name", "eth0",
@@ -33,6 +36,9 @@ def create_host_network(host: LabHost) -> None:
     sh([*ns, "addr", "add", f"{host.address}/24", "dev", "eth0"])
     sh([*ns, "link", "set", "eth0", "up"])
     sh([*ns, "route", "add", "default", "via", BRIDGE_ADDRESS])
+    if nonlocal_bind:
+        sh(["ip", "netns", "exec", host.netns, "sysctl", "-q", "-w",
+            "net.ipv4.ip_nonlocal_bind=1"])
 
 
 def remove_host_network(name: str, veth: str) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from stackdrill.core.waiting import poll
 from stackdrill.lab.system import LabError
-from stackdrill.lab.topology import LabPaths, host_by_name
+from stackdrill.lab.topology import LabPaths, Topology, built_topology
 
 POWER_TIMEOUT = 30.0
 
@@ -29,11 +29,20 @@ def _read_pid(path: Path) -> int | None:
 
 
 class LabPower:
-    def __init__(self, paths: LabPaths) -> None:
+    """``topology``: the lab's hosts; by default those of the lab built under ``paths``."""
+
+    def __init__(self, paths: LabPaths, topology: Topology | None = None) -> None:
         self.paths = paths
+        self._topology = topology
+
+    @property
+    def topology(self) -> Topology:
+        if self._topology is None:
+            self._topology = built_topology(self.paths)
+        return self._topology
 
     def _run(self, name: str) -> Path:
-        host_by_name(name)
+        self.topology.host(name)
         return self.paths.host_run(name)
 
     def init_pid(self, name: str) -> int | None:

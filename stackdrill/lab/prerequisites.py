@@ -17,10 +17,12 @@ LAB_PACKAGES: tuple[str, ...] = (
     "mariadb-server", "mariadb-client", "rabbitmq-server", "memcached", "tgt",
     "qemu-block-extra", "libiscsi-bin", "libvirt-dev", "pkg-config", "gcc", "python3-dev",
     "chromium", "libfuse2", "psmisc", "curl", "rsync", "stress-ng",
+    "galera-4", "haproxy", "keepalived",
 )
 """The Debian packages the lab needs on the machine: ``APT_PACKAGES`` of ``scripts/setup``
 (a unit test keeps the two equal). Lab hosts' roots are overlays of the machine's own, so the
-services the lab's cloud runs come from these."""
+services the lab's cloud runs come from these (``galera-4``, ``haproxy`` and ``keepalived`` for
+``lab up --topology ha``; the other topology masks the last two)."""
 
 TOOL_PACKAGES: Mapping[str, str] = {
     "systemd-nspawn": "systemd-container",

@@ -10,7 +10,7 @@ import secrets
 from pathlib import Path
 
 from stackdrill.lab.system import LabError, mounted, sh, unmount_under
-from stackdrill.lab.topology import HOSTS, LabHost, LabPaths
+from stackdrill.lab.topology import SINGLE, LabHost, LabPaths, Topology
 
 IMAGE_SIZE = "8G"
 INSTANCES_SIZE = "4G"
@@ -32,6 +32,10 @@ ROLE_UNITS = {
     },
 }
 ALWAYS_MASK = ("console-getty.service", "getty@.service", "systemd-timesyncd.service")
+# The HA topology's controllers keep the front end too (masked everywhere else), and start
+# MariaDB only once the lab has bootstrapped its Galera cluster (then it starts at each boot).
+HA_CONTROLLER_UNITS = {"haproxy.service", "keepalived.service"}
+HA_HELD_AT_FIRST_BOOT = ("mariadb.service",)
 
 QEMU_CONF = """\
 # A lab compute host is a container: qemu may not create cgroups here. qemu runs as
@@ -85,6 +89,20 @@ def mount_instances(paths: LabPaths) -> Path:
     return shared
 
 
+GLANCE_DIRS = ("images", "staging", "tasks")
+
+
+def shared_glance(paths: LabPaths) -> Path:
+    """A new, empty Glance file store every HA controller binds at ``/var/lib/glance`` (one
+    store behind three Glance APIs, as an NFS export would be)."""
+    shared = paths.glance_store
+    if shared.exists():
+        sh(["rm", "-rf", "--one-file-system", str(shared)])
+    for sub in GLANCE_DIRS:
+        (shared / sub).mkdir(parents=True)
+    return shared
+
+
 def _detach(image: Path) -> None:
     """Detach every loop device backed by ``image``."""
     if image.exists():
@@ -128,6 +146,13 @@ def _mask(root: Path, unit: str) -> None:
     link.symlink_to("/dev/null")
 
 
+def _disable(root: Path, unit: str) -> None:
+    """Not started at boot (``systemctl disable`` in the host's writable layer), still
+    startable."""
+    for link in (root / "etc/systemd/system").glob(f"*.wants/{unit}"):
+        link.unlink()
+
+
 def _enable(root: Path, unit: str, wanted_by: str) -> None:
     link = root / "etc/systemd/system" / f"{wanted_by}.wants" / unit
     link.parent.mkdir(parents=True, exist_ok=True)
@@ -143,11 +168,13 @@ auth_tcp = "none"
 """
 
 
-def configure_host(paths: LabPaths, host: LabHost, authorized_key: str) -> str:
+def configure_host(paths: LabPaths, host: LabHost, authorized_key: str,
+                   topology: Topology = SINGLE) -> str:
     """Write the host's identity and services into its writable layer; return its host key line."""
     root = paths.merged(host.name)
     _write(root, "/etc/hostname", f"{host.name}\n")
-    hosts = "127.0.0.1 localhost\n" + "".join(f"{h.address} {h.name}\n" for h in HOSTS)
+    hosts = "127.0.0.1 localhost\n" + "".join(f"{h.address} {h.name}\n"
+                                                for h in topology.hosts)
     _write(root, "/etc/hosts", hosts)
     _write(root, "/etc/machine-id", secrets.token_hex(16) + "\n", 0o444)
     # /root is hidden from the host (stackdrill.lab.hidden): the harness's key lives in /etc
@@ -162,17 +189,12 @@ def configure_host(paths: LabPaths, host: LabHost, authorized_key: str) -> str:
             stale.unlink()
     sh(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"root@{host.name}",
         "-f", str(key)])
-    keep = set(KEEP_UNITS)
-    for role in host.roles:
-        keep |= ROLE_UNITS.get(role, set())
-    enabled = sh(["systemctl", f"--root={root}", "list-unit-files", "--state=enabled",
-                  "--no-legend"]).stdout
-    for line in enabled.splitlines():
-        unit = line.split()[0]
-        if unit not in keep and not unit.endswith(".target"):
-            _mask(root, unit)
-    for unit in ALWAYS_MASK:
-        _mask(root, unit)
+    _mask_unneeded(root, _kept_units(host, topology))
+    if topology.is_clustered_controller(host):
+        for unit in sorted(HA_CONTROLLER_UNITS):
+            _enable(root, unit, "multi-user.target")
+        for unit in HA_HELD_AT_FIRST_BOOT:
+            _disable(root, unit)
     if "compute" in host.roles:
         _write(root, "/etc/libvirt/qemu.conf", QEMU_CONF, 0o600)
         # Debian starts libvirtd with --timeout 120; in the lab it exited under nova-compute.
@@ -182,6 +204,31 @@ def configure_host(paths: LabPaths, host: LabHost, authorized_key: str) -> str:
     else:
         for unit in sorted(ROLE_UNITS["compute"]):
             _mask(root, unit)
+    return _host_key_line(host, key)
+
+
+def _kept_units(host: LabHost, topology: Topology) -> set[str]:
+    keep = set(KEEP_UNITS)
+    for role in host.roles:
+        keep |= ROLE_UNITS.get(role, set())
+    if topology.is_clustered_controller(host):
+        keep |= HA_CONTROLLER_UNITS
+    return keep
+
+
+def _mask_unneeded(root: Path, keep: set[str]) -> None:
+    """Mask every unit the machine enables that the host does not keep."""
+    enabled = sh(["systemctl", f"--root={root}", "list-unit-files", "--state=enabled",
+                  "--no-legend"]).stdout
+    for line in enabled.splitlines():
+        unit = line.split()[0]
+        if unit not in keep and not unit.endswith(".target"):
+            _mask(root, unit)
+    for unit in ALWAYS_MASK:
+        _mask(root, unit)
+
+
+def _host_key_line(host: LabHost, key: Path) -> str:
     pub = key.with_suffix(".pub").read_text().split()
     if len(pub) < 2:
         raise LabError(f"{key}.pub: not an SSH public key")

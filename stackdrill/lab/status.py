@@ -1,7 +1,9 @@
 """Whether the lab is fully up, as ``stackdrill lab status`` says it: every host on with sshd
 answering, and for a lab built with its cloud, the units each host runs active, clouds.yaml
 written, Keystone issuing a token, the Nova, Cinder, Glance and Swift endpoints answering, and
-every canary server ACTIVE. Each problem is one line.
+every canary server ACTIVE; on the HA topology, its clusters whole (every Galera node Synced in
+one Primary component of all, every RabbitMQ node running) and the VIP on exactly one
+controller. Each problem is one line.
 
 The checks only read: ``systemctl is-active`` inside each host, a token and one short listing
 per API. Gathering them is :class:`stackdrill.lab.lab.Lab`'s; judging them is here.
@@ -20,10 +22,10 @@ from stackdrill.lab.cloud.layout import (
     BLOCK_STORAGE_UNITS,
     CLOUD_NAME,
     COMPUTE_UNITS,
-    CONTROLLER_UNITS,
+    controller_units,
 )
 from stackdrill.lab.cloud.naming import LabNaming
-from stackdrill.lab.topology import LabHost
+from stackdrill.lab.topology import SINGLE, LabHost, Topology
 
 # the APIs checked with the token: label, openstacksdk proxy, a one-item listing
 ENDPOINTS: tuple[tuple[str, str, str], ...] = (
@@ -45,25 +47,41 @@ class HostLike(Protocol):
 
 
 @dataclass(frozen=True)
+class ClusterState:
+    """What the HA controllers answered. ``galera``: host -> its ``wsrep_cluster_size``,
+    ``wsrep_cluster_status`` and ``wsrep_local_state_comment`` (empty when it did not answer);
+    ``rabbitmq``: host -> the running nodes it sees; ``vip_holders``: the controllers holding
+    the VIP."""
+
+    galera: Mapping[str, Mapping[str, str]]
+    rabbitmq: Mapping[str, Sequence[str]]
+    vip_holders: Sequence[str]
+
+
+@dataclass(frozen=True)
 class CloudState:
     """What the lab's cloud answered. ``units``: host -> unit -> ``systemctl is-active``;
-    ``apis``: API -> None when it answered, else why not; ``canaries``: server -> status."""
+    ``apis``: API -> None when it answered, else why not; ``canaries``: server -> status;
+    ``clusters``: the HA topology's (None on the single one)."""
 
     clouds_yaml: bool
     units: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     apis: Mapping[str, str | None] = field(default_factory=dict)
     canaries: Mapping[str, str] = field(default_factory=dict)
+    clusters: ClusterState | None = None
 
 
-def expected_units(host: LabHost, naming: LabNaming, *, cloud: bool) -> tuple[str, ...]:
-    """The units ``lab up`` leaves active on ``host``, named as the lab's naming names them."""
+def expected_units(host: LabHost, naming: LabNaming, *, cloud: bool,
+                   topology: Topology = SINGLE) -> tuple[str, ...]:
+    """The units ``lab up`` leaves active on ``host`` of ``topology``, named as the lab's
+    naming names them."""
     units: list[str] = ["dbus"]
     if "compute" in host.roles:
         units += ["libvirtd", *(COMPUTE_UNITS if cloud else ())]
     if not cloud:
         return tuple(units)
     if "controller" in host.roles:
-        units += [*CONTROLLER_UNITS, *swift.PROXY_UNITS]
+        units += [*controller_units(topology), *swift.PROXY_UNITS]
     if "storage" in host.roles:
         units += [swift.MOUNT_UNIT, *swift.STORAGE_UNITS]
     if host.name == BLOCK_STORAGE_HOST:
@@ -90,6 +108,28 @@ def cloud_problems(state: CloudState, clouds_yaml: Path) -> list[str]:
     problems += [f"API {api}: {why}" for api, why in state.apis.items() if why is not None]
     problems += [f"canary {name}: {status}, not ACTIVE"
                  for name, status in sorted(state.canaries.items()) if status != "ACTIVE"]
+    if state.clusters is not None:
+        problems += cluster_problems(state.clusters)
+    return problems
+
+
+def cluster_problems(state: ClusterState) -> list[str]:
+    size = str(len(state.galera))
+    problems = []
+    for host, wsrep in state.galera.items():
+        seen = (wsrep.get("wsrep_cluster_size"), wsrep.get("wsrep_cluster_status"),
+                wsrep.get("wsrep_local_state_comment"))
+        if seen != (size, "Primary", "Synced"):
+            problems.append(f"{host}: Galera " + (
+                "not answering" if not wsrep else
+                f"{seen[2]} in a {seen[1]} component of {seen[0]}, not Synced in one of {size}"))
+    members = sorted(f"rabbit@{host}" for host in state.rabbitmq)
+    problems += [f"{host}: RabbitMQ sees {', '.join(nodes)} running, not {', '.join(members)}"
+                 if nodes else f"{host}: RabbitMQ not answering (rabbitmqctl cluster_status)"
+                 for host, nodes in state.rabbitmq.items() if sorted(nodes) != members]
+    if len(state.vip_holders) != 1:
+        problems.append(f"VIP held by {', '.join(state.vip_holders) or 'no controller'}, "
+                        f"not exactly one")
     return problems
 
 
@@ -107,7 +147,16 @@ def cloud_summary(state: CloudState) -> list[str]:
                                              in sorted(state.canaries.items())))
     elif state.apis.get("nova", "") is None:
         lines.append("canaries: none yet (the first drill creates them)")
+    if state.clusters is not None:
+        lines.append(cluster_summary(state.clusters))
     return lines
+
+
+def cluster_summary(state: ClusterState) -> str:
+    synced = sum(w.get("wsrep_local_state_comment") == "Synced" for w in state.galera.values())
+    running = max((len(nodes) for nodes in state.rabbitmq.values()), default=0)
+    return (f"clusters: Galera {synced} of {len(state.galera)} Synced, RabbitMQ {running} "
+            f"nodes running, VIP on {', '.join(state.vip_holders) or 'none'}")
 
 
 def parse_is_active(units: Sequence[str], output: str) -> dict[str, str]:

@@ -16,13 +16,13 @@ from pathlib import Path
 
 from stackdrill.lab.cloud.layout import VENV
 from stackdrill.lab.hidden import default_hidden, nspawn_hiding, venv_interpreter_prefix
-from stackdrill.lab.topology import LabPaths, host_by_name
+from stackdrill.lab.topology import LabPaths, built_topology
 
 REBOOT_STATUS = 133
 
 
 def nspawn_argv(paths: LabPaths, name: str) -> list[str]:
-    host = host_by_name(name)
+    host = built_topology(paths).host(name)
     argv = [
         "systemd-nspawn", "--boot", f"--directory={paths.merged(name)}", f"--machine={name}",
         "--register=no", "--keep-unit", "--console=pipe", f"--hostname={name}",

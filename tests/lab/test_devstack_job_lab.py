@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from stackdrill.lab.lab import Lab
-from stackdrill.lab.topology import HOSTS, host_by_name
+from stackdrill.lab.topology import SINGLE, host_by_name
 
 ROOT = Path(__file__).resolve().parents[2]
 STAND_IN = Path(__file__).resolve().parent / "devstack_job"
@@ -57,7 +57,7 @@ def job_vars() -> dict[str, Any]:
 def ansible_inventory(lab: Lab) -> dict[str, Any]:
     job = job_vars()["devstack_services"]  # the controller's; the subnodes' have none
     hosts = {}
-    for host in HOSTS:
+    for host in SINGLE.hosts:
         own = {name: True for name in NODE_SERVICES[host.name]}
         hosts[host.name] = {
             "ansible_host": host.address,

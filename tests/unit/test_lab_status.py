@@ -15,12 +15,11 @@ from typing import Any
 import pytest
 
 from stackdrill import cli
-from stackdrill.lab import lab as lab_module
 from stackdrill.lab import status as lab_status
 from stackdrill.lab.cloud.naming import lab_naming
 from stackdrill.lab.cloud.secrets import LabSecrets
 from stackdrill.lab.lab import HostStatus, Lab
-from stackdrill.lab.topology import HOSTS, LabPaths, host_by_name
+from stackdrill.lab.topology import SINGLE, LabPaths, host_by_name
 
 Units = Callable[[str, str], str]
 
@@ -28,7 +27,7 @@ Units = Callable[[str, str], str]
 def hosts_up(*off: str) -> list[HostStatus]:
     return [HostStatus(name=h.name, address=h.address, roles=h.roles,
                        powered=h.name not in off, init_pid=None if h.name in off else 100,
-                       ssh=h.name not in off) for h in HOSTS]
+                       ssh=h.name not in off) for h in SINGLE.hosts]
 
 
 def running(*only: str) -> Units:
@@ -233,4 +232,4 @@ def test_the_inventory_gives_the_naming_of_the_cloud_it_describes(
     monkeypatch.setattr(Lab, "in_host", in_host)
     Lab(LabPaths(tmp_path)).report(hosts_up(), connect=lambda path: FakeConnection())
     assert any("devstack@n-api" in command for command in asked)
-    assert lab_module.HOSTS == HOSTS
+    assert Lab(LabPaths(tmp_path)).topology == SINGLE  # an inventory without a record

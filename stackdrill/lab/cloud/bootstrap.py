@@ -1,5 +1,9 @@
 """Bring the lab cloud up on freshly booted lab hosts: databases, message queue, identity,
-catalog, schema, then every service, then the computes; and write clouds.yaml."""
+catalog, schema, then every service, then the computes; and write clouds.yaml.
+
+In the HA topology the database and the message queue are clusters formed first
+(:mod:`stackdrill.lab.cloud.clusters`); what runs once (schema syncs, Keystone's key setup and
+bootstrap) runs on the first controller, and every controller runs every service."""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ from typing import Any
 import yaml
 
 from stackdrill.core.waiting import poll
-from stackdrill.lab.cloud import configs
+from stackdrill.lab.cloud import clusters, configs
+from stackdrill.lab.cloud.ha_configs import HAPROXY_CHECK_USER
 from stackdrill.lab.cloud.layout import (
     APIS,
     BLOCK_STORAGE_HOST,
@@ -20,16 +25,15 @@ from stackdrill.lab.cloud.layout import (
     CATALOG,
     CLOUD_NAME,
     COMPUTE_UNITS,
-    CONTROLLER,
-    CONTROLLER_UNITS,
     KEYSTONE_URL,
     REGION,
     VENV,
+    controller_units,
 )
 from stackdrill.lab.cloud.naming import PACKAGES, LabNaming
 from stackdrill.lab.cloud.secrets import LabSecrets
 from stackdrill.lab.system import LabError
-from stackdrill.lab.topology import HOSTS, LabHost, LabPaths
+from stackdrill.lab.topology import API_ADDRESS, SINGLE, SUBNET_PREFIX, LabPaths, Topology
 
 DATABASES = {"keystone": "keystone", "placement": "placement", "glance": "glance",
              "nova_api": "nova", "nova": "nova", "nova_cell0": "nova", "cinder": "cinder",
@@ -45,6 +49,10 @@ STATE_DIRS = ("/var/lib/nova/instances", "/var/lib/nova/tmp", "/var/lib/glance/i
 Log = Callable[[str], None]
 
 
+# files a service that drops root reads, readable by all (the lab writes no secret in them)
+WORLD_READABLE = ("/etc/rabbitmq/rabbitmq.conf",)
+
+
 def write_files(root: Path, files: dict[str, str]) -> None:
     for rel, text in files.items():
         target = root / rel.lstrip("/")
@@ -52,33 +60,40 @@ def write_files(root: Path, files: dict[str, str]) -> None:
         if target.is_symlink():
             target.unlink()
         target.write_text(text)
-        target.chmod(0o640 if rel.endswith((".conf", ".ini")) else 0o644)
+        private = rel.endswith((".conf", ".ini")) and rel not in WORLD_READABLE
+        target.chmod(0o640 if private else 0o644)
 
 
-def configure(paths: LabPaths, secrets: LabSecrets, naming: LabNaming = PACKAGES) -> None:
+def configure(paths: LabPaths, secrets: LabSecrets, naming: LabNaming = PACKAGES,
+              topology: Topology = SINGLE) -> None:
     """Write every host's configuration into its writable layer (before or after boot)."""
-    for host in HOSTS:
+    for host in topology.hosts:
         root = paths.merged(host.name)
         if "controller" in host.roles:
-            write_files(root, configs.controller_files(host, secrets, naming))
+            write_files(root, configs.controller_files(host, secrets, naming, topology))
             for rel in PASTE_FILES:
                 write_files(root, {f"/etc/{rel}": (VENV / "etc" / rel).read_text()})
+            if topology.clustered:
+                clusters.write_erlang_cookie(root, secrets["erlang_cookie"])
         elif "compute" in host.roles:
-            write_files(root, configs.compute_files(host, secrets, naming))
+            write_files(root, configs.compute_files(host, secrets, naming, topology))
         elif host.name == BLOCK_STORAGE_HOST:
-            write_files(root, configs.block_storage_files(host, secrets, naming))
+            write_files(root, configs.block_storage_files(host, secrets, naming, topology))
         for directory in STATE_DIRS:
             (root / directory.lstrip("/")).mkdir(parents=True, exist_ok=True)
 
 
 class CloudBootstrap:
     def __init__(self, in_host: Callable[..., Any], paths: LabPaths, secrets: LabSecrets,
-                 log: Log = print, naming: LabNaming = PACKAGES) -> None:
+                 log: Log = print, naming: LabNaming = PACKAGES,
+                 topology: Topology = SINGLE) -> None:
         self.in_host = in_host
         self.naming = naming
         self.paths = paths
         self.secrets = secrets
         self.log = log
+        self.topology = topology
+        self.first = topology.first_controller.name
 
     def sh(self, host: str, command: str, timeout: float = 300.0) -> str:
         result = self.in_host(host, command, check=False, timeout=timeout)
@@ -105,45 +120,66 @@ class CloudBootstrap:
         self.log(f"lab cloud: up in {time.monotonic() - started:.0f}s")
 
     def services(self) -> None:
-        controller = tuple(map(self.naming.unit, CONTROLLER_UNITS))
-        self.sh("controller", "systemctl enable --now " + " ".join(controller))
-        self.wait_active("controller", controller)
-        for host in HOSTS:
-            if "compute" in host.roles:
-                self.sh(host.name, "systemctl enable --now "
-                        + " ".join(map(self.naming.unit, COMPUTE_UNITS)))
+        controller = tuple(map(self.naming.unit, controller_units(self.topology)))
+        if not self.topology.clustered:
+            self.sh(self.first, "systemctl enable --now " + " ".join(controller))
+        else:  # started together, waited for together
+            for host in self.topology.controllers:
+                self.sh(host.name, "systemctl enable --now --no-block " + " ".join(controller))
+        for host in self.topology.controllers:
+            self.wait_active(host.name, controller,
+                             timeout=300.0 if self.topology.clustered else 120.0)
+        for host in self.topology.with_role("compute"):
+            self.sh(host.name, "systemctl enable --now "
+                    + " ".join(map(self.naming.unit, COMPUTE_UNITS)))
         self.sh(BLOCK_STORAGE_HOST, "systemctl enable --now "
                 + " ".join(map(self.naming.unit, BLOCK_STORAGE_UNITS)))
 
     def databases(self) -> None:
-        self.wait_active("controller", ("mariadb",))
+        if self.topology.clustered:
+            clusters.form_galera(self.sh, self.topology.controllers, self.log)
+        else:
+            self.wait_active(self.first, ("mariadb",))
         password = self.secrets["database"]
         sql = []
         for db, user in DATABASES.items():
             sql.append(f"CREATE DATABASE IF NOT EXISTS {db};")
             sql.append(f"GRANT ALL PRIVILEGES ON {db}.* TO '{user}'@'%' "
                        f"IDENTIFIED BY '{password}';")
-        self.sh("controller", f"mysql -u root -e {shlex.quote(' '.join(sql))}")
+        if self.topology.clustered:  # HAProxy's mysql-check logs in from each controller
+            sql.append(f"CREATE USER IF NOT EXISTS '{HAPROXY_CHECK_USER}'@'{SUBNET_PREFIX}.%';")
+        self.sh(self.first, f"mysql -u root -e {shlex.quote(' '.join(sql))}")
+        if self.topology.clustered:
+            clusters.wait_database_behind_vip(self.sh, self.first, "keystone", password)
 
     def rabbitmq(self) -> None:
-        self.wait_active("controller", ("rabbitmq-server",))
+        if self.topology.clustered:
+            clusters.form_rabbitmq(self.sh, self.topology.controllers, self.log)
+        else:
+            self.wait_active(self.first, ("rabbitmq-server",))
         password = shlex.quote(self.secrets["rabbit"])
-        self.sh("controller", f"rabbitmqctl -q add_user openstack {password} >/dev/null && "
-                              "rabbitmqctl -q set_permissions openstack '.*' '.*' '.*'")
+        self.sh(self.first, f"rabbitmqctl -q add_user openstack {password} >/dev/null && "
+                            "rabbitmqctl -q set_permissions openstack '.*' '.*' '.*'")
 
     def keystone(self) -> None:
         manage = f"{VENV}/bin/keystone-manage"
-        self.sh("controller", f"{manage} db_sync && "
-                              f"{manage} fernet_setup --keystone-user root --keystone-group root "
-                              f"&& {manage} credential_setup --keystone-user root "
-                              f"--keystone-group root")
-        self.sh("controller", f"{manage} bootstrap --bootstrap-password "
-                              f"{shlex.quote(self.secrets['admin'])} "
-                              f"--bootstrap-admin-url {KEYSTONE_URL} "
-                              f"--bootstrap-internal-url {KEYSTONE_URL} "
-                              f"--bootstrap-public-url {KEYSTONE_URL} "
-                              f"--bootstrap-region-id {REGION}")
-        self.sh("controller", f"systemctl enable --now {self.naming.unit('keystone')} memcached")
+        self.sh(self.first, f"{manage} db_sync && "
+                            f"{manage} fernet_setup --keystone-user root --keystone-group root "
+                            f"&& {manage} credential_setup --keystone-user root "
+                            f"--keystone-group root")
+        self.sh(self.first, f"{manage} bootstrap --bootstrap-password "
+                            f"{shlex.quote(self.secrets['admin'])} "
+                            f"--bootstrap-admin-url {KEYSTONE_URL} "
+                            f"--bootstrap-internal-url {KEYSTONE_URL} "
+                            f"--bootstrap-public-url {KEYSTONE_URL} "
+                            f"--bootstrap-region-id {REGION}")
+        if self.topology.clustered:
+            clusters.copy_keystone_keys(self.paths, self.topology.controllers)
+        for host in self.topology.controllers:
+            self.sh(host.name, f"systemctl enable --now {self.naming.unit('keystone')} "
+                               "memcached")
+        if self.topology.clustered:
+            clusters.wait_url_behind_vip(self.sh, self.first, KEYSTONE_URL)
 
     def admin_connection(self) -> Any:
         import openstack
@@ -187,7 +223,7 @@ class CloudBootstrap:
     def schemas(self) -> None:
         bin_dir = f"{VENV}/bin"
         db_pw = self.secrets["database"]
-        cell0 = f"mysql+pymysql://nova:{db_pw}@{CONTROLLER}/nova_cell0?charset=utf8"
+        cell0 = f"mysql+pymysql://nova:{db_pw}@{API_ADDRESS}/nova_cell0?charset=utf8"
         nova = (f"{bin_dir}/nova-manage api_db sync && "
                 f"{bin_dir}/nova-manage cell_v2 map_cell0 --database_connection {cell0} && "
                 f"({bin_dir}/nova-manage cell_v2 list_cells | grep -q ' cell1 ' || "
@@ -208,10 +244,10 @@ class CloudBootstrap:
                    'failed="$failed ${p#*:}"; done; '
                    'for f in $failed; do echo "$f: $(tail -n 1 /var/log/stackdrill-schema-$f.log)";'
                    ' done; [ -z "$failed" ]')
-        self.sh("controller", script, timeout=900)
+        self.sh(self.first, script, timeout=900)
 
     def wait_computes(self, timeout: float = 180.0) -> None:
-        computes = sorted(h.name for h in HOSTS if "compute" in h.roles)
+        computes = sorted(h.name for h in self.topology.with_role("compute"))
         conn = self.admin_connection()
 
         def registered() -> bool:
@@ -261,6 +297,3 @@ def write_clouds_yaml(paths: LabPaths, secrets: LabSecrets,
 def api_ports() -> dict[str, int]:
     return {name: port for name, (port, _, _) in APIS.items()}
 
-
-def controller_host() -> LabHost:
-    return next(h for h in HOSTS if "controller" in h.roles)

@@ -4,30 +4,43 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from stackdrill.lab.cloud import ha_configs
 from stackdrill.lab.cloud.layout import (
     APIS,
     BLOCK_BACKEND,
-    CONTROLLER,
     INHOST_DIR,
     KEYSTONE_URL,
     REGION,
     VENV,
     WSGI_DIR,
+    api_workers,
+    bind_address,
+    memcached_servers,
+    transport_url,
 )
 from stackdrill.lab.cloud.naming import PACKAGES, LabNaming
 from stackdrill.lab.cloud.secrets import LabSecrets
-from stackdrill.lab.topology import LabHost
+from stackdrill.lab.topology import API_ADDRESS, SINGLE, LabHost, Topology
 
 BIN = VENV / "bin"
 INHOST_SOURCES = Path(__file__).with_name("inhost")
 
 
 def _db(secrets: LabSecrets, user: str, name: str) -> str:
-    return f"mysql+pymysql://{user}:{secrets['database']}@{CONTROLLER}/{name}?charset=utf8"
+    """Every service reaches the database at the API address (through HAProxy, in HA)."""
+    return f"mysql+pymysql://{user}:{secrets['database']}@{API_ADDRESS}/{name}?charset=utf8"
 
 
-def _transport(secrets: LabSecrets) -> str:
-    return f"rabbit://openstack:{secrets['rabbit']}@{CONTROLLER}:5672/"
+def _transport(secrets: LabSecrets, topology: Topology) -> str:
+    return transport_url(topology, secrets["rabbit"])
+
+
+def _quorum_queues(topology: Topology) -> str:
+    """In HA, oslo.messaging's quorum queues: each RPC queue replicated over the RabbitMQ
+    cluster (oslo.messaging 18 has ``rabbit_quorum_queue``; RabbitMQ has had them since 3.8)."""
+    if not topology.clustered:
+        return ""
+    return "\n[oslo_messaging_rabbit]\nrabbit_quorum_queue = true\n"
 
 
 def _auth_section(section: str, user: str, secrets: LabSecrets) -> str:
@@ -44,10 +57,10 @@ region_name = {REGION}
 """
 
 
-def _authtoken(user: str, secrets: LabSecrets) -> str:
+def _authtoken(user: str, secrets: LabSecrets, topology: Topology) -> str:
     return _auth_section("keystone_authtoken", user, secrets) + f"""\
 www_authenticate_uri = {KEYSTONE_URL}
-memcached_servers = {CONTROLLER}:11211
+memcached_servers = {memcached_servers(topology)}
 service_token_roles_required = true
 """
 
@@ -91,9 +104,9 @@ from {module} import {app} as application  # noqa: E402
 {after}'''
 
 
-def nova_conf(host: LabHost, secrets: LabSecrets) -> str:
+def nova_conf(host: LabHost, secrets: LabSecrets, topology: Topology = SINGLE) -> str:
     text = f"""[DEFAULT]
-transport_url = {_transport(secrets)}
+transport_url = {_transport(secrets, topology)}
 my_ip = {host.address}
 host = {host.name}
 state_path = /var/lib/nova
@@ -140,10 +153,11 @@ helper_command = {BIN}/privsep-helper --config-file /etc/nova/nova.conf
 [privsep_osbrick]
 helper_command = {BIN}/privsep-helper --config-file /etc/nova/nova.conf
 """
-    text += _authtoken("nova", secrets)
+    text += _authtoken("nova", secrets, topology)
     text += _auth_section("service_user", "nova", secrets) + "send_service_user_token = true\n"
     text += _auth_section("placement", "placement", secrets)
     text += _auth_section("neutron", "neutron", secrets)
+    text = _one_worker_each(text + _quorum_queues(topology), host, topology)
     if "compute" in host.roles:
         text = text.replace("[DEFAULT]\n",
                             "[DEFAULT]\ncompute_driver = libvirt.LibvirtDriver\n", 1)
@@ -152,9 +166,18 @@ helper_command = {BIN}/privsep-helper --config-file /etc/nova/nova.conf
     return text
 
 
-def cinder_conf(host: LabHost, secrets: LabSecrets) -> str:
+def _one_worker_each(nova: str, host: LabHost, topology: Topology) -> str:
+    """On an HA controller, nova-conductor and nova-scheduler run one worker each: three
+    controllers share the machine's two CPUs."""
+    if not topology.is_clustered_controller(host):
+        return nova
+    return nova.replace("[scheduler]\n", "[scheduler]\nworkers = 1\n", 1) + (
+        "\n[conductor]\nworkers = 1\n")
+
+
+def cinder_conf(host: LabHost, secrets: LabSecrets, topology: Topology = SINGLE) -> str:
     text = f"""[DEFAULT]
-transport_url = {_transport(secrets)}
+transport_url = {_transport(secrets, topology)}
 auth_strategy = keystone
 my_ip = {host.address}
 host = {host.name}
@@ -174,7 +197,7 @@ helper_command = {BIN}/privsep-helper --config-file /etc/cinder/cinder.conf
 
 [privsep_osbrick]
 helper_command = {BIN}/privsep-helper --config-file /etc/cinder/cinder.conf
-""" + _authtoken("cinder", secrets)
+""" + _authtoken("cinder", secrets, topology) + _quorum_queues(topology)
     if "storage" in host.roles:
         text = text.replace("[DEFAULT]\n", f"[DEFAULT]\nenabled_backends = {BLOCK_BACKEND}\n", 1)
         text += f"""
@@ -195,25 +218,27 @@ def inhost_modules() -> dict[str, str]:
             for source in sorted(INHOST_SOURCES.glob("*.py"))}
 
 
-def controller_files(host: LabHost, secrets: LabSecrets,
-                     naming: LabNaming = PACKAGES) -> dict[str, str]:
-    """The controller's configuration files and the units of its API and control services."""
+def controller_files(host: LabHost, secrets: LabSecrets, naming: LabNaming = PACKAGES,
+                     topology: Topology = SINGLE) -> dict[str, str]:
+    """A controller's configuration files and the units of its API and control services."""
+    infrastructure = (ha_configs.controller_infrastructure(topology, host, secrets)
+                      if topology.clustered else _infrastructure_files())
     return {
-        **_infrastructure_files(),
-        "/etc/keystone/keystone.conf": _keystone_conf(secrets),
-        "/etc/placement/placement.conf": _placement_conf(secrets),
-        "/etc/glance/glance-api.conf": _glance_conf(secrets),
-        "/etc/nova/nova.conf": nova_conf(host, secrets),
-        "/etc/cinder/cinder.conf": cinder_conf(host, secrets),
-        "/etc/neutron/neutron.conf": _neutron_conf(secrets),
+        **infrastructure,
+        "/etc/keystone/keystone.conf": _keystone_conf(secrets, topology),
+        "/etc/placement/placement.conf": _placement_conf(secrets, topology),
+        "/etc/glance/glance-api.conf": _glance_conf(secrets, topology),
+        "/etc/nova/nova.conf": nova_conf(host, secrets, topology),
+        "/etc/cinder/cinder.conf": cinder_conf(host, secrets, topology),
+        "/etc/neutron/neutron.conf": _neutron_conf(secrets, topology),
         "/etc/neutron/plugins/ml2/ml2_conf.ini": ML2_CONF,
-        **_api_files(naming),
+        **_api_files(naming, topology, host),
         **_control_units(naming),
     }
 
 
 def _infrastructure_files() -> dict[str, str]:
-    """MariaDB and memcached, as the services use them."""
+    """The single controller's MariaDB and memcached, as the services use them."""
     return {
         "/etc/mysql/mariadb.conf.d/99-stackdrill.cnf":
             "[mysqld]\nbind-address = 0.0.0.0\nmax_connections = 1000\n"
@@ -223,7 +248,7 @@ def _infrastructure_files() -> dict[str, str]:
     }
 
 
-def _keystone_conf(secrets: LabSecrets) -> str:
+def _keystone_conf(secrets: LabSecrets, topology: Topology) -> str:
     return f"""[database]
 connection = {_db(secrets, "keystone", "keystone")}
 
@@ -232,22 +257,32 @@ provider = fernet
 
 [identity]
 password_hash_rounds = 4
+""" + _keystone_cache(topology)
 
+
+def _keystone_cache(topology: Topology) -> str:
+    """The single controller's Keystone caches nothing; HA's caches in every controller's
+    memcached, as production deployments do."""
+    if not topology.clustered:
+        return "\n[cache]\nenabled = false\n"
+    return f"""
 [cache]
-enabled = false
+enabled = true
+backend = oslo_cache.memcache_pool
+memcache_servers = {memcached_servers(topology)}
 """
 
 
-def _placement_conf(secrets: LabSecrets) -> str:
+def _placement_conf(secrets: LabSecrets, topology: Topology) -> str:
     return f"""[api]
 auth_strategy = keystone
 
 [placement_database]
 connection = {_db(secrets, "placement", "placement")}
-""" + _authtoken("placement", secrets)
+""" + _authtoken("placement", secrets, topology)
 
 
-def _glance_conf(secrets: LabSecrets) -> str:
+def _glance_conf(secrets: LabSecrets, topology: Topology) -> str:
     return f"""[DEFAULT]
 enabled_backends = fs:file
 bind_host = 0.0.0.0
@@ -269,14 +304,14 @@ filesystem_store_datadir = /var/lib/glance/staging
 
 [os_glance_tasks_store]
 filesystem_store_datadir = /var/lib/glance/tasks
-""" + _authtoken("glance", secrets)
+""" + _authtoken("glance", secrets, topology)
 
 
-def _neutron_conf(secrets: LabSecrets) -> str:
+def _neutron_conf(secrets: LabSecrets, topology: Topology) -> str:
     return f"""[DEFAULT]
 core_plugin = ml2
 service_plugins = router,port_forwarding
-transport_url = {_transport(secrets)}
+transport_url = {_transport(secrets, topology)}
 auth_strategy = keystone
 notify_nova_on_port_status_changes = false
 notify_nova_on_port_data_changes = false
@@ -287,7 +322,8 @@ connection = {_db(secrets, "neutron", "neutron")}
 
 [oslo_concurrency]
 lock_path = /var/lib/neutron/tmp
-""" + _authtoken("neutron", secrets) + _auth_section("nova", "nova", secrets)
+""" + (_authtoken("neutron", secrets, topology) + _auth_section("nova", "nova", secrets)
+       + _quorum_queues(topology))
 
 
 ML2_CONF = """[ml2]
@@ -301,7 +337,7 @@ flat_networks = *
 """
 
 
-def _api_files(naming: LabNaming) -> dict[str, str]:
+def _api_files(naming: LabNaming, topology: Topology, host: LabHost) -> dict[str, str]:
     """Each API's gunicorn entry point and its unit."""
     files: dict[str, str] = {}
     wsgi_argv = {
@@ -318,7 +354,8 @@ def _api_files(naming: LabNaming) -> dict[str, str]:
             NEUTRON_MODELS if name == "neutron-api" else "")
         files[naming.service_file(name)] = _unit(
             f"OpenStack {name} (gunicorn)",
-            f"{BIN}/gunicorn --no-control-socket --workers 2 --bind 0.0.0.0:{port} "
+            f"{BIN}/gunicorn --no-control-socket --workers {api_workers(topology)} "
+            f"--bind {bind_address(topology, host)}:{port} "
             # no request-line limit: Nova asks Neutron for the ports of a page of servers in
             # one query string, longer than gunicorn's default 4094 bytes at 1,000 servers
             f"--timeout 120 --limit-request-line 0 --chdir {WSGI_DIR} --name {name} "
@@ -341,14 +378,14 @@ def _control_units(naming: LabNaming) -> dict[str, str]:
     return files
 
 
-def compute_files(host: LabHost, secrets: LabSecrets,
-                  naming: LabNaming = PACKAGES) -> dict[str, str]:
+def compute_files(host: LabHost, secrets: LabSecrets, naming: LabNaming = PACKAGES,
+                  topology: Topology = SINGLE) -> dict[str, str]:
     return {
         **inhost_modules(),
         # os-brick reports this name in the connector Cinder exports volumes to.
         "/etc/iscsi/initiatorname.iscsi":
             f"InitiatorName=iqn.2026-11.org.stackdrill.lab:{host.name}\n",
-        "/etc/nova/nova.conf": nova_conf(host, secrets),
+        "/etc/nova/nova.conf": nova_conf(host, secrets, topology),
         naming.service_file("nova-compute"): _unit(
             "OpenStack nova-compute (iSCSI volumes through qemu's initiator)",
             f"{BIN}/python -m stackdrill_lab_nova_compute --config-file /etc/nova/nova.conf",
@@ -357,11 +394,11 @@ def compute_files(host: LabHost, secrets: LabSecrets,
     }
 
 
-def block_storage_files(host: LabHost, secrets: LabSecrets,
-                        naming: LabNaming = PACKAGES) -> dict[str, str]:
+def block_storage_files(host: LabHost, secrets: LabSecrets, naming: LabNaming = PACKAGES,
+                        topology: Topology = SINGLE) -> dict[str, str]:
     return {
         **inhost_modules(),
-        "/etc/cinder/cinder.conf": cinder_conf(host, secrets),
+        "/etc/cinder/cinder.conf": cinder_conf(host, secrets, topology),
         "/etc/tgt/conf.d/cinder.conf": "include /var/lib/cinder/volumes/*\n",
         naming.service_file("cinder-volume"): _unit(
             "OpenStack cinder-volume (file-backed LUNs exported by tgtd)",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 NAMES = ("admin", "database", "rabbit", "keystone", "nova", "placement", "glance", "cinder",
-         "neutron", "swift", "swift_hash_prefix", "swift_hash_suffix")
+         "neutron", "swift", "swift_hash_prefix", "swift_hash_suffix", "erlang_cookie", "vrrp")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """OpenStack Swift in the lab: its disks, configuration files, rings and bootstrap.
 
-The proxy runs on the controller, behind Keystone; account, container and object servers, their
-replicators, auditors and updaters, and rsync run on every storage host. Each storage host has
+The proxy runs on every controller (behind HAProxy on the HA topology's VIP), behind Keystone;
+account, container and object servers, their replicators, auditors and updaters, and rsync run
+on every storage host. Each storage host has
 two disks, each an XFS filesystem on a loop device over an image file under the lab directory,
 mounted at ``/srv/node/<disk>`` from the host's ``/etc/fstab``. One disk's image sits on a small
 FUSE filesystem (:mod:`stackdrill.lab.cloud.swift_eiofs`) whose files can be switched to fail
@@ -33,11 +34,11 @@ from stackdrill.cloud.swift_ring import (
 )
 from stackdrill.core.waiting import poll
 from stackdrill.lab.cloud.configs import BIN, _unit
-from stackdrill.lab.cloud.layout import CONTROLLER, KEYSTONE_URL, REGION
+from stackdrill.lab.cloud.layout import KEYSTONE_URL, REGION, bind_address, memcached_servers
 from stackdrill.lab.cloud.naming import PACKAGES, LabNaming
 from stackdrill.lab.cloud.secrets import LabSecrets
 from stackdrill.lab.system import LabError, mounted, sh, unmount_under
-from stackdrill.lab.topology import HOSTS, LabPaths
+from stackdrill.lab.topology import API_ADDRESS, SINGLE, LabHost, LabPaths, Topology
 
 DEVICES = "/srv/node"
 DISKS = ("d1", "d2")
@@ -55,8 +56,8 @@ PART_POWER = 8
 REPLICAS = 3
 MIN_PART_HOURS = 0
 REPLICATION_INTERVAL = 15
-MEMCACHE = f"{CONTROLLER}:11211"
-PROXY_URL = f"http://{CONTROLLER}:{PROXY_PORT}"
+MEMCACHE = f"{API_ADDRESS}:11211"
+PROXY_URL = f"http://{API_ADDRESS}:{PROXY_PORT}"
 CATALOG_ENTRY = ("swift", "object-store", f"{PROXY_URL}/v1/AUTH_%(project_id)s")
 SERVICE_USER = "swift"
 OPERATOR_ROLES = ("admin", "member")
@@ -84,9 +85,9 @@ class StorageNode:
     disks: tuple[str, ...] = DISKS
 
 
-def lab_storage_nodes() -> list[StorageNode]:
+def lab_storage_nodes(topology: Topology = SINGLE) -> list[StorageNode]:
     """The lab's storage hosts, each its own zone."""
-    storage = [h for h in HOSTS if "storage" in h.roles]
+    storage = topology.with_role("storage")
     return [StorageNode(h.name, h.address, zone) for zone, h in enumerate(storage, 1)]
 
 
@@ -283,10 +284,16 @@ WantedBy=local-fs.target
     return units
 
 
-def proxy_files(secrets: LabSecrets, naming: LabNaming = PACKAGES) -> dict[str, str]:
+def proxy_files(secrets: LabSecrets, naming: LabNaming = PACKAGES, topology: Topology = SINGLE,
+                host: LabHost | None = None) -> dict[str, str]:
+    """A controller's proxy: on HA's, bound to ``host``'s own address (HAProxy holds the VIP's
+    port) and caching in every controller's memcached."""
+    conf = (proxy_server_conf(secrets) if host is None or not topology.clustered else
+            proxy_server_conf(secrets, bind_ip=bind_address(topology, host),
+                              memcache=memcached_servers(topology)))
     return {
         f"{SWIFT_DIR}/swift.conf": swift_conf(secrets),
-        f"{SWIFT_DIR}/proxy-server.conf": proxy_server_conf(secrets),
+        f"{SWIFT_DIR}/proxy-server.conf": conf,
         naming.service_file("swift-proxy-server"): _unit(
             "OpenStack Swift proxy-server",
             f"{BIN}/swift-proxy-server {SWIFT_DIR}/proxy-server.conf",
@@ -340,14 +347,17 @@ class SwiftBootstrap:
 
     def __init__(self, in_host: InHost, paths: LabPaths, secrets: LabSecrets,
                  disks: dict[str, list[tuple[str, str]]], log: Log = print,
-                 naming: LabNaming = PACKAGES) -> None:
+                 naming: LabNaming = PACKAGES, topology: Topology = SINGLE) -> None:
         self.in_host = in_host
         self.naming = naming
         self.paths = paths
         self.secrets = secrets
         self.disks = disks
         self.log = log
-        self.nodes = lab_storage_nodes()
+        self.topology = topology
+        self.nodes = lab_storage_nodes(topology)
+        self.ring_host = topology.first_controller.name
+        self.proxies = [host.name for host in topology.controllers]
 
     def sh(self, host: str, command: str, timeout: float = 120.0) -> str:
         result = self.in_host(host, command, check=False, timeout=timeout)
@@ -361,9 +371,11 @@ class SwiftBootstrap:
         """Write every host's Swift files into its writable layer (before or after boot)."""
         from stackdrill.lab.cloud.bootstrap import write_files
 
-        write_files(self.paths.merged(CONTROLLER_HOST), proxy_files(self.secrets, self.naming))
-        for host in (CONTROLLER_HOST, *(node.name for node in self.nodes)):
-            link_tools(self.paths.merged(host))
+        for host in self.topology.controllers:
+            write_files(self.paths.merged(host.name),
+                        proxy_files(self.secrets, self.naming, self.topology, host))
+        for name in (*self.proxies, *(node.name for node in self.nodes)):
+            link_tools(self.paths.merged(name))
         for node in self.nodes:
             root = self.paths.merged(node.name)
             write_files(root, storage_files(node, self.secrets, self.disks.get(node.name, []),
@@ -384,19 +396,22 @@ class SwiftBootstrap:
                 f"mountpoint -q {DEVICES}/{disk}" for disk in node.disks))
 
     def rings(self) -> None:
-        self.sh(CONTROLLER_HOST, f"export PATH={BIN}:$PATH && mkdir -p {SWIFT_DIR} && "
-                                 f"cd {SWIFT_DIR} && rm -f *.builder *.ring.gz && "
-                                 + " && ".join(_grouped(ring_build_commands(self.nodes))))
-        source = self.paths.merged(CONTROLLER_HOST) / SWIFT_DIR.lstrip("/")
-        for node in self.nodes:
-            copy_ring_files(source, self.paths.merged(node.name) / SWIFT_DIR.lstrip("/"))
+        """Built on the first controller, copied to every storage host and other proxy."""
+        self.sh(self.ring_host, f"export PATH={BIN}:$PATH && mkdir -p {SWIFT_DIR} && "
+                                f"cd {SWIFT_DIR} && rm -f *.builder *.ring.gz && "
+                                + " && ".join(_grouped(ring_build_commands(self.nodes))))
+        source = self.paths.merged(self.ring_host) / SWIFT_DIR.lstrip("/")
+        others = [name for name in self.proxies if name != self.ring_host]
+        for name in (*(node.name for node in self.nodes), *others):
+            copy_ring_files(source, self.paths.merged(name) / SWIFT_DIR.lstrip("/"))
 
     def services(self) -> None:
         for node in self.nodes:
             self.sh(node.name, "systemctl daemon-reload && systemctl enable --now "
                     + " ".join((MOUNT_UNIT, *map(self.naming.unit, STORAGE_UNITS))))
-        self.sh(CONTROLLER_HOST, "systemctl daemon-reload && systemctl enable --now "
-                + " ".join(map(self.naming.unit, PROXY_UNITS)))
+        for name in self.proxies:
+            self.sh(name, "systemctl daemon-reload && systemctl enable --now "
+                    + " ".join(map(self.naming.unit, PROXY_UNITS)))
 
     def identity(self) -> None:
         from stackdrill.lab.cloud.bootstrap import CloudBootstrap
@@ -409,7 +424,7 @@ class SwiftBootstrap:
 
     def wait_proxy(self, timeout: float = 60.0) -> None:
         def answering() -> bool:
-            out = self.in_host(CONTROLLER_HOST, f"curl -fsS {PROXY_URL}/healthcheck",
+            out = self.in_host(self.ring_host, f"curl -fsS {PROXY_URL}/healthcheck",
                                check=False)
             return out.returncode == 0 and out.stdout.strip() == "OK"
 
@@ -431,8 +446,6 @@ def link_tools(root: Path) -> None:
             link.unlink()
         link.symlink_to(BIN / tool)
 
-
-CONTROLLER_HOST = next(h.name for h in HOSTS if "controller" in h.roles)
 
 
 def _grouped(commands: list[str]) -> list[str]:
