@@ -1,10 +1,12 @@
 """From schema-valid inventory data to an :class:`~stackdrill.inventory.model.Inventory`: the
 defaults merged into each host, and the checks the schema cannot state (jump hosts that exist
-and form no loop, protected hosts and cluster members that exist, a profile that loads,
-secrets files that can be read, paths whose ``~`` expands)."""
+and form no loop, protected hosts, cluster members and VIP holders that exist, a VIP that is an
+IP address, a profile that loads, secrets files that can be read, paths whose ``~``
+expands)."""
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,6 +22,7 @@ from stackdrill.inventory.model import (
     ProfileSpec,
     ServiceSpec,
     SshSpec,
+    VipSpec,
 )
 from stackdrill.inventory.problems import KeyPath, Problem, fail, problem, show
 
@@ -223,6 +226,29 @@ class Builder:
                     self.report(("clusters", cluster, index), self.no_host(name))
         return MappingProxyType({cluster: tuple(members) for cluster, members in raw.items()})
 
+    def vips(self) -> Mapping[str, VipSpec]:
+        """Each VIP with its address checked and its hosts (by default every controller)."""
+        raw = cast(Mapping[str, Mapping[str, Any]], self.data.get("vips") or {})
+        controllers = sorted(name for name, host in self.raw_hosts.items()
+                             if "controller" in cast(list[str], host["roles"]))
+        vips = {}
+        for name, entry in raw.items():
+            address = cast(str, entry["address"])
+            try:
+                address = str(ipaddress.ip_address(address))
+            except ValueError:
+                self.report(("vips", name, "address"),
+                            f"expected IPv4 or IPv6 address, got {show(address)}")
+            hosts = cast(list[str], entry.get("hosts") or controllers)
+            for index, host in enumerate(cast(list[str], entry.get("hosts") or [])):
+                if host not in self.raw_hosts:
+                    self.report(("vips", name, "hosts", index), self.no_host(host))
+            if not hosts:
+                self.report(("vips", name), "no host may hold it: name its hosts, or give "
+                            "the inventory a controller")
+            vips[name] = VipSpec(name, address, tuple(hosts))
+        return MappingProxyType(vips)
+
     def secrets_files(self) -> tuple[Path, ...]:
         """Each file resolved and read once here, so a missing or malformed one is bad input."""
         from stackdrill.inventory.secrets import SecretsFileError, file_secrets
@@ -267,6 +293,7 @@ class Builder:
         protected = self.protected()
         profile = self.profile()
         clusters = self.clusters()
+        vips = self.vips()
         secrets_files = self.secrets_files()
         coordination = self.coordination()
         if self.problems:
@@ -286,4 +313,5 @@ class Builder:
             keystone_tokens_survive=cast(
                 bool | None, cast(Mapping[str, Any], self.data.get("keystone") or {}).get(
                     "tokens_survive")),
+            vips=vips,
         )

@@ -32,6 +32,7 @@ __all__ = [
     "ProfileSpec",
     "ServiceSpec",
     "SshSpec",
+    "VipSpec",
 ]
 
 ROLES: tuple[str, ...] = (
@@ -124,6 +125,17 @@ class ProfileSpec:
 
 
 @dataclass(frozen=True)
+class VipSpec:
+    """A virtual IP address the load balancers share (keepalived's VRRP address, a
+    pacemaker ``IPaddr2``): its name in the inventory's ``vips``, the address, and the hosts that
+    may hold it (every controller unless the inventory names them)."""
+
+    name: str
+    address: str
+    hosts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class CoordinationSpec:
     """Where the drill lock is held and where the undo journal is mirrored (the inventory's
     ``coordination`` key). ``declared`` is False when the inventory has no such key: the lock
@@ -167,6 +179,8 @@ class Inventory:
     # ``keystone.tokens_survive``: whether a token Keystone issued before a fault must still
     # validate after it; None: as the token's format promises (Fernet and JWS tokens do)
     keystone_tokens_survive: bool | None = None
+    # ``vips``: name -> the virtual IP address and the hosts that may hold it
+    vips: Mapping[str, VipSpec] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def profile(self) -> str:

@@ -67,8 +67,31 @@ INVENTORY_SCHEMA: dict[str, Any] = {
                 "items": _NAME_SCHEMA,
             },
         },
+        "vips": {
+            "type": "object",
+            "propertyNames": _NAME_SCHEMA,
+            "additionalProperties": {"$ref": "#/$defs/vip"},
+        },
     },
     "$defs": {
+        "vip": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["address"],
+            "properties": {
+                "address": {
+                    "type": "string",
+                    "pattern": r"^[0-9A-Fa-f.:]+$",
+                    "x-expected": "IPv4 or IPv6 address",
+                },
+                "hosts": {
+                    "type": "array",
+                    "minItems": 1,
+                    "uniqueItems": True,
+                    "items": _NAME_SCHEMA,
+                },
+            },
+        },
         "coordination": {
             "type": "object",
             "additionalProperties": False,
