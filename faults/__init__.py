@@ -22,10 +22,11 @@ def pytest_stackdrill_register(registries: Registries) -> None:
     from .pull_disk import PullDisk
     from .reboot_host import RebootHost
     from .remove_files import RemoveFiles
+    from .stale_safe_to_bootstrap import StaleSafeToBootstrap
     from .stop_service import StopService
 
     for fault in (KillService, StopService, RebootHost, RemoveFiles, PowerOffHost, PullDisk,
                   DiskIoErrors, DropIscsiSessions, DropTable,
                   HoldServicesAtBoot, IdMismatch, FreezeService, Partition, PacketLoss,
-                  DiskFill, CpuPressure, MemoryPressure):
+                  DiskFill, CpuPressure, MemoryPressure, StaleSafeToBootstrap):
         registries.faults.register(fault)

@@ -15,6 +15,11 @@ hypervisor matches the database and fix any mismatches". The checks:
   has a running domain on its host, and each running instance domain is one Nova places there;
   an instance without its domain is hard-rebooted.
 
+A clustered database or message queue (the inventory's ``galera`` or ``rabbitmq`` cluster of
+several members) does not come back by starting its members one by one once all are down: its
+tier fails unless one member runs, which ``bootstrap_galera`` and ``start_rabbitmq_cluster``
+see to first (the HA list, ``ops-guide-table-11-1-ha``, expects them to have run).
+
 The order actually followed, each service with the time it became active, is attached to the
 drill's evidence.
 """
@@ -37,6 +42,11 @@ from stackdrill.hosts.target import Target
 from .restart_database import INTEGRITY
 
 RUNNING = 1
+CLUSTERED = {"mariadb": ("galera", "bootstrap_galera"),
+             "rabbitmq-server": ("rabbitmq", "start_rabbitmq_cluster"),
+             "rabbitmq": ("rabbitmq", "start_rabbitmq_cluster")}
+"""Services that run as a cluster the inventory may name, and the recovery that brings the
+cluster back when every member is down (``docs/ha.md``)."""
 
 
 class RestoreInPriorityOrder(Recovery):
@@ -79,8 +89,21 @@ class RestoreInPriorityOrder(Recovery):
         except HostError:  # where it runs depends on the host, which a dry run does not ask
             return f"start {service} as each host runs it"
 
+    def _cluster_first(self, name: str) -> None:
+        """A clustered service whose members are all down does not come back by starting them
+        one by one: the inventory's cluster of several members needs its own recovery first."""
+        cluster, recovery = CLUSTERED.get(name, ("", ""))
+        members = self.target.inventory.clusters.get(cluster, ())
+        if len(members) < 2 or any(self.target.peer(member).service(name).is_running()
+                                   for member in members):
+            return
+        raise RecoveryFailed(f"{name}: every member of cluster {cluster} is down "
+                             f"({', '.join(members)}); it comes back with the recovery "
+                             f"{recovery} before this tier, not by starting each member")
+
     def restore(self, number: int, tier: Tier) -> None:
         for name in tier.services:
+            self._cluster_first(name)
             for host in self._hosts():
                 service = host.service(name)
                 if service.is_present():

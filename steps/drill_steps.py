@@ -12,7 +12,7 @@ from stackdrill.api import RecoveryFailed, Registries
 from stackdrill.api._registry import UnknownName
 from stackdrill.core.params import table_params
 from stackdrill.core.state import Rule
-from stackdrill.engine.choice import choice_key, choose
+from stackdrill.engine.choice import choice_key, choose, choose_by_vip
 from stackdrill.engine.drill import (
     ActiveFault,
     Drill,
@@ -22,7 +22,8 @@ from stackdrill.engine.drill import (
 )
 from stackdrill.engine.grammar import (
     BACK_TO_VERIFIED,
-    CHOOSE_HOST,
+    CHOOSE_BY_VIP,
+    CHOOSE_FIRST,
     CONFIRM_ALL,
     CONFIRM_ONE,
     FAULT_ENDS,
@@ -66,7 +67,7 @@ def chosen() -> dict[str, Target]:
     return {}
 
 
-@given(parsers.re(CHOOSE_HOST))
+@given(parsers.re(CHOOSE_FIRST))
 def choose_host(role: str, targets: Targets, chosen: dict[str, Target],
                 stackdrill_registries: Registries, domains: str | None = None) -> None:
     """The first host of the role by name (the host the plan shows); with "running qemu
@@ -81,6 +82,16 @@ def choose_host(role: str, targets: Targets, chosen: dict[str, Target],
     if problem is not None:
         pytest.fail(problem, pytrace=False)
     chosen[role] = hosts[0]
+
+
+@given(parsers.re(CHOOSE_BY_VIP))
+def choose_host_by_vip(role: str, vip: str, targets: Targets, chosen: dict[str, Target],
+                       drill: Drill) -> None:
+    """The host of the role that holds the inventory's virtual IP now ("not holding the VIP":
+    the first by name of those seen not holding it); the evidence says which and why."""
+    found = attempt(choose_by_vip, targets, role, not vip.strip().startswith("not"))
+    drill.record_choice(found.note)
+    chosen[role] = found.hosts[0]
 
 
 def chosen_host(chosen: dict[str, Target], role: str) -> Target:

@@ -23,11 +23,13 @@ from stackdrill.cloud.canary import PREFIX as CANARY_PREFIX
 from stackdrill.core.errors import InvalidValue
 from stackdrill.engine.grammar import Choice
 from stackdrill.engine.verdicts import DrillError
+from stackdrill.hostkit.addresses import held_addresses
+from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import Target, Targets
 from stackdrill.inventory.model import ROLES, HostSpec, Inventory
 
-__all__ = ["Chosen", "choice_key", "choose", "draw_seed", "inventory_problem", "planned",
-           "planned_hosts", "server_name"]
+__all__ = ["Chosen", "choice_key", "choose", "choose_by_vip", "draw_seed", "inventory_problem",
+           "planned", "planned_hosts", "server_name"]
 
 T = TypeVar("T")
 
@@ -152,3 +154,46 @@ def _running(choice: Choice, targets: Targets, cloud: CloudAccess | None) -> Tar
         raise DrillError(f"{choice.text}: {name} runs on {host or 'no host'}, which is not a "
                          f"{choice.role} host of the inventory ({', '.join(sorted(found))})")
     return found[str(host)]
+
+
+def _the_vip(targets: Targets) -> str:
+    vips = targets.inventory.vips
+    if len(vips) != 1:
+        names = ", ".join(sorted(vips)) or "none"
+        raise DrillError(f"holding the VIP: the inventory must name exactly one virtual IP "
+                         f"(vips:), {targets.inventory.path} names {names}")
+    return next(iter(vips.values())).address
+
+
+def choose_by_vip(targets: Targets, role: str, holding: bool) -> Chosen:
+    """The host of ``role`` that holds the inventory's virtual IP now (``holding``; exactly one
+    must), or the first by name of those seen not holding it; each host is asked which
+    addresses it holds (``ip -o addr show``), and one that cannot be asked is neither."""
+    address = _the_vip(targets)
+    try:
+        candidates = targets.with_role(role)
+    except (InvalidValue, ValueError) as exc:
+        raise DrillError(str(exc)) from None
+    seen: dict[str, bool] = {}
+    for target in candidates:
+        try:
+            seen[target.name] = address in held_addresses(target)
+        except HostError:
+            continue
+    holders = [t for t in candidates if seen.get(t.name) is True]
+    free = [t for t in candidates if seen.get(t.name) is False]
+    unasked = [t.name for t in candidates if t.name not in seen]
+    said = f"; {', '.join(unasked)} could not be asked" if unasked else ""
+    if holding and len(holders) != 1:
+        raise DrillError(f"a {role} host holding the VIP: {address} is held by "
+                         f"{', '.join(t.name for t in holders) or 'no ' + role + ' host'}"
+                         f"{said}")
+    if not holding and not free:
+        raise DrillError(f"a {role} host not holding the VIP: every {role} host holds "
+                         f"{address} or could not be asked{said}")
+    if holding:
+        return Chosen(holders, f"a {role} host holding the VIP: {holders[0].name} holds "
+                               f"{address}{said}")
+    return Chosen(free[:1], f"a {role} host not holding the VIP: {free[0].name}, the first by "
+                            f"name of {', '.join(t.name for t in free)}, which do not hold "
+                            f"{address}{said}")

@@ -26,7 +26,14 @@ ON_EVERY = rf"on every (?:(?P<role>{ROLE}) )?host"
 ON_ROLE_HOST = re.compile(rf"\b{ON_ROLE}\b")
 ON_EVERY_HOST = re.compile(rf"\b{ON_EVERY}\b")
 
-CHOOSE_HOST = rf"an? (?P<role>{ROLE}) host(?P<domains> running qemu domains)?"
+CHOOSE_FIRST = rf"an? (?P<role>{ROLE}) host(?P<domains> running qemu domains)?"
+# "a controller host holding the VIP" (or "not holding the VIP"): the host of the role that
+# holds the inventory's virtual IP when the step runs (or one that does not)
+HOLDING_THE_VIP = r" (?:not )?holding the VIP"
+CHOOSE_BY_VIP = rf"an? (?P<role>{ROLE}) host(?P<vip>{HOLDING_THE_VIP})"
+# either: every step that chooses "the <role> host" of the steps after it
+CHOOSE_HOST = (rf"an? (?P<role>{ROLE}) host(?:(?P<domains> running qemu domains)|"
+               rf"(?P<vip>{HOLDING_THE_VIP}))?")
 INJECT = rf'the fault "(?P<fault>[^"]+)" is injected {ON_ROLE}:?'
 INJECT_EVERYWHERE = rf'the fault "(?P<fault>[^"]+)" is injected {ON_EVERY}:?'
 RECOVER = rf'the (?:recovery|procedure) "(?P<recovery>[^"]+)" runs {ON_ROLE}:?'
@@ -62,6 +69,13 @@ def chosen_role(text: str) -> str | None:
     """The role a ``Given a <role> host`` step chooses, or None for any other step."""
     match = re.fullmatch(CHOOSE_HOST, text.strip())
     return match["role"] if match else None
+
+
+def vip_qualifier(text: str) -> str | None:
+    """``holding the VIP`` or ``not holding the VIP`` for a ``Given a <role> host`` step that
+    chooses by the VIP; None for any other step."""
+    match = re.fullmatch(CHOOSE_HOST, text.strip())
+    return match["vip"].strip() if match and match["vip"] else None
 
 
 def path_cells(rows: Sequence[Sequence[str]]) -> list[str]:

@@ -1,7 +1,8 @@
 """The dry run: what each scenario would do to which host, and the exact commands, touching nothing.
 
 The target of a fault or recovery is the host the step ``Given a <role> host`` chooses: the first
-host of that role by name. Commands come from ``Fault.plan()`` and from the ``commands`` of each
+host of that role by name (``... holding the VIP``: whichever holds it when the drill runs,
+planned as on the first). Commands come from ``Fault.plan()`` and from the ``commands`` of each
 step of ``Recovery.runbook()``. The targets given to faults and recoveries here cannot connect:
 a plan that would need a host says so instead of contacting it.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +20,15 @@ from stackdrill.api._registry import Registries
 from stackdrill.core.errors import ActionFailed, BadInput
 from stackdrill.core.params import table_params
 from stackdrill.engine.choice import choice_key, inventory_problem, planned, planned_hosts
-from stackdrill.engine.grammar import NAMED, ON_EVERY_HOST, ON_ROLE_HOST, Choice, step_choice
+from stackdrill.engine.grammar import (
+    NAMED,
+    ON_EVERY_HOST,
+    ON_ROLE_HOST,
+    Choice,
+    chosen_role,
+    step_choice,
+    vip_qualifier,
+)
 from stackdrill.engine.guards import Guards
 from stackdrill.hosts.secrets import inventory_redactor
 from stackdrill.hosts.ssh import CommandResult, HostError, SshConnection
@@ -104,6 +114,8 @@ class _Planning:
     active: list[HostSpec] = field(default_factory=list)
     picked: dict[str, HostSpec] = field(default_factory=dict)
     seen: dict[str, int] = field(default_factory=dict)
+    qualified: dict[str, str] = field(default_factory=dict)
+    """Roles whose host a ``Given`` step chooses when the drill runs ("holding the VIP")."""
 
 
 def plan_scenario(scenario: PlannedScenario, inventory: Inventory, registries: Registries,
@@ -117,12 +129,26 @@ def plan_scenario(scenario: PlannedScenario, inventory: Inventory, registries: R
         lines[0] += f" (hosts under faults at once raised to: {raised})"
     planning = _Planning(inventory, registries, guards, seed, scenario.nodeid)
     for step in scenario.steps:
+        _note_given(planning, step.name)
         match = NAMED.search(step.name)
         if match is not None:
             lines.extend(_plan_step(planning, step, match))
     if len(lines) == 1:
         lines.append("  no faults or recoveries")
     return lines
+
+
+def _note_given(planning: _Planning, text: str) -> None:
+    """A ``Given a <role> host`` step: whether the role's host is chosen when the drill runs."""
+    role = chosen_role(text)
+    if role is None:
+        return
+    planning.picked.pop(role, None)
+    qualifier = vip_qualifier(text)
+    if qualifier is None:
+        planning.qualified.pop(role, None)
+    else:
+        planning.qualified[role] = qualifier
 
 
 def _plan_step(planning: _Planning, step: Any, match: re.Match[str]) -> list[str]:
@@ -142,6 +168,11 @@ def _plan_step(planning: _Planning, step: Any, match: re.Match[str]) -> list[str
     host = planning.picked.get(role) or _first_host(planning.inventory, role)
     if isinstance(host, str):
         return [f"  {kind} {name} ({where}): {host}"]
+    qualifier = planning.qualified.get(role)
+    if qualifier is not None:
+        return [f"  {kind} {name} on the {role} host {qualifier} when the drill runs "
+                f"({where})", f"    as on {host.name}:",
+                *_plan_on(planning, step, kind, name, host)]
     return [f"  {kind} {name} on {host.name} ({role} host, {where})",
             *_plan_on(planning, step, kind, name, host)]
 
@@ -201,9 +232,10 @@ def _plan_on(planning: _Planning, step: Any, kind: str, name: str, host: HostSpe
 
 def render_plan(scenarios: Sequence[PlannedScenario], inventory: Inventory,
                 registries: Registries, confirm: str | None = None,
-                seed: int | None = None) -> str:
+                seed: int | None = None, skipped: Sequence[str] = ()) -> str:
     """The plan as printed; the inventory's secrets (power passwords) never appear in it. With
-    ``seed``, the hosts a run with that seed chooses at random."""
+    ``seed``, the hosts a run with that seed chooses at random; ``skipped`` are the reasons of
+    the scenarios the run would skip (counted in the header, one line per reason)."""
     cloud = repr(inventory.cloud) if inventory.cloud else "(no cloud name)"
     count = len(scenarios)
     lines = [f"plan: {count} scenario{'' if count == 1 else 's'} against cloud {cloud} "
@@ -224,6 +256,8 @@ def render_plan(scenarios: Sequence[PlannedScenario], inventory: Inventory,
     if seed is not None:
         lines.append(f"seed {seed}: the hosts chosen at random are those a run with --seed "
                      f"{seed} chooses")
+    for reason, times in Counter(skipped).items():
+        lines.append(f"skipped: {times} scenario{'' if times == 1 else 's'}: {reason}")
     for scenario in scenarios:
         limits = Guards.for_inventory(inventory, scenario.limits)
         lines.append("")

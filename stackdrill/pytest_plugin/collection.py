@@ -1,7 +1,8 @@
 """The checks at collection: a feature or step module that cannot be collected, a step nothing
 matches, a raised limit or a role the inventory cannot satisfy, a production inventory without
-``--confirm``; and, once collection is accepted, the lock, the leftovers of dead runs and the
-hosts' reachability before anything runs."""
+``--confirm``; the scenarios skipped, with the reason, that the inventory cannot run (an
+``@ha`` drill without the clusters and the VIP it drills); and, once collection is accepted,
+the lock, the leftovers of dead runs and the hosts' reachability before anything runs."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from stackdrill.engine.preflight import (
     check_steps,
     one_line,
 )
+from stackdrill.engine.requirements import HA_TAG, unmet
 from stackdrill.engine.tenant_expectations import canary_problems
 from stackdrill.pytest_plugin.disk_space import refuse_unwritable
 from stackdrill.pytest_plugin.dry_run import print_plan
@@ -138,9 +140,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if not config.stash.get(_COLLECTED, False):
         return
     if planning(config):
-        _check_limit_names(session)
-        _check_roles(session)
-        print_plan(session)
+        runnable = _skip_unmet(session)
+        _check_limit_names(session, runnable)
+        _check_roles(session, runnable)
+        print_plan(session, runnable, skipped_reasons(config))
         return
     _announce_seed(session)
     needs_hosts = [item for item in session.items if item.get_closest_marker("drill")]
@@ -153,14 +156,15 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         if existing is not None:
             take_lab_lock(config, existing)
     inventory = resolve_inventory(config)
-    _check_limit_names(session)
-    _check_roles(session)
+    runnable = _skip_unmet(session)
+    _check_limit_names(session, runnable)
+    _check_roles(session, runnable)
     refusal = Guards.for_inventory(inventory, confirm=config.getoption("confirm")) \
         .production_refusal()
     if refusal is not None:
         raise pytest.UsageError(refusal)
     refuse_unwritable(config, inventory)  # a full disk: before the journal or the lock is written
-    if needs_hosts:
+    if any(item in runnable for item in needs_hosts):
         take_lock(config, inventory)
         refuse_leftovers(config, inventory)
         targets = session_targets(config)
@@ -169,12 +173,39 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             raise pytest.UsageError(one_line(problems))
 
 
-def _check_roles(session: pytest.Session) -> None:
+_SKIPPED = pytest.StashKey[list[str]]()
+
+
+def _skip_unmet(session: pytest.Session) -> list[pytest.Item]:
+    """Marks skipped, with the reason, each scenario the inventory cannot give what it needs
+    (an ``@ha`` drill without an HA inventory: :mod:`stackdrill.engine.requirements`); the
+    others are returned, for the checks against the inventory and the plan."""
+    if not any(item.get_closest_marker(HA_TAG) for item in session.items):
+        return list(session.items)
+    inventory = resolve_inventory(session.config)
+    runnable, skipped = [], []
+    for item in session.items:
+        reason = unmet([mark.name for mark in item.iter_markers()], inventory)
+        if reason is None:
+            runnable.append(item)
+            continue
+        item.add_marker(pytest.mark.skip(reason=reason))
+        skipped.append(reason)
+    session.config.stash[_SKIPPED] = skipped
+    return runnable
+
+
+def skipped_reasons(config: pytest.Config) -> list[str]:
+    """The reason of each scenario :func:`_skip_unmet` skipped (the plan counts them)."""
+    return config.stash.get(_SKIPPED, [])
+
+
+def _check_roles(session: pytest.Session, items: list[pytest.Item]) -> None:
     """A fault on every host of a role needs a host of that role in the inventory, a tenant
     expectation on a canary a compute host to run it, and each fault's parameters must hold
     against the inventory."""
     scenarios = [(scenario[0], steps) for scenario, steps in
-                 ((scenario_steps(item), rendered_steps(item)) for item in session.items)
+                 ((scenario_steps(item), rendered_steps(item)) for item in items)
                  if scenario is not None and steps is not None]
     if not scenarios:
         return
@@ -204,9 +235,9 @@ def _announce_seed(session: pytest.Session) -> None:
                             f"(--seed {seed} chooses them again)")
 
 
-def _check_limit_names(session: pytest.Session) -> None:
+def _check_limit_names(session: pytest.Session, items: list[pytest.Item]) -> None:
     """Every raised limit names a role or one of the inventory's clusters."""
-    raised = [limits for limits in (limits_from_tags(limit_tags(item)) for item in session.items)
+    raised = [limits for limits in (limits_from_tags(limit_tags(item)) for item in items)
               if limits]
     if not raised:
         return

@@ -39,15 +39,20 @@ def _planned(item: pytest.Item, rootpath: Path) -> Any:
                            nodeid=item.nodeid)
 
 
-def print_plan(session: pytest.Session) -> None:
+def print_plan(session: pytest.Session, items: list[pytest.Item] | None = None,
+               skipped: list[str] | None = None) -> None:
+    """The plan of ``items`` (every collected scenario by default); ``skipped`` are the reasons
+    of the scenarios left out, which its header counts."""
     from stackdrill.engine.plan import render_plan
 
     config = session.config
-    scenarios = [p for p in (_planned(item, config.rootpath) for item in session.items) if p]
-    if not scenarios:
+    chosen = session.items if items is None else items
+    scenarios = [p for p in (_planned(item, config.rootpath) for item in chosen) if p]
+    if not scenarios and not skipped:
         return
     text = render_plan(scenarios, resolve_inventory(config), registries(config),
-                       config.getoption("confirm"), config.getoption("seed", None))
+                       config.getoption("confirm"), config.getoption("seed", None),
+                       skipped=skipped or ())
     sys.stdout.write(text)
     sys.stdout.flush()
 

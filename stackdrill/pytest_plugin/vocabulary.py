@@ -37,6 +37,9 @@ MARKERS: dict[str, str] = {
     "disaster": "drills of whole-cloud failures (power loss, restores)",
     "object_storage": "drills of Swift disks, storage nodes and rings",
     "network": "drills of network partitions, packet loss, frozen services and full disks",
+    "ha": "drills of a highly available control plane (Galera, a RabbitMQ cluster, HAProxy and "
+          "a keepalived VIP on several controllers); skipped against an inventory that names "
+          "no such clusters and VIP",
 }
 """The tags of the shipped drills, as markers: ``--strict-markers`` accepts them anywhere."""
 
