@@ -48,10 +48,31 @@ The clones are ``sdbench-clone-<n>`` with UUIDs ``5dbe000{0,1}-0000-4000-8000-<n
 ``sdbench-clone``, which no nova-compute runs: no service ever acts on them, and the APIs list
 them as they list any server and volume. ``--cleanup`` deletes the clones' rows first.
 
+Beside the full snapshot the comparison times (``measure_repolls``, unless ``--no-repolls``):
+
+- the floor: the raw pages of ``/servers/detail`` and ``/volumes/detail`` fetched
+  concurrently, JSON-decoded and nothing more, as ``cloud_api`` fetches them;
+- the re-poll a drill makes between its boundaries (``cloud_api`` and ``cloud_images`` with
+  ``boundary=False``: servers by ``changes-since``, volumes by ``updated_at``, merged into a
+  full listing kept just before), with nothing changed, and with 1 % of the sdbench servers and
+  volumes changed: their ``updated_at`` moved to now in SQL (``touch_sql``), as a save by their
+  service would, after a fresh full listing and at least the re-polls' margin after the
+  previous change, so that each re-poll returns that 1 % and no more. How each list was read
+  (re-polled, or listed in full and why) is kept in the results;
+- the openstack CLI doing the same single listing: its ``volume list`` with the compute
+  endpoint pointed at a path Keystone answers 404 (``compute_endpoint_override`` in a
+  ``secure.yaml`` of its own, merged into the clouds.yaml entry, so no credential is copied),
+  which python-openstackclient takes for "no servers" and lists no server to name the
+  attachments. The output must show the attachments by server ID and never by name, or the
+  result says the single listing was not verified.
+
 ``--breakdown`` says where the snapshot's time goes, each part alone (median of three): the
 services answering the pages (the raw HTTP pages of ``/servers/detail`` and
 ``/volumes/detail``, JSON-decoded and nothing more), openstacksdk turning the same pages into
-its resource objects (the SDK's list calls), and the database probe's queries. Writes
+its resource objects (the SDK's list calls), and the database probe's queries; then what a
+re-poll asks, with nothing changed (``changes-since``, ``updated_at=gte:``), Cinder's volume
+count (``/volumes/summary``, how a re-poll finds a deleted volume) and its ID-only listing
+(``/volumes``, the alternative: it runs the same joined query as the detail listing). Writes
 benchmarks/results/api_breakdown_<N>.json and .md.
 """
 
@@ -59,26 +80,32 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import yaml
 from provenance import header, provenance
-from stackdrill.builtin.probes.cloud_api import PAGE, CloudApi, json_pages
+from stackdrill.builtin.probes.cloud_api import PAGE, VOLUME_CHANGES, CloudApi, json_pages
 from stackdrill.builtin.probes.cloud_images import CloudImages
 from stackdrill.builtin.probes.nova_db import NovaDatabase
 
-from stackdrill.api._probe import CloudContext
+from stackdrill.api._probe import CloudContext, run_calls
 from stackdrill.cloud.access import CloudAccess, CloudError
 from stackdrill.cloud.canary import image_and_flavor
+from stackdrill.cloud.listings import MARGIN, Listings, iso
 from stackdrill.core.waiting import WaitTimeout, poll
 from stackdrill.engine.snapshot import take_snapshot
 from stackdrill.hosts.ssh import HostError
@@ -334,6 +361,8 @@ def measure(access: CloudAccess, targets: Targets, cloud: str,
     results: dict[str, Any] = {
         "servers": _count(snap.values, "server"), "volumes": _count(snap.values, "volume"),
         "volumes_in_use": in_use,
+        "attached_servers": sorted({key for path, value in snap.values.items()
+                                    if path.endswith("/attached_to") for key in value}),
         "project_servers": sum(1 for _ in conn.compute.servers()),
         "cli_commands": {kind: CLI_COMMANDS[kind] for kind in CLI_COMMANDS}}
     results["stackdrill"] = _timed(lambda: take_snapshot([], probes, cloud=context))
@@ -355,10 +384,139 @@ def measure(access: CloudAccess, targets: Targets, cloud: str,
     return results
 
 
-def raw_pages(proxy: Any, path: str, key: str) -> int:
+def raw_pages(proxy: Any, path: str, key: str, **query: Any) -> int:
     """Every page of ``path`` (all projects), JSON-decoded only, as ``cloud_api`` reads it; the
     count."""
-    return sum(1 for _ in json_pages(proxy, path, key, all_tenants=1))
+    return sum(1 for _ in json_pages(proxy, path, key, all_tenants=1, **query))
+
+
+def _now() -> str:
+    return iso(datetime.now(UTC))
+
+
+def _volume_changes_now(conn: Any) -> int:
+    """What a re-poll asks Cinder when nothing changed (one page at microversion 3.60)."""
+    response = conn.block_storage.get("/volumes/detail", microversion=VOLUME_CHANGES, params={
+        "all_tenants": 1, "limit": PAGE, "updated_at": f"gte:{_now()}"})
+    return len(response.json()["volumes"])
+
+
+def raw_floor(access: CloudAccess) -> object:
+    """Both lists' raw pages, concurrently (each on its worker's own connection), as
+    ``cloud_api`` fetches them: the floor of a full listing."""
+    return run_calls({
+        "servers": lambda: raw_pages(access.connection().compute, "/servers/detail", "servers"),
+        "volumes": lambda: raw_pages(access.connection().block_storage, "/volumes/detail",
+                                     "volumes")})
+
+
+API_PROBES = (CloudApi, CloudImages)
+"""The probes a re-poll is timed with: those of the "API probes only" column."""
+
+
+def listed(access: CloudAccess, targets: Targets) -> CloudContext:
+    """A drill's context after a boundary: servers and volumes listed in full and kept."""
+    context = CloudContext(access, targets, Listings())
+    take_snapshot([], [probe() for probe in API_PROBES], cloud=context)
+    return context
+
+
+def repoll(context: CloudContext) -> None:
+    """A snapshot between a drill's boundaries: servers and volumes re-polled."""
+    take_snapshot([], [probe() for probe in API_PROBES], cloud=context, boundary=False)
+
+
+def touch_sql(count: int) -> list[str]:
+    """``updated_at`` of ``count`` sdbench servers and of ``count`` sdbench volumes, chosen at
+    random, moved to now, as a save by their service would move it."""
+    return [f"UPDATE {table} SET updated_at = UTC_TIMESTAMP() WHERE deleted = 0 "  # noqa: S608
+            f"AND display_name LIKE '{PREFIX}%' ORDER BY RAND() LIMIT {count};"
+            for table in ("nova.instances", "cinder.volumes")]
+
+
+def _margin_since(moment: float) -> None:
+    """Wait until the re-polls' margin has passed since ``moment`` (monotonic), so that a
+    change made then is no longer returned."""
+    wanted = MARGIN.total_seconds() + 1.0
+    poll(lambda: time.monotonic() - moment >= wanted, timeout=wanted + 5.0, interval=0.5,
+         description="the re-polls' margin passed since the last change")
+
+
+def measure_repolls(access: CloudAccess, targets: Targets, controller: Target,
+                    servers: int, volumes: int) -> dict[str, Any]:
+    """The floor, then the re-poll with nothing changed and with 1 % changed (see the module's
+    docstring), ``RUNS`` times each, and how each re-poll read each list."""
+    results: dict[str, Any] = {"raw_pages": _timed(partial(raw_floor, access))}
+    context = listed(access, targets)
+    results["repoll_unchanged"] = _timed(partial(repoll, context))
+    results["repoll_unchanged_ways"] = context.listings.report() if context.listings else ""
+    changed = max(1, round(min(servers, volumes) / 100))
+    times, ways, touched = [], [], float("-inf")
+    for _ in range(RUNS):
+        _margin_since(touched)
+        context = listed(access, targets)
+        _sql(controller, touch_sql(changed))
+        touched = clock = time.monotonic()
+        repoll(context)
+        times.append(time.monotonic() - clock)
+        ways.append(context.listings.report() if context.listings else "")
+    results.update({"repoll_changed": times, "repoll_changed_each": changed,
+                    "repoll_changed_ways": ways})
+    return results
+
+
+NO_COMPUTE = "stackdrill-benchmark-no-compute"
+"""The path under Keystone's endpoint the CLI's compute endpoint is pointed at: Keystone
+answers 404, python-openstackclient catches it and names no attachment's server."""
+
+
+def no_compute_secure_file(cloud: str, identity_endpoint: str, directory: Path) -> Path:
+    """A ``secure.yaml`` that points ``cloud``'s compute endpoint at :data:`NO_COMPUTE`;
+    openstacksdk merges it into the clouds.yaml entry (no credential in it)."""
+    path = directory / "secure.yaml"
+    override = f"{identity_endpoint.rstrip('/')}/{NO_COMPUTE}"
+    path.write_text(yaml.safe_dump({"clouds": {cloud: {"compute_endpoint_override": override}}}))
+    return path
+
+
+OutputRunner = Callable[[list[str], Mapping[str, str]], str]
+
+
+def _cli_output(command: list[str], env: Mapping[str, str]) -> str:
+    return subprocess.run(command, check=True, capture_output=True, text=True,
+                          env={**os.environ, **env}).stdout
+
+
+def single_listing_seen(output: str, attached: Mapping[str, str]) -> bool:
+    """Whether ``volume list`` named the attachments' servers by ID and none by name (it
+    listed no server); ``attached`` maps each attached server's ID to its name."""
+    if not attached:
+        return True
+    by_id = any(f"Attached to {key} on" in output for key in attached)
+    by_name = any(f"Attached to {name} on" in output for name in attached.values())
+    return by_id and not by_name
+
+
+def measure_cli_single(access: CloudAccess, cloud: str, attached: Mapping[str, str],
+                       run: OutputRunner = _cli_output) -> dict[str, Any]:
+    """The CLI's ``volume list`` without its server listing, ``RUNS`` times, and whether its
+    output proves it listed no server."""
+    endpoint = str(access.connection().identity.get_endpoint())
+    times, seen = [], True
+    with tempfile.TemporaryDirectory(prefix="sdbench-cli-") as directory:
+        secure = no_compute_secure_file(cloud, endpoint, Path(directory))
+        for _ in range(RUNS):
+            clock = time.monotonic()
+            output = run(cli_command(cloud, "volumes"), {"OS_CLIENT_SECURE_FILE": str(secure)})
+            times.append(time.monotonic() - clock)
+            seen = seen and single_listing_seen(output, attached)
+    return {"openstack_cli_volumes_single": times, "cli_single_listing_verified": seen}
+
+
+def attached_servers(access: CloudAccess, keys: list[str]) -> dict[str, str]:
+    """The name of each server (by ID) a volume is attached to."""
+    conn = access.connection()
+    return {key: conn.compute.get_server(key).name for key in keys}
 
 
 def breakdown(access: CloudAccess, targets: Targets) -> dict[str, Any]:
@@ -379,6 +537,16 @@ def breakdown(access: CloudAccess, targets: Targets) -> dict[str, Any]:
         "cloud_api and cloud_images probes (all their lists, concurrently)":
             lambda: take_snapshot([], [CloudApi(), CloudImages()], cloud=context),
         "nova_db probe": lambda: take_snapshot([], [NovaDatabase()], cloud=context),
+        "nova: /servers/detail?changes-since=now (what a re-poll asks, nothing changed)":
+            lambda: raw_pages(conn.compute, "/servers/detail", "servers",
+                              **{"changes-since": _now()}),
+        "cinder: /volumes/detail?updated_at=gte:now (what a re-poll asks, nothing changed)":
+            lambda: _volume_changes_now(conn),
+        "cinder: /volumes/summary (the count a re-poll checks for deleted volumes)":
+            lambda: conn.block_storage.get("/volumes/summary", params={"all_tenants": 1},
+                                           microversion=VOLUME_CHANGES).json(),
+        "cinder: /volumes pages (IDs and names only: the alternative to the count)":
+            lambda: raw_pages(conn.block_storage, "/volumes", "volumes"),
     }
     results: dict[str, Any] = {
         **provenance(),
@@ -445,6 +613,59 @@ def table(results: dict[str, Any]) -> str:
         ""])
 
 
+def _repolled_only(ways: str) -> bool:
+    """Whether every list was re-polled, after the one full listing at the boundary."""
+    return all(how in ("re-polled", "full (a drill boundary)")
+               for how in (line.split(": ")[1] for line in ways.splitlines() if line))
+
+
+def repoll_table(results: dict[str, Any]) -> str:
+    """The re-polls beside the full listing, the floor and the CLI's same single listing."""
+    median = {key: _median(results, key) for key in
+              ("raw_pages", "stackdrill_api_only", "stackdrill_cold", "repoll_unchanged",
+               "repoll_changed", "openstack_cli_servers", "openstack_cli_volumes_single")}
+    cli = median["openstack_cli_servers"] + median["openstack_cli_volumes_single"]
+    each = results["repoll_changed_each"]
+    ways = [results["repoll_unchanged_ways"], *results["repoll_changed_ways"]]
+    read = ("Every re-poll re-polled both lists." if all(map(_repolled_only, ways)) else
+            "Not every re-poll re-polled: how each list was read is in the JSON "
+            "(`repoll_unchanged_ways`, `repoll_changed_ways`).")
+    verified = ("Its output named the attached servers by ID and none by name: it listed no "
+                "server." if results["cli_single_listing_verified"] else
+                "NOT VERIFIED: its output named an attached server by name, or none by ID; "
+                "it may still have listed the servers.")
+    return "\n".join([
+        "## Re-polls between a drill's boundaries", "",
+        f"Median of {RUNS}, warm. *Floor*: the raw pages of both lists, concurrently. *Full*: "
+        "`cloud_api` and `cloud_images` listing everything (the column above). *Re-poll*: the "
+        "same probes between a drill's boundaries, servers by `changes-since` and volumes by "
+        f"`updated_at`, after a full listing; *1 % changed*: {each} servers and {each} volumes "
+        "had their `updated_at` moved to now in SQL since that listing. "
+        f"{read} *CLI*: `server list` and a `volume list` whose compute endpoint answers 404, "
+        f"so the same single listing of each, cold. {verified}", "",
+        "| servers | volumes | floor | full | full ÷ floor | re-poll, nothing changed "
+        "| re-poll, 1 % changed | CLI, the same single listing | CLI ÷ stackdrill (cold/cold) |",
+        "|---|---|---|---|---|---|---|---|---|",
+        f"| {results['servers']} | {results['volumes']} | {median['raw_pages']:.2f} s "
+        f"| {median['stackdrill_api_only']:.2f} s "
+        f"| {_ratio(median['stackdrill_api_only'], median['raw_pages'])} "
+        f"| {median['repoll_unchanged']:.2f} s | {median['repoll_changed']:.2f} s "
+        f"| {cli:.2f} s | {_ratio(cli, median['stackdrill_cold'])} |", ""])
+
+
+def compare(access: CloudAccess, targets: Targets, controller: Target, cloud: str,
+            repolls: bool) -> dict[str, Any]:
+    """The comparison: the full snapshot against the CLI as run and, with ``repolls``, the
+    floor, the re-polls and the CLI's same single listing."""
+    results = {**provenance(), **measure(access, targets, cloud)}
+    if repolls:
+        results.update(measure_repolls(access, targets, controller,
+                                       results["servers"], results["volumes"]))
+        attached = attached_servers(access, results["attached_servers"])
+        results.update(measure_cli_single(access, cloud, attached))
+    return results
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cloud", default="stackdrill-lab", help="cloud name in clouds.yaml")
@@ -455,6 +676,9 @@ def main(argv: list[str]) -> int:
                         help="then reach N servers and volumes by copying database rows")
     parser.add_argument("--breakdown", action="store_true",
                         help="time each part of the snapshot alone instead of the comparison")
+    parser.add_argument("--no-repolls", action="store_true",
+                        help="time only the full snapshot and the CLI as run, not the floor, "
+                        "the re-polls and the CLI's single listing")
     parser.add_argument("--note", default="", help="one line on the run's conditions, kept in "
                         "the results")
     parser.add_argument("--cleanup", action="store_true",
@@ -480,8 +704,8 @@ def main(argv: list[str]) -> int:
         if args.breakdown:
             parts = {**breakdown(access, targets), "note": args.note}
         else:
-            results = {**provenance(), "note": args.note,
-                       **measure(access, targets, args.cloud)}
+            results = compare(access, targets, controller, args.cloud, not args.no_repolls)
+            results["note"] = args.note
     except (CloudError, HostError, InventoryError, WaitTimeout,
             subprocess.CalledProcessError) as exc:
         print(f"api_snapshot: {str(exc).splitlines()[0]}", file=sys.stderr)
@@ -498,8 +722,9 @@ def main(argv: list[str]) -> int:
         return 0
     name = f"api_snapshot_{results['servers']}"
     (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
-    (RESULTS / f"{name}.md").write_text(table(results))
-    print(table(results))
+    text = table(results) + ("\n" + repoll_table(results) if "repoll_changed" in results else "")
+    (RESULTS / f"{name}.md").write_text(text)
+    print(text)
     return 0
 
 

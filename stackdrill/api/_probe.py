@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from stackdrill.cloud.access import CloudAccess
+from stackdrill.cloud.listings import Listings
 from stackdrill.core.state import Rule
 from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import Target, Targets
@@ -218,10 +219,18 @@ class CloudContext:
     """What a cloud probe's ``observe_cloud`` is handed: ``access``, the cloud's APIs
     (``access.connection()`` is the openstacksdk connection of the calling thread, for the cloud
     the run was given), and ``targets``, every host of the inventory (to read a database's DSN
-    from a controller's configuration, say)."""
+    from a controller's configuration, say).
+
+    In a drill, ``listings`` is the drill's memory of the long lists its probes listed, and
+    ``incremental`` says whether this snapshot may re-poll them by what changed since (between
+    the drill's boundaries) rather than list them in full (the verified state, the final
+    verification); :func:`stackdrill.cloud.listings.relisted` decides from both. Outside a
+    drill ``listings`` is None, and everything is listed in full."""
 
     access: CloudAccess
     targets: Targets
+    listings: Listings | None = None
+    incremental: bool = False
 
 
 class CloudProbe(_ProbeBase):

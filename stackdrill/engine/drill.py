@@ -18,6 +18,7 @@ from stackdrill.api._probe import CloudContext, CloudProbe, Probe
 from stackdrill.api._registry import Registries
 from stackdrill.api._runbook import RecoveryContext, RunbookRecord
 from stackdrill.cloud.access import CloudAccess
+from stackdrill.cloud.listings import Listings
 from stackdrill.cloud.tenant_view import TenantObserver
 from stackdrill.core.errors import ActionFailed, BadInput
 from stackdrill.core.evidence import Evidence, Timeline
@@ -96,7 +97,8 @@ class Drill:
         self.timeline = Timeline()
         self.probes: list[Probe | CloudProbe] = [registries.probes.get(n)()
                                                  for n in registries.probes]
-        self.cloud = CloudContext(cloud, targets) if cloud is not None else None
+        self.listings = Listings()  # the last listing of each long list, to re-poll
+        self.cloud = CloudContext(cloud, targets, self.listings) if cloud is not None else None
         default_rules = [rule for probe in self.probes for rule in probe.tolerance_rules()]
         self.tolerance = Tolerance(default_rules).extended(rules or [])
         self.baseline: Snapshot | None = None
@@ -131,10 +133,11 @@ class Drill:
     #: The latest snapshot compared during the drill; the wait for recovery starts from it.
     _latest: Snapshot | None = None
 
-    def _take(self, focus: frozenset[str] | None = None,
-              health: dict[str, str] | None = None) -> Snapshot:
+    def _take(self, focus: frozenset[str] | None = None, health: dict[str, str] | None = None,
+              boundary: bool = False) -> Snapshot:
+        """A ``boundary`` snapshot lists the cloud's long lists in full, not what changed."""
         return take_snapshot(self.targets, self.probes, health, self.cloud,
-                             self.snapshot_settings, focus)
+                             self.snapshot_settings, focus, boundary)
 
     def snapshot(self, label: str, health: dict[str, str] | None = None) -> Snapshot:
         snap = self._take(health=health)
@@ -152,7 +155,7 @@ class Drill:
 
         def healthy() -> Snapshot | None:
             health: dict[str, str] = {}
-            snap = self._take(health=health)
+            snap = self._take(health=health, boundary=True)
             problems[:] = [f"cannot record the verified state: {key}: {message}"
                            for key, message in sorted(snap.errors.items())]
             problems.extend(f"not starting from a healthy cloud: {key}: {problem}"
@@ -226,7 +229,8 @@ class Drill:
         active = ActiveFault(fault, armed.entry, armed.facts, time.time())
         self.faults.append(active)
         try:
-            fault.inject(active.facts)
+            with self.listings.acting():
+                fault.inject(active.facts)
         except ActionFailed as exc:
             raise DrillError(f"fault {fault.name} on {target.name} failed to inject: {exc}") \
                 from exc
@@ -403,7 +407,8 @@ class Drill:
         self.timeline.add("recovery-start", f"{recovery_name} on {target.name}", at=started)
         if self.first_procedure is None:
             self.first_procedure = (started, f"{recovery_name} on {target.name}")
-        self.runbooks.run(recovery, record, entry)
+        with self.listings.acting():  # a runbook may write the databases in SQL
+            self.runbooks.run(recovery, record, entry)
         return record
 
     def wait_verified(self, budget: float) -> float:
@@ -433,7 +438,10 @@ class Drill:
         remaining = max(0.0, start + budget - time.time())
         latest = self._latest if self.faults and self._latest is not None \
             and self._latest.taken_at >= self.faults[0].injected_at else None
-        watch = RecoveryWatch(self.baseline, self.tolerance, self._take, current=latest)
+        # its full snapshots may each be the final verification: they list the APIs in full
+        watch = RecoveryWatch(self.baseline, self.tolerance,
+                              lambda focus: self._take(focus, boundary=focus is None),
+                              current=latest)
         try:
             restored, record = watch.wait(remaining, ignore=(HostError,))
         except WaitTimeout as exc:
@@ -507,7 +515,8 @@ class Drill:
                  if p.startswith("host:")}
         targets = [t for t in self.targets if t.name in hosts]
         cloud = self.cloud if any(p.startswith("cloud/") for p in paths) else None
-        return lambda: take_snapshot(targets, self.probes, cloud=cloud)
+        return lambda: take_snapshot(targets, self.probes, cloud=cloud,
+                                     settings=self.snapshot_settings, boundary=False)
 
     def check_safeguards(self) -> None:
         """Raise :class:`SafeguardAborted` if a safeguard has tripped."""
@@ -551,7 +560,7 @@ class Drill:
 
     def _undo(self, active: ActiveFault, kind: str = "undone") -> str | None:
         try:
-            with retrying_on_disconnect():
+            with retrying_on_disconnect(), self.listings.acting():
                 active.fault.undo(active.facts)
         except (ActionFailed, WaitTimeout) as exc:
             detail = f"undo of {active.fault.name} on {active.fault.target.name} failed: {exc}"
@@ -580,6 +589,8 @@ class Drill:
         """Stop the tenant observers (their last figures and outages go to the result and the
         evidence) and stop recording commands."""
         final = self.tenants.stop()
+        if listed := self.listings.report():
+            self.evidence.attach_text("API listings", listed)
         if final is not None:
             self.result.tenant_figures = dict(final.figures)
             self.result.outages = list(final.outages)

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, TypeVar
 
@@ -41,10 +41,14 @@ _CLOUD_PROBES = Workers(4, "cloud-probe")
 @dataclass(frozen=True)
 class SnapshotSettings:
     """How a snapshot fans out: at most ``workers`` hosts at once, each given ``host_timeout``
-    seconds (connecting included) before it is recorded as timed out."""
+    seconds (connecting included) before it is recorded as timed out. With ``incremental_api``
+    (the default), a snapshot between a drill's boundaries re-polls the cloud's long lists by
+    what changed since the drill last listed them (:mod:`stackdrill.cloud.listings`); off, it
+    lists them in full, as at the boundaries (the pytest option ``--full-api-polls``)."""
 
     workers: int = 16
     host_timeout: float = 20.0
+    incremental_api: bool = True
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -210,15 +214,19 @@ class _FanOut:
 def take_snapshot(targets: Targets | Iterable[Target], probes: Iterable[Probe | CloudProbe],
                   health: dict[str, str] | None = None, cloud: CloudContext | None = None,
                   settings: SnapshotSettings | None = None,
-                  focus: frozenset[str] | None = None) -> Snapshot:
+                  focus: frozenset[str] | None = None, boundary: bool = True) -> Snapshot:
     """Run every applicable probe: one batched command per host on at most ``settings.workers``
     hosts at once, the cloud's probes alongside. Failures become errors, never exceptions.
 
     With ``health``, each probe's ``problems`` are added to it, keyed by its source
     (``host:<name>/probe:<probe>``). With ``focus`` (a set of such sources, ``host:<name>/ssh``
     meaning every probe of that host, ``cloud/probe:<probe>``), only those are observed.
+    A ``boundary`` snapshot (the default) lists the cloud's long lists in full; one between a
+    drill's boundaries may re-poll them by what changed (``settings.incremental_api``).
     """
     settings = settings or SnapshotSettings()
+    if cloud is not None:
+        cloud = replace(cloud, incremental=not boundary and settings.incremental_api)
     everything = list(probes)
     host_probes = [p for p in everything if isinstance(p, Probe)]
     cloud_probes = [p for p in everything if isinstance(p, CloudProbe)

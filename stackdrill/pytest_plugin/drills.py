@@ -23,6 +23,7 @@ from stackdrill.engine.guards import (
 from stackdrill.engine.journal import Journal
 from stackdrill.engine.preflight import unchanged_patterns
 from stackdrill.engine.progress import WaitProgress
+from stackdrill.engine.snapshot import SnapshotSettings
 from stackdrill.engine.state_dir import default_state_dir
 from stackdrill.hosts.target import Targets
 from stackdrill.inventory.model import Inventory
@@ -113,6 +114,8 @@ def drill(request: pytest.FixtureRequest, targets: Targets, stackdrill_registrie
                     guards=guards, cloud=cloud_access,
                     safeguard_interval=float(request.config.getoption("safeguard_interval")))
     current.expected_paths = unchanged_patterns(rendered_steps(request.node) or [])
+    if request.config.getoption("full_api_polls"):
+        current.snapshot_settings = SnapshotSettings(incremental_api=False)
     LIVE_DRILLS.add(current)
     progress = WaitProgress(terminal_line(request.config), redact=redactor)
     try:

@@ -42,6 +42,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="multiply every time budget written in the features by this factor")
     group.addoption("--safeguard-interval", type=float, default=2.0,
                     help="seconds between two observations of a drill's safeguards (default 2)")
+    group.addoption("--full-api-polls", action="store_true", default=False,
+                    help="list every server and volume in every snapshot, as at a drill's "
+                         "boundaries, instead of re-polling what changed since the last "
+                         "listing (to compare the two)")
     group.addoption("--confirm", metavar="CLOUD", default=None,
                     help="allow faults and recoveries on a production inventory; CLOUD must "
                          "be its cloud name")

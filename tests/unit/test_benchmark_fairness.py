@@ -180,3 +180,65 @@ def test_breakdown_table_says_when_and_where() -> None:
     text = api_snapshot.breakdown_table({**PROVENANCE, "servers": 2, "volumes": 3,
                                          "parts": {"nova_db probe": [1.0, 2.0, 3.0]}})
     assert "- commit: 204d773b8a73" in text and "| nova_db probe | 2.00 s |" in text
+
+
+def _repolls(verified: bool = True, ways: str = "servers: re-polled: 3") -> dict[str, Any]:
+    return {**_api(in_use=1), "raw_pages": [40.0, 42.0, 44.0], "repoll_unchanged": [0.4] * 3,
+            "repoll_changed": [0.9, 1.0, 1.1], "repoll_changed_each": 100,
+            "repoll_unchanged_ways": ways, "repoll_changed_ways": [ways] * 3,
+            "openstack_cli_volumes_single": [140.0] * 3,
+            "cli_single_listing_verified": verified}
+
+
+def test_repoll_table_sets_the_re_polls_beside_the_floor_and_the_cli_single_listing() -> None:
+    text = api_snapshot.repoll_table(_repolls())
+    assert ("| 10002 | 10002 | 42.00 s | 47.00 s | 1.1x | 0.40 s | 1.00 s | 290.00 s "
+            "| 5.5x |") in text
+    assert "100 servers and 100 volumes had their `updated_at` moved" in text
+    assert "Every re-poll re-polled both lists." in text
+    assert "it listed no server" in text
+    unverified = api_snapshot.repoll_table(_repolls(False, "volumes: full (fallback: x): 1"))
+    assert "NOT VERIFIED" in unverified and "Not every re-poll re-polled" in unverified
+
+
+def test_the_cli_single_listing_is_proven_by_its_output() -> None:
+    attached = {"5dbe-id": "stackdrill-canary-compute1"}
+    assert api_snapshot.single_listing_seen("x Attached to 5dbe-id on /dev/vdb ", attached)
+    assert not api_snapshot.single_listing_seen(
+        "x Attached to stackdrill-canary-compute1 on /dev/vdb ", attached)
+    assert not api_snapshot.single_listing_seen("no attachment shown", attached)
+    assert api_snapshot.single_listing_seen("anything", {})
+
+
+def test_the_cli_single_listing_points_compute_at_a_404_without_copying_credentials(
+        tmp_path: Path) -> None:
+    import yaml
+
+    secure = api_snapshot.no_compute_secure_file("lab", "http://10.0.0.1:5000/v3/", tmp_path)
+    assert yaml.safe_load(secure.read_text()) == {"clouds": {"lab": {
+        "compute_endpoint_override":
+            f"http://10.0.0.1:5000/v3/{api_snapshot.NO_COMPUTE}"}}}
+
+    runs: list[tuple[list[str], dict[str, str]]] = []
+
+    def run(command: list[str], env: Any) -> str:
+        runs.append((command, dict(env)))
+        return "v1 Attached to s1 on /dev/vdb"
+
+    identity = type("Identity", (), {"get_endpoint": lambda self: "http://10.0.0.1:5000/v3"})()
+    access = type("A", (), {"connection": lambda self: type("C", (), {
+        "identity": identity})()})()
+    found = api_snapshot.measure_cli_single(access, "lab", {"s1": "vm1"}, run=run)
+    assert found["cli_single_listing_verified"] is True
+    assert len(found["openstack_cli_volumes_single"]) == api_snapshot.RUNS
+    assert [command for command, _ in runs] == [api_snapshot.cli_command("lab", "volumes")] * \
+        api_snapshot.RUNS
+    assert all(env["OS_CLIENT_SECURE_FILE"].endswith("secure.yaml") for _, env in runs)
+
+
+def test_one_percent_changed_moves_updated_at_of_sdbench_rows_only() -> None:
+    servers, volumes = api_snapshot.touch_sql(100)
+    assert servers.startswith("UPDATE nova.instances SET updated_at = UTC_TIMESTAMP() ")
+    assert volumes.startswith("UPDATE cinder.volumes SET updated_at = UTC_TIMESTAMP() ")
+    for statement in (servers, volumes):
+        assert "display_name LIKE 'sdbench-%'" in statement and statement.endswith("LIMIT 100;")
