@@ -1,6 +1,6 @@
-"""The upgrade vocabulary: record the cloud before an upgrade, check it against that record
-after. The logic is in :mod:`stackdrill.engine.upgrade_phases`; these steps gather what it
-needs."""
+"""The upgrade vocabulary: check that nothing needs cleaning and record the cloud before an
+upgrade, check it against that record after. The logic is in
+:mod:`stackdrill.engine.upgrade_phases`; these steps gather what it needs."""
 
 from __future__ import annotations
 
@@ -17,13 +17,19 @@ from stackdrill.engine.guards import changes_the_cloud
 from stackdrill.engine.state_dir import default_state_dir
 from stackdrill.engine.upgrade import UpgradeError, UpgradeRecord
 from stackdrill.engine.upgrade_phases import (
+    check_cleaning,
     check_recorded_canaries,
     load_pre_upgrade,
     wait_for_pre_upgrade_state,
 )
 from stackdrill.engine.upgrade_phases import record_pre_upgrade as store_record
+from stackdrill.hosts.target import Targets
 from stackdrill.inventory.model import Inventory
-from stackdrill.reporting.history import api_versions, stackdrill_version
+from stackdrill.reporting.history import (
+    api_versions,
+    session_service_versions,
+    stackdrill_version,
+)
 
 NO_CLOUD = ("the upgrade checks need the cloud's APIs: no clouds.yaml entry for this "
             "inventory")
@@ -39,6 +45,16 @@ def _cloud(inventory: Inventory, cloud_access: CloudAccess | None) -> tuple[str,
 def _fail_on(problem: str | None) -> None:
     if problem is not None:
         pytest.fail(problem, pytrace=False)
+
+
+@given("the cloud needs no cleaning before the upgrade")
+def needs_no_cleaning(request: pytest.FixtureRequest, drill: Drill, targets: Targets,
+                      inventory: Inventory, cloud_access: CloudAccess | None) -> None:
+    """Read only: Nova's instances against each compute's libvirt domains and instances
+    directory, deleted instances left behind, services down, online data migrations pending."""
+    _, access = _cloud(inventory, cloud_access)
+    versions = session_service_versions(request.config.stash, targets)
+    _fail_on(check_cleaning(request.config, drill, access, targets, versions))
 
 
 @changes_the_cloud

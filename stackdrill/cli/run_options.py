@@ -28,8 +28,9 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--notify-url", metavar="URL",
                      help="when the run ends, POST the run's JSON record to this webhook")
     run.add_argument("--phase", choices=PHASES,
-                     help="pre-upgrade: record the canaries, the verified state and the "
-                          "versions; post-upgrade: check the cloud against that record")
+                     help="pre-upgrade: check that nothing needs cleaning, then record the "
+                          "canaries, the verified state and the versions; post-upgrade: check "
+                          "the cloud against that record")
 
 
 def scheduled_run(args: argparse.Namespace, now: dt.datetime | None = None) -> list[str] | None:

@@ -99,11 +99,13 @@ class Cell:
         return self.name or self.uuid
 
 
-def read_cells(config: ServiceConfig, redactor: Redactor | None = None) -> list[Cell]:
-    """Every cell but cell0, in ``cell_mappings`` order, read from the API database that
-    ``config``'s ``[api_database] connection`` names. A cell whose URL cannot be used is a
-    :class:`CloudError`, as is an API database that maps no cell besides cell0 (no instance
-    could be found: an empty list would read as every instance gone)."""
+def read_cells(config: ServiceConfig, redactor: Redactor | None = None, *,
+               cell0: bool = False) -> list[Cell]:
+    """Every cell but cell0 (with ``cell0``, cell0 too, first), in ``cell_mappings`` order,
+    read from the API database that ``config``'s ``[api_database] connection`` names. A cell
+    whose URL cannot be used is a :class:`CloudError`, as is an API database that maps no cell
+    besides cell0 (no instance could be found: an empty list would read as every instance
+    gone)."""
     import pymysql
 
     api = config.dsn("api_database")
@@ -121,6 +123,9 @@ def read_cells(config: ServiceConfig, redactor: Redactor | None = None) -> list[
     if not cells:
         raise CloudError(f"API database {api.user}@{api.host}/{api.database} (from "
                          f"{config.source}) maps no cell besides cell0")
+    if cell0:
+        cells[:0] = [_cell(row, base, config, redactor) for row in rows
+                     if row["uuid"] == CELL0_UUID]
     return cells
 
 

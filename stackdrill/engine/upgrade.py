@@ -8,6 +8,10 @@ with the stored one. Service versions may change (that is the upgrade) and are l
 a service that no longer answers, or a version that went down, is a deviation, as is every
 difference in the state that the tolerance rules do not allow.
 
+Before it records anything, the pre-upgrade phase checks that nothing needs cleaning
+(:mod:`stackdrill.cloud.cleaning`): each finding is a deviation to fix before upgrading, listed
+in the terminal summary and the drill's evidence, and the phase fails without a record.
+
 The phases are the scenarios of ``features/upgrade`` tagged ``@pre_upgrade`` and
 ``@post_upgrade``; a run without ``--phase`` leaves them out.
 """
@@ -25,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from stackdrill.cloud.cleaning import CleaningReport
 from stackdrill.core.errors import HarnessError
 from stackdrill.core.state import Deviation, Snapshot, Tolerance, compare
 
@@ -163,6 +168,7 @@ def check_canaries(record: UpgradeRecord, lookup: Any) -> list[str]:
 
 
 DIFF = pytest.StashKey[UpgradeDiff]()
+CLEANING = pytest.StashKey[CleaningReport]()
 
 
 def now_iso() -> str:
@@ -173,8 +179,9 @@ def now_iso() -> str:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("stackdrill")
     group.addoption("--phase", choices=tuple(PHASES), default=None,
-                    help="pre-upgrade: record the canaries, the verified state and the service "
-                         "versions; post-upgrade: check the cloud against that record")
+                    help="pre-upgrade: check that nothing needs cleaning, then record the "
+                         "canaries, the verified state and the service versions; post-upgrade: "
+                         "check the cloud against that record")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -205,7 +212,11 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
                             config: pytest.Config) -> None:
-    """The post-upgrade phase's findings, highlighted: changes in green, deviations in red."""
+    """The phases' findings, highlighted: what to clean before the upgrade and the deviations
+    after it in red, the changes an upgrade may make in green."""
+    cleaning = config.stash.get(CLEANING, None)
+    if cleaning is not None:
+        _cleaning_summary(terminalreporter, cleaning)
     found = config.stash.get(DIFF, None)
     if found is None:
         return
@@ -214,3 +225,13 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
         terminalreporter.line(f"changed: {line}", green=True)
     for line in found.problems():
         terminalreporter.line(f"DEVIATION: {line}", red=True, bold=True)
+
+
+def _cleaning_summary(terminalreporter: Any, report: CleaningReport) -> None:
+    terminalreporter.section("to clean before the upgrade")
+    for line in report.deviations():
+        terminalreporter.line(f"DEVIATION: {line}", red=True, bold=True)
+    if report.ok:
+        terminalreporter.line("nothing to clean", green=True)
+    for line in report.notes:
+        terminalreporter.line(f"information: {line}")

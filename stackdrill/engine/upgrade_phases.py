@@ -1,7 +1,7 @@
-"""What the upgrade phases do in a drill, as the upgrade steps ask for it: store the cloud's
-pre-upgrade record, load it after the upgrade, check the recorded canaries and wait for the
-cloud to match its recorded state, and report what changed (:mod:`stackdrill.engine.upgrade`
-holds the record and its comparison).
+"""What the upgrade phases do in a drill, as the upgrade steps ask for it: check that nothing
+needs cleaning before the upgrade, store the cloud's pre-upgrade record, load it after the
+upgrade, check the recorded canaries and wait for the cloud to match its recorded state, and
+report what changed (:mod:`stackdrill.engine.upgrade` holds the record and its comparison).
 
 A check returns None when it passes and otherwise the one line its step fails with; its
 findings are already in the drill's evidence and the run's terminal summary.
@@ -16,10 +16,13 @@ from typing import Any
 import pytest
 
 from stackdrill.cloud.access import CloudAccess
+from stackdrill.cloud.cleaning import CleaningReport
+from stackdrill.cloud.cleaning_reads import read_cleaning
 from stackdrill.core.state import Snapshot, render_diff
 from stackdrill.core.waiting import WaitTimeout, poll
 from stackdrill.engine.drill import Drill
 from stackdrill.engine.upgrade import (
+    CLEANING,
     DIFF,
     UpgradeDiff,
     UpgradeRecord,
@@ -30,9 +33,12 @@ from stackdrill.engine.upgrade import (
     record_path,
     save,
 )
+from stackdrill.hosts.target import Targets
 
 __all__ = [
     "CHANGES",
+    "CLEANING_EVIDENCE",
+    "check_cleaning",
     "check_recorded_canaries",
     "load_pre_upgrade",
     "record_pre_upgrade",
@@ -45,6 +51,27 @@ CHANGES = "changed since the pre-upgrade record"
 """The name of the evidence listing what changed as an upgrade may; the drill history keeps its
 lines."""
 _RECORD = "pre-upgrade record"  # the name of the evidence showing the record
+CLEANING_EVIDENCE = "pre-upgrade cleaning check"
+"""The name of the evidence showing the cleaning check's findings, information and reads; its
+findings are also a "state difference", which the drill history keeps."""
+_CLEANING_DIFF = "state difference: to clean before the upgrade"
+
+
+def check_cleaning(config: pytest.Config, drill: Drill, access: CloudAccess, targets: Targets,
+                   versions: Mapping[str, Any] | None = None,
+                   read: Callable[..., CleaningReport] = read_cleaning) -> str | None:
+    """Nothing needs cleaning before the upgrade: no instance without its domain or domain
+    without its instance, no deleted instance left on a compute or holding a volume, no service
+    down, no online data migration pending. The report goes to the evidence and the terminal
+    summary either way."""
+    report = read(access, targets, versions)
+    config.stash[CLEANING] = report
+    drill.evidence.attach_text(CLEANING_EVIDENCE, report.render())
+    drill.evidence.attach_text(_CLEANING_DIFF, "\n".join(report.deviations()) or "no deviations")
+    if report.ok:
+        return None
+    return (f"the cloud needs cleaning before the upgrade: {len(report.findings)} finding(s), "
+            f"first: {report.findings[0]}")
 
 
 def record_pre_upgrade(drill: Drill, state_dir: Path, cloud: str, *,
