@@ -23,6 +23,7 @@ from stackdrill.api._probe import CloudContext
 from stackdrill.api._registry import load_registries
 from stackdrill.cloud.access import CloudAccess, CloudError
 from stackdrill.cloud.canary import CanaryWorkload, image_and_flavor, wait_volume_status
+from stackdrill.core.state import Rule
 from stackdrill.core.waiting import poll_until
 from stackdrill.engine.drill import Drill
 from stackdrill.engine.journal import Journal
@@ -157,6 +158,8 @@ def test_a_compute_reset_and_its_recovery(drill: Drill, healthy_after: Targets,
                                           canaries: CanaryWorkload) -> None:
     compute = healthy_after.get("compute1")
     drill.record_baseline()
+    # as the compute reboot drills say: the guests run again, as new qemu processes
+    drill.tolerate([Rule.parse("host:*/domain:*/qemu_pid ignore")])
     active = drill.inject("reboot_host", compute, {"mode": "hard"})
     drill.confirm(active, timeout=60)
     same_as_full(drill, cloud_access, healthy_after, "compute1 reset")

@@ -145,9 +145,12 @@ CASES = {
     # marks, and leave none behind
     "cpu_pressure": Case("cpu_pressure", "compute2", {"workers": "1", "load": "50"}),
     "memory_pressure": Case("memory_pressure", "compute2", {"percent": "10"}),
+    # the HA lab's (``lab up --topology ha``): the undo from the journal must mark the member
+    # 0 again and start its MariaDB, which rejoins the other two by IST
+    "stale_safe_to_bootstrap": Case("stale_safe_to_bootstrap", "controller3", {}),
 }
 # cases written and not yet run on the lab: selected only by ``-m wip``
-NOT_YET_RUN: tuple[str, ...] = ()
+NOT_YET_RUN: tuple[str, ...] = ("stale_safe_to_bootstrap",)
 STAGES = [(name, "injected") for name in CASES] + [
     (name, "recovering") for name, case in CASES.items() if case.recovery]
 ROUTINE = {("kill_service", "injected"), ("drop_table", "recovering")}
