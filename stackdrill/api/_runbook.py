@@ -202,16 +202,18 @@ def wait(check: Callable[[], Any], timeout: float, description: str) -> Any:
     first call the step fails (:class:`RecoveryFailed` with the wait's one-line message).
     ``check`` is called with no argument; ``description`` names what is awaited, in the
     evidence's record of the wait and in the timeout's message ("nova-compute running on
-    compute1"). A host that does not answer (:class:`~stackdrill.api.HostError`) and a
-    failed API call (:class:`RecoveryFailed`) are retried; a resource in an error state
-    (:class:`ResourceFailed`) fails the step at once. Polls every 1 s at first, then up to
-    every 3 s, under the drill's safeguards like every wait."""
-    failed: list[ResourceFailed] = []
+    compute1"). A host that does not answer (:class:`~stackdrill.api.HostError`), a failed
+    API call (:class:`RecoveryFailed`) and an API that is not there yet (no connection, or a
+    5xx: a load balancer with no backend up answers 503 while the services behind it start)
+    are retried; an API's refusal (another 4xx) fails the step at once, as does a resource in
+    an error state (:class:`ResourceFailed`). Polls every 1 s at first, then up to every 3 s,
+    under the drill's safeguards like every wait."""
+    failed: list[BaseException] = []
 
     def attempt() -> Any:
         try:
-            return check()
-        except ResourceFailed as exc:
+            return _api_not_there_yet(check)
+        except (ResourceFailed, ApiRefused) as exc:
             failed.append(exc)
             return True
 
@@ -223,6 +225,33 @@ def wait(check: Callable[[], Any], timeout: float, description: str) -> Any:
     if failed:
         raise RecoveryFailed(f"{description}: {failed[0]}") from failed[0]
     return value
+
+
+class ApiRefused(RecoveryFailed):
+    """An API refused a call a wait made (a 4xx other than a conflict or too many requests):
+    waiting longer would not change its answer."""
+
+
+RETRIED_STATUSES = frozenset({409, 429})
+
+
+def _api_not_there_yet(check: Callable[[], Any]) -> Any:
+    """``check()``, with openstacksdk's and keystoneauth's errors turned into the wait's
+    vocabulary: a 4xx refusal into :class:`ApiRefused`, anything else (a 5xx, no connection)
+    into :class:`RecoveryFailed`, which the wait retries."""
+    from keystoneauth1.exceptions import ClientException
+    from openstack.exceptions import HttpException, SDKException
+
+    try:
+        return check()
+    except HttpException as exc:
+        status = exc.status_code or 0
+        line = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        if 400 <= status < 500 and status not in RETRIED_STATUSES:
+            raise ApiRefused(line) from exc
+        raise RecoveryFailed(line) from exc
+    except (SDKException, ClientException) as exc:
+        raise RecoveryFailed(f"{type(exc).__name__}: {exc}".splitlines()[0]) from exc
 
 
 def after_reboot_steps(recovery: Recovery, timeout: float) -> list[RunbookStep]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -153,11 +154,33 @@ def test_keepalived_moves_the_vip_when_haproxy_is_gone() -> None:
     assert "unicast_src_ip 172.31.77.33\n" in conf
     assert "unicast_peer {\n        172.31.77.31\n        172.31.77.32\n    }" in conf
     assert 'script "/usr/bin/killall -0 haproxy"' in conf
-    assert "track_script {\n        haproxy_running\n    }" in conf
+    assert "track_script {\n        haproxy_running\n        peer_reachable\n    }" in conf
     assert "172.31.77.10/24 dev eth0" in conf
     assert "priority 130\n" in conf
     assert "priority 150\n" in ha_controller_files("controller1")[
         "/etc/keepalived/keepalived.conf"]
+
+
+def _peer_check(tmp_path: Path, peers: str, port: int) -> subprocess.CompletedProcess[str]:
+    script = ha_controller_files("controller1")[ha_configs.PEER_CHECK]
+    assert "for peer in 172.31.77.32 172.31.77.33; do" in script
+    script = script.replace("172.31.77.32 172.31.77.33", peers).replace(
+        f"/{ha_configs.PEER_CHECK_PORT}\"", f"/{port}\"")
+    path = tmp_path / "peer_reachable"
+    path.write_text(script)
+    return subprocess.run(["bash", str(path)], capture_output=True, text=True, timeout=10,
+                          check=False)
+
+
+def test_the_vip_check_passes_while_one_peer_answers_and_fails_when_none_does(
+        tmp_path: Path) -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        assert _peer_check(tmp_path, "192.0.2.1 127.0.0.1", port).returncode == 0
+        server.close()
+        assert _peer_check(tmp_path, "192.0.2.1 127.0.0.1", port).returncode == 1
 
 
 def test_the_single_controller_runs_no_front_end() -> None:
@@ -184,6 +207,7 @@ def test_configure_writes_one_erlang_cookie_on_every_ha_controller(tmp_path: Pat
         assert cookie.stat().st_mode & 0o777 == 0o400
         assert (root / "etc/rabbitmq/rabbitmq.conf").stat().st_mode & 0o777 == 0o644
         assert (root / "etc/keepalived/keepalived.conf").stat().st_mode & 0o777 == 0o640
+        assert (root / "etc/keepalived/peer_reachable").stat().st_mode & 0o777 == 0o755
     assert not (paths.merged("compute1") / "var/lib/rabbitmq").exists()
 
 

@@ -17,7 +17,7 @@ import yaml
 
 from stackdrill.core.waiting import poll
 from stackdrill.lab.cloud import clusters, configs
-from stackdrill.lab.cloud.ha_configs import HAPROXY_CHECK_USER
+from stackdrill.lab.cloud.ha_configs import HAPROXY_CHECK_USER, PEER_CHECK
 from stackdrill.lab.cloud.layout import (
     APIS,
     BLOCK_STORAGE_HOST,
@@ -51,6 +51,8 @@ Log = Callable[[str], None]
 
 # files a service that drops root reads, readable by all (the lab writes no secret in them)
 WORLD_READABLE = ("/etc/rabbitmq/rabbitmq.conf",)
+# scripts a service runs (keepalived's checks: owned by root, written by nobody else)
+EXECUTABLE = (PEER_CHECK,)
 
 
 def write_files(root: Path, files: dict[str, str]) -> None:
@@ -61,7 +63,7 @@ def write_files(root: Path, files: dict[str, str]) -> None:
             target.unlink()
         target.write_text(text)
         private = rel.endswith((".conf", ".ini")) and rel not in WORLD_READABLE
-        target.chmod(0o640 if private else 0o644)
+        target.chmod(0o755 if rel in EXECUTABLE else 0o640 if private else 0o644)
 
 
 def configure(paths: LabPaths, secrets: LabSecrets, naming: LabNaming = PACKAGES,

@@ -15,8 +15,11 @@ text}`` out); :mod:`stackdrill.lab.cloud.clusters` forms the clusters on the boo
   as ``backup`` (one writer, as is usual for Galera), checked with ``mysql-check``. Its stats
   socket is ``/run/haproxy/admin.sock``, level admin.
 * **keepalived**: VRRP with unicast peers (no multicast on the lab's bridge needed), no
-  preemption, and a check script that fails while no ``haproxy`` process runs, so the VIP
-  leaves a controller whose HAProxy died.
+  preemption, and two check scripts: one fails while no ``haproxy`` process runs, so the VIP
+  leaves a controller whose HAProxy died; the other fails while the controller reaches none of
+  its peers (a TCP connect to each one's SSH port, in parallel, within 1 s), so a controller cut
+  off from the other two gives the VIP up instead of claiming it beside the majority's holder
+  (with three controllers, one peer reached is a majority).
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ DATABASE_PORT = 3306
 VRRP_ROUTER_ID = 77
 VIP_INTERFACE = "eth0"
 ERLANG_COOKIE = "/var/lib/rabbitmq/.erlang.cookie"
+PEER_CHECK = "/etc/keepalived/peer_reachable"
+PEER_CHECK_PORT = 22
 API_CHECK = "inter 3s fall 3 rise 2"
 """HAProxy's health checks of an API: each is a request to a Python API with one worker, which
 a slow request keeps busy for seconds (``timeout check``), so three must fail in a row. A
@@ -148,6 +153,14 @@ vrrp_script haproxy_running {{
     rise 2
 }}
 
+vrrp_script peer_reachable {{
+    script "{PEER_CHECK}"
+    interval 1
+    timeout 2
+    fall 1
+    rise 2
+}}
+
 vrrp_instance stackdrill_vip {{
     state BACKUP
     nopreempt
@@ -167,8 +180,26 @@ vrrp_instance stackdrill_vip {{
     }}
     track_script {{
         haproxy_running
+        peer_reachable
     }}
 }}
+"""
+
+
+def peer_check(topology: Topology, host: LabHost) -> str:
+    """keepalived's quorum check: exits 0 as soon as one peer controller accepts a TCP
+    connection. Both peers are tried at once, so a cut controller fails it within 1 s, before
+    VRRP's master-down interval (3 adverts of 1 s) would let it claim the VIP."""
+    peers = " ".join(h.address for h in topology.controllers if h != host)
+    return f"""#!/bin/bash
+# exit 0 while this controller reaches at least one of its peers
+for peer in {peers}; do
+    timeout 1 bash -c "exec 3<>/dev/tcp/$peer/{PEER_CHECK_PORT}" 2>/dev/null &
+done
+for peer in {peers}; do
+    wait -n && exit 0
+done
+exit 1
 """
 
 
@@ -182,4 +213,5 @@ def controller_infrastructure(topology: Topology, host: LabHost,
         "/etc/rabbitmq/rabbitmq.conf": RABBITMQ_CONF,
         "/etc/haproxy/haproxy.cfg": haproxy_cfg(topology),
         "/etc/keepalived/keepalived.conf": keepalived_conf(topology, host, secrets),
+        PEER_CHECK: peer_check(topology, host),
     }
