@@ -158,12 +158,21 @@ class RestoreInPriorityOrder(Recovery):
              self.values["timeout"], "every nova-compute up")
         for host in self._computes():
             running = set(host.run("virsh list --uuid", check=True).stdout.split())
-            for server in conn.compute.servers(all_projects=True, compute_host=host.name):
+            for server in self._servers_on(conn, host):
                 if server.status == "ACTIVE" and server.id not in running:
                     self.api_call(f"openstack server reboot --hard {server.id}",
                                   functools.partial(self._hard_reboot, conn, server))
         wait(self._agree, self.values["timeout"], "Nova and every hypervisor agree")
         self._record("hypervisors match the database")
+
+    def _servers_on(self, conn: Any, host: Target) -> list[Any]:
+        """Nova's servers on ``host``, listed once the API answers (a wait: through a load
+        balancer the API may still have no backend up)."""
+        def listing() -> tuple[list[Any]]:  # a 1-tuple: true even when the list is empty
+            return (list(conn.compute.servers(all_projects=True, compute_host=host.name)),)
+        listed: tuple[list[Any]] = wait(listing, self.values["timeout"],
+                                        f"Nova listing the servers of {host.name}")
+        return listed[0]
 
     @staticmethod
     def _hard_reboot(conn: Any, server: Any) -> list[str]:

@@ -246,12 +246,19 @@ def _api_not_there_yet(check: Callable[[], Any]) -> Any:
         return check()
     except HttpException as exc:
         status = exc.status_code or 0
-        line = f"{type(exc).__name__}: {exc}".splitlines()[0]
         if 400 <= status < 500 and status not in RETRIED_STATUSES:
-            raise ApiRefused(line) from exc
-        raise RecoveryFailed(line) from exc
+            raise ApiRefused(_one_line(exc)) from exc
+        raise RecoveryFailed(_one_line(exc)) from exc
     except (SDKException, ClientException) as exc:
-        raise RecoveryFailed(f"{type(exc).__name__}: {exc}".splitlines()[0]) from exc
+        raise RecoveryFailed(_one_line(exc)) from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    """The error's first line, led by its type unless its text already is (openstacksdk's
+    HttpException says "HttpException: 503: ...")."""
+    text = str(exc)
+    name = type(exc).__name__
+    return (text if text.startswith(f"{name}:") else f"{name}: {text}").splitlines()[0]
 
 
 def after_reboot_steps(recovery: Recovery, timeout: float) -> list[RunbookStep]:
