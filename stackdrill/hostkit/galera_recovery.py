@@ -186,9 +186,9 @@ def choose_bootstrap_node(nodes: Sequence[NodeState]) -> BootstrapChoice:
     reasons += [f"{n.host} is left out: its position is unknown"
                 for n in nodes if n not in known]
     if not chosen.safe_to_bootstrap:
-        reasons.append(f"{chosen.host} is not marked safe_to_bootstrap: it is marked "
-                       f"(safe_to_bootstrap: 1 in {GRASTATE}), or galera_new_cluster refuses "
-                       f"it")
+        reasons.append(f"{chosen.host} is not marked safe_to_bootstrap: the next step marks "
+                       f"it (safe_to_bootstrap: 1 in {GRASTATE}), since galera_new_cluster "
+                       f"refuses an unmarked member")
     return BootstrapChoice(chosen, tuple(reasons))
 
 
