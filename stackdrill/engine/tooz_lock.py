@@ -1,11 +1,20 @@
 """A drill lock held through tooz, OpenStack's coordination library: ``GET_LOCK`` on MySQL or
 MariaDB (the server releases it when the holder's connection dies), a lease on etcd or Redis
 (renewed by tooz's heartbeat while the holder lives), an ``fcntl`` lock with the ``file://``
-driver (which the unit tests use for a session-bound backend)."""
+driver (which the unit tests use for a session-bound backend).
+
+On MySQL a connection that dies without closing (the drill host lost or hung, a partition
+between it and the database, a load balancer's backend connection cut) stays open on the
+server until its ``wait_timeout``, 8 hours by default, and holds the lock all that time. The
+holder's lock session therefore gets ``wait_timeout = LOST_HOLDER_SECONDS``, and a keepalive
+pings it every ``KEEPALIVE_SECONDS`` while the lock is held: a holder that falls silent frees
+the lock within ``LOST_HOLDER_SECONDS``. The pings also keep a proxy in front of the database
+(HAProxy's client and server timeouts) from closing the idle connection."""
 
 from __future__ import annotations
 
 import contextlib
+import threading
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -13,7 +22,53 @@ from urllib.parse import urlsplit
 
 from stackdrill.engine.lock_holder import Holder, LockError
 
-__all__ = ["ToozBackend"]
+__all__ = ["KEEPALIVE_SECONDS", "LOST_HOLDER_SECONDS", "SessionKeepalive", "ToozBackend"]
+
+#: Seconds MySQL keeps the lock of a holder it no longer hears from (its session's
+#: ``wait_timeout``).
+LOST_HOLDER_SECONDS = 60
+#: How often a live holder pings its lock's connection.
+KEEPALIVE_SECONDS = 15.0
+
+
+class SessionKeepalive:
+    """Pings a DB-API connection (PyMySQL's ``ping``) every ``interval`` seconds from a daemon
+    thread, until :meth:`stop`. ``mutex`` is held around each ping; hold it too around any
+    other use of the connection. A ping that fails ends the pings: the connection is gone, and
+    the lock with it, which :meth:`ToozBackend.alive` finds before the next scenario."""
+
+    def __init__(self, connection: Any, interval: float, mutex: threading.Lock) -> None:
+        self.connection = connection
+        self.interval = interval
+        self.mutex = mutex
+        self.pings = 0
+        self.failure: str | None = None
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stackdrill-lock-keepalive",
+                                        daemon=True)
+
+    def start(self) -> SessionKeepalive:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        from pymysql.err import Error
+
+        while not self._stopped.wait(self.interval):
+            with self.mutex:
+                if self._stopped.is_set():
+                    return
+                try:
+                    self.connection.ping(reconnect=False)
+                except (Error, OSError) as exc:  # the connection is gone
+                    self.failure = " ".join(str(exc).split()) or type(exc).__name__
+                    return
+                self.pings += 1
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=self.interval + 5)
 
 
 class ToozBackend:
@@ -32,6 +87,8 @@ class ToozBackend:
         self._mine: str | None = None
         self._coordinator: Any = None
         self._lock: Any = None
+        self._mutex = threading.Lock()
+        self._keepalive: SessionKeepalive | None = None
 
     def _error(self, exc: BaseException) -> LockError:
         text = " ".join(str(exc).split()) or type(exc).__name__
@@ -69,8 +126,27 @@ class ToozBackend:
             _stop(coordinator)
             return False
         self._coordinator, self._lock = coordinator, lock
+        if url.startswith("mysql"):
+            self._bound_session(lock)
         self._mine = self.owner()
         return True
+
+    def _bound_session(self, lock: Any) -> None:
+        """The held lock's session: freed by the server within ``LOST_HOLDER_SECONDS`` of the
+        holder falling silent, pinged meanwhile. tooz's MySQL lock keeps its PyMySQL connection
+        as ``_conn``; a lock without one is left as tooz made it."""
+        from pymysql.err import Error
+
+        connection = getattr(lock, "_conn", None)
+        if connection is None:
+            return
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET SESSION wait_timeout = {LOST_HOLDER_SECONDS}")
+        except (Error, OSError) as exc:
+            self.give_back()
+            raise self._error(exc) from None
+        self._keepalive = SessionKeepalive(connection, KEEPALIVE_SECONDS, self._mutex).start()
 
     def owner(self) -> str | None:
         """Who holds the lock now, as the backend names it (MySQL's connection id); None when
@@ -96,11 +172,14 @@ class ToozBackend:
     def give_back(self) -> None:
         import tooz
 
+        keepalive, self._keepalive = self._keepalive, None
+        if keepalive is not None:
+            keepalive.stop()
         lock, self._lock = self._lock, None
         coordinator, self._coordinator = self._coordinator, None
         try:
             if lock is not None:
-                with warnings.catch_warnings():
+                with warnings.catch_warnings(), self._mutex:
                     # tooz's MySQL driver passes PyMySQL a single argument, which PyMySQL 1.1
                     # deprecates; not this run's to act on
                     warnings.filterwarnings("ignore", "single argument is deprecated",

@@ -22,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,7 @@ import yaml
 from stackdrill.core.waiting import poll_until
 from stackdrill.engine.journal import Journal
 from stackdrill.engine.journal_mirror import SshMirror
+from stackdrill.engine.tooz_lock import KEEPALIVE_SECONDS, LOST_HOLDER_SECONDS
 from stackdrill.hostkit.units import unit_statuses
 from stackdrill.hosts.target import Target, Targets
 from stackdrill.inventory.loader import load_inventory
@@ -182,6 +184,62 @@ def test_the_lock_is_released_when_its_holder_is_killed_with_nothing_left_behind
     finally:
         release.touch()
         if first.poll() is None:
+            first.kill()
+            first.communicate(timeout=60)
+
+
+LOCK_USER = ("mysql -N -e \"SELECT IFNULL(IS_USED_LOCK('stackdrill:stackdrill-lab'), "
+             "'free')\"")
+
+
+def test_a_silent_holder_loses_the_lock_within_the_bound(lab: Lab, controller: Target,
+                                                         tmp_path: Path) -> None:
+    """A live holder keeps its lock past ``LOST_HOLDER_SECONDS`` (its keepalive pings the
+    session); a run that falls silent without closing its connection (SIGSTOP here; a drill
+    host lost or cut off does the same) loses it once that many seconds pass without a ping,
+    not after MariaDB's 8-hour default ``wait_timeout``."""
+    inventory = lab.ensure_up()
+    release = tmp_path / "release"
+    holding = write_feature_dir(tmp_path / "holding", "holding", HOLDING_ONLY.format(
+        release=release), HOLDING_STEPS)
+    first = subprocess.Popen([sys.executable, "-m", "stackdrill.cli",
+                              *run_args(holding, inventory, tmp_path / "first")],
+                             cwd=ROOT, env=env_of(tmp_path / "first"), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    try:
+        poll_until(Path(f"{release}.holding").exists, timeout=120, interval=0.2,
+                   description="the first run holds the lock")
+        session = controller.run(LOCK_USER, record=False).stdout.strip()
+        assert session.isdigit(), session
+        held_since = time.monotonic()
+
+        def held_past_the_bound() -> bool:
+            now = controller.run(LOCK_USER, record=False).stdout.strip()
+            assert now == session, f"the live holder's session {session} lost it: {now}"
+            return time.monotonic() - held_since > LOST_HOLDER_SECONDS + KEEPALIVE_SECONDS
+
+        poll_until(held_past_the_bound, timeout=LOST_HOLDER_SECONDS + 60, interval=5,
+                   max_interval=5, description="the live holder keeping its lock")
+        os.kill(first.pid, signal.SIGSTOP)
+        stopped = time.monotonic()
+        release.touch()
+        refused = stackdrill(tmp_path / "second", *run_args(
+            holding, inventory, tmp_path / "second"), timeout=120)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert f"being drilled by pid {first.pid}" in refused.stderr
+
+        def second_runs() -> bool:
+            run = stackdrill(tmp_path / "second", *run_args(
+                holding, inventory, tmp_path / "second"), timeout=120)
+            return run.returncode == 0
+
+        poll_until(second_runs, timeout=LOST_HOLDER_SECONDS + 60, interval=5,
+                   description="the silent holder's lock freed by MariaDB")
+        assert time.monotonic() - stopped >= LOST_HOLDER_SECONDS - 5
+    finally:
+        release.touch()
+        if first.poll() is None:
+            os.kill(first.pid, signal.SIGCONT)
             first.kill()
             first.communicate(timeout=60)
 
