@@ -10,8 +10,9 @@ Values: ``rabbitmq:members`` (the cluster's disc and RAM nodes), for each member
 ``rabbitmq:node:<node>/running`` and ``rabbitmq:node:<node>/partitioned_from`` (the peers a
 running node cannot reach; ``unknown`` for a node that does not run), and for each quorum
 queue ``rabbitmq:queue:<name>/leader`` (empty when its leader does not run),
-``/leader_running`` (its leader is one of its online members), ``/members`` and ``/online`` (a
-queue of a virtual host other than ``/`` is named ``<vhost>:<name>``). Leaders move when a node
+``/leader_running`` (its leader is one of its online members), ``/members`` and ``/online``
+(its members on the running nodes; a queue of a virtual host other than ``/`` is named
+``<vhost>:<name>``). Leaders move when a node
 goes and do not move back: a drill that takes a node down tolerates
 ``cloud/rabbitmq:queue:*/leader ignore`` once it has seen the move, and ``leader_running`` still
 says that each queue has one. The queues oslo.messaging names after a process (``reply_<id>``,

@@ -25,6 +25,6 @@ Feature: One controller of three loses power
       | cloud/rabbitmq:queue:*/leader present |
     And the fault "power_off_host" ends
     And the recovery "rejoin_controller" runs on the controller host
-    Then the cloud is back to its verified state within 600 seconds
+    Then the cloud is back to its verified state within 180 seconds
     And the tenants saw no reboot and no lost write
     And every API was unavailable for at most 30 seconds

@@ -38,9 +38,9 @@ Feature: Every controller loses power, and Galera is bootstrapped from its most 
     And the recovery "start_rabbitmq_cluster" runs on the controller host
     And the recovery "restore_in_priority_order" runs on the controller host:
       | order | ops-guide-table-11-1-ha |
-    Then the cloud is back to its verified state within 1200 seconds
+    Then the cloud is back to its verified state within 300 seconds
     And the tenants saw no reboot and no lost write
-    And every API was unavailable for at most 1200 seconds
+    And every API was unavailable for at most 300 seconds
 
   # The stale flag: the controller host's MariaDB is stopped cleanly and its grastate.dat left
   # marked safe_to_bootstrap: 1 (a hand edit of an earlier recovery); the others commit on, then
@@ -72,6 +72,6 @@ Feature: Every controller loses power, and Galera is bootstrapped from its most 
     And the recovery "start_rabbitmq_cluster" runs on the controller host
     And the recovery "restore_in_priority_order" runs on the controller host:
       | order | ops-guide-table-11-1-ha |
-    Then the cloud is back to its verified state within 1200 seconds
+    Then the cloud is back to its verified state within 300 seconds
     And the tenants saw no reboot and no lost write
-    And every API was unavailable for at most 1200 seconds
+    And every API was unavailable for at most 300 seconds

@@ -1,7 +1,10 @@
 """A RabbitMQ cluster as one of its members sees it: ``rabbitmqctl cluster_status`` (the
 members, the running nodes, the partitions each running node reports) and, in every virtual
-host, the quorum queues of ``rabbitmqctl list_queues`` (their members, the members online and
-the leader), each with ``--formatter json``, as RabbitMQ 3.10 prints them.
+host, the quorum queues of ``rabbitmqctl list_queues`` (their members and the leader), each
+with ``--formatter json``, as RabbitMQ 3.10 prints them. A queue's members online are its
+members on the running nodes of ``cluster_status``, not ``list_queues``' own ``online``
+column: that one asks each member in turn and waits on one cut off by a partition, 16 s per
+listing on the lab, so the view would go unknown for as long as the partition lasts.
 
 ``rabbitmqctl`` runs where the rabbitmq service runs (``target.service("rabbitmq").inside``),
 within :data:`TIMEOUT` seconds. A member whose node cannot answer says why
@@ -77,7 +80,7 @@ def status_command(target: Target, vhosts: Sequence[str] | None = None) -> str:
     else:
         then = " && ".join(
             [f"echo {shlex.quote(_VHOST_MARK + vhost)} && {_CTL} list_queues -p "
-             f"{shlex.quote(vhost)} name type leader members online --formatter json"
+             f"{shlex.quote(vhost)} name type leader members --formatter json"
              for vhost in vhosts] or ["true"])
     return target.service("rabbitmq").inside(
         f"{_CTL} cluster_status --formatter json && {then}")
@@ -109,7 +112,7 @@ def parse_status(host: str, stdout: str) -> tuple[ClusterView, list[str] | None,
     view = ClusterView(tuple(members), tuple(sorted(status["running_nodes"])), partitions)
     if marker:
         return view, parse_vhosts(host, rest), []
-    return view, None, parse_queues(host, rest)
+    return view, None, parse_queues(host, rest, view.running)
 
 
 def parse_cluster_status(host: str, stdout: str) -> tuple[ClusterView, list[str]]:
@@ -126,9 +129,9 @@ def parse_vhosts(host: str, text: str) -> list[str]:
     return sorted(str(entry["name"]) for entry in listed)
 
 
-def parse_queues(host: str, stdout: str) -> list[QuorumQueue]:
+def parse_queues(host: str, stdout: str, running: Sequence[str]) -> list[QuorumQueue]:
     """The quorum queues of each virtual host's listing, as :func:`status_command` prints
-    them."""
+    them; a queue's members online are those among the ``running`` nodes."""
     queues = []
     for section in stdout.split(_VHOST_MARK)[1:]:
         vhost, _, text = section.partition("\n")
@@ -137,7 +140,7 @@ def parse_queues(host: str, stdout: str) -> list[QuorumQueue]:
             raise HostError(f"{host}: rabbitmqctl list_queues printed no list for {vhost!r}")
         queues += [QuorumQueue(vhost, str(q["name"]), str(q.get("leader") or ""),
                                tuple(sorted(q.get("members") or [])),
-                               tuple(sorted(q.get("online") or [])))
+                               tuple(sorted(set(q.get("members") or []) & set(running))))
                    for q in listed if q.get("type") == "quorum"]
     return queues
 

@@ -175,8 +175,20 @@ def test_partitions_and_leaderless_queues_are_problems(cloud: FakeTargets) -> No
         "partition: rabbit@controller1 cannot reach rabbit@controller3",
         "partition: rabbit@controller2 cannot reach rabbit@controller3",
         "quorum queue conductor has no leader running",
-        "quorum queue conductor: 1 of 3 members online, fewer than a majority",
     ]
+
+
+def test_a_queues_members_online_are_those_on_running_nodes(cloud: FakeTargets) -> None:
+    """Not list_queues' own ``online`` column, which waits on a member cut off by a partition:
+    the listing asked for has no such column, and the running nodes decide."""
+    alone = NODES[:1]
+    member(cloud, "controller1", cluster_status(alone), queues(
+        queue("conductor", "rabbit@controller1", NODES)))
+    values = observe(cloud)
+    assert values["rabbitmq:queue:conductor/online"] == alone
+    assert values["rabbitmq:queue:conductor/members"] == NODES
+    assert "quorum queue conductor: 1 of 3 members online, fewer than a majority" in \
+        RabbitmqCluster().problems(values)
 
 
 def test_no_member_answering_fails_the_probe_naming_each_reason(tmp_path: Path) -> None:
