@@ -103,7 +103,8 @@ def test_the_highest_seqno_wins() -> None:
     assert choice.needs_marking
     assert "c2 wins: the highest seqno, 120" in choice.reasons
     assert any(line.startswith("c1: seqno 100") for line in choice.reasons)
-    assert any("c2 is not marked safe_to_bootstrap: the next step marks it" in r for r in choice.reasons)
+    assert any("c2 is not marked safe_to_bootstrap: the next step marks it" in r
+               for r in choice.reasons)
 
 
 def test_the_highest_wins_over_a_member_marked_safe_that_is_behind() -> None:
