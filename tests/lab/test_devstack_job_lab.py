@@ -41,7 +41,7 @@ NODE_SERVICES = {
                    "neutron-api", "mysql", "rabbit", "s-proxy"],
     "compute1": ["n-cpu"],
     "compute2": ["n-cpu"],
-    "storage1": ["c-vol", "s-account", "s-container", "s-object"],
+    "storage1": ["c-vol", "c-bak", "s-account", "s-container", "s-object"],
     "storage2": ["s-account", "s-container", "s-object"],
 }
 

@@ -41,6 +41,11 @@ DATABASES = {"keystone": "keystone", "placement": "placement", "glance": "glance
 SERVICE_USERS = ("nova", "placement", "glance", "cinder", "neutron")
 PASTE_FILES = ("nova/api-paste.ini", "glance/glance-api-paste.ini", "cinder/api-paste.ini",
                "neutron/api-paste.ini")
+# what else the APIs read from /etc as their packages ship it: the filters cinder-api lets a
+# volume list take (without the file it ignores ?name= and the rest, and logs an error)
+SHIPPED_FILES = ("cinder/resource_filters.json",)
+# Glance's metadata definitions, as its package ships them, loaded once the schema is there
+METADEFS = VENV / "etc" / "glance" / "metadefs"
 STATE_DIRS = ("/var/lib/nova/instances", "/var/lib/nova/tmp", "/var/lib/glance/images",
               "/var/lib/glance/staging", "/var/lib/glance/tasks", "/var/lib/cinder/tmp",
               "/var/lib/cinder/volumes",
@@ -73,7 +78,7 @@ def configure(paths: LabPaths, secrets: LabSecrets, naming: LabNaming = PACKAGES
         root = paths.merged(host.name)
         if "controller" in host.roles:
             write_files(root, configs.controller_files(host, secrets, naming, topology))
-            for rel in PASTE_FILES:
+            for rel in (*PASTE_FILES, *SHIPPED_FILES):
                 write_files(root, {f"/etc/{rel}": (VENV / "etc" / rel).read_text()})
             if topology.clustered:
                 clusters.write_erlang_cookie(root, secrets["erlang_cookie"])
@@ -233,7 +238,7 @@ class CloudBootstrap:
                 f"{bin_dir}/nova-manage db sync")
         jobs = {
             "placement": f"{bin_dir}/placement-manage db sync",
-            "glance": f"{bin_dir}/glance-manage db_sync",
+            "glance": f"{bin_dir}/glance-manage db_sync && " + load_metadefs(),
             "nova": nova,
             "cinder": f"{bin_dir}/cinder-manage db sync",
             "neutron": f"{bin_dir}/neutron-db-manage --config-file /etc/neutron/neutron.conf "
@@ -255,17 +260,31 @@ class CloudBootstrap:
         def registered() -> bool:
             services = {s.host: s for s in conn.compute.services(binary="nova-compute")}
             hypervisors = {h.name for h in conn.compute.hypervisors()}
-            volume_up = any(s.binary == "cinder-volume" and s.state == "up"
-                            and s.host.startswith(BLOCK_STORAGE_HOST + "@")
-                            for s in conn.block_storage.services())
-            return volume_up and all(name in services and services[name].state == "up"
-                                     and name in hypervisors for name in computes)
+            cinder = [(s.binary, s.host.split("@")[0]) for s in conn.block_storage.services()
+                      if s.state == "up"]
+            block_up = all((binary, BLOCK_STORAGE_HOST) in cinder
+                           for binary in ("cinder-volume", "cinder-backup"))
+            return block_up and all(name in services and services[name].state == "up"
+                                    and name in hypervisors for name in computes)
 
         try:
             poll(registered, timeout=timeout, description="nova-compute up on every compute, "
-                 "its hypervisor discovered, and cinder-volume up", ignore=(Exception,))
+                 "its hypervisor discovered, and cinder-volume and cinder-backup up",
+                 ignore=(Exception,))
         finally:
             conn.close()
+
+
+def load_metadefs(source: Path = METADEFS) -> str:
+    """The shell command that loads Glance's metadata definitions into its database and fails
+    unless resource types are there after it: ``glance-manage`` logs a missing or empty
+    directory and still exits 0. Loading again skips the namespaces already there."""
+    path = shlex.quote(str(source))
+    count = shlex.quote("SELECT COUNT(*) FROM metadef_resource_types")
+    missing = shlex.quote(f"glance: no metadata definition resource types loaded from {source}")
+    return (f"{VENV}/bin/glance-manage db load_metadefs --path {path} && "
+            f'{{ test "$(mysql -u root -N -B glance -e {count})" -gt 0 || '
+            f"{{ echo {missing}; exit 1; }}; }}")
 
 
 def clouds_yaml(secrets: LabSecrets) -> dict[str, Any]:

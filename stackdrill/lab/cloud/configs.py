@@ -175,6 +175,21 @@ def _one_worker_each(nova: str, host: LabHost, topology: Topology) -> str:
         "\n[conductor]\nworkers = 1\n")
 
 
+# cinder-backup, beside cinder-volume on the block storage host: Swift as the target, reached
+# with each request's own Keystone token at the catalog's object-store endpoint (per_user; the
+# backups land in the project's own account, container ``volumebackups``); one process, the
+# smallest native thread pool Cinder allows and 16 MiB objects (Cinder's default is 50 MiB, each
+# held in memory while it is compressed), so a backup stays small on the machine.
+BACKUP_OPTIONS = """\
+backup_driver = cinder.backup.drivers.swift.SwiftBackupDriver
+backup_swift_auth = per_user
+swift_catalog_info = object-store:swift:publicURL
+backup_swift_object_size = 16777216
+backup_workers = 1
+backup_native_threads_pool_size = 20
+"""
+
+
 def cinder_conf(host: LabHost, secrets: LabSecrets, topology: Topology = SINGLE) -> str:
     text = f"""[DEFAULT]
 transport_url = {_transport(secrets, topology)}
@@ -199,7 +214,8 @@ helper_command = {BIN}/privsep-helper --config-file /etc/cinder/cinder.conf
 helper_command = {BIN}/privsep-helper --config-file /etc/cinder/cinder.conf
 """ + _authtoken("cinder", secrets, topology) + _quorum_queues(topology)
     if "storage" in host.roles:
-        text = text.replace("[DEFAULT]\n", f"[DEFAULT]\nenabled_backends = {BLOCK_BACKEND}\n", 1)
+        text = text.replace("[DEFAULT]\n", f"[DEFAULT]\nenabled_backends = {BLOCK_BACKEND}\n"
+                            + BACKUP_OPTIONS, 1)
         text += f"""
 [{BLOCK_BACKEND}]
 volume_driver = stackdrill_lab_cinder.FileISCSIDriver
@@ -405,4 +421,7 @@ def block_storage_files(host: LabHost, secrets: LabSecrets, naming: LabNaming = 
             f"{BIN}/cinder-volume --config-file /etc/cinder/cinder.conf",
             after="network-online.target tgt.service",
             environment=f"PYTHONPATH={INHOST_DIR}"),
+        naming.service_file("cinder-backup"): _unit(
+            "OpenStack cinder-backup (volume backups to Swift)",
+            f"{BIN}/cinder-backup --config-file /etc/cinder/cinder.conf"),
     }

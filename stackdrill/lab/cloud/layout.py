@@ -36,9 +36,11 @@ CONTROLLER_UNITS = ("mariadb", "rabbitmq-server", "memcached", *APIS, "nova-cond
 # The HA topology's front end, on each of its controllers besides the units above.
 FRONT_END_UNITS = ("haproxy", "keepalived")
 COMPUTE_UNITS = ("nova-compute",)
-# Block storage: cinder-volume with the lab's file-backed driver, exported by tgtd.
+# Block storage: cinder-volume with the lab's file-backed driver, exported by tgtd, and
+# cinder-backup beside it (backups to Swift): the one host where a backup can read a volume,
+# as the lab's kernel has no iSCSI initiator (the driver hands its own host the volume's file).
 BLOCK_STORAGE_HOST = "storage1"
-BLOCK_STORAGE_UNITS = ("tgt", "cinder-volume")
+BLOCK_STORAGE_UNITS = ("tgt", "cinder-volume", "cinder-backup")
 BLOCK_BACKEND = "lab-file"
 # Modules the lab's OpenStack services import (stackdrill/lab/cloud/inhost), on every host.
 INHOST_DIR = "/etc/stackdrill-lab/python"

@@ -26,7 +26,7 @@ ENV = "STACKDRILL_LAB_UNITS"
 OWN_SERVICES = (
     "keystone", "placement-api", "glance-api", "nova-api", "cinder-api", "neutron-api",
     "nova-conductor", "nova-scheduler", "cinder-scheduler", "nova-compute", "cinder-volume",
-    "swift-proxy-server", "swift-account-server", "swift-container-server",
+    "cinder-backup", "swift-proxy-server", "swift-account-server", "swift-container-server",
     "swift-object-server",
 )
 

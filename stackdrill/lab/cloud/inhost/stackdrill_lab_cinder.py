@@ -4,6 +4,12 @@ The control path is Cinder's own: the target helper (``target_helper = tgtadm``)
 persistent tgt target file and runs ``tgt-admin --update``, exactly as it does for LVM volumes.
 Only the backing store differs (a file instead of a logical volume), because the lab's kernel
 has no device-mapper.
+
+Snapshots and clones are copies of the file (``cp --reflink=auto --sparse=always``: shared
+extents where the file system has reflinks, else a copy that keeps the holes), independent of
+their source once made. A connector from this driver's own host (cinder-backup beside
+cinder-volume) gets the file itself, a ``local`` connection, as no iSCSI initiator works in the
+lab's kernel; every other host gets the iSCSI target.
 """
 
 from __future__ import annotations
@@ -63,8 +69,17 @@ class FileISCSIDriver(driver.VolumeDriver):
         with open(self.local_path(volume), "xb") as handle:
             handle.truncate(volume.size * units.Gi)
 
+    def _snapshot_path(self, snapshot):
+        return os.path.join(self._dir, snapshot.name)
+
+    def _copy(self, source, target, size_gb):
+        """``target`` made a copy of ``source``, grown to ``size_gb`` if that is larger."""
+        self._execute("cp", "--reflink=auto", "--sparse=always", source, target)
+        if os.path.getsize(target) < size_gb * units.Gi:
+            os.truncate(target, size_gb * units.Gi)
+
     def create_cloned_volume(self, volume, src_vref):
-        raise NotImplementedError()
+        self._copy(self.local_path(src_vref), self.local_path(volume), volume.size)
 
     def delete_volume(self, volume):
         try:
@@ -87,19 +102,31 @@ class FileISCSIDriver(driver.VolumeDriver):
                                   volume)
 
     def create_snapshot(self, snapshot):
-        raise NotImplementedError()
+        source = os.path.join(self._dir, snapshot.volume_name)
+        self._copy(source, self._snapshot_path(snapshot), snapshot.volume_size)
 
     def delete_snapshot(self, snapshot):
-        raise NotImplementedError()
+        try:
+            os.unlink(self._snapshot_path(snapshot))
+        except FileNotFoundError:
+            LOG.info("snapshot file of %s already gone", snapshot.id)
 
     def create_volume_from_snapshot(self, volume, snapshot):
-        raise NotImplementedError()
+        self._copy(self._snapshot_path(snapshot), self.local_path(volume), volume.size)
 
-    # The data path: Cinder's target helper, unchanged.
+    # The data path: Cinder's target helper, unchanged, for every host but this one.
+    def _local(self, connector):
+        """Whether ``connector`` is this driver's own host (``storage1`` of
+        ``storage1@lab-file``), where the volume's file can be read as it is."""
+        own = (self.host or "").partition("@")[0]
+        return bool(own) and (connector or {}).get("host") == own
+
     def ensure_export(self, context, volume):
         return self.target_driver.ensure_export(context, volume, self.local_path(volume))
 
     def create_export(self, context, volume, connector):
+        if self._local(connector):
+            return None
         info = self.target_driver.create_export(context, volume, self.local_path(volume))
         return {"provider_location": info["location"], "provider_auth": info["auth"]}
 
@@ -107,12 +134,19 @@ class FileISCSIDriver(driver.VolumeDriver):
         self.target_driver.remove_export(context, volume)
 
     def initialize_connection(self, volume, connector):
+        if self._local(connector):
+            return {"driver_volume_type": "local",
+                    "data": {"device_path": self.local_path(volume)}}
         return self.target_driver.initialize_connection(volume, connector)
 
     def validate_connector(self, connector):
+        if self._local(connector):
+            return None
         return self.target_driver.validate_connector(connector)
 
     def terminate_connection(self, volume, connector, **kwargs):
+        if self._local(connector):
+            return False
         # As Cinder's LVM driver: one export per volume, kept while another attachment uses
         # it (a live migration holds the source's and the destination's at once).
         self.target_driver.terminate_connection(volume, connector, **kwargs)
