@@ -1,5 +1,7 @@
 """The operator's command line: ``stackdrill lab|plan|run|recover|report|inventory|discover``.
 
+``stackdrill tempest install`` installs Tempest for the Tempest step.
+
 ``stackdrill list|describe`` print the catalogue of faults, recoveries, probes and steps;
 ``stackdrill init DIR`` writes a drill project of one's own.
 Every exit code the command line returns is in :data:`EXIT_MEANINGS`, which ``stackdrill --help``
@@ -57,7 +59,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from stackdrill.cli import catalogue, profile, scaffold
+    from stackdrill.cli import catalogue, profile, scaffold, tempest
     from stackdrill.inventory import importer as inventory_import
 
     parser = _Parser(prog="stackdrill", description=__doc__.splitlines()[0],
@@ -65,7 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_lab_parser, _run_parser, _plan_parser, _recover_parser, _report_parser,
                 _discover_parser, inventory_import.add_parser, profile.add_parser,
-                catalogue.add_list_parser, catalogue.add_describe_parser, scaffold.add_parser):
+                catalogue.add_list_parser, catalogue.add_describe_parser, scaffold.add_parser,
+                tempest.add_parser):
         add(sub)
     return parser
 
@@ -480,6 +483,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "profile":
             from stackdrill.cli import profile
             return profile.run(args)
+        if args.command == "tempest":
+            from stackdrill.cli import tempest
+            return tempest.run(args)
         return _recover(args)
     except (BadInput, ActionFailed) as exc:  # an argument, a file; a host not reached
         print(f"stackdrill: error: {exc}", file=sys.stderr)

@@ -84,6 +84,8 @@ class Evidence:
     def __init__(self, redactor: Redactor | None = None) -> None:
         self.redact = redactor or Redactor()
         self.attachments: list[tuple[str, str]] = []
+        # finished sub-steps of the current step: (title, status, message)
+        self.outcomes: list[tuple[str, str, str]] = []
 
     def attach_text(self, name: str, text: str) -> None:
         self.attachments.append((name, self.redact(text)))
@@ -91,6 +93,14 @@ class Evidence:
     def attach_json(self, name: str, data: Any) -> None:
         text = json.dumps(data, indent=2, sort_keys=True, default=str)
         self.attachments.append((name, self.redact(text)))
+
+    def attach_xml(self, name: str, text: str) -> None:
+        self.attachments.append((name, self.redact(text)))
+
+    def outcome_step(self, title: str, status: str, message: str = "") -> None:
+        """A sub-step that already ended (a test another tool ran): its title, its status
+        (``passed``, ``failed`` or ``skipped``) and the failure's text or the skip's reason."""
+        self.outcomes.append((self.redact(title), status, self.redact(message)))
 
     def time_to_recover(self, seconds: float, budget: float) -> None:
         self.attach_text("time to recover", f"{seconds:.2f}s (budget {budget:g}s)")

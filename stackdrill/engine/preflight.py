@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stackdrill.api._registry import Registries, UnknownName
+from stackdrill.cloud.tempest.selection import step_problems as tempest_step_problems
 from stackdrill.core.params import ParamError, boolean, table_params
 from stackdrill.core.state import Rule
 from stackdrill.engine.choice import inventory_problem
@@ -275,8 +276,9 @@ def check_recreated(location: str, steps: Iterable[Any]) -> list[str]:
 def check_steps(location: str, steps: Iterable[Any], registries: Registries) -> list[str]:
     """Every fault or recovery a scenario names must be registered and take its parameters, on
     a host an earlier step chose; a safeguards or tolerance table must parse; a tenant
-    expectation must name a known API and claims that read; no fault is acted on before it is
-    confirmed, none is left unconfirmed, and a repair the scenario claims is checked."""
+    expectation must name a known API and claims that read; a Tempest regex must compile; no
+    fault is acted on before it is confirmed, none is left unconfirmed, and a repair the
+    scenario claims is checked."""
     steps = list(steps)
     problems = []
     chosen: dict[str, int] = {}
@@ -295,6 +297,7 @@ def check_steps(location: str, steps: Iterable[Any], registries: Registries) -> 
         problems += _role_problems(where, step, chosen)
         problems += _named_problems(where, step, registries)
         problems += tenant_step_problems(where, text)
+        problems += tempest_step_problems(where, text)
     return problems + check_confirmed(location, steps) + check_recreated(location, steps)
 
 

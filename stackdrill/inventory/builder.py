@@ -2,7 +2,7 @@
 defaults merged into each host, and the checks the schema cannot state (jump hosts that exist
 and form no loop, protected hosts, cluster members and VIP holders that exist, a VIP that is an
 IP address, a profile that loads, secrets files that can be read, paths whose ``~``
-expands)."""
+expands, a ``tempest`` key that can be right)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from stackdrill.inventory.model import (
     ProfileSpec,
     ServiceSpec,
     SshSpec,
+    TempestSpec,
     VipSpec,
 )
 from stackdrill.inventory.problems import KeyPath, Problem, fail, problem, show
@@ -281,6 +282,19 @@ class Builder:
             self.report(("coordination", key), message)
         return spec
 
+    def tempest(self) -> TempestSpec:
+        """The cloud's capabilities as Tempest is told them; checked here, so that a spec
+        that cannot be right is refused at load (one line)."""
+        from stackdrill.inventory.tempest import tempest_problems, tempest_spec
+
+        raw = self.data.get("tempest")
+        if raw is None:
+            return TempestSpec()
+        spec = tempest_spec(cast(Mapping[str, Any], raw))
+        for keys, message in tempest_problems(spec):
+            self.report(("tempest", *keys), message)
+        return spec
+
     def build(self) -> Inventory:
         self.check_timeouts(self.default_ssh, ("defaults", "ssh"))
         for name, raw in self.raw_hosts.items():
@@ -296,6 +310,7 @@ class Builder:
         vips = self.vips()
         secrets_files = self.secrets_files()
         coordination = self.coordination()
+        tempest = self.tempest()
         if self.problems:
             raise fail(self.file, self.data, self.problems)
         return Inventory(
@@ -314,4 +329,5 @@ class Builder:
                 bool | None, cast(Mapping[str, Any], self.data.get("keystone") or {}).get(
                     "tokens_survive")),
             vips=vips,
+            tempest=tempest,
         )

@@ -32,6 +32,7 @@ __all__ = [
     "ProfileSpec",
     "ServiceSpec",
     "SshSpec",
+    "TempestSpec",
     "VipSpec",
 ]
 
@@ -58,6 +59,13 @@ JOURNAL_MIRRORS: tuple[str, ...] = ("ssh", "swift", "none")
 DEFAULT_DATABASE_CONFIG = "/etc/nova/nova.conf"
 DEFAULT_COORDINATION_DIR = "/var/lib/stackdrill"
 DEFAULT_JOURNAL_CONTAINER = "stackdrill-journal"
+
+#: The services the inventory's ``tempest.services`` may declare, as Tempest's
+#: ``[service_available]`` names them.
+TEMPEST_SERVICES: Mapping[str, str] = MappingProxyType(
+    {"compute": "nova", "volume": "cinder", "image": "glance", "object-storage": "swift"})
+DEFAULT_TEMPEST_DEADLINE = 1800.0
+
 
 class InventoryError(BadInput):
     """One or more problems with an inventory; ``str()`` is a single line."""
@@ -162,6 +170,36 @@ class CoordinationSpec:
 
 
 @dataclass(frozen=True)
+class TempestSpec:
+    """The inventory's ``tempest`` key (:mod:`stackdrill.inventory.tempest`): what Tempest must
+    be told of the cloud that stackdrill cannot ask it, and how the Tempest step runs.
+
+    ``services`` holds only the services the inventory declares (the others are as the
+    catalog says); ``image`` and ``flavor`` (and their ``_alt``) are a name or an ID (None: the
+    canary workload's); ``backups`` None is whether a cinder-backup service is up. ``options``
+    is ``section -> option -> value``, written into ``tempest.conf`` last, over everything
+    stackdrill writes. ``declared`` is False when the inventory has no such key."""
+
+    services: Mapping[str, bool] = field(default_factory=lambda: MappingProxyType({}))
+    image: str | None = None
+    image_alt: str | None = None
+    flavor: str | None = None
+    flavor_alt: str | None = None
+    guest_networking: bool = False
+    ssh_validation: bool = False
+    storage_protocol: str = "iSCSI"
+    vendor_name: str = "Open Source"
+    snapshots: bool = False
+    clones: bool = False
+    backups: bool | None = None
+    concurrency: int = 1
+    deadline: float = DEFAULT_TEMPEST_DEADLINE
+    options: Mapping[str, Mapping[str, str]] = field(
+        default_factory=lambda: MappingProxyType({}))
+    declared: bool = False
+
+
+@dataclass(frozen=True)
 class Inventory:
     path: Path
     cloud: str | None
@@ -181,6 +219,8 @@ class Inventory:
     keystone_tokens_survive: bool | None = None
     # ``vips``: name -> the virtual IP address and the hosts that may hold it
     vips: Mapping[str, VipSpec] = field(default_factory=lambda: MappingProxyType({}))
+    # ``tempest``: the cloud's capabilities as Tempest is told them, and the step's run
+    tempest: TempestSpec = TempestSpec()
 
     @property
     def profile(self) -> str:

@@ -124,7 +124,8 @@ def _got(error: ValidationError) -> str:
 
 
 def _bad_key(error: ValidationError, path: KeyPath) -> Problem:
-    wanted = "non-empty key" if error.validator == "minLength" else "string as key"
+    wanted = _expected_by_schema(error) or (
+        "non-empty key" if error.validator == "minLength" else "string as key")
     return problem(path, f"expected {wanted}, {_got(error)}", (*path, error.instance))
 
 

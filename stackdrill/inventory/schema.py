@@ -8,7 +8,13 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from stackdrill.inventory.model import JOURNAL_MIRRORS, LOCK_BACKENDS, ROLES, RUNTIMES
+from stackdrill.inventory.model import (
+    JOURNAL_MIRRORS,
+    LOCK_BACKENDS,
+    ROLES,
+    RUNTIMES,
+    TEMPEST_SERVICES,
+)
 
 __all__ = ["INVENTORY_SCHEMA", "VALIDATOR"]
 
@@ -72,8 +78,58 @@ INVENTORY_SCHEMA: dict[str, Any] = {
             "propertyNames": _NAME_SCHEMA,
             "additionalProperties": {"$ref": "#/$defs/vip"},
         },
+        "tempest": {"$ref": "#/$defs/tempest"},
     },
     "$defs": {
+        "tempest": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "services": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {name: {"type": "boolean"} for name in TEMPEST_SERVICES},
+                },
+                "image": _NAME_SCHEMA,
+                "image_alt": _NAME_SCHEMA,
+                "flavor": _NAME_SCHEMA,
+                "flavor_alt": _NAME_SCHEMA,
+                "guest_networking": {"type": "boolean"},
+                "ssh_validation": {"type": "boolean"},
+                "volume": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "storage_protocol": _NAME_SCHEMA,
+                        "vendor_name": _NAME_SCHEMA,
+                        "snapshots": {"type": "boolean"},
+                        "clones": {"type": "boolean"},
+                        "backups": {"type": "boolean"},
+                    },
+                },
+                "concurrency": {"type": "integer", "minimum": 1, "x-expected": "integer >= 1"},
+                "deadline": _TIMEOUT_SCHEMA,
+                "options": {
+                    "type": "object",
+                    "propertyNames": {
+                        "pattern": r"^[A-Za-z0-9_-]+$",
+                        "x-expected": "tempest.conf section name (letters, digits and _-)",
+                    },
+                    "additionalProperties": {
+                        "type": "object",
+                        "propertyNames": {
+                            "pattern": r"^[A-Za-z0-9_]+$",
+                            "x-expected": "tempest.conf option name (letters, digits and _)",
+                        },
+                        "additionalProperties": {
+                            "type": ["string", "number", "boolean"],
+                            "pattern": r"^[^\n\r]*$",
+                            "x-expected": "one-line string, number or boolean",
+                        },
+                    },
+                },
+            },
+        },
         "vip": {
             "type": "object",
             "additionalProperties": False,

@@ -3,6 +3,8 @@
 allure-pytest records plain tests but not pytest-bdd's steps; allure-pytest-bdd records steps but
 not plain tests, and the two cannot be installed together. stackdrill keeps allure-pytest, so the
 unit and lab tests are reported too, and opens an Allure step around each Gherkin step here.
+A test another tool ran inside a step (each Tempest test of the Tempest step) becomes an Allure
+sub-step of its own, passed, failed or skipped as that test was.
 """
 
 from __future__ import annotations
@@ -14,9 +16,26 @@ from typing import Any
 import allure
 import pytest
 
+from stackdrill.core.errors import StackdrillError
 from stackdrill.core.evidence import Evidence, Redactor
 
 _STEP = pytest.StashKey[Any]()
+
+
+class SubStepFailed(StackdrillError, AssertionError):
+    """A sub-step that failed elsewhere (a Tempest test): never raised, handed to Allure so
+    that it marks the sub-step failed (an AssertionError is a failure, not a broken step)."""
+
+
+def _ending(status: str, message: str) -> BaseException | None:
+    """What ends an Allure step with ``status``: nothing, a failure or a skip."""
+    first = next((line.strip() for line in reversed(message.splitlines()) if line.strip()),
+                 status)
+    if status == "failed":
+        return SubStepFailed(first)
+    if status == "skipped":
+        return pytest.skip.Exception(first)
+    return None
 
 
 class AllureEvidence(Evidence):
@@ -32,6 +51,21 @@ class AllureEvidence(Evidence):
         super().attach_json(name, data)
         allure.attach(self.attachments[-1][1], name=name,
                       attachment_type=allure.attachment_type.JSON)
+
+    def attach_xml(self, name: str, text: str) -> None:
+        super().attach_xml(name, text)
+        allure.attach(self.attachments[-1][1], name=name,
+                      attachment_type=allure.attachment_type.XML)
+
+    def outcome_step(self, title: str, status: str, message: str = "") -> None:
+        super().outcome_step(title, status, message)
+        title, status, message = self.outcomes[-1]
+        context = allure.step(title)
+        context.__enter__()
+        if status == "failed" and message:
+            allure.attach(message, name="failure", attachment_type=allure.attachment_type.TEXT)
+        ending = _ending(status, message)
+        context.__exit__(type(ending) if ending else None, ending, None)
 
     def time_to_recover(self, seconds: float, budget: float) -> None:
         super().time_to_recover(seconds, budget)

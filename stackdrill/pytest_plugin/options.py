@@ -53,6 +53,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="seed of the hosts chosen at random ('on a random compute host'); "
                          "the seed used is printed and kept in the evidence, and the same seed "
                          "chooses the same hosts again (default: drawn for the run)")
+    group.addoption("--tempest-venv", default=None, metavar="DIR",
+                    help="the virtualenv `stackdrill tempest install` installed Tempest in, for "
+                         "the Tempest step (default: $STACKDRILL_TEMPEST_VENV, else "
+                         "$XDG_STATE_HOME/stackdrill/tempest/venv)")
     group.addoption("--stackdrill-plan", action="store_true", default=False,
                     help="dry run: print each scenario's faults, recoveries, target hosts and "
                          "commands, and run nothing")

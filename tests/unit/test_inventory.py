@@ -227,7 +227,7 @@ ERROR_CASES: list[tuple[str, str, str]] = [
         "unknown_top_level",
         MINIMAL_HOST + "hostz: {}\n",
         "unknown key 'hostz' (allowed: cloud, clusters, coordination, defaults, deployment, "
-        "hosts, keystone, production, profile, protected, secrets_files, services, vips)",
+        "hosts, keystone, production, profile, protected, secrets_files, services, tempest, vips)",
     ),
     (
         "unknown_ssh",
@@ -402,7 +402,7 @@ def test_several_errors_are_counted_in_document_order(tmp_path: Path) -> None:
         f"{file}: hosts.compute1.ssh.port: expected integer 1..65535, got 'abc'",
         f"{file}: unknown key 'extra' (allowed: cloud, clusters, coordination, defaults, "
         "deployment, hosts, keystone, production, profile, protected, secrets_files, services, "
-        "vips)",
+        "tempest, vips)",
     ]
     assert str(err) == f"{file}: hosts.compute1: missing required key 'address' (and 4 more)"
 
