@@ -300,6 +300,9 @@ class Lab:
             # the drill lock in the cloud's MariaDB (GET_LOCK, with the credentials of Nova's
             # [database] connection on the controller), the journal mirrored on the controller
             inventory["coordination"] = {"lock": "mysql", "journal": "ssh"}
+            # what Tempest cannot ask Cinder: the lab's volume driver makes snapshots and
+            # clones (copies of the volume's file)
+            inventory["tempest"] = {"volume": {"snapshots": True, "clones": True}}
         if self.naming.profile:
             # services the map does not list (a feature's own) are named by the profile too
             inventory["profile"] = self.naming.profile

@@ -259,6 +259,9 @@ def test_the_single_inventory_names_no_cluster(tmp_path: Path) -> None:
     data = yaml.safe_load((tmp_path / "inventory.yaml").read_text())
     assert "clusters" not in data and "vips" not in data
     assert "haproxy" not in data["services"]
+    # Tempest is told what it cannot ask Cinder: the lab's driver snapshots and clones
+    inventory = load_inventory(tmp_path / "inventory.yaml")
+    assert (inventory.tempest.snapshots, inventory.tempest.clones) == (True, True)
 
 
 def test_the_recorded_topology_is_read_back_by_the_lab_power_and_nspawn(tmp_path: Path) -> None:
