@@ -30,7 +30,8 @@ class FakeConn:
         catalog = {kind: [] for kind in LAB_CATALOG}
         access = SimpleNamespace(service_catalog=SimpleNamespace(get_endpoints=lambda: catalog))
         self.session = SimpleNamespace(auth=SimpleNamespace(get_access=lambda _: access))
-        self.image = SimpleNamespace(find_image=self.find_image)
+        self.visibility = {"canary-img": "shared"}
+        self.image = SimpleNamespace(find_image=self.find_image, update_image=self.update_image)
         self.compute = SimpleNamespace(find_flavor=self.find_flavor)
         self.requested: list[str] = []
 
@@ -50,7 +51,12 @@ class FakeConn:
 
     def find_image(self, name: str, ignore_missing: bool = True) -> Any:
         found = self.images.get(name)
-        return None if found is None else SimpleNamespace(id=found, status="active")
+        return None if found is None else SimpleNamespace(
+            id=found, status="active", visibility=self.visibility.get(found, "public"))
+
+    def update_image(self, image: Any, **attrs: Any) -> Any:
+        self.visibility[image.id] = attrs["visibility"]
+        return SimpleNamespace(id=image.id, status="active", visibility=attrs["visibility"])
 
     def find_flavor(self, name: str, ignore_missing: bool = True) -> Any:
         found = self.flavors.get(name)

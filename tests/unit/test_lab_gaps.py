@@ -193,3 +193,39 @@ def test_the_bootstrap_starts_cinder_backup_and_waits_until_it_is_up(
     else:
         with pytest.raises(WaitTimeout, match="cinder-volume and cinder-backup up"):
             cloud.wait_computes(timeout=0)
+
+
+# -- Keystone's roles ----------------------------------------------------------------------------
+class FakeIdentity:
+    """Keystone as the catalog stage uses it: finds answer from what exists, creations add."""
+
+    def __init__(self) -> None:
+        self.roles = {"admin", "member", "reader", "service"}
+        self.created_roles: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith(("find_", "create_", "assign_")) or name == "endpoints":
+            return lambda *args, **kwargs: [] if name == "endpoints" else SimpleNamespace(
+                id=name, **{k: v for k, v in kwargs.items() if k != "id"})
+        raise AttributeError(name)
+
+    def find_role(self, name: str) -> Any:
+        return SimpleNamespace(id=name) if name in self.roles else None
+
+    def create_role(self, name: str) -> Any:
+        self.roles.add(name)
+        self.created_roles.append(name)
+        return SimpleNamespace(id=name)
+
+
+def test_the_catalog_stage_creates_swifts_reseller_admin_role_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    identity = FakeIdentity()
+    conn = SimpleNamespace(identity=identity, close=lambda: None)
+    identity.get_token = lambda: "token"  # type: ignore[attr-defined]
+    monkeypatch.setattr(CloudBootstrap, "admin_connection", lambda self: conn)
+    cloud = CloudBootstrap(lambda *a, **k: None, LabPaths(Path("/nonexistent")), SECRETS,
+                           log=lambda _: None)
+    cloud.catalog()
+    cloud.catalog()
+    assert identity.created_roles == ["ResellerAdmin"]

@@ -206,6 +206,8 @@ def test_the_cloud_is_asked_what_it_can_say() -> None:
     assert conn.requested == ["http://192.0.2.10:8080/info"]
     assert facts.backup_service is True
     assert facts.notes == ()
+    # Tempest's own projects must boot the canary image by ID: a shared one is opened to them
+    assert conn.visibility["canary-img"] == "community"
 
 
 def test_the_inventory_names_the_image_and_flavor() -> None:

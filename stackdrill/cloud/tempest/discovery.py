@@ -96,12 +96,21 @@ def _resolve(find: Callable[[str], Any], kind: str, name: str) -> str:
     return str(found.id)
 
 
+#: Image visibilities under which Tempest's own projects can boot an image by its ID.
+OPEN_VISIBILITIES = ("public", "community")
+
+
 def _canary_ids(conn: Any, spec: TempestSpec) -> tuple[str, str]:
     """The canary workload's image and flavor IDs (created if missing), where the inventory
     leaves Tempest's image or flavor to them."""
     if spec.image is not None and spec.flavor is not None:
         return "", ""
     image, flavor = image_and_flavor(conn)
+    if image.visibility not in OPEN_VISIBILITIES:
+        # Tempest boots in projects it makes for each test class, which see neither a private
+        # nor a shared image: the canary image (stackdrill's own, blank) is opened to them as a
+        # community image, bootable by ID from any project, listed in none
+        image = conn.image.update_image(image, visibility="community")
     return str(image.id), str(flavor.id)
 
 

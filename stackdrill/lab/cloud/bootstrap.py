@@ -39,6 +39,10 @@ DATABASES = {"keystone": "keystone", "placement": "placement", "glance": "glance
              "nova_api": "nova", "nova": "nova", "nova_cell0": "nova", "cinder": "cinder",
              "neutron": "neutron"}
 SERVICE_USERS = ("nova", "placement", "glance", "cinder", "neutron")
+# roles the services' configurations name beyond keystone-manage bootstrap's: Swift's
+# reseller_admin_role (Tempest's account quota tests give it to a user of theirs), as DevStack
+# creates it
+EXTRA_ROLES = ("ResellerAdmin",)
 PASTE_FILES = ("nova/api-paste.ini", "glance/glance-api-paste.ini", "cinder/api-paste.ini",
                "neutron/api-paste.ini")
 # what else the APIs read from /etc as their packages ship it: the filters cinder-api lets a
@@ -217,6 +221,9 @@ class CloudBootstrap:
             identity.assign_project_role_to_user(project, user, admin_role)
             identity.assign_project_role_to_user(project, user,
                                                  identity.find_role("service") or admin_role)
+        for role in EXTRA_ROLES:
+            if identity.find_role(role) is None:
+                identity.create_role(name=role)
         for name, kind, url in CATALOG:
             service = identity.find_service(name) or identity.create_service(name=name,
                                                                              type=kind)
