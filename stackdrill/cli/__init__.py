@@ -75,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _lab_parser(sub: Any) -> None:
     """``stackdrill lab up|down|status|fetch-guest``."""
+    from stackdrill.lab.cloud.release import RELEASES
+
     lab = sub.add_parser("lab", help="the embedded lab cloud on this machine")
     lab.add_argument("action", choices=("up", "down", "status", "fetch-guest"),
                      help="fetch-guest: download the canary guest's kernel and "
@@ -91,6 +93,13 @@ def _lab_parser(sub: Any) -> None:
                      help="with up: one controller (single, the default), or three behind a "
                           "keepalived VIP with Galera, a RabbitMQ cluster and HAProxy (ha); a "
                           "lab up with another topology is refused until lab down")
+    lab.add_argument("--release",
+                     help="with up: the OpenStack series the cloud runs, current (the default) "
+                          "or previous (the series before it, to rehearse an upgrade from), "
+                          "each named also by its series or name ("
+                          + "; ".join(f"{r.name}: {r.series}, {r.codename}" for r in RELEASES)
+                          + "), installed from its own lock file into its own virtualenv; a "
+                          "lab up with another release is refused until lab down")
 
 
 def _run_parser(sub: Any) -> None:
@@ -185,8 +194,9 @@ def _discover_parser(sub: Any) -> None:
 
 
 def _lab(action: str, hosts_only: bool = False, units: str | None = None,
-         topology: str | None = None) -> int:
+         topology: str | None = None, release: str | None = None) -> int:
     from stackdrill.lab.cloud.naming import NamingError, lab_naming
+    from stackdrill.lab.cloud.release import release_named
     from stackdrill.lab.guest.fetch import fetch_guest_packages, missing_guest_packages
     from stackdrill.lab.lab import Lab
     from stackdrill.lab.topology import topology_named
@@ -198,11 +208,14 @@ def _lab(action: str, hosts_only: bool = False, units: str | None = None,
         naming = lab_naming(units)
     except NamingError as exc:
         raise CliError(str(exc)) from None
-    if topology is not None and action != "up":
-        raise CliError(f"lab {action}: --topology is for lab up (the lab's own is recorded)")
-    # up builds the topology asked for (single by default); the rest act on the one built
+    for option, value in (("--topology", topology), ("--release", release)):
+        if value is not None and action != "up":
+            raise CliError(f"lab {action}: {option} is for lab up (the lab's own is recorded)")
+    # up builds the topology and release asked for (single and current by default); the rest
+    # act on the ones built
     lab = Lab(naming=naming,
-              topology=topology_named(topology or "single") if action == "up" else None)
+              topology=topology_named(topology or "single") if action == "up" else None,
+              release=release_named(release or "current") if action == "up" else None)
     if action == "up":
         from stackdrill.core.waiting import WaitTimeout
         from stackdrill.engine.state_dir import default_state_dir
@@ -462,7 +475,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise CliError(f"{args.command}: arguments after -- are for pytest, which only run "
                            f"and plan call")
         if args.command == "lab":
-            return _lab(args.action, args.hosts_only, args.units, args.topology)
+            return _lab(args.action, args.hosts_only, args.units, args.topology, args.release)
         if args.command == "run":
             return _run(args, passthrough)
         if args.command == "plan":

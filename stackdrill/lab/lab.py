@@ -2,8 +2,9 @@
 
 ``up`` copes with whatever a killed run left behind (mounts, loop devices, namespaces, processes):
 it tears that down first, then builds every host afresh. It builds the lab's topology
-(:mod:`stackdrill.lab.topology`, ``single`` unless asked) and records it; a lab of another
-topology must be taken down first. Everything else reads the recorded topology back.
+(:mod:`stackdrill.lab.topology`, ``single`` unless asked) with the OpenStack release asked
+(:mod:`stackdrill.lab.cloud.release`, the current one unless asked) and records both; a lab of
+another topology or release must be taken down first. Everything else reads the records back.
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ from stackdrill.lab.cloud.bootstrap import configure as configure_cloud
 from stackdrill.lab.cloud.install import ensure_openstack
 from stackdrill.lab.cloud.layout import BLOCK_STORAGE_UNITS, COMPUTE_UNITS, controller_units
 from stackdrill.lab.cloud.naming import LabNaming, NamingError, lab_naming
+from stackdrill.lab.cloud.release import (
+    Release,
+    built_release,
+    describe_series,
+    record_release,
+    recorded_series,
+    refuse_other_release,
+)
 from stackdrill.lab.cloud.secrets import LabSecrets
 from stackdrill.lab.power import LabPower
 from stackdrill.lab.prerequisites import missing_tools
@@ -88,14 +97,21 @@ def _tcp_open(address: str, port: int = 22, timeout: float = 1.0) -> bool:
 
 class Lab:
     """``topology``: what ``up`` builds; by default the topology of the lab built under
-    ``paths`` (``single`` when none is)."""
+    ``paths`` (``single`` when none is). ``release``: the OpenStack ``up`` installs; by default
+    the release of the lab built under ``paths`` (the current one when none is)."""
 
     def __init__(self, paths: LabPaths | None = None, naming: LabNaming | None = None,
-                 topology: Topology | None = None) -> None:
+                 topology: Topology | None = None, release: Release | None = None) -> None:
         self.paths = paths or LabPaths.default()
         self.naming = naming or lab_naming()
         self.topology = topology or built_topology(self.paths)
         self.power = LabPower(self.paths, self.topology)
+        self._release = release
+
+    @property
+    def release(self) -> Release:
+        """Read back only when needed: ``down`` and ``status`` do without it."""
+        return self._release or built_release(self.paths)
 
     def in_host(self, name: str, command: str, *, check: bool = True,
                 timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
@@ -126,17 +142,21 @@ class Lab:
         self.paths.inventory.unlink(missing_ok=True)
         (self.paths.root / "clouds.yaml").unlink(missing_ok=True)
         self.paths.topology.unlink(missing_ok=True)
+        self.paths.release.unlink(missing_ok=True)
 
     def up(self, *, cloud: bool = True, log: Callable[[str], None] = print,
            journal: Path | None = None) -> Path:
         """Build every host afresh; with ``cloud``, install and bootstrap OpenStack on them.
         With ``journal``, what dead runs left pending there on the old lab is closed: it went
-        with the old lab. A lab of another topology is refused, untouched."""
+        with the old lab. A lab of another topology or release is refused, untouched."""
+        release = self._release = self.release
         refuse_other_topology(self.paths, self.topology)
+        refuse_other_release(self.paths, release)
         self._preflight()
         started = time.monotonic()
         self.down()
         record_topology(self.paths, self.topology)
+        record_release(self.paths, release)
         self._build_hosts()
         secrets = None
         disks: dict[str, list[tuple[str, str]]] = {}
@@ -183,9 +203,10 @@ class Lab:
         """OpenStack installed and configured in the hosts' roots, the storage disks created
         and bound into their hosts with the shared instances path; the cloud's secrets and
         each host's disks."""
-        ensure_openstack(log)
+        release = self.release
+        ensure_openstack(log, release)
         secrets = LabSecrets.load_or_create(self.paths.root / "secrets.json")
-        configure_cloud(self.paths, secrets, self.naming, self.topology)
+        configure_cloud(self.paths, secrets, self.naming, self.topology, release.venv)
         disks = swift.create_disks(self.paths)
         shared = {"/var/lib/nova/instances": self._shared_instances()}
         if self.topology.clustered:
@@ -219,9 +240,11 @@ class Lab:
     def _bootstrap_cloud(self, secrets: LabSecrets, disks: dict[str, list[tuple[str, str]]],
                          log: Callable[[str], None]) -> None:
         """The booted cloud's services, accounts and object rings, and its clouds.yaml."""
-        CloudBootstrap(self.in_host, self.paths, secrets, log, self.naming, self.topology).run()
+        venv = self.release.venv
+        CloudBootstrap(self.in_host, self.paths, secrets, log, self.naming, self.topology,
+                       venv).run()
         swift.SwiftBootstrap(self.in_host, self.paths, secrets, disks, log,
-                             self.naming, self.topology).run()
+                             self.naming, self.topology, venv).run()
         write_clouds_yaml(self.paths, secrets)
 
     def _close_replaced_lab(self, journal: Path, log: Callable[[str], None]) -> None:
@@ -325,9 +348,11 @@ class Lab:
         naming = self._built_naming()
         cloud = None
         if naming is not None:
+            series = recorded_series(self.paths)
             cloud = lab_status.CloudState(
                 clouds_yaml=clouds_yaml.exists(), units=self._unit_states(hosts, naming),
                 clusters=self._cluster_state(hosts) if self.topology.clustered else None,
+                release=describe_series(series) if series else None,
                 **self._api_states(clouds_yaml, connect or lab_status.connect))
         return lab_status.lab_report(hosts, self.paths.inventory, clouds_yaml, cloud)
 

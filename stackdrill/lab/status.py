@@ -62,13 +62,15 @@ class ClusterState:
 class CloudState:
     """What the lab's cloud answered. ``units``: host -> unit -> ``systemctl is-active``;
     ``apis``: API -> None when it answered, else why not; ``canaries``: server -> status;
-    ``clusters``: the HA topology's (None on the single one)."""
+    ``clusters``: the HA topology's (None on the single one); ``release``: the OpenStack
+    release ``lab up`` recorded, as the operator reads it."""
 
     clouds_yaml: bool
     units: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     apis: Mapping[str, str | None] = field(default_factory=dict)
     canaries: Mapping[str, str] = field(default_factory=dict)
     clusters: ClusterState | None = None
+    release: str | None = None
 
 
 def expected_units(host: LabHost, naming: LabNaming, *, cloud: bool,
@@ -137,7 +139,8 @@ def cloud_summary(state: CloudState) -> list[str]:
     """What answered, one line each, for the operator to see what was checked."""
     units = [answer for host in state.units.values() for answer in host.values()]
     active = sum(answer == "active" for answer in units)
-    lines = [f"units: {active} of {len(units)} active"]
+    lines = [f"release: {state.release}"] if state.release else []
+    lines.append(f"units: {active} of {len(units)} active")
     if state.apis:
         answering = [api for api, why in state.apis.items() if why is None]
         lines.append(f"APIs answering: {', '.join(answering) or 'none'} "

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from stackdrill.lab.cloud.layout import VENV
+from stackdrill.lab.cloud.release import RELEASES
 from stackdrill.lab.hidden import default_hidden, nspawn_hiding, venv_interpreter_prefix
 from stackdrill.lab.topology import LabPaths, built_topology
 
@@ -36,9 +36,10 @@ def nspawn_argv(paths: LabPaths, name: str) -> list[str]:
 
 def hiding_args() -> list[str]:
     """Hide the machine's home, temporary and working trees from the host (see
-    :mod:`stackdrill.lab.hidden`), keeping the OpenStack virtualenv's interpreter visible."""
-    prefix = venv_interpreter_prefix(VENV)
-    return nspawn_hiding(default_hidden(), [prefix] if prefix else [])
+    :mod:`stackdrill.lab.hidden`), keeping the interpreter of each OpenStack release's
+    virtualenv installed on the machine visible (the lab's own, whichever it is, among them)."""
+    prefixes = [venv_interpreter_prefix(release.venv) for release in RELEASES]
+    return nspawn_hiding(default_hidden(), [prefix for prefix in prefixes if prefix])
 
 
 DEVICES_FILE = "devices.json"

@@ -147,6 +147,12 @@ class LabPaths:
         return self.root / "topology"
 
     @property
+    def release(self) -> Path:
+        """The OpenStack series ``lab up`` built (:mod:`stackdrill.lab.cloud.release`),
+        recorded and removed as :attr:`topology` is."""
+        return self.root / "release"
+
+    @property
     def glance_store(self) -> Path:
         """The HA controllers' shared ``/var/lib/glance`` (a file store every Glance API
         serves from, as an NFS export would be)."""

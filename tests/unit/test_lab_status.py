@@ -151,6 +151,7 @@ def test_a_fully_up_lab_says_so_and_exits_0(tmp_path: Path, monkeypatch: pytest.
                                  units=running(), conn=conn)
     assert code == cli.EXIT_OK, lines
     assert lines[5:] == [
+        "release: current (OpenStack 2026.2 Hibiscus)",  # a lab built before the record
         "units: 53 of 53 active",
         "APIs answering: keystone, nova, cinder, glance, swift "
         "(of keystone, nova, cinder, glance, swift)",

@@ -48,8 +48,10 @@ PASTE_FILES = ("nova/api-paste.ini", "glance/glance-api-paste.ini", "cinder/api-
 # what else the APIs read from /etc as their packages ship it: the filters cinder-api lets a
 # volume list take (without the file it ignores ?name= and the rest, and logs an error)
 SHIPPED_FILES = ("cinder/resource_filters.json",)
-# Glance's metadata definitions, as its package ships them, loaded once the schema is there
-METADEFS = VENV / "etc" / "glance" / "metadefs"
+# Glance's metadata definitions, as its package ships them (in each release's virtualenv; the
+# current one's here), loaded once the schema is there
+SHIPPED_METADEFS = Path("etc") / "glance" / "metadefs"
+METADEFS = VENV / SHIPPED_METADEFS
 STATE_DIRS = ("/var/lib/nova/instances", "/var/lib/nova/tmp", "/var/lib/glance/images",
               "/var/lib/glance/staging", "/var/lib/glance/tasks", "/var/lib/cinder/tmp",
               "/var/lib/cinder/volumes",
@@ -76,29 +78,35 @@ def write_files(root: Path, files: dict[str, str]) -> None:
 
 
 def configure(paths: LabPaths, secrets: LabSecrets, naming: LabNaming = PACKAGES,
-              topology: Topology = SINGLE) -> None:
-    """Write every host's configuration into its writable layer (before or after boot)."""
+              topology: Topology = SINGLE, venv: Path = VENV) -> None:
+    """Write every host's configuration into its writable layer (before or after boot), its
+    services run from ``venv``, the OpenStack release's virtualenv, and the files the release
+    ships there."""
     for host in topology.hosts:
         root = paths.merged(host.name)
         if "controller" in host.roles:
-            write_files(root, configs.controller_files(host, secrets, naming, topology))
+            write_files(root, configs.controller_files(host, secrets, naming, topology, venv))
             for rel in (*PASTE_FILES, *SHIPPED_FILES):
-                write_files(root, {f"/etc/{rel}": (VENV / "etc" / rel).read_text()})
+                write_files(root, {f"/etc/{rel}": (venv / "etc" / rel).read_text()})
             if topology.clustered:
                 clusters.write_erlang_cookie(root, secrets["erlang_cookie"])
         elif "compute" in host.roles:
-            write_files(root, configs.compute_files(host, secrets, naming, topology))
+            write_files(root, configs.compute_files(host, secrets, naming, topology, venv))
         elif host.name == BLOCK_STORAGE_HOST:
-            write_files(root, configs.block_storage_files(host, secrets, naming, topology))
+            write_files(root, configs.block_storage_files(host, secrets, naming, topology,
+                                                          venv))
         for directory in STATE_DIRS:
             (root / directory.lstrip("/")).mkdir(parents=True, exist_ok=True)
 
 
 class CloudBootstrap:
+    """``venv``: the OpenStack release's virtualenv, whose commands make the schemas."""
+
     def __init__(self, in_host: Callable[..., Any], paths: LabPaths, secrets: LabSecrets,
                  log: Log = print, naming: LabNaming = PACKAGES,
-                 topology: Topology = SINGLE) -> None:
+                 topology: Topology = SINGLE, venv: Path = VENV) -> None:
         self.in_host = in_host
+        self.venv = venv
         self.naming = naming
         self.paths = paths
         self.secrets = secrets
@@ -173,7 +181,7 @@ class CloudBootstrap:
                             "rabbitmqctl -q set_permissions openstack '.*' '.*' '.*'")
 
     def keystone(self) -> None:
-        manage = f"{VENV}/bin/keystone-manage"
+        manage = f"{self.venv}/bin/keystone-manage"
         self.sh(self.first, f"{manage} db_sync && "
                             f"{manage} fernet_setup --keystone-user root --keystone-group root "
                             f"&& {manage} credential_setup --keystone-user root "
@@ -235,7 +243,7 @@ class CloudBootstrap:
         conn.close()
 
     def schemas(self) -> None:
-        bin_dir = f"{VENV}/bin"
+        bin_dir = f"{self.venv}/bin"
         db_pw = self.secrets["database"]
         cell0 = f"mysql+pymysql://nova:{db_pw}@{API_ADDRESS}/nova_cell0?charset=utf8"
         nova = (f"{bin_dir}/nova-manage api_db sync && "
@@ -245,7 +253,7 @@ class CloudBootstrap:
                 f"{bin_dir}/nova-manage db sync")
         jobs = {
             "placement": f"{bin_dir}/placement-manage db sync",
-            "glance": f"{bin_dir}/glance-manage db_sync && " + load_metadefs(),
+            "glance": f"{bin_dir}/glance-manage db_sync && " + load_metadefs(venv=self.venv),
             "nova": nova,
             "cinder": f"{bin_dir}/cinder-manage db sync",
             "neutron": f"{bin_dir}/neutron-db-manage --config-file /etc/neutron/neutron.conf "
@@ -282,14 +290,16 @@ class CloudBootstrap:
             conn.close()
 
 
-def load_metadefs(source: Path = METADEFS) -> str:
-    """The shell command that loads Glance's metadata definitions into its database and fails
-    unless resource types are there after it: ``glance-manage`` logs a missing or empty
-    directory and still exits 0. Loading again skips the namespaces already there."""
+def load_metadefs(source: Path | None = None, venv: Path = VENV) -> str:
+    """The shell command that loads Glance's metadata definitions (by default those ``venv``
+    ships) into its database and fails unless resource types are there after it:
+    ``glance-manage`` logs a missing or empty directory and still exits 0. Loading again skips
+    the namespaces already there."""
+    source = venv / SHIPPED_METADEFS if source is None else source
     path = shlex.quote(str(source))
     count = shlex.quote("SELECT COUNT(*) FROM metadef_resource_types")
     missing = shlex.quote(f"glance: no metadata definition resource types loaded from {source}")
-    return (f"{VENV}/bin/glance-manage db load_metadefs --path {path} && "
+    return (f"{venv}/bin/glance-manage db load_metadefs --path {path} && "
             f'{{ test "$(mysql -u root -N -B glance -e {count})" -gt 0 || '
             f"{{ echo {missing}; exit 1; }}; }}")
 

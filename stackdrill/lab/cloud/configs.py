@@ -22,7 +22,6 @@ from stackdrill.lab.cloud.naming import PACKAGES, LabNaming
 from stackdrill.lab.cloud.secrets import LabSecrets
 from stackdrill.lab.topology import API_ADDRESS, SINGLE, LabHost, Topology
 
-BIN = VENV / "bin"
 INHOST_SOURCES = Path(__file__).with_name("inhost")
 
 
@@ -104,7 +103,14 @@ from {module} import {app} as application  # noqa: E402
 {after}'''
 
 
-def nova_conf(host: LabHost, secrets: LabSecrets, topology: Topology = SINGLE) -> str:
+def _privsep_helpers(venv: Path, conf: str, *sections: str) -> str:
+    """Each privsep context's helper, run from ``venv``, the OpenStack release's virtualenv."""
+    return "".join(f"\n[{section}]\nhelper_command = {venv}/bin/privsep-helper --config-file "
+                   f"{conf}\n" for section in sections)
+
+
+def nova_conf(host: LabHost, secrets: LabSecrets, topology: Topology = SINGLE,
+              venv: Path = VENV) -> str:
     text = f"""[DEFAULT]
 transport_url = {_transport(secrets, topology)}
 my_ip = {host.address}
@@ -146,13 +152,7 @@ enabled = false
 [libvirt]
 virt_type = qemu
 cpu_mode = none
-
-[nova_sys_admin]
-helper_command = {BIN}/privsep-helper --config-file /etc/nova/nova.conf
-
-[privsep_osbrick]
-helper_command = {BIN}/privsep-helper --config-file /etc/nova/nova.conf
-"""
+""" + _privsep_helpers(venv, "/etc/nova/nova.conf", "nova_sys_admin", "privsep_osbrick")
     text += _authtoken("nova", secrets, topology)
     text += _auth_section("service_user", "nova", secrets) + "send_service_user_token = true\n"
     text += _auth_section("placement", "placement", secrets)
@@ -190,7 +190,8 @@ backup_native_threads_pool_size = 20
 """
 
 
-def cinder_conf(host: LabHost, secrets: LabSecrets, topology: Topology = SINGLE) -> str:
+def cinder_conf(host: LabHost, secrets: LabSecrets, topology: Topology = SINGLE,
+                venv: Path = VENV) -> str:
     text = f"""[DEFAULT]
 transport_url = {_transport(secrets, topology)}
 auth_strategy = keystone
@@ -206,13 +207,8 @@ connection = {_db(secrets, "cinder", "cinder")}
 
 [oslo_concurrency]
 lock_path = /var/lib/cinder/tmp
-
-[cinder_sys_admin]
-helper_command = {BIN}/privsep-helper --config-file /etc/cinder/cinder.conf
-
-[privsep_osbrick]
-helper_command = {BIN}/privsep-helper --config-file /etc/cinder/cinder.conf
-""" + _authtoken("cinder", secrets, topology) + _quorum_queues(topology)
+""" + _privsep_helpers(venv, "/etc/cinder/cinder.conf", "cinder_sys_admin", "privsep_osbrick")
+    text += _authtoken("cinder", secrets, topology) + _quorum_queues(topology)
     if "storage" in host.roles:
         text = text.replace("[DEFAULT]\n", f"[DEFAULT]\nenabled_backends = {BLOCK_BACKEND}\n"
                             + BACKUP_OPTIONS, 1)
@@ -235,8 +231,9 @@ def inhost_modules() -> dict[str, str]:
 
 
 def controller_files(host: LabHost, secrets: LabSecrets, naming: LabNaming = PACKAGES,
-                     topology: Topology = SINGLE) -> dict[str, str]:
-    """A controller's configuration files and the units of its API and control services."""
+                     topology: Topology = SINGLE, venv: Path = VENV) -> dict[str, str]:
+    """A controller's configuration files and the units of its API and control services, which
+    run ``venv``'s commands."""
     infrastructure = (ha_configs.controller_infrastructure(topology, host, secrets)
                       if topology.clustered else _infrastructure_files())
     return {
@@ -244,12 +241,12 @@ def controller_files(host: LabHost, secrets: LabSecrets, naming: LabNaming = PAC
         "/etc/keystone/keystone.conf": _keystone_conf(secrets, topology),
         "/etc/placement/placement.conf": _placement_conf(secrets, topology),
         "/etc/glance/glance-api.conf": _glance_conf(secrets, topology),
-        "/etc/nova/nova.conf": nova_conf(host, secrets, topology),
-        "/etc/cinder/cinder.conf": cinder_conf(host, secrets, topology),
+        "/etc/nova/nova.conf": nova_conf(host, secrets, topology, venv),
+        "/etc/cinder/cinder.conf": cinder_conf(host, secrets, topology, venv),
         "/etc/neutron/neutron.conf": _neutron_conf(secrets, topology),
         "/etc/neutron/plugins/ml2/ml2_conf.ini": ML2_CONF,
-        **_api_files(naming, topology, host),
-        **_control_units(naming),
+        **_api_files(naming, topology, host, venv),
+        **_control_units(naming, venv),
     }
 
 
@@ -353,7 +350,8 @@ flat_networks = *
 """
 
 
-def _api_files(naming: LabNaming, topology: Topology, host: LabHost) -> dict[str, str]:
+def _api_files(naming: LabNaming, topology: Topology, host: LabHost,
+               venv: Path) -> dict[str, str]:
     """Each API's gunicorn entry point and its unit."""
     files: dict[str, str] = {}
     wsgi_argv = {
@@ -370,7 +368,7 @@ def _api_files(naming: LabNaming, topology: Topology, host: LabHost) -> dict[str
             NEUTRON_MODELS if name == "neutron-api" else "")
         files[naming.service_file(name)] = _unit(
             f"OpenStack {name} (gunicorn)",
-            f"{BIN}/gunicorn --no-control-socket --workers {api_workers(topology)} "
+            f"{venv}/bin/gunicorn --no-control-socket --workers {api_workers(topology)} "
             f"--bind {bind_address(topology, host)}:{port} "
             # no request-line limit: Nova asks Neutron for the ports of a page of servers in
             # one query string, longer than gunicorn's default 4094 bytes at 1,000 servers
@@ -382,46 +380,46 @@ def _api_files(naming: LabNaming, topology: Topology, host: LabHost) -> dict[str
     return files
 
 
-def _control_units(naming: LabNaming) -> dict[str, str]:
+def _control_units(naming: LabNaming, venv: Path) -> dict[str, str]:
     """The units of the controller's services that are not APIs."""
     files: dict[str, str] = {}
     for name, conf in (("nova-conductor", "/etc/nova/nova.conf"),
                        ("nova-scheduler", "/etc/nova/nova.conf"),
                        ("cinder-scheduler", "/etc/cinder/cinder.conf")):
         files[naming.service_file(name)] = _unit(
-            f"OpenStack {name}", f"{BIN}/{name} --config-file {conf}",
+            f"OpenStack {name}", f"{venv}/bin/{name} --config-file {conf}",
             after="network-online.target mariadb.service rabbitmq-server.service")
     return files
 
 
 def compute_files(host: LabHost, secrets: LabSecrets, naming: LabNaming = PACKAGES,
-                  topology: Topology = SINGLE) -> dict[str, str]:
+                  topology: Topology = SINGLE, venv: Path = VENV) -> dict[str, str]:
     return {
         **inhost_modules(),
         # os-brick reports this name in the connector Cinder exports volumes to.
         "/etc/iscsi/initiatorname.iscsi":
             f"InitiatorName=iqn.2026-11.org.stackdrill.lab:{host.name}\n",
-        "/etc/nova/nova.conf": nova_conf(host, secrets, topology),
+        "/etc/nova/nova.conf": nova_conf(host, secrets, topology, venv),
         naming.service_file("nova-compute"): _unit(
             "OpenStack nova-compute (iSCSI volumes through qemu's initiator)",
-            f"{BIN}/python -m stackdrill_lab_nova_compute --config-file /etc/nova/nova.conf",
+            f"{venv}/bin/python -m stackdrill_lab_nova_compute --config-file /etc/nova/nova.conf",
             after="network-online.target libvirtd.service",
             environment=f"PYTHONPATH={INHOST_DIR}"),
     }
 
 
 def block_storage_files(host: LabHost, secrets: LabSecrets, naming: LabNaming = PACKAGES,
-                        topology: Topology = SINGLE) -> dict[str, str]:
+                        topology: Topology = SINGLE, venv: Path = VENV) -> dict[str, str]:
     return {
         **inhost_modules(),
-        "/etc/cinder/cinder.conf": cinder_conf(host, secrets, topology),
+        "/etc/cinder/cinder.conf": cinder_conf(host, secrets, topology, venv),
         "/etc/tgt/conf.d/cinder.conf": "include /var/lib/cinder/volumes/*\n",
         naming.service_file("cinder-volume"): _unit(
             "OpenStack cinder-volume (file-backed LUNs exported by tgtd)",
-            f"{BIN}/cinder-volume --config-file /etc/cinder/cinder.conf",
+            f"{venv}/bin/cinder-volume --config-file /etc/cinder/cinder.conf",
             after="network-online.target tgt.service",
             environment=f"PYTHONPATH={INHOST_DIR}"),
         naming.service_file("cinder-backup"): _unit(
             "OpenStack cinder-backup (volume backups to Swift)",
-            f"{BIN}/cinder-backup --config-file /etc/cinder/cinder.conf"),
+            f"{venv}/bin/cinder-backup --config-file /etc/cinder/cinder.conf"),
     }

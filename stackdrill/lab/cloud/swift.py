@@ -33,8 +33,14 @@ from stackdrill.cloud.swift_ring import (
     rebalance_command,
 )
 from stackdrill.core.waiting import poll
-from stackdrill.lab.cloud.configs import BIN, _unit
-from stackdrill.lab.cloud.layout import KEYSTONE_URL, REGION, bind_address, memcached_servers
+from stackdrill.lab.cloud.configs import _unit
+from stackdrill.lab.cloud.layout import (
+    KEYSTONE_URL,
+    REGION,
+    VENV,
+    bind_address,
+    memcached_servers,
+)
 from stackdrill.lab.cloud.naming import PACKAGES, LabNaming
 from stackdrill.lab.cloud.secrets import LabSecrets
 from stackdrill.lab.system import LabError, mounted, sh, unmount_under
@@ -254,11 +260,11 @@ def fstab(disks: Sequence[tuple[str, str]]) -> str:
                    for disk, device in disks)
 
 
-def storage_units(naming: LabNaming = PACKAGES) -> dict[str, str]:
+def storage_units(naming: LabNaming = PACKAGES, venv: Path = VENV) -> dict[str, str]:
     units = {
         naming.service_file(f"swift-{daemon}"): _unit(
             f"OpenStack Swift {daemon}",
-            f"{BIN}/swift-{daemon} {SWIFT_DIR}/{daemon.split('-')[0]}-server.conf",
+            f"{venv}/bin/swift-{daemon} {SWIFT_DIR}/{daemon.split('-')[0]}-server.conf",
             after="network-online.target local-fs.target swift-rsyncd.service")
         for daemon in STORAGE_DAEMONS
     }
@@ -285,9 +291,9 @@ WantedBy=local-fs.target
 
 
 def proxy_files(secrets: LabSecrets, naming: LabNaming = PACKAGES, topology: Topology = SINGLE,
-                host: LabHost | None = None) -> dict[str, str]:
-    """A controller's proxy: on HA's, bound to ``host``'s own address (HAProxy holds the VIP's
-    port) and caching in every controller's memcached."""
+                host: LabHost | None = None, venv: Path = VENV) -> dict[str, str]:
+    """A controller's proxy, run from ``venv``: on HA's, bound to ``host``'s own address
+    (HAProxy holds the VIP's port) and caching in every controller's memcached."""
     conf = (proxy_server_conf(secrets) if host is None or not topology.clustered else
             proxy_server_conf(secrets, bind_ip=bind_address(topology, host),
                               memcache=memcached_servers(topology)))
@@ -296,20 +302,20 @@ def proxy_files(secrets: LabSecrets, naming: LabNaming = PACKAGES, topology: Top
         f"{SWIFT_DIR}/proxy-server.conf": conf,
         naming.service_file("swift-proxy-server"): _unit(
             "OpenStack Swift proxy-server",
-            f"{BIN}/swift-proxy-server {SWIFT_DIR}/proxy-server.conf",
+            f"{venv}/bin/swift-proxy-server {SWIFT_DIR}/proxy-server.conf",
             after="network-online.target memcached.service"),
     }
 
 
 def storage_files(node: StorageNode, secrets: LabSecrets,
                   disks: Sequence[tuple[str, str]],
-                  naming: LabNaming = PACKAGES) -> dict[str, str]:
+                  naming: LabNaming = PACKAGES, venv: Path = VENV) -> dict[str, str]:
     """Everything a storage host needs but its rings; ``disks`` is [(disk, /dev/loopN)]."""
     files = {
         f"{SWIFT_DIR}/swift.conf": swift_conf(secrets),
         **storage_server_confs(node),
         "/etc/rsyncd.conf": rsyncd_conf(node),
-        **storage_units(naming),
+        **storage_units(naming, venv),
     }
     if disks:
         files["/etc/fstab"] = fstab(disks)
@@ -347,8 +353,10 @@ class SwiftBootstrap:
 
     def __init__(self, in_host: InHost, paths: LabPaths, secrets: LabSecrets,
                  disks: dict[str, list[tuple[str, str]]], log: Log = print,
-                 naming: LabNaming = PACKAGES, topology: Topology = SINGLE) -> None:
+                 naming: LabNaming = PACKAGES, topology: Topology = SINGLE,
+                 venv: Path = VENV) -> None:
         self.in_host = in_host
+        self.venv = venv
         self.naming = naming
         self.paths = paths
         self.secrets = secrets
@@ -373,13 +381,13 @@ class SwiftBootstrap:
 
         for host in self.topology.controllers:
             write_files(self.paths.merged(host.name),
-                        proxy_files(self.secrets, self.naming, self.topology, host))
+                        proxy_files(self.secrets, self.naming, self.topology, host, self.venv))
         for name in (*self.proxies, *(node.name for node in self.nodes)):
-            link_tools(self.paths.merged(name))
+            link_tools(self.paths.merged(name), self.venv)
         for node in self.nodes:
             root = self.paths.merged(node.name)
             write_files(root, storage_files(node, self.secrets, self.disks.get(node.name, []),
-                                            self.naming))
+                                            self.naming, self.venv))
             for sub in (*(f"{DEVICES}/{d}" for d in node.disks), "/var/cache/swift"):
                 (root / sub.lstrip("/")).mkdir(parents=True, exist_ok=True)
 
@@ -397,7 +405,7 @@ class SwiftBootstrap:
 
     def rings(self) -> None:
         """Built on the first controller, copied to every storage host and other proxy."""
-        self.sh(self.ring_host, f"export PATH={BIN}:$PATH && mkdir -p {SWIFT_DIR} && "
+        self.sh(self.ring_host, f"export PATH={self.venv}/bin:$PATH && mkdir -p {SWIFT_DIR} && "
                                 f"cd {SWIFT_DIR} && rm -f *.builder *.ring.gz && "
                                 + " && ".join(_grouped(ring_build_commands(self.nodes))))
         source = self.paths.merged(self.ring_host) / SWIFT_DIR.lstrip("/")
@@ -437,14 +445,14 @@ TOOLS = ("swift", "swift-ring-builder", "swift-get-nodes", "swift-recon", "swift
          "swift-object-info", "swift-account-info", "swift-container-info")
 
 
-def link_tools(root: Path) -> None:
+def link_tools(root: Path, venv: Path = VENV) -> None:
     bindir = root / "usr/local/bin"
     bindir.mkdir(parents=True, exist_ok=True)
     for tool in TOOLS:
         link = bindir / tool
         if link.is_symlink() or link.exists():
             link.unlink()
-        link.symlink_to(BIN / tool)
+        link.symlink_to(venv / "bin" / tool)
 
 
 

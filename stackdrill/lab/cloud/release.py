@@ -1,0 +1,98 @@
+"""Which OpenStack the lab's cloud runs: the current series (the default) or the series before
+it, to rehearse an upgrade from.
+
+Each release has its own lock file beside this module (``scripts/lock-openstack`` makes both)
+and its own virtualenv on the machine, which every lab host sees through its overlay of the
+machine's root; the hosts' units and configuration name the chosen one's commands. ``lab up``
+records the release it built under the lab directory, beside the topology, and everything that
+needs the lab's virtualenv reads it back; ``lab up`` of another release is refused until ``lab
+down``, which removes the record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from stackdrill.core.errors import BadInput
+from stackdrill.lab.cloud.layout import VENV
+from stackdrill.lab.topology import LabPaths, recorded_topology
+
+
+class ReleaseError(BadInput):
+    """A release that does not exist, or one other than the lab that is up."""
+
+
+@dataclass(frozen=True)
+class Release:
+    """``name``: what ``lab up --release`` calls it (its ``series`` and ``codename`` are
+    accepted too); ``lock``: what its virtualenv ``venv`` is installed from."""
+
+    name: str
+    series: str
+    codename: str
+    lock: Path
+    venv: Path
+
+    @property
+    def bin(self) -> Path:
+        return self.venv / "bin"
+
+    def __str__(self) -> str:
+        return f"{self.name} (OpenStack {self.series} {self.codename.title()})"
+
+
+CURRENT = Release("current", "2026.2", "hibiscus", Path(__file__).with_name("openstack.lock"),
+                  VENV)
+PREVIOUS = Release("previous", "2026.1", "gazpacho",
+                   Path(__file__).with_name("openstack-previous.lock"),
+                   VENV.with_name(f"{VENV.name}-2026.1"))
+RELEASES = (CURRENT, PREVIOUS)
+
+
+def release_named(name: str) -> Release:
+    """The release called ``name``, ``series`` or ``codename`` (``previous``, ``2026.1`` or
+    ``gazpacho``)."""
+    wanted = name.strip().lower()
+    for release in RELEASES:
+        if wanted in (release.name, release.series, release.codename):
+            return release
+    known = ", ".join(f"{r.name} ({r.series}, {r.codename})" for r in RELEASES)
+    raise ReleaseError(f"lab release {name!r}: expected one of {known}")
+
+
+def recorded_series(paths: LabPaths) -> str | None:
+    """The series ``lab up`` recorded under ``paths``, as written; a lab built before the
+    record runs the current one; None when no lab was built there."""
+    try:
+        return paths.release.read_text().strip()
+    except OSError:
+        return CURRENT.series if recorded_topology(paths) is not None else None
+
+
+def built_release(paths: LabPaths) -> Release:
+    """The release of the lab under ``paths``, the current one when none was built."""
+    series = recorded_series(paths)
+    return CURRENT if series is None else release_named(series)
+
+
+def describe_series(series: str) -> str:
+    """A recorded series as the operator reads it (one no release names any longer, too)."""
+    try:
+        return str(release_named(series))
+    except ReleaseError:
+        return f"OpenStack {series}"
+
+
+def record_release(paths: LabPaths, release: Release) -> None:
+    paths.root.mkdir(parents=True, exist_ok=True)
+    paths.release.write_text(release.series + "\n")
+
+
+def refuse_other_release(paths: LabPaths, wanted: Release) -> None:
+    """A lab of another release is up (or its ``lab up`` did not finish): one line."""
+    built = recorded_series(paths)
+    if built is not None and built != wanted.series:
+        raise ReleaseError(f"the lab under {paths.root} is up with release "
+                           f"{describe_series(built)}, not {wanted}: lab down first "
+                           f"(stackdrill lab down)")
