@@ -1,8 +1,10 @@
 """Tempest, OpenStack's own functional tests, as a verification step:
 ``Then Tempest's "<regex>" tests pass`` runs the tests the regex selects against the drill's
 cloud (:mod:`stackdrill.cloud.tempest.verification`) and fails unless at least one ran and none
-failed. Each test is a sub-step of the step in the evidence; a regex that does not compile is
-refused at collection (:mod:`stackdrill.cloud.tempest.selection`)."""
+failed. Each test is a sub-step of the step in the evidence. A regex that does not compile, or
+that selects none of the tests the Tempest virtualenv lists, is refused at collection, and so is
+a run (not a plan) without Tempest installed (:mod:`stackdrill.cloud.tempest.selection`,
+:mod:`stackdrill.engine.tempest_check`)."""
 
 from __future__ import annotations
 
@@ -11,13 +13,13 @@ from pytest_bdd import parsers, then
 
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.cloud.tempest import TempestError
-from stackdrill.cloud.tempest.install import TempestVenv, venv_path
 from stackdrill.cloud.tempest.results import TempestReport
 from stackdrill.cloud.tempest.selection import TEMPEST_STEP
 from stackdrill.cloud.tempest.verification import TempestJob, verify
 from stackdrill.engine.drill import Drill
 from stackdrill.engine.guards import changes_the_cloud
 from stackdrill.engine.state_dir import default_state_dir
+from stackdrill.engine.tempest_check import run_venv
 from stackdrill.inventory.model import Inventory
 
 
@@ -25,7 +27,7 @@ def tempest_job(config: pytest.Config, inventory: Inventory) -> TempestJob:
     """The run's Tempest: the inventory's ``tempest`` key, the virtualenv ``--tempest-venv``
     names, the workspaces under the state directory."""
     state = default_state_dir()
-    venv = TempestVenv(venv_path(config.getoption("tempest_venv", None), state))
+    venv = run_venv(config.getoption("tempest_venv", None))
     return TempestJob(inventory.tempest, venv, state / "tempest" / "workspaces",
                       len(inventory.with_role("compute")))
 

@@ -2,7 +2,9 @@
 matches, a raised limit or a role the inventory cannot satisfy, a production inventory without
 ``--confirm``; the scenarios skipped, with the reason, that the inventory cannot run (an
 ``@ha`` drill without the clusters and the VIP it drills); and, once collection is accepted,
-the lock, the leftovers of dead runs and the hosts' reachability before anything runs."""
+the Tempest steps against the Tempest they run from (a regex that selects no test; a real run
+without Tempest installed), the lock, the leftovers of dead runs and the hosts' reachability
+before anything runs."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from stackdrill.engine.preflight import (
     one_line,
 )
 from stackdrill.engine.requirements import HA_TAG, unmet
+from stackdrill.engine.tempest_check import check_tempest, run_venv
 from stackdrill.engine.tenant_expectations import canary_problems
 from stackdrill.pytest_plugin.disk_space import refuse_unwritable
 from stackdrill.pytest_plugin.dry_run import print_plan
@@ -143,6 +146,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         runnable = _skip_unmet(session)
         _check_limit_names(session, runnable)
         _check_roles(session, runnable)
+        _check_tempest(config, runnable, running=False)
         print_plan(session, runnable, skipped_reasons(config))
         return
     _announce_seed(session)
@@ -150,6 +154,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     destructive = [item for item in session.items if scenario_changes_the_cloud(item)]
     if config.option.collectonly or not (needs_hosts or destructive):
         return
+    # before the lab is brought up or locked: the check needs no inventory
+    _check_tempest(config, session.items, running=True)
     if needs_hosts and config.getoption("lab"):
         # before the lab may be rebuilt under another run's drill
         existing = existing_lab_inventory()
@@ -218,6 +224,19 @@ def _check_roles(session: pytest.Session, items: list[pytest.Item]) -> None:
             + check_choices(location, steps, inventory) \
             + check_fault_inventory(location, steps, inventory, found)
         problems += [p for p in here if p not in problems]
+    if problems:
+        raise pytest.UsageError(one_line(problems))
+
+
+def _check_tempest(config: pytest.Config, items: list[pytest.Item], running: bool) -> None:
+    """The Tempest steps of ``items`` against the Tempest they run from: a regex that selects
+    no test is refused, and so is a real run (``running``) without Tempest installed
+    (:mod:`stackdrill.engine.tempest_check`)."""
+    scenarios = [(scenario[0], steps) for scenario, steps in
+                 ((scenario_steps(item), rendered_steps(item)) for item in items)
+                 if scenario is not None and steps is not None]
+    problems = check_tempest(scenarios, run_venv(config.getoption("tempest_venv", None)),
+                             running)
     if problems:
         raise pytest.UsageError(one_line(problems))
 

@@ -1,6 +1,8 @@
 """Fakes for the Tempest step's tests: a lab-like cloud's openstacksdk connection and clouds.yaml
 entry, and a Tempest virtualenv whose ``tempest`` replays the real subunit sample of
-``data/tempest`` and whose ``subunit2junitxml`` gives its real JUnit XML."""
+``data/tempest`` (``tempest run --regex``), makes a workspace (``tempest init``) and lists
+Tempest-like test ids in it (``tempest run --list-tests``), and whose ``subunit2junitxml`` gives
+the sample's real JUnit XML."""
 
 from __future__ import annotations
 
@@ -67,7 +69,28 @@ FAKE_TEMPEST = '''#!{python}
 import json, os, pathlib, sys, time
 venv = pathlib.Path(__file__).resolve().parent.parent
 mode = (venv / "mode").read_text().strip()
+listing = (venv / "listing").read_text().strip()
 args = sys.argv[1:]
+if args[:1] == ["init"]:  # tempest init [--workspace-path FILE] DIR
+    workspace = pathlib.Path(args[-1])
+    workspace.mkdir(parents=True)
+    (workspace / ".stestr.conf").write_text("[DEFAULT]\\n")
+    with (venv / "inits.log").open("a") as log:
+        log.write(json.dumps(args) + "\\n")
+    sys.exit(0)
+if "--list-tests" in args:
+    with (venv / "listings.log").open("a") as log:
+        log.write(os.getcwd() + "\\n")
+    if not pathlib.Path(".stestr.conf").exists():
+        sys.stderr.write("No .stestr.conf file found in the CWD\\n")
+        sys.exit(1)
+    if listing == "crash":
+        sys.stderr.write("Traceback (most recent call last):\\n  ...\\n")
+        sys.stderr.write("ImportError: cannot import name 'clients' from 'tempest'\\n")
+        sys.exit(1)
+    if listing == "ids":
+        sys.stdout.write((venv / "test_ids.txt").read_text())
+    sys.exit(0)
 conf = pathlib.Path(args[args.index("--config-file") + 1])
 (venv / "call.json").write_text(json.dumps({{
     "args": args, "cwd": os.getcwd(), "pid": os.getpid(), "python_env": os.environ.get("PYTHON"),
@@ -99,9 +122,33 @@ out.write_text({empty!r})
 '''
 
 
-def fake_venv(directory: Path, mode: str = "sample") -> TempestVenv:
+LISTED = (
+    "tempest.api.compute.flavors.test_flavors.FlavorsV2TestJSON.test_get_flavor"
+    "[id-1f12046b-753d-40d2-abb6-d8eb8b30cb2f,smoke]",
+    "tempest.api.compute.flavors.test_flavors.FlavorsV2TestJSON.test_list_flavors"
+    "[id-e36c0eaa-dff5-4082-ad1f-3f9a80aa3f59]",
+    "tempest.api.identity.admin.v3.test_list_users.UsersV3TestJSON.test_list_users_with_name"
+    "[id-c285bb37-7325-4c02-bff3-3da5d946d683]",
+    "tempest.api.volume.test_volumes_get.VolumesGetTestJSON.test_volume_create_get_delete"
+    "[id-54a01030-c7fc-447c-86ee-c1182beae638]",
+    "tempest.scenario.test_server_basic_ops.TestServerBasicOps.test_server_basic_ops"
+    "[compute,id-7fff3fb3-91d8-4fd0-bd7d-0204f1f180ba,network,smoke]",
+)
+"""The ids the fake ``tempest run --list-tests`` lists (in the shape of Tempest 47's)."""
+VERSION = "47.0.0"
+
+
+def fake_venv(directory: Path, mode: str = "sample", listing: str = "ids") -> TempestVenv:
+    """A fake Tempest virtualenv under ``directory``. ``mode``: what ``tempest run --regex``
+    does (``sample`` replays the sample stream; ``nomatch``, ``hang``, ``crash``). ``listing``:
+    what ``tempest run --list-tests`` does, run in a workspace ``tempest init`` made
+    (``ids`` lists :data:`LISTED`; ``crash`` fails as a broken Tempest does; ``empty``)."""
     venv = TempestVenv(directory / "venv")
     venv.tempest.parent.mkdir(parents=True)
+    (venv.path / "lib" / "python3.11" / "site-packages" / f"tempest-{VERSION}.dist-info") \
+        .mkdir(parents=True)
+    (venv.path / "listing").write_text(listing)
+    (venv.path / "test_ids.txt").write_text("".join(f"{test_id}\n" for test_id in LISTED))
     venv.tempest.write_text(FAKE_TEMPEST.format(python=sys.executable))
     venv.subunit2junitxml.write_text(FAKE_CONVERTER.format(python=sys.executable, empty=EMPTY))
     for script in (venv.tempest, venv.subunit2junitxml):
@@ -114,6 +161,18 @@ def fake_venv(directory: Path, mode: str = "sample") -> TempestVenv:
 
 def call(venv: TempestVenv) -> dict[str, Any]:
     return dict(json.loads((venv.path / "call.json").read_text()))
+
+
+def listings(venv: TempestVenv) -> list[str]:
+    """The working directory of each ``tempest run --list-tests`` the fake answered."""
+    log = venv.path / "listings.log"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def inits(venv: TempestVenv) -> list[list[str]]:
+    """The arguments of each ``tempest init`` the fake answered."""
+    log = venv.path / "inits.log"
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
 class FakeAccess:

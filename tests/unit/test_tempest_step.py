@@ -134,7 +134,9 @@ def test_each_tempest_test_is_a_sub_step_of_the_step(tmp_path: Path,
 def test_without_a_cloud_the_step_fails_saying_so(tmp_path: Path,
                                                  capfd: pytest.CaptureFixture[str]) -> None:
     features, inventory = fake_project(tmp_path, SCENARIO.format(regex="tempest"))
-    ran = stackdrill(run_args(tmp_path, features, inventory), tmp_path, capfd)
+    venv = fake_venv(tmp_path)
+    ran = stackdrill(run_args(tmp_path, features, inventory,
+                              pytest_args=("--tempest-venv", str(venv.path))), tmp_path, capfd)
     assert ran.code == cli.EXIT_FAILED, ran
     assert "the Tempest step needs a cloud: no clouds.yaml entry for this inventory" \
         in ran.stdout

@@ -3,7 +3,8 @@ virtualenv, installed from the lock file beside these modules (:mod:`.install`);
 ``tempest.conf`` written from the inventory's ``tempest`` section and the clouds.yaml entry
 (:mod:`.conf`, with what the cloud is asked in :mod:`.discovery`); the run of a selection with a
 deadline (:mod:`.runner`); and its per-test results and verdict (:mod:`.results`). The step's
-text and its check at collection are in :mod:`.selection`."""
+text and its checks before the run are in :mod:`.selection`, the test ids the virtualenv lists
+in :mod:`.listing`."""
 
 from __future__ import annotations
 

@@ -18,13 +18,15 @@ from pathlib import Path
 
 from stackdrill.cloud.tempest import TempestError
 
-__all__ = ["LOCK", "PYTHON", "TempestVenv", "ensure_tempest", "venv_path"]
+__all__ = ["LOCK", "PYTHON", "TempestVenv", "ensure_tempest", "environment", "venv_path"]
 
 LOCK = Path(__file__).with_name("tempest.lock")
 PYTHON = "3.11"
 STAMP = ".stackdrill-lock-sha256"
 VENV_ENV = "STACKDRILL_TEMPEST_VENV"
 """The environment variable that names the virtualenv when no option does."""
+_ENV_DROPPED = ("PYTHON", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
+"""Variables of stackdrill's own Python environment that would leak into Tempest's."""
 
 Runner = Callable[[Sequence[str], float], None]
 
@@ -70,6 +72,12 @@ def venv_path(explicit: str | Path | None, state_dir: Path) -> Path:
     if os.environ.get(VENV_ENV):
         return Path(os.environ[VENV_ENV]).expanduser()
     return state_dir / "tempest" / "venv"
+
+
+def environment() -> dict[str, str]:
+    """The environment Tempest's commands run with: stackdrill's own, without what would
+    make them use stackdrill's Python."""
+    return {key: value for key, value in os.environ.items() if key not in _ENV_DROPPED}
 
 
 def _digest(lock: Path) -> str:

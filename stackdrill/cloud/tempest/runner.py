@@ -24,7 +24,7 @@ from typing import BinaryIO
 
 from stackdrill.cloud.tempest import TempestError
 from stackdrill.cloud.tempest.conf import write_private
-from stackdrill.cloud.tempest.install import TempestVenv
+from stackdrill.cloud.tempest.install import TempestVenv, environment
 from stackdrill.cloud.tempest.results import NO_MATCH, TempestReport, parse_junit
 from stackdrill.core.waiting import WaitTimeout, poll
 
@@ -37,8 +37,6 @@ STOP_GRACE = 10.0
 CONVERT_TIMEOUT = 300.0
 PRIVATE = 0o077
 """The umask of Tempest and its converter: what they write in the workspace is their owner's."""
-_ENV_DROPPED = ("PYTHON", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
-"""Variables of stackdrill's own Python environment that would leak into Tempest's."""
 
 
 @dataclass(frozen=True)
@@ -101,10 +99,6 @@ def _private(path: Path) -> BinaryIO:
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
 
 
-def _environment() -> dict[str, str]:
-    return {key: value for key, value in os.environ.items() if key not in _ENV_DROPPED}
-
-
 def _end(process: subprocess.Popen[bytes]) -> None:
     """Terminate the run's process group, then kill it if it lingers."""
     if process.poll() is not None:
@@ -126,7 +120,7 @@ def _run(venv: TempestVenv, workspace: Workspace, settings: RunSettings) -> int 
     with _private(workspace.subunit) as out, _private(workspace.stderr) as err:
         process = subprocess.Popen(settings.command(venv, workspace), cwd=workspace.path,
                                    stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                   env=_environment(), start_new_session=True, umask=PRIVATE)
+                                   env=environment(), start_new_session=True, umask=PRIVATE)
     try:
         poll(lambda: process.poll() is not None, timeout=settings.deadline, interval=0.2,
              max_interval=5.0, description=f'Tempest\'s "{settings.regex}" tests')
@@ -145,7 +139,7 @@ def convert(venv: TempestVenv, workspace: Workspace) -> str:
             result = subprocess.run(
                 [str(venv.subunit2junitxml), "--no-passthrough", "-o", str(workspace.junit)],
                 stdin=stream, capture_output=True, timeout=CONVERT_TIMEOUT, check=False,
-                env=_environment(), umask=PRIVATE)
+                env=environment(), umask=PRIVATE)
         except subprocess.TimeoutExpired:
             raise TempestError(f"subunit2junitxml: no answer within {CONVERT_TIMEOUT:g} s") \
                 from None
