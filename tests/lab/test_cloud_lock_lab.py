@@ -23,7 +23,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -161,9 +162,19 @@ def test_a_second_drill_host_is_refused_then_takes_over_and_undoes_the_first_one
         controller.run("systemctl start memcached", record=False)
 
 
-def test_the_lock_is_released_when_its_holder_is_killed_with_nothing_left_behind(
-        lab: Lab, tmp_path: Path) -> None:
-    """A run killed before any fault: its lock goes with its MariaDB connection, at once."""
+@dataclass
+class Holder:
+    """A first run holding the lab's lock with nothing injected, until ``release`` exists; a
+    second run of the same feature (``second``) takes the lock and, the release file being
+    there, ends at once."""
+
+    process: subprocess.Popen[str]
+    release: Path
+    run: Callable[[], subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def holder(lab: Lab, tmp_path: Path) -> Iterator[Holder]:
     inventory = lab.ensure_up()
     release = tmp_path / "release"
     holding = write_feature_dir(tmp_path / "holding", "holding", HOLDING_ONLY.format(
@@ -175,73 +186,56 @@ def test_the_lock_is_released_when_its_holder_is_killed_with_nothing_left_behind
     try:
         poll_until(Path(f"{release}.holding").exists, timeout=120, interval=0.2,
                    description="the first run holds the lock")
-        os.kill(first.pid, signal.SIGKILL)
-        first.communicate(timeout=60)
-        release.touch()  # the second run holds no longer than it takes to get there
-        second = stackdrill(tmp_path / "second", *run_args(
-            holding, inventory, tmp_path / "second"), timeout=120)
-        assert second.returncode == 0, second.stdout + second.stderr
-    finally:
-        release.touch()
-        if first.poll() is None:
-            first.kill()
-            first.communicate(timeout=60)
-
-
-LOCK_USER = ("mysql -N -e \"SELECT IFNULL(IS_USED_LOCK('stackdrill:stackdrill-lab'), "
-             "'free')\"")
-
-
-def test_a_silent_holder_loses_the_lock_within_the_bound(lab: Lab, controller: Target,
-                                                         tmp_path: Path) -> None:
-    """A live holder keeps its lock past ``LOST_HOLDER_SECONDS`` (its keepalive pings the
-    session); a run that falls silent without closing its connection (SIGSTOP here; a drill
-    host lost or cut off does the same) loses it once that many seconds pass without a ping,
-    not after MariaDB's 8-hour default ``wait_timeout``."""
-    inventory = lab.ensure_up()
-    release = tmp_path / "release"
-    holding = write_feature_dir(tmp_path / "holding", "holding", HOLDING_ONLY.format(
-        release=release), HOLDING_STEPS)
-    first = subprocess.Popen([sys.executable, "-m", "stackdrill.cli",
-                              *run_args(holding, inventory, tmp_path / "first")],
-                             cwd=ROOT, env=env_of(tmp_path / "first"), stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
-    try:
-        poll_until(Path(f"{release}.holding").exists, timeout=120, interval=0.2,
-                   description="the first run holds the lock")
-        session = controller.run(LOCK_USER, record=False).stdout.strip()
-        assert session.isdigit(), session
-        held_since = time.monotonic()
-
-        def held_past_the_bound() -> bool:
-            now = controller.run(LOCK_USER, record=False).stdout.strip()
-            assert now == session, f"the live holder's session {session} lost it: {now}"
-            return time.monotonic() - held_since > LOST_HOLDER_SECONDS + KEEPALIVE_SECONDS
-
-        poll_until(held_past_the_bound, timeout=LOST_HOLDER_SECONDS + 60, interval=5,
-                   max_interval=5, description="the live holder keeping its lock")
-        os.kill(first.pid, signal.SIGSTOP)
-        stopped = time.monotonic()
-        release.touch()
-        refused = stackdrill(tmp_path / "second", *run_args(
-            holding, inventory, tmp_path / "second"), timeout=120)
-        assert refused.returncode == 2, refused.stdout + refused.stderr
-        assert f"being drilled by pid {first.pid}" in refused.stderr
-
-        def second_runs() -> bool:
-            run = stackdrill(tmp_path / "second", *run_args(
-                holding, inventory, tmp_path / "second"), timeout=120)
-            return run.returncode == 0
-
-        poll_until(second_runs, timeout=LOST_HOLDER_SECONDS + 60, interval=5,
-                   description="the silent holder's lock freed by MariaDB")
-        assert time.monotonic() - stopped >= LOST_HOLDER_SECONDS - 5
+        yield Holder(first, release, lambda: stackdrill(tmp_path / "second", *run_args(
+            holding, inventory, tmp_path / "second"), timeout=120))
     finally:
         release.touch()
         if first.poll() is None:
             os.kill(first.pid, signal.SIGCONT)
             first.kill()
             first.communicate(timeout=60)
+
+
+def test_the_lock_is_released_when_its_holder_is_killed_with_nothing_left_behind(
+        holder: Holder) -> None:
+    """A run killed before any fault: its lock goes with its MariaDB connection, at once."""
+    os.kill(holder.process.pid, signal.SIGKILL)
+    holder.process.communicate(timeout=60)
+    holder.release.touch()  # the second run holds no longer than it takes to get there
+    second = holder.run()
+    assert second.returncode == 0, second.stdout + second.stderr
+
+
+LOCK_USER = ("mysql -N -e \"SELECT IFNULL(IS_USED_LOCK('stackdrill:stackdrill-lab'), "
+             "'free')\"")
+
+
+def test_a_silent_holder_loses_the_lock_within_the_bound(controller: Target,
+                                                         holder: Holder) -> None:
+    """A live holder keeps its lock past ``LOST_HOLDER_SECONDS`` (its keepalive pings the
+    session); a run that falls silent without closing its connection (SIGSTOP here; a drill
+    host lost or cut off does the same) loses it once that many seconds pass without a ping,
+    not after MariaDB's 8-hour default ``wait_timeout``."""
+    session = controller.run(LOCK_USER, record=False).stdout.strip()
+    assert session.isdigit(), session
+    held_since = time.monotonic()
+
+    def held_past_the_bound() -> bool:
+        now = controller.run(LOCK_USER, record=False).stdout.strip()
+        assert now == session, f"the live holder's session {session} lost it: {now}"
+        return time.monotonic() - held_since > LOST_HOLDER_SECONDS + KEEPALIVE_SECONDS
+
+    poll_until(held_past_the_bound, timeout=LOST_HOLDER_SECONDS + 60, interval=5,
+               max_interval=5, description="the live holder keeping its lock")
+    os.kill(holder.process.pid, signal.SIGSTOP)
+    stopped = time.monotonic()
+    holder.release.touch()
+    refused = holder.run()
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert f"being drilled by pid {holder.process.pid}" in refused.stderr
+    poll_until(lambda: holder.run().returncode == 0, timeout=LOST_HOLDER_SECONDS + 60,
+               interval=5, description="the silent holder's lock freed by MariaDB")
+    assert time.monotonic() - stopped >= LOST_HOLDER_SECONDS - 5
 
 
 HOLDING_ONLY = """\
