@@ -40,6 +40,8 @@ MARKERS: dict[str, str] = {
     "ha": "drills of a highly available control plane (Galera, a RabbitMQ cluster, HAProxy and "
           "a keepalived VIP on several controllers); skipped against an inventory that names "
           "no such clusters and VIP",
+    "tempest": "drills that end with Tempest's tests (stackdrill tempest install builds its "
+               "virtualenv)",
 }
 """The tags of the shipped drills, as markers: ``--strict-markers`` accepts them anywhere."""
 

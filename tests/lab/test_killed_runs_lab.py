@@ -149,6 +149,11 @@ CASES = {
     # journal must mark the member 0 again and start its MariaDB, which rejoins the other two
     "stale_safe_to_bootstrap": Case("stale_safe_to_bootstrap", "controller3", {}),
 }
+# on the HA lab (``lab up --topology ha``), where a cut from every controller would put three
+# controllers under the fault, which the guards refuse: the compute is cut from one
+HA_CASES = {
+    "partition": Case("partition", "compute2", {"peers": "host:controller1", "ports": "5672"}),
+}
 # cases written and not yet run on the lab: selected only by ``-m wip``
 NOT_YET_RUN: tuple[str, ...] = ()
 STAGES = [(name, "injected") for name in CASES] + [
@@ -169,6 +174,8 @@ def test_recover_pending_after_a_sigkill_restores_the_verified_state(
         name: str, stage: str, lab: Lab, lab_targets: Targets, canaries: CanaryWorkload,
         cloud_access: CloudAccess, tmp_path: Path) -> None:
     case = CASES[name]
+    if lab_targets.inventory.clusters:
+        case = HA_CASES.get(name, case)
     if case.host not in lab_targets.inventory.hosts:
         pytest.skip(f"{case.host} is a host of the HA lab (lab up --topology ha)")
     journal = tmp_path / "journal.jsonl"
@@ -205,9 +212,10 @@ def test_recover_pending_after_a_sigkill_restores_the_verified_state(
         if name == "id_mismatch":  # killed with the services its runbook stopped
             assert "started nova-compute on compute2" in lines[0], result.stdout
         if name == "power_off_host":  # killed with the rings without storage2 everywhere
+            rings = lab_targets.with_role("controller")[0].name  # where the builders live
             assert "put back account.builder, container.builder, object.builder, " \
                    "account.ring.gz, container.ring.gz, object.ring.gz from before storage2's " \
-                   "removal on controller; rings copied to " in lines[0], result.stdout
+                   f"removal on {rings}; rings copied to " in lines[0], result.stdout
         lines = lines[1:]
     assert lines[0].startswith(f"restored {case.fault} on {case.host}"), result.stdout
     assert Journal(journal).pending() == []

@@ -147,7 +147,7 @@ def ha_project(tmp_path: Path, name: str, old: str, new: str) -> Path:
 
 @pytest.mark.parametrize(("name", "old", "new", "fragment"), [
     ("controller_partition", "| count | 10 |", "| count | ten |",
-     "controller_partition.feature:27: recovery 'write_markers'"),
+     "controller_partition.feature:30: recovery 'write_markers'"),
     ("controller_power", "a controller host holding the VIP", "a controler host holding the VIP",
      "unknown role 'controler'"),
     ("haproxy_vip", "cloud/vip:*/host:*/holds present", "cloud/vip:*/host:*/holds presnt",
