@@ -178,22 +178,30 @@ def run(counts: list[int], workers: int, note: str = "") -> dict[str, Any]:
         **provenance(), "versions": {"paramiko": paramiko.__version__,
                                      "ansible-core": _ansible_version()},
         "note": note, "workers": workers, "checks": CHECKS, "runs": {}}
-    try:
-        for count in counts:
-            print(f"scale lab: {count} hosts", flush=True)
-            scale_lab.up(count)
-            row: dict[str, Any] = {"stackdrill": stackdrill_runs(workers)}
-            print(f"  stackdrill {row['stackdrill']['cold']:.2f}s cold, "
-                  f"{row['stackdrill']['warm']:.2f}s warm", flush=True)
-            for forks in (5, 50):
-                row[f"ansible_forks{forks}"] = ansible_runs(forks, count)
-                print(f"  ansible forks={forks} {row[f'ansible_forks{forks}']}", flush=True)
-            row["paramiko_sequential"] = paramiko_sequential(count)
-            print(f"  paramiko sequential {row['paramiko_sequential']}", flush=True)
-            results["runs"][str(count)] = row
-    finally:
-        scale_lab.down()
+    left = scale_lab.down()
+    if not left.empty:
+        print(f"scale lab: removed what an earlier run left: {left.describe()}", flush=True)
+    for count in counts:
+        print(f"scale lab: {count} hosts", flush=True)
+        # Each size starts from nothing and ends with its teardown verified: a leftover stops
+        # the run here, in one line, instead of breaking the next size's build.
+        with scale_lab.lab(count):
+            results["runs"][str(count)] = measure(count, workers)
+        print(f"  scale lab: {count} hosts torn down, nothing left", flush=True)
     return results
+
+
+def measure(count: int, workers: int) -> dict[str, Any]:
+    """Every tool on the ``count`` hosts of the scale lab that is up."""
+    row: dict[str, Any] = {"stackdrill": stackdrill_runs(workers)}
+    print(f"  stackdrill {row['stackdrill']['cold']:.2f}s cold, "
+          f"{row['stackdrill']['warm']:.2f}s warm", flush=True)
+    for forks in (5, 50):
+        row[f"ansible_forks{forks}"] = ansible_runs(forks, count)
+        print(f"  ansible forks={forks} {row[f'ansible_forks{forks}']}", flush=True)
+    row["paramiko_sequential"] = paramiko_sequential(count)
+    print(f"  paramiko sequential {row['paramiko_sequential']}", flush=True)
+    return row
 
 
 TOOLS: dict[str, str] = {
@@ -267,7 +275,12 @@ def main(argv: list[str]) -> int:
                         "the results")
     args = parser.parse_args(argv)
     if args.down:
-        scale_lab.down()
+        try:
+            removed = scale_lab.down()
+        except scale_lab.LabError as exc:
+            print(f"host_fanout: {exc}", file=sys.stderr)
+            return 1
+        print(f"scale lab: removed {removed.describe()}")
         return 0
     try:
         counts = [int(c) for c in args.hosts.split(",")]
@@ -281,7 +294,8 @@ def main(argv: list[str]) -> int:
     try:
         results = run(counts, args.workers, args.note)
     except (scale_lab.LabError, RuntimeError) as exc:
-        print(f"host_fanout: {exc}", file=sys.stderr)
+        print(f"host_fanout: {'; '.join([str(exc), *getattr(exc, '__notes__', [])])}",
+              file=sys.stderr)
         return 1
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "host_fanout.json").write_text(json.dumps(results, indent=2) + "\n")

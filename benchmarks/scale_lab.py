@@ -5,11 +5,16 @@ Nothing here touches the main lab (bridge sdlab0, 172.31.77.0/24, netns sdlab-*)
 client key, known_hosts and an inventory are generated into ``WORK``; ``down`` removes all of it,
 ends the sshds it started (every process in an ``sdbench-*`` namespace) and the SSH clients left
 holding connections under ``WORK`` (ansible's ControlPersist masters), and returns only when the
-kernel no longer lists any of its namespaces or veths, so that ``up`` can build again at once.
+kernel no longer lists any of its namespaces, veths or bridge, so that ``up`` can build again at
+once. ``up`` builds only on an empty slate and ``down`` checks what it removed; either says what
+is left in one line (:class:`LabError`) instead of letting the next build fail on it. ``lab``
+pairs them for one size.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import ipaddress
 import os
 import re
@@ -18,7 +23,7 @@ import signal
 import socket
 import subprocess
 import sys
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -33,6 +38,12 @@ WORK = Path("/run/sdbench-lab")
 SSHD = "/usr/sbin/sshd"
 # The host side of host N's veth pair (its peer is eth0 inside the namespace).
 VETH = re.compile(r"sdb[0-9]+")
+# How long the kernel may take to stop listing what the teardown deleted, and the lab's
+# processes to end.
+TEARDOWN_TIMEOUT = 30.0
+PROCESS_TIMEOUT = 15.0
+# ``ip -batch``'s report of a failed line, after what the command itself printed.
+_FAILED_LINE = re.compile(r"Command failed (\S+):(\d+)")
 
 SSHD_CONFIG = """\
 Port 22
@@ -55,30 +66,91 @@ class LabError(Exception):
     """The scale lab cannot be built here; one line."""
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class BenchHost:
     name: str
     address: str
+
+    @property
+    def veth(self) -> str:
+        """The host side of its veth pair: ``sdbench-7`` has ``sdb7``."""
+        return "sdb" + self.name.removeprefix(PREFIX)
+
+
+@dataclasses.dataclass(frozen=True)
+class LabObjects:
+    """Objects of the scale lab: network namespaces and veths (host side) by name, whether the
+    bridge and the ``WORK`` files are among them."""
+
+    namespaces: tuple[str, ...] = ()
+    veths: tuple[str, ...] = ()
+    bridge: bool = False
+    files: bool = False
+
+    @property
+    def network(self) -> bool:
+        return bool(self.namespaces or self.veths or self.bridge)
+
+    @property
+    def empty(self) -> bool:
+        return not self.network and not self.files
+
+    def describe(self) -> str:
+        """One line: ``namespaces sdbench-0, sdbench-1, sdbench-2 and 7 more; veth sdb0; the
+        bridge sdbench0``, or ``nothing``."""
+        parts = [_names("namespace", self.namespaces), _names("veth", self.veths),
+                 f"the bridge {BRIDGE}" if self.bridge else "", str(WORK) if self.files else ""]
+        return "; ".join(part for part in parts if part) or "nothing"
+
+
+def _names(kind: str, names: Sequence[str]) -> str:
+    if not names:
+        return ""
+    shown = ", ".join(names[:3])
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    return f"{kind}{'s' if len(names) > 1 else ''} {shown}{more}"
 
 
 def address(index: int) -> str:
     return str(SUBNET.network_address + 10 + index)
 
 
-def veth_name(index: int) -> str:
-    return f"sdb{index}"
-
-
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["ip", *args], capture_output=True, text=True, check=check)
 
 
-def _batch(lines: list[str], netns: str | None = None) -> None:
-    args = ["ip", *(["-n", netns] if netns else []), "-batch", "-"]
+def _batch(lines: list[str], netns: str | None = None, *, force: bool = False) -> list[str]:
+    """Run ``lines`` through ``ip -batch``. Without ``force`` the first failing line ends it and
+    raises :class:`LabError` naming that line and what ip said of it; with ``force`` every line
+    runs and the failures are returned, one string each."""
+    args = ["ip", *(["-n", netns] if netns else []), *(["-force"] if force else []),
+            "-batch", "-"]
     done = subprocess.run(args, input="\n".join(lines) + "\n", capture_output=True, text=True,
                           check=False)
-    if done.returncode != 0:
-        raise LabError(f"ip -batch failed: {done.stderr.strip().splitlines()[-1:]}")
+    if done.returncode == 0:
+        return []
+    errors = batch_errors(lines, done.stderr) or [f"exit status {done.returncode}"]
+    if force:
+        return errors
+    raise LabError(f"ip -batch failed: {'; '.join(errors)}")
+
+
+def batch_errors(lines: list[str], stderr: str) -> list[str]:
+    """Each failed line of an ``ip -batch`` run, from its standard error: ip prints what the
+    command said (``RTNETLINK answers: File exists``), then ``Command failed -:5``; this gives
+    ``line 5 `link add sdb0 ...`: RTNETLINK answers: File exists``."""
+    errors: list[str] = []
+    said: list[str] = []
+    for text in (line.strip() for line in stderr.splitlines()):
+        failed = _FAILED_LINE.fullmatch(text)
+        if failed is None:
+            said += [text] if text else []
+            continue
+        number = int(failed.group(2))
+        command = lines[number - 1] if 0 < number <= len(lines) else "?"
+        errors.append(f"line {number} `{command}`: {'; '.join(said) or 'failed'}")
+        said = []
+    return errors + said
 
 
 def _check_free() -> None:
@@ -90,11 +162,32 @@ def _check_free() -> None:
                 raise LabError(f"{SUBNET} overlaps {word} on {line.split()[0]}; not building")
 
 
+@contextlib.contextmanager
+def lab(count: int) -> Iterator[list[BenchHost]]:
+    """One size of a benchmark: build ``count`` hosts on an empty slate, yield them, then tear
+    them down and verify it (:func:`down` with the hosts built), whether the body raised or not.
+    An error of the build or the body wins; a failed teardown after it is added as a note. A
+    slate that is not empty is refused before anything is built or removed."""
+    require_empty(f"before building {count} hosts")
+    hosts: list[BenchHost] = []
+    try:
+        hosts = up(count)
+        yield hosts
+    except BaseException as exc:
+        try:
+            down(hosts)
+        except LabError as teardown:
+            exc.add_note(f"then the teardown failed: {teardown}")
+        raise
+    down(hosts)
+
+
 def up(count: int) -> list[BenchHost]:
-    """Build ``count`` hosts (after removing any earlier scale lab) and wait for their sshd."""
+    """Build ``count`` hosts and wait for their sshd. The slate must be empty (see
+    :func:`require_empty`; :func:`down` empties it)."""
     if count < 1 or count > 1000:
         raise LabError(f"host count must be 1..1000, got {count}")
-    down()
+    require_empty(f"before building {count} hosts")
     _check_free()
     WORK.mkdir(parents=True)
     WORK.chmod(0o700)
@@ -121,8 +214,8 @@ def _keygen(path: Path) -> None:
 def _network(hosts: list[BenchHost]) -> None:
     lines = [f"link add {BRIDGE} type bridge", f"addr add {GATEWAY} dev {BRIDGE}",
              f"link set {BRIDGE} up"]
-    for index, host in enumerate(hosts):
-        veth = veth_name(index)
+    for host in hosts:
+        veth = host.veth
         lines += [f"netns add {host.name}",
                   f"link add {veth} type veth peer name eth0 netns {host.name}",
                   f"link set {veth} master {BRIDGE}", f"link set {veth} up"]
@@ -184,7 +277,33 @@ def veths(listing: str) -> list[str]:
 
 
 def _veths() -> list[str]:
-    return veths(_ip("-br", "link", check=False).stdout)
+    return sorted(veths(_ip("-br", "link", check=False).stdout), key=lambda n: (len(n), n))
+
+
+def _bridge_listed() -> bool:
+    return _ip("link", "show", BRIDGE, check=False).returncode == 0
+
+
+def present() -> LabObjects:
+    """What of the scale lab exists now, as the kernel lists it, and whether ``WORK`` does."""
+    return LabObjects(namespaces=tuple(_namespaces()), veths=tuple(_veths()),
+                      bridge=_bridge_listed(), files=WORK.exists())
+
+
+def require_empty(when: str) -> None:
+    """Raise :class:`LabError` (one line) if anything of the scale lab exists: a build on it
+    would fail on a name already taken (``ip -batch`` line 5, ``link add sdb0``)."""
+    left = present()
+    if not left.empty:
+        raise LabError(f"the scale lab is not empty {when}: {left.describe()}; "
+                       "`benchmarks/run --down` removes it")
+
+
+def unfound(found: LabObjects, built: Sequence[BenchHost]) -> LabObjects:
+    """What of the hosts ``built`` (and their bridge) a teardown did not find to remove."""
+    return LabObjects(namespaces=tuple(h.name for h in built if h.name not in found.namespaces),
+                      veths=tuple(h.veth for h in built if h.veth not in found.veths),
+                      bridge=bool(built) and not found.bridge)
 
 
 def teardown_commands(namespaces: list[str], links: list[str], bridge: bool) -> list[str]:
@@ -240,31 +359,48 @@ def _kill(pids: list[int]) -> None:
             continue
 
 
-def down() -> None:
-    """End every process in an sdbench-* namespace and the SSH clients of ``WORK``; delete the
-    veths, the namespaces and the bridge, wait until the kernel lists none of them, remove
-    WORK."""
+def down(built: Sequence[BenchHost] = ()) -> LabObjects:
+    """Remove the scale lab and verify it: end every process in an sdbench-* namespace and the
+    SSH clients of ``WORK``; delete the veths, namespaces and bridge the kernel lists (every
+    line is tried: one the kernel's own clean-up got to first fails harmlessly); wait until it
+    lists none of them; remove ``WORK``. Returns what it found and removed.
+
+    Raises :class:`LabError`, one line, when any of them is still listed at the deadline, or
+    when ``built`` (the hosts of the size being torn down) names a namespace or veth that it
+    did not find to remove: its listing and the build disagree."""
+    _end_processes()
+    found = present()
+    errors: list[str] = []
+    if found.network:
+        errors = _batch(teardown_commands(list(found.namespaces), list(found.veths),
+                                          found.bridge), force=True)
+    _wait_removed(errors)
+    if WORK.exists():
+        shutil.rmtree(WORK)
+    missing = unfound(found, built)
+    if missing.network:
+        raise LabError(f"the teardown of {len(built)} hosts found no {missing.describe()} to "
+                       "remove, though it built them")
+    return found
+
+
+def _end_processes() -> None:
     _kill(_clients())
     namespaces = _namespaces()
     _kill(_pids(namespaces))
     try:
-        poll(lambda: not _pids(namespaces), timeout=15, interval=0.05, max_interval=0.5,
-             description="the scale lab's processes ended")
+        poll(lambda: not _pids(namespaces), timeout=PROCESS_TIMEOUT, interval=0.05,
+             max_interval=0.5, description="the scale lab's processes ended")
     except WaitTimeout as exc:
         raise LabError(str(exc)) from None
-    bridge = _ip("link", "show", BRIDGE, check=False).returncode == 0
-    lines = teardown_commands(namespaces, _veths(), bridge)
-    if lines:
-        _batch(lines)
 
-    def gone() -> bool:
-        return not _namespaces() and not _veths() and _ip(
-            "link", "show", BRIDGE, check=False).returncode != 0
 
+def _wait_removed(errors: list[str]) -> None:
     try:
-        poll(gone, timeout=30, interval=0.05, max_interval=0.5,
-             description="the scale lab's namespaces and links removed")
-    except WaitTimeout as exc:
-        raise LabError(str(exc)) from None
-    if WORK.exists():
-        shutil.rmtree(WORK)
+        poll(lambda: not present().network, timeout=TEARDOWN_TIMEOUT, interval=0.05,
+             max_interval=0.5, description="the scale lab's namespaces and links removed")
+    except WaitTimeout:
+        said = f"; ip said: {'; '.join(errors)}" if errors else ""
+        left = dataclasses.replace(present(), files=False)
+        raise LabError(f"the scale lab is not torn down: {left.describe()} still listed "
+                       f"{TEARDOWN_TIMEOUT:g} s after deleting it{said}") from None
