@@ -137,6 +137,22 @@ def _wait_active(conn: Any, server: Any, timeout: float,
     return found
 
 
+def _built(conn: Any, server: Any, timeout: float = 300.0) -> Any:
+    """``server`` once it has left BUILD. A server deleted while it builds may be deleted in
+    the database alone (before its compute takes it) and still be spawned there: a running
+    domain Nova no longer knows. So a canary still building is waited for, never deleted."""
+    def settled() -> Any:
+        found = conn.compute.get_server(server.id)
+        return found if found.status != "BUILD" else None
+
+    try:
+        found, _ = poll(settled, timeout=timeout, interval=1.0, max_interval=3.0,
+                        description=f"canary {server.name} out of BUILD")
+    except WaitTimeout as exc:
+        raise CloudError(str(exc)) from exc
+    return found
+
+
 def _servers(conn: Any, compute_hosts: list[str], image: Any, flavor: Any) -> list[tuple[str, Any]]:
     """Each compute's canary server: reused, or created after removing one that moved, broke
     or boots another image."""
@@ -146,9 +162,15 @@ def _servers(conn: Any, compute_hosts: list[str], image: Any, flavor: Any) -> li
     for host in compute_hosts:
         name = f"{PREFIX}-{host}"
         server = existing.get(name)
+        if server is not None and server.status == "BUILD":
+            server = _built(conn, server)
         if server is not None and (server.compute_host != host
                                    or server.status not in ("ACTIVE", "SHUTOFF")
                                    or (server.image or {}).get("id") != image.id):
+            # deleted while its compute's service is down, Nova deletes it in its database
+            # alone and leaves the domain running there
+            if server.compute_host:
+                wait_compute_up(conn, server.compute_host, 300.0)
             conn.compute.delete_server(server)
             conn.compute.wait_for_delete(server, wait=120)
             server = None
