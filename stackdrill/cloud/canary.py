@@ -88,11 +88,18 @@ def wait_compute_up(conn: Any, host: str, timeout: float) -> None:
         return any(s.state == "up" for s in conn.compute.services(binary="nova-compute",
                                                                   host=host))
 
+    _cloud_wait(up, timeout, f"nova-compute up on {host}")
+
+
+def _cloud_wait(check: Callable[[], Any], timeout: float, description: str) -> Any:
+    """Poll ``check`` (every 1 s, then up to every 3 s) until it returns something true, and
+    return that; a :class:`CloudError` with the wait's one line when ``timeout`` passes."""
     try:
-        poll(up, timeout=timeout, interval=1.0, max_interval=3.0,
-             description=f"nova-compute up on {host}")
+        found, _ = poll(check, timeout=timeout, interval=1.0, max_interval=3.0,
+                        description=description)
     except WaitTimeout as exc:
         raise CloudError(str(exc)) from exc
+    return found
 
 
 DomainRunning = Callable[[str, str], bool]  # (compute host, libvirt domain) -> running there?
@@ -129,12 +136,7 @@ def _wait_active(conn: Any, server: Any, timeout: float,
                 conn.compute.reboot_server(current, "HARD")
         return None
 
-    try:
-        found, _ = poll(active, timeout=timeout, interval=1.0, max_interval=3.0,
-                        description=f"canary {server.name} ACTIVE and running")
-    except WaitTimeout as exc:
-        raise CloudError(str(exc)) from exc
-    return found
+    return _cloud_wait(active, timeout, f"canary {server.name} ACTIVE and running")
 
 
 def _built(conn: Any, server: Any, timeout: float = 300.0) -> Any:
@@ -145,12 +147,7 @@ def _built(conn: Any, server: Any, timeout: float = 300.0) -> Any:
         found = conn.compute.get_server(server.id)
         return found if found.status != "BUILD" else None
 
-    try:
-        found, _ = poll(settled, timeout=timeout, interval=1.0, max_interval=3.0,
-                        description=f"canary {server.name} out of BUILD")
-    except WaitTimeout as exc:
-        raise CloudError(str(exc)) from exc
-    return found
+    return _cloud_wait(settled, timeout, f"canary {server.name} out of BUILD")
 
 
 def _servers(conn: Any, compute_hosts: list[str], image: Any, flavor: Any) -> list[tuple[str, Any]]:
