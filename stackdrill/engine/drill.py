@@ -76,9 +76,11 @@ __all__ = [
     "unknown_patterns",
 ]
 
-#: How long the pre-flight waits for the cloud to match its verified state before it refuses
-#: (a value in flux as the verified state was recorded settles within a few seconds).
-PREFLIGHT_SETTLE = 10.0
+#: How long the pre-flight waits for the cloud to match its verified state before it refuses: a
+#: value in flux as the verified state was recorded settles within a few seconds, and a request
+#: that timed out once (each API probe gives up after 5 s) gets several more tries. A deviation
+#: that outlasts it is the cloud's, and the drill is refused.
+PREFLIGHT_SETTLE = 30.0
 #: A verified state recorded this recently (seconds) is the pre-flight: the drill's first fault
 #: usually follows it at once, and observing the whole cloud again would only repeat it.
 PREFLIGHT_FRESH = 5.0
@@ -343,17 +345,18 @@ class Drill:
             return not found
 
         try:
-            poll(matches, timeout=PREFLIGHT_SETTLE, interval=1.0, max_interval=2.0,
-                 description="the cloud to match its verified state before the first fault",
-                 ignore=(HostError,))
-        except WaitTimeout:
+            _, record = poll(matches, timeout=PREFLIGHT_SETTLE, interval=1.0, max_interval=2.0,
+                             description="the cloud to match its verified state before the "
+                                         "first fault", ignore=(HostError,))
+        except WaitTimeout as timeout:
             reason = (f"pre-flight: the cloud does not match its verified state: "
                       f"{len(found)} deviation(s), first: {found[0] if found else 'none'}; "
                       f"nothing injected")
-            self.timeline.add("refused", reason, render_diff(found))
+            self.timeline.add("refused", reason,
+                              "\n\n".join([render_diff(found), timeout.record.render()]))
             raise PreflightFailed(reason) from None
         self.preflight_passed = True
-        self.timeline.add("pre-flight", "the cloud matches its verified state")
+        self.timeline.add("pre-flight", "the cloud matches its verified state", record.render())
 
     def unconfirmed(self) -> list[ActiveFault]:
         return [active for active in self.faults if active.confirmed_at is None]
