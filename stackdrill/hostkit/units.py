@@ -116,10 +116,6 @@ def _show_values(target: Target, prop: str, units: list[str]) -> list[str]:
                    if name.endswith((".service", ".socket"))})
 
 
-class UnitNotActive(HostError):
-    """A unit did not become active in time; one line."""
-
-
 def start_stopped(target: Target, services: list[str], timeout: float = 60.0) -> list[str]:
     """Start, in order, each of ``services`` that is not running (what a runbook stopped before
     it was interrupted); return what was started, and what could not be, one line each."""
