@@ -4,9 +4,13 @@ A drill's wall time is split into the intentional waits (the cloud doing what is
 fault's confirmation, the runbook's steps, the wait for the verified state) and the rest, which
 is stackdrill's own time: setup and the verified state, preparing and journalling the fault,
 observing the deviation, undoing and recording. The overhead is that rest, as seconds and as a
-fraction of the wall time. "Deviation observed" also holds the wait for the cloud to show the
-effect (Nova takes tens of seconds to mark a reset host's services down), so the overhead is an
-upper bound; the summary gives it both ways.
+fraction of the wall time. stackdrill's own observations inside the timed waits (each attempt
+of the fault's confirmation and of the wait for the verified state: the snapshots it takes
+while the cloud recovers) are its time too, and count as overhead, not as waiting; a record
+written before they were kept (no ``observing``) counts them as waiting, and its row says so.
+"Deviation observed" also holds the wait for the cloud to show the effect (Nova takes tens of
+seconds to mark a reset host's services down), so the overhead is an upper bound; the summary
+gives it both ways.
 
     python benchmarks/harness_overhead.py [HISTORY.jsonl] [--since 2026-11-30T19:10]
 
@@ -57,7 +61,9 @@ def analyse(record: dict[str, Any]) -> dict[str, Any] | None:
     steps_end = max((s["offset"] + s["duration"] for s in steps), default=marks["recovery-start"])
     confirm = marks["effect-detected"] - marks["fault-injected"]
     verify = max(0.0, marks["verified"] - steps_end)
-    waits = confirm + runbook + verify
+    observing = record.get("observing")
+    observed = sum(float(v) for v in observing.values()) if observing is not None else None
+    waits = confirm + runbook + verify - (observed or 0.0)
     phases = {
         PHASES[0]: marks["baseline"],
         PHASES[1]: marks["fault-injected"] - marks["baseline"],
@@ -67,17 +73,21 @@ def analyse(record: dict[str, Any]) -> dict[str, Any] | None:
     overhead = wall - waits
     return {"drill": record["drill"], "wall": wall, "waits": waits, "overhead": overhead,
             "fraction": overhead / wall if wall > 0 else 0.0, "phases": phases,
+            "observing": observed,
             "time_to_recover": record.get("time_to_recover")}
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| drill | wall | intentional waits | overhead | fraction | " +
-             " | ".join(PHASES) + " |", "|---" * (5 + len(PHASES)) + "|"]
+    lines = ["| drill | wall | intentional waits | overhead | fraction | observing inside the "
+             "waits (in the overhead) | " + " | ".join(PHASES) + " |",
+             "|---" * (6 + len(PHASES)) + "|"]
     for row in rows:
         phases = " | ".join(f"{row['phases'][p]:.1f} s" for p in PHASES)
+        observed = row.get("observing")
+        seen = "not recorded" if observed is None else f"{observed:.1f} s"
         lines.append(f"| {row['drill'].split(': ', 1)[-1]} | {row['wall']:.1f} s "
                      f"| {row['waits']:.1f} s | {row['overhead']:.1f} s "
-                     f"| {100 * row['fraction']:.0f}% | {phases} |")
+                     f"| {100 * row['fraction']:.0f}% | {seen} | {phases} |")
     if rows:
         bare = [(r["overhead"] - r["phases"][PHASES[2]]) / r["wall"] for r in rows]
         lines += ["", f"Median overhead {statistics.median(r['overhead'] for r in rows):.1f} s "

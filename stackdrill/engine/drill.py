@@ -268,6 +268,7 @@ class Drill:
                                     f"{active.fault.target.name}: {exc}") from exc
         active.confirmed_at = time.time()
         active.evidence = evidence
+        self.result.observed("confirm", record)
         self.evidence.attach_text("fault confirmed", f"{evidence}\n\n{record.render()}")
         self.timeline.add("effect-detected", evidence, at=active.confirmed_at)
         return evidence
@@ -456,6 +457,7 @@ class Drill:
                                  f"{last[0] if last else 'none'}") from exc
         ttr = restored.restored_at - start
         self.result.time_to_recover = ttr
+        self.result.observed("verify", record)
         if ttr > budget:  # the budget was spent before the wait began (a long procedure)
             self.evidence.attach_text("verification attempts", record.render())
             raise BudgetExceeded(f"not back to the verified state within {budget:g}s of "

@@ -14,6 +14,7 @@ from stackdrill.api._fault import Fault
 from stackdrill.api._runbook import RunbookRecord
 from stackdrill.cloud.tenant_view import Outage
 from stackdrill.core.errors import DrillError
+from stackdrill.core.waiting import PollRecord
 from stackdrill.engine.journal import JournalEntry
 
 __all__ = [
@@ -96,3 +97,12 @@ class DrillResult:
     measured_from: str | None = None
     tenant_figures: dict[str, float] = field(default_factory=dict)
     outages: list[Outage] = field(default_factory=list)
+    #: Seconds stackdrill spent observing inside the waits that time the cloud: the fault's
+    #: confirmation (``confirm``) and the wait for the verified state (``verify``), each the
+    #: sum of its attempts' durations. The harness's own time, not the cloud's.
+    observing: dict[str, float] = field(default_factory=dict)
+
+    def observed(self, wait: str, record: PollRecord) -> None:
+        """Add the attempts of ``record`` to the observing time of ``wait``."""
+        spent = sum(attempt.duration for attempt in record.attempts)
+        self.observing[wait] = self.observing.get(wait, 0.0) + spent

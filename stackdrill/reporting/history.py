@@ -201,6 +201,7 @@ def drill_record(drill: Drill, *, feature: str, scenario: str, cloud: str | None
         "time_to_recover": round(ttr, 3) if ttr is not None else None,
         "budget": drill.result.budget,
         "measured_from": drill.result.measured_from,
+        "observing": {wait: round(spent, 3) for wait, spent in drill.result.observing.items()},
         "result": result.result,
         "reason": result.reason,
         "events": [{"offset": round(e.offset, 3), "kind": e.kind, "title": e.title,

@@ -117,6 +117,17 @@ def test_with_a_fault_the_budget_runs_from_its_injection_and_says_so(drill: Dril
     assert drill.result.measured_from == "the injection of fault break on c1"
 
 
+def test_the_time_spent_observing_inside_the_timed_waits_is_kept(drill: Drill) -> None:
+    """Each attempt of the confirmation and of the wait for the verified state is stackdrill's
+    own time (benchmarks/harness_overhead.py counts it as overhead, not as the cloud's)."""
+    active = drill.inject("break", _c1(drill), {})
+    drill.confirm(active, timeout=1)
+    _c1(drill).state["svc"] = "active"
+    drill.wait_verified(5)
+    assert set(drill.result.observing) == {"confirm", "verify"}
+    assert all(0.0 <= spent < 5.0 for spent in drill.result.observing.values())
+
+
 def test_a_check_alone_says_it_times_only_itself(drill: Drill) -> None:
     drill.wait_verified(5)
     assert drill.result.measured_from == ("the start of this check (no fault injected, no "
