@@ -14,6 +14,7 @@ def pytest_stackdrill_register(registries: Registries) -> None:
     from .freeze_service import FreezeService
     from .hold_services_at_boot import HoldServicesAtBoot
     from .id_mismatch import IdMismatch
+    from .interrupt_db_sync import InterruptDbSync
     from .kill_service import KillService
     from .memory_pressure import MemoryPressure
     from .packet_loss import PacketLoss
@@ -28,5 +29,6 @@ def pytest_stackdrill_register(registries: Registries) -> None:
     for fault in (KillService, StopService, RebootHost, RemoveFiles, PowerOffHost, PullDisk,
                   DiskIoErrors, DropIscsiSessions, DropTable,
                   HoldServicesAtBoot, IdMismatch, FreezeService, Partition, PacketLoss,
-                  DiskFill, CpuPressure, MemoryPressure, StaleSafeToBootstrap):
+                  DiskFill, CpuPressure, MemoryPressure, StaleSafeToBootstrap,
+                  InterruptDbSync):
         registries.faults.register(fault)

@@ -24,9 +24,12 @@ def pytest_stackdrill_register(registries: Registries) -> None:
     from .restart_rabbitmq import RestartRabbitMQ
     from .restore_in_priority_order import RestoreInPriorityOrder
     from .restore_iscsi_sessions import RestoreIscsiSessions
+    from .roll_back_upgrade import RollBackUpgrade
+    from .rolling_upgrade_computes import RollingUpgradeComputes
     from .services import RestartServices, StartServices
     from .start_rabbitmq_cluster import StartRabbitmqCluster
     from .storage_node_rings import AddStorageNodeToRings, RemoveStorageNodeFromRings
+    from .upgrade_control_plane import UpgradeControlPlane
     from .write_markers import WriteMarkers
 
     for recovery in (StartServices, RestartServices, AfterControllerReboot, RestartRabbitMQ,
@@ -36,5 +39,6 @@ def pytest_stackdrill_register(registries: Registries) -> None:
                      RemoveStaleDomains, PlannedComputeMaintenance, BackUpControlPlane,
                      RestoreControlPlane, RestoreInPriorityOrder, AlignIds,
                      RestartFrozenService, BootstrapGalera, StartRabbitmqCluster,
-                     RejoinController, WriteMarkers, CheckMarkers):
+                     RejoinController, WriteMarkers, CheckMarkers, UpgradeControlPlane,
+                     RollingUpgradeComputes, RollBackUpgrade):
         registries.recoveries.register(recovery)

@@ -22,10 +22,9 @@ from stackdrill.core.errors import InvalidValue
 from stackdrill.core.params import Param, positive_float, word_list
 from stackdrill.hostkit.databases import identifier
 from stackdrill.hostkit.units import start_stopped
+from stackdrill.hostkit.upgrades import BACKUP_DIR, SYSTEM_DATABASES
 
-BACKUP_DIR = "/var/backups/openstack"
 CONFIGS = ("nova", "glance", "keystone", "cinder", "swift")
-SYSTEM_DATABASES = ("information_schema", "performance_schema", "mysql", "sys")
 
 
 def _config_names(text: str) -> list[str]:

@@ -15,7 +15,7 @@ from stackdrill.core.state import Snapshot
 from stackdrill.engine.drill import Drill
 from stackdrill.engine.guards import changes_the_cloud
 from stackdrill.engine.state_dir import default_state_dir
-from stackdrill.engine.upgrade import UpgradeError, UpgradeRecord
+from stackdrill.engine.upgrade import UpgradeError, UpgradeRecord, releases_of
 from stackdrill.engine.upgrade_phases import (
     check_cleaning,
     check_recorded_canaries,
@@ -59,12 +59,14 @@ def needs_no_cleaning(request: pytest.FixtureRequest, drill: Drill, targets: Tar
 
 @changes_the_cloud
 @then("the pre-upgrade state is recorded")
-def record_pre_upgrade(drill: Drill, baseline: Snapshot, canaries: CanaryWorkload,
-                       inventory: Inventory, cloud_access: CloudAccess | None) -> None:
+def record_pre_upgrade(request: pytest.FixtureRequest, drill: Drill, baseline: Snapshot,
+                       canaries: CanaryWorkload, targets: Targets, inventory: Inventory,
+                       cloud_access: CloudAccess | None) -> None:
     name, access = _cloud(inventory, cloud_access)
     store_record(drill, default_state_dir(), name, versions=api_versions(access),
                  canaries=canaries.servers, baseline=baseline,
-                 stackdrill_version=stackdrill_version())
+                 stackdrill_version=stackdrill_version(),
+                 releases=releases_of(session_service_versions(request.config.stash, targets)))
 
 
 @given("the pre-upgrade state is recorded", target_fixture="pre_upgrade")
@@ -89,8 +91,10 @@ def same_canaries(request: pytest.FixtureRequest, drill: Drill, pre_upgrade: Upg
       converters={"seconds": float})
 def matches_pre_upgrade(request: pytest.FixtureRequest, drill: Drill,
                         pre_upgrade: UpgradeRecord, cloud_access: CloudAccess | None,
-                        seconds: float, budget_scale: float) -> None:
+                        targets: Targets, seconds: float, budget_scale: float) -> None:
     assert cloud_access is not None
+    releases = releases_of(session_service_versions(request.config.stash, targets))
     _fail_on(wait_for_pre_upgrade_state(request.config, drill, pre_upgrade,
                                         functools.partial(api_versions, cloud_access),
-                                        seconds=seconds, budget_scale=budget_scale))
+                                        seconds=seconds, budget_scale=budget_scale,
+                                        releases=releases))

@@ -52,6 +52,25 @@ Feature: Cloud controller failures
     And the tenants saw at most 10 seconds of heartbeat stall, no reboot and no lost write
     And every API was unavailable for at most 60 seconds
 
+  @alerts
+  Scenario: RabbitMQ stops on the controller, and the monitoring pages for it
+    Every nova-compute loses its message queue and Nova reports it down: both alerts page,
+    and both stop once RabbitMQ is back.
+
+    When the fault "stop_service" is injected on the controller host:
+      | service | rabbitmq |
+    Then the fault is confirmed within 60 seconds
+    And the state deviates from the verified state within 60 seconds at:
+      | path                        |
+      | host:*/unit:rabbitmq/active |
+    And the alert "RabbitMQNodeDown" fires within 60 seconds
+    And the alert "NovaComputeDown" fires within 90 seconds
+    When the recovery "restart_rabbitmq" runs on the controller host
+    Then the cloud is back to its verified state within 240 seconds
+    And the alert "RabbitMQNodeDown" clears within 60 seconds of the recovery
+    And the alert "NovaComputeDown" clears within 90 seconds of the recovery
+    And no other critical alert fires
+
   Scenario: the database stops on the controller
     When the fault "stop_service" is injected on the controller host:
       | service | mariadb |

@@ -13,7 +13,10 @@ Feature: A Swift disk fails
       | path                          | check | grace |
       | cloud/swift_object:*/readable | exact | 0     |
 
+  @alerts
   Scenario: a Swift disk is pulled and replaced
+    The monitoring pages for the unmounted disk, and stops once the new one is mounted.
+
     When the fault "pull_disk" is injected on the storage host:
       | disk | d1 |
     Then the fault is confirmed within 10 seconds
@@ -23,9 +26,12 @@ Feature: A Swift disk fails
     And the state still matches the verified state at:
       | path                          |
       | cloud/swift_object:*/readable |
+    And the alert "SwiftDiskUnmounted" fires within 60 seconds
     When the recovery "replace_swift_disk" runs on the storage host:
       | disk | d1 |
     Then the cloud is back to its verified state within 300 seconds
+    And it clears within 60 seconds of the recovery
+    And no other critical alert fires
     And the tenants saw at most 10 seconds of heartbeat stall, no reboot and no lost write
     And every API was unavailable for at most 30 seconds
 

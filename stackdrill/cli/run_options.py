@@ -13,7 +13,7 @@ from pathlib import Path
 from stackdrill.cli.exits import CliError
 from stackdrill.engine.schedule import RunLimit, ScheduleError, Window, parse_duration
 
-PHASES = ("pre-upgrade", "post-upgrade")
+PHASES = ("pre-upgrade", "upgrade", "failed-upgrade", "post-upgrade")
 
 
 def add_run_arguments(run: argparse.ArgumentParser) -> None:
@@ -29,8 +29,10 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
                      help="when the run ends, POST the run's JSON record to this webhook")
     run.add_argument("--phase", choices=PHASES,
                      help="pre-upgrade: check that nothing needs cleaning, then record the "
-                          "canaries, the verified state and the versions; post-upgrade: check "
-                          "the cloud against that record")
+                          "canaries, the verified state and the versions; upgrade: back up and "
+                          "upgrade the control plane, then the computes one by one; "
+                          "failed-upgrade: an upgrade whose db sync fails, rolled back; "
+                          "post-upgrade: check the cloud against the pre-upgrade record")
 
 
 def scheduled_run(args: argparse.Namespace, now: dt.datetime | None = None) -> list[str] | None:

@@ -12,8 +12,14 @@ Before it records anything, the pre-upgrade phase checks that nothing needs clea
 (:mod:`stackdrill.cloud.cleaning`): each finding is a deviation to fix before upgrading, listed
 in the terminal summary and the drill's evidence, and the phase fails without a record.
 
-The phases are the scenarios of ``features/upgrade`` tagged ``@pre_upgrade`` and
-``@post_upgrade``; a run without ``--phase`` leaves them out.
+``--phase upgrade`` runs the upgrade itself (``back_up_control_plane``,
+``upgrade_control_plane``, ``rolling_upgrade_computes``) as a drill, with the canaries running;
+``--phase failed-upgrade`` the drill of an upgrade whose db sync fails half way, rolled back
+from the backup (``interrupt_db_sync``, ``roll_back_upgrade``).
+
+The phases are the scenarios of ``features/upgrade`` tagged ``@pre_upgrade``,
+``@upgrade_procedure``, ``@failed_upgrade`` and ``@post_upgrade``; a run without ``--phase``
+leaves them out.
 """
 
 from __future__ import annotations
@@ -34,7 +40,8 @@ from stackdrill.core.errors import HarnessError
 from stackdrill.core.state import Deviation, Snapshot, Tolerance, compare
 
 SCHEMA = 1
-PHASES = {"pre-upgrade": "pre_upgrade", "post-upgrade": "post_upgrade"}
+PHASES = {"pre-upgrade": "pre_upgrade", "upgrade": "upgrade_procedure",
+          "failed-upgrade": "failed_upgrade", "post-upgrade": "post_upgrade"}
 MARKERS = ("upgrade", *PHASES.values())
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -53,11 +60,15 @@ class UpgradeRecord:
     canaries: Mapping[str, str]  # compute host -> canary server id
     snapshot: Snapshot
     stackdrill_version: str | None = None
+    # service -> the release its hosts run ("34.0.0"; hosts that differ: "33.0.2 on compute1,
+    # 34.0.0 on compute2"); empty in a record made before releases were recorded
+    releases: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"schema": SCHEMA, "cloud": self.cloud, "recorded_at": self.recorded_at,
                 "stackdrill_version": self.stackdrill_version, "versions": dict(self.versions),
-                "canaries": dict(self.canaries), "snapshot": self.snapshot.to_json()}
+                "releases": dict(self.releases), "canaries": dict(self.canaries),
+                "snapshot": self.snapshot.to_json()}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> UpgradeRecord:
@@ -65,7 +76,8 @@ class UpgradeRecord:
                    versions={str(k): str(v) for k, v in data["versions"].items()},
                    canaries={str(k): str(v) for k, v in data["canaries"].items()},
                    snapshot=Snapshot.from_json(data["snapshot"]),
-                   stackdrill_version=data.get("stackdrill_version"))
+                   stackdrill_version=data.get("stackdrill_version"),
+                   releases={str(k): str(v) for k, v in (data.get("releases") or {}).items()})
 
 
 def record_path(state_dir: Path, cloud: str) -> Path:
@@ -104,6 +116,7 @@ class UpgradeDiff:
     """What changed since the pre-upgrade record: expected changes (versions), and deviations."""
 
     changed_versions: list[tuple[str, str, str]] = field(default_factory=list)
+    changed_releases: list[tuple[str, str, str]] = field(default_factory=list)
     version_problems: list[str] = field(default_factory=list)
     canary_problems: list[str] = field(default_factory=list)
     deviations: list[Deviation] = field(default_factory=list)
@@ -113,8 +126,10 @@ class UpgradeDiff:
         return not (self.version_problems or self.canary_problems or self.deviations)
 
     def changes(self) -> list[str]:
-        return [f"{service} API {before} -> {after}"
-                for service, before, after in self.changed_versions]
+        return [*(f"{service} {before} -> {after}"
+                  for service, before, after in self.changed_releases),
+                *(f"{service} API {before} -> {after}"
+                  for service, before, after in self.changed_versions)]
 
     def problems(self) -> list[str]:
         return [*self.canary_problems, *self.version_problems,
@@ -141,10 +156,40 @@ def diff_versions(before: Mapping[str, str], after: Mapping[str, str], into: Upg
             into.changed_versions.append((service, old, new))
 
 
+def releases_of(versions: Mapping[str, Any]) -> dict[str, str]:
+    """Each service's release as one line (:data:`~stackdrill.reporting.service_versions.
+    ServiceVersions`: a version, or per host when the hosts differ); unknown ones left out."""
+    found: dict[str, str] = {}
+    for service, value in versions.items():
+        if isinstance(value, Mapping):
+            found[service] = ", ".join(f"{v} on {h}" for h, v in sorted(value.items()))
+        elif value and value != "unknown":
+            found[service] = str(value)
+    return found
+
+
+def diff_releases(before: Mapping[str, str], after: Mapping[str, str],
+                  into: UpgradeDiff) -> None:
+    """A release that changed is listed; one that went down (a plain version lower than
+    before) is a deviation; a service whose release is not known now is not compared."""
+    for service, old in sorted(before.items()):
+        new = after.get(service)
+        if new is None or new == old:
+            continue
+        plain = " " not in old and " " not in new
+        if plain and _version_key(new) < _version_key(old):
+            into.version_problems.append(f"{service} release went down: {old} -> {new}")
+        else:
+            into.changed_releases.append((service, old, new))
+
+
 def diff(record: UpgradeRecord, snapshot: Snapshot, versions: Mapping[str, str],
-         tolerance: Tolerance, canary_problems: list[str] | None = None) -> UpgradeDiff:
-    """The cloud now against its pre-upgrade record."""
+         tolerance: Tolerance, canary_problems: list[str] | None = None,
+         releases: Mapping[str, str] | None = None) -> UpgradeDiff:
+    """The cloud now against its pre-upgrade record: the API versions (``versions``), the
+    services' releases (``releases``, when read) and the state."""
     found = UpgradeDiff(canary_problems=list(canary_problems or []))
+    diff_releases(record.releases, releases or {}, found)
     diff_versions(record.versions, versions, found)
     found.deviations = compare(record.snapshot, snapshot, tolerance)
     return found
@@ -180,8 +225,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("stackdrill")
     group.addoption("--phase", choices=tuple(PHASES), default=None,
                     help="pre-upgrade: check that nothing needs cleaning, then record the "
-                         "canaries, the verified state and the service versions; post-upgrade: "
-                         "check the cloud against that record")
+                         "canaries, the verified state and the service versions; upgrade: "
+                         "back up, upgrade the control plane, then each compute with its "
+                         "instances live-migrated away; failed-upgrade: the drill of an upgrade "
+                         "whose db sync fails half way, rolled back from the backup; "
+                         "post-upgrade: check the cloud against the pre-upgrade record")
 
 
 def pytest_configure(config: pytest.Config) -> None:

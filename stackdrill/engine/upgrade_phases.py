@@ -76,18 +76,20 @@ def check_cleaning(config: pytest.Config, drill: Drill, access: CloudAccess, tar
 
 def record_pre_upgrade(drill: Drill, state_dir: Path, cloud: str, *,
                        versions: Mapping[str, str], canaries: Mapping[str, str],
-                       baseline: Snapshot, stackdrill_version: str | None) -> UpgradeRecord:
+                       baseline: Snapshot, stackdrill_version: str | None,
+                       releases: Mapping[str, str] | None = None) -> UpgradeRecord:
     """Stores the record of ``cloud`` under ``state_dir`` (one file per cloud, replaced) and
     shows it in the drill's evidence."""
     record = UpgradeRecord(cloud=cloud, recorded_at=now_iso(), versions=versions,
                            canaries=dict(canaries), snapshot=baseline,
-                           stackdrill_version=stackdrill_version)
+                           stackdrill_version=stackdrill_version, releases=dict(releases or {}))
     path = record_path(state_dir, cloud)
     save(record, path)
     listed = ", ".join(f"{k} {v}" for k, v in sorted(record.versions.items()))
+    released = ", ".join(f"{k} {v}" for k, v in sorted(record.releases.items())) or "unknown"
     drill.evidence.attach_text(_RECORD, (
         f"stored at {path}\ncanaries: {dict(record.canaries)}\nversions: {listed}\n"
-        f"verified state: {len(baseline.values)} values"))
+        f"releases: {released}\nverified state: {len(baseline.values)} values"))
     return record
 
 
@@ -132,14 +134,17 @@ def check_recorded_canaries(config: pytest.Config, drill: Drill, record: Upgrade
 
 def wait_for_pre_upgrade_state(config: pytest.Config, drill: Drill, record: UpgradeRecord,
                                versions: Callable[[], Mapping[str, str]], *, seconds: float,
-                               budget_scale: float = 1.0) -> str | None:
+                               budget_scale: float = 1.0,
+                               releases: Mapping[str, str] | None = None) -> str | None:
     """The cloud matches its record within ``seconds`` (times ``budget_scale``): its state as
-    the tolerance rules allow, and each service version the same or higher (``versions``
-    reads them now). The last comparison is reported either way."""
+    the tolerance rules allow, each API version the same or higher (``versions`` reads them
+    now), and each service's release (``releases``, read once) the same or higher. The last
+    comparison is reported either way."""
     last: list[UpgradeDiff] = []
 
     def matches() -> bool:
-        found = diff(record, drill.snapshot("after the upgrade"), versions(), drill.tolerance)
+        found = diff(record, drill.snapshot("after the upgrade"), versions(), drill.tolerance,
+                     releases=releases)
         last[:] = [found]
         return found.ok
 

@@ -2,7 +2,7 @@
 defaults merged into each host, and the checks the schema cannot state (jump hosts that exist
 and form no loop, protected hosts, cluster members and VIP holders that exist, a VIP that is an
 IP address, a profile that loads, secrets files that can be read, paths whose ``~``
-expands, a ``tempest`` key that can be right)."""
+expands, a ``tempest`` key that can be right, the rule files an ``alerts`` key names)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Any, cast
 from stackdrill.inventory.model import (
     DEFAULT_DEPLOYMENT,
     DEFAULT_KNOWN_HOSTS,
+    AlertsSpec,
     CoordinationSpec,
     HostSpec,
     Inventory,
@@ -23,6 +24,7 @@ from stackdrill.inventory.model import (
     ServiceSpec,
     SshSpec,
     TempestSpec,
+    UpgradeSpec,
     VipSpec,
 )
 from stackdrill.inventory.problems import KeyPath, Problem, fail, problem, show
@@ -295,6 +297,23 @@ class Builder:
             self.report(("tempest", *keys), message)
         return spec
 
+    def alerts(self) -> AlertsSpec:
+        """The cloud's Alertmanager and its rules; each rule file must be a file here."""
+        raw = cast(Mapping[str, Any] | None, self.data.get("alerts"))
+        if raw is None:
+            return AlertsSpec()
+        files = []
+        for index, entry in enumerate(cast(list[str], raw.get("rule_files") or [])):
+            path = _expand(entry, self.base)
+            if path is None or not path.is_file():
+                self.report(("alerts", "rule_files", index),
+                            f"no such file: {path if path is not None else entry}")
+                continue
+            files.append(path)
+        return AlertsSpec(alertmanager=cast(str, raw["alertmanager"]),
+                          prometheus=cast(str | None, raw.get("prometheus")),
+                          rule_files=tuple(files), declared=True)
+
     def build(self) -> Inventory:
         self.check_timeouts(self.default_ssh, ("defaults", "ssh"))
         for name, raw in self.raw_hosts.items():
@@ -311,6 +330,7 @@ class Builder:
         secrets_files = self.secrets_files()
         coordination = self.coordination()
         tempest = self.tempest()
+        alerts = self.alerts()
         if self.problems:
             raise fail(self.file, self.data, self.problems)
         return Inventory(
@@ -330,4 +350,7 @@ class Builder:
                     "tokens_survive")),
             vips=vips,
             tempest=tempest,
+            upgrade=UpgradeSpec(**{key: str(value) for key, value in cast(
+                Mapping[str, Any], self.data.get("upgrade") or {}).items()}),
+            alerts=alerts,
         )

@@ -25,6 +25,7 @@ __all__ = [
     "LOCK_BACKENDS",
     "ROLES",
     "RUNTIMES",
+    "AlertsSpec",
     "CoordinationSpec",
     "HostSpec",
     "Inventory",
@@ -33,6 +34,7 @@ __all__ = [
     "ServiceSpec",
     "SshSpec",
     "TempestSpec",
+    "UpgradeSpec",
     "VipSpec",
 ]
 
@@ -200,6 +202,37 @@ class TempestSpec:
 
 
 @dataclass(frozen=True)
+class UpgradeSpec:
+    """The inventory's ``upgrade`` key: how this deployment installs an OpenStack release, for
+    the upgrade procedures. ``install`` installs the new release on a controller (the packages'
+    upgrade, a new virtualenv, new images), ``install_compute`` on a compute (``install`` when
+    unset), ``install_previous`` puts the release before it back (a failed upgrade's rollback);
+    ``bin_dir`` is where the new release's ``*-manage`` commands are (PATH when unset). None:
+    not declared, and a procedure that needs it says so."""
+
+    install: str | None = None
+    install_compute: str | None = None
+    install_previous: str | None = None
+    bin_dir: str | None = None
+
+    def on_compute(self) -> str | None:
+        return self.install_compute or self.install
+
+
+@dataclass(frozen=True)
+class AlertsSpec:
+    """The inventory's ``alerts`` key: the cloud's Alertmanager (``http://host:9093``), which
+    the alert steps ask; optionally its Prometheus, whose loaded rules name the alerts a step
+    may expect when no ``rule_files`` are listed; and rule files to read those names from (on
+    the drill host). ``declared`` is False when the inventory has no such key."""
+
+    alertmanager: str | None = None
+    prometheus: str | None = None
+    rule_files: tuple[Path, ...] = ()
+    declared: bool = False
+
+
+@dataclass(frozen=True)
 class Inventory:
     path: Path
     cloud: str | None
@@ -221,6 +254,10 @@ class Inventory:
     vips: Mapping[str, VipSpec] = field(default_factory=lambda: MappingProxyType({}))
     # ``tempest``: the cloud's capabilities as Tempest is told them, and the step's run
     tempest: TempestSpec = TempestSpec()
+    # ``upgrade``: how the deployment installs a release (the upgrade procedures' commands)
+    upgrade: UpgradeSpec = UpgradeSpec()
+    # ``alerts``: the cloud's Alertmanager, Prometheus and alerting rules, for the alert steps
+    alerts: AlertsSpec = AlertsSpec()
 
     @property
     def profile(self) -> str:

@@ -25,6 +25,12 @@ _TIMEOUT_SCHEMA: dict[str, Any] = {
     "x-expected": "number > 0",
 }
 
+_HTTP_URL_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "pattern": r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+    "x-expected": "http:// or https:// URL without query or whitespace",
+}
+
 INVENTORY_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "stackdrill inventory",
@@ -63,6 +69,17 @@ INVENTORY_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {"tokens_survive": {"type": "boolean"}},
         },
+        # how this deployment installs an OpenStack release: the upgrade procedures' commands
+        "upgrade": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "install": {"type": "string", "minLength": 1},
+                "install_compute": {"type": "string", "minLength": 1},
+                "install_previous": {"type": "string", "minLength": 1},
+                "bin_dir": {"type": "string", "pattern": "^/[^\\s'\";$`\\\\]*$"},
+            },
+        },
         "clusters": {
             "type": "object",
             "propertyNames": _NAME_SCHEMA,
@@ -79,6 +96,16 @@ INVENTORY_SCHEMA: dict[str, Any] = {
             "additionalProperties": {"$ref": "#/$defs/vip"},
         },
         "tempest": {"$ref": "#/$defs/tempest"},
+        "alerts": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["alertmanager"],
+            "properties": {
+                "alertmanager": _HTTP_URL_SCHEMA,
+                "prometheus": _HTTP_URL_SCHEMA,
+                "rule_files": {"type": "array", "minItems": 1, "items": _NAME_SCHEMA},
+            },
+        },
     },
     "$defs": {
         "tempest": {

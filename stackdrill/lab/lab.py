@@ -23,19 +23,21 @@ import yaml
 from stackdrill.core.waiting import poll
 from stackdrill.lab import network, rootfs
 from stackdrill.lab import status as lab_status
-from stackdrill.lab.cloud import clusters, swift
+from stackdrill.lab.cloud import clusters, monitoring, swift
 from stackdrill.lab.cloud.bootstrap import CloudBootstrap, write_clouds_yaml
 from stackdrill.lab.cloud.bootstrap import configure as configure_cloud
 from stackdrill.lab.cloud.install import ensure_openstack
 from stackdrill.lab.cloud.layout import BLOCK_STORAGE_UNITS, COMPUTE_UNITS, controller_units
 from stackdrill.lab.cloud.naming import LabNaming, NamingError, lab_naming
 from stackdrill.lab.cloud.release import (
+    CURRENT,
     Release,
     built_release,
     describe_series,
     record_release,
     recorded_series,
     refuse_other_release,
+    upgrade_inventory,
 )
 from stackdrill.lab.cloud.secrets import LabSecrets
 from stackdrill.lab.power import LabPower
@@ -245,6 +247,8 @@ class Lab:
                        venv).run()
         swift.SwiftBootstrap(self.in_host, self.paths, secrets, disks, log,
                              self.naming, self.topology, venv).run()
+        monitoring.MonitoringBootstrap(self.in_host, self.paths, secrets, log,
+                                       self.topology).run()
         write_clouds_yaml(self.paths, secrets)
 
     def _close_replaced_lab(self, journal: Path, log: Callable[[str], None]) -> None:
@@ -326,6 +330,12 @@ class Lab:
             # what Tempest cannot ask Cinder: the lab's volume driver makes snapshots and
             # clones (copies of the volume's file)
             inventory["tempest"] = {"volume": {"snapshots": True, "clones": True}}
+            # the first controller's Alertmanager and Prometheus, and the rules they load
+            inventory["alerts"] = monitoring.alerts_key(self.topology, self.paths.alert_rules)
+            self.paths.alert_rules.write_text(monitoring.rules_yaml())
+            if self.release != CURRENT:
+                # the upgrade procedures' commands: the current release installed over it
+                inventory["upgrade"] = upgrade_inventory(self.release)
         if self.naming.profile:
             # services the map does not list (a feature's own) are named by the profile too
             inventory["profile"] = self.naming.profile

@@ -18,11 +18,14 @@ LAB_PACKAGES: tuple[str, ...] = (
     "qemu-block-extra", "libiscsi-bin", "libvirt-dev", "pkg-config", "gcc", "python3-dev",
     "chromium", "libfuse2", "psmisc", "curl", "rsync", "stress-ng",
     "galera-4", "haproxy", "keepalived",
+    "prometheus", "prometheus-alertmanager", "prometheus-node-exporter",
+    "prometheus-mysqld-exporter",
 )
 """The Debian packages the lab needs on the machine: ``APT_PACKAGES`` of ``scripts/setup``
 (a unit test keeps the two equal). Lab hosts' roots are overlays of the machine's own, so the
 services the lab's cloud runs come from these (``galera-4``, ``haproxy`` and ``keepalived`` for
-``lab up --topology ha``; the other topology masks the last two)."""
+``lab up --topology ha``; the other topology masks the last two; the ``prometheus`` packages
+for the lab's monitoring, :mod:`stackdrill.lab.cloud.monitoring`)."""
 
 TOOL_PACKAGES: Mapping[str, str] = {
     "systemd-nspawn": "systemd-container",

@@ -167,6 +167,12 @@ class LabPaths:
         return self.root / "known_hosts"
 
     @property
+    def alert_rules(self) -> Path:
+        """The lab's alerting rules as its Prometheus loads them, which the inventory's
+        ``alerts.rule_files`` names (:mod:`stackdrill.lab.cloud.monitoring`)."""
+        return self.root / "alert-rules.yml"
+
+    @property
     def nova_instances(self) -> Path:
         """The computes' shared ``/var/lib/nova/instances`` (the shared file system the
         operations guide's evacuation and manual recovery of a failed compute assume)."""

@@ -6,6 +6,7 @@ pytest loads this package through the ``stackdrill`` entry point; the modules it
 scenario says), :mod:`.collection` (the checks before anything runs), :mod:`.dry_run`,
 :mod:`.drills` (a drill's fixtures), :mod:`.reports` (what the session leaves behind),
 :mod:`.cloud_fixtures` and :mod:`.tenant_fixtures` (a drill's tenant observers),
+:mod:`.alert_fixtures` (its watch on the cloud's alerts),
 :mod:`.vocabulary` (the markers the drills' tags become), :mod:`.feature_files` (feature files
 no test module binds); the reporting and engine modules after them add their own options and
 hooks. The names below are the ones the command line and other callers use. The package is a
@@ -55,6 +56,7 @@ pytest_plugins = ["stackdrill.pytest_plugin.options", "stackdrill.pytest_plugin.
                   "stackdrill.pytest_plugin.reports",
                   "stackdrill.pytest_plugin.cloud_fixtures",
                   "stackdrill.pytest_plugin.tenant_fixtures",
+                  "stackdrill.pytest_plugin.alert_fixtures",
                   "stackdrill.pytest_plugin.vocabulary", "stackdrill.pytest_plugin.feature_files",
                   "stackdrill.reporting.outcome",
                   "stackdrill.reporting.redacted", "stackdrill.reporting.runs",

@@ -3,8 +3,9 @@ matches, a raised limit or a role the inventory cannot satisfy, a production inv
 ``--confirm``; the scenarios skipped, with the reason, that the inventory cannot run (an
 ``@ha`` drill without the clusters and the VIP it drills); and, once collection is accepted,
 the Tempest steps against the Tempest they run from (a regex that selects no test; a real run
-without Tempest installed), the lock, the leftovers of dead runs and the hosts' reachability
-before anything runs."""
+without Tempest installed), the alert steps against the inventory's monitoring (an alert no rule
+defines; a real run without an Alertmanager), the lock, the leftovers of dead runs and the
+hosts' reachability before anything runs."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from collections.abc import Generator, Iterator
 
 import pytest
 
+from stackdrill.engine.alert_check import alert_steps, check_alerts
 from stackdrill.engine.grammar import step_choice
 from stackdrill.engine.guards import (
     Guards,
@@ -147,6 +149,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         _check_limit_names(session, runnable)
         _check_roles(session, runnable)
         _check_tempest(config, runnable, running=False)
+        _check_alerts(session, runnable, running=False)
         print_plan(session, runnable, skipped_reasons(config))
         return
     _announce_seed(session)
@@ -165,6 +168,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     runnable = _skip_unmet(session)
     _check_limit_names(session, runnable)
     _check_roles(session, runnable)
+    _check_alerts(session, runnable, running=True)
     refusal = Guards.for_inventory(inventory, confirm=config.getoption("confirm")) \
         .production_refusal()
     if refusal is not None:
@@ -237,6 +241,22 @@ def _check_tempest(config: pytest.Config, items: list[pytest.Item], running: boo
                  if scenario is not None and steps is not None]
     problems = check_tempest(scenarios, run_venv(config.getoption("tempest_venv", None)),
                              running)
+    if problems:
+        raise pytest.UsageError(one_line(problems))
+
+
+def _check_alerts(session: pytest.Session, items: list[pytest.Item], running: bool) -> None:
+    """The alert steps of ``items`` against the inventory's ``alerts``: a run needs an
+    Alertmanager, and a step may name only an alert the rules define, when they can be read
+    (:mod:`stackdrill.engine.alert_check`)."""
+    scenarios = [(scenario[0], steps) for scenario, steps in
+                 ((scenario_steps(item), rendered_steps(item)) for item in items)
+                 if scenario is not None and steps is not None]
+    if not scenarios:
+        return
+    if not alert_steps(scenarios):
+        return
+    problems = check_alerts(scenarios, resolve_inventory(session.config).alerts, running)
     if problems:
         raise pytest.UsageError(one_line(problems))
 

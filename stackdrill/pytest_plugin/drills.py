@@ -15,6 +15,7 @@ from stackdrill.cloud.access import CloudAccess
 from stackdrill.cloud.tenant_view import TenantObserver
 from stackdrill.core.evidence import Redactor
 from stackdrill.core.waiting import observing
+from stackdrill.engine.alert_watch import AlertWatch
 from stackdrill.engine.drill import Drill, DrillError
 from stackdrill.engine.guards import (
     Guards,
@@ -141,14 +142,18 @@ def drill(request: pytest.FixtureRequest, targets: Targets, stackdrill_registrie
 
 @pytest.fixture
 def baseline(request: pytest.FixtureRequest, drill: Drill,
-             tenant_observers: list[TenantObserver]) -> Any:
+             tenant_observers: list[TenantObserver], alert_watch: AlertWatch | None) -> Any:
     """The verified state, recorded before anything is broken; the observers of what the
-    tenants feel start then."""
+    tenants feel, and the watch on the cloud's alerts, start then."""
     try:
-        return drill.record_baseline(settle=float(request.config.getoption("settle")),
-                                     observers=tenant_observers)
+        recorded = drill.record_baseline(settle=float(request.config.getoption("settle")),
+                                         observers=tenant_observers)
     except DrillError as exc:
         message = str(exc)
+    else:
+        if alert_watch is not None:
+            alert_watch.start()
+        return recorded
     pytest.fail(message, pytrace=False)
 
 

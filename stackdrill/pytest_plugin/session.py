@@ -68,13 +68,13 @@ def pytest_configure(config: pytest.Config) -> None:
 def version_settings(config: pytest.Config) -> VersionSettings:
     """Where the OpenStack services' commands are looked for on the hosts besides PATH: the
     given directories, DevStack's virtualenv, and with ``--lab`` the virtualenv of the release
-    the lab was built with."""
+    the lab runs (the one it was built with, or the one an upgrade installed)."""
     directories = [str(d) for d in config.getoption("openstack_bin_dir", None) or []]
     if config.getoption("lab", False):
-        from stackdrill.lab.cloud.release import built_release
+        from stackdrill.lab.cloud.release import running_release
         from stackdrill.lab.topology import LabPaths
 
-        directories.append(str(built_release(LabPaths.default()).bin))
+        directories.append(str(running_release(LabPaths.default()).bin))
     return VersionSettings(directories=tuple(dict.fromkeys([*directories,
                                                              *DEFAULT_DIRECTORIES])))
 

@@ -42,6 +42,8 @@ MARKERS: dict[str, str] = {
           "no such clusters and VIP",
     "tempest": "drills that end with Tempest's tests (stackdrill tempest install builds its "
                "virtualenv)",
+    "alerts": "drills that say which alerts the cloud's monitoring must fire and clear (the "
+              "inventory's alerts key names its Alertmanager)",
 }
 """The tags of the shipped drills, as markers: ``--strict-markers`` accepts them anywhere."""
 

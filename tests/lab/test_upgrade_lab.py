@@ -1,9 +1,13 @@
-"""Pre-upgrade and post-upgrade phases on the lab. The "upgrade" restarts every OpenStack service;
-the cloud must then match its pre-upgrade record. A canary server deleted between the phases
-makes the post-upgrade phase fail, naming it."""
+"""Pre-upgrade and post-upgrade phases on the lab. On a lab of the previous release
+(``stackdrill lab up --release previous``) the upgrade is real: ``--phase upgrade`` installs the
+current release over it, and the post-upgrade phase lists each service's release and API
+version that changed. On any lab, restarting every OpenStack service stands in for it: the
+cloud must then match its pre-upgrade record. A canary server deleted between the phases, and
+an API version lower than the record's, make the post-upgrade phase fail, naming them."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -15,10 +19,11 @@ import pytest
 
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.cloud.canary import ensure_canaries
-from stackdrill.engine.upgrade import load, record_path
+from stackdrill.engine.upgrade import load, record_path, save
 from stackdrill.hosts.target import Targets
 from stackdrill.inventory.loader import load_inventory
 from stackdrill.lab.cloud.layout import COMPUTE_UNITS, CONTROLLER_UNITS
+from stackdrill.lab.cloud.release import CURRENT, PREVIOUS, running_release
 from stackdrill.lab.lab import Lab
 from stackdrill.lab.topology import LabPaths
 
@@ -105,3 +110,48 @@ def test_a_canary_deleted_between_the_phases_fails_post_upgrade(
         assert gone in last["deviations"][-1]["deviations"]
     finally:
         ensure_canaries(access, [t.name for t in lab_targets.with_role("compute")])
+
+
+def test_an_api_version_lower_than_the_records_fails_post_upgrade(
+        lab_targets: Targets, access: CloudAccess, tmp_path: Path) -> None:
+    """The record says the compute API went up to 2.999 before the upgrade: the cloud's own
+    highest version is now lower, as after an upgrade that took a microversion away."""
+    pre = phase(tmp_path, "pre-upgrade")
+    assert pre.returncode == 0, pre.stdout + pre.stderr
+    path = record_path(tmp_path / "state" / "stackdrill", CLOUD)
+    record = load(path, CLOUD)
+    now = record.versions["compute"]
+    save(dataclasses.replace(record, versions={**record.versions, "compute": "2.999"}), path)
+    post = phase(tmp_path, "post-upgrade")
+    output = post.stdout + post.stderr
+    assert post.returncode == 1, output
+    assert f"DEVIATION: compute API went down: 2.999 -> {now}" in output
+    last = json.loads((tmp_path / "history.jsonl").read_text().splitlines()[-1])
+    assert last["result"] == "failed"
+    assert "compute API went down" in last["reason"]
+
+
+def test_the_previous_release_upgraded_in_place_passes_the_post_upgrade_phase(
+        lab: Lab, lab_targets: Targets, access: CloudAccess, tmp_path: Path) -> None:
+    """The real upgrade, on a lab brought up with --release previous: the same canaries on the
+    same hosts afterwards, each service's release and the compute API's version listed as
+    changed, and the lab running the current release."""
+    if running_release(LabPaths.default()) != PREVIOUS:
+        pytest.skip("the lab does not run the previous release: stackdrill lab down; "
+                    "stackdrill lab up --release previous")
+    pre = phase(tmp_path, "pre-upgrade")
+    assert pre.returncode == 0, pre.stdout + pre.stderr
+    before = load(record_path(tmp_path / "state" / "stackdrill", CLOUD), CLOUD)
+    upgraded = phase(tmp_path, "upgrade")
+    assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
+    assert running_release(LabPaths.default()) == CURRENT
+    post = phase(tmp_path, "post-upgrade")
+    output = post.stdout + post.stderr
+    assert post.returncode == 0, output
+    assert f"changed: nova {before.releases['nova']} -> " in output
+    assert "DEVIATION" not in output
+    records = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text()
+               .splitlines()]
+    assert [r["result"] for r in records] == ["passed", "passed", "passed"]
+    figures = records[1]["tenant"]["figures"]
+    assert all(figures[f"canary:{host}/reboots"] == 0 for host in before.canaries)

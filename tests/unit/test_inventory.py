@@ -226,8 +226,9 @@ ERROR_CASES: list[tuple[str, str, str]] = [
     (
         "unknown_top_level",
         MINIMAL_HOST + "hostz: {}\n",
-        "unknown key 'hostz' (allowed: cloud, clusters, coordination, defaults, deployment, "
-        "hosts, keystone, production, profile, protected, secrets_files, services, tempest, vips)",
+        "unknown key 'hostz' (allowed: alerts, cloud, clusters, coordination, defaults, "
+        "deployment, hosts, keystone, production, profile, protected, secrets_files, services, "
+        "tempest, upgrade, vips)",
     ),
     (
         "unknown_ssh",
@@ -400,9 +401,9 @@ def test_several_errors_are_counted_in_document_order(tmp_path: Path) -> None:
         f"{file}: hosts.compute1: unknown key 'adress' (allowed: address, power, roles, ssh)",
         f"{file}: hosts.compute1.roles[1]: expected one of {roles}, got 'gpu'",
         f"{file}: hosts.compute1.ssh.port: expected integer 1..65535, got 'abc'",
-        f"{file}: unknown key 'extra' (allowed: cloud, clusters, coordination, defaults, "
-        "deployment, hosts, keystone, production, profile, protected, secrets_files, services, "
-        "tempest, vips)",
+        f"{file}: unknown key 'extra' (allowed: alerts, cloud, clusters, coordination, "
+        "defaults, deployment, hosts, keystone, production, profile, protected, secrets_files, "
+        "services, tempest, upgrade, vips)",
     ]
     assert str(err) == f"{file}: hosts.compute1: missing required key 'address' (and 4 more)"
 

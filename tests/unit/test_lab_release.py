@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from stackdrill import cli
 from stackdrill.lab import lab as lab_module
@@ -32,6 +33,7 @@ from stackdrill.lab.cloud.release import (
     recorded_series,
     refuse_other_release,
     release_named,
+    upgrade_inventory,
 )
 from stackdrill.lab.cloud.secrets import NAMES, LabSecrets
 from stackdrill.lab.lab import Lab
@@ -209,6 +211,13 @@ def fake_machine(monkeypatch: pytest.MonkeyPatch, calls: Calls) -> None:
     class SwiftBootstrap(Bootstrap):
         pass
 
+    class MonitoringBootstrap:
+        def __init__(self, *args: Any) -> None:
+            pass
+
+        def run(self) -> None:
+            return None
+
     def configure(paths: LabPaths, secrets: LabSecrets, naming: Any, topology: Any,
                   venv: Path) -> None:
         calls.venvs["configure"] = venv
@@ -222,6 +231,7 @@ def fake_machine(monkeypatch: pytest.MonkeyPatch, calls: Calls) -> None:
     monkeypatch.setattr(lab_module.swift, "create_disks", lambda paths: {})
     monkeypatch.setattr(lab_module, "CloudBootstrap", CloudBootstrap)
     monkeypatch.setattr(lab_module.swift, "SwiftBootstrap", SwiftBootstrap)
+    monkeypatch.setattr(lab_module.monitoring, "MonitoringBootstrap", MonitoringBootstrap)
     monkeypatch.setattr(lab_module, "write_clouds_yaml", lambda paths, secrets: None)
 
 
@@ -240,6 +250,8 @@ def test_lab_up_of_the_previous_release_installs_and_runs_its_own_virtualenv(
     paths = LabPaths(tmp_path)
     assert (recorded_series(paths), paths.topology.read_text()) == ("2026.1", "single\n")
     assert f"inventory: {paths.inventory}" in capsys.readouterr().out
+    # the upgrade procedures' commands: the current release installed over it, and back
+    assert yaml.safe_load(paths.inventory.read_text())["upgrade"] == upgrade_inventory(PREVIOUS)
 
 
 def test_lab_up_by_default_keeps_the_current_release_and_its_virtualenv(
@@ -250,6 +262,7 @@ def test_lab_up_by_default_keeps_the_current_release_and_its_virtualenv(
     assert calls.installed == [CURRENT]
     assert set(calls.venvs.values()) == {VENV}
     assert recorded_series(LabPaths(tmp_path)) == "2026.2"
+    assert "upgrade" not in yaml.safe_load(LabPaths(tmp_path).inventory.read_text())
 
 
 # -- what the hosts run ------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from stackdrill.engine.upgrade import (
     diff,
     load,
     record_path,
+    releases_of,
     save,
 )
 
@@ -134,3 +135,27 @@ def test_the_phase_selects_its_scenario(phase: list[str], expected: list[str],
     upgrade = [line.rsplit("::", 1)[1] for line in collected if "features/upgrade" in line]
     assert upgrade == expected, result.stdout + result.stderr
     assert (len(collected) > len(upgrade)) is (not phase)
+
+
+def test_each_services_release_change_is_listed_and_a_release_that_went_down_deviates() -> None:
+    before = UpgradeRecord(cloud="prod-east", recorded_at="2025-05-01T10:00:00Z",
+                           versions=VERSIONS, canaries={"compute1": "5e1f"},
+                           snapshot=Snapshot(1.0, VALUES), stackdrill_version="0.1.0",
+                           releases={"nova": "33.0.2", "cinder": "28.0.0", "glance": "31.0.0"})
+    assert UpgradeRecord.from_json(before.to_json()) == before
+    now = releases_of({"nova": {"compute1": "33.0.2", "controller": "34.0.0"},
+                       "cinder": "27.1.0", "glance": "unknown"})
+    assert now == {"nova": "33.0.2 on compute1, 34.0.0 on controller", "cinder": "27.1.0"}
+    found = diff(before, Snapshot(2.0, VALUES), VERSIONS, TOLERANCE,
+                 releases={**now, "nova": "34.0.0"})
+    assert found.changes() == ["nova 33.0.2 -> 34.0.0"]
+    assert found.problems() == ["cinder release went down: 28.0.0 -> 27.1.0"]
+    # the hosts still differ: listed, never read as a version that went down
+    mixed = diff(before, Snapshot(2.0, VALUES), VERSIONS, TOLERANCE, releases=now)
+    assert mixed.changes()[0] == "nova 33.0.2 -> 33.0.2 on compute1, 34.0.0 on controller"
+
+
+def test_a_record_made_before_releases_were_recorded_still_loads() -> None:
+    data = record().to_json()
+    del data["releases"]
+    assert UpgradeRecord.from_json(data).releases == {}

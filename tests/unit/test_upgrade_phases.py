@@ -65,7 +65,7 @@ def test_the_record_is_stored_shown_and_read_back(tmp_path: Path) -> None:
     assert path.is_file() and record.cloud == "prod/east" and record.versions == VERSIONS
     assert before.attached()["pre-upgrade record"] == (
         f"stored at {path}\ncanaries: {{'compute1': '5e1f'}}\nversions: compute 2.95\n"
-        f"verified state: 1 values")
+        f"releases: unknown\nverified state: 1 values")
     after = drill()
     assert load_pre_upgrade(after, tmp_path, "prod/east") == record
     assert '"cloud": "prod/east"' in after.attached()["pre-upgrade record"]

@@ -31,6 +31,7 @@ from stackdrill.lab.cloud.layout import (
     controller_units,
 )
 from stackdrill.lab.cloud.naming import PACKAGES, LabNaming
+from stackdrill.lab.cloud.release import RELEASES, RUNNING, SWITCH, switch_script
 from stackdrill.lab.cloud.secrets import LabSecrets
 from stackdrill.lab.system import LabError
 from stackdrill.lab.topology import API_ADDRESS, SINGLE, SUBNET_PREFIX, LabPaths, Topology
@@ -62,8 +63,9 @@ Log = Callable[[str], None]
 
 # files a service that drops root reads, readable by all (the lab writes no secret in them)
 WORLD_READABLE = ("/etc/rabbitmq/rabbitmq.conf",)
-# scripts a service runs (keepalived's checks: owned by root, written by nobody else)
-EXECUTABLE = (PEER_CHECK,)
+# scripts a service or the operator runs (keepalived's checks, the release switch an upgrade
+# installs a release with: owned by root, written by nobody else)
+EXECUTABLE = (PEER_CHECK, SWITCH)
 
 
 def write_files(root: Path, files: dict[str, str]) -> None:
@@ -81,9 +83,12 @@ def configure(paths: LabPaths, secrets: LabSecrets, naming: LabNaming = PACKAGES
               topology: Topology = SINGLE, venv: Path = VENV) -> None:
     """Write every host's configuration into its writable layer (before or after boot), its
     services run from ``venv``, the OpenStack release's virtualenv, and the files the release
-    ships there."""
+    ships there; on every host the switch to another release (an upgrade's install), and the
+    series it runs."""
+    series = next((r.series for r in RELEASES if r.venv == venv), "")
     for host in topology.hosts:
         root = paths.merged(host.name)
+        write_files(root, {SWITCH: switch_script(), RUNNING: f"{series}\n"})
         if "controller" in host.roles:
             write_files(root, configs.controller_files(host, secrets, naming, topology, venv))
             for rel in (*PASTE_FILES, *SHIPPED_FILES):
