@@ -76,10 +76,8 @@ __all__ = [
     "unknown_patterns",
 ]
 
-#: How long the pre-flight waits for the cloud to match its verified state before it refuses: a
-#: value in flux as the verified state was recorded settles within a few seconds, and a request
-#: that timed out once (each API probe gives up after 5 s) gets several more tries. A deviation
-#: that outlasts it is the cloud's, and the drill is refused.
+#: How long the pre-flight waits for the cloud to match its verified state before it refuses:
+#: for a value in flux to settle, and a request that timed out (5 s) to be tried again.
 PREFLIGHT_SETTLE = 30.0
 #: A verified state recorded this recently (seconds) is the pre-flight: the drill's first fault
 #: usually follows it at once, and observing the whole cloud again would only repeat it.
@@ -349,12 +347,10 @@ class Drill:
             _, record = poll(matches, timeout=PREFLIGHT_SETTLE, interval=1.0, max_interval=2.0,
                              description="the cloud to match its verified state before the "
                                          "first fault", ignore=(HostError,))
-        except WaitTimeout as timeout:
-            reason = (f"pre-flight: the cloud does not match its verified state: "
-                      f"{len(found)} deviation(s), first: {found[0] if found else 'none'}; "
-                      f"nothing injected")
-            self.timeline.add("refused", reason,
-                              "\n\n".join([render_diff(found), timeout.record.render()]))
+        except WaitTimeout as late:
+            reason = (f"pre-flight: the cloud does not match its verified state: {len(found)} "
+                      f"deviation(s), first: {found[0] if found else 'none'}; nothing injected")
+            self.timeline.add("refused", reason, f"{render_diff(found)}\n\n{late.record.render()}")
             raise PreflightFailed(reason) from None
         self.preflight_passed = True
         self.timeline.add("pre-flight", "the cloud matches its verified state", record.render())

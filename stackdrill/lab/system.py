@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from stackdrill.core.errors import HarnessError
 from stackdrill.lab.prerequisites import missing_tools
@@ -12,6 +13,19 @@ from stackdrill.lab.prerequisites import missing_tools
 
 class LabError(HarnessError):
     """A lab operation failed; the message is one line for the operator."""
+
+
+def in_host_output(in_host: Callable[..., Any], host: str, command: str,
+                   timeout: float) -> str:
+    """The output of ``command`` run in lab host ``host`` by ``in_host`` (the lab's
+    :meth:`~stackdrill.lab.lab.Lab.in_host`); :class:`LabError` with its last line of error
+    when it fails."""
+    result = in_host(host, command, check=False, timeout=timeout)
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        raise LabError(f"{host}: {command[:80]!r} failed: "
+                       f"{detail[-1] if detail else result.returncode}")
+    return str(result.stdout)
 
 
 def sh(argv: Sequence[str], *, check: bool = True, timeout: float = 120.0,

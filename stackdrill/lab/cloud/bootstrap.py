@@ -26,14 +26,16 @@ from stackdrill.lab.cloud.layout import (
     CLOUD_NAME,
     COMPUTE_UNITS,
     KEYSTONE_URL,
+    PASTE_FILES,
     REGION,
+    SHIPPED_FILES,
     VENV,
     controller_units,
 )
 from stackdrill.lab.cloud.naming import PACKAGES, LabNaming
 from stackdrill.lab.cloud.release import RELEASES, RUNNING, SWITCH, switch_script
 from stackdrill.lab.cloud.secrets import LabSecrets
-from stackdrill.lab.system import LabError
+from stackdrill.lab.system import in_host_output
 from stackdrill.lab.topology import API_ADDRESS, SINGLE, SUBNET_PREFIX, LabPaths, Topology
 
 DATABASES = {"keystone": "keystone", "placement": "placement", "glance": "glance",
@@ -44,11 +46,6 @@ SERVICE_USERS = ("nova", "placement", "glance", "cinder", "neutron")
 # reseller_admin_role (Tempest's account quota tests give it to a user of theirs), as DevStack
 # creates it
 EXTRA_ROLES = ("ResellerAdmin",)
-PASTE_FILES = ("nova/api-paste.ini", "glance/glance-api-paste.ini", "cinder/api-paste.ini",
-               "neutron/api-paste.ini")
-# what else the APIs read from /etc as their packages ship it: the filters cinder-api lets a
-# volume list take (without the file it ignores ?name= and the rest, and logs an error)
-SHIPPED_FILES = ("cinder/resource_filters.json",)
 # Glance's metadata definitions, as its package ships them (in each release's virtualenv; the
 # current one's here), loaded once the schema is there
 SHIPPED_METADEFS = Path("etc") / "glance" / "metadefs"
@@ -120,12 +117,7 @@ class CloudBootstrap:
         self.first = topology.first_controller.name
 
     def sh(self, host: str, command: str, timeout: float = 300.0) -> str:
-        result = self.in_host(host, command, check=False, timeout=timeout)
-        if result.returncode != 0:
-            detail = (result.stderr or result.stdout).strip().splitlines()
-            raise LabError(f"{host}: {command[:80]!r} failed: "
-                           f"{detail[-1] if detail else result.returncode}")
-        return str(result.stdout)
+        return in_host_output(self.in_host, host, command, timeout)
 
     def wait_active(self, host: str, units: tuple[str, ...], timeout: float = 120.0) -> None:
         def active() -> bool:

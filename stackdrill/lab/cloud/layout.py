@@ -75,3 +75,11 @@ def api_workers(topology: Topology) -> int:
     """gunicorn workers per API: two on the single controller; one on each HA controller,
     where three controllers share the machine's two CPUs."""
     return 1 if topology.clustered else 2
+
+
+# the APIs' paste files, as each release's package ships them under its virtualenv's etc/
+PASTE_FILES = ("nova/api-paste.ini", "glance/glance-api-paste.ini", "cinder/api-paste.ini",
+               "neutron/api-paste.ini")
+# what else the APIs read from /etc as their packages ship it: the filters cinder-api lets a
+# volume list take (without the file it ignores ?name= and the rest, and logs an error)
+SHIPPED_FILES = ("cinder/resource_filters.json",)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stackdrill.core.errors import BadInput
-from stackdrill.lab.cloud.layout import VENV
+from stackdrill.lab.cloud.layout import PASTE_FILES, SHIPPED_FILES, VENV
 from stackdrill.lab.topology import LabPaths, recorded_topology
 
 
@@ -117,8 +117,6 @@ def switch_script() -> str:
     cases = "\n".join(
         f"  {r.series}|{r.name}|{r.codename}) venv={r.venv}; series={r.series} ;;"
         for r in RELEASES)
-    from stackdrill.lab.cloud.bootstrap import PASTE_FILES, SHIPPED_FILES
-
     any_venv = f"{VENV}(-[0-9.]+)?/"
     shipped = " ".join((*PASTE_FILES, *SHIPPED_FILES))
     return f"""#!/bin/sh

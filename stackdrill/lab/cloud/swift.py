@@ -43,7 +43,7 @@ from stackdrill.lab.cloud.layout import (
 )
 from stackdrill.lab.cloud.naming import PACKAGES, LabNaming
 from stackdrill.lab.cloud.secrets import LabSecrets
-from stackdrill.lab.system import LabError, mounted, sh, unmount_under
+from stackdrill.lab.system import LabError, in_host_output, mounted, sh, unmount_under
 from stackdrill.lab.topology import API_ADDRESS, SINGLE, LabHost, LabPaths, Topology
 
 DEVICES = "/srv/node"
@@ -368,12 +368,7 @@ class SwiftBootstrap:
         self.proxies = [host.name for host in topology.controllers]
 
     def sh(self, host: str, command: str, timeout: float = 120.0) -> str:
-        result = self.in_host(host, command, check=False, timeout=timeout)
-        if result.returncode != 0:
-            detail = (result.stderr or result.stdout).strip().splitlines()
-            raise LabError(f"{host}: {command[:80]!r} failed: "
-                           f"{detail[-1] if detail else result.returncode}")
-        return str(result.stdout)
+        return in_host_output(self.in_host, host, command, timeout)
 
     def configure(self) -> None:
         """Write every host's Swift files into its writable layer (before or after boot)."""
