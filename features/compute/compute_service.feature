@@ -9,7 +9,7 @@ Feature: nova-compute stops on a compute node
     And a compute host running qemu domains
     And the cloud is in its verified state
 
-  @alerts
+  @alerts @long
   Scenario: nova-compute stops; the guests keep running and the monitoring pages for it
     When the fault "stop_service" is injected on the compute host:
       | service | nova-compute |

@@ -52,7 +52,7 @@ Feature: Cloud controller failures
     And the tenants saw at most 10 seconds of heartbeat stall, no reboot and no lost write
     And every API was unavailable for at most 60 seconds
 
-  @alerts
+  @alerts @long
   Scenario: RabbitMQ stops on the controller, and the monitoring pages for it
     Every nova-compute loses its message queue and Nova reports it down: both alerts page,
     and both stop once RabbitMQ is back.

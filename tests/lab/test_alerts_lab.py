@@ -27,7 +27,8 @@ FEATURE = """\
 @drill
 Feature: the lab's monitoring judges a drill
   Scenario: nova-compute stops, and the monitoring pages for it
-    Given a compute host
+    Given the canary workload is running
+    And a compute host
     And the cloud is in its verified state
     When the fault "stop_service" is injected on the compute host:
       | service | nova-compute |
@@ -96,6 +97,7 @@ def test_an_alert_that_never_fires_fails_the_drill(lab: Lab, rule_disabled: None
             "stop_service on compute1: never listed by Alertmanager at http://") in output, output
 
 
+@pytest.mark.long  # the same drill as compute/compute_service, which the main command runs
 def test_an_alert_that_fires_and_clears_passes(lab: Lab, tmp_path: Path) -> None:
     lab.ensure_up()
     code, output = run(tmp_path, lab.paths.inventory, seconds=120)

@@ -26,7 +26,7 @@ import yaml
 from stackdrill.core.waiting import poll
 from stackdrill.lab.cloud.layout import KEYSTONE_URL
 from stackdrill.lab.cloud.secrets import LabSecrets
-from stackdrill.lab.system import LabError
+from stackdrill.lab.system import LabError, in_host_output
 from stackdrill.lab.topology import SINGLE, LabHost, LabPaths, Topology
 
 __all__ = ["CONTROLLER_UNITS", "RULES", "STORAGE_UNITS", "MonitoringBootstrap", "alerts_key",
@@ -68,13 +68,17 @@ RULES: tuple[dict[str, Any], ...] = (
           "RabbitMQ on {{ $labels.host }} does not answer"),
     _rule("MariaDBDown", 'mysql_up == 0 or up{job="mysqld"} == 0',
           "MariaDB on {{ $labels.host }} does not answer"),
-    _rule("GaleraNotPrimary", "mysql_global_status_wsrep_ready == 0",
+    _rule("GaleraNotPrimary",
+          "mysql_global_status_wsrep_ready == 0 "
+          "and on(instance) mysql_global_variables_wsrep_on == 1",
           "Galera on {{ $labels.host }} is not in the Primary component (wsrep_ready OFF)"),
     _rule("SwiftDiskUnmounted", "swift_disk_mounted == 0",
           "Swift disk {{ $labels.device }} on {{ $labels.host }} is not mounted"),
 )
-"""The alerting rules, each ``severity: critical``. ``GaleraNotPrimary`` has a series only
-where MariaDB runs Galera (the HA topology); ``MariaDBDown`` covers the single controller."""
+"""The alerting rules, each ``severity: critical``. ``GaleraNotPrimary`` looks only where
+MariaDB runs Galera (``wsrep_on``: the HA topology; the single controller's MariaDB has the
+provider installed, off, and ``wsrep_ready`` OFF); ``MariaDBDown`` covers the single
+controller."""
 
 
 def rules_yaml() -> str:
@@ -294,12 +298,7 @@ class MonitoringBootstrap:
         self.first = topology.first_controller
 
     def sh(self, host: str, command: str, timeout: float = 120.0) -> str:
-        result = self.in_host(host, command, check=False, timeout=timeout)
-        if result.returncode != 0:
-            detail = (result.stderr or result.stdout).strip().splitlines()
-            raise LabError(f"{host}: {command[:80]!r} failed: "
-                           f"{detail[-1] if detail else result.returncode}")
-        return str(result.stdout)
+        return in_host_output(self.in_host, host, command, timeout)
 
     def run(self) -> None:
         started = time.monotonic()
