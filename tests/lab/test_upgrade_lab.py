@@ -112,6 +112,7 @@ def test_a_canary_deleted_between_the_phases_fails_post_upgrade(
         ensure_canaries(access, [t.name for t in lab_targets.with_role("compute")])
 
 
+@pytest.mark.long  # a pair of phases of its own (about 4 minutes): run with -m long
 def test_an_api_version_lower_than_the_records_fails_post_upgrade(
         lab_targets: Targets, access: CloudAccess, tmp_path: Path) -> None:
     """The record says the compute API went up to 2.999 before the upgrade: the cloud's own
