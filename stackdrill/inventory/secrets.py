@@ -96,6 +96,10 @@ def file_secrets(path: Path) -> list[str]:
     return list(dict.fromkeys(_all_values(data)))
 
 
+SWITCHES = frozenset({"true", "false", "yes", "no", "on", "off", "none"})
+"""Values of a boolean option: never a secret, and redacting them would mangle evidence."""
+
+
 def config_secrets(text: str) -> list[str]:
     """The secrets of an INI config file as OpenStack's services write them: every option
     named like a secret, and the password of every URL (``connection``, ``transport_url``,
@@ -108,7 +112,8 @@ def config_secrets(text: str) -> list[str]:
     found: list[str] = []
     for section in [parser.defaults(), *(parser[name] for name in parser.sections())]:
         for key, value in section.items():
-            if is_secret_key(key) and value:
+            # a switch named like a secret (send_service_user_token = true) holds none
+            if is_secret_key(key) and value and value.lower() not in SWITCHES:
                 found.append(value)
             found.extend(_transport_passwords(value))
     return list(dict.fromkeys(found))

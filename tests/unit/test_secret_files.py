@@ -90,6 +90,8 @@ connection = mysql+pymysql://nova:db-Pw-3@10.0.0.1/nova
 [keystone_authtoken]
 password = service-Pw-4
 username = nova
+[service_user]
+send_service_user_token = true
 """
 
 
@@ -110,8 +112,8 @@ def test_the_config_a_dsn_is_read_from_gives_up_all_its_secrets() -> None:
     redactor = Redactor()
     with pytest.raises(CloudError), database(replace_port(dsn), redactor, timeout=2):
         pass  # nothing listens there: the secrets are registered before connecting
-    text = "ps: rabbit-Pw-1 rabbit-Pw-2 db-Pw-3 service-Pw-4"
-    assert redactor(text) == "ps: *** *** *** ***"
+    text = "ps: rabbit-Pw-1 rabbit-Pw-2 db-Pw-3 service-Pw-4; true"
+    assert redactor(text) == "ps: *** *** *** ***; true"  # a switch is no secret
 
 
 def replace_port(dsn: Any) -> Any:
