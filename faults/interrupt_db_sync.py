@@ -40,6 +40,7 @@ from stackdrill.hostkit.upgrades import (
     CONTROL_SERVICES,
     SYNCED,
     db_syncs,
+    directory,
     install,
     install_command,
     load_dumps,
@@ -59,12 +60,6 @@ def _service(text: str) -> str:
     if text not in SYNCED:
         raise InvalidValue(f"expected one of {', '.join(SYNCED)}")
     return text
-
-
-def _directory(text: str) -> str:
-    if not text.startswith("/") or any(ch.isspace() or ch in "'\";$`\\" for ch in text):
-        raise InvalidValue("expected an absolute path without spaces or quotes")
-    return text.rstrip("/")
 
 
 def _table(text: str) -> str:
@@ -91,7 +86,7 @@ class InterruptDbSync(Fault):
         "timeout": Param("seconds for each service to stop and for the sync to reach the table",
                          positive_float, 300.0),
         "dir": Param("the backup the undo rolls back from (back_up_control_plane's)",
-                     _directory, BACKUP_DIR),
+                     directory, BACKUP_DIR),
     }
 
     def _syncs(self) -> tuple[list[str], str]:

@@ -18,11 +18,10 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from stackdrill.api import Recovery, RecoveryFailed, RunbookStep
-from stackdrill.core.errors import InvalidValue
 from stackdrill.core.params import Param, positive_float, word_list
 from stackdrill.hostkit.databases import identifier
 from stackdrill.hostkit.units import start_stopped
-from stackdrill.hostkit.upgrades import BACKUP_DIR, SYSTEM_DATABASES
+from stackdrill.hostkit.upgrades import BACKUP_DIR, SYSTEM_DATABASES, directory
 
 CONFIGS = ("nova", "glance", "keystone", "cinder", "swift")
 
@@ -38,19 +37,13 @@ def _databases(text: str) -> list[str]:
     return [identifier(name) for name in word_list(text)]
 
 
-def _directory(text: str) -> str:
-    if not text.startswith("/") or any(ch.isspace() or ch in "'\";$`\\" for ch in text):
-        raise InvalidValue("expected an absolute path without spaces or quotes")
-    return text.rstrip("/")
-
-
 class BackUpControlPlane(Recovery):
     name = "back_up_control_plane"
     description = ("mysqldump every database (all at once and one by one) on the database "
                    "host, and copy each host's /etc/<service> directories, into a backup "
                    "directory")
     params: ClassVar[Mapping[str, Param]] = {
-        "dir": Param("the backup directory on each host", _directory, BACKUP_DIR),
+        "dir": Param("the backup directory on each host", directory, BACKUP_DIR),
         "configs": Param("the /etc directories to copy", _config_names, list(CONFIGS)),
     }
 
@@ -106,7 +99,7 @@ class RestoreControlPlane(Recovery):
                           word_list),
         "databases": Param("the databases to load from <dir>/<database>.sql", _databases, []),
         "configs": Param("the /etc directories to put back from <dir>/etc", _config_names, []),
-        "dir": Param("the backup directory", _directory, BACKUP_DIR),
+        "dir": Param("the backup directory", directory, BACKUP_DIR),
         "timeout": Param("seconds for each service to stop or start", positive_float, 120.0),
     }
 

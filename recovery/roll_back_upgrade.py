@@ -22,6 +22,7 @@ from stackdrill.hostkit.upgrades import (
     BACKUP_DIR,
     BLOCK_STORAGE_SERVICES,
     CONTROL_SERVICES,
+    directory,
     install,
     install_command,
     load_dumps,
@@ -30,7 +31,6 @@ from stackdrill.hostkit.upgrades import (
 )
 from stackdrill.hosts.target import Target
 
-from .control_plane_backup import _directory
 from .upgrade_control_plane import UpgradeControlPlane
 
 
@@ -45,7 +45,7 @@ class RollBackUpgrade(Recovery):
         "block_storage": Param("the services to stop and start on each storage host that "
                                "runs them", word_list, list(BLOCK_STORAGE_SERVICES)),
         "database": Param("the database service, started if it is down", default="mariadb"),
-        "dir": Param("the backup directory", _directory, BACKUP_DIR),
+        "dir": Param("the backup directory", directory, BACKUP_DIR),
         "timeout": Param("seconds for each service to stop or start, and each wait",
                          positive_float, 300.0),
     }

@@ -32,6 +32,7 @@ __all__ = [
     "DbSync",
     "UpgradeFailed",
     "db_syncs",
+    "directory",
     "install",
     "install_command",
     "load_dumps",
@@ -175,6 +176,13 @@ def install(host: Target, command: str) -> None:
     if not result.ok:
         raise UpgradeFailed(f"{host.name}: {command!r} failed (exit {result.exit_status}): "
                             f"{_last_line(result.stderr or result.stdout)}")
+
+
+def directory(text: str) -> str:
+    """A backup directory parameter: an absolute path without spaces or quotes."""
+    if not text.startswith("/") or any(ch.isspace() or ch in "'\";$`\\" for ch in text):
+        raise InvalidValue("expected an absolute path without spaces or quotes")
+    return text.rstrip("/")
 
 
 def load_dumps(target: Target, backup: str) -> list[str]:
