@@ -15,6 +15,7 @@ from stackdrill.builtin.recovery.roll_back_upgrade import RollBackUpgrade
 from stackdrill.builtin.recovery.rolling_upgrade_computes import RollingUpgradeComputes
 from stackdrill.builtin.recovery.upgrade_control_plane import UpgradeControlPlane
 
+from stackdrill.api import FaultError
 from stackdrill.core.errors import InvalidValue
 from stackdrill.core.params import ParamError
 from stackdrill.hostkit.upgrades import (
@@ -25,6 +26,7 @@ from stackdrill.hostkit.upgrades import (
     run_online_migrations,
     sync_names,
 )
+from stackdrill.hosts.ssh import CommandResult
 from stackdrill.hosts.target import Targets
 from stackdrill.inventory.loader import load_inventory
 from stackdrill.inventory.model import InventoryError, UpgradeSpec
@@ -215,3 +217,39 @@ def test_the_release_a_lab_runs_is_the_one_its_first_controller_was_switched_to(
     switched.parent.mkdir(parents=True)
     switched.write_text(f"{CURRENT.series}\n")
     assert running_release(paths) == CURRENT
+
+
+class _Database:
+    def __init__(self, running: bool) -> None:
+        self.running = running
+
+    def is_running(self) -> bool:
+        return self.running
+
+
+def test_the_interrupted_sync_is_confirmed_only_by_its_failure_with_the_database_down(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No status yet, or the database still up: not confirmed; a sync that succeeded: the
+    fault did nothing, and says so; a failed sync under a stopped database: confirmed."""
+    host = targets(tmp_path).get("ctl1")
+    status = {"text": ""}
+    database = _Database(running=True)
+
+    def run(command: str, **_: Any) -> CommandResult:
+        out = status["text"] if command.startswith("cat ") else "DBConnectionError: lost"
+        return CommandResult(host="ctl1", command=command, exit_status=0, stdout=out,
+                             stderr="", started=0.0, duration=0.1)
+
+    monkeypatch.setattr(host, "run", run)
+    monkeypatch.setattr(host, "service", lambda _name: database)
+    fault = InterruptDbSync(host, {})
+    facts = {"database": "mariadb", "table": "nova.migrations"}
+    assert fault.confirm(facts) is None  # the sync has not ended
+    status["text"] = "255\n"
+    assert fault.confirm(facts) is None  # it failed, but the database still runs
+    database.running = False
+    confirmed = fault.confirm(facts)
+    assert confirmed is not None and "exited 255" in confirmed
+    status["text"] = "0\n"
+    with pytest.raises(FaultError, match="the sync succeeded"):
+        fault.confirm(facts)
