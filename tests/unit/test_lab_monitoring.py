@@ -11,12 +11,13 @@ from typing import Any
 
 import yaml
 
-from stackdrill.lab.cloud import monitoring
-from stackdrill.lab.cloud.secrets import LabSecrets
+from stackdrill.lab.cloud import monitoring, swift
+from stackdrill.lab.cloud.secrets import NAMES, LabSecrets
 from stackdrill.lab.topology import HA, SINGLE, LabPaths
 
 ALERTS = {"NovaComputeDown", "RabbitMQNodeDown", "MariaDBDown", "GaleraNotPrimary",
           "SwiftDiskUnmounted"}
+ALL_SECRETS = LabSecrets({name: "x" for name in NAMES})
 
 
 def test_every_rule_is_critical_with_a_short_for() -> None:
@@ -84,6 +85,17 @@ def test_each_host_starts_its_monitoring_units(tmp_path: Path) -> None:
     assert started == {
         "controller": ["prometheus-node-exporter", "prometheus-mysqld-exporter", "prometheus",
                        "prometheus-alertmanager", "stackdrill-openstack-services"],
-        "storage1": ["prometheus-node-exporter", "stackdrill-swift-disks"],
-        "storage2": ["prometheus-node-exporter", "stackdrill-swift-disks"]}
+        "storage1": ["prometheus-node-exporter", "stackdrill-swift-disk-metrics"],
+        "storage2": ["prometheus-node-exporter", "stackdrill-swift-disk-metrics"]}
     assert all(command.startswith("systemctl unmask -q ") for _, command in commands)
+
+
+def test_no_monitoring_file_replaces_one_of_swifts() -> None:
+    """A storage host's monitoring writes no file Swift's set-up writes: the disk metrics'
+    collector once took the name of the unit that mounts the disks at boot, and a rebooted
+    storage host came back with its disks unmounted."""
+    for host in (*SINGLE.with_role("storage"), *HA.with_role("storage")):
+        node = swift.StorageNode(host.name, host.address, zone=1)
+        swift_files = swift.storage_files(node, ALL_SECRETS, [("d1", "/dev/loop1")])
+        assert not set(monitoring.monitoring_files(host)) & set(swift_files)
+    assert swift.MOUNT_UNIT not in monitoring.STORAGE_UNITS

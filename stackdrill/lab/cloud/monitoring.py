@@ -49,7 +49,9 @@ MONITORING_USER = "prometheus"
 
 PROMETHEUS_UNITS = ("prometheus", "prometheus-alertmanager")
 CONTROLLER_UNITS = ("prometheus-node-exporter", "prometheus-mysqld-exporter")
-STORAGE_UNITS = ("prometheus-node-exporter", "stackdrill-swift-disks")
+# the textfile collector of each storage host (not swift.MOUNT_UNIT, which mounts the disks)
+SWIFT_METRICS_UNIT = "stackdrill-swift-disk-metrics"
+STORAGE_UNITS = ("prometheus-node-exporter", SWIFT_METRICS_UNIT)
 OPENSTACK_UNIT = "stackdrill-openstack-services"
 
 Log = Callable[[str], None]
@@ -246,7 +248,7 @@ def _exporters(storage: bool) -> dict[str, str]:
     files = {"/etc/default/prometheus-node-exporter": NODE_ARGS}
     if storage:
         files[SWIFT_COLLECTOR] = SWIFT_DISKS
-        files["/etc/systemd/system/stackdrill-swift-disks.service"] = _collector_unit(
+        files[f"/etc/systemd/system/{SWIFT_METRICS_UNIT}.service"] = _collector_unit(
             "Swift disks mounted, for node exporter", f"/bin/sh {SWIFT_COLLECTOR}")
     else:
         files["/etc/default/prometheus-mysqld-exporter"] = MYSQLD_ARGS
