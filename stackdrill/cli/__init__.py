@@ -180,6 +180,16 @@ def _report_parser(sub: Any) -> None:
                         help="print the drills as a Markdown table instead (the README's): "
                              "fault, recovery, latest passing time to recover, median and range "
                              "of the latest N runs (--last, default 10), dates and machine")
+    report.add_argument("--releases", action="store_true",
+                        help="print each drill before and after the upgrade: its runs on the "
+                             "two newest OpenStack releases of the history (the Nova major "
+                             "version each record names), the verdict and time to recover on "
+                             "each, and REGRESSION lines; exit 1 when a drill regressed, 2 when "
+                             "the history holds fewer than two releases; with --markdown, as a "
+                             "Markdown table")
+    report.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"),
+                        help="with --releases: the two releases to compare instead (33, "
+                             "nova 33 or 33.0.2)")
 
 
 def _discover_parser(sub: Any) -> None:
@@ -406,8 +416,12 @@ def _report(args: argparse.Namespace) -> int:
 
     if args.last is not None and args.last < 1:
         raise CliError("--last: expected a positive number of runs")
+    if args.compare and not args.releases:
+        raise CliError("--compare: only with --releases")
     history = Path(args.history) if args.history else default_state_dir() / "history.jsonl"
     try:
+        if args.releases:
+            return _releases(args, history)
         lines = _markdown(args, history) if args.markdown else _html_report(args, history)
     except ReportError as exc:  # RunError among them
         raise CliError(str(exc)) from None
@@ -441,6 +455,26 @@ def _markdown(args: argparse.Namespace, history: Path) -> list[str]:
     runs, _ = read_history(history, run)
     last = args.last or markdown.LAST
     return markdown.render(group(runs, last), last).splitlines()
+
+
+def _releases(args: argparse.Namespace, history: Path) -> int:
+    """Each drill before and after the upgrade, printed; EXIT_FAILED when one regressed."""
+    from stackdrill.reporting import markdown, release_comparison
+    from stackdrill.reporting.report import group, read_history
+    from stackdrill.reporting.runs import find_run
+
+    if args.output:
+        raise CliError("--output: --releases prints to stdout")
+    run = find_run(Path(args.reports), args.run).name if args.run else None
+    runs, _ = read_history(history, run)
+    if args.last:
+        runs = [item for drill in group(runs, args.last) for item in drill.runs]
+    comparison = release_comparison.compare(runs, args.compare)
+    text = (markdown.releases_table(comparison).splitlines() if args.markdown
+            else comparison.lines())
+    for line in text:
+        print(line)
+    return EXIT_FAILED if comparison.regressed else EXIT_OK
 
 
 def _discover(args: argparse.Namespace) -> int:

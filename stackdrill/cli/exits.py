@@ -35,7 +35,7 @@ EXIT_MEANINGS: dict[int, str] = {
                  "(its class not loadable: the entry stays pending); lab status: the "
                  "lab is not fully up (a host, unit, API or canary down, or no clouds.yaml); "
                  "profile verify: a service missing, not running or renamed, or a host not "
-                 "reached",
+                 "reached; report --releases: a drill regressed across the upgrade",
     EXIT_BAD_INPUT: "bad input (arguments, inventory, feature, host access, a held drill lock, "
                     "faults a dead run left pending), refused before anything was injected",
     EXIT_ABORTED: "a drill was aborted by a safeguard (its faults undone, the run stopped)",

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from html import escape
 
 from stackdrill.cloud.tenant_view import API_PREFIX, CANARY_PREFIX
-from stackdrill.reporting import charts
+from stackdrill.reporting import charts, release_comparison
 from stackdrill.reporting.drill_runs import DrillRuns
 from stackdrill.reporting.history import Run
+from stackdrill.reporting.release_comparison import IMPROVED, REGRESSED, Comparison, Side
 from stackdrill.reporting.tenant_figures import (
     API_COLUMNS,
     CANARY_COLUMNS,
@@ -279,9 +280,56 @@ def _verdict(item: DrillRuns) -> str:
     return f'<span class="ok">ok</span>{felt}'
 
 
+def _side(side: Side | None) -> str:
+    if side is None:
+        return '<span class="small">no passed or failed run</span>'
+    return (f'<span class="pill {_e(side.latest.result)}">{_e(side.latest.result)}</span> '
+            f"{_e(side.spread())}"
+            f'<br><span class="small">latest: {_e(side.latest_text())}, '
+            f"{_when(side.latest.started)}</span>")
+
+
+def _flag(flag: str) -> str:
+    style = {REGRESSED: "flag", IMPROVED: "ok"}.get(flag, "")
+    return f'<span class="{style}">{_e(flag)}</span>' if style else _e(flag)
+
+
+def _releases(comparison: Comparison) -> str:
+    """The section "Before and after the upgrade": a row per drill run on either release."""
+    before, after = comparison.before, comparison.after
+    more = (f" The history names {len(comparison.found)} releases "
+            f"({', '.join(r.label for r in comparison.found)}); the two newest are compared."
+            if len(comparison.found) > 2 else "")
+    rows = "".join(
+        f"<tr><td>{_e(row.scenario)}<br><span class=\"small\">{_e(row.feature)}</span></td>"
+        f"<td>{_e(row.cloud or '')}</td><td>{_side(row.before)}</td><td>{_side(row.after)}</td>"
+        f'<td>{_flag(row.flag)}<br><span class="small">{_e(row.why)}</span></td></tr>'
+        for row in comparison.rows)
+    return (f'<section class="card" id="releases"><h2>Before and after the upgrade</h2>'
+            f'<p class="meta">{_e(comparison.compared())}.{_e(more)} '
+            f"{_e(comparison.count_line())}.</p>"
+            f"<table><tr><th>drill</th><th>cloud</th><th>{_e(before.label)}</th>"
+            f"<th>{_e(after.label)}</th><th>across the upgrade</th></tr>{rows}</table>"
+            f'<p class="small">The rule: {_e(release_comparison.RULE)}.</p></section>')
+
+
+def _release_section(groups: Sequence[DrillRuns]) -> tuple[str, str]:
+    """The banners of the drills that regressed across the upgrade, and the section; empty
+    when the runs name fewer than two releases."""
+    runs = [run for item in groups for run in item.runs]
+    if not release_comparison.spans_releases(runs):
+        return "", ""
+    comparison = release_comparison.compare(runs)
+    across = f"{comparison.before.label} -> {comparison.after.label}"
+    banners = "".join(f'<p class="regression">Regression across the upgrade ({_e(across)}) in '
+                      f"{_e(row.scenario)}: {_e(row.why)}</p>" for row in comparison.regressed)
+    return banners, _releases(comparison)
+
+
 def render(groups: Sequence[DrillRuns], source: str, now: dt.datetime | None = None) -> str:
     moment = now or dt.datetime.now(dt.UTC)
     runs = sum(len(g.runs) for g in groups)
+    across, releases = _release_section(groups)
     banners = "".join(f'<p class="regression">Regression in {_e(g.scenario)}: '
                       f"{_e(found.describe())}</p>"
                       for g in groups if (found := g.regression) is not None)
@@ -295,6 +343,6 @@ def render(groups: Sequence[DrillRuns], source: str, now: dt.datetime | None = N
             f"of {len(groups)} drill{'' if len(groups) == 1 else 's'} from "
             f"<code>{_e(source)}</code>, generated {_when(moment)}. Each drill's latest run is "
             f"checked for a regression: {_e(RULE)}.</p>"
-            f'{banners}<section class="card">{_summary(groups)}</section>'
+            f'{banners}{across}<section class="card">{_summary(groups)}</section>{releases}'
             + "".join(_drill(number, g) for number, g in enumerate(groups, 1))
             + "</main></body></html>\n")

@@ -8,6 +8,9 @@ run (a fault's injection, or the start of a procedure), and what the tenants fel
 when and where the records come from: their dates, the clouds, and the machines the harness
 ran on.
 Nothing in it depends on when it is printed, so the same history always gives the same text.
+
+``stackdrill report --markdown --releases`` prints instead each drill before and after an
+upgrade (:func:`releases_table`, from :mod:`stackdrill.reporting.release_comparison`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import Any
 from stackdrill.reporting.charts import seconds
 from stackdrill.reporting.drill_runs import DrillRuns, comparable
 from stackdrill.reporting.history import Run
+from stackdrill.reporting.release_comparison import RULE as RELEASE_RULE
+from stackdrill.reporting.release_comparison import Comparison, Side
 from stackdrill.reporting.tenant_figures import HEADLINES, NONE, cell
 
 LAST = 10  # runs of each drill, unless --last says otherwise
@@ -126,3 +131,21 @@ def render(groups: Sequence[DrillRuns], last: int) -> str:
     """The provenance line and the table, as Markdown."""
     rows = "\n".join(row(item) for item in groups)
     return f"{provenance(groups, last)}\n\n{HEADER}\n{rows}\n"
+
+
+def _side(side: Side | None) -> str:
+    return side.text() if side is not None else "no passed or failed run"
+
+
+def releases_table(comparison: Comparison) -> str:
+    """``stackdrill report --markdown --releases``: the releases compared, then a row per drill
+    run on either: its latest verdict and time to recover on each, the medians, and the flag."""
+    before, after = comparison.before.label, comparison.after.label
+    rows = "\n".join(
+        "| " + " | ".join(_cell(text) for text in (
+            f"`{feature_name(row.feature)}`", row.scenario, _side(row.before), _side(row.after),
+            f"**{row.flag}**: {row.why}")) + " |"
+        for row in comparison.rows)
+    return (f"{comparison.heading()}. {comparison.count_line()}. The rule: {RELEASE_RULE}.\n\n"
+            f"| feature | scenario | {before} | {after} | across the upgrade |\n"
+            f"|---|---|---|---|---|\n{rows}\n")

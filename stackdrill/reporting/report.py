@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
-from stackdrill.reporting import ReportError
+from stackdrill.reporting import ReportError, release_comparison
 from stackdrill.reporting.drill_runs import DrillRuns, group
 from stackdrill.reporting.history import Run, load_runs
 
@@ -26,6 +26,17 @@ def summary(groups: Sequence[DrillRuns]) -> list[str]:
         lines += [f"REGRESSION: {item.drill}: {figure.describe()}"
                   for figure in item.figure_regressions]
     return lines
+
+
+def across_releases(groups: Sequence[DrillRuns]) -> list[str]:
+    """When the runs name two releases or more, one line counting the drills of the section
+    "Before and after the upgrade" by flag."""
+    runs = [run for item in groups for run in item.runs]
+    if not release_comparison.spans_releases(runs):
+        return []
+    comparison = release_comparison.compare(runs)
+    return [f"{comparison.before.label} -> {comparison.after.label}: "
+            f"{comparison.count_line()} (stackdrill report --releases)"]
 
 
 def of_run(runs: Sequence[Run], run: str, history: Path) -> list[Run]:
@@ -61,7 +72,7 @@ def write_report(history: Path, output: Path, last: int | None = None,
     output.parent.mkdir(parents=True, exist_ok=True)
     source = str(history) if run is None else f"{history}, the drills of run {run}"
     output.write_text(render(groups, source=source, now=now), encoding="utf-8")
-    lines = summary(groups)
+    lines = summary(groups) + across_releases(groups)
     if unreadable:
         lines.append(f"skipped {unreadable} unreadable line(s) in {history}")
     lines.append(f"report: {output}")
