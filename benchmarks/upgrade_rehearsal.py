@@ -2,17 +2,23 @@
 OpenStack series brought up, the pre-upgrade phase, the failed-upgrade drill (an upgrade whose
 db sync fails half way, rolled back from the backup), the upgrade itself (a backup, the control
 plane, then each compute with its canaries live-migrated away and back), and the post-upgrade
-phase against the record taken before.
+phase against the record taken before. With ``--suite TAGS`` the drills those tags select run
+on the previous release before the phases and on the current one after them, and
+``stackdrill report --releases`` compares each drill's verdict and time to recover across the
+upgrade.
 
     python benchmarks/upgrade_rehearsal.py              # as root; takes the lab down first
     python benchmarks/upgrade_rehearsal.py --skip failed-upgrade
+    python benchmarks/upgrade_rehearsal.py --skip failed-upgrade --suite "not long and not wip"
 
 Each step is the operator's command (``stackdrill lab down``, ``stackdrill lab up --release
 previous``, ``stackdrill run --lab --phase ...``), run in turn; a step that fails ends the
 rehearsal (the later phases would prove nothing). Writes benchmarks/results/upgrade_rehearsal.json
 and .md: each step's exit status and wall-clock duration, each drill's time to recover, verdict
-and reason from its history record, what the post-upgrade phase listed as changed, and the
-date, the commit and the machine. The lab is left up, upgraded.
+and reason from its history record, what the post-upgrade phase listed as changed, the
+comparison across the upgrade, and the date, the commit and the machine. A phase that fails
+ends the rehearsal (the later phases would prove nothing); a drill of the suite that fails does
+not: the comparison reports it. The lab is left up, upgraded.
 """
 
 from __future__ import annotations
@@ -33,14 +39,29 @@ STACKDRILL = [sys.executable, "-m", "stackdrill.cli"]
 PHASES = ("pre-upgrade", "failed-upgrade", "upgrade", "post-upgrade")
 
 
-def steps(work: Path, skip: set[str]) -> list[tuple[str, list[str]]]:
+def drill_run(work: Path, name: str, *options: str) -> list[str]:
+    return [*STACKDRILL, "run", "--lab", *options, "--reports", str(work / "reports" / name),
+            "--history", str(work / "history.jsonl")]
+
+
+def steps(work: Path, skip: set[str], suite: str | None) -> list[tuple[str, list[str]]]:
     found = [("lab down", [*STACKDRILL, "lab", "down"]),
              ("lab up --release previous", [*STACKDRILL, "lab", "up", "--release", "previous"])]
-    found += [(f"run --phase {phase}",
-               [*STACKDRILL, "run", "--lab", "--phase", phase, "--reports",
-                str(work / "reports" / phase), "--history", str(work / "history.jsonl")])
+    if suite:
+        found.append(("drill suite, previous release", drill_run(work, "before", "-m", suite)))
+    found += [(f"run --phase {phase}", drill_run(work, phase, "--phase", phase))
               for phase in PHASES if phase not in skip]
+    if suite:
+        found.append(("drill suite, current release", drill_run(work, "after", "-m", suite)))
+        found.append(("report --releases", [*STACKDRILL, "report", "--releases", "--markdown",
+                                             "--history", str(work / "history.jsonl")]))
     return found
+
+
+def ends_rehearsal(step: dict[str, Any]) -> bool:
+    """A phase or the lab that failed ends it; a drill of the suite or a regression found by
+    the comparison is a result."""
+    return step["exit"] != 0 and not step["step"].startswith(("drill suite", "report"))
 
 
 def run(name: str, command: list[str], work: Path) -> dict[str, Any]:
@@ -52,18 +73,22 @@ def run(name: str, command: list[str], work: Path) -> dict[str, Any]:
                               check=False)
     seconds = round(time.monotonic() - started, 1)
     print(f"rehearsal: {name}: exit {done.returncode} in {seconds} s", flush=True)
-    shown = command[3:command.index("--reports")] if "--reports" in command else command[3:]
+    end = next((command.index(o) for o in ("--reports", "--history") if o in command), None)
+    shown = command[3:end]
     return {"step": name, "command": " ".join(["stackdrill", *shown]),
             "exit": done.returncode, "seconds": seconds, "log": str(log)}
 
 
 def drills(history: Path) -> list[dict[str, Any]]:
-    """Each drill's record, as the history keeps it: scenario, verdict, time to recover."""
+    """Each upgrade phase's record, as the history keeps it: scenario, verdict, time to
+    recover (the suite's drills are in the comparison)."""
     if not history.exists():
         return []
     found = []
     for line in history.read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
+        if not str(record.get("feature", "")).startswith("features/upgrade/"):
+            continue
         found.append({key: record.get(key) for key in (
             "scenario", "result", "reason", "time_to_recover", "budget", "measured_from",
             "changes", "openstack_versions")})
@@ -81,6 +106,10 @@ def markdown(results: dict[str, Any]) -> str:
     lines = header(results, "The upgrade rehearsed on the lab", {})
     lines += ["| step | exit | seconds |", "|---|---|---|"]
     lines += [f"| `{s['command']}` | {s['exit']} | {s['seconds']} |" for s in results["steps"]]
+    comparison = next((s for s in results["steps"] if s["step"] == "report --releases"), None)
+    if comparison:
+        lines += ["", "## Each drill before and after the upgrade", "",
+                  Path(comparison["log"]).read_text(encoding="utf-8").rstrip()]
     for drill in results["drills"]:
         lines += ["", f"## {drill['scenario']}", "", str(drill["result"])]
         if drill["time_to_recover"] is not None:
@@ -105,6 +134,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip", action="append", default=[], choices=PHASES,
                         help="a phase not to run (repeatable)")
+    parser.add_argument("--suite", metavar="TAGS",
+                        help="run the drills these tags select (stackdrill run -m) on both "
+                             "releases and compare them")
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir())
                                               / "stackdrill-upgrade-rehearsal"),
                         help="where the logs, reports and history go")
@@ -113,15 +145,15 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     (work / "history.jsonl").unlink(missing_ok=True)
     results: dict[str, Any] = {**provenance(), "steps": []}
-    for name, command in steps(work, set(args.skip)):
+    for name, command in steps(work, set(args.skip), args.suite):
         results["steps"].append(run(name, command, work))
-        if results["steps"][-1]["exit"] != 0:
+        if ends_rehearsal(results["steps"][-1]):
             break
     results["drills"] = drills(work / "history.jsonl")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "upgrade_rehearsal.json").write_text(json.dumps(results, indent=1) + "\n")
     (RESULTS / "upgrade_rehearsal.md").write_text(markdown(results))
-    return 0 if all(s["exit"] == 0 for s in results["steps"]) else 1
+    return 1 if any(ends_rehearsal(s) for s in results["steps"]) else 0
 
 
 if __name__ == "__main__":
