@@ -58,12 +58,19 @@ def _find(names: Sequence[str], variable: str) -> str:
 class VersionSource:
     """How one service's version is read: the first of ``commands`` found on the host, run with
     ``--version``; failing that, the first of ``scripts`` found, whose ``#!`` interpreter is
-    asked for the version of the package ``distribution`` (``importlib.metadata``)."""
+    asked for the version of the package ``distribution`` (``importlib.metadata``); read only on
+    hosts of ``roles``."""
 
     service: str
     commands: tuple[str, ...]
     distribution: str | None = None
     scripts: tuple[str, ...] = ()
+    # the roles of the hosts that run it (none: every host of ROLES); a shared virtualenv puts
+    # every service's commands on every host, Swift's on a compute too
+    roles: tuple[str, ...] = ()
+
+    def runs_on(self, roles: Sequence[str]) -> bool:
+        return not self.roles or any(role in self.roles for role in roles)
 
     def __post_init__(self) -> None:
         if not self.commands and not self.scripts:
@@ -95,13 +102,16 @@ class VersionSource:
 
 
 DEFAULT_SOURCES: tuple[VersionSource, ...] = (
-    VersionSource("keystone", ("keystone-manage",)),
-    VersionSource("nova", ("nova-manage",)),
-    VersionSource("placement", ("placement-manage",)),
-    VersionSource("glance", ("glance-manage",)),
-    VersionSource("cinder", ("cinder-manage",)),
-    VersionSource("neutron", ("neutron-server",), "neutron", ("neutron-db-manage",)),
-    VersionSource("swift", (), "swift", ("swift-ring-builder", "swift-init")),
+    VersionSource("keystone", ("keystone-manage",), roles=("controller",)),
+    VersionSource("nova", ("nova-manage",), roles=("controller", "compute")),
+    VersionSource("placement", ("placement-manage",), roles=("controller",)),
+    VersionSource("glance", ("glance-manage",), roles=("controller",)),
+    VersionSource("cinder", ("cinder-manage",),
+                  roles=("controller", "storage", "block-storage")),
+    VersionSource("neutron", ("neutron-server",), "neutron", ("neutron-db-manage",),
+                  roles=("controller", "network", "compute")),
+    VersionSource("swift", (), "swift", ("swift-ring-builder", "swift-init"),
+                  roles=("controller", "storage", "object-storage")),
 )
 
 
@@ -135,10 +145,13 @@ class VersionHost(Protocol):
             record: bool = True) -> CommandResult: ...
 
 
-def host_script(settings: VersionSettings, marker: str) -> str:
-    """The one command that reads every service's version on a host."""
+def host_script(settings: VersionSettings, marker: str,
+                sources: Sequence[VersionSource] | None = None) -> str:
+    """The one command that reads the version of each of ``sources`` (default: every
+    service's) on a host."""
     path = ":".join(["$PATH", *(shlex.quote(d) for d in settings.directories)])
-    fragments = [source.fragment(settings.command_timeout) for source in settings.sources]
+    chosen = settings.sources if sources is None else sources
+    fragments = [source.fragment(settings.command_timeout) for source in chosen]
     script = f"PATH={path}; export PATH\n{batch_script(fragments, marker)}"
     return f"sh -c {shlex.quote(script)}"
 
@@ -152,16 +165,20 @@ def parse_version(output: str) -> str:
 
 
 def _read_host(host: VersionHost, settings: VersionSettings) -> dict[str, str] | None:
-    """Each installed service's version on one host; None when the host did not answer."""
+    """The version of each service installed on one host and run by its roles; None when the
+    host did not answer."""
     marker = f"@@stackdrill-versions-{secrets.token_hex(8)}"
+    sources = [source for source in settings.sources if source.runs_on(host.spec.roles)]
+    if not sources:
+        return {}
     try:
-        ran = host.run(host_script(settings, marker), timeout=settings.host_timeout,
+        ran = host.run(host_script(settings, marker, sources), timeout=settings.host_timeout,
                        record=False)
     except Exception:  # an unreachable host: unknown
         return None
     found: dict[str, str] = {}
-    outputs = split_batch(ran.stdout, ran.stderr, len(settings.sources), marker)
-    for source, output in zip(settings.sources, outputs, strict=True):
+    outputs = split_batch(ran.stdout, ran.stderr, len(sources), marker)
+    for source, output in zip(sources, outputs, strict=True):
         if output is not None and output.exit_status == NOT_INSTALLED:
             continue
         ok = output is not None and output.exit_status == 0
@@ -199,6 +216,17 @@ def service_versions(hosts: Iterable[VersionHost],
     if not chosen:
         return {}
     with ThreadPoolExecutor(min(16, len(chosen)), thread_name_prefix="versions") as pool:
-        jobs = {host.name: pool.submit(_read_host, host, settings) for host in chosen}
-        by_host = {name: job.result() for name, job in jobs.items()}
+        jobs = {host: pool.submit(_read_host, host, settings) for host in chosen}
+        by_host = {host.name: _or_unknown(job.result(), host, settings)
+                   for host, job in jobs.items()}
     return merge(by_host, [source.service for source in settings.sources])
+
+
+def _or_unknown(found: dict[str, str] | None, host: VersionHost,
+                settings: VersionSettings) -> dict[str, str]:
+    """What a host found, or, when it did not answer, ``unknown`` for the services its roles
+    run (not for every service: a compute is no unknown Keystone)."""
+    if found is not None:
+        return found
+    return {source.service: UNKNOWN for source in settings.sources
+            if source.runs_on(host.spec.roles)}

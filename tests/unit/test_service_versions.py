@@ -153,10 +153,27 @@ def test_an_unreachable_host_is_unknown_and_nothing_is_raised(
     connections["compute2"].fail = True
     found = service_versions(targets, settings)
     assert found["nova"] == {"compute1": "34.0.0", "compute2": UNKNOWN, "controller": "34.0.0"}
-    assert found["keystone"] == {"compute2": UNKNOWN, "controller": "30.0.0"}
+    assert found["keystone"] == "30.0.0"  # a compute runs no Keystone: not unknown there
     for connection in connections.values():
         connection.fail = True
     assert set(service_versions(targets, settings).values()) == {UNKNOWN}
+
+
+def test_a_service_is_read_only_on_the_hosts_whose_roles_run_it(
+        tmp_path: Path,
+        cloud: tuple[Targets, dict[str, LocalConnection], VersionSettings]) -> None:
+    """A shared virtualenv holds Swift on every host: a compute's copy is no Swift it runs, and
+    an upgrade that installed a new one there is no Swift upgrade."""
+    targets, connections, settings = cloud
+    site = tmp_path / "shared-site-packages"
+    distribution(site, "swift", "2.99.0")
+    venv = Path(settings.directories[0])
+    command(venv, "python3", f"#!/bin/sh\nPYTHONPATH={site} exec {sys.executable} \"$@\"\n")
+    command(venv, "swift-init", f"#!{venv / 'python3'}\nraise SystemExit('not run here')\n")
+    found = service_versions(targets, settings)
+    assert found["swift"] == {"controller": "2.99.0", "storage1": "2.38.3"}
+    assert found["cinder"] == "29.0.0"
+    assert all("cinder-manage" not in c for c in connections["compute1"].commands)
 
 
 def test_a_session_reads_the_versions_once(
