@@ -1,8 +1,8 @@
 """The ``keystone_tokens`` probe on the lab: Keystone issues a new token and validates the
 probe's first one; stopped through its service handle, it issues none within seconds, and once
 started again it issues tokens and the first token, a Fernet token issued before the outage,
-still validates. The lab's Keystone keeps no cache ([cache] enabled = false in
-stackdrill/lab/cloud/configs.py), so memcached stopped does not stop it issuing tokens."""
+still validates. The lab's Keystone caches in memcached (oslo_cache.memcache_pool, as production
+deployments do); memcached stopped leaves it issuing and validating tokens, uncached."""
 
 from __future__ import annotations
 

@@ -187,7 +187,8 @@ def test_the_single_controller_runs_no_front_end() -> None:
     files = configs.controller_files(SINGLE.host("controller"), SECRETS)
     assert not any(path.startswith(("/etc/haproxy", "/etc/keepalived")) for path in files)
     assert "wsrep" not in files["/etc/mysql/mariadb.conf.d/99-stackdrill.cnf"]
-    assert "[cache]\nenabled = false\n" in files["/etc/keystone/keystone.conf"]
+    assert ("[cache]\nenabled = true\nbackend = oslo_cache.memcache_pool\n"
+            "memcache_servers = 172.31.77.10:11211\n") in files["/etc/keystone/keystone.conf"]
 
 
 def test_configure_writes_one_erlang_cookie_on_every_ha_controller(tmp_path: Path) -> None:
