@@ -23,6 +23,9 @@ from stackdrill.lab.lab import Lab
 from tests.feature_dirs import write_feature_dir
 from tests.lab.test_bad_input import ROOT, assert_one_line_error, lab_inventory, stackdrill
 
+# Part of the long tier, not of CI: scripts/test -m long tests/lab runs it (README).
+pytestmark = pytest.mark.long
+
 FEATURE = """\
 @drill
 Feature: the lab's monitoring judges a drill

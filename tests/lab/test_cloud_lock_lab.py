@@ -42,6 +42,9 @@ from tests.feature_dirs import write_feature_dir
 from tests.lab.test_bad_input import assert_one_line_error
 from tests.lab.test_safety_lab import HOLDING_STEPS
 
+# Part of the long tier, not of CI: scripts/test -m long tests/lab runs it (README).
+pytestmark = pytest.mark.long
+
 ROOT = Path(__file__).resolve().parents[2]
 MIRROR = "/var/lib/stackdrill/journal/stackdrill-lab/journal.jsonl"
 HOLDER = "/var/lib/stackdrill/locks/stackdrill-lab.holder"

@@ -22,6 +22,9 @@ from stackdrill.lab.bmc import BmcProcess, LabPowerBackend
 from stackdrill.lab.lab import Lab
 from stackdrill.pytest_plugin.cloud_fixtures import domain_runner
 
+# Part of the long tier, not of CI: scripts/test -m long tests/lab runs it (README).
+pytestmark = pytest.mark.long
+
 LAB_UNITS = {  # the units the lab's two namings give these services
     "packages": {"nova-compute": "nova-compute", "cinder-volume": "cinder-volume",
                  "glance-api": "glance-api"},

@@ -9,8 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from stackdrill.inventory.loader import load_inventory
 from stackdrill.lab.lab import Lab
+
+# Part of the long tier, not of CI: scripts/test -m long tests/lab runs it (README).
+pytestmark = pytest.mark.long
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -30,6 +30,9 @@ from stackdrill.engine.journal import Journal
 from stackdrill.engine.snapshot import health_problems, take_snapshot
 from stackdrill.hosts.target import Targets
 
+# Part of the long tier, not of CI: scripts/test -m long tests/lab runs it (README).
+pytestmark = pytest.mark.long
+
 PREFIX = "stackdrill-incremental"
 FOCUS = frozenset({"cloud/probe:cloud_api"})
 AGREE = 90.0

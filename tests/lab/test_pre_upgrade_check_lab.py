@@ -24,6 +24,9 @@ from stackdrill.hosts.target import Target, Targets
 from stackdrill.lab.lab import Lab
 from stackdrill.lab.topology import LabPaths
 
+# Part of the long tier, not of CI: scripts/test -m long tests/lab runs it (README).
+pytestmark = pytest.mark.long
+
 ROOT = Path(__file__).resolve().parents[2]
 CLOUD = "stackdrill-lab"
 DOMAIN_XML = """<domain type='qemu'>

@@ -10,10 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from stackdrill.inventory.loader import load_inventory
 from stackdrill.lab.lab import Lab
+
+# Part of the long tier, not of CI: scripts/test -m long tests/lab runs it (README).
+pytestmark = pytest.mark.long
 
 ROOT = Path(__file__).resolve().parents[2]
 OLD_NEUTRON_UNIT = "devstack@q-svc"  # neither naming of the lab uses it

@@ -17,6 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from stackdrill.api._registry import load_registries
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.cloud.canary import CanaryWorkload
@@ -25,6 +27,9 @@ from stackdrill.engine.journal import Journal
 from stackdrill.hosts.target import Targets
 from stackdrill.lab.lab import Lab
 from tests.feature_dirs import kill_once_injected
+
+# Part of the long tier, not of CI: scripts/test -m long tests/lab runs it (README).
+pytestmark = pytest.mark.long
 
 # Appended to the project's faults.py, which already imports what it uses. The run prints
 # "injected" once the process is paused and holds there until it is killed.

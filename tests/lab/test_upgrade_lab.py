@@ -27,6 +27,9 @@ from stackdrill.lab.cloud.release import CURRENT, PREVIOUS, running_release
 from stackdrill.lab.lab import Lab
 from stackdrill.lab.topology import LabPaths
 
+# Part of the long tier, not of CI: scripts/test -m long tests/lab runs it (README).
+pytestmark = pytest.mark.long
+
 ROOT = Path(__file__).resolve().parents[2]
 CLOUD = "stackdrill-lab"
 OPENSTACK_SERVICES = [s for s in CONTROLLER_UNITS

@@ -9,10 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from stackdrill.cloud import volume_check
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.lab.cloud.layout import BLOCK_BACKEND, BLOCK_STORAGE_HOST
 from stackdrill.lab.lab import Lab
+
+# Part of the long tier, not of CI: scripts/test -m long tests/lab runs it (README).
+pytestmark = pytest.mark.long
 
 FEATURE = """\
 @lab

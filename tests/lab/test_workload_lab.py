@@ -24,6 +24,9 @@ from stackdrill.hosts.target import Targets
 from stackdrill.lab.cloud.layout import VENV
 from stackdrill.lab.lab import Lab
 
+# Part of the long tier, not of CI: scripts/test -m long tests/lab runs it (README).
+pytestmark = pytest.mark.long
+
 HOST = "compute1"
 LANE = f"canary:{HOST}"
 
