@@ -316,10 +316,9 @@ def _releases(comparison: Comparison) -> str:
 def _release_section(groups: Sequence[DrillRuns]) -> tuple[str, str]:
     """The banners of the drills that regressed across the upgrade, and the section; empty
     when the runs name fewer than two releases."""
-    runs = [run for item in groups for run in item.runs]
-    if not release_comparison.spans_releases(runs):
+    comparison = release_comparison.across_upgrade(groups)
+    if comparison is None:
         return "", ""
-    comparison = release_comparison.compare(runs)
     across = f"{comparison.before.label} -> {comparison.after.label}"
     banners = "".join(f'<p class="regression">Regression across the upgrade ({_e(across)}) in '
                       f"{_e(row.scenario)}: {_e(row.why)}</p>" for row in comparison.regressed)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from stackdrill.reporting import ReportError
 from stackdrill.reporting.charts import seconds
-from stackdrill.reporting.drill_runs import clock
+from stackdrill.reporting.drill_runs import DrillRuns, clock
 from stackdrill.reporting.history import Run
 from stackdrill.reporting.trend import (
     MAD_TO_SIGMA,
@@ -124,8 +124,11 @@ def releases(runs: Sequence[Run]) -> list[Release]:
             for number, items in sorted(keyed.items())]
 
 
-def spans_releases(runs: Sequence[Run]) -> bool:
-    return len(releases(runs)) >= 2
+def across_upgrade(groups: Sequence[DrillRuns]) -> Comparison | None:
+    """The comparison of the drills' runs when they name two releases or more, else None: what
+    the report's section and its summary line show."""
+    runs = [run for item in groups for run in item.runs]
+    return compare(runs) if len(releases(runs)) >= 2 else None
 
 
 @dataclass(frozen=True)

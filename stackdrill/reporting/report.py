@@ -31,10 +31,9 @@ def summary(groups: Sequence[DrillRuns]) -> list[str]:
 def across_releases(groups: Sequence[DrillRuns]) -> list[str]:
     """When the runs name two releases or more, one line counting the drills of the section
     "Before and after the upgrade" by flag."""
-    runs = [run for item in groups for run in item.runs]
-    if not release_comparison.spans_releases(runs):
+    comparison = release_comparison.across_upgrade(groups)
+    if comparison is None:
         return []
-    comparison = release_comparison.compare(runs)
     return [f"{comparison.before.label} -> {comparison.after.label}: "
             f"{comparison.count_line()} (stackdrill report --releases)"]
 

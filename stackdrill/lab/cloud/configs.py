@@ -276,7 +276,7 @@ password_hash_rounds = 4
 def _keystone_cache(topology: Topology) -> str:
     """Keystone caches in every controller's memcached, as production deployments and DevStack
     do: uncached, each validation rebuilds the token's roles and catalog from the database, and
-    the single controller's two workers, sharing two CPUs with the whole lab, took 2 to 10 s to
+    the single controller's two workers, sharing two CPUs with the whole lab, took seconds to
     validate a token while drills ran."""
     return f"""
 [cache]
