@@ -125,6 +125,10 @@ class VersionSettings:
     command_timeout: float = 30.0
     host_timeout: float = 120.0
 
+    def sources_for(self, roles: Sequence[str]) -> list[VersionSource]:
+        """The services a host of ``roles`` runs."""
+        return [source for source in self.sources if source.runs_on(roles)]
+
 
 class _Spec(Protocol):
     @property
@@ -168,7 +172,7 @@ def _read_host(host: VersionHost, settings: VersionSettings) -> dict[str, str] |
     """The version of each service installed on one host and run by its roles; None when the
     host did not answer."""
     marker = f"@@stackdrill-versions-{secrets.token_hex(8)}"
-    sources = [source for source in settings.sources if source.runs_on(host.spec.roles)]
+    sources = settings.sources_for(host.spec.roles)
     if not sources:
         return {}
     try:
@@ -228,5 +232,4 @@ def _or_unknown(found: dict[str, str] | None, host: VersionHost,
     run (not for every service: a compute is no unknown Keystone)."""
     if found is not None:
         return found
-    return {source.service: UNKNOWN for source in settings.sources
-            if source.runs_on(host.spec.roles)}
+    return {source.service: UNKNOWN for source in settings.sources_for(host.spec.roles)}
