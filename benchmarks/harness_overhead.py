@@ -8,6 +8,9 @@ fraction of the wall time. stackdrill's own observations inside the timed waits 
 of the fault's confirmation and of the wait for the verified state: the snapshots it takes
 while the cloud recovers) are its time too, and count as overhead, not as waiting; a record
 written before they were kept (no ``observing``) counts them as waiting, and its row says so.
+A record whose observing exceeds the waits it sits in (records written before 2026-12-07 counted
+the verified state's confirming snapshot, which comes after the timed wait) cannot be split
+honestly: its row says so and it is left out of the medians.
 "Deviation observed" also holds the wait for the cloud to show the effect (Nova takes tens of
 seconds to mark a reset host's services down), so the overhead is an upper bound; the summary
 gives it both ways.
@@ -73,7 +76,7 @@ def analyse(record: dict[str, Any]) -> dict[str, Any] | None:
     overhead = wall - waits
     return {"drill": record["drill"], "wall": wall, "waits": waits, "overhead": overhead,
             "fraction": overhead / wall if wall > 0 else 0.0, "phases": phases,
-            "observing": observed,
+            "observing": observed, "split": waits >= 0.0,
             "time_to_recover": record.get("time_to_recover")}
 
 
@@ -85,18 +88,26 @@ def table(rows: list[dict[str, Any]]) -> str:
         phases = " | ".join(f"{row['phases'][p]:.1f} s" for p in PHASES)
         observed = row.get("observing")
         seen = "not recorded" if observed is None else f"{observed:.1f} s"
+        if not row["split"]:
+            seen += " (more than the waits: left out)"
         lines.append(f"| {row['drill'].split(': ', 1)[-1]} | {row['wall']:.1f} s "
                      f"| {row['waits']:.1f} s | {row['overhead']:.1f} s "
                      f"| {100 * row['fraction']:.0f}% | {seen} | {phases} |")
-    if rows:
-        bare = [(r["overhead"] - r["phases"][PHASES[2]]) / r["wall"] for r in rows]
-        lines += ["", f"Median overhead {statistics.median(r['overhead'] for r in rows):.1f} s "
-                      f"per drill, {100 * statistics.median(r['fraction'] for r in rows):.0f}% "
-                      f"of wall time, over {len(rows)} completed drills; "
+    kept = [r for r in rows if r["split"]]
+    if kept:
+        bare = [(r["overhead"] - r["phases"][PHASES[2]]) / r["wall"] for r in kept]
+        lines += ["", f"Median overhead {statistics.median(r['overhead'] for r in kept):.1f} s "
+                      f"per drill, {100 * statistics.median(r['fraction'] for r in kept):.0f}% "
+                      f"of wall time, over {len(kept)} completed drills"
+                      f"{_left_out(len(rows) - len(kept))}; "
                       f"{100 * statistics.median(bare):.0f}% when the wait for the deviation to "
                       f"show (part of which is the cloud's own reporting delay) is counted as a "
                       f"wait."]
     return "\n".join(lines) + "\n"
+
+
+def _left_out(count: int) -> str:
+    return f" ({count} left out: their observing exceeds their waits)" if count else ""
 
 
 def main(argv: list[str]) -> int:

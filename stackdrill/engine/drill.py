@@ -442,6 +442,7 @@ class Drill:
         watch = RecoveryWatch(self.baseline, self.tolerance,
                               lambda focus: self._take(focus, boundary=focus is None),
                               current=latest)
+        began = time.time()
         try:
             restored, record = watch.wait(remaining, ignore=(HostError,))
         except WaitTimeout as exc:
@@ -453,7 +454,7 @@ class Drill:
                                  f"{last[0] if last else 'none'}") from exc
         ttr = restored.restored_at - start
         self.result.time_to_recover = ttr
-        self.result.observed("verify", record)
+        self.result.observed("verify", record, until=restored.restored_at - began)
         if ttr > budget:  # the budget was spent before the wait began (a long procedure)
             self.evidence.attach_text("verification attempts", record.render())
             raise BudgetExceeded(f"not back to the verified state within {budget:g}s of "

@@ -14,7 +14,7 @@ from stackdrill.api._fault import Fault
 from stackdrill.api._runbook import RunbookRecord
 from stackdrill.cloud.tenant_view import Outage
 from stackdrill.core.errors import DrillError
-from stackdrill.core.waiting import PollRecord
+from stackdrill.core.waiting import Attempt, PollRecord
 from stackdrill.engine.journal import JournalEntry
 
 __all__ = [
@@ -99,10 +99,20 @@ class DrillResult:
     outages: list[Outage] = field(default_factory=list)
     #: Seconds stackdrill spent observing inside the waits that time the cloud: the fault's
     #: confirmation (``confirm``) and the wait for the verified state (``verify``), each the
-    #: sum of its attempts' durations. The harness's own time, not the cloud's.
+    #: sum of its attempts' durations up to the moment the wait's goal was first seen. The
+    #: harness's own time, not the cloud's.
     observing: dict[str, float] = field(default_factory=dict)
 
-    def observed(self, wait: str, record: PollRecord) -> None:
-        """Add the attempts of ``record`` to the observing time of ``wait``."""
-        spent = sum(attempt.duration for attempt in record.attempts)
+    def observed(self, wait: str, record: PollRecord, until: float | None = None) -> None:
+        """Add the attempts of ``record`` to the observing time of ``wait``: only their part
+        before ``until`` seconds after the wait began, when given. The verified state is first
+        seen at the start of the snapshot that shows it, and the timed wait ends there; the
+        rest of that attempt (the full snapshot confirming it) comes after the wait."""
+        spent = sum(_clipped(attempt, until) for attempt in record.attempts)
         self.observing[wait] = self.observing.get(wait, 0.0) + spent
+
+
+def _clipped(attempt: Attempt, until: float | None) -> float:
+    if until is None:
+        return attempt.duration
+    return max(0.0, min(attempt.at + attempt.duration, until) - attempt.at)

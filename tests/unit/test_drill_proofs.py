@@ -16,6 +16,7 @@ from stackdrill.api._fault import FaultError
 from stackdrill.api._registry import Registries, load_registries
 from stackdrill.api._runbook import Recovery, RunbookStep
 from stackdrill.core.params import Param, boolean
+from stackdrill.core.waiting import Attempt, PollRecord
 from stackdrill.engine.drill import (
     BudgetExceeded,
     Drill,
@@ -25,6 +26,7 @@ from stackdrill.engine.drill import (
 )
 from stackdrill.engine.journal import Journal
 from stackdrill.engine.preflight import check_confirmed, check_steps
+from stackdrill.engine.verdicts import DrillResult
 from tests.unit.gherkin_fakes import Step, Table
 from tests.unit.test_drill import BreakService, FakeTarget, FakeTargets, StateProbe
 
@@ -126,6 +128,19 @@ def test_the_time_spent_observing_inside_the_timed_waits_is_kept(drill: Drill) -
     drill.wait_verified(5)
     assert set(drill.result.observing) == {"confirm", "verify"}
     assert all(0.0 <= spent < 5.0 for spent in drill.result.observing.values())
+
+
+def test_observing_after_the_verified_state_was_first_seen_is_not_in_the_wait() -> None:
+    """The verified state is first seen at the start of the snapshot that shows it; the rest
+    of that attempt (its confirming full snapshot) is after the timed wait, so it is not
+    counted inside it (it was, and a drill's waits came out negative)."""
+    record = PollRecord("back", timeout=10, attempts=[
+        Attempt(1, at=0.0, duration=1.0, ok=False, detail="not yet"),
+        Attempt(2, at=2.0, duration=3.0, ok=True, detail="back")])
+    result = DrillResult("d")
+    result.observed("confirm", record)
+    result.observed("verify", record, until=2.5)
+    assert result.observing == {"confirm": 4.0, "verify": 1.5}
 
 
 def test_a_check_alone_says_it_times_only_itself(drill: Drill) -> None:
