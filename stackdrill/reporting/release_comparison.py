@@ -10,9 +10,11 @@ does, and only those that passed or failed count (an error or an abort is no ver
 cloud). For each drill with such runs on either release: its latest verdict and time to recover
 on each, the median of its passing runs on each, and a flag (:data:`RULE`). The time to recover
 is compared only between runs timed from the same kind of moment as the later release's latest
-pass (:func:`stackdrill.reporting.drill_runs.clock`), and the margin is
-:class:`stackdrill.reporting.trend.Baseline`'s, the median absolute deviation left out when the
-earlier release has fewer than :data:`stackdrill.reporting.trend.MIN_HISTORY` passing runs.
+pass (:func:`stackdrill.reporting.drill_runs.clock`), against the margin of
+:class:`stackdrill.reporting.trend.Baseline`, and only when the earlier release has at least
+:data:`stackdrill.reporting.trend.MIN_HISTORY` passing runs, as a drill's trend is: one run of a
+drill can take several times its usual time, so with fewer the times are shown and not
+judged.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ VERDICTS = ("passed", "failed")
 REGRESSED = "REGRESSED"
 IMPROVED = "IMPROVED"
 SAME = "SAME"
+FEW_RUNS = "too few runs"
 NOT_BEFORE = "not run before"
 NOT_AFTER = "not run after"
 UNKNOWN = "unknown"
@@ -50,11 +53,11 @@ RULE = (f"a drill has regressed across the upgrade when its latest run on the ea
         f"the earlier one (both timed from the same kind of moment as the later release's "
         f"latest pass, the latest {WINDOW} on each) by more than the largest of {K:g} scaled "
         f"median absolute deviations of the earlier runs ({K:g} x {MAD_TO_SIGMA} x MAD), "
-        f"{MIN_FRACTION:.0%} of their median and {MIN_SECONDS:g} s; with fewer than "
-        f"{MIN_HISTORY} passing runs on the earlier release the MAD is left out and the margin "
-        f"is the larger of {MIN_FRACTION:.0%} of the median and {MIN_SECONDS:g} s. It has "
-        f"improved when the verdict went the other way or the median fell below the earlier "
-        f"one by more than the same margin; a drill with no passed or failed run on one of the "
+        f"{MIN_FRACTION:.0%} of their median and {MIN_SECONDS:g} s. It has improved when the "
+        f"verdict went the other way or the median fell below the earlier one by more than the "
+        f"same margin. The time is judged only against at least {MIN_HISTORY} passing runs on "
+        f"the earlier release; with fewer, a drill that passed on both is listed as "
+        f"{FEW_RUNS}, its times shown. A drill with no passed or failed run on one of the "
         f"releases is listed as {NOT_BEFORE} or {NOT_AFTER}")
 _VERSION = re.compile(r"^v?(\d+)(?:[.+~-]|$)")
 
@@ -186,21 +189,20 @@ class Side:
 
 
 def margin_of(times: Sequence[float]) -> Baseline:
-    """What the earlier release's passing times allow: trend's baseline over them, without the
-    median absolute deviation when there are fewer than :data:`MIN_HISTORY`."""
+    """What the earlier release's passing times allow: trend's baseline over them."""
     median = statistics.median(times)
-    mad = (statistics.median(abs(t - median) for t in times) if len(times) >= MIN_HISTORY
-           else 0.0)
-    return Baseline(median, mad, len(times))
+    return Baseline(median, statistics.median(abs(t - median) for t in times), len(times))
+
+
+def _against(after: float, base: Baseline) -> str:
+    change = f"{(after / base.median - 1) * 100:+.0f}% " if base.median > 0 else ""
+    return f"{change}against the median {seconds(base.median)} of {base.previous} on the " \
+           f"earlier release"
 
 
 def _by_how_much(after: float, base: Baseline) -> str:
-    change = f"{(after / base.median - 1) * 100:+.0f}% " if base.median > 0 else ""
-    spread = (f"MAD {base.mad:.1f} s" if base.previous >= MIN_HISTORY
-              else f"fewer than {MIN_HISTORY} runs: {MIN_FRACTION:.0%} or {MIN_SECONDS:g} s")
-    return (f"{change}against the median {seconds(base.median)} of {base.previous} on the "
-            f"earlier release, limit {seconds(base.limit)} (median + {base.margin:.1f} s; "
-            f"{spread})")
+    return (f"{_against(after, base)}, limit {seconds(base.limit)} (median + "
+            f"{base.margin:.1f} s; MAD {base.mad:.1f} s)")
 
 
 def _times(before: Side, after: Side) -> tuple[str, str]:
@@ -212,8 +214,11 @@ def _times(before: Side, after: Side) -> tuple[str, str]:
                       "on both to compare")
     base = margin_of(earlier)
     median = statistics.median(later)
-    what = (f"time to recover: median {seconds(median)} of {len(later)} on the later release, "
-            f"{_by_how_much(median, base)}")
+    what = f"time to recover: median {seconds(median)} of {len(later)} on the later release, "
+    if len(earlier) < MIN_HISTORY:
+        return FEW_RUNS, (f"{what}{_against(median, base)}; not judged: fewer than "
+                          f"{MIN_HISTORY} passing runs on the earlier release")
+    what += _by_how_much(median, base)
     if median > base.limit:
         return REGRESSED, what
     if median < base.median - base.margin:
@@ -300,7 +305,7 @@ class Comparison:
 
     def count_line(self) -> str:
         counts = [f"{sum(row.flag == flag for row in self.rows)} {flag.lower()}"
-                  for flag in (REGRESSED, IMPROVED, SAME, NOT_BEFORE, NOT_AFTER)]
+                  for flag in (REGRESSED, IMPROVED, SAME, FEW_RUNS, NOT_BEFORE, NOT_AFTER)]
         drills = f"{len(self.rows)} drill" + ("" if len(self.rows) == 1 else "s")
         return f"{drills} across the upgrade: {', '.join(counts)}"
 
