@@ -376,8 +376,7 @@ def _exit_code(code: int) -> int:
 def _recover(args: argparse.Namespace) -> int:
     from stackdrill.api._registry import load_registries
     from stackdrill.cloud.access import CloudAccess
-    from stackdrill.engine.lock import run_lock
-    from stackdrill.engine.recover import journal_for, undo_pending
+    from stackdrill.engine.recover import journal_for, recovery_lock, undo_pending
     from stackdrill.engine.state_dir import default_state_dir
     from stackdrill.hosts.secrets import inventory_redactor
     from stackdrill.hosts.target import Targets
@@ -386,10 +385,6 @@ def _recover(args: argparse.Namespace) -> int:
 
     inventory = load_inventory(args.inventory or LabPaths.default().inventory)
     redactor = inventory_redactor(inventory)
-    lock = run_lock(inventory, default_state_dir(), "recover --pending")
-    note = lock.acquire()
-    if note:
-        print(f"stackdrill: {note}", file=sys.stderr)
     registries = load_registries()
     targets = Targets(inventory, power_drivers=registries.power_drivers)
     cloud_name = args.os_cloud or os.environ.get("OS_CLOUD") or inventory.cloud
@@ -398,13 +393,18 @@ def _recover(args: argparse.Namespace) -> int:
         cloud.register_secrets()  # before anything is printed, even if no rollback connects
     journal = journal_for(inventory, Path(args.journal) if args.journal
                           else default_state_dir() / "journal.jsonl", targets, cloud)
+    lock = None
     try:
-        lines, failures = undo_pending(journal, targets, registries, cloud, redactor)
+        lock, note, here_only = recovery_lock(inventory, default_state_dir(), journal)
+        if note:
+            print(redactor(f"stackdrill: {note}"), file=sys.stderr)
+        lines, failures = undo_pending(journal, targets, registries, cloud, redactor, here_only)
     finally:
         if cloud is not None:
             cloud.close()
         targets.close()
-        lock.release()
+        if lock is not None:
+            lock.release()
     for line in lines:
         print(line)
     return EXIT_FAILED if failures else EXIT_OK

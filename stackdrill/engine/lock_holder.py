@@ -24,8 +24,8 @@ from stackdrill.core.errors import HarnessError
 from stackdrill.engine.journal import process_alive
 from stackdrill.inventory.model import Inventory
 
-__all__ = ["Holder", "LockError", "LockHeld", "LockLost", "RunLock", "held_message",
-           "lock_name", "lock_stem", "nested_holder"]
+__all__ = ["Holder", "LockError", "LockHeld", "LockLost", "LockUnreachable", "RunLock",
+           "held_message", "lock_name", "lock_stem", "nested_holder"]
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -44,6 +44,11 @@ class LockHeld(LockError):
 
 class LockLost(LockError):
     """The lock was lost during the run (its backend went away) and another run took it."""
+
+
+class LockUnreachable(LockError):
+    """The lock's backend did not answer (refused or lost the connection): the lock could be
+    neither taken nor asked about."""
 
 
 def iso(at: float) -> str:

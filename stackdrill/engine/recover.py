@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,8 @@ from stackdrill.api._runbook import RecoveryContext
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.core.errors import ActionFailed, BadInput, WaitTimeout
 from stackdrill.engine.journal import Journal, JournalEntry, JournalError, JournalMirrorError
-from stackdrill.engine.lock import lock_name
+from stackdrill.engine.lock import lock_for, lock_name, run_lock
+from stackdrill.engine.lock_holder import LockUnreachable, RunLock
 from stackdrill.hosts.reconnect import retrying_on_disconnect
 from stackdrill.hosts.target import Target, Targets
 from stackdrill.inventory.loader import load_inventory
@@ -24,12 +25,52 @@ from stackdrill.inventory.model import Inventory
 ERRORS = (BadInput, ActionFailed, WaitTimeout, OriginError)
 
 
+RECOVERING = "recover --pending"
+
+
+def recovery_lock(inventory: Inventory, state_dir: Path,
+                  journal: Journal) -> tuple[RunLock, str | None, bool]:
+    """The drill lock ``recover --pending`` holds, a note to print, and whether only this
+    machine's dead runs' entries may be undone under it.
+
+    A lock on the cloud's database (``coordination.lock: mysql``) cannot be taken while the
+    database does not answer, and the server frees it with the connection: the fault a killed
+    run left pending may be what stopped that database. When this machine's dead runs left
+    entries pending, those are then undone under this machine's lock file rather than not at
+    all; another machine's entries wait for the cloud's lock."""
+    lock = run_lock(inventory, state_dir, RECOVERING)
+    try:
+        return lock, lock.acquire(), False
+    except LockUnreachable as exc:
+        count = _left_here(journal, inventory) if inventory.coordination.lock == "mysql" else 0
+        if not count:
+            raise
+        reason = str(exc)
+    local = lock_for(inventory, state_dir, RECOVERING)
+    note = local.acquire()
+    said = (f"{reason}; a lock on a database that does not answer is free, and this machine's "
+            f"dead runs left {count} entr{'y' if count == 1 else 'ies'} pending: undoing them "
+            f"under this machine's lock {local.path}")
+    return local, "; ".join(filter(None, (said, note))), True
+
+
+def _left_here(journal: Journal, inventory: Inventory) -> int:
+    return sum(1 for entry in journal.pending(local_only=True)
+               if _ours_and_gone(entry, lock_name(inventory), inventory.hosts))
+
+
+def _ours_and_gone(entry: JournalEntry, cloud: str, hosts: Collection[str]) -> bool:
+    return entry.here and entry.run_gone() and entry.belongs_to(cloud, hosts)
+
+
 def undo_pending(journal: Journal, targets: Targets, registries: Registries,
                  cloud: CloudAccess | None = None,
-                 redact: Callable[[str], str] = str) -> tuple[list[str], int]:
+                 redact: Callable[[str], str] = str,
+                 here_only: bool = False) -> tuple[list[str], int]:
     """Undo every armed fault and roll back every recovery a run left half done, newest first;
     return one line per entry and the failure count. Every line, and every detail written to
-    the journal, passes through ``redact``.
+    the journal, passes through ``redact``. With ``here_only`` (the cloud's lock not held:
+    :func:`recovery_lock`), only the entries of this machine's dead runs.
 
     With a mirror, the entries of both places are undone and each is marked done in both; a
     mirror that cannot be read is a failure, and the local journal's entries are undone
@@ -46,6 +87,8 @@ def undo_pending(journal: Journal, targets: Targets, registries: Registries,
     if journal.cloud is not None:
         pending = [entry for entry in pending
                    if entry.belongs_to(journal.cloud, targets.inventory.hosts)]
+    if here_only:
+        pending = [entry for entry in pending if entry.here and entry.run_gone()]
     if not pending:
         failures += 0 if unread else _settle_mirror(journal, lines, redact)
         return [*lines, f"nothing pending for {journal.cloud or 'this inventory'} in "

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from stackdrill.engine.lock_holder import Holder, LockError
+from stackdrill.engine.lock_holder import Holder, LockError, LockUnreachable
 
 __all__ = ["KEEPALIVE_SECONDS", "LOST_HOLDER_SECONDS", "SessionKeepalive", "ToozBackend"]
 
@@ -94,7 +94,8 @@ class ToozBackend:
         text = " ".join(str(exc).split()) or type(exc).__name__
         if self._secret:
             text = text.replace(self._secret, "***")
-        return LockError(f"{self.where}: cannot take the lock: {text}")
+        kind = LockUnreachable if _unreachable(exc) else LockError
+        return kind(f"{self.where}: cannot take the lock: {text}")
 
     def _url(self) -> str:
         url = self.url() if callable(self.url) else self.url
@@ -196,3 +197,19 @@ def _stop(coordinator: Any) -> None:
 
     with contextlib.suppress(tooz.ToozError, OSError):
         coordinator.stop()
+
+
+#: PyMySQL's client errors for a server that cannot be reached or went away: cannot connect
+#: (2002, 2003), server gone (2006), connection lost (2013).
+_MYSQL_UNREACHABLE = frozenset({2002, 2003, 2006, 2013})
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the backend could not be reached at all."""
+    from tooz.coordination import ToozConnectionError
+
+    cause = exc.__cause__ or getattr(exc, "cause", None)
+    if isinstance(exc, (ToozConnectionError, OSError)) or isinstance(cause, OSError):
+        return True
+    code = getattr(cause, "args", (None,))[:1]
+    return bool(code) and code[0] in _MYSQL_UNREACHABLE
