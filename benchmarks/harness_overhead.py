@@ -32,7 +32,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from provenance import header, provenance
+
 RESULTS = Path(__file__).resolve().parent / "results"
+TITLE = "Harness overhead per drill"
 DEFAULT = Path.home() / ".local/state/stackdrill/history.jsonl"
 PHASES = ("before the verified state", "fault prepared and injected",
           "deviation observed", "undo and record")
@@ -44,6 +49,19 @@ def _time(text: str) -> float:
 
 def _first(events: list[dict[str, Any]], kind: str) -> float | None:
     return next((float(e["offset"]) for e in events if e["kind"] == kind), None)
+
+
+def recorded(records: list[dict[str, Any]]) -> str:
+    """Where the analysed records come from: their runs, their span and their machines."""
+    if not records:
+        return "no completed drill"
+    runs = sorted({str(r.get("run")) for r in records})
+    started = sorted(r["started"] for r in records)
+    machines = sorted({f"{m.get('hostname')} ({m.get('nproc')} CPUs, "
+                       f"{m.get('memory_bytes', 0) / 2**30:.1f} GiB)"
+                       for r in records if isinstance(m := r.get("machine"), dict)})
+    return (f"{len(records)} drill records of run{'s' * (len(runs) > 1)} {', '.join(runs)}, "
+            f"started {started[0]} to {started[-1]}, on {', '.join(machines) or 'unknown'}")
 
 
 def analyse(record: dict[str, Any]) -> dict[str, Any] | None:
@@ -122,11 +140,11 @@ def main(argv: list[str]) -> int:
     except OSError as exc:
         print(f"harness_overhead: cannot read {path}: {exc.strerror}", file=sys.stderr)
         return 2
-    rows = []
+    rows, kept = [], []
     for number, line in enumerate(lines, 1):
         try:
             record = json.loads(line)
-            if args.since is not None and _time(record["started"]) < args.since:
+            if args.since is not None and _time(record["started"]) < _moment(args.since):
                 continue
             row = analyse(record)
         except (ValueError, KeyError, TypeError) as exc:
@@ -135,18 +153,29 @@ def main(argv: list[str]) -> int:
             return 2
         if row is not None:
             rows.append(row)
+            kept.append(record)
+    results = {**provenance(), "history": str(path), "since": args.since,
+               "records": recorded(kept), "rows": rows}
+    text = "\n".join([*header(results, TITLE, {}), f"- records: {results['records']}",
+                      f"- from: {path}" + (f" --since {args.since}" if args.since else ""),
+                      "", table(rows)])
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "harness_overhead.json").write_text(json.dumps(rows, indent=2) + "\n")
-    (RESULTS / "harness_overhead.md").write_text(table(rows))
-    print(table(rows))
+    (RESULTS / "harness_overhead.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / "harness_overhead.md").write_text(text)
+    print(text)
     return 0
 
 
-def _since(text: str) -> float:
+def _moment(text: str) -> float:
+    return _time(text if "+" in text or text.endswith("Z") else text + "Z")
+
+
+def _since(text: str) -> str:
     try:
-        return _time(text if "+" in text or text.endswith("Z") else text + "Z")
+        _moment(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    return text
 
 
 if __name__ == "__main__":
