@@ -501,7 +501,7 @@ def measure_cli_single(access: CloudAccess, cloud: str, attached: Mapping[str, s
                        run: OutputRunner = _cli_output) -> dict[str, Any]:
     """The CLI's ``volume list`` without its server listing, ``RUNS`` times, and whether its
     output proves it listed no server."""
-    endpoint = str(access.connection().identity.get_endpoint())
+    endpoint = str(access.connection().endpoint_for("identity"))
     times, seen = [], True
     with tempfile.TemporaryDirectory(prefix="sdbench-cli-") as directory:
         secure = no_compute_secure_file(cloud, endpoint, Path(directory))

@@ -225,9 +225,12 @@ def test_the_cli_single_listing_points_compute_at_a_404_without_copying_credenti
         runs.append((command, dict(env)))
         return "v1 Attached to s1 on /dev/vdb"
 
-    identity = type("Identity", (), {"get_endpoint": lambda self: "http://10.0.0.1:5000/v3"})()
+    def endpoint_for(self: object, service_type: str) -> str:
+        assert service_type == "identity"
+        return "http://10.0.0.1:5000/v3"
+
     access = type("A", (), {"connection": lambda self: type("C", (), {
-        "identity": identity})()})()
+        "endpoint_for": endpoint_for})()})()
     found = api_snapshot.measure_cli_single(access, "lab", {"s1": "vm1"}, run=run)
     assert found["cli_single_listing_verified"] is True
     assert len(found["openstack_cli_volumes_single"]) == api_snapshot.RUNS
