@@ -34,9 +34,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from provenance import header, provenance
+from provenance import header, provenance, write_result
 
-RESULTS = Path(__file__).resolve().parent / "results"
 TITLE = "Harness overhead per drill"
 DEFAULT = Path.home() / ".local/state/stackdrill/history.jsonl"
 PHASES = ("before the verified state", "fault prepared and injected",
@@ -159,10 +158,7 @@ def main(argv: list[str]) -> int:
     text = "\n".join([*header(results, TITLE, {}), f"- records: {results['records']}",
                       f"- from: {path}" + (f" --since {args.since}" if args.since else ""),
                       "", table(rows)])
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "harness_overhead.json").write_text(json.dumps(results, indent=2) + "\n")
-    (RESULTS / "harness_overhead.md").write_text(text)
-    print(text)
+    write_result("harness_overhead", results, text)
     return 0
 
 

@@ -16,7 +16,6 @@ Writes benchmarks/results/host_fanout.json and .md, with the date, the commit an
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import os
 import statistics
 import subprocess
@@ -30,14 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import paramiko
 import scale_lab
-from provenance import header, provenance
+from provenance import header, provenance, write_result
 
 from stackdrill.api._probe import Probe, ProbeOutput
 from stackdrill.engine.snapshot import SnapshotSettings, take_snapshot
 from stackdrill.hosts.target import Target, Targets
 from stackdrill.inventory.loader import load_inventory
 
-RESULTS = Path(__file__).resolve().parent / "results"
 CHECKS = {
     "uptime": "cat /proc/uptime",
     "boot_id": "cat /proc/sys/kernel/random/boot_id",
@@ -297,10 +295,7 @@ def main(argv: list[str]) -> int:
         print(f"host_fanout: {'; '.join([str(exc), *getattr(exc, '__notes__', [])])}",
               file=sys.stderr)
         return 1
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "host_fanout.json").write_text(json.dumps(results, indent=2) + "\n")
-    (RESULTS / "host_fanout.md").write_text(table(results), encoding="utf-8")
-    print(table(results))
+    write_result("host_fanout", results, table(results))
     return 0
 
 

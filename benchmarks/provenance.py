@@ -4,6 +4,7 @@ it) and the machine, for the result files' JSON and their Markdown header."""
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import platform
 import subprocess
@@ -53,3 +54,15 @@ def header(results: dict[str, Any], title: str, versions: dict[str, str]) -> lis
             f"- machine: {machine['cpus']} CPUs (nproc), {memory}, {machine['processor']}, "
             f"Linux {machine['kernel']}, Python {machine['python']}{tools}",
             *([f"- note: {results['note']}"] if results.get("note") else []), ""]
+
+
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def write_result(stem: str, results: dict[str, Any], text: str) -> None:
+    """Keep a run's result as ``benchmarks/results/<stem>.json`` and ``.md``, and print the
+    Markdown."""
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / f"{stem}.md").write_text(text, encoding="utf-8")
+    print(text)

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
-import json
 import statistics
 import sys
 import time
@@ -47,7 +46,7 @@ from typing import Any, NoReturn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from provenance import header, provenance
+from provenance import header, provenance, write_result
 
 from stackdrill.api._probe import CloudContext, CloudProbe, Probe, cloud_path, host_path
 from stackdrill.api._registry import load_registries
@@ -60,7 +59,6 @@ from stackdrill.hosts.target import Targets
 from stackdrill.inventory.loader import load_inventory
 from stackdrill.lab.topology import LabPaths
 
-RESULTS = Path(__file__).resolve().parent / "results"
 TITLE = "Snapshot parts: what one snapshot of a drill costs, and which part bounds it"
 RUNS = 5
 SETTINGS = SnapshotSettings()  # a drill's (Drill.snapshot_settings)
@@ -246,10 +244,7 @@ def main(argv: list[str]) -> int:
     versions = {name: importlib.metadata.version(name) for name in ("openstacksdk", "paramiko")}
     results = {**provenance(), "note": args.note, "versions": versions,
                "inventory": args.inventory, **measured}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "snapshot_parts.json").write_text(json.dumps(results, indent=2) + "\n")
-    (RESULTS / "snapshot_parts.md").write_text(markdown(results), encoding="utf-8")
-    print(markdown(results))
+    write_result("snapshot_parts", results, markdown(results))
     return 0
 
 
