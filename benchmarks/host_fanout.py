@@ -171,7 +171,10 @@ def _ansible_version() -> str:
         return "not installed"
 
 
-def run(counts: list[int], workers: int, note: str = "") -> dict[str, Any]:
+def run(counts: list[int], workers: int, note: str = "",
+        tools: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Each size built, measured with ``tools`` (every one of :data:`TOOLS` by default; the
+    stackdrill side always) and torn down."""
     results: dict[str, Any] = {
         **provenance(), "versions": {"paramiko": paramiko.__version__,
                                      "ansible-core": _ansible_version()},
@@ -184,21 +187,24 @@ def run(counts: list[int], workers: int, note: str = "") -> dict[str, Any]:
         # Each size starts from nothing and ends with its teardown verified: a leftover stops
         # the run here, in one line, instead of breaking the next size's build.
         with scale_lab.lab(count):
-            results["runs"][str(count)] = measure(count, workers)
+            results["runs"][str(count)] = measure(count, workers, tools or tuple(TOOLS))
         print(f"  scale lab: {count} hosts torn down, nothing left", flush=True)
     return results
 
 
-def measure(count: int, workers: int) -> dict[str, Any]:
-    """Every tool on the ``count`` hosts of the scale lab that is up."""
+def measure(count: int, workers: int, tools: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The ``tools`` (all by default; stackdrill always) on the ``count`` hosts of the scale
+    lab that is up."""
     row: dict[str, Any] = {"stackdrill": stackdrill_runs(workers)}
     print(f"  stackdrill {row['stackdrill']['cold']:.2f}s cold, "
           f"{row['stackdrill']['warm']:.2f}s warm", flush=True)
     for forks in (5, 50):
-        row[f"ansible_forks{forks}"] = ansible_runs(forks, count)
-        print(f"  ansible forks={forks} {row[f'ansible_forks{forks}']}", flush=True)
-    row["paramiko_sequential"] = paramiko_sequential(count)
-    print(f"  paramiko sequential {row['paramiko_sequential']}", flush=True)
+        if not tools or f"ansible_forks{forks}" in tools:
+            row[f"ansible_forks{forks}"] = ansible_runs(forks, count)
+            print(f"  ansible forks={forks} {row[f'ansible_forks{forks}']}", flush=True)
+    if not tools or "paramiko_sequential" in tools:
+        row["paramiko_sequential"] = paramiko_sequential(count)
+        print(f"  paramiko sequential {row['paramiko_sequential']}", flush=True)
     return row
 
 
@@ -230,8 +236,9 @@ def kind_table(results: dict[str, Any], kind: str) -> list[str]:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for count, row in results["runs"].items():
         own = row["stackdrill"][kind]
-        cells = [count] + [_seconds(row[tool][kind]) for tool in TOOLS]
-        cells += [_ratio(row[tool][kind], own) for tool in others]
+        cells = [count] + [_seconds(row[tool][kind]) if tool in row else "not run"
+                           for tool in TOOLS]
+        cells += [_ratio(row[tool][kind], own) if tool in row else "-" for tool in others]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -271,7 +278,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--down", action="store_true", help="only remove a crashed scale lab")
     parser.add_argument("--note", default="", help="one line on the run's conditions, kept in "
                         "the results")
+    parser.add_argument("--tools", default=",".join(TOOLS),
+                        help=f"comma-separated, of {', '.join(TOOLS)} (stackdrill always runs)")
     args = parser.parse_args(argv)
+    tools = tuple(tool for tool in args.tools.split(",") if tool)
+    if unknown := [tool for tool in tools if tool not in TOOLS]:
+        print(f"host_fanout: --tools: unknown {', '.join(unknown)} (of {', '.join(TOOLS)})",
+              file=sys.stderr)
+        return 2
     if args.down:
         try:
             removed = scale_lab.down()
@@ -290,7 +304,7 @@ def main(argv: list[str]) -> int:
         print("host_fanout: the scale lab needs root (network namespaces)", file=sys.stderr)
         return 2
     try:
-        results = run(counts, args.workers, args.note)
+        results = run(counts, args.workers, args.note, tools)
     except (scale_lab.LabError, RuntimeError) as exc:
         print(f"host_fanout: {'; '.join([str(exc), *getattr(exc, '__notes__', [])])}",
               file=sys.stderr)

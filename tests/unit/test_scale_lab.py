@@ -290,7 +290,8 @@ class Sizes:
         self._step(f"down {len(built)}" if built else "down")
         return scale_lab.LabObjects()
 
-    def measure(self, count: int, workers: int) -> dict[str, Any]:
+    def measure(self, count: int, workers: int,
+                tools: tuple[str, ...] = ()) -> dict[str, Any]:
         self._step(f"measure {count}", RuntimeError)
         return {"hosts": count}
 
@@ -355,3 +356,12 @@ def test_teardown_deletes_every_veth_and_nothing_of_the_main_lab() -> None:
                                         [*links, "sdlab0", "sdl-compute1"], bridge=True)
     assert lines == ["link delete sdb0", "link delete sdb17", "netns delete sdbench-0",
                      "netns delete sdbench-17", "link delete sdbench0"]
+
+
+def test_a_tool_left_out_is_said_not_run_in_both_tables() -> None:
+    row = {"stackdrill": {"cold": 2.0, "warm": 1.0},
+           "ansible_forks50": {"cold": 20.0, "warm": 30.0}}
+    results = {"runs": {"1000": row}}
+    warm = host_fanout.kind_table(results, "warm")
+    assert warm[2] == ("| 1000 | 1.00 s | not run | 30.0 s | not run | - | 30x | - |")
+    assert host_fanout.kind_table(results, "cold")[2].startswith("| 1000 | 2.00 s | not run ")
