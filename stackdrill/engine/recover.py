@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +56,12 @@ def recovery_lock(inventory: Inventory, state_dir: Path,
 
 def _left_here(journal: Journal, inventory: Inventory) -> int:
     return sum(1 for entry in journal.pending(local_only=True)
-               if _ours_and_gone(entry, lock_name(inventory), inventory.hosts))
+               if _gone_here(entry) and entry.belongs_to(lock_name(inventory), inventory.hosts))
 
 
-def _ours_and_gone(entry: JournalEntry, cloud: str, hosts: Collection[str]) -> bool:
-    return entry.here and entry.run_gone() and entry.belongs_to(cloud, hosts)
+def _gone_here(entry: JournalEntry) -> bool:
+    """Armed by a run of this machine that is no longer alive."""
+    return entry.here and entry.run_gone()
 
 
 def undo_pending(journal: Journal, targets: Targets, registries: Registries,
@@ -88,7 +89,7 @@ def undo_pending(journal: Journal, targets: Targets, registries: Registries,
         pending = [entry for entry in pending
                    if entry.belongs_to(journal.cloud, targets.inventory.hosts)]
     if here_only:
-        pending = [entry for entry in pending if entry.here and entry.run_gone()]
+        pending = [entry for entry in pending if _gone_here(entry)]
     if not pending:
         failures += 0 if unread else _settle_mirror(journal, lines, redact)
         return [*lines, f"nothing pending for {journal.cloud or 'this inventory'} in "
