@@ -40,6 +40,11 @@ TITLE = "Harness overhead per drill"
 DEFAULT = Path.home() / ".local/state/stackdrill/history.jsonl"
 PHASES = ("before the verified state", "fault prepared and injected",
           "deviation observed", "undo and record")
+#: The parts of the last phase, from the marks a record written since 2026-12-08 keeps: each
+#: ends at its mark (the last at the record's end), and starts where the one before ended.
+AFTER = (("confirming snapshot", "confirmed"), ("last steps", "steps-ended"),
+         ("undo", "undone"), ("tenant observers' last reads", "observers-stopped"),
+         ("record", None))
 
 
 def _time(text: str) -> float:
@@ -93,8 +98,36 @@ def analyse(record: dict[str, Any]) -> dict[str, Any] | None:
     overhead = wall - waits
     return {"drill": record["drill"], "wall": wall, "waits": waits, "overhead": overhead,
             "fraction": overhead / wall if wall > 0 else 0.0, "phases": phases,
+            "after": after_verified(record.get("marks"), marks["verified"], wall),
             "observing": observed, "split": waits >= 0.0,
             "time_to_recover": record.get("time_to_recover")}
+
+
+def after_verified(marks: dict[str, float] | None, verified: float,
+                   wall: float) -> dict[str, float] | None:
+    """The last phase split at the record's marks; None for a record without all of them."""
+    if not marks or any(mark is not None and mark not in marks for _, mark in AFTER):
+        return None
+    parts, begun = {}, verified
+    for part, mark in AFTER:
+        ends = wall if mark is None else float(marks[mark])
+        parts[part], begun = ends - begun, ends
+    return parts
+
+
+def after_table(rows: list[dict[str, Any]]) -> str:
+    """The last phase's parts, per drill and as medians."""
+    split = [r for r in rows if r["split"] and r.get("after") is not None]
+    if not split:
+        return "No record keeps the marks that split the phase after the verified state.\n"
+    parts = [part for part, _ in AFTER]
+    lines = ["| drill | " + " | ".join(parts) + " |", "|---" * (1 + len(parts)) + "|"]
+    for row in split:
+        lines.append(f"| {row['drill'].split(': ', 1)[-1]} | "
+                     + " | ".join(f"{row['after'][p]:.1f} s" for p in parts) + " |")
+    medians = ", ".join(f"{p} {statistics.median(r['after'][p] for r in split):.1f} s"
+                        for p in parts)
+    return "\n".join([*lines, "", f"Medians over {len(split)} drills: {medians}."]) + "\n"
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -157,7 +190,8 @@ def main(argv: list[str]) -> int:
                "records": recorded(kept), "rows": rows}
     text = "\n".join([*header(results, TITLE, {}), f"- records: {results['records']}",
                       f"- from: {path}" + (f" --since {args.since}" if args.since else ""),
-                      "", table(rows)])
+                      "", table(rows), "## After the verified state", "",
+                      after_table(rows)])
     write_result("harness_overhead", results, text)
     return 0
 

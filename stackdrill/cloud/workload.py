@@ -10,16 +10,22 @@ as far as Nova keeps it.
 Lost writes are counted on the data path: the ring log is read from the volume's backing store
 on its iSCSI target host (:func:`stackdrill.cloud.volume_data.locate`), and every acknowledged
 record the console showed, within the span the ring still holds, must be there.
+
+The reads at start and at stop, which the drill waits for, read every canary side by side; the
+background reads go one console after the other (see :data:`NO_ANSWER_HOLD`).
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 import shlex
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
 
 from stackdrill.cloud.access import CloudAccess, CloudError
 from stackdrill.cloud.api_requests import TenantConnection
@@ -33,7 +39,7 @@ from stackdrill.cloud.heartbeat import (
 )
 from stackdrill.cloud.heartbeat_track import HeartbeatTrack
 from stackdrill.cloud.tenant_view import CANARY_PREFIX, Outage
-from stackdrill.cloud.volume_data import locate
+from stackdrill.cloud.volume_data import VolumePath, locate
 from stackdrill.hosts.ssh import HostError
 from stackdrill.hosts.target import Targets
 
@@ -60,13 +66,21 @@ STOP_WAIT = 5.0
 RING_CHECK_AGE = 15.0
 """``figures`` reads the ring logs again when their last check is older than this."""
 
-RingReader = Callable[[str], RingLog]
+
+class RingReader(Protocol):
+    def __call__(self, volume_id: str, fresh: bool = False) -> RingLog: ...
 
 
 def ring_reader(access: CloudAccess, targets: Targets) -> RingReader:
-    """Reads a volume's ring log from its backing store, on the host that exports it."""
-    def read(volume_id: str) -> RingLog:
-        path = locate(access, targets, [volume_id])[0]
+    """Reads a volume's ring log from its backing store, on the host that exports it. Where that
+    store is (two API reads and two commands) is found at the first read of each volume and
+    kept; ``fresh`` finds it again."""
+    located: dict[str, VolumePath] = {}
+
+    def read(volume_id: str, fresh: bool = False) -> RingLog:
+        path = None if fresh else located.get(volume_id)
+        if path is None:
+            path = located[volume_id] = locate(access, targets, [volume_id])[0]
         command = (f"dd if={shlex.quote(path.backing)} bs={SLOT_BYTES} "
                    f"count={RING_SLOTS_MAX + 1} status=none | gzip -1 | base64 -w0")
         try:
@@ -77,6 +91,18 @@ def ring_reader(access: CloudAccess, targets: Targets) -> RingReader:
         return parse_ring(gzip.decompress(base64.b64decode(result.stdout.strip())))
 
     return read
+
+
+def side_by_side(calls: Iterable[Callable[[], None]]) -> None:
+    """Run ``calls`` at once, each in its own thread; the first exception is raised."""
+    chosen = list(calls)
+    if len(chosen) < 2:
+        for call in chosen:
+            call()
+        return
+    with ThreadPoolExecutor(len(chosen), thread_name_prefix="canary-read") as pool:
+        for job in [pool.submit(call) for call in chosen]:
+            job.result()
 
 
 def lost_writes(acked: set[tuple[int, int]], ring: RingLog) -> list[tuple[int, int]]:
@@ -115,7 +141,7 @@ class WorkloadMonitor:
 
     def start(self) -> None:
         if self._thread is None:
-            self._read_all(prime=True)
+            self._read_all(prime=True, together=True)
             self._thread = threading.Thread(target=self._run, name="canary-heartbeats",
                                             daemon=True)
             self._thread.start()
@@ -130,17 +156,23 @@ class WorkloadMonitor:
             self._thread = None
             if finished:
                 self._held_until = 0.0  # the last read is worth the wait
-                self._read_all()
-                self.check_ring_logs()
+                self._read_all(together=True)
+                self.check_ring_logs()  # after the consoles: the records they acknowledged
         self._console.close()
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             self._read_all()
 
-    def _read_all(self, prime: bool = False) -> None:
-        for host, server_id in self._servers.items():
-            self._read_console(host, server_id, prime)
+    def _read_all(self, prime: bool = False, together: bool = False) -> None:
+        """Read every console: one after the other, or ``together``."""
+        reads = [functools.partial(self._read_console, host, server_id, prime)
+                 for host, server_id in self._servers.items()]
+        if together:
+            side_by_side(reads)
+            return
+        for read in reads:
+            read()
 
     def _read_console(self, host: str, server_id: str, prime: bool = False) -> None:
         if time.monotonic() < self._held_until:
@@ -169,19 +201,36 @@ class WorkloadMonitor:
                 track.feed(parse_console(text), time.time())
 
     def check_ring_logs(self) -> dict[str, int]:
-        """Lost writes per compute host, read now from each canary volume's backing store."""
+        """Lost writes per compute host, read now from each canary volume's backing store, the
+        volumes side by side."""
         if self._read_ring is None:
             return {}
         self._ring_checked = time.monotonic()
-        for host, volume_id in self._volumes.items():
+        side_by_side([functools.partial(self._check_ring, host, volume_id)
+                      for host, volume_id in self._volumes.items()])
+        with self._lock:
+            return dict(self._lost)
+
+    def _check_ring(self, host: str, volume_id: str) -> None:
+        """The records acknowledged so far, looked for in the ring log read after them. A ring
+        log read where its store was found before that shows no header or a lost write is read
+        again from where the store is now (the volume may have moved) before anything counts."""
+        assert self._read_ring is not None
+        with self._lock:
+            acked = set(self._tracks[host].acked)
+        try:
             try:
                 ring = self._read_ring(volume_id)
-            except CloudError as exc:
-                self._failed(host, str(exc))
-                continue
-            with self._lock:
-                self._lost[host] = len(lost_writes(self._tracks[host].acked, ring))
-        return dict(self._lost)
+                lost = len(lost_writes(acked, ring)) if ring.header is not None else -1
+            except CloudError:
+                lost = -1
+            if lost != 0:
+                lost = len(lost_writes(acked, self._read_ring(volume_id, fresh=True)))
+        except CloudError as exc:
+            self._failed(host, str(exc))
+            return
+        with self._lock:
+            self._lost[host] = lost
 
     def figures(self) -> Mapping[str, float]:
         """The figures so far; while the monitor runs, the ring logs are read again first

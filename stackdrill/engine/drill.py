@@ -452,6 +452,7 @@ class Drill:
             raise BudgetExceeded(f"not back to the verified state within {budget:g}s of "
                                  f"{measured_from}: {len(last)} deviation(s), first: "
                                  f"{last[0] if last else 'none'}") from exc
+        self.result.mark("confirmed")
         ttr = restored.restored_at - start
         self.result.time_to_recover = ttr
         self.result.observed("verify", record, until=restored.restored_at - began)

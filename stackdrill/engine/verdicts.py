@@ -6,6 +6,8 @@ one line for the operator), what the drill keeps about each fault it injected, a
 
 from __future__ import annotations
 
+import time
+
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -102,6 +104,14 @@ class DrillResult:
     #: sum of its attempts' durations up to the moment the wait's goal was first seen. The
     #: harness's own time, not the cloud's.
     observing: dict[str, float] = field(default_factory=dict)
+    #: When (epoch seconds) the phases after the verified state ended, to account for
+    #: stackdrill's own time there: ``confirmed`` (the full snapshot confirming the verified
+    #: state), ``steps-ended`` (the scenario's last step), ``undone`` (the faults' undo),
+    #: ``observers-stopped`` (the tenant observers' last reads).
+    marks: dict[str, float] = field(default_factory=dict)
+
+    def mark(self, moment: str) -> None:
+        self.marks[moment] = time.time()
 
     def observed(self, wait: str, record: PollRecord, until: float | None = None) -> None:
         """Add the attempts of ``record`` to the observing time of ``wait``: only their part

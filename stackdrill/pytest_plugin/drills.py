@@ -123,8 +123,11 @@ def drill(request: pytest.FixtureRequest, targets: Targets, stackdrill_registrie
         with observing(progress):
             yield current
     finally:
+        current.result.mark("steps-ended")
         errors = current.undo_all()
+        current.result.mark("undone")
         current.close()  # its tenant observers stop: their figures go to the record
+        current.result.mark("observers-stopped")
         report_tenant_figures(current)
         errors += never_confirmed(request.node, current)
         LIVE_DRILLS.discard(current)

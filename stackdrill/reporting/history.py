@@ -202,6 +202,7 @@ def drill_record(drill: Drill, *, feature: str, scenario: str, cloud: str | None
         "budget": drill.result.budget,
         "measured_from": drill.result.measured_from,
         "observing": {wait: round(spent, 3) for wait, spent in drill.result.observing.items()},
+        "marks": {moment: round(at - start, 3) for moment, at in drill.result.marks.items()},
         "result": result.result,
         "reason": result.reason,
         "events": [{"offset": round(e.offset, 3), "kind": e.kind, "title": e.title,

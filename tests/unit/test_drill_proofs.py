@@ -388,3 +388,11 @@ def test_a_path_the_scenario_checks_unchanged_must_exist_before_the_first_fault(
         drill.inject("break", _c1(drill), {})
     assert drill.faults == []
     assert drill.journal.pending() == []
+
+
+def test_the_end_of_the_confirming_snapshot_is_marked(drill: Drill) -> None:
+    """The phase after the verified state is split at marks (benchmarks/harness_overhead.py):
+    the first is the end of the full snapshot that confirmed it."""
+    before = time.time()
+    drill.wait_verified(5)
+    assert before <= drill.result.marks["confirmed"] <= time.time()

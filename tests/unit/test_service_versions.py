@@ -230,3 +230,24 @@ def test_the_allure_environment_and_the_history_reader_carry_the_releases(
     run = Run.from_record({"drill": "d", "started": "2025-05-01T10:00:00Z",
                            "ended": "2025-05-01T10:01:00Z", "openstack_versions": releases})
     assert run.openstack_versions == releases
+
+
+def test_a_python_command_is_read_from_its_package_metadata_before_its_version_option(
+        tmp_path: Path,
+        cloud: tuple[Targets, dict[str, LocalConnection], VersionSettings]) -> None:
+    """``nova-manage --version`` imports all of Nova (three seconds on the lab); the package's
+    metadata, as the command's own Python sees it, says the same in a tenth. A Python that has
+    no such package falls back to ``--version``."""
+    targets, _, settings = cloud
+    site = tmp_path / "nova-site-packages"
+    distribution(site, "nova", "34.0.1")
+    controller = tmp_path / "controller"
+    command(controller, "python3", f"#!/bin/sh\nPYTHONPATH={site} exec {sys.executable} \"$@\"\n")
+    command(controller, "nova-manage", f"#!{controller / 'python3'}\nraise SystemExit(2)\n")
+    command(controller, "keystone-manage", f"#!{controller / 'python3'}\n"
+            f"import sys; print('{KEYSTONE_MANAGE.strip()}') if sys.argv[1:] == ['--version'] "
+            f"else sys.exit(3)\n")
+    found = service_versions(targets, settings)
+    assert found["nova"] == {"compute1": "34.0.0", "compute2": "33.1.0",
+                             "controller": "34.0.1"}  # the metadata, never the script run
+    assert found["keystone"] == "30.0.0"  # no keystone package there: its --version

@@ -4,6 +4,10 @@ go through the same message queue), and the last read at stop is made anyway."""
 
 from __future__ import annotations
 
+import base64
+import gzip
+import threading
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -12,6 +16,7 @@ from keystoneauth1.exceptions import ConnectFailure, ConnectTimeout
 from stackdrill.cloud import workload
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.cloud.canary import CanaryWorkload
+from stackdrill.cloud.heartbeat import Record, RingHeader, RingLog
 
 
 class Consoles:
@@ -80,5 +85,85 @@ def test_the_last_read_at_stop_reads_a_held_console(consoles: Consoles) -> None:
     consoles.silent.add("s1")
     monitor.start()
     consoles.silent.clear()
+    started = len(consoles.reads)
     monitor.stop()
-    assert consoles.reads == ["s1", "s1", "s2"]
+    assert sorted(consoles.reads[started:]) == ["s1", "s2"]
+
+
+def test_the_reads_at_start_and_stop_read_every_console_side_by_side(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The drill waits for them, so both consoles are read at once: each read here returns only
+    once the other has begun."""
+    meeting = threading.Barrier(2, timeout=5)
+
+    def together(conn: Any, server_id: str, lines: int) -> str:
+        meeting.wait()
+        return ""
+
+    monkeypatch.setattr(workload, "console_tail", together)
+    monkeypatch.setattr(workload.TenantConnection, "get", lambda self: object())
+    monitor = _monitor()
+    monitor._read_all(together=True)
+    assert monitor.errors() == {}
+
+
+class Rings:
+    """Ring log reads by volume: where the store was found before (``stale``) and after
+    finding it again (``fresh``)."""
+
+    def __init__(self, stale: RingLog, fresh: RingLog) -> None:
+        self.stale, self.fresh = stale, fresh
+        self.calls: list[tuple[str, bool]] = []
+
+    def __call__(self, volume_id: str, fresh: bool = False) -> RingLog:
+        self.calls.append((volume_id, fresh))
+        return self.fresh if fresh else self.stale
+
+
+def _ring(*seqs: int) -> RingLog:
+    return RingLog(RingHeader(1, 7, 4096),
+                   tuple((seq, Record("SDHB", 7, seq, seq * 100)) for seq in seqs), ())
+
+
+def _ring_monitor(rings: Rings) -> workload.WorkloadMonitor:
+    canaries = CanaryWorkload(image_id="i", flavor_id="f", servers={"compute1": "s1"},
+                              volumes={"compute1": "v1"}, guest=True)
+    monitor = workload.WorkloadMonitor(CloudAccess("lab"), canaries, read_ring=rings)
+    monitor._tracks["compute1"].acked.update({(7, 1), (7, 2)})
+    return monitor
+
+
+def test_a_ring_log_that_holds_every_acknowledged_record_is_read_once() -> None:
+    rings = Rings(stale=_ring(1, 2), fresh=_ring())
+    assert _ring_monitor(rings).check_ring_logs() == {"compute1": 0}
+    assert rings.calls == [("v1", False)]
+
+
+def test_a_lost_write_is_counted_only_after_the_store_is_found_again() -> None:
+    """Where the store was found may be stale (the volume moved): a read there that misses a
+    record is read again from where the store is now, and only that read counts."""
+    moved = Rings(stale=_ring(1), fresh=_ring(1, 2))
+    assert _ring_monitor(moved).check_ring_logs() == {"compute1": 0}
+    assert moved.calls == [("v1", False), ("v1", True)]
+    lost = Rings(stale=_ring(1), fresh=_ring(1))
+    assert _ring_monitor(lost).check_ring_logs() == {"compute1": 1}
+
+
+def test_the_ring_reader_finds_a_volumes_store_once_and_again_when_asked(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    found: list[list[str]] = []
+
+    def locate(access: Any, targets: Any, volume_ids: list[str]) -> list[Any]:
+        found.append(volume_ids)
+        return [SimpleNamespace(target_host="storage1", backing="/dev/vg/v1")]
+
+    empty = base64.b64encode(gzip.compress(b"\0" * 4096)).decode()
+    host = SimpleNamespace(run=lambda command, **kw: SimpleNamespace(stdout=empty))
+    monkeypatch.setattr(workload, "locate", locate)
+    targets: Any = SimpleNamespace(get=lambda name: host)
+    read = workload.ring_reader(CloudAccess("lab"), targets)
+    read("v1")
+    read("v1")
+    assert found == [["v1"]]
+    read("v1", fresh=True)
+    assert found == [["v1"], ["v1"]]
