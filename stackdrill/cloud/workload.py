@@ -68,29 +68,44 @@ RING_CHECK_AGE = 15.0
 
 
 class RingReader(Protocol):
+    """Reads a canary volume's ring log; ``find`` locates its store ahead of the first read."""
+
     def __call__(self, volume_id: str, fresh: bool = False) -> RingLog: ...
 
+    def find(self, volume_id: str) -> None: ...
 
-def ring_reader(access: CloudAccess, targets: Targets) -> RingReader:
+
+class BackingStoreRings:
     """Reads a volume's ring log from its backing store, on the host that exports it. Where that
-    store is (two API reads and two commands) is found at the first read of each volume and
-    kept; ``fresh`` finds it again."""
-    located: dict[str, VolumePath] = {}
+    store is (two API reads and two commands) is found once per volume and kept; ``fresh``
+    finds it again."""
 
-    def read(volume_id: str, fresh: bool = False) -> RingLog:
-        path = None if fresh else located.get(volume_id)
-        if path is None:
-            path = located[volume_id] = locate(access, targets, [volume_id])[0]
+    def __init__(self, access: CloudAccess, targets: Targets) -> None:
+        self.access, self.targets = access, targets
+        self.located: dict[str, VolumePath] = {}
+
+    def find(self, volume_id: str) -> None:
+        try:
+            self.located[volume_id] = locate(self.access, self.targets, [volume_id])[0]
+        except HostError as exc:
+            raise CloudError(f"finding the ring log of volume {volume_id}: {exc}") from exc
+
+    def __call__(self, volume_id: str, fresh: bool = False) -> RingLog:
+        if fresh or volume_id not in self.located:
+            self.find(volume_id)
+        path = self.located[volume_id]
         command = (f"dd if={shlex.quote(path.backing)} bs={SLOT_BYTES} "
                    f"count={RING_SLOTS_MAX + 1} status=none | gzip -1 | base64 -w0")
         try:
-            result = targets.get(path.target_host).run(command, check=True, record=False,
-                                                       timeout=30)
+            result = self.targets.get(path.target_host).run(command, check=True, record=False,
+                                                            timeout=30)
         except HostError as exc:
             raise CloudError(f"reading the ring log of volume {volume_id}: {exc}") from exc
         return parse_ring(gzip.decompress(base64.b64decode(result.stdout.strip())))
 
-    return read
+
+def ring_reader(access: CloudAccess, targets: Targets) -> RingReader:
+    return BackingStoreRings(access, targets)
 
 
 def side_by_side(calls: Iterable[Callable[[], None]]) -> None:
@@ -161,8 +176,20 @@ class WorkloadMonitor:
         self._console.close()
 
     def _run(self) -> None:
+        self._find_rings()
         while not self._stop.wait(self._interval):
             self._read_all()
+
+    def _find_rings(self) -> None:
+        """Where each ring log is, found in the background before a check needs it; a store
+        not found here is looked for again by the check, which reports it."""
+        if self._read_ring is None:
+            return
+        for host, volume_id in self._volumes.items():
+            try:
+                self._read_ring.find(volume_id)
+            except CloudError as exc:
+                self._failed(host, f"ring log not located yet: {exc}")
 
     def _read_all(self, prime: bool = False, together: bool = False) -> None:
         """Read every console: one after the other, or ``together``."""

@@ -48,6 +48,7 @@ from stackdrill.engine.verdicts import (
     NotRepaired,
     PreflightFailed,
     SafeguardAborted,
+    still_unrepaired,
 )
 from stackdrill.engine.verify import RecoveryWatch
 from stackdrill.hosts.reconnect import retrying_on_disconnect
@@ -139,8 +140,12 @@ class Drill:
         return take_snapshot(self.targets, self.probes, health, self.cloud,
                              self.snapshot_settings, focus, boundary)
 
-    def snapshot(self, label: str, health: dict[str, str] | None = None) -> Snapshot:
-        snap = self._take(health=health)
+    def snapshot(self, label: str, health: dict[str, str] | None = None,
+                 focus: frozenset[str] | None = None) -> Snapshot:
+        """With ``focus`` (sources) after an earlier snapshot, only they are observed again."""
+        latest = self._latest
+        snap = self._take(health=health) if focus is None or latest is None else \
+            latest.merged(self._take(focus, health=health), focus)
         self._latest = snap
         self.evidence.attach_json(f"snapshot: {label}", snap.to_json())
         return snap
@@ -181,10 +186,10 @@ class Drill:
         self.tolerance = self.tolerance.extended(rules)
         self.evidence.attach_text("tolerance rules", "\n".join(r.text for r in rules))
 
-    def deviations(self, label: str) -> list[Deviation]:
+    def deviations(self, label: str, focus: frozenset[str] | None = None) -> list[Deviation]:
         if self.baseline is None:
             raise DrillError("no verified state recorded yet")
-        found = compare(self.baseline, self.snapshot(label), self.tolerance)
+        found = compare(self.baseline, self.snapshot(label, focus=focus), self.tolerance)
         self.evidence.attach_text(f"state difference: {label}", render_diff(found))
         return found
 
@@ -472,19 +477,10 @@ class Drill:
     def _require_repaired(self) -> None:
         """The damage the scenario says its recovery repairs must be repaired by now, not left
         for the fault's undo to put back."""
-        for active in self.faults:
-            if active.undone or not isinstance(active.fault, ClaimsRepair):
-                continue
-            try:
-                left = active.fault.unrepaired(active.facts)
-            except ActionFailed as exc:
-                left = f"cannot observe it: {exc}"
-            if left:
-                reason = (f"the verified state is back, but not what the recovery was to "
-                          f"repair after {active.fault.name} on {active.fault.target.name}: "
-                          f"{left}")
-                self.timeline.add("not-repaired", reason)
-                raise NotRepaired(reason)
+        reason = still_unrepaired(self.faults)
+        if reason:
+            self.timeline.add("not-repaired", reason)
+            raise NotRepaired(reason)
 
     # -- safeguards -------------------------------------------------------------------------
     def guard_with(self, safeguards: list[Safeguard]) -> None:

@@ -18,12 +18,20 @@ from stackdrill.engine.verdicts import DrillError
 if TYPE_CHECKING:
     from stackdrill.engine.drill import Drill
 
-__all__ = ["check_deviates", "check_unchanged", "matches", "unknown_patterns"]
+__all__ = ["check_deviates", "check_unchanged", "matches", "sources_of", "unknown_patterns"]
 
 
 def matches(pattern: str, path: str) -> bool:
     """Whether the snapshot path ``path`` is one ``pattern`` names."""
     return fnmatch.fnmatchcase(path, pattern)
+
+
+def sources_of(baseline: Snapshot, patterns: Sequence[str]) -> frozenset[str] | None:
+    """The probes (sources) that observe the paths ``patterns`` name; None when a named path's
+    source is not known (then only a full snapshot observes it)."""
+    named = [path for path in baseline.values if any(matches(p, path) for p in patterns)]
+    found = {baseline.sources.get(path) for path in named}
+    return None if None in found else frozenset(s for s in found if s is not None)
 
 
 def unknown_patterns(baseline: Snapshot, patterns: Sequence[str]) -> list[str]:
@@ -65,7 +73,8 @@ def check_unchanged(drill: Drill, patterns: list[str],
                     observe_within: float = UNOBSERVED_WAIT) -> None:
     """The current state must still match the verified state at every pattern (which must
     name at least one observed path, so the check cannot pass vacuously). A path whose probe
-    failed is observed again for up to ``observe_within`` seconds; it never passes unseen."""
+    failed is observed again for up to ``observe_within`` seconds; it never passes unseen.
+    Only the probes of the named paths observe again, where their sources are known."""
     if drill.baseline is None:
         raise DrillError("no verified state recorded yet")
     drill.check_safeguards()
@@ -73,9 +82,10 @@ def check_unchanged(drill: Drill, patterns: list[str],
     if unknown:
         raise DrillError(f"{unknown[0]}: no such path in the verified state")
     unseen: list[tuple[str, Deviation]] = []
+    focus = sources_of(drill.baseline, patterns)
 
     def judged() -> bool:
-        found = drill.deviations("unchanged paths")
+        found = drill.deviations("unchanged paths", focus)
         unseen.clear()
         for pattern in patterns:
             matched = [d for d in found if matches(pattern, d.path)]

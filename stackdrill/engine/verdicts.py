@@ -7,7 +7,6 @@ one line for the operator), what the drill keeps about each fault it injected, a
 from __future__ import annotations
 
 import time
-
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -15,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 from stackdrill.api._fault import Fault
 from stackdrill.api._runbook import RunbookRecord
 from stackdrill.cloud.tenant_view import Outage
-from stackdrill.core.errors import DrillError
+from stackdrill.core.errors import ActionFailed, DrillError
 from stackdrill.core.waiting import Attempt, PollRecord
 from stackdrill.engine.journal import JournalEntry
 
@@ -126,3 +125,19 @@ def _clipped(attempt: Attempt, until: float | None) -> float:
     if until is None:
         return attempt.duration
     return max(0.0, min(attempt.at + attempt.duration, until) - attempt.at)
+
+
+def still_unrepaired(faults: list[ActiveFault]) -> str | None:
+    """The first damage a fault's scenario says its recovery repairs (:class:`ClaimsRepair`)
+    that is still there, as the reason the drill fails; None when all of it is repaired."""
+    for active in faults:
+        if active.undone or not isinstance(active.fault, ClaimsRepair):
+            continue
+        try:
+            left = active.fault.unrepaired(active.facts)
+        except ActionFailed as exc:
+            left = f"cannot observe it: {exc}"
+        if left:
+            return (f"the verified state is back, but not what the recovery was to repair "
+                    f"after {active.fault.name} on {active.fault.target.name}: {left}")
+    return None

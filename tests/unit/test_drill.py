@@ -375,3 +375,30 @@ def test_a_recovery_whose_rollback_failed_stays_pending_for_recover(
                      f"on c1 (armed by pid {os.getpid()}, run {drill.journal.run_id[:8]})"]
     assert target.state["svc"] == "active"
     assert drill.journal.pending() == []
+
+
+class CountedProbe(Probe):
+    name = "counted"
+    description = "fake: counts its observations"
+    seen: ClassVar[list[str]] = []
+
+    def observe(self, target: Any) -> dict[str, Any]:
+        self.seen.append(target.name)
+        return {"counted": 1}
+
+
+def test_an_unchanged_check_observes_only_the_probes_of_its_paths(drill: Drill) -> None:
+    """After a full snapshot, "the state still matches at" re-observes only the probes that
+    produce the named paths (merged into that snapshot); the others are not asked again."""
+    drill.registries.probes.register(CountedProbe)
+    drill.probes.append(CountedProbe())
+    CountedProbe.seen.clear()
+    drill.record_baseline()
+    drill.deviations("during the fault")
+    assert CountedProbe.seen == ["c1", "c1"]
+    check_unchanged(drill, ["host:c1/unit:svc/active"])
+    assert CountedProbe.seen == ["c1", "c1"]
+    drill.targets[0].state["svc"] = "failed"  # type: ignore[index]
+    with pytest.raises(DrillError, match="changed"):
+        check_unchanged(drill, ["host:c1/unit:svc/active"])
+    assert CountedProbe.seen == ["c1", "c1"]

@@ -119,6 +119,9 @@ class Rings:
         self.calls.append((volume_id, fresh))
         return self.fresh if fresh else self.stale
 
+    def find(self, volume_id: str) -> None:
+        self.calls.append((volume_id, True))
+
 
 def _ring(*seqs: int) -> RingLog:
     return RingLog(RingHeader(1, 7, 4096),
@@ -167,3 +170,26 @@ def test_the_ring_reader_finds_a_volumes_store_once_and_again_when_asked(
     assert found == [["v1"]]
     read("v1", fresh=True)
     assert found == [["v1"], ["v1"]]
+    read.find("v2")
+    read("v2")
+    assert found == [["v1"], ["v1"], ["v2"]]
+
+
+def test_the_ring_logs_are_located_in_the_background_once_the_monitor_starts(
+        consoles: Consoles) -> None:
+    """The first check then only reads: finding the store is off the drill's path."""
+    located = threading.Event()
+
+    class Found(Rings):
+        def find(self, volume_id: str) -> None:
+            super().find(volume_id)
+            located.set()
+
+    rings = Found(stale=_ring(), fresh=_ring())
+    monitor = _ring_monitor(rings)
+    monitor.start()
+    try:
+        assert located.wait(5)
+    finally:
+        monitor.stop()
+    assert rings.calls[0] == ("v1", True)
