@@ -4,6 +4,7 @@
     python benchmarks/api_snapshot.py --populate 1000     # ensure 1,000 of each, then measure
     python benchmarks/api_snapshot.py                     # measure only
     python benchmarks/api_snapshot.py --populate 10 --clone 10000   # 10,000 of each, by SQL
+    python benchmarks/api_snapshot.py --cli-runs 1          # the CLI once (minutes at 10,000)
     python benchmarks/api_snapshot.py --cleanup           # delete sdbench-* and the fake compute
 
 ``--populate N`` starts a scale-only nova-compute with Nova's fake driver on the lab's
@@ -151,9 +152,9 @@ lock_path = /var/lib/nova-sdbench/tmp
 """
 
 
-def _timed(call: Callable[[], Any]) -> list[float]:
+def _timed(call: Callable[[], Any], runs: int = RUNS) -> list[float]:
     times = []
-    for _ in range(RUNS):
+    for _ in range(runs):
         clock = time.monotonic()
         call()
         times.append(time.monotonic() - clock)
@@ -330,10 +331,10 @@ def _run_cli(command: list[str]) -> object:
     return subprocess.run(command, check=True, capture_output=True)
 
 
-def time_cli(cloud: str, run: Runner = _run_cli) -> dict[str, list[float]]:
-    """Each CLI command, ``RUNS`` times: the times of each, and of both together per run."""
+def time_cli(cloud: str, run: Runner = _run_cli, runs: int = RUNS) -> dict[str, list[float]]:
+    """Each CLI command, ``runs`` times: the times of each, and of both together per run."""
     times: dict[str, list[float]] = {kind: [] for kind in CLI_COMMANDS}
-    for _ in range(RUNS):
+    for _ in range(runs):
         for kind in CLI_COMMANDS:
             clock = time.monotonic()
             run(cli_command(cloud, kind))
@@ -350,7 +351,7 @@ def _count(snapshot_values: Mapping[str, Any], kind: str, status: str | None = N
 
 
 def measure(access: CloudAccess, targets: Targets, cloud: str,
-            run: Runner = _run_cli) -> dict[str, Any]:
+            run: Runner = _run_cli, cli_runs: int = RUNS) -> dict[str, Any]:
     context = CloudContext(access, targets)
     probes = [CloudApi(), CloudImages(), NovaDatabase()]
     snap = take_snapshot([], probes, cloud=context)
@@ -364,7 +365,8 @@ def measure(access: CloudAccess, targets: Targets, cloud: str,
         "attached_servers": sorted({key for path, value in snap.values.items()
                                     if path.endswith("/attached_to") for key in value}),
         "project_servers": sum(1 for _ in conn.compute.servers()),
-        "cli_commands": {kind: CLI_COMMANDS[kind] for kind in CLI_COMMANDS}}
+        "cli_commands": {kind: CLI_COMMANDS[kind] for kind in CLI_COMMANDS},
+        "cli_runs": cli_runs}
     results["stackdrill"] = _timed(lambda: take_snapshot([], probes, cloud=context))
     results["stackdrill_api_only"] = _timed(
         lambda: take_snapshot([], [CloudApi(), CloudImages()], cloud=context))
@@ -374,13 +376,14 @@ def measure(access: CloudAccess, targets: Targets, cloud: str,
         take_snapshot([], probes, cloud=fresh)
 
     results["stackdrill_cold"] = _timed(cold)
-    cli = time_cli(cloud, run)
+    cli = time_cli(cloud, run, cli_runs)
     results["openstack_cli"] = cli["total"]
     results["openstack_cli_servers"] = cli["servers"]
     results["openstack_cli_volumes"] = cli["volumes"]
     # The CLI's volume list lists the project's servers only when a volume is in use.
     results["cli_extra_server_listing"] = (
-        _timed(lambda: sum(1 for _ in conn.compute.servers())) if in_use else [0.0] * RUNS)
+        _timed(lambda: sum(1 for _ in conn.compute.servers()), cli_runs) if in_use
+        else [0.0] * cli_runs)
     return results
 
 
@@ -498,14 +501,14 @@ def single_listing_seen(output: str, attached: Mapping[str, str]) -> bool:
 
 
 def measure_cli_single(access: CloudAccess, cloud: str, attached: Mapping[str, str],
-                       run: OutputRunner = _cli_output) -> dict[str, Any]:
-    """The CLI's ``volume list`` without its server listing, ``RUNS`` times, and whether its
+                       run: OutputRunner = _cli_output, runs: int = RUNS) -> dict[str, Any]:
+    """The CLI's ``volume list`` without its server listing, ``runs`` times, and whether its
     output proves it listed no server."""
     endpoint = str(access.connection().endpoint_for("identity"))
     times, seen = [], True
     with tempfile.TemporaryDirectory(prefix="sdbench-cli-") as directory:
         secure = no_compute_secure_file(cloud, endpoint, Path(directory))
-        for _ in range(RUNS):
+        for _ in range(runs):
             clock = time.monotonic()
             output = run(cli_command(cloud, "volumes"), {"OS_CLIENT_SECURE_FILE": str(secure)})
             times.append(time.monotonic() - clock)
@@ -591,7 +594,8 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join([
         *header(results, f"API snapshot, {results['servers']} servers and "
                          f"{results['volumes']} volumes", {}),
-        f"Median of {RUNS} runs each. stackdrill: `cloud_api` and `cloud_images` (services, "
+        f"Median of {RUNS} runs each{_cli_runs(results)}. stackdrill: `cloud_api` and "
+        "`cloud_images` (services, "
         "hypervisors, servers, volumes and images, concurrently; servers and volumes as JSON "
         f"pages of {PAGE}) and `nova_db`. *Cold*: a new `CloudAccess` per run (authentication and "
         "connections included); *warm*: the previous run's tokens and connections reused. "
@@ -642,7 +646,7 @@ def repoll_table(results: dict[str, Any]) -> str:
         f"`updated_at`, after a full listing; *1 % changed*: {each} servers and {each} volumes "
         "had their `updated_at` moved to now in SQL since that listing. "
         f"{read} *CLI*: `server list` and a `volume list` whose compute endpoint answers 404, "
-        f"so the same single listing of each, cold. {verified}", "",
+        f"so the same single listing of each, cold{_cli_runs(results)}. {verified}", "",
         "| servers | volumes | floor | full | full ÷ floor | re-poll, nothing changed "
         "| re-poll, 1 % changed | CLI, the same single listing | CLI ÷ stackdrill (cold/cold) |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -653,17 +657,28 @@ def repoll_table(results: dict[str, Any]) -> str:
         f"| {cli:.2f} s | {_ratio(cli, median['stackdrill_cold'])} |", ""])
 
 
+def _cli_runs(results: dict[str, Any]) -> str:
+    runs = int(results.get("cli_runs", RUNS))
+    return "" if runs == RUNS else f" (the CLI: {runs} run{'s' * (runs > 1)})"
+
+
 def compare(access: CloudAccess, targets: Targets, controller: Target, cloud: str,
-            repolls: bool) -> dict[str, Any]:
+            repolls: bool, cli_runs: int = RUNS) -> dict[str, Any]:
     """The comparison: the full snapshot against the CLI as run and, with ``repolls``, the
-    floor, the re-polls and the CLI's same single listing."""
-    results = {**provenance(), **measure(access, targets, cloud)}
+    floor, the re-polls and the CLI's same single listing; the CLI ``cli_runs`` times."""
+    results = {**provenance(), **measure(access, targets, cloud, cli_runs=cli_runs)}
     if repolls:
         results.update(measure_repolls(access, targets, controller,
                                        results["servers"], results["volumes"]))
         attached = attached_servers(access, results["attached_servers"])
-        results.update(measure_cli_single(access, cloud, attached))
+        results.update(measure_cli_single(access, cloud, attached, runs=cli_runs))
     return results
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
+    return int(text)
 
 
 def main(argv: list[str]) -> int:
@@ -679,6 +694,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-repolls", action="store_true",
                         help="time only the full snapshot and the CLI as run, not the floor, "
                         "the re-polls and the CLI's single listing")
+    parser.add_argument("--cli-runs", type=_positive, default=RUNS, metavar="N",
+                        help=f"run each CLI command N times (default {RUNS}; at 10,000 of each "
+                        "a CLI run takes minutes)")
     parser.add_argument("--note", default="", help="one line on the run's conditions, kept in "
                         "the results")
     parser.add_argument("--cleanup", action="store_true",
@@ -704,7 +722,8 @@ def main(argv: list[str]) -> int:
         if args.breakdown:
             parts = {**breakdown(access, targets), "note": args.note}
         else:
-            results = compare(access, targets, controller, args.cloud, not args.no_repolls)
+            results = compare(access, targets, controller, args.cloud, not args.no_repolls,
+                              args.cli_runs)
             results["note"] = args.note
     except (CloudError, HostError, InventoryError, WaitTimeout,
             subprocess.CalledProcessError) as exc:

@@ -85,10 +85,14 @@ class BackingStoreRings:
         self.located: dict[str, VolumePath] = {}
 
     def find(self, volume_id: str) -> None:
+        from keystoneauth1.exceptions import ClientException
+        from openstack.exceptions import SDKException
+
         try:
             self.located[volume_id] = locate(self.access, self.targets, [volume_id])[0]
-        except HostError as exc:
-            raise CloudError(f"finding the ring log of volume {volume_id}: {exc}") from exc
+        except (HostError, SDKException, ClientException) as exc:
+            raise CloudError(f"finding the ring log of volume {volume_id}: "
+                             f"{type(exc).__name__}: {exc}") from exc
 
     def __call__(self, volume_id: str, fresh: bool = False) -> RingLog:
         if fresh or volume_id not in self.located:
@@ -155,8 +159,9 @@ class WorkloadMonitor:
         return frozenset(track.lane for track in self._tracks.values())
 
     def start(self) -> None:
-        if self._thread is None:
-            self._read_all(prime=True, together=True)
+        if self._thread is None:  # the stores are found while the cloud is in its verified state
+            side_by_side([functools.partial(self._read_all, prime=True, together=True),
+                          self._find_rings])
             self._thread = threading.Thread(target=self._run, name="canary-heartbeats",
                                             daemon=True)
             self._thread.start()
@@ -176,13 +181,13 @@ class WorkloadMonitor:
         self._console.close()
 
     def _run(self) -> None:
-        self._find_rings()
         while not self._stop.wait(self._interval):
             self._read_all()
 
     def _find_rings(self) -> None:
-        """Where each ring log is, found in the background before a check needs it; a store
-        not found here is looked for again by the check, which reports it."""
+        """Where each ring log is, found as the monitor starts, beside the first console
+        reads, so that a check only reads; a store not found here is looked for again by the
+        check."""
         if self._read_ring is None:
             return
         for host, volume_id in self._volumes.items():

@@ -110,8 +110,9 @@ class _Access:
         return self.conn
 
 
-def _measure(monkeypatch: pytest.MonkeyPatch, in_use: int) -> tuple[dict[str, Any],
-                                                                      list[list[str]], _Access]:
+def _measure(monkeypatch: pytest.MonkeyPatch, in_use: int,
+             cli_runs: int = api_snapshot.RUNS) -> tuple[dict[str, Any], list[list[str]],
+                                                          _Access]:
     values = {"cloud/server:a/status": "ACTIVE", "cloud/server:b/status": "ACTIVE",
               "cloud/volume:v/status": "available"}
     values.update({f"cloud/volume:u{i}/status": "in-use" for i in range(in_use)})
@@ -126,7 +127,8 @@ def _measure(monkeypatch: pytest.MonkeyPatch, in_use: int) -> tuple[dict[str, An
     monkeypatch.setattr(api_snapshot, "CloudAccess", new_access)
     commands: list[list[str]] = []
     access = _Access("lab", project_servers=2)
-    results = api_snapshot.measure(access, [], "lab", run=commands.append)  # type: ignore[arg-type]
+    results = api_snapshot.measure(access, [], "lab",  # type: ignore[arg-type]
+                                   run=commands.append, cli_runs=cli_runs)
     assert len(accesses) == api_snapshot.RUNS  # cold: a new access (and token) every run
     return results, commands, access
 
@@ -145,6 +147,17 @@ def test_measure_times_the_cli_and_its_extra_server_listing(
     assert results["openstack_cli"] == pytest.approx(
         [s + v for s, v in zip(results["openstack_cli_servers"],
                                results["openstack_cli_volumes"], strict=True)])
+
+
+def test_the_cli_can_run_fewer_times_than_stackdrill(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At 10,000 of each a CLI run takes minutes: ``--cli-runs 1`` runs it once, stackdrill
+    still three times, and the table says so."""
+    results, commands, _ = _measure(monkeypatch, in_use=2, cli_runs=1)
+    assert len(commands) == 2
+    assert len(results["openstack_cli"]) == len(results["cli_extra_server_listing"]) == 1
+    assert len(results["stackdrill_cold"]) == api_snapshot.RUNS
+    assert "(the CLI: 1 run)" in api_snapshot._cli_runs(results)
+    assert api_snapshot._cli_runs({"cli_runs": api_snapshot.RUNS}) == ""
 
 
 def test_no_volume_in_use_means_no_extra_listing(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -175,21 +175,30 @@ def test_the_ring_reader_finds_a_volumes_store_once_and_again_when_asked(
     assert found == [["v1"], ["v1"], ["v2"]]
 
 
-def test_the_ring_logs_are_located_in_the_background_once_the_monitor_starts(
-        consoles: Consoles) -> None:
-    """The first check then only reads: finding the store is off the drill's path."""
-    located = threading.Event()
-
-    class Found(Rings):
-        def find(self, volume_id: str) -> None:
-            super().find(volume_id)
-            located.set()
-
-    rings = Found(stale=_ring(), fresh=_ring())
+def test_the_ring_logs_are_located_as_the_monitor_starts(consoles: Consoles) -> None:
+    """Beside the first console reads, while the cloud is in its verified state: the first
+    check then only reads."""
+    rings = Rings(stale=_ring(), fresh=_ring())
     monitor = _ring_monitor(rings)
     monitor.start()
-    try:
-        assert located.wait(5)
-    finally:
-        monitor.stop()
+    monitor.stop()
     assert rings.calls[0] == ("v1", True)
+
+
+def test_a_store_that_cannot_be_found_at_start_is_a_logged_line_not_a_dead_monitor(
+        consoles: Consoles, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API may refuse while a controller reboots: the failure is one line in the log, and
+    the check looks for the store again."""
+    def refused(access: Any, targets: Any, volume_ids: list[str]) -> list[Any]:
+        raise ConnectFailure("Connection reset by peer")
+
+    monkeypatch.setattr(workload, "locate", refused)
+    targets: Any = SimpleNamespace(get=lambda name: None)
+    canaries = CanaryWorkload(image_id="i", flavor_id="f", servers={"compute1": "s1"},
+                              volumes={"compute1": "v1"}, guest=True)
+    monitor = workload.WorkloadMonitor(CloudAccess("lab"), canaries,
+                                       workload.ring_reader(CloudAccess("lab"), targets))
+    monitor.start()
+    monitor.stop()
+    assert "ring log not located yet" in monitor.log()[0]
+    assert "ConnectFailure" in monitor.log()[0]
