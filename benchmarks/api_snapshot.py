@@ -64,8 +64,9 @@ Beside the full snapshot the comparison times (``measure_repolls``, unless ``--n
   endpoint pointed at a path Keystone answers 404 (``compute_endpoint_override`` in a
   ``secure.yaml`` of its own, merged into the clouds.yaml entry, so no credential is copied),
   which python-openstackclient takes for "no servers" and lists no server to name the
-  attachments. The output must show the attachments by server ID and never by name, or the
-  result says the single listing was not verified.
+  attachments. One more run with ``--debug``, not timed, must show the volumes listed and no
+  request sent to the compute endpoint, or the result says the single listing was not
+  verified (the output cannot show it: ``-f value`` prints the attachments as raw data).
 
 ``--breakdown`` says where the snapshot's time goes, each part alone (median of three): the
 services answering the pages (the raw HTTP pages of ``/servers/detail`` and
@@ -362,8 +363,6 @@ def measure(access: CloudAccess, targets: Targets, cloud: str,
     results: dict[str, Any] = {
         "servers": _count(snap.values, "server"), "volumes": _count(snap.values, "volume"),
         "volumes_in_use": in_use,
-        "attached_servers": sorted({key for path, value in snap.values.items()
-                                    if path.endswith("/attached_to") for key in value}),
         "project_servers": sum(1 for _ in conn.compute.servers()),
         "cli_commands": {kind: CLI_COMMANDS[kind] for kind in CLI_COMMANDS},
         "cli_runs": cli_runs}
@@ -490,36 +489,42 @@ def _cli_output(command: list[str], env: Mapping[str, str]) -> str:
                           env={**os.environ, **env}).stdout
 
 
-def single_listing_seen(output: str, attached: Mapping[str, str]) -> bool:
-    """Whether ``volume list`` named the attachments' servers by ID and none by name (it
-    listed no server); ``attached`` maps each attached server's ID to its name."""
-    if not attached:
-        return True
-    by_id = any(f"Attached to {key} on" in output for key in attached)
-    by_name = any(f"Attached to {name} on" in output for name in attached.values())
-    return by_id and not by_name
+def _cli_debug(command: list[str], env: Mapping[str, str]) -> str:
+    """What the command logs with ``--debug`` (every request it sends), and its output."""
+    ran = subprocess.run([*command, "--debug"], check=True, capture_output=True, text=True,
+                         env={**os.environ, **env})
+    return ran.stderr + ran.stdout
 
 
-def measure_cli_single(access: CloudAccess, cloud: str, attached: Mapping[str, str],
-                       run: OutputRunner = _cli_output, runs: int = RUNS) -> dict[str, Any]:
-    """The CLI's ``volume list`` without its server listing, ``runs`` times, and whether its
-    output proves it listed no server."""
-    endpoint = str(access.connection().endpoint_for("identity"))
-    times, seen = [], True
+def listed_no_server(debug_log: str, compute_endpoint: str) -> bool:
+    """Whether a ``--debug`` log of ``volume list`` shows the volumes listed and no request sent
+    to the compute endpoint (its server listing went to :data:`NO_COMPUTE`, or was not made
+    because no volume was in use). Its output cannot say: ``-f value`` prints the attachments
+    as raw data, never a server's name."""
+    sent = [line for line in debug_log.splitlines() if line.startswith("REQ: curl")]
+    compute = compute_endpoint.rstrip("/")
+    return any("/volumes/detail" in line for line in sent) and \
+        not any(f"{compute}/" in line or line.endswith(compute) for line in sent)
+
+
+def measure_cli_single(access: CloudAccess, cloud: str, run: OutputRunner = _cli_output,
+                       debug: OutputRunner = _cli_debug, runs: int = RUNS) -> dict[str, Any]:
+    """The CLI's ``volume list`` without its server listing, ``runs`` times, then once more
+    with ``--debug`` (not timed) to prove it sent no request to the compute endpoint."""
+    conn = access.connection()
+    endpoint = str(conn.endpoint_for("identity"))
+    times = []
     with tempfile.TemporaryDirectory(prefix="sdbench-cli-") as directory:
-        secure = no_compute_secure_file(cloud, endpoint, Path(directory))
+        env = {"OS_CLIENT_SECURE_FILE": str(no_compute_secure_file(cloud, endpoint,
+                                                                   Path(directory)))}
         for _ in range(runs):
             clock = time.monotonic()
-            output = run(cli_command(cloud, "volumes"), {"OS_CLIENT_SECURE_FILE": str(secure)})
+            run(cli_command(cloud, "volumes"), env)
             times.append(time.monotonic() - clock)
-            seen = seen and single_listing_seen(output, attached)
-    return {"openstack_cli_volumes_single": times, "cli_single_listing_verified": seen}
-
-
-def attached_servers(access: CloudAccess, keys: list[str]) -> dict[str, str]:
-    """The name of each server (by ID) a volume is attached to."""
-    conn = access.connection()
-    return {key: conn.compute.get_server(key).name for key in keys}
+        log = debug(cli_command(cloud, "volumes"), env)
+    return {"openstack_cli_volumes_single": times,
+            "cli_single_listing_verified": listed_no_server(
+                log, str(conn.endpoint_for("compute")))}
 
 
 def breakdown(access: CloudAccess, targets: Targets) -> dict[str, Any]:
@@ -634,10 +639,10 @@ def repoll_table(results: dict[str, Any]) -> str:
     read = ("Every re-poll re-polled both lists." if all(map(_repolled_only, ways)) else
             "Not every re-poll re-polled: how each list was read is in the JSON "
             "(`repoll_unchanged_ways`, `repoll_changed_ways`).")
-    verified = ("Its output named the attached servers by ID and none by name: it listed no "
-                "server." if results["cli_single_listing_verified"] else
-                "NOT VERIFIED: its output named an attached server by name, or none by ID; "
-                "it may still have listed the servers.")
+    verified = ("Verified: its `--debug` log shows no request sent to the compute endpoint."
+                if results["cli_single_listing_verified"] else
+                "NOT VERIFIED: its `--debug` log shows a request to the compute endpoint, or "
+                "no volume listing; it may still have listed the servers.")
     return "\n".join([
         "## Re-polls between a drill's boundaries", "",
         f"Median of {RUNS}, warm. *Floor*: the raw pages of both lists, concurrently. *Full*: "
@@ -670,8 +675,7 @@ def compare(access: CloudAccess, targets: Targets, controller: Target, cloud: st
     if repolls:
         results.update(measure_repolls(access, targets, controller,
                                        results["servers"], results["volumes"]))
-        attached = attached_servers(access, results["attached_servers"])
-        results.update(measure_cli_single(access, cloud, attached, runs=cli_runs))
+        results.update(measure_cli_single(access, cloud, runs=cli_runs))
     return results
 
 

@@ -209,18 +209,24 @@ def test_repoll_table_sets_the_re_polls_beside_the_floor_and_the_cli_single_list
             "| 5.5x |") in text
     assert "100 servers and 100 volumes had their `updated_at` moved" in text
     assert "Every re-poll re-polled both lists." in text
-    assert "it listed no server" in text
+    assert "no request sent to the compute endpoint" in text
     unverified = api_snapshot.repoll_table(_repolls(False, "volumes: full (fallback: x): 1"))
     assert "NOT VERIFIED" in unverified and "Not every re-poll re-polled" in unverified
 
 
-def test_the_cli_single_listing_is_proven_by_its_output() -> None:
-    attached = {"5dbe-id": "stackdrill-canary-compute1"}
-    assert api_snapshot.single_listing_seen("x Attached to 5dbe-id on /dev/vdb ", attached)
-    assert not api_snapshot.single_listing_seen(
-        "x Attached to stackdrill-canary-compute1 on /dev/vdb ", attached)
-    assert not api_snapshot.single_listing_seen("no attachment shown", attached)
-    assert api_snapshot.single_listing_seen("anything", {})
+COMPUTE = "http://10.0.0.1:8774/v2.1"
+DEBUG_SINGLE = (  # what python-openstackclient 10.5 logged on the lab, shortened
+    'REQ: curl -g -i -X GET "http://10.0.0.1:8776/v3/p/volumes/detail?all_tenants=True" -H x\n'
+    f"REQ: curl -g -i -X GET http://10.0.0.1:5000/v3/{api_snapshot.NO_COMPUTE}/servers/detail "
+    "-H x\n"
+    "v1 canary-vol in-use 1 __DEFAULT__ False [{'server_id': 's1', 'device': '/dev/vdb'}]\n")
+
+
+def test_the_cli_single_listing_is_proven_by_its_debug_log() -> None:
+    assert api_snapshot.listed_no_server(DEBUG_SINGLE, COMPUTE)
+    as_run = DEBUG_SINGLE + f"REQ: curl -g -i -X GET {COMPUTE}/servers/detail -H x\n"
+    assert not api_snapshot.listed_no_server(as_run, COMPUTE)
+    assert not api_snapshot.listed_no_server("v1 canary-vol in-use", COMPUTE)  # no log at all
 
 
 def test_the_cli_single_listing_points_compute_at_a_404_without_copying_credentials(
@@ -236,19 +242,22 @@ def test_the_cli_single_listing_points_compute_at_a_404_without_copying_credenti
 
     def run(command: list[str], env: Any) -> str:
         runs.append((command, dict(env)))
-        return "v1 Attached to s1 on /dev/vdb"
+        return "v1 canary-vol in-use 1 __DEFAULT__ False [{'server_id': 's1'}]"
+
+    def debug(command: list[str], env: Any) -> str:
+        runs.append((command, dict(env)))
+        return DEBUG_SINGLE
 
     def endpoint_for(self: object, service_type: str) -> str:
-        assert service_type == "identity"
-        return "http://10.0.0.1:5000/v3"
+        return {"identity": "http://10.0.0.1:5000/v3", "compute": COMPUTE}[service_type]
 
     access = type("A", (), {"connection": lambda self: type("C", (), {
         "endpoint_for": endpoint_for})()})()
-    found = api_snapshot.measure_cli_single(access, "lab", {"s1": "vm1"}, run=run)
+    found = api_snapshot.measure_cli_single(access, "lab", run=run, debug=debug)
     assert found["cli_single_listing_verified"] is True
     assert len(found["openstack_cli_volumes_single"]) == api_snapshot.RUNS
     assert [command for command, _ in runs] == [api_snapshot.cli_command("lab", "volumes")] * \
-        api_snapshot.RUNS
+        (api_snapshot.RUNS + 1)
     assert all(env["OS_CLIENT_SECURE_FILE"].endswith("secure.yaml") for _, env in runs)
 
 
