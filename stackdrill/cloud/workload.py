@@ -18,6 +18,7 @@ background reads go one console after the other (see :data:`NO_ANSWER_HOLD`).
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import gzip
 import shlex
@@ -159,9 +160,8 @@ class WorkloadMonitor:
         return frozenset(track.lane for track in self._tracks.values())
 
     def start(self) -> None:
-        if self._thread is None:  # the stores are found while the cloud is in its verified state
-            side_by_side([functools.partial(self._read_all, prime=True, together=True),
-                          self._find_rings])
+        if self._thread is None:
+            self._read_all(prime=True, together=True)
             self._thread = threading.Thread(target=self._run, name="canary-heartbeats",
                                             daemon=True)
             self._thread.start()
@@ -181,20 +181,19 @@ class WorkloadMonitor:
         self._console.close()
 
     def _run(self) -> None:
+        self._find_rings()
         while not self._stop.wait(self._interval):
             self._read_all()
 
     def _find_rings(self) -> None:
-        """Where each ring log is, found as the monitor starts, beside the first console
-        reads, so that a check only reads; a store not found here is looked for again by the
-        check."""
+        """Where each ring log is, found in the background as the monitor starts, so that a
+        check only reads. A store not found here (the API refused while a controller reboots)
+        is looked for again by the check, which reports what fails then."""
         if self._read_ring is None:
             return
-        for host, volume_id in self._volumes.items():
-            try:
+        for volume_id in self._volumes.values():
+            with contextlib.suppress(CloudError):
                 self._read_ring.find(volume_id)
-            except CloudError as exc:
-                self._failed(host, f"ring log not located yet: {exc}")
 
     def _read_all(self, prime: bool = False, together: bool = False) -> None:
         """Read every console: one after the other, or ``together``."""

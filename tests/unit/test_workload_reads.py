@@ -17,6 +17,7 @@ from stackdrill.cloud import workload
 from stackdrill.cloud.access import CloudAccess
 from stackdrill.cloud.canary import CanaryWorkload
 from stackdrill.cloud.heartbeat import Record, RingHeader, RingLog
+from stackdrill.core.waiting import poll
 
 
 class Consoles:
@@ -175,21 +176,35 @@ def test_the_ring_reader_finds_a_volumes_store_once_and_again_when_asked(
     assert found == [["v1"], ["v1"], ["v2"]]
 
 
-def test_the_ring_logs_are_located_as_the_monitor_starts(consoles: Consoles) -> None:
-    """Beside the first console reads, while the cloud is in its verified state: the first
-    check then only reads."""
-    rings = Rings(stale=_ring(), fresh=_ring())
+def test_the_ring_logs_are_located_in_the_background_as_the_monitor_starts(
+        consoles: Consoles) -> None:
+    """Off the drill's path: the first check then only reads."""
+    located = threading.Event()
+
+    class Found(Rings):
+        def find(self, volume_id: str) -> None:
+            super().find(volume_id)
+            located.set()
+
+    rings = Found(stale=_ring(), fresh=_ring())
     monitor = _ring_monitor(rings)
     monitor.start()
-    monitor.stop()
+    try:
+        assert located.wait(5)
+    finally:
+        monitor.stop()
     assert rings.calls[0] == ("v1", True)
 
 
-def test_a_store_that_cannot_be_found_at_start_is_a_logged_line_not_a_dead_monitor(
+def test_a_store_the_api_refuses_to_locate_leaves_the_monitor_reading(
         consoles: Consoles, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The API may refuse while a controller reboots: the failure is one line in the log, and
-    the check looks for the store again."""
+    """The API may reset the connection while a controller reboots (it did, and the keystoneauth
+    error ended the monitor's thread): the thread reads on, and the check looks for the store
+    again and reports its own failure."""
+    finds: list[str] = []
+
     def refused(access: Any, targets: Any, volume_ids: list[str]) -> list[Any]:
+        finds.extend(volume_ids)
         raise ConnectFailure("Connection reset by peer")
 
     monkeypatch.setattr(workload, "locate", refused)
@@ -197,8 +212,13 @@ def test_a_store_that_cannot_be_found_at_start_is_a_logged_line_not_a_dead_monit
     canaries = CanaryWorkload(image_id="i", flavor_id="f", servers={"compute1": "s1"},
                               volumes={"compute1": "v1"}, guest=True)
     monitor = workload.WorkloadMonitor(CloudAccess("lab"), canaries,
-                                       workload.ring_reader(CloudAccess("lab"), targets))
+                                       workload.ring_reader(CloudAccess("lab"), targets),
+                                       interval=0.01)
     monitor.start()
+    reads = len(consoles.reads)
+    poll(lambda: len(consoles.reads) > reads + 2, timeout=5, interval=0.01,
+         description="the monitor's thread reading after the refusal")
+    assert monitor.check_ring_logs() == {}
     monitor.stop()
-    assert "ring log not located yet" in monitor.log()[0]
-    assert "ConnectFailure" in monitor.log()[0]
+    assert finds[0] == "v1" and len(finds) >= 2
+    assert "finding the ring log of volume v1: ConnectFailure" in monitor.errors()["compute1"]
