@@ -170,16 +170,41 @@ def lab(count: int) -> Iterator[list[BenchHost]]:
     slate that is not empty is refused before anything is built or removed."""
     require_empty(f"before building {count} hosts")
     hosts: list[BenchHost] = []
-    try:
-        hosts = up(count)
-        yield hosts
-    except BaseException as exc:
+    with neighbour_room(count):
         try:
-            down(hosts)
-        except LabError as teardown:
-            exc.add_note(f"then the teardown failed: {teardown}")
-        raise
-    down(hosts)
+            hosts = up(count)
+            yield hosts
+        except BaseException as exc:
+            try:
+                down(hosts)
+            except LabError as teardown:
+                exc.add_note(f"then the teardown failed: {teardown}")
+            raise
+        down(hosts)
+
+
+NEIGHBOUR = Path("/proc/sys/net/ipv4/neigh/default")
+"""The client's ARP table. At the kernel's defaults (``gc_thresh2`` 512, ``gc_thresh3`` 1024)
+a client that talks to 1,000 hosts on one segment overflows it ("neighbor table overflow"):
+at 1,000 hosts the cold snapshot stalled after 513 connections."""
+
+
+@contextlib.contextmanager
+def neighbour_room(count: int) -> Iterator[None]:
+    """Room in this machine's ARP table for ``count`` hosts on the bridge, as an operator gives
+    a host that manages a thousand others (``gc_thresh1..3`` at least 2, 4 and 8 per host); the
+    values before are put back after."""
+    names = ("gc_thresh1", "gc_thresh2", "gc_thresh3")
+    before = {name: int((NEIGHBOUR / name).read_text()) for name in names}
+    wanted = {name: max(before[name], factor * count)
+              for name, factor in zip(names, (2, 4, 8), strict=True)}
+    for name in reversed(names):  # the hard limit first: each must stay under the next
+        (NEIGHBOUR / name).write_text(str(wanted[name]))
+    try:
+        yield
+    finally:
+        for name in names:
+            (NEIGHBOUR / name).write_text(str(before[name]))
 
 
 def up(count: int) -> list[BenchHost]:

@@ -365,3 +365,17 @@ def test_a_tool_left_out_is_said_not_run_in_both_tables() -> None:
     warm = host_fanout.kind_table(results, "warm")
     assert warm[2] == ("| 1000 | 1.00 s | not run | 30.0 s | not run | - | 30x | - |")
     assert host_fanout.kind_table(results, "cold")[2].startswith("| 1000 | 2.00 s | not run ")
+
+
+def test_the_arp_table_gets_room_for_the_hosts_and_its_limits_come_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """At the kernel's defaults a client of 1,000 hosts on one segment overflows its ARP table
+    (the cold snapshot stalled after 513 connections); limits already higher are kept."""
+    for name, value in (("gc_thresh1", 128), ("gc_thresh2", 512), ("gc_thresh3", 9000)):
+        (tmp_path / name).write_text(f"{value}\n")
+    monkeypatch.setattr(scale_lab, "NEIGHBOUR", tmp_path)
+    with scale_lab.neighbour_room(1000):
+        assert [(tmp_path / f"gc_thresh{i}").read_text() for i in (1, 2, 3)] == \
+            ["2000", "4000", "9000"]
+    assert [(tmp_path / f"gc_thresh{i}").read_text() for i in (1, 2, 3)] == \
+        ["128", "512", "9000"]
